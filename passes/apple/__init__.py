@@ -1,0 +1,55 @@
+"""Apple Wallet store cards for Loyalpass: pass.json, artwork, localization, signing, zip.
+
+Plain values in, bytes or dicts out; no Flask, no database, no ``app``.
+Certificates arrive as bytes (:func:`load_signing_identity`) and every problem
+with them is a :class:`CertificateError` at load time, not a broken pass later.
+
+Invariants:
+
+- ``passTypeIdentifier`` and ``teamIdentifier`` always come from the pass
+  certificate (subject UID and OU), never from configuration.
+- Every file of a package is listed in manifest.json with its SHA-1, and
+  nothing else is; the signature is a detached PKCS#7 over the manifest's exact
+  bytes, with a signing time and the WWDR intermediate.
+- pass.json text is in the design's primary locale, and each of its localizable
+  strings is a key in every locale's pass.strings.
+- Per-design work (artwork, strings, hashes) happens once per ``design_key``
+  in :class:`PassPackager`; per card only pass.json, the manifest, the
+  signature and three zip entries are produced.
+"""
+
+from passes.apple.devcerts import DevelopmentChain, make_development_chain
+from passes.apple.identity import CertificateError, SigningIdentity, load_signing_identity
+from passes.apple.images import validate_logo
+from passes.apple.model import Colors, PassCard, PassDesign, PassLocation
+from passes.apple.package import (
+    MEDIA_TYPE,
+    PassPackager,
+    PreparedDesign,
+    PreparedFile,
+    build_package,
+    prepare_design,
+)
+from passes.apple.passjson import build_pass_json
+from passes.apple.signing import sign_manifest
+
+__all__ = [
+    "MEDIA_TYPE",
+    "CertificateError",
+    "Colors",
+    "DevelopmentChain",
+    "PassCard",
+    "PassDesign",
+    "PassLocation",
+    "PassPackager",
+    "PreparedDesign",
+    "PreparedFile",
+    "SigningIdentity",
+    "build_package",
+    "build_pass_json",
+    "load_signing_identity",
+    "make_development_chain",
+    "prepare_design",
+    "sign_manifest",
+    "validate_logo",
+]

@@ -1,0 +1,221 @@
+"""Pass artwork drawn with Pillow: icon, logo and strip at 1x, 2x and 3x.
+
+Each image has exactly Apple's documented canvas size for a store card. An
+uploaded logo is fitted inside the canvas keeping its aspect ratio, on
+transparent padding; without one, a monogram of the logo text's initial is
+drawn. Drawing is slow (tens of milliseconds), so it happens once per design.
+Output is deterministic: the same design gives the same PNG bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
+
+from passes.apple.model import PassDesign, hex_to_rgb
+
+ICON_SIZE = (29, 29)
+LOGO_SIZE = (160, 50)
+STRIP_SIZE = (375, 123)
+SCALES = (1, 2, 3)
+MAX_LOGO_PIXELS = 40_000_000  # refuses decompression bombs long before Pillow's own limit
+ACCEPTED_LOGO_FORMATS = ("PNG", "JPEG")
+FONT_PATH = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf")
+
+_SUPERSAMPLE = 4  # shapes are drawn large and scaled down for smooth edges
+_ICON_RADIUS = 0.225  # corner radius as a share of the icon's side
+_ICON_LOGO_SHARE = 0.72  # how much of the icon an uploaded logo may fill
+_STRIP_SHADE = 0.08  # the strip runs from 8% lighter to 8% darker
+
+RGB = tuple[int, int, int]
+# What Pillow raises for unknown, truncated or hostile input.
+_PILLOW_ERRORS = (
+    UnidentifiedImageError,
+    OSError,
+    SyntaxError,
+    ValueError,
+    EOFError,
+    Image.DecompressionBombError,
+)
+
+
+def render_images(design: PassDesign) -> dict[str, bytes]:
+    """``{"icon.png": png, "icon@2x.png": png, ...}`` for the design, nine files in all."""
+    logo = load_logo(design.logo) if design.logo is not None else None
+    background = hex_to_rgb(design.colors.background)
+    foreground = hex_to_rgb(design.colors.foreground)
+    initial = _initial(design.logo_text) or _initial(design.organization_name)
+    files: dict[str, bytes] = {}
+    for scale in SCALES:
+        suffix = "" if scale == 1 else f"@{scale}x"
+        if logo is not None:
+            icon = _logo_icon(logo, background, scale)
+            mark = _fit_left(logo, _scaled(LOGO_SIZE, scale))
+        else:
+            icon = _monogram_icon(initial, background, foreground, scale)
+            mark = _monogram_logo(initial, background, foreground, scale)
+        files[f"icon{suffix}.png"] = _png(icon)
+        files[f"logo{suffix}.png"] = _png(mark)
+        files[f"strip{suffix}.png"] = _png(_strip(background, scale))
+    return files
+
+
+def load_logo(data: bytes) -> Image.Image:
+    """The uploaded logo as RGBA, upright and trimmed of transparent borders.
+
+    Raises ValueError with a message fit for the uploader when ``data`` is not a
+    readable PNG or JPEG image.
+    """
+    unreadable = "The logo is not a readable PNG or JPEG image."
+    try:
+        opened = Image.open(io.BytesIO(data), formats=ACCEPTED_LOGO_FORMATS)
+    except _PILLOW_ERRORS:
+        raise ValueError(unreadable) from None
+    with opened:
+        width, height = opened.size
+        if width * height > MAX_LOGO_PIXELS:
+            raise ValueError(
+                f"The logo is too large ({width}×{height} pixels); upload one under 40 megapixels."
+            )
+        try:
+            opened.load()
+            image = ImageOps.exif_transpose(opened).convert("RGBA")
+        except _PILLOW_ERRORS:
+            raise ValueError(unreadable) from None
+    box = image.getchannel("A").getbbox()
+    if box is None:
+        raise ValueError("The logo is fully transparent, so there is nothing to show.")
+    return image.crop(box)
+
+
+def validate_logo(data: bytes) -> None:
+    """Raise ValueError (with a message for the uploader) unless ``data`` is a usable logo."""
+    load_logo(data)
+
+
+def _scaled(size: tuple[int, int], scale: int) -> tuple[int, int]:
+    return size[0] * scale, size[1] * scale
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue()
+
+
+def _initial(text: str) -> str:
+    # upper() may lengthen a letter ("ß" -> "SS"); a monogram has one.
+    return next((char.upper()[0] for char in text if char.isalnum()), "")
+
+
+def _fit(image: Image.Image, box: tuple[int, int]) -> Image.Image:
+    ratio = min(box[0] / image.width, box[1] / image.height)
+    size = (max(1, round(image.width * ratio)), max(1, round(image.height * ratio)))
+    return image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _fit_left(image: Image.Image, canvas_size: tuple[int, int]) -> Image.Image:
+    # Wallet puts the logo at the pass's top-left corner, so hug the left edge.
+    fitted = _fit(image, canvas_size)
+    canvas = Image.new("RGBA", canvas_size, (0, 0, 0, 0))
+    canvas.alpha_composite(fitted, (0, (canvas_size[1] - fitted.height) // 2))
+    return canvas
+
+
+def _rounded_square(side: int, color: RGB) -> Image.Image:
+    big = side * _SUPERSAMPLE
+    shape = Image.new("RGBA", (big, big), (0, 0, 0, 0))
+    radius = round(big * _ICON_RADIUS)
+    ImageDraw.Draw(shape).rounded_rectangle((0, 0, big - 1, big - 1), radius, fill=(*color, 255))
+    return shape.resize((side, side), Image.Resampling.LANCZOS)
+
+
+def _logo_icon(logo: Image.Image, background: RGB, scale: int) -> Image.Image:
+    side = ICON_SIZE[0] * scale
+    icon = _rounded_square(side, background)
+    room = max(1, round(side * _ICON_LOGO_SHARE))
+    fitted = _fit(logo, (room, room))
+    icon.alpha_composite(fitted, ((side - fitted.width) // 2, (side - fitted.height) // 2))
+    return icon
+
+
+def _monogram_icon(initial: str, background: RGB, foreground: RGB, scale: int) -> Image.Image:
+    side = ICON_SIZE[0] * scale
+    icon = _rounded_square(side, background)
+    glyph = _glyph(initial, side * _SUPERSAMPLE, foreground)
+    icon.alpha_composite(glyph.resize((side, side), Image.Resampling.LANCZOS))
+    return icon
+
+
+def _monogram_logo(initial: str, background: RGB, foreground: RGB, scale: int) -> Image.Image:
+    width, height = _scaled(LOGO_SIZE, scale)
+    big = height * _SUPERSAMPLE
+    disc = Image.new("RGBA", (big, big), (0, 0, 0, 0))
+    inset = big // 16
+    ImageDraw.Draw(disc).ellipse((inset, inset, big - inset, big - inset), fill=(*foreground, 255))
+    disc.alpha_composite(_glyph(initial, big, background))
+    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    canvas.alpha_composite(disc.resize((height, height), Image.Resampling.LANCZOS))
+    return canvas
+
+
+def _glyph(initial: str, side: int, color: RGB) -> Image.Image:
+    """A square layer holding the initial, or a geometric mark when no font can draw it."""
+    layer = Image.new("RGBA", (side, side), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    font = _font(side // 2)
+    if font is not None and initial and _can_draw(font, initial):
+        left, top, right, bottom = draw.textbbox((0, 0), initial, font=font)
+        origin = ((side - (right - left)) / 2 - left, (side - (bottom - top)) / 2 - top)
+        draw.text(origin, initial, font=font, fill=(*color, 255))
+    else:
+        # A ring: neutral, readable at 29 pixels, and needs no font.
+        outer, width = side * 0.28, max(1, round(side * 0.07))
+        centre = side / 2
+        box = (centre - outer, centre - outer, centre + outer, centre + outer)
+        draw.ellipse(box, outline=(*color, 255), width=width)
+    return layer
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | None:
+    try:
+        return ImageFont.truetype(str(FONT_PATH), size)
+    except OSError:
+        return None
+
+
+def _can_draw(font: ImageFont.FreeTypeFont, char: str) -> bool:
+    # A glyph the font lacks renders as its ".notdef" box; a private-use
+    # character renders that same box, so equal masks mean "missing".
+    return _rendered(font, char) != _rendered(font, "\U000f0000")
+
+
+def _rendered(font: ImageFont.FreeTypeFont, char: str) -> bytes:
+    side = round(font.size * 2)
+    image = Image.new("L", (side, side), 0)
+    ImageDraw.Draw(image).text((0, 0), char, font=font, fill=255)
+    return image.tobytes()
+
+
+def _shade(color: RGB, amount: float) -> RGB:
+    target = 255 if amount > 0 else 0
+    share = abs(amount)
+    red, green, blue = (round(part + (target - part) * share) for part in color)
+    return red, green, blue
+
+
+def _strip(background: RGB, scale: int) -> Image.Image:
+    width, height = _scaled(STRIP_SIZE, scale)
+    top, bottom = _shade(background, _STRIP_SHADE), _shade(background, -_STRIP_SHADE)
+    column = Image.new("RGB", (1, height))
+    last = max(1, height - 1)
+    column.putdata(
+        [
+            tuple(round(a + (b - a) * row / last) for a, b in zip(top, bottom, strict=True))
+            for row in range(height)
+        ]
+    )
+    # Rows of one colour each compress to almost nothing in PNG.
+    return column.resize((width, height), Image.Resampling.NEAREST)

@@ -1,0 +1,168 @@
+"""The values a pass is made from: a per-program design and a per-card view.
+
+Both are frozen and checked on construction, so everything downstream may
+assume well-formed input: a bad colour, barcode format or token fails here
+with a ValueError rather than producing a pass Wallet refuses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+BARCODE_FORMATS: Mapping[str, str] = MappingProxyType(
+    {
+        "qr": "PKBarcodeFormatQR",
+        "pdf417": "PKBarcodeFormatPDF417",
+        "aztec": "PKBarcodeFormatAztec",
+        "code128": "PKBarcodeFormatCode128",
+    }
+)
+KINDS = ("points", "stamps")
+SUPPORTED_LOCALES = ("en", "ru", "uk")
+TEXT_IDS = ("how_it_works", "terms", "support")
+MIN_AUTHENTICATION_TOKEN_LENGTH = 16  # Apple's minimum
+MAX_LOCATIONS = 10  # Wallet uses at most ten; the rest are dropped
+
+_HEX_COLOR = re.compile(r"#[0-9A-Fa-f]{6}")
+
+
+@dataclass(frozen=True)
+class Colors:
+    """Pass colours as ``#RRGGBB``; Wallet wants them as ``rgb(r,g,b)``."""
+
+    background: str
+    foreground: str
+    label: str
+
+    def __post_init__(self) -> None:
+        for name in ("background", "foreground", "label"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not _HEX_COLOR.fullmatch(value):
+                raise ValueError(f"{name} colour must look like #RRGGBB, not {value!r}")
+
+
+def hex_to_rgb(color: str) -> tuple[int, int, int]:
+    """``#1A2B3C`` -> ``(26, 43, 60)``; the colour must already be validated."""
+    return int(color[1:3], 16), int(color[3:5], 16), int(color[5:7], 16)
+
+
+def css_rgb(color: str) -> str:
+    """``#1A2B3C`` -> ``rgb(26,43,60)``, the form pass.json takes."""
+    red, green, blue = hex_to_rgb(color)
+    return f"rgb({red},{green},{blue})"
+
+
+@dataclass(frozen=True)
+class PassLocation:
+    """A place near which Wallet offers the pass on the lock screen."""
+
+    latitude: float
+    longitude: float
+    relevant_text: str = ""
+
+    def __post_init__(self) -> None:
+        if not -90.0 <= self.latitude <= 90.0 or not -180.0 <= self.longitude <= 180.0:
+            raise ValueError(f"location ({self.latitude}, {self.longitude}) is not on Earth")
+
+
+@dataclass(frozen=True)
+class PassDesign:
+    """Everything about a pass that is the same for every card of a program.
+
+    ``design_key`` names this exact design; the app changes it whenever any
+    field changes. ``texts`` maps a text id (``how_it_works``, ``terms``,
+    ``support``) to ``{locale: text}``; it is copied and frozen on construction.
+    """
+
+    design_key: str
+    organization_name: str
+    description: str
+    logo_text: str
+    colors: Colors
+    barcode_format: str
+    kind: str
+    stamps_required: int | None
+    locales: tuple[str, ...]
+    web_service_url: str
+    locations: tuple[PassLocation, ...] = ()
+    logo: bytes | None = None
+    texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        _require_text("design_key", self.design_key)
+        _require_text("organization_name", self.organization_name)
+        _require_text("description", self.description)
+        if self.barcode_format not in BARCODE_FORMATS:
+            raise ValueError(f"barcode_format must be one of {sorted(BARCODE_FORMATS)}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
+        if self.kind == "stamps" and (self.stamps_required is None or self.stamps_required < 1):
+            raise ValueError("a stamps design needs stamps_required of at least 1")
+        _check_locales(self.locales)
+        _check_web_service_url(self.web_service_url)
+        object.__setattr__(self, "locales", tuple(self.locales))
+        object.__setattr__(self, "locations", tuple(self.locations))
+        frozen = {key: MappingProxyType(dict(value)) for key, value in self.texts.items()}
+        object.__setattr__(self, "texts", MappingProxyType(frozen))
+
+    @property
+    def primary_locale(self) -> str:
+        return self.locales[0]
+
+
+@dataclass(frozen=True)
+class PassCard:
+    """One card as its pass shows it, at one moment."""
+
+    serial_number: str
+    authentication_token: str
+    card_number: str
+    barcode_message: str
+    holder_name: str
+    balance: int
+    tier: str | None
+    stamps: int
+    voided: bool
+    customer_url: str
+    offers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _require_text("serial_number", self.serial_number)
+        if len(self.authentication_token) < MIN_AUTHENTICATION_TOKEN_LENGTH:
+            raise ValueError("authentication_token must be at least 16 characters (Apple's rule)")
+        for name in ("balance", "stamps"):
+            value = getattr(self, name)
+            # bool is an int in Python; a True balance is a bug upstream.
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ValueError(f"{name} must be an integer, not {value!r}")
+        try:
+            self.barcode_message.encode("iso-8859-1")
+        except UnicodeEncodeError:
+            raise ValueError(
+                "barcode_message must be ISO-8859-1 text (its messageEncoding)"
+            ) from None
+        object.__setattr__(self, "offers", tuple(self.offers))
+
+
+def _require_text(name: str, value: str) -> None:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a non-empty string")
+
+
+def _check_locales(locales: tuple[str, ...]) -> None:
+    if not locales:
+        raise ValueError("a design needs at least one locale")
+    unknown = [locale for locale in locales if locale not in SUPPORTED_LOCALES]
+    if unknown or len(set(locales)) != len(locales):
+        raise ValueError(f"locales must be distinct ones of {SUPPORTED_LOCALES}, not {locales}")
+
+
+def _check_web_service_url(url: str) -> None:
+    if not url.startswith(("https://", "http://")):
+        raise ValueError("web_service_url must be an http(s) URL")
+    # The device appends "/v1/..." itself.
+    if url.endswith("/") or url.endswith("/v1"):
+        raise ValueError("web_service_url must not end with '/' or '/v1' (the device adds /v1)")
