@@ -1,0 +1,75 @@
+"""Customers and cards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import utcnow
+from app.db import Base
+from app.merchants.models import Program
+
+
+class Customer(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    consent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "email", name="uq_customers_merchant_email"),
+        UniqueConstraint("merchant_id", "phone", name="uq_customers_merchant_phone"),
+        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="reachable"),
+    )
+
+
+class Card(Base):
+    __tablename__ = "cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    serial_number: Mapped[str] = mapped_column(String(64), unique=True)
+    authentication_token: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    tier: Mapped[str | None] = mapped_column(String(64))
+    stamps: Mapped[int] = mapped_column(Integer, default=0)
+    lifetime_spend: Mapped[int] = mapped_column(BigInteger, default=0)
+    visits: Mapped[int] = mapped_column(Integer, default=0)
+    last_visit_at: Mapped[datetime | None] = mapped_column(DateTime)
+    pass_version: Mapped[int] = mapped_column(Integer, default=1)
+    pass_updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    pass_last_modified: Mapped[datetime] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    program: Mapped[Program] = relationship(lazy="joined")
+    customer: Mapped[Customer] = relationship(lazy="joined")
+
+    __table_args__ = (
+        UniqueConstraint("program_id", "customer_id", name="uq_cards_program_customer"),
+        CheckConstraint("balance >= 0", name="balance_not_negative"),
+        CheckConstraint("stamps >= 0", name="stamps_not_negative"),
+        CheckConstraint("status IN ('active', 'blocked')", name="status"),
+    )

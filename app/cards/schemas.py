@@ -1,0 +1,23 @@
+"""What a merchant or a customer sends to enrol a card."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictBool, model_validator
+
+from app.validation import Body
+
+
+class EnrolmentInput(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: Annotated[str, Field(max_length=320)] | None = None
+    phone: Annotated[str, Field(max_length=40)] | None = None
+    marketing_consent: StrictBool = False
+    locale: Literal["en", "ru", "uk"] | None = None
+
+    @model_validator(mode="after")
+    def _reachable(self) -> EnrolmentInput:
+        if not self.email and not self.phone:
+            raise ValueError("give an email address or a phone number")
+        return self

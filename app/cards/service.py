@@ -1,0 +1,158 @@
+"""Use cases for cards: enrolment, finding a card, marking its pass changed."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.cards.models import Card, Customer
+from app.cards.numbers import new_card_number, number_from_scan
+from app.cards.schemas import EnrolmentInput
+from app.clock import utcnow
+from app.errors import Invalid, NotFound
+from app.merchants.models import Program
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    card: Card
+    created: bool
+
+
+def normalize_email(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise Invalid(f"email: {error}",
+                      errors=[{"field": "email", "message": str(error)}]) from None
+    return result.normalized.lower()
+
+
+def normalize_phone(value: str | None, country: str | None) -> str | None:
+    if not value:
+        return None
+    message = "not a valid phone number; write it with the country code, like +380 44 123 4567"
+    try:
+        parsed = phonenumbers.parse(value, country)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        raise Invalid(f"phone: {message}", errors=[{"field": "phone", "message": message}])
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def enroll(
+    session: Session, *, program: Program, data: EnrolmentInput, location_id: int | None = None
+) -> Enrolment:
+    """The program's card for this customer: a new one, or the one already enrolled."""
+    email = normalize_email(data.email)
+    phone = normalize_phone(data.phone, program.country)
+    existing = _existing_card(session, program, email, phone)
+    if existing is not None:
+        return Enrolment(existing, created=False)
+    try:
+        card = _create_card(session, program, data, email, phone, location_id)
+        session.commit()
+    except IntegrityError:
+        # A concurrent enrolment of the same person won the race: hand out its card.
+        session.rollback()
+        existing = _existing_card(session, program, email, phone)
+        if existing is None:
+            raise
+        return Enrolment(existing, created=False)
+    return Enrolment(card, created=True)
+
+
+def _find_customer(
+    session: Session, merchant_id: int, email: str | None, phone: str | None
+) -> Customer | None:
+    matches = [Customer.email == email] if email else []
+    matches += [Customer.phone == phone] if phone else []
+    candidates = session.scalars(
+        select(Customer).where(Customer.merchant_id == merchant_id, or_(*matches))
+    ).all()
+    # An email match outranks a phone match: people share phones more than mailboxes.
+    return sorted(candidates, key=lambda c: c.email != email)[0] if candidates else None
+
+
+def _existing_card(
+    session: Session, program: Program, email: str | None, phone: str | None
+) -> Card | None:
+    customer = _find_customer(session, program.merchant_id, email, phone)
+    if customer is None:
+        return None
+    return session.scalar(
+        select(Card).where(Card.program_id == program.id, Card.customer_id == customer.id)
+    )
+
+
+def _create_card(
+    session: Session, program: Program, data: EnrolmentInput, email: str | None,
+    phone: str | None, location_id: int | None,
+) -> Card:
+    now = utcnow()
+    customer = _find_customer(session, program.merchant_id, email, phone)
+    if customer is None:
+        customer = Customer(merchant_id=program.merchant_id, name=data.name, email=email,
+                            phone=phone, locale=data.locale or program.locales[0])
+        session.add(customer)
+    if data.marketing_consent and not customer.marketing_consent:
+        customer.marketing_consent, customer.consent_at = True, now
+    card = Card(
+        merchant_id=program.merchant_id, program=program, customer=customer,
+        location_id=location_id, number=_unused_number(session),
+        serial_number=uuid.uuid4().hex, authentication_token=secrets.token_urlsafe(32),
+        pass_updated_at=now, pass_last_modified=now.replace(microsecond=0),
+    )
+    session.add(card)
+    session.flush()
+    return card
+
+
+def _unused_number(session: Session) -> str:
+    while True:
+        number = new_card_number()
+        if session.scalar(select(Card.id).where(Card.number == number)) is None:
+            return number
+
+
+def touch_pass(card: Card) -> None:
+    """Mark the card's pass changed: a newer tag, and a Last-Modified a whole second later."""
+    now = utcnow()
+    card.pass_version += 1
+    card.pass_updated_at = max(now, card.pass_updated_at + timedelta(microseconds=1))
+    card.pass_last_modified = max(
+        now.replace(microsecond=0), card.pass_last_modified + timedelta(seconds=1)
+    )
+
+
+def get_card(session: Session, *, merchant_id: int, card_id: int) -> Card:
+    card = session.get(Card, card_id)
+    if card is None or card.merchant_id != merchant_id:
+        raise NotFound("No such card.")
+    return card
+
+
+def card_by_serial(session: Session, serial_number: str) -> Card | None:
+    return session.scalar(select(Card).where(Card.serial_number == serial_number))
+
+
+def card_by_scan(session: Session, *, merchant_id: int, scanned: str, secret: bytes) -> Card:
+    number = number_from_scan(scanned, secret)
+    card = None
+    if number is not None:
+        card = session.scalar(select(Card).where(Card.number == number,
+                                                 Card.merchant_id == merchant_id))
+    if card is None:
+        raise NotFound("No card of yours has this barcode or number.", code="unknown_barcode")
+    return card

@@ -1,0 +1,152 @@
+"""The ``loyalpass`` command line (also ``flask --app wsgi …``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+from flask import Flask
+
+from app.config import Config, ConfigError
+
+
+def _fail_clearly(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn a configuration error into one sentence and exit status 2, not a traceback."""
+    import functools
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ConfigError as error:
+            click.echo(f"loyalpass: {error}", err=True)
+            sys.exit(2)
+
+    return wrapper
+
+
+@click.group(help="Loyalpass: loyalty cards in Apple Wallet and Google Wallet.")
+def main() -> None:
+    pass
+
+
+@main.command(help="Migrate, ensure development certificates and demo data, and serve.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@_fail_clearly
+def serve(host: str, port: int) -> None:
+    from app import create_app
+    from app.db import make_engine
+    from app.migrations import upgrade
+    from app.wallet.identity import write_development_chain
+
+    config = Config.from_env()
+    if write_development_chain(config.certs_dir):
+        click.echo(f"Wrote a development certificate chain to {config.certs_dir}")
+    upgrade(make_engine(config.database_url))
+    app = create_app(config)
+    if config.development:
+        _print_demo(app, config)
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+def _print_demo(app: Flask, config: Config) -> None:
+    from app.demo import seed_demo
+    from app.web.views import join_url
+
+    runtime = app.extensions["loyalpass"]
+    with runtime.sessions() as session:
+        demo = seed_demo(session, instance_dir=config.instance_dir)
+        wallet = runtime.wallet
+        click.echo("")
+        click.echo(f"  Demo program:   {demo.program.name}")
+        click.echo(f"  Join page:      {join_url(config.base_url, demo.program)}")
+        click.echo(f"  Owner API key:  {demo.api_key}")
+        click.echo(f"  A demo pass:    {wallet.apple_pass_url(demo.cards[0])}")
+        click.echo(f"  Card page:      {wallet.card_url(demo.cards[0])}")
+        click.echo(f"  API:            {config.base_url}/api/openapi.json")
+        click.echo("")
+
+
+@click.group("db", help="Database schema.")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade", help="Apply the migrations (Alembic).")
+@_fail_clearly
+def db_upgrade() -> None:
+    from app.db import make_engine
+    from app.migrations import head_revision, upgrade
+
+    config = Config.from_env(require_secret=False)
+    upgrade(make_engine(config.database_url))
+    click.echo(f"Database at migration {head_revision()}.")
+
+
+@click.group("certs", help="Pass certificates.")
+def certs_group() -> None:
+    pass
+
+
+@certs_group.command("dev", help="Write a self-signed development chain to LOYALPASS_CERTS_DIR.")
+@_fail_clearly
+def certs_dev() -> None:
+    from app.wallet.identity import write_development_chain
+
+    config = Config.from_env(development=True, require_secret=False)
+    password = config.pass_key_password.encode() if config.pass_key_password else None
+    if write_development_chain(config.certs_dir, password=password):
+        click.echo(f"Wrote pass.pem, pass.key, wwdr.pem and root.pem to {config.certs_dir}")
+    else:
+        click.echo(f"{config.certs_dir} already holds certificates; nothing written.")
+
+
+@click.group("merchant", help="Merchants.")
+def merchant_group() -> None:
+    pass
+
+
+@merchant_group.command("create", help="Create a merchant and its owner; prints JSON.")
+@click.option("--name", required=True)
+@click.option("--email", required=True)
+@click.option("--password", default=None)
+@_fail_clearly
+def merchant_create(name: str, email: str, password: str | None) -> None:
+    from app.db import make_engine, make_session_factory
+    from app.errors import Problem
+    from app.merchants.service import create_merchant
+
+    config = Config.from_env(require_secret=False)
+    sessions = make_session_factory(make_engine(config.database_url))
+    with sessions() as session:
+        try:
+            created = create_merchant(session, name=name, email=email, password=password)
+        except Problem as problem:
+            click.echo(f"loyalpass: {problem.detail}", err=True)
+            sys.exit(1)
+        click.echo(json.dumps({"merchant_id": created.merchant.id, "api_key": created.api_key}))
+
+
+@main.command(help="Seed a demo merchant, program, location and cards.")
+@_fail_clearly
+def demo() -> None:
+    from app import create_app
+
+    config = Config.from_env()
+    _print_demo(create_app(config), config)
+
+
+for group in (db_group, certs_group, merchant_group):
+    main.add_command(group)
+
+
+def register_cli(app: Flask) -> None:
+    for command in (db_group, certs_group, merchant_group, demo):
+        app.cli.add_command(command)
+
+if __name__ == "__main__":
+    main()

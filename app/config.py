@@ -1,0 +1,164 @@
+"""One typed configuration, built from the ``LOYALPASS_*`` environment in one place.
+
+Invariant: a missing or unusable setting fails at start with one sentence naming the
+variable or file (``ConfigError``), never at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_INSTANCE = Path.cwd() / "instance"
+WORKER_MODES = ("inline", "external")
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unusable; the message names the variable or file."""
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    base_url: str
+    secret_key: str
+    certs_dir: Path
+    instance_dir: Path
+    development: bool = False
+    pass_key_password: str | None = None
+    apns_url: str = "https://api.push.apple.com"
+    apns_ca_file: Path | None = None
+    google_issuer_id: str | None = None
+    google_api_url: str = "https://walletobjects.googleapis.com/walletobjects/v1"
+    worker: str = "inline"
+    redis_url: str | None = None
+    smtp_url: str | None = None
+    log_max_bytes: int = 64 * 1024
+    log_keep_rows: int = 5000
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def web_service_url(self) -> str:
+        return f"{self.base_url}/passkit"
+
+    def with_changes(self, **changes: object) -> Config:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_env(
+        cls, environ: dict[str, str] | None = None, *, development: bool | None = None,
+        require_secret: bool = True,
+    ) -> Config:
+        """The configuration the environment describes; ``require_secret=False`` is for
+        commands that never sign anything (``db upgrade``, ``merchant create``)."""
+        env = dict(os.environ if environ is None else environ)
+        instance_dir = Path(env.get("LOYALPASS_INSTANCE_DIR", str(DEFAULT_INSTANCE))).resolve()
+        database_url = env.get("LOYALPASS_DATABASE_URL") or _default_database_url(instance_dir)
+        if development is None:
+            development = _development_from_env(env)
+        base_url = _base_url(env.get("LOYALPASS_BASE_URL", "http://127.0.0.1:5000"))
+        config = cls(
+            database_url=_database_url(database_url),
+            base_url=base_url,
+            secret_key=_secret_key(env, instance_dir, development) if require_secret else "",
+            certs_dir=Path(env.get("LOYALPASS_CERTS_DIR", "certs")).resolve(),
+            instance_dir=instance_dir,
+            development=development,
+            pass_key_password=env.get("LOYALPASS_PASS_KEY_PASSWORD") or None,
+            apns_url=_origin("LOYALPASS_APNS_URL", env.get("LOYALPASS_APNS_URL", cls.apns_url)),
+            apns_ca_file=_optional_file(env, "LOYALPASS_APNS_CA_FILE"),
+            google_issuer_id=env.get("LOYALPASS_GOOGLE_ISSUER_ID") or None,
+            google_api_url=env.get("LOYALPASS_GOOGLE_API_URL", cls.google_api_url).rstrip("/"),
+            redis_url=env.get("LOYALPASS_REDIS_URL") or None,
+            smtp_url=env.get("LOYALPASS_SMTP_URL") or None,
+            worker="inline",
+        )
+        worker = env.get("LOYALPASS_WORKER") or ("inline" if config.is_sqlite else "external")
+        if worker not in WORKER_MODES:
+            raise ConfigError(
+                f"LOYALPASS_WORKER must be 'inline' or 'external', not {worker!r}."
+            )
+        return replace(config, worker=worker)
+
+
+def _development_from_env(env: dict[str, str]) -> bool:
+    # Development is the embedded default: no database configured, or said outright.
+    value = env.get("LOYALPASS_ENV", "").strip().lower()
+    if value in ("development", "dev"):
+        return True
+    if value in ("production", "prod"):
+        return False
+    if value:
+        raise ConfigError(f"LOYALPASS_ENV must be 'development' or 'production', not {value!r}.")
+    return not env.get("LOYALPASS_DATABASE_URL")
+
+
+def _default_database_url(instance_dir: Path) -> str:
+    return f"sqlite:///{instance_dir / 'loyalpass.sqlite3'}"
+
+
+def _database_url(url: str) -> str:
+    scheme = url.split(":", 1)[0]
+    if scheme == "sqlite" or scheme.startswith("postgresql"):
+        if scheme in ("postgresql", "postgres"):
+            # The driver we ship is psycopg 3; a bare postgresql:// would ask for psycopg2.
+            return "postgresql+psycopg:" + url.split(":", 1)[1]
+        return url
+    raise ConfigError(
+        "LOYALPASS_DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL, "
+        f"not {url!r}."
+    )
+
+
+def _base_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+        raise ConfigError(
+            f"LOYALPASS_BASE_URL must be an http(s) origin like https://cards.example.com, "
+            f"not {value!r}."
+        )
+    return value.rstrip("/")
+
+
+def _origin(variable: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{variable} must be an https origin, not {value!r}.")
+    return value.rstrip("/")
+
+
+def _optional_file(env: dict[str, str], variable: str) -> Path | None:
+    value = env.get(variable)
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(f"{variable} names {value}, which is not a readable file.")
+    return path
+
+
+def _secret_key(env: dict[str, str], instance_dir: Path, development: bool) -> str:
+    key = env.get("LOYALPASS_SECRET_KEY")
+    if key:
+        if len(key) < 16:
+            raise ConfigError("LOYALPASS_SECRET_KEY must be at least 16 characters long.")
+        return key
+    if not development:
+        raise ConfigError(
+            "LOYALPASS_SECRET_KEY is required outside development "
+            "(set LOYALPASS_ENV=development to generate one into the instance folder)."
+        )
+    path = instance_dir / "secret_key"
+    if path.is_file():
+        return path.read_text().strip()
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key

@@ -1,0 +1,120 @@
+"""Apple's pass update web service as use cases: register, list, unregister, log.
+
+Authentication is the pass's ``authenticationToken``, compared in constant time; a pass
+that does not exist and a wrong token look the same to the caller.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from app.cards.models import Card
+from app.cards.service import card_by_serial
+from app.clock import from_microseconds, to_microseconds, utcnow
+from app.devices.models import Device, DeviceLog, Registration
+from app.errors import Unauthorized
+
+
+@dataclass(frozen=True)
+class UpdatedPasses:
+    serial_numbers: list[str]
+    last_updated: str
+
+
+def authenticated_card(session: Session, *, serial_number: str, token: str | None) -> Card:
+    card = card_by_serial(session, serial_number)
+    expected = card.authentication_token if card is not None else "-" * 43
+    if not hmac.compare_digest(expected.encode(), (token or "").encode()) or card is None:
+        raise Unauthorized("The pass's authentication token does not match.")
+    return card
+
+
+def register(
+    session: Session, *, device_library_identifier: str, serial_number: str, push_token: str,
+    token: str | None,
+) -> bool:
+    """Register a device for a pass's updates; True when the registration is new."""
+    card = authenticated_card(session, serial_number=serial_number, token=token)
+    now = utcnow()
+    device = session.scalar(
+        select(Device).where(Device.device_library_identifier == device_library_identifier)
+    )
+    if device is None:
+        device = Device(device_library_identifier=device_library_identifier,
+                        push_token=push_token)
+        session.add(device)
+        session.flush()
+    elif device.push_token != push_token:
+        device.push_token, device.updated_at = push_token, now
+    exists = session.scalar(
+        select(Registration.id).where(Registration.device_id == device.id,
+                                      Registration.card_id == card.id)
+    )
+    if exists is None:
+        session.add(Registration(device_id=device.id, card_id=card.id))
+    session.commit()
+    return exists is None
+
+
+def unregister(
+    session: Session, *, device_library_identifier: str, serial_number: str, token: str | None
+) -> None:
+    card = authenticated_card(session, serial_number=serial_number, token=token)
+    device_id = session.scalar(
+        select(Device.id).where(Device.device_library_identifier == device_library_identifier)
+    )
+    if device_id is not None:
+        session.execute(delete(Registration).where(Registration.device_id == device_id,
+                                                   Registration.card_id == card.id))
+        remaining = session.scalar(
+            select(func.count()).select_from(Registration)
+            .where(Registration.device_id == device_id)
+        )
+        if not remaining:
+            session.execute(delete(Device).where(Device.id == device_id))
+    session.commit()
+
+
+def parse_tag(tag: str | None) -> int | None:
+    """A ``passesUpdatedSince`` tag we issued, or None (absent or not ours: list everything)."""
+    if tag is None or not tag.isascii() or not tag.isdigit() or len(tag) > 19:
+        return None
+    return int(tag)
+
+
+def updated_passes(
+    session: Session, *, device_library_identifier: str, since: int | None
+) -> UpdatedPasses | None:
+    """The serials of the device's passes changed after ``since``, or None when there are none."""
+    query = (
+        select(Card.serial_number, Card.pass_updated_at)
+        .join(Registration, Registration.card_id == Card.id)
+        .join(Device, Device.id == Registration.device_id)
+        .where(Device.device_library_identifier == device_library_identifier)
+        .order_by(Card.pass_updated_at)
+    )
+    if since is not None:
+        query = query.where(Card.pass_updated_at > from_microseconds(since))
+    rows = session.execute(query).all()
+    if not rows:
+        return None
+    newest = max(to_microseconds(updated) for _, updated in rows)
+    return UpdatedPasses([serial for serial, _ in rows], str(newest))
+
+
+def store_log(
+    session: Session, *, messages: list[str], remote_addr: str | None, keep_rows: int
+) -> None:
+    for message in messages:
+        session.add(DeviceLog(message=message[:2000], remote_addr=remote_addr))
+    session.flush()
+    newest_kept = session.scalar(
+        select(DeviceLog.id).order_by(DeviceLog.id.desc()).offset(keep_rows).limit(1)
+    )
+    if newest_kept is not None:
+        session.execute(delete(DeviceLog).where(DeviceLog.id <= newest_kept))
+    session.commit()

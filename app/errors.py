@@ -1,0 +1,81 @@
+"""Domain errors that carry their HTTP meaning as RFC 9457 problem details.
+
+Services raise these; ``app.web.problems`` renders them as ``application/problem+json``.
+They hold no Flask objects so that services stay free of the web layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Problem(Exception):
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        self.extra = extra
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "type": f"https://loyalpass.dev/problems/{self.code}",
+            "status": self.status,
+            "title": self.title,
+            "detail": self.detail,
+            "code": self.code,
+        }
+        body.update(self.extra)
+        return body
+
+
+class BadRequest(Problem):
+    pass
+
+
+class Unauthorized(Problem):
+    status = 401
+    code = "unauthorized"
+    title = "Unauthorized"
+
+
+class Forbidden(Problem):
+    status = 403
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class NotFound(Problem):
+    status = 404
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(Problem):
+    status = 409
+    code = "conflict"
+    title = "Conflict"
+
+
+class PayloadTooLarge(Problem):
+    status = 413
+    code = "payload_too_large"
+    title = "Payload too large"
+
+
+class Invalid(Problem):
+    """The request was understood but a field is wrong; ``errors`` names each field."""
+
+    status = 422
+    code = "invalid"
+    title = "Invalid request"
+
+
+class TooMany(Problem):
+    status = 429
+    code = "rate_limited"
+    title = "Too many requests"

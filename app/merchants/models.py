@@ -1,0 +1,131 @@
+"""Merchants, staff, API keys, programs and locations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    Numeric,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import utcnow
+from app.db import Base
+
+ROLES = ("owner", "manager", "cashier", "analyst")
+
+
+class Merchant(Base):
+    __tablename__ = "merchants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Staff(Base):
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    merchant: Mapped[Merchant] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'manager', 'cashier', 'analyst')", name="role"),
+    )
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(32), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    merchant: Mapped[Merchant] = relationship(lazy="joined")
+
+    __table_args__ = (
+        CheckConstraint("role IN ('owner', 'manager', 'cashier', 'analyst')", name="role"),
+    )
+
+
+class Program(Base):
+    __tablename__ = "programs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(16), default="points")
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    country: Mapped[str | None] = mapped_column(String(2))
+    earn_percent: Mapped[Decimal] = mapped_column(Numeric(7, 3), default=Decimal(0))
+    point_value: Mapped[int] = mapped_column(Integer, default=100)
+    welcome_points: Mapped[int] = mapped_column(Integer, default=0)
+    tiers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    stamps_required: Mapped[int | None] = mapped_column(Integer)
+    reward_text: Mapped[str] = mapped_column(Text, default="")
+    colors: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    locales: Mapped[list[str]] = mapped_column(JSON, default=list)
+    barcode_format: Mapped[str] = mapped_column(String(16), default="qr")
+    limits: Mapped[dict[str, int | None]] = mapped_column(JSON, default=dict)
+    terms: Mapped[str] = mapped_column(Text, default="")
+    support_email: Mapped[str | None] = mapped_column(String(320))
+    support_phone: Mapped[str | None] = mapped_column(String(32))
+    website: Mapped[str | None] = mapped_column(String(500))
+    logo: Mapped[bytes | None] = mapped_column(LargeBinary)
+    logo_content_type: Mapped[str | None] = mapped_column(String(32))
+    design_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+    merchant: Mapped[Merchant] = relationship(lazy="joined")
+    locations: Mapped[list[Location]] = relationship(
+        back_populates="program", order_by="Location.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('points', 'stamps')", name="kind"),
+        CheckConstraint("point_value > 0", name="point_value_positive"),
+        CheckConstraint("welcome_points >= 0", name="welcome_points_not_negative"),
+    )
+
+
+class Location(Base):
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str] = mapped_column(String(500), default="")
+    latitude: Mapped[float | None] = mapped_column()
+    longitude: Mapped[float | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    program: Mapped[Program] = relationship(back_populates="locations")

@@ -1,0 +1,95 @@
+"""What a merchant may send to create or change a program or a location."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import EmailStr, Field, HttpUrl, model_validator
+
+from app.validation import MAX_INT, Body, Count, Percent, Real
+
+HexColor = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+Locale = Literal["en", "ru", "uk"]
+BarcodeFormat = Literal["qr", "pdf417", "aztec", "code128"]
+
+DEFAULT_COLORS = {"background": "#1F2A44", "foreground": "#FFFFFF", "label": "#C9D3E6"}
+
+
+class TierInput(Body):
+    name: Annotated[str, Field(min_length=1, max_length=40)]
+    min_spend: Count
+    earn_percent: Percent
+
+
+class ColorsInput(Body):
+    background: HexColor = DEFAULT_COLORS["background"]
+    foreground: HexColor = DEFAULT_COLORS["foreground"]
+    label: HexColor = DEFAULT_COLORS["label"]
+
+
+Limit = Annotated[int, Field(ge=1, le=MAX_INT)] | None
+
+
+class LimitsInput(Body):
+    purchases_per_card_per_hour: Limit = None
+    purchases_per_card_per_day: Limit = None
+    points_per_cashier_per_day: Limit = None
+
+
+class ProgramFields(Body):
+    """Every field of a program a merchant may set; all optional here."""
+
+    name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    kind: Literal["points", "stamps"] | None = None
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
+    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    earn_percent: Percent | None = None
+    point_value: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
+    welcome_points: Count | None = None
+    tiers: Annotated[list[TierInput], Field(max_length=10)] | None = None
+    stamps_required: Annotated[int, Field(ge=1, le=100)] | None = None
+    reward_text: Annotated[str, Field(max_length=500)] | None = None
+    colors: ColorsInput | None = None
+    locales: Annotated[list[Locale], Field(min_length=1, max_length=3)] | None = None
+    barcode_format: BarcodeFormat | None = None
+    limits: LimitsInput | None = None
+    terms: Annotated[str, Field(max_length=4000)] | None = None
+    support_email: EmailStr | None = None
+    support_phone: Annotated[str, Field(max_length=32)] | None = None
+    website: HttpUrl | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProgramFields:
+        if self.tiers is not None:
+            names = [tier.name.casefold() for tier in self.tiers]
+            if len(set(names)) != len(names):
+                raise ValueError("tiers: tier names must be distinct")
+            spends = [tier.min_spend for tier in self.tiers]
+            if spends != sorted(set(spends)):
+                raise ValueError("tiers: min_spend must rise strictly from one tier to the next")
+        if self.locales is not None and len(set(self.locales)) != len(self.locales):
+            raise ValueError("locales: each locale may appear once")
+        return self
+
+
+class ProgramCreate(ProgramFields):
+    name: Annotated[str, Field(min_length=1, max_length=120)]
+    slug: Slug | None = None
+
+
+class ProgramUpdate(ProgramFields):
+    slug: Slug | None = None  # accepted only unchanged: printed QR codes carry it
+
+
+class LocationCreate(Body):
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    address: Annotated[str, Field(max_length=500)] = ""
+    latitude: Annotated[Real, Field(ge=-90, le=90)] | None = None
+    longitude: Annotated[Real, Field(ge=-180, le=180)] | None = None
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> LocationCreate:
+        if (self.latitude is None) != (self.longitude is None):
+            raise ValueError("latitude and longitude come together")
+        return self

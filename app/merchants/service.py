@@ -1,0 +1,273 @@
+"""Use cases for merchants: sign-up, API keys, programs and locations.
+
+Each public function takes the session first, commits at most once at its end, and
+raises ``app.errors`` problems for anything the caller must hear about.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import io
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from PIL import Image
+from slugify import slugify
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from werkzeug.security import generate_password_hash
+
+from app.cards.models import Card
+from app.clock import utcnow
+from app.errors import Conflict, Invalid, NotFound
+from app.merchants.models import ROLES, ApiKey, Location, Merchant, Program, Staff
+from app.merchants.schemas import (
+    DEFAULT_COLORS,
+    LocationCreate,
+    ProgramCreate,
+    ProgramUpdate,
+)
+
+KEY_PREFIX = "lp_"
+# Fields whose change alters what the pass looks like: bump the design and every pass.
+DESIGN_FIELDS = frozenset(
+    {"name", "kind", "currency", "earn_percent", "point_value", "tiers", "stamps_required",
+     "reward_text", "colors", "locales", "barcode_format", "terms", "support_email",
+     "support_phone", "website", "welcome_points"}
+)
+
+
+@dataclass(frozen=True)
+class NewMerchant:
+    merchant: Merchant
+    owner: Staff
+    api_key: str
+
+
+def _hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_merchant(
+    session: Session, *, name: str, email: str, password: str | None = None
+) -> NewMerchant:
+    name, email = name.strip(), email.strip().lower()
+    if not name or "@" not in email:
+        raise Invalid("A merchant needs a name and an owner's email address.")
+    if session.scalar(select(Staff.id).where(Staff.email == email)) is not None:
+        raise Conflict(f"{email} already belongs to a merchant.", code="email_taken")
+    merchant = Merchant(name=name, email=email)
+    owner = Staff(
+        merchant=merchant, email=email, name=name, role="owner",
+        password_hash=generate_password_hash(password) if password else None,
+    )
+    session.add_all([merchant, owner])
+    session.flush()
+    key = _new_api_key(session, merchant_id=merchant.id, role="owner", staff_id=owner.id,
+                       name="owner")
+    session.commit()
+    return NewMerchant(merchant=merchant, owner=owner, api_key=key)
+
+
+def create_api_key(
+    session: Session, *, merchant_id: int, role: str, name: str = "",
+    location_id: int | None = None,
+) -> str:
+    if role not in ROLES:
+        raise Invalid(f"role must be one of {', '.join(ROLES)}.")
+    if location_id is not None:
+        location = session.get(Location, location_id)
+        if location is None or location.merchant_id != merchant_id:
+            raise NotFound("No such location.")
+    key = _new_api_key(session, merchant_id=merchant_id, role=role, name=name,
+                       location_id=location_id)
+    session.commit()
+    return key
+
+
+def _new_api_key(session: Session, *, merchant_id: int, role: str, name: str,
+                 staff_id: int | None = None, location_id: int | None = None) -> str:
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    session.add(ApiKey(merchant_id=merchant_id, staff_id=staff_id, location_id=location_id,
+                       role=role, name=name, prefix=prefix, secret_hash=_hash_secret(secret)))
+    session.flush()
+    return f"{KEY_PREFIX}{prefix}_{secret}"
+
+
+def authenticate_api_key(session: Session, presented: str) -> ApiKey | None:
+    """The live key matching ``presented``, compared in constant time, or None."""
+    match = re.fullmatch(r"lp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,64})", presented)
+    if match is None:
+        return None
+    key = session.scalar(select(ApiKey).where(ApiKey.prefix == match.group(1)))
+    if key is None or key.revoked_at is not None:
+        return None
+    if not hmac.compare_digest(key.secret_hash, _hash_secret(match.group(2))):
+        return None
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at > timedelta(minutes=5):
+        # Coarse on purpose: a write per request would make every read a write.
+        key.last_used_at = now
+    return key
+
+
+def program_slug(name: str) -> str:
+    # Transliterates Cyrillic (and the rest) so that Russian and Ukrainian names read well.
+    return slugify(name, max_length=48, word_boundary=True) or "program"
+
+
+def _unique_slug(session: Session, base: str) -> str:
+    slug = base
+    while session.scalar(select(Program.id).where(Program.slug == slug)) is not None:
+        slug = f"{base[:48]}-{secrets.token_hex(2)}"
+    return slug
+
+
+def create_program(session: Session, *, merchant_id: int, data: ProgramCreate) -> Program:
+    if data.slug is not None:
+        if session.scalar(select(Program.id).where(Program.slug == data.slug)) is not None:
+            raise Conflict(f"The slug {data.slug!r} is taken.", code="slug_taken")
+        slug = data.slug
+    else:
+        slug = _unique_slug(session, program_slug(data.name))
+    program = Program(merchant_id=merchant_id, slug=slug, name=data.name)
+    _apply(program, data, set(ProgramCreate.model_fields))
+    _check_kind(program)
+    session.add(program)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"The slug {slug!r} is taken.", code="slug_taken") from None
+    session.commit()
+    return program
+
+
+def _apply(program: Program, data: ProgramCreate | ProgramUpdate, fields: set[str]) -> None:
+    # Nested values go through JSON mode so the JSON columns hold plain JSON (decimals as text).
+    as_json = data.model_dump(mode="json", include=fields)
+    for name in fields - {"slug"}:
+        value = as_json[name] if name in _JSON_FIELDS else getattr(data, name)
+        if value is None and name in _DEFAULTS:
+            value = copy.deepcopy(_DEFAULTS[name])
+        setattr(program, name, value)
+
+
+_JSON_FIELDS = frozenset({"tiers", "colors", "limits", "website", "support_email"})
+_DEFAULTS: dict[str, Any] = {
+    "kind": "points", "currency": "USD", "earn_percent": Decimal(0), "point_value": 100,
+    "welcome_points": 0, "locales": ["en"], "barcode_format": "qr", "tiers": [],
+    "reward_text": "", "terms": "", "limits": {}, "colors": DEFAULT_COLORS,
+}
+
+
+def _check_kind(program: Program) -> None:
+    if program.kind == "stamps" and not program.stamps_required:
+        raise Invalid(
+            "stamps_required: a stamps program needs the number of stamps for a reward.",
+            errors=[{"field": "stamps_required", "message": "required for kind 'stamps'"}],
+        )
+
+
+def update_program(session: Session, *, program: Program, data: ProgramUpdate) -> Program:
+    fields = set(data.model_fields_set) - {"slug"}
+    if data.slug is not None and data.slug != program.slug:
+        raise Invalid("slug: a program's slug cannot change; printed QR codes carry it.",
+                      errors=[{"field": "slug", "message": "cannot change"}])
+    if "name" in fields and data.name is None:
+        raise Invalid("name: a program needs a name.",
+                      errors=[{"field": "name", "message": "may not be null"}])
+    _apply(program, data, fields)
+    _check_kind(program)
+    if fields & DESIGN_FIELDS:
+        program.design_version += 1
+        touch_program_passes(session, program_id=program.id)
+    session.commit()
+    return program
+
+
+def touch_program_passes(session: Session, *, program_id: int) -> int:
+    """Mark every pass of a program changed, keeping each card's Last-Modified rising."""
+    now = utcnow()
+    floor = now.replace(microsecond=0)
+    latest = session.scalar(
+        select(func.max(Card.pass_last_modified)).where(Card.program_id == program_id)
+    )
+    last_modified = max(floor, (latest or floor) + timedelta(seconds=1))
+    result = session.execute(
+        update(Card)
+        .where(Card.program_id == program_id)
+        .values(pass_version=Card.pass_version + 1, pass_updated_at=now,
+                pass_last_modified=last_modified)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def get_program(session: Session, *, merchant_id: int, program_id: int) -> Program:
+    program = session.get(Program, program_id)
+    if program is None or program.merchant_id != merchant_id:
+        raise NotFound("No such program.")
+    return program
+
+
+def list_programs(session: Session, *, merchant_id: int) -> list[Program]:
+    return list(session.scalars(
+        select(Program).where(Program.merchant_id == merchant_id).order_by(Program.id)
+    ))
+
+
+def program_by_slug(session: Session, slug: str) -> Program:
+    program = session.scalar(select(Program).where(Program.slug == slug))
+    if program is None:
+        raise NotFound("No such program.")
+    return program
+
+
+def create_location(session: Session, *, program: Program, data: LocationCreate) -> Location:
+    location = Location(merchant_id=program.merchant_id, program_id=program.id, name=data.name,
+                        address=data.address, latitude=data.latitude, longitude=data.longitude)
+    session.add(location)
+    session.flush()
+    if data.latitude is not None:
+        # Locations are on the pass (relevance); the design changed.
+        program.design_version += 1
+        touch_program_passes(session, program_id=program.id)
+    session.commit()
+    return location
+
+
+LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
+MAX_LOGO_BYTES = 2 * 1024 * 1024
+
+
+def set_logo(session: Session, *, program: Program, image: bytes) -> None:
+    """Store a PNG or JPEG logo; the passes' artwork is redrawn from it."""
+    if not image:
+        raise Invalid("Send the logo image (PNG or JPEG) as the request body.")
+    if len(image) > MAX_LOGO_BYTES:
+        raise Invalid("The logo may be at most 2 MiB.")
+    try:
+        with Image.open(io.BytesIO(image)) as picture:
+            picture_format = picture.format or ""
+            width, height = picture.size
+            picture.verify()
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise Invalid("The logo is not a readable PNG or JPEG image.") from None
+    if picture_format not in LOGO_FORMATS:
+        raise Invalid("The logo must be a PNG or JPEG image.")
+    if not (16 <= width <= 4096 and 16 <= height <= 4096):
+        raise Invalid("The logo must be between 16 and 4096 pixels on each side.")
+    program.logo = image
+    program.logo_content_type = LOGO_FORMATS[picture_format]
+    program.design_version += 1
+    touch_program_passes(session, program_id=program.id)
+    session.commit()

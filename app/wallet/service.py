@@ -1,0 +1,72 @@
+"""The wallet as the app sees it: links, barcodes and signed packages for a card."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, Signer
+
+from app.cards.models import Card
+from app.cards.numbers import barcode_message
+from app.config import Config
+from app.merchants.models import Program
+from app.wallet.views import design_key, pass_card, pass_design
+from passes.apple import PassDesign, PassPackager, SigningIdentity
+
+MAX_CACHED_DESIGNS = 512
+
+BARCODE_FORMATS = {"qr": "QR", "pdf417": "PDF417", "aztec": "Aztec", "code128": "Code 128"}
+
+
+@dataclass
+class Wallet:
+    config: Config
+    identity: SigningIdentity
+
+    def __post_init__(self) -> None:
+        self.packager = PassPackager(self.identity)
+        self._secret = self.config.secret_key.encode()
+        self._link_signer = Signer(self._secret, salt="loyalpass.card-link")
+        self._designs: dict[str, PassDesign] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def pass_type_identifier(self) -> str:
+        return self.identity.pass_type_identifier
+
+    def barcode_message(self, card: Card) -> str:
+        return barcode_message(card.number, self._secret)
+
+    def card_token(self, card: Card) -> str:
+        return self._link_signer.sign(card.serial_number).decode()
+
+    def serial_from_token(self, token: str) -> str | None:
+        try:
+            return self._link_signer.unsign(token).decode()
+        except BadSignature:
+            return None
+
+    def card_url(self, card: Card) -> str:
+        return f"{self.config.base_url}/c/{self.card_token(card)}"
+
+    def apple_pass_url(self, card: Card) -> str:
+        return f"{self.card_url(card)}/pass.pkpass"
+
+    def design(self, program: Program) -> PassDesign:
+        key = design_key(program)
+        with self._lock:
+            design = self._designs.get(key)
+        if design is None:
+            design = pass_design(program, web_service_url=self.config.web_service_url)
+            with self._lock:
+                if len(self._designs) >= MAX_CACHED_DESIGNS:
+                    self._designs.clear()
+                self._designs[key] = design
+        return design
+
+    def package(self, card: Card) -> bytes:
+        design = self.design(card.program)
+        view = pass_card(card, barcode_message=self.barcode_message(card),
+                         customer_url=self.card_url(card))
+        return self.packager.package(view, design)

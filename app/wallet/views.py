@@ -1,0 +1,115 @@
+"""Plain pass views of programs and cards, in the shapes ``passes.apple`` takes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from app.cards.models import Card
+from app.i18n import translate
+from app.merchants.models import Program
+from passes.apple import Colors, PassCard, PassDesign, PassLocation
+
+ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"})
+MAX_PASS_LOCATIONS = 10
+
+
+def major_units(amount: int, currency: str) -> str:
+    """An amount in minor units as people write it: 150 UAH-kopecks → "1.50", 100 → "1"."""
+    if currency in ZERO_DECIMAL_CURRENCIES:
+        return str(amount)
+    whole, cents = divmod(amount, 100)
+    return str(whole) if cents == 0 else f"{whole}.{cents:02d}"
+
+
+def percent_text(value: Decimal | str | float) -> str:
+    text = format(Decimal(str(value)).normalize(), "f")
+    return text
+
+
+def rules_text(program: Program, locale: str) -> str:
+    lines: list[str] = []
+    if program.kind == "stamps":
+        reward = program.reward_text or translate(locale, "reward_default")
+        lines.append(translate(locale, "stamps_rule", required=program.stamps_required,
+                               reward=reward))
+    else:
+        lines.append(translate(
+            locale, "earn_rule", percent=percent_text(program.earn_percent),
+            point_value=major_units(program.point_value, program.currency),
+            currency=program.currency,
+        ))
+        for tier in program.tiers:
+            lines.append(translate(
+                locale, "tier_rule", name=tier["name"], currency=program.currency,
+                min_spend=major_units(int(tier["min_spend"]), program.currency),
+                percent=percent_text(tier["earn_percent"]),
+            ))
+        if program.reward_text:
+            lines.append(program.reward_text)
+    if program.welcome_points:
+        lines.append(translate(locale, "welcome_rule", points=program.welcome_points))
+    return "\n".join(lines)
+
+
+def support_text(program: Program, locale: str) -> str:
+    lines = []
+    if program.support_email:
+        lines.append(translate(locale, "support_email", email=program.support_email))
+    if program.support_phone:
+        lines.append(translate(locale, "support_phone", phone=program.support_phone))
+    if program.website:
+        lines.append(translate(locale, "support_website", website=program.website))
+    return "\n".join(lines)
+
+
+def design_key(program: Program) -> str:
+    return f"program-{program.id}-v{program.design_version}"
+
+
+def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
+    locales = tuple(program.locales) or ("en",)
+    texts: dict[str, dict[str, str]] = {
+        "how_it_works": {locale: rules_text(program, locale) for locale in locales},
+    }
+    support = {locale: support_text(program, locale) for locale in locales}
+    if any(support.values()):
+        texts["support"] = support
+    if program.terms:
+        texts["terms"] = dict.fromkeys(locales, program.terms)
+    colors = program.colors
+    located = [loc for loc in program.locations if loc.latitude is not None]
+    return PassDesign(
+        design_key=design_key(program),
+        organization_name=program.merchant.name,
+        description=f"{program.name} loyalty card",
+        logo_text=program.name,
+        colors=Colors(background=colors["background"], foreground=colors["foreground"],
+                      label=colors["label"]),
+        barcode_format=program.barcode_format,
+        kind=program.kind,
+        stamps_required=program.stamps_required,
+        locales=locales,
+        web_service_url=web_service_url,
+        locations=tuple(
+            PassLocation(latitude=float(loc.latitude or 0), longitude=float(loc.longitude or 0),
+                         relevant_text=translate(locales[0], "relevant", name=loc.name))
+            for loc in located[:MAX_PASS_LOCATIONS]
+        ),
+        logo=program.logo,
+        texts=texts,
+    )
+
+
+def pass_card(card: Card, *, barcode_message: str, customer_url: str) -> PassCard:
+    return PassCard(
+        serial_number=card.serial_number,
+        authentication_token=card.authentication_token,
+        card_number=card.number,
+        barcode_message=barcode_message,
+        holder_name=card.customer.name,
+        balance=card.balance,
+        tier=card.tier,
+        stamps=card.stamps,
+        voided=card.status == "blocked",
+        customer_url=customer_url,
+    )

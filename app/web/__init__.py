@@ -1,0 +1,21 @@
+"""The HTTP surfaces: Apple's web service, the JSON API, the public pages, operations.
+
+Invariant: views parse, authenticate and call one service function; they never commit.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def register_web(app: Flask) -> None:
+    from app.web import api, apple_ws, operations, public
+    from app.web.context import install_session_teardown
+    from app.web.problems import install_problem_handlers
+
+    install_session_teardown(app)
+    install_problem_handlers(app)
+    app.register_blueprint(apple_ws.blueprint, url_prefix="/passkit/v1")
+    app.register_blueprint(api.blueprint, url_prefix="/api")
+    app.register_blueprint(public.blueprint)
+    app.register_blueprint(operations.blueprint)

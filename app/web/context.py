@@ -1,0 +1,36 @@
+"""Per-request access to the runtime and to one database session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, current_app, g, json
+from sqlalchemy.orm import Session
+
+from app.runtime import Runtime
+
+
+def runtime() -> Runtime:
+    value: Runtime = current_app.extensions["loyalpass"]
+    return value
+
+
+def db() -> Session:
+    session: Session | None = g.get("db_session")
+    if session is None:
+        session = runtime().sessions()
+        g.db_session = session
+    return session
+
+
+def install_session_teardown(app: Flask) -> None:
+    @app.teardown_appcontext
+    def _close_session(_error: BaseException | None) -> None:
+        session: Session | None = g.pop("db_session", None)
+        if session is not None:
+            session.close()  # without a commit this rolls back
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), status=status, headers=headers,
+                    mimetype="application/json")

@@ -1,0 +1,153 @@
+"""The OpenAPI 3.1 description served at ``/api/openapi.json``.
+
+Request schemas come from the same pydantic models that validate the requests, so the
+description cannot drift from what the service accepts.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.cards.schemas import EnrolmentInput
+from app.merchants.schemas import LocationCreate, ProgramCreate, ProgramUpdate
+
+REQUEST_MODELS: tuple[type[BaseModel], ...] = (
+    ProgramCreate, ProgramUpdate, LocationCreate, EnrolmentInput,
+)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _body(name: str) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": _ref(name)}}}
+
+
+def _answer(description: str, schema: str | None = None,
+            media: str = "application/json") -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description}
+    if schema is not None:
+        answer["content"] = {media: {"schema": _ref(schema)}}
+    return answer
+
+
+PROBLEMS = {
+    status: _answer(text, "Problem", "application/problem+json")
+    for status, text in {"401": "missing or invalid API key", "403": "role not allowed",
+                         "404": "not found (or another merchant's)",
+                         "422": "invalid field"}.items()
+}
+
+
+def _operation(summary: str, answers: dict[str, Any], body: str | None = None,
+               **extra: Any) -> dict[str, Any]:
+    operation: dict[str, Any] = {"summary": summary, "responses": {**answers, **PROBLEMS}}
+    if body is not None:
+        operation["requestBody"] = _body(body)
+    operation.update(extra)
+    return operation
+
+
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+
+
+def _paths() -> dict[str, Any]:
+    return {
+        "/api/v1/programs": {
+            "post": _operation("Create a program", {"201": _answer("program", "Program")},
+                               "ProgramCreate"),
+            "get": _operation("List programs", {"200": _answer("programs")}),
+        },
+        "/api/v1/programs/{id}": {
+            "parameters": [ID],
+            "get": _operation("Get a program", {"200": _answer("program", "Program")}),
+            "patch": _operation("Change a program", {"200": _answer("program", "Program")},
+                                "ProgramUpdate"),
+        },
+        "/api/v1/programs/{id}/logo": {
+            "parameters": [ID],
+            "put": _operation("Upload the program's logo (PNG or JPEG body)",
+                              {"200": _answer("program", "Program")}),
+        },
+        "/api/v1/programs/{id}/locations": {
+            "parameters": [ID],
+            "post": _operation("Add a location", {"201": _answer("location", "Location")},
+                               "LocationCreate"),
+            "get": _operation("List locations", {"200": _answer("locations")}),
+        },
+        "/api/v1/programs/{id}/qr.png": {
+            "parameters": [ID, {"name": "location", "in": "query",
+                                "schema": {"type": "integer"}}],
+            "get": _operation("The counter QR code (the join URL)",
+                              {"200": {"description": "PNG",
+                                       "content": {"image/png": {}}}}),
+        },
+        "/api/v1/programs/{id}/cards": {
+            "parameters": [ID],
+            "post": _operation(
+                "Enrol a customer",
+                {"201": _answer("new card", "Card"),
+                 "200": _answer("the card already enrolled with this email or phone", "Card")},
+                "EnrolmentInput"),
+        },
+        "/api/v1/cards/{id}": {
+            "parameters": [ID],
+            "get": _operation("Get a card", {"200": _answer("card", "Card")}),
+        },
+    }
+
+
+def _response_schemas() -> dict[str, Any]:
+    string, integer = {"type": "string"}, {"type": "integer"}
+    return {
+        "Problem": {"type": "object", "required": ["status", "title", "detail", "code"],
+                    "properties": {"type": string, "status": integer, "title": string,
+                                   "detail": string, "code": string,
+                                   "errors": {"type": "array"}}},
+        "Program": {"type": "object", "required": ["id", "slug", "join_url"],
+                    "properties": {"id": integer, "slug": string, "name": string,
+                                   "join_url": string, "qr_url": string}},
+        "Location": {"type": "object", "required": ["id", "name", "join_url"],
+                     "properties": {"id": integer, "name": string, "join_url": string}},
+        "Card": {"type": "object",
+                 "required": ["id", "number", "serial_number", "status", "balance", "tier",
+                              "stamps", "barcode", "apple_pass_url", "card_url"],
+                 "properties": {
+                     "id": integer, "number": string, "serial_number": string,
+                     "status": {"type": "string", "enum": ["active", "blocked"]},
+                     "balance": integer, "tier": {"type": ["string", "null"]},
+                     "stamps": integer,
+                     "barcode": {"type": "object", "properties": {"format": string,
+                                                                  "message": string}},
+                     "apple_pass_url": string, "google_save_url": string,
+                     "card_url": string}},
+    }
+
+
+@cache
+def _components() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for model in REQUEST_MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    schemas.update(_response_schemas())
+    return {
+        "schemas": schemas,
+        "securitySchemes": {"apiKey": {"type": "http", "scheme": "bearer"}},
+    }
+
+
+def openapi_document(base_url: str) -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Loyalpass API", "version": "1"},
+        "servers": [{"url": base_url}],
+        "security": [{"apiKey": []}],
+        "paths": _paths(),
+        "components": _components(),
+    }

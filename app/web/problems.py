@@ -1,0 +1,56 @@
+"""Every error as ``application/problem+json`` (RFC 9457) with a stable ``code``."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from app.errors import Problem
+
+log = logging.getLogger("loyalpass.web")
+
+HTTP_CODES = {
+    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
+    413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid",
+    429: "rate_limited",
+}
+
+
+def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    response = Response(json.dumps(body), status=int(body["status"]),
+                        mimetype="application/problem+json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def install_problem_handlers(app: Flask) -> None:
+    @app.errorhandler(Problem)
+    def _problem(error: Problem) -> Response:
+        return problem_response(error.as_dict())
+
+    @app.errorhandler(HTTPException)
+    def _http(error: HTTPException) -> Response:
+        status = error.code or 500
+        body = {
+            "type": "about:blank",
+            "status": status,
+            "title": error.name,
+            "detail": error.description or error.name,
+            "code": HTTP_CODES.get(status, "http_error"),
+        }
+        headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+        return problem_response(body, headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        log.exception("unhandled error")
+        return problem_response({
+            "type": "about:blank", "status": 500, "title": "Internal Server Error",
+            "detail": "Something went wrong on our side; nothing was changed.",
+            "code": "internal_error",
+        })

@@ -1,0 +1,97 @@
+"""JSON shapes of programs, locations and cards, as the contract fixes them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from app.cards.models import Card
+from app.merchants.models import Location, Program
+from app.wallet.service import Wallet
+
+
+def _number(value: Decimal | str | float | int) -> int | float:
+    decimal = Decimal(str(value))
+    return int(decimal) if decimal == decimal.to_integral_value() else float(decimal)
+
+
+def join_url(base_url: str, program: Program, location_id: int | None = None) -> str:
+    url = f"{base_url}/join/{program.slug}"
+    return f"{url}?location={location_id}" if location_id is not None else url
+
+
+def program_json(program: Program, base_url: str) -> dict[str, Any]:
+    return {
+        "id": program.id,
+        "slug": program.slug,
+        "name": program.name,
+        "kind": program.kind,
+        "currency": program.currency,
+        "country": program.country,
+        "earn_percent": _number(program.earn_percent),
+        "point_value": program.point_value,
+        "welcome_points": program.welcome_points,
+        "tiers": [
+            {"name": t["name"], "min_spend": t["min_spend"],
+             "earn_percent": _number(t["earn_percent"])}
+            for t in program.tiers
+        ],
+        "stamps_required": program.stamps_required,
+        "reward_text": program.reward_text,
+        "colors": program.colors,
+        "locales": program.locales,
+        "barcode_format": program.barcode_format,
+        "limits": {
+            name: (program.limits or {}).get(name)
+            for name in ("purchases_per_card_per_hour", "purchases_per_card_per_day",
+                         "points_per_cashier_per_day")
+        },
+        "terms": program.terms,
+        "support_email": program.support_email,
+        "support_phone": program.support_phone,
+        "website": program.website,
+        "has_logo": program.logo is not None,
+        "design_version": program.design_version,
+        "join_url": join_url(base_url, program),
+        "qr_url": f"{base_url}/api/v1/programs/{program.id}/qr.png",
+        "created_at": program.created_at.isoformat() + "Z",
+    }
+
+
+def location_json(location: Location, base_url: str) -> dict[str, Any]:
+    return {
+        "id": location.id,
+        "program_id": location.program_id,
+        "name": location.name,
+        "address": location.address,
+        "latitude": location.latitude,
+        "longitude": location.longitude,
+        "join_url": join_url(base_url, location.program, location.id),
+    }
+
+
+def card_json(card: Card, wallet: Wallet) -> dict[str, Any]:
+    customer = card.customer
+    body: dict[str, Any] = {
+        "id": card.id,
+        "program_id": card.program_id,
+        "number": card.number,
+        "serial_number": card.serial_number,
+        "status": card.status,
+        "balance": card.balance,
+        "tier": card.tier,
+        "stamps": card.stamps,
+        "barcode": {"format": card.program.barcode_format,
+                    "message": wallet.barcode_message(card)},
+        "apple_pass_url": wallet.apple_pass_url(card),
+        "card_url": wallet.card_url(card),
+        "customer": {
+            "name": customer.name,
+            "email": customer.email,
+            "phone": customer.phone,
+            "locale": customer.locale,
+            "marketing_consent": customer.marketing_consent,
+        },
+        "created_at": card.created_at.isoformat() + "Z",
+    }
+    return body

@@ -1,0 +1,78 @@
+"""How much the packaging around the signature costs.
+
+Prints, in one run on one core, the raw PKCS#7 signing rate of the pass key over a
+manifest and the full ``.pkpass`` build rate for a card of the demo program (pass.json,
+manifest, signature, zip: what the web service does per pass), and their ratio.
+Goal: the full build at 0.65 or more of the raw signing rate.
+
+    python bench/pkpass.py [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app import create_app
+from app.config import Config
+from app.db import make_engine
+from app.demo import seed_demo
+from app.migrations import upgrade
+from app.wallet.identity import write_development_chain
+from passes.apple import sign_manifest
+
+
+def rate(work: Callable[[], object], seconds: float) -> float:
+    work()
+    count, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds:
+        for _ in range(50):
+            work()
+        count += 50
+    return count / elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    args = parser.parse_args()
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    folder = Path(tempfile.mkdtemp(prefix="loyalpass-bench-"))
+    write_development_chain(folder / "certs")
+    config = Config(database_url=f"sqlite:///{folder / 'bench.sqlite3'}",
+                    base_url="https://cards.example.com", secret_key="bench-" + "x" * 26,
+                    certs_dir=folder / "certs", instance_dir=folder)
+    upgrade(make_engine(config.database_url))
+    app = create_app(config)
+    runtime = app.extensions["loyalpass"]
+    with runtime.sessions() as session:
+        card = seed_demo(session, instance_dir=folder).cards[0]
+        wallet = runtime.wallet
+        package = wallet.package(card)
+        identity = wallet.identity
+        with zipfile.ZipFile(io.BytesIO(package)) as archive:
+            manifest = archive.read("manifest.json")  # the real one, same size
+        signing, building = [], []
+        for _ in range(args.rounds):
+            signing.append(rate(lambda: sign_manifest(manifest, identity), args.seconds))
+            building.append(rate(lambda: wallet.package(card), args.seconds))
+    raw, full = max(signing), max(building)
+    print(f"package size:            {len(package):>8} bytes")
+    print(f"raw PKCS#7 signing:      {raw:>8.0f} signatures/s (one core)")
+    print(f"full .pkpass build:      {full:>8.0f} passes/s     (one core)")
+    print(f"ratio full / raw:        {full / raw:>8.3f}   (goal >= 0.65)")
+
+
+if __name__ == "__main__":
+    main()
