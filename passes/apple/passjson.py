@@ -9,9 +9,10 @@ carry a ``changeMessage`` with ``%@``; identifiers come from the certificate.
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Mapping
 from typing import Any
+
+import orjson
 
 from passes.apple.identity import SigningIdentity
 from passes.apple.model import (
@@ -75,12 +76,12 @@ def design_part(design: PassDesign, phrases: Phrases) -> dict[str, Any]:
     return document
 
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
-
-
 def serialize_pass_json(document: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON: the exact bytes that go into the package and its manifest."""
-    return _ENCODER.encode(document).encode("utf-8")
+    """Compact UTF-8 JSON: the exact bytes that go into the package and its manifest.
+
+    orjson because this runs for every pass served and costs a fifth of the stdlib's.
+    """
+    return orjson.dumps(document)
 
 
 def serialize_with_design_part(card_document: Mapping[str, Any], design_members: bytes) -> bytes:
