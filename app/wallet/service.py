@@ -11,6 +11,7 @@ from app.cards.models import Card
 from app.cards.numbers import barcode_message
 from app.config import Config
 from app.merchants.models import Program
+from app.metrics import PASSES_BUILT
 from app.wallet.views import design_key, pass_card, pass_design
 from passes.apple import PassDesign, PassPackager, SigningIdentity
 
@@ -77,4 +78,6 @@ class Wallet:
         design = self.design(card.program)
         view = pass_card(card, barcode_message=self.barcode_message(card),
                          customer_url=self.card_url(card))
-        return self.packager.package(view, design)
+        package = self.packager.package(view, design)
+        PASSES_BUILT.inc()
+        return package

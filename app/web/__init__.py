@@ -14,6 +14,7 @@ def register_web(app: Flask) -> None:
     from app.web.problems import install_problem_handlers
 
     install_session_teardown(app)
+    operations.install_request_metrics(app)
     install_problem_handlers(app)
     app.register_blueprint(apple_ws.blueprint, url_prefix="/passkit/v1")
     app.register_blueprint(api.blueprint, url_prefix="/api")

@@ -15,6 +15,7 @@ from werkzeug.http import http_date, parse_date
 
 from app.devices import service
 from app.errors import BadRequest, PayloadTooLarge, Unauthorized
+from app.metrics import DEVICE_REGISTRATIONS
 from app.web.context import db, json_response, runtime
 
 blueprint = Blueprint("apple_ws", __name__)
@@ -68,6 +69,7 @@ def register(device: str, pass_type: str, serial: str) -> Response:
                          code="malformed_body")
     created = service.register(db(), device_library_identifier=device, serial_number=serial,
                                push_token=push_token, token=token)
+    DEVICE_REGISTRATIONS.labels("created" if created else "updated").inc()
     return _empty(201 if created else 200)
 
 

@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+import time
+
+from flask import Blueprint, Flask, Response, g, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
 from app.web.context import db, json_response
 
 blueprint = Blueprint("operations", __name__)
+
+
+def install_request_metrics(app: Flask) -> None:
+    @app.before_request
+    def _start_clock() -> None:
+        g.metrics_started = time.perf_counter()
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        # The route pattern, not the path: serial numbers must not become label values.
+        endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
+        HTTP_REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        started = g.pop("metrics_started", None)
+        if started is not None:
+            HTTP_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        return response
+
+
+@blueprint.get("/metrics")
+def metrics() -> Response:
+    return Response(exposition(), mimetype="text/plain; version=0.0.4")
 
 
 @blueprint.get("/healthz")

@@ -22,3 +22,12 @@ def test_readyz_reports_the_migration(client: object) -> None:
     response = client.get("/readyz")  # type: ignore[attr-defined]
     assert response.status_code == 200
     assert response.get_json()["migration"] == head_revision()
+
+
+def test_metrics_count_requests_by_route_not_by_path(client: object) -> None:
+    client.get("/healthz")  # type: ignore[attr-defined]
+    client.get("/passkit/v1/devices/abc/registrations/pass.x")  # type: ignore[attr-defined]
+    text = client.get("/metrics").get_data(as_text=True)  # type: ignore[attr-defined]
+    assert 'loyalpass_http_requests_total{endpoint="/healthz",method="GET",status="200"}' in text
+    assert "/passkit/v1/devices/<device>/registrations/<pass_type>" in text
+    assert "/devices/abc/" not in text
