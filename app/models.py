@@ -2,9 +2,19 @@
 
 from app.cards.models import Card, Customer
 from app.devices.models import Device, DeviceLog, Registration
+from app.ledger.models import (
+    Alert,
+    AuditRecord,
+    IdempotencyRecord,
+    LedgerEntry,
+    Purchase,
+    Refund,
+)
 from app.merchants.models import ApiKey, Location, Merchant, Program, Staff
+from app.sync.models import OutboxMessage
 
 __all__ = [
-    "ApiKey", "Card", "Customer", "Device", "DeviceLog", "Location", "Merchant", "Program",
-    "Registration", "Staff",
+    "Alert", "ApiKey", "AuditRecord", "Card", "Customer", "Device", "DeviceLog",
+    "IdempotencyRecord", "LedgerEntry", "Location", "Merchant", "OutboxMessage", "Program",
+    "Purchase", "Refund", "Registration", "Staff",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
     BigInteger,
@@ -56,6 +56,7 @@ class Card(Base):
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     tier: Mapped[str | None] = mapped_column(String(64))
     stamps: Mapped[int] = mapped_column(Integer, default=0)
+    rewards: Mapped[int] = mapped_column(Integer, default=0)
     lifetime_spend: Mapped[int] = mapped_column(BigInteger, default=0)
     visits: Mapped[int] = mapped_column(Integer, default=0)
     last_visit_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -67,9 +68,19 @@ class Card(Base):
     program: Mapped[Program] = relationship(lazy="joined")
     customer: Mapped[Customer] = relationship(lazy="joined")
 
+    def mark_pass_changed(self) -> None:
+        """A newer tag for the web service, and a Last-Modified a whole second later."""
+        now = utcnow()
+        self.pass_version += 1
+        self.pass_updated_at = max(now, self.pass_updated_at + timedelta(microseconds=1))
+        self.pass_last_modified = max(
+            now.replace(microsecond=0), self.pass_last_modified + timedelta(seconds=1)
+        )
+
     __table_args__ = (
         UniqueConstraint("program_id", "customer_id", name="uq_cards_program_customer"),
         CheckConstraint("balance >= 0", name="balance_not_negative"),
         CheckConstraint("stamps >= 0", name="stamps_not_negative"),
+        CheckConstraint("rewards >= 0", name="rewards_not_negative"),
         CheckConstraint("status IN ('active', 'blocked')", name="status"),
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -18,6 +17,8 @@ from app.cards.numbers import new_card_number, number_from_scan
 from app.cards.schemas import EnrolmentInput
 from app.clock import utcnow
 from app.errors import Invalid, NotFound
+from app.ledger.postings import Actor, post, program_rules
+from app.ledger.rules import tier_for
 from app.merchants.models import Program
 
 
@@ -116,7 +117,17 @@ def _create_card(
     )
     session.add(card)
     session.flush()
+    _welcome(session, card, program)
     return card
+
+
+def _welcome(session: Session, card: Card, program: Program) -> None:
+    rules = program_rules(program)
+    first_tier = tier_for(rules.tiers, 0)
+    card.tier = first_tier.name if first_tier is not None else None
+    if rules.kind == "points" and rules.welcome_points:
+        post(session, card, Actor(merchant_id=program.merchant_id), kind="welcome",
+             points=rules.welcome_points, reason="welcome")
 
 
 def _unused_number(session: Session) -> str:
@@ -124,16 +135,6 @@ def _unused_number(session: Session) -> str:
         number = new_card_number()
         if session.scalar(select(Card.id).where(Card.number == number)) is None:
             return number
-
-
-def touch_pass(card: Card) -> None:
-    """Mark the card's pass changed: a newer tag, and a Last-Modified a whole second later."""
-    now = utcnow()
-    card.pass_version += 1
-    card.pass_updated_at = max(now, card.pass_updated_at + timedelta(microseconds=1))
-    card.pass_last_modified = max(
-        now.replace(microsecond=0), card.pass_last_modified + timedelta(seconds=1)
-    )
 
 
 def get_card(session: Session, *, merchant_id: int, card_id: int) -> Card:

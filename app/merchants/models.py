@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -94,6 +95,10 @@ class Program(Base):
     locales: Mapped[list[str]] = mapped_column(JSON, default=list)
     barcode_format: Mapped[str] = mapped_column(String(16), default="qr")
     limits: Mapped[dict[str, int | None]] = mapped_column(JSON, default=dict)
+    triggers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    max_redeem_percent: Mapped[Decimal] = mapped_column(Numeric(7, 3), default=Decimal(100))
+    points_expire_days: Mapped[int | None] = mapped_column(Integer)
+    stamp_min_amount: Mapped[int | None] = mapped_column(BigInteger)
     terms: Mapped[str] = mapped_column(Text, default="")
     support_email: Mapped[str | None] = mapped_column(String(320))
     support_phone: Mapped[str | None] = mapped_column(String(32))

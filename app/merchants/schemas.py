@@ -37,6 +37,23 @@ class LimitsInput(Body):
     points_per_cashier_per_day: Limit = None
 
 
+class TriggerInput(Body):
+    """A bonus rule: every Nth visit, or a purchase from an amount up."""
+
+    kind: Literal["nth_visit", "min_amount"]
+    points: Annotated[int, Field(ge=1, le=MAX_INT)]
+    every: Annotated[int, Field(ge=2, le=1000)] | None = None
+    amount: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> TriggerInput:
+        if self.kind == "nth_visit" and self.every is None:
+            raise ValueError("an nth_visit trigger needs 'every'")
+        if self.kind == "min_amount" and self.amount is None:
+            raise ValueError("a min_amount trigger needs 'amount'")
+        return self
+
+
 class ProgramFields(Body):
     """Every field of a program a merchant may set; all optional here."""
 
@@ -54,6 +71,10 @@ class ProgramFields(Body):
     locales: Annotated[list[Locale], Field(min_length=1, max_length=3)] | None = None
     barcode_format: BarcodeFormat | None = None
     limits: LimitsInput | None = None
+    triggers: Annotated[list[TriggerInput], Field(max_length=10)] | None = None
+    max_redeem_percent: Percent | None = None
+    points_expire_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    stamp_min_amount: Count | None = None
     terms: Annotated[str, Field(max_length=4000)] | None = None
     support_email: EmailStr | None = None
     support_phone: Annotated[str, Field(max_length=32)] | None = None

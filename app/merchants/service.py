@@ -40,7 +40,7 @@ KEY_PREFIX = "lp_"
 DESIGN_FIELDS = frozenset(
     {"name", "kind", "currency", "earn_percent", "point_value", "tiers", "stamps_required",
      "reward_text", "colors", "locales", "barcode_format", "terms", "support_email",
-     "support_phone", "website", "welcome_points"}
+     "support_phone", "website", "welcome_points", "triggers", "points_expire_days"}
 )
 
 
@@ -161,11 +161,12 @@ def _apply(program: Program, data: ProgramCreate | ProgramUpdate, fields: set[st
         setattr(program, name, value)
 
 
-_JSON_FIELDS = frozenset({"tiers", "colors", "limits", "website", "support_email"})
+_JSON_FIELDS = frozenset({"tiers", "colors", "limits", "website", "support_email", "triggers"})
 _DEFAULTS: dict[str, Any] = {
     "kind": "points", "currency": "USD", "earn_percent": Decimal(0), "point_value": 100,
     "welcome_points": 0, "locales": ["en"], "barcode_format": "qr", "tiers": [],
-    "reward_text": "", "terms": "", "limits": {}, "colors": DEFAULT_COLORS,
+    "reward_text": "", "terms": "", "limits": {}, "colors": DEFAULT_COLORS, "triggers": [],
+    "max_redeem_percent": Decimal(100),
 }
 
 

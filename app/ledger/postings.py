@@ -1,0 +1,126 @@
+"""Low-level ledger writes shared by the use cases: who acts, locking a card, appending
+entries while keeping the card's cached figures equal to them, and the audit trail.
+
+Nothing here commits; the calling use case does, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from app.cards.models import Card
+from app.clock import utcnow
+from app.ledger.models import AuditRecord, LedgerEntry, Purchase
+from app.ledger.rules import Rules, tier_for
+from app.merchants.models import Program
+
+TIER_WINDOW = timedelta(days=365)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is writing: the API key (and its staff member and bound location)."""
+
+    merchant_id: int
+    api_key_id: int | None = None
+    staff_id: int | None = None
+    location_id: int | None = None
+    role: str = "owner"
+
+
+def program_rules(program: Program) -> Rules:
+    return Rules.from_values(
+        kind=program.kind, earn_percent=program.earn_percent, point_value=program.point_value,
+        welcome_points=program.welcome_points, tiers=program.tiers, triggers=program.triggers,
+        max_redeem_percent=program.max_redeem_percent, stamps_required=program.stamps_required,
+        stamp_min_amount=program.stamp_min_amount, points_expire_days=program.points_expire_days,
+    )
+
+
+def lock_card(session: Session, card_id: int) -> Card:
+    """The card, re-read under a row lock held to the end of the transaction.
+
+    PostgreSQL locks the card row only (not its program); SQLite's transactions already
+    hold the database's write lock from BEGIN IMMEDIATE.
+    """
+    card = session.scalar(
+        select(Card).where(Card.id == card_id).with_for_update(of=Card)
+        .execution_options(populate_existing=True)
+    )
+    assert card is not None
+    return card
+
+
+def post(
+    session: Session, card: Card, actor: Actor, *, kind: str, points: int = 0, stamps: int = 0,
+    rewards: int = 0, purchase_id: int | None = None, refund_id: int | None = None,
+    location_id: int | None = None, reason: str = "",
+) -> LedgerEntry | None:
+    """Append one entry and apply it to the card's cache; nothing for a zero entry."""
+    if points == 0 and stamps == 0 and rewards == 0:
+        return None
+    card.balance += points
+    card.stamps += stamps
+    card.rewards += rewards
+    if card.balance < 0 or card.stamps < 0 or card.rewards < 0:
+        # The use cases check before posting; the database CHECK is the last line.
+        raise ValueError(f"entry {kind} {points} would take card {card.id} below zero")
+    entry = LedgerEntry(
+        merchant_id=card.merchant_id, card_id=card.id, kind=kind, points=points,
+        stamps=stamps, rewards=rewards, purchase_id=purchase_id, refund_id=refund_id,
+        location_id=location_id, api_key_id=actor.api_key_id, staff_id=actor.staff_id,
+        reason=reason,
+    )
+    session.add(entry)
+    return entry
+
+
+@dataclass(frozen=True)
+class SpendFigures:
+    visits: int
+    last_visit_at: datetime | None
+    lifetime_spend: int
+    spend_12_months: int
+
+
+def spend_figures(session: Session, card_id: int, now: datetime) -> SpendFigures:
+    """The card's purchase figures as the purchases table says them (net of refunds)."""
+    net = Purchase.amount_paid - Purchase.refunded_paid
+    row = session.execute(
+        select(
+            func.count(Purchase.id),
+            func.max(Purchase.created_at),
+            func.coalesce(func.sum(net), 0),
+            func.coalesce(func.sum(case((Purchase.created_at > now - TIER_WINDOW, net),
+                                        else_=0)), 0),
+        ).where(Purchase.card_id == card_id)
+    ).one()
+    return SpendFigures(visits=int(row[0]), last_visit_at=row[1], lifetime_spend=int(row[2]),
+                        spend_12_months=int(row[3]))
+
+
+def refresh_figures(card: Card, rules: Rules, figures: SpendFigures) -> str | None:
+    """Set the card's cached figures and tier; returns the tier it had before."""
+    previous = card.tier
+    card.visits = figures.visits
+    card.last_visit_at = figures.last_visit_at
+    card.lifetime_spend = figures.lifetime_spend
+    tier = tier_for(rules.tiers, figures.spend_12_months)
+    card.tier = tier.name if tier is not None else None
+    return previous
+
+
+def audit(
+    session: Session, actor: Actor, action: str, *, card_id: int | None = None,
+    purchase_id: int | None = None, location_id: int | None = None, **detail: Any,
+) -> None:
+    session.add(AuditRecord(
+        merchant_id=actor.merchant_id, action=action, api_key_id=actor.api_key_id,
+        staff_id=actor.staff_id, location_id=location_id or actor.location_id,
+        card_id=card_id, purchase_id=purchase_id, detail=detail, created_at=utcnow(),
+    ))

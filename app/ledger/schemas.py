@@ -1,0 +1,41 @@
+"""What the POS and the merchant send to the ledger."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from app.validation import MAX_INT, Body
+
+Barcode = Annotated[str, Field(min_length=1, max_length=64)]
+Amount = Annotated[int, Field(ge=1, le=MAX_INT)]
+Points = Annotated[int, Field(ge=0, le=MAX_INT)]
+Identifier = Annotated[int, Field(ge=1, le=2**62)]
+
+
+class LookupInput(Body):
+    barcode: Barcode
+    amount: Amount | None = None
+
+
+class PurchaseInput(Body):
+    barcode: Barcode
+    amount: Amount
+    redeem_points: Points = 0
+    location_id: Identifier | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+
+
+class RefundInput(Body):
+    amount: Amount | None = None
+    reason: Annotated[str, Field(max_length=500)] = ""
+
+
+class AdjustmentInput(Body):
+    points: Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class BlockInput(Body):
+    reason: Annotated[str, Field(max_length=500)] = ""

@@ -1,0 +1,169 @@
+"""The POS and ledger endpoints: lookup, purchases, refunds, adjustments, blocking,
+entries and alerts. Every write that moves points needs an ``Idempotency-Key``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+from sqlalchemy import select
+
+from app.errors import BadRequest, Invalid, NotFound
+from app.ledger import service as ledger
+from app.ledger.idempotency import Answer, check_key, request_hash
+from app.ledger.models import Alert, Purchase
+from app.ledger.postings import Actor
+from app.ledger.schemas import (
+    AdjustmentInput,
+    BlockInput,
+    LookupInput,
+    PurchaseInput,
+    RefundInput,
+)
+from app.validation import parse
+from app.web.auth import COUNTER, READERS, WRITERS, current_key, requires
+from app.web.context import db, json_response, runtime
+from app.web.views import card_json
+
+blueprint = Blueprint("pos", __name__)
+MAX_PAGE = 1000
+
+
+def _actor() -> Actor:
+    key = current_key()
+    return Actor(merchant_id=key.merchant_id, api_key_id=key.id, staff_id=key.staff_id,
+                 location_id=key.location_id, role=key.role)
+
+
+def _raw_body() -> Any:
+    data = request.get_json(silent=True) if request.data else None
+    if data is None:
+        raise BadRequest("The request needs a JSON object as its body.", code="malformed_body")
+    return data
+
+
+def _answer(answer: Answer) -> Response:
+    headers = {"Idempotency-Replayed": "true"} if answer.replayed else None
+    return json_response(answer.body, answer.status, headers)
+
+
+def _secret() -> bytes:
+    return runtime().config.secret_key.encode()
+
+
+def _keyed(raw: Any) -> tuple[str, str]:
+    key = check_key(request.headers.get("Idempotency-Key"))
+    return key, request_hash(request.method, request.path, raw)
+
+
+@blueprint.post("/v1/pos/lookup")
+@requires(*COUNTER, "analyst")
+def lookup() -> Response:
+    data = parse(LookupInput, _raw_body())
+    found = ledger.lookup(db(), actor=_actor(), barcode=data.barcode, amount=data.amount,
+                          secret=_secret())
+    program = found.card.program
+    body = card_json(found.card, runtime().wallet)
+    body.update({
+        "redeemable_points": found.redeemable_points,
+        "redeemable_value": found.redeemable_points * program.point_value,
+        "offers": [],
+        "program": {"id": program.id, "name": program.name, "kind": program.kind,
+                    "currency": program.currency, "point_value": program.point_value,
+                    "stamps_required": program.stamps_required},
+    })
+    return json_response(body)
+
+
+@blueprint.post("/v1/pos/purchases")
+@requires(*COUNTER)
+def purchase() -> Response:
+    raw = _raw_body()
+    key, fingerprint = _keyed(raw)
+    data = parse(PurchaseInput, raw)
+    return _answer(ledger.record_purchase(db(), actor=_actor(), data=data, key=key,
+                                          fingerprint=fingerprint, secret=_secret()))
+
+
+@blueprint.get("/v1/pos/purchases/<int:purchase_id>")
+@requires(*COUNTER, "analyst")
+def get_purchase(purchase_id: int) -> Response:
+    found = db().get(Purchase, purchase_id)
+    if found is None or found.merchant_id != current_key().merchant_id:
+        raise NotFound("No such purchase.")
+    card = ledger.lookup_card(db(), card_id=found.card_id)
+    return json_response(ledger.purchase_json(found, card))
+
+
+@blueprint.post("/v1/pos/purchases/<int:purchase_id>/refund")
+@requires(*COUNTER)
+def refund(purchase_id: int) -> Response:
+    raw = _raw_body() if request.data else {}
+    key, fingerprint = _keyed(raw)
+    data = parse(RefundInput, raw)
+    return _answer(ledger.refund_purchase(db(), actor=_actor(), purchase_id=purchase_id,
+                                          data=data, key=key, fingerprint=fingerprint))
+
+
+@blueprint.post("/v1/cards/<int:card_id>/adjustments")
+@requires(*WRITERS)
+def adjust(card_id: int) -> Response:
+    raw = _raw_body()
+    key, fingerprint = _keyed(raw)
+    data = parse(AdjustmentInput, raw)
+    return _answer(ledger.adjust(db(), actor=_actor(), card_id=card_id, data=data, key=key,
+                                 fingerprint=fingerprint))
+
+
+def _set_blocked(card_id: int, blocked: bool) -> Response:
+    data = parse(BlockInput, _raw_body() if request.data else {})
+    card = ledger.set_blocked(db(), actor=_actor(), card_id=card_id, blocked=blocked,
+                              reason=data.reason)
+    return json_response(card_json(card, runtime().wallet))
+
+
+@blueprint.post("/v1/cards/<int:card_id>/block")
+@requires(*WRITERS)
+def block(card_id: int) -> Response:
+    return _set_blocked(card_id, True)
+
+
+@blueprint.post("/v1/cards/<int:card_id>/unblock")
+@requires(*WRITERS)
+def unblock(card_id: int) -> Response:
+    return _set_blocked(card_id, False)
+
+
+@blueprint.get("/v1/cards/<int:card_id>/entries")
+@requires(*READERS, "cashier")
+def entries(card_id: int) -> Response:
+    limit = _int_arg("limit", 50, 1, MAX_PAGE)
+    before = _int_arg("before", None, 1, 2**62)
+    rows, following = ledger.entries(db(), actor=_actor(), card_id=card_id, limit=limit,
+                                     before=before)
+    return json_response({"entries": [ledger.entry_json(row) for row in rows],
+                          "next": following})
+
+
+def _int_arg(name: str, default: int | None, low: int, high: int) -> Any:
+    text = request.args.get(name)
+    if text is None:
+        return default
+    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+        raise Invalid(f"{name}: a whole number from {low} to {high}.",
+                      errors=[{"field": name, "message": f"from {low} to {high}"}])
+    return int(text)
+
+
+@blueprint.get("/v1/alerts")
+@requires(*READERS)
+def alerts() -> Response:
+    limit = _int_arg("limit", 100, 1, MAX_PAGE)
+    rows = db().scalars(select(Alert).where(Alert.merchant_id == current_key().merchant_id)
+                        .order_by(Alert.id.desc()).limit(limit))
+    return json_response({"alerts": [
+        {"id": a.id, "kind": a.kind, "detail": a.detail, "card_id": a.card_id,
+         "program_id": a.program_id, "api_key_id": a.api_key_id,
+         "location_id": a.location_id, "created_at": a.created_at.isoformat() + "Z"}
+        for a in rows
+    ]})
