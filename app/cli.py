@@ -131,6 +131,49 @@ def merchant_create(name: str, email: str, password: str | None) -> None:
         click.echo(json.dumps({"merchant_id": created.merchant.id, "api_key": created.api_key}))
 
 
+@click.group("ledger", help="The ledger's daily jobs (run them from cron; safe to repeat).")
+def ledger_group() -> None:
+    pass
+
+
+def _sessions() -> Any:
+    from app.db import make_engine, make_session_factory
+
+    config = Config.from_env(require_secret=False)
+    return make_session_factory(make_engine(config.database_url))
+
+
+@ledger_group.command("expire", help="Expire points older than each program's expiry.")
+@_fail_clearly
+def ledger_expire() -> None:
+    from app.ledger.maintenance import expire_points
+
+    with _sessions()() as session:
+        report = expire_points(session)
+    click.echo(f"Expired {report.points} points on {report.cards} cards.")
+
+
+@ledger_group.command("refresh-tiers", help="Move cards to the tier 12 months of spend earn.")
+@_fail_clearly
+def ledger_refresh_tiers() -> None:
+    from app.ledger.maintenance import refresh_tiers
+
+    with _sessions()() as session:
+        report = refresh_tiers(session)
+    click.echo(f"Moved {report.cards} cards to another tier.")
+
+
+@ledger_group.command("purge-keys", help="Forget idempotency keys older than --days.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(min=7))
+@_fail_clearly
+def ledger_purge_keys(days: int) -> None:
+    from app.ledger.idempotency import purge_old_keys
+
+    with _sessions()() as session:
+        removed = purge_old_keys(session, days=days)
+    click.echo(f"Forgot {removed} idempotency keys older than {days} days.")
+
+
 @main.command(help="Seed a demo merchant, program, location and cards.")
 @_fail_clearly
 def demo() -> None:
@@ -140,12 +183,12 @@ def demo() -> None:
     _print_demo(create_app(config), config)
 
 
-for group in (db_group, certs_group, merchant_group):
+for group in (db_group, certs_group, merchant_group, ledger_group):
     main.add_command(group)
 
 
 def register_cli(app: Flask) -> None:
-    for command in (db_group, certs_group, merchant_group, demo):
+    for command in (db_group, certs_group, merchant_group, ledger_group, demo):
         app.cli.add_command(command)
 
 if __name__ == "__main__":

@@ -44,6 +44,7 @@ class Purchase(Base):
     earned_points: Mapped[int] = mapped_column(BigInteger, default=0)
     bonus_points: Mapped[int] = mapped_column(BigInteger, default=0)
     stamps_added: Mapped[int] = mapped_column(Integer, default=0)
+    rewards_redeemed: Mapped[int] = mapped_column(Integer, default=0)
     refunded_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     refunded_paid: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -66,8 +66,8 @@ class Rules:
             for t in values.pop("tiers", None) or ()
         )
         triggers = tuple(
-            Trigger(kind=str(t["kind"]), points=int(t["points"]), every=int(t.get("every", 0)),
-                    amount=int(t.get("amount", 0)))
+            Trigger(kind=str(t["kind"]), points=int(t["points"]), every=int(t.get("every") or 0),
+                    amount=int(t.get("amount") or 0))
             for t in values.pop("triggers", None) or ()
         )
         for name in ("earn_percent", "max_redeem_percent"):

@@ -23,6 +23,7 @@ class PurchaseInput(Body):
     barcode: Barcode
     amount: Amount
     redeem_points: Points = 0
+    redeem_rewards: Annotated[int, Field(ge=0, le=100)] = 0
     location_id: Identifier | None = None
     external_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
 

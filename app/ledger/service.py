@@ -108,6 +108,9 @@ def _purchase(session: Session, actor: Actor, card_id: int, data: PurchaseInput,
                                     redeem_points=data.redeem_points)
     except RuleViolation as violation:
         raise Conflict(violation.message, code=violation.code) from None
+    if data.redeem_rewards > card.rewards:
+        raise Conflict(f"The card holds {card.rewards} rewards, not {data.redeem_rewards}.",
+                       code="insufficient_rewards")
     fraud.check_cashier_points(session, card.program, actor, now,
                                outcome.earned + outcome.bonus_points)
     purchase = Purchase(
@@ -116,7 +119,8 @@ def _purchase(session: Session, actor: Actor, card_id: int, data: PurchaseInput,
         amount=data.amount, redeemed_points=outcome.redeemed_points,
         redeemed_value=outcome.redeemed_value, amount_paid=outcome.amount_paid,
         earn_percent=outcome.earn_percent, earned_points=outcome.earned,
-        bonus_points=outcome.bonus_points, stamps_added=outcome.stamps_added, created_at=now,
+        bonus_points=outcome.bonus_points, stamps_added=outcome.stamps_added,
+        rewards_redeemed=data.redeem_rewards, created_at=now,
     )
     session.add(purchase)
     session.flush()
@@ -132,7 +136,8 @@ def _purchase(session: Session, actor: Actor, card_id: int, data: PurchaseInput,
 def _post_purchase(session: Session, card: Card, actor: Actor, purchase: Purchase,
                    outcome: PurchaseOutcome, location_id: int | None) -> None:
     common: dict[str, Any] = {"purchase_id": purchase.id, "location_id": location_id}
-    post(session, card, actor, kind="redeem", points=-outcome.redeemed_points, **common)
+    post(session, card, actor, kind="redeem", points=-outcome.redeemed_points,
+         rewards=-purchase.rewards_redeemed, **common)
     post(session, card, actor, kind="earn", points=outcome.earned,
          stamps=outcome.stamps_added, **common)
     for reason, points in outcome.bonuses:
@@ -153,6 +158,7 @@ def purchase_json(purchase: Purchase, card: Card) -> dict[str, Any]:
         "redeemed": purchase.redeemed_points,
         "redeemed_value": purchase.redeemed_value,
         "stamps_added": purchase.stamps_added,
+        "rewards_redeemed": purchase.rewards_redeemed,
         "refunded_amount": purchase.refunded_amount,
         "balance": card.balance,
         "tier": card.tier,
@@ -199,8 +205,10 @@ def _refund(session: Session, actor: Actor, purchase_id: int, data: RefundInput)
     session.flush()
     common: dict[str, Any] = {"purchase_id": purchase.id, "refund_id": refund.id,
                               "location_id": purchase.location_id}
+    whole = purchase.refunded_amount + refund_amount == purchase.amount
+    rewards_back = purchase.rewards_redeemed if whole else 0
     post(session, card, actor, kind="reverse", points=outcome.return_redeemed,
-         reason="redeemed points returned", **common)
+         rewards=rewards_back, reason="redeemed points returned", **common)
     post(session, card, actor, kind="reverse", points=-(taken - forgone),
          stamps=-min(outcome.reverse_stamps, card.stamps), reason=data.reason or "refund",
          **common)

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.sync.models import OutboxMessage
 
-TOPIC_PASS_UPDATED = "pass_updated"
+TOPIC_PASS_UPDATED = "pass_updated"  # noqa: S105 (a topic name)
 
 
 def pass_changed(session: Session, card: Card, *, reason: str) -> None:

@@ -111,6 +111,7 @@ def upgrade() -> None:
         sa.Column("earned_points", sa.BigInteger(), nullable=False),
         sa.Column("bonus_points", sa.BigInteger(), nullable=False),
         sa.Column("stamps_added", sa.Integer(), nullable=False),
+        sa.Column("rewards_redeemed", sa.Integer(), nullable=False),
         sa.Column("refunded_amount", sa.BigInteger(), nullable=False),
         sa.Column("refunded_paid", sa.BigInteger(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
