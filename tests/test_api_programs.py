@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from openapi_spec_validator import validate
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -229,6 +230,9 @@ def test_the_openapi_description_lists_the_fixed_endpoints(client: FlaskClient) 
     assert {"/api/v1/programs", "/api/v1/programs/{id}", "/api/v1/programs/{id}/cards",
             "/api/v1/cards/{id}"} <= set(document["paths"])
     assert "ProgramCreate" in document["components"]["schemas"]
+    assert {"/api/v1/pos/lookup", "/api/v1/pos/purchases",
+            "/api/v1/pos/purchases/{id}/refund"} <= set(document["paths"])
+    validate(document)  # a valid OpenAPI 3.1 document
 
 
 def test_unknown_routes_and_methods_are_problems(api: Api) -> None:

@@ -12,11 +12,25 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.cards.schemas import EnrolmentInput
+from app.ledger.schemas import (
+    AdjustmentInput,
+    BlockInput,
+    LookupInput,
+    PurchaseInput,
+    RefundInput,
+)
 from app.merchants.schemas import LocationCreate, ProgramCreate, ProgramUpdate
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
-    ProgramCreate, ProgramUpdate, LocationCreate, EnrolmentInput,
+    ProgramCreate, ProgramUpdate, LocationCreate, EnrolmentInput, LookupInput, PurchaseInput,
+    RefundInput, AdjustmentInput, BlockInput,
 )
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key", "in": "header", "required": True,
+    "description": "Unique per merchant; the same key and body replay the first answer "
+                   "(with Idempotency-Replayed: true), another body under it is 409.",
+    "schema": {"type": "string", "maxLength": 255},
+}
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -98,6 +112,45 @@ def _paths() -> dict[str, Any]:
             "parameters": [ID],
             "get": _operation("Get a card", {"200": _answer("card", "Card")}),
         },
+        **_ledger_paths(),
+    }
+
+
+def _ledger_paths() -> dict[str, Any]:
+    conflict = {"409": _answer("insufficient_points, redeem_limit, card_blocked, "
+                               "idempotency_key_reused, refund_exceeds_purchase", "Problem",
+                               "application/problem+json")}
+    limited = {"429": _answer("velocity_limit", "Problem", "application/problem+json")}
+    keyed = {"parameters": [IDEMPOTENCY_KEY]}
+    return {
+        "/api/v1/pos/lookup": {"post": _operation(
+            "Find a card by its scanned barcode or typed number",
+            {"200": _answer("the card, redeemable_points and open offers", "Card")},
+            "LookupInput")},
+        "/api/v1/pos/purchases": {"post": _operation(
+            "Record a purchase, earning and optionally redeeming points",
+            {"201": _answer("purchase", "Purchase"), **conflict, **limited},
+            "PurchaseInput", **keyed)},
+        "/api/v1/pos/purchases/{id}": {"parameters": [ID], "get": _operation(
+            "Get a purchase", {"200": _answer("purchase", "Purchase")})},
+        "/api/v1/pos/purchases/{id}/refund": {"parameters": [ID], "post": _operation(
+            "Refund a purchase, whole (no amount) or in part",
+            {"201": _answer("refund"), **conflict}, "RefundInput", **keyed)},
+        "/api/v1/cards/{id}/adjustments": {"parameters": [ID], "post": _operation(
+            "Correct a balance with a reason (owner, manager)",
+            {"201": _answer("entry"), **conflict}, "AdjustmentInput", **keyed)},
+        "/api/v1/cards/{id}/block": {"parameters": [ID], "post": _operation(
+            "Block a card: refused at the counter, its pass voided",
+            {"200": _answer("card", "Card")}, "BlockInput")},
+        "/api/v1/cards/{id}/unblock": {"parameters": [ID], "post": _operation(
+            "Unblock a card", {"200": _answer("card", "Card")}, "BlockInput")},
+        "/api/v1/cards/{id}/entries": {"parameters": [
+            ID, {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 1000}},
+            {"name": "before", "in": "query", "schema": {"type": "integer"}}],
+            "get": _operation("The card's ledger, newest first",
+                              {"200": _answer("entries and the next page's before")})},
+        "/api/v1/alerts": {"get": _operation("Fraud alerts, newest first",
+                                             {"200": _answer("alerts")})},
     }
 
 
@@ -111,6 +164,13 @@ def _response_schemas() -> dict[str, Any]:
         "Program": {"type": "object", "required": ["id", "slug", "join_url"],
                     "properties": {"id": integer, "slug": string, "name": string,
                                    "join_url": string, "qr_url": string}},
+        "Purchase": {"type": "object",
+                     "required": ["id", "card_id", "amount", "earned", "redeemed", "balance",
+                                  "tier"],
+                     "properties": {"id": integer, "card_id": integer, "amount": integer,
+                                    "amount_paid": integer, "earned": integer,
+                                    "bonus": integer, "redeemed": integer,
+                                    "balance": integer, "tier": {"type": ["string", "null"]}}},
         "Location": {"type": "object", "required": ["id", "name", "join_url"],
                      "properties": {"id": integer, "name": string, "join_url": string}},
         "Card": {"type": "object",
