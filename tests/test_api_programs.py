@@ -240,3 +240,24 @@ def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
     assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
     wrong = api.client.delete("/api/v1/programs")
     assert wrong.status_code == 405 and "Allow" in wrong.headers
+
+
+def test_the_owner_issues_role_keys_shown_once_and_revokes_them(
+    api: Api, program: dict[str, Any]
+) -> None:
+    location = api.post(f"/api/v1/programs/{program['id']}/locations",
+                        {"name": "Podil"}).get_json()
+    response = api.post("/api/v1/api-keys", {"role": "cashier", "name": "Till 1",
+                                             "location_id": location["id"]})
+    assert response.status_code == 201
+    issued = response.get_json()
+    cashier = Api(api.client, issued["api_key"])
+    assert cashier.get(f"/api/v1/programs/{program['id']}/qr.png").status_code == 200
+    listed = api.get("/api/v1/api-keys").get_json()["api_keys"]
+    assert all("api_key" not in key for key in listed)
+    assert [k["role"] for k in listed] == ["owner", "cashier"]
+    assert cashier.get("/api/v1/api-keys").status_code == 403
+    assert api.client.delete(f"/api/v1/api-keys/{issued['id']}",
+                             headers={"Authorization": f"Bearer {api.key}"}).status_code == 200
+    assert cashier.get(f"/api/v1/programs/{program['id']}/qr.png").status_code == 401
+    assert api.post("/api/v1/api-keys", {"role": "admin"}).status_code == 422

@@ -114,3 +114,9 @@ class LocationCreate(Body):
         if (self.latitude is None) != (self.longitude is None):
             raise ValueError("latitude and longitude come together")
         return self
+
+
+class ApiKeyCreate(Body):
+    role: Literal["owner", "manager", "cashier", "analyst"]
+    name: Annotated[str, Field(max_length=200)] = ""
+    location_id: Annotated[int, Field(ge=1, le=2**62)] | None = None

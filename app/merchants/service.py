@@ -70,36 +70,67 @@ def create_merchant(
     )
     session.add_all([merchant, owner])
     session.flush()
-    key = _new_api_key(session, merchant_id=merchant.id, role="owner", staff_id=owner.id,
-                       name="owner")
+    issued = _new_api_key(session, merchant_id=merchant.id, role="owner", staff_id=owner.id,
+                          name="owner")
     session.commit()
-    return NewMerchant(merchant=merchant, owner=owner, api_key=key)
+    return NewMerchant(merchant=merchant, owner=owner, api_key=issued.secret)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    key: ApiKey
+    secret: str  # shown once; only its hash is stored
 
 
 def create_api_key(
     session: Session, *, merchant_id: int, role: str, name: str = "",
     location_id: int | None = None,
 ) -> str:
+    """A new key for the merchant, returned once; only its hash is kept."""
+    return issue_api_key(session, merchant_id=merchant_id, role=role, name=name,
+                         location_id=location_id).secret
+
+
+def issue_api_key(
+    session: Session, *, merchant_id: int, role: str, name: str = "",
+    location_id: int | None = None,
+) -> IssuedKey:
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}.")
     if location_id is not None:
         location = session.get(Location, location_id)
         if location is None or location.merchant_id != merchant_id:
             raise NotFound("No such location.")
-    key = _new_api_key(session, merchant_id=merchant_id, role=role, name=name,
-                       location_id=location_id)
+    issued = _new_api_key(session, merchant_id=merchant_id, role=role, name=name,
+                          location_id=location_id)
     session.commit()
-    return key
+    return issued
 
 
 def _new_api_key(session: Session, *, merchant_id: int, role: str, name: str,
-                 staff_id: int | None = None, location_id: int | None = None) -> str:
+                 staff_id: int | None = None, location_id: int | None = None) -> IssuedKey:
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
-    session.add(ApiKey(merchant_id=merchant_id, staff_id=staff_id, location_id=location_id,
-                       role=role, name=name, prefix=prefix, secret_hash=_hash_secret(secret)))
+    key = ApiKey(merchant_id=merchant_id, staff_id=staff_id, location_id=location_id,
+                 role=role, name=name, prefix=prefix, secret_hash=_hash_secret(secret))
+    session.add(key)
     session.flush()
-    return f"{KEY_PREFIX}{prefix}_{secret}"
+    return IssuedKey(key=key, secret=f"{KEY_PREFIX}{prefix}_{secret}")
+
+
+def list_api_keys(session: Session, *, merchant_id: int) -> list[ApiKey]:
+    return list(session.scalars(select(ApiKey).where(ApiKey.merchant_id == merchant_id)
+                                .order_by(ApiKey.id)))
+
+
+def revoke_api_key(session: Session, *, merchant_id: int, key_id: int) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None or key.merchant_id != merchant_id:
+        raise NotFound("No such API key.")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.commit()
+    return key
 
 
 def authenticate_api_key(session: Session, presented: str) -> ApiKey | None:

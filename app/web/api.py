@@ -12,8 +12,8 @@ from app.cards import service as cards
 from app.cards.schemas import EnrolmentInput
 from app.errors import BadRequest, NotFound
 from app.merchants import service as merchants
-from app.merchants.models import Location
-from app.merchants.schemas import LocationCreate, ProgramCreate, ProgramUpdate
+from app.merchants.models import ApiKey, Location
+from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
 from app.validation import parse
 from app.web.auth import COUNTER, READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response, runtime
@@ -111,6 +111,37 @@ def program_qr(program_id: int) -> Response:
     buffer = io.BytesIO()
     image.save(buffer)
     return Response(buffer.getvalue(), mimetype="image/png")
+
+
+def _key_json(key: ApiKey) -> dict[str, Any]:
+    return {"id": key.id, "role": key.role, "name": key.name, "location_id": key.location_id,
+            "prefix": f"lp_{key.prefix}",
+            "created_at": key.created_at.isoformat() + "Z",
+            "last_used_at": key.last_used_at.isoformat() + "Z" if key.last_used_at else None,
+            "revoked_at": key.revoked_at.isoformat() + "Z" if key.revoked_at else None}
+
+
+@blueprint.post("/v1/api-keys")
+@requires("owner")
+def create_api_key() -> Response:
+    data = parse(ApiKeyCreate, _body())
+    issued = merchants.issue_api_key(db(), merchant_id=merchant_id(), role=data.role,
+                                     name=data.name, location_id=data.location_id)
+    return json_response({**_key_json(issued.key), "api_key": issued.secret}, 201)
+
+
+@blueprint.get("/v1/api-keys")
+@requires("owner")
+def list_api_keys() -> Response:
+    keys = merchants.list_api_keys(db(), merchant_id=merchant_id())
+    return json_response({"api_keys": [_key_json(key) for key in keys]})
+
+
+@blueprint.delete("/v1/api-keys/<int:key_id>")
+@requires("owner")
+def revoke_api_key(key_id: int) -> Response:
+    key = merchants.revoke_api_key(db(), merchant_id=merchant_id(), key_id=key_id)
+    return json_response(_key_json(key))
 
 
 @blueprint.post("/v1/programs/<int:program_id>/cards")

@@ -19,11 +19,11 @@ from app.ledger.schemas import (
     PurchaseInput,
     RefundInput,
 )
-from app.merchants.schemas import LocationCreate, ProgramCreate, ProgramUpdate
+from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     ProgramCreate, ProgramUpdate, LocationCreate, EnrolmentInput, LookupInput, PurchaseInput,
-    RefundInput, AdjustmentInput, BlockInput,
+    RefundInput, AdjustmentInput, BlockInput, ApiKeyCreate,
 )
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": True,
@@ -112,6 +112,13 @@ def _paths() -> dict[str, Any]:
             "parameters": [ID],
             "get": _operation("Get a card", {"200": _answer("card", "Card")}),
         },
+        "/api/v1/api-keys": {
+            "post": _operation("Issue a key with a role (owner only); the key is shown once",
+                               {"201": _answer("key with api_key")}, "ApiKeyCreate"),
+            "get": _operation("List keys (no secrets)", {"200": _answer("keys")}),
+        },
+        "/api/v1/api-keys/{id}": {"parameters": [ID], "delete": _operation(
+            "Revoke a key", {"200": _answer("key")})},
         **_ledger_paths(),
     }
 
