@@ -131,6 +131,61 @@ def merchant_create(name: str, email: str, password: str | None) -> None:
         click.echo(json.dumps({"merchant_id": created.merchant.id, "api_key": created.api_key}))
 
 
+@main.command(help="Run the push and sync worker until stopped (SIGTERM finishes the batch).")
+@click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 32),
+              help="worker loops in this process")
+@_fail_clearly
+def worker(concurrency: int) -> None:
+    import signal
+    import threading
+    from datetime import timedelta
+
+    from app import create_app
+    from app.sync.senders import make_sender
+    from app.sync.worker import PostgresListener, Worker
+
+    config = Config.from_env().with_changes(worker="external")
+    runtime = create_app(config).extensions["loyalpass"]
+    sender = make_sender(config, development_chain=runtime.wallet.is_development_chain)
+    workers = [Worker(sessions=runtime.sessions, sender=sender,
+                      topic=runtime.wallet.pass_type_identifier, name=f"worker-{n + 1}",
+                      lease=timedelta(seconds=config.push_lease_seconds))
+               for n in range(concurrency)]
+
+    def wake_all() -> None:
+        for one in workers:
+            one.wake()
+
+    listener = None
+    if not config.is_sqlite:
+        listener = PostgresListener(config.database_url, wake_all)
+        listener.start()
+
+    def _stop(signum: int, _frame: object) -> None:
+        click.echo(f"loyalpass worker: {signal.Signals(signum).name}, finishing the batch")
+        for one in workers:
+            one.stop()
+        if listener is not None:
+            listener.stop()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    threads = [threading.Thread(target=one.run, name=one.name) for one in workers]
+    for thread in threads:
+        thread.start()
+    click.echo(f"loyalpass worker: {concurrency} loop(s) on {make_url_safe(config)}")
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.5)
+    sender.close()
+
+
+def make_url_safe(config: Config) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(config.database_url).render_as_string(hide_password=True)
+
+
 @click.group("ledger", help="The ledger's daily jobs (run them from cron; safe to repeat).")
 def ledger_group() -> None:
     pass

@@ -38,6 +38,8 @@ class Config:
     smtp_url: str | None = None
     log_max_bytes: int = 64 * 1024
     log_keep_rows: int = 5000
+    worker_poll_interval: float = 1.0  # retries and lapsed leases; new work wakes it at once
+    push_lease_seconds: float = 60.0  # how long a claimed push is a worker's own
 
     @property
     def is_sqlite(self) -> bool:
@@ -78,6 +80,7 @@ class Config:
             redis_url=env.get("LOYALPASS_REDIS_URL") or None,
             smtp_url=env.get("LOYALPASS_SMTP_URL") or None,
             worker="inline",
+            push_lease_seconds=_positive(env, "LOYALPASS_PUSH_LEASE_SECONDS", 60.0),
         )
         worker = env.get("LOYALPASS_WORKER") or ("inline" if config.is_sqlite else "external")
         if worker not in WORKER_MODES:
@@ -131,6 +134,19 @@ def _origin(variable: str, value: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{variable} must be an https origin, not {value!r}.")
     return value.rstrip("/")
+
+
+def _positive(env: dict[str, str], variable: str, default: float) -> float:
+    text = env.get(variable)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86_400:
+        raise ConfigError(f"{variable} must be a number of seconds, not {text!r}.")
+    return value
 
 
 def _optional_file(env: dict[str, str], variable: str) -> Path | None:

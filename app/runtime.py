@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Config
 from app.wallet.service import Wallet
+
+if TYPE_CHECKING:
+    from app.sync.worker import Worker
 
 
 @dataclass(frozen=True)
@@ -17,3 +21,8 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     wallet: Wallet
+    workers: list[Worker] = field(default_factory=list)
+
+    def stop_workers(self) -> None:
+        for worker in self.workers:
+            worker.stop()

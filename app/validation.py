@@ -14,6 +14,9 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from app.errors import Invalid
 
 MAX_INT = 10**15  # far inside 64 bits; no amount or point count comes near it
+# Ids, point values and welcome points are PostgreSQL ``integer`` columns: a larger value in
+# a query fails there as "integer out of range" (a 500) instead of finding nothing.
+MAX_INT32 = 2**31 - 1
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -47,7 +50,8 @@ Real = Annotated[float, BeforeValidator(_float_not_bool_or_text)]
 
 def parse(model: type[Model], data: Any) -> Model:
     if not isinstance(data, dict):
-        raise Invalid("The request body must be a JSON object.", errors=[])
+        raise Invalid("The request body must be a JSON object.",
+                      errors=[{"field": "(body)", "message": "must be a JSON object"}])
     try:
         return model.model_validate(data)
     except ValidationError as error:

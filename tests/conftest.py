@@ -113,6 +113,7 @@ def config(database_url: str, certs_dir: Path, tmp_path: Path) -> Config:
         certs_dir=certs_dir,
         instance_dir=tmp_path / "instance",
         development=False,
+        worker="external",  # tests that want the inline worker start it themselves
     )
 
 
@@ -120,6 +121,7 @@ def config(database_url: str, certs_dir: Path, tmp_path: Path) -> Config:
 def app(config: Config) -> Iterator[Flask]:
     application = create_app(config)
     yield application
+    application.extensions["loyalpass"].stop_workers()
     application.extensions["loyalpass"].engine.dispose()
 
 

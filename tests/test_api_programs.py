@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from openapi_spec_validator import validate
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 from sqlalchemy.orm import Session
 
 from app.cards.models import Card, Customer

@@ -35,7 +35,7 @@ def live(tmp_path: Path, certs_dir: Path, sqlite_template: Path) -> Iterator[dic
     origin = f"http://127.0.0.1:{port}"
     app = create_app(Config(database_url=f"sqlite:///{database}", base_url=origin,
                             secret_key="browser-secret-0123456789", certs_dir=certs_dir,
-                            instance_dir=tmp_path / "instance"))
+                            instance_dir=tmp_path / "instance", worker="external"))
     with app.extensions["loyalpass"].sessions() as session:
         key = create_merchant(session, name="Кав'ярня Зерно", email="o@zerno.example").api_key
     client = app.test_client()

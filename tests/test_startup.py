@@ -26,7 +26,8 @@ from passes.apple import make_development_chain
 def _config(tmp_path: Path, certs_dir: Path, **changes: object) -> Config:
     config = Config(database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
                     base_url="https://cards.example.test", secret_key="s" * 32,
-                    certs_dir=certs_dir, instance_dir=tmp_path / "instance")
+                    certs_dir=certs_dir, instance_dir=tmp_path / "instance",
+                    worker="external")
     return config.with_changes(**changes)
 
 

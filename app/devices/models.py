@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -28,9 +37,23 @@ class Registration(Base):
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The push state of this pass on this device. A change sets it pending and bumps the
+    # generation, so changes merge into one push; a result is recorded against the
+    # generation it was for, so a change arriving mid-push is not marked delivered.
+    push_status: Mapped[str] = mapped_column(String(16), default="idle")
+    push_generation: Mapped[int] = mapped_column(Integer, default=0)
+    push_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    push_available_at: Mapped[datetime | None] = mapped_column(DateTime)
+    push_leased_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_push_at: Mapped[datetime | None] = mapped_column(DateTime)
+    last_push_result: Mapped[str | None] = mapped_column(String(32))
+    last_push_status: Mapped[int | None] = mapped_column(Integer)
+    last_push_error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (
         UniqueConstraint("device_id", "card_id", name="uq_registrations_device_card"),
+        Index("ix_registrations_push_due", "push_status", "push_available_at"),
+        CheckConstraint("push_status IN ('idle', 'pending', 'failed')", name="push_status"),
     )
 
 

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.validation import MAX_INT, Body
+from app.validation import MAX_INT, MAX_INT32, Body
 
 Barcode = Annotated[str, Field(min_length=1, max_length=64)]
 Amount = Annotated[int, Field(ge=1, le=MAX_INT)]
 Points = Annotated[int, Field(ge=0, le=MAX_INT)]
-Identifier = Annotated[int, Field(ge=1, le=2**62)]
+Identifier = Annotated[int, Field(ge=1, le=MAX_INT32)]
 
 
 class LookupInput(Body):

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, HttpUrl, model_validator
 
-from app.validation import MAX_INT, Body, Count, Percent, Real
+from app.validation import MAX_INT, MAX_INT32, Body, Count, Percent, Real
 
 HexColor = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
@@ -62,8 +62,8 @@ class ProgramFields(Body):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
     earn_percent: Percent | None = None
-    point_value: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
-    welcome_points: Count | None = None
+    point_value: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
+    welcome_points: Annotated[int, Field(ge=0, le=MAX_INT32)] | None = None
     tiers: Annotated[list[TierInput], Field(max_length=10)] | None = None
     stamps_required: Annotated[int, Field(ge=1, le=100)] | None = None
     reward_text: Annotated[str, Field(max_length=500)] | None = None
@@ -119,4 +119,4 @@ class LocationCreate(Body):
 class ApiKeyCreate(Body):
     role: Literal["owner", "manager", "cashier", "analyst"]
     name: Annotated[str, Field(max_length=200)] = ""
-    location_id: Annotated[int, Field(ge=1, le=2**62)] | None = None
+    location_id: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None

@@ -34,6 +34,7 @@ from app.merchants.schemas import (
     ProgramCreate,
     ProgramUpdate,
 )
+from app.sync.outbox import program_changed
 
 KEY_PREFIX = "lp_"
 # Fields whose change alters what the pass looks like: bump the design and every pass.
@@ -221,13 +222,15 @@ def update_program(session: Session, *, program: Program, data: ProgramUpdate) -
     _check_kind(program)
     if fields & DESIGN_FIELDS:
         program.design_version += 1
-        touch_program_passes(session, program_id=program.id)
+        touch_program_passes(session, program=program)
     session.commit()
     return program
 
 
-def touch_program_passes(session: Session, *, program_id: int) -> int:
-    """Mark every pass of a program changed, keeping each card's Last-Modified rising."""
+def touch_program_passes(session: Session, *, program: Program, reason: str = "design") -> int:
+    """Mark every pass of a program changed, keeping each card's Last-Modified rising,
+    and queue the push to every device that holds one."""
+    program_id = program.id
     now = utcnow()
     floor = now.replace(microsecond=0)
     latest = session.scalar(
@@ -241,6 +244,8 @@ def touch_program_passes(session: Session, *, program_id: int) -> int:
                 pass_last_modified=last_modified)
         .execution_options(synchronize_session=False)
     )
+    program_changed(session, merchant_id=program.merchant_id, program_id=program_id,
+                    reason=reason)
     return int(getattr(result, "rowcount", 0) or 0)
 
 
@@ -272,7 +277,7 @@ def create_location(session: Session, *, program: Program, data: LocationCreate)
     if data.latitude is not None:
         # Locations are on the pass (relevance); the design changed.
         program.design_version += 1
-        touch_program_passes(session, program_id=program.id)
+        touch_program_passes(session, program=program)
     session.commit()
     return location
 
@@ -301,5 +306,5 @@ def set_logo(session: Session, *, program: Program, image: bytes) -> None:
     program.logo = image
     program.logo_content_type = LOGO_FORMATS[picture_format]
     program.design_version += 1
-    touch_program_passes(session, program_id=program.id)
+    touch_program_passes(session, program=program)
     session.commit()

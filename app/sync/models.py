@@ -17,7 +17,9 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
-    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
+    # A card's change, or (card_id null) every card of a program (a design change).
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"))
     topic: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="pending")

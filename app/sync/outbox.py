@@ -1,13 +1,62 @@
-"""Writing to the outbox inside the caller's transaction."""
+"""Writing to the outbox inside the caller's transaction, and waking the worker after it.
+
+A ledger change writes a row here in its own transaction; nothing leaves the process
+before commit. After the commit, the workers are woken: in the same process through
+``wakers`` (the inline worker), elsewhere through PostgreSQL's ``NOTIFY``, which the
+database delivers only when the transaction commits.
+"""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+
+from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 from app.cards.models import Card
 from app.sync.models import OutboxMessage
 
 TOPIC_PASS_UPDATED = "pass_updated"  # noqa: S105 (a topic name)
+TOPIC_PROGRAM_UPDATED = "program_updated"
+NOTIFY_CHANNEL = "loyalpass_outbox"
+_PENDING_WAKE = "loyalpass.outbox_written"
+
+_wakers: list[Callable[[], None]] = []
+_wakers_lock = threading.Lock()
+
+
+def add_waker(waker: Callable[[], None]) -> None:
+    with _wakers_lock:
+        _wakers.append(waker)
+
+
+def remove_waker(waker: Callable[[], None]) -> None:
+    with _wakers_lock:
+        if waker in _wakers:
+            _wakers.remove(waker)
+
+
+def wake_after_commit(session: Session) -> None:
+    """Wake the workers once this session's transaction commits."""
+    if not session.info.get(_PENDING_WAKE):
+        session.info[_PENDING_WAKE] = True
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_after_commit(session: Session) -> None:
+    if session.info.pop(_PENDING_WAKE, False):
+        with _wakers_lock:
+            wakers = list(_wakers)
+        for waker in wakers:
+            waker()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING_WAKE, None)
 
 
 def pass_changed(session: Session, card: Card, *, reason: str) -> None:
@@ -17,3 +66,14 @@ def pass_changed(session: Session, card: Card, *, reason: str) -> None:
         merchant_id=card.merchant_id, card_id=card.id, topic=TOPIC_PASS_UPDATED,
         payload={"pass_version": card.pass_version, "reason": reason},
     ))
+    wake_after_commit(session)
+
+
+def program_changed(session: Session, *, merchant_id: int, program_id: int,
+                    reason: str) -> None:
+    """Queue a push to every card of a program (whose passes the caller has bumped)."""
+    session.add(OutboxMessage(
+        merchant_id=merchant_id, program_id=program_id, topic=TOPIC_PROGRAM_UPDATED,
+        payload={"reason": reason},
+    ))
+    wake_after_commit(session)

@@ -34,6 +34,11 @@ class Wallet:
         self._lock = threading.Lock()
 
     @property
+    def is_development_chain(self) -> bool:
+        """Signed by `loyalpass certs dev`'s chain, which Apple's services refuse."""
+        return "Loyalpass Development" in self.identity.wwdr.subject.rfc4514_string()
+
+    @property
     def pass_type_identifier(self) -> str:
         return self.identity.pass_type_identifier
 

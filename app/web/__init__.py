@@ -9,15 +9,17 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from app.web import api, apple_ws, operations, pos, public
-    from app.web.context import install_session_teardown
+    from app.web import api, apple_ws, operations, pos, public, pushes
+    from app.web.context import IdConverter, install_session_teardown
     from app.web.problems import install_problem_handlers
 
+    app.url_map.converters["int"] = IdConverter  # before any route is added
     install_session_teardown(app)
     operations.install_request_metrics(app)
     install_problem_handlers(app)
     app.register_blueprint(apple_ws.blueprint, url_prefix="/passkit/v1")
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_blueprint(pos.blueprint, url_prefix="/api")
+    app.register_blueprint(pushes.blueprint, url_prefix="/api")
     app.register_blueprint(public.blueprint)
     app.register_blueprint(operations.blueprint)

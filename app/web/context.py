@@ -6,8 +6,10 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, json
 from sqlalchemy.orm import Session
+from werkzeug.routing import IntegerConverter, Map
 
 from app.runtime import Runtime
+from app.validation import MAX_INT32
 
 
 def runtime() -> Runtime:
@@ -21,6 +23,15 @@ def db() -> Session:
         session = runtime().sessions()
         g.db_session = session
     return session
+
+
+class IdConverter(IntegerConverter):
+    """``<int:…>`` in a route: an id past the database's integer ids is a 404 like any other
+    unknown id, instead of a query that fails with a 500."""
+
+    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,
+                 max: int | None = MAX_INT32, signed: bool = False) -> None:
+        super().__init__(map, fixed_digits, min, max, signed)
 
 
 def install_session_teardown(app: Flask) -> None:

@@ -20,7 +20,7 @@ from app.ledger.schemas import (
     PurchaseInput,
     RefundInput,
 )
-from app.validation import parse
+from app.validation import MAX_INT32, parse
 from app.web.auth import COUNTER, READERS, WRITERS, current_key, requires
 from app.web.context import db, json_response, runtime
 from app.web.views import card_json
@@ -138,7 +138,7 @@ def unblock(card_id: int) -> Response:
 @requires(*READERS, "cashier")
 def entries(card_id: int) -> Response:
     limit = _int_arg("limit", 50, 1, MAX_PAGE)
-    before = _int_arg("before", None, 1, 2**62)
+    before = _int_arg("before", None, 1, MAX_INT32)
     rows, following = ledger.entries(db(), actor=_actor(), card_id=card_id, limit=limit,
                                      before=before)
     return json_response({"entries": [ledger.entry_json(row) for row in rows],

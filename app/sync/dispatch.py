@@ -1,0 +1,173 @@
+"""Stage two of sending: push the pending registrations and record what Apple answered.
+
+Claiming leases a batch of due registrations for ``LEASE`` (``FOR UPDATE SKIP LOCKED``
+on PostgreSQL), so two workers never push the same one at the same time, and a worker
+killed mid-push loses nothing: its lease runs out and another worker pushes again (at
+least once). One device holding several changed passes gets one push. Results are
+recorded against the generation that was pushed: a change that arrived meanwhile stays
+pending. Unregistered and bad tokens remove the registration (and the device when it
+has none left); retryable answers back off exponentially with jitter, and after
+``MAX_ATTEMPTS`` a registration is parked as failed until someone retries it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, bindparam, delete, exists, select, update
+from sqlalchemy.orm import Session
+
+from app.clock import utcnow
+from app.devices.models import Device, Registration
+from app.integrations.apns import PushResult, PushSender
+
+log = logging.getLogger("loyalpass.push")
+
+LEASE = timedelta(seconds=60)
+MAX_ATTEMPTS = 12
+BASE_DELAY = 2.0
+MAX_DELAY = 15 * 60.0
+REGISTRATIONS = cast(Table, Registration.__table__)  # Core updates run as executemany
+
+
+@dataclass(frozen=True)
+class Due:
+    registration_id: int
+    device_id: int
+    generation: int
+    attempts: int
+    token: str
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    pushed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next try: exponential, capped, with full jitter above half."""
+    delay = min(MAX_DELAY, BASE_DELAY * 2 ** max(0, attempts - 1))
+    delay = delay / 2 + random.uniform(0, delay / 2)  # noqa: S311 (jitter, not secrecy)
+    return float(max(delay, retry_after or 0.0))
+
+
+def claim_due(session: Session, *, limit: int, lease: timedelta = LEASE,
+              now: datetime | None = None) -> list[Due]:
+    now = now or utcnow()
+    rows = session.execute(
+        select(Registration.id, Registration.device_id, Registration.push_generation,
+               Registration.push_attempts, Device.push_token)
+        .join(Device, Device.id == Registration.device_id)
+        .where(Registration.push_status == "pending", Registration.push_available_at <= now,
+               (Registration.push_leased_until.is_(None))
+               | (Registration.push_leased_until < now))
+        .order_by(Registration.push_available_at, Registration.id).limit(limit)
+        .with_for_update(of=Registration, skip_locked=True)
+    ).all()
+    if rows:
+        session.execute(update(Registration)
+                        .where(Registration.id.in_([row.id for row in rows]))
+                        .values(push_leased_until=now + lease)
+                        .execution_options(synchronize_session=False))
+    session.commit()
+    return [Due(row.id, row.device_id, row.push_generation, row.push_attempts, row.push_token)
+            for row in rows]
+
+
+def dispatch(session: Session, sender: PushSender, *, topic: str, limit: int = 1000,
+             lease: timedelta = LEASE) -> DispatchReport:
+    """Claim, push and record one batch; returns what happened."""
+    due = claim_due(session, limit=limit, lease=lease)
+    report = DispatchReport(claimed=len(due))
+    if not due:
+        return report
+    by_token: dict[str, list[Due]] = defaultdict(list)
+    for item in due:
+        by_token[item.token].append(item)
+    results = sender.push(list(by_token), topic=topic)
+    report.pushed = len(results)
+    record_results(session, [(item, result) for result in results
+                             for item in by_token[result.token]])
+    for result in results:
+        report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
+    return report
+
+
+def record_results(session: Session, pairs: list[tuple[Due, PushResult]]) -> None:
+    now = utcnow()
+    delivered = [item for item, result in pairs if result.outcome == "delivered"]
+    gone = [item for item, result in pairs if result.outcome in ("unregistered", "bad_token")]
+    again = [(item, result) for item, result in pairs
+             if result.outcome in ("retry", "certificate", "error")]
+    if any(result.outcome == "certificate" for _, result in again):
+        log.error("APNs refused the pass certificate (%s): pushes will be retried; check "
+                  "pass.pem and pass.key", next(r.reason for _, r in again
+                                                if r.outcome == "certificate"))
+    _record_delivered(session, delivered, now)
+    _remove_registrations(session, gone)
+    _record_failures(session, again, now)
+    session.commit()
+
+
+def _record_delivered(session: Session, items: list[Due], now: datetime) -> None:
+    if not items:
+        return
+    table = REGISTRATIONS
+    session.execute(
+        table.update().where(table.c.id == bindparam("rid"))
+        .values(last_push_at=now, last_push_result="delivered", last_push_status=200,
+                last_push_error=None, push_leased_until=None, push_attempts=0),
+        [{"rid": item.registration_id} for item in items],
+    )
+    # Idle only if no newer change arrived while this push was in flight.
+    session.execute(
+        table.update().where(table.c.id == bindparam("rid"),
+                             table.c.push_generation == bindparam("generation"))
+        .values(push_status="idle", push_available_at=None),
+        [{"rid": item.registration_id, "generation": item.generation} for item in items],
+    )
+
+
+def _remove_registrations(session: Session, items: list[Due]) -> None:
+    if not items:
+        return
+    session.execute(delete(Registration)
+                    .where(Registration.id.in_([item.registration_id for item in items])))
+    devices = sorted({item.device_id for item in items})
+    session.execute(delete(Device).where(
+        Device.id.in_(devices), ~exists().where(Registration.device_id == Device.id)))
+    log.info("removed %d registrations whose device tokens APNs no longer accepts",
+             len(items))
+
+
+def _record_failures(session: Session, pairs: list[tuple[Due, PushResult]],
+                     now: datetime) -> None:
+    if not pairs:
+        return
+    table = REGISTRATIONS
+    rows = []
+    for item, result in pairs:
+        attempts = item.attempts + 1
+        parked = result.outcome == "error" or attempts >= MAX_ATTEMPTS
+        rows.append({
+            "rid": item.registration_id, "attempts": attempts,
+            "status": "failed" if parked else "pending",
+            "available": now + timedelta(seconds=backoff(attempts, result.retry_after)),
+            "result": result.outcome, "code": result.status,
+            "error": (result.reason or "")[:500],
+        })
+    session.execute(
+        table.update().where(table.c.id == bindparam("rid"))
+        .values(push_attempts=bindparam("attempts"), push_status=bindparam("status"),
+                push_available_at=bindparam("available"), push_leased_until=None,
+                last_push_at=now, last_push_result=bindparam("result"),
+                last_push_status=bindparam("code"), last_push_error=bindparam("error")),
+        rows,
+    )

@@ -1,0 +1,59 @@
+"""Stage one of sending: outbox rows become pending pushes on each registration.
+
+A batch of outbox rows is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
+workers share the work; SQLite's BEGIN IMMEDIATE serializes them), every registration
+of the changed cards is marked pending with its generation bumped (so any number of
+changes to one pass merge into one push per device), and the rows are marked done, in
+one transaction: a crash before the commit leaves the rows for the next worker.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from app.cards.models import Card
+from app.clock import utcnow
+from app.devices.models import Registration
+from app.sync.models import OutboxMessage
+
+FANOUT_LOCK = 0x4C4F59  # an advisory lock id: one fan-out at a time on PostgreSQL
+
+
+def drain_outbox(session: Session, *, limit: int = 500) -> int:
+    """Turn up to ``limit`` outbox rows into pending pushes; returns how many rows."""
+    now = utcnow()
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+        text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": FANOUT_LOCK}
+    ):
+        # Another worker is fanning out; two at once could deadlock on shared
+        # registrations, and fan-out is quick, so one at a time loses nothing.
+        session.rollback()
+        return 0
+    rows = session.execute(
+        select(OutboxMessage.id, OutboxMessage.card_id, OutboxMessage.program_id)
+        .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now)
+        .order_by(OutboxMessage.id).limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if not rows:
+        session.rollback()
+        return 0
+    card_ids = sorted({row.card_id for row in rows if row.card_id is not None})
+    program_ids = sorted({row.program_id for row in rows if row.program_id is not None})
+    pending = {"push_status": "pending", "push_generation": Registration.push_generation + 1,
+               "push_attempts": 0, "push_available_at": now}
+    if card_ids:
+        session.execute(update(Registration).where(Registration.card_id.in_(card_ids))
+                        .values(**pending).execution_options(synchronize_session=False))
+    if program_ids:
+        cards_of_programs = select(Card.id).where(Card.program_id.in_(program_ids))
+        session.execute(update(Registration)
+                        .where(Registration.card_id.in_(cards_of_programs))
+                        .values(**pending).execution_options(synchronize_session=False))
+    session.execute(update(OutboxMessage)
+                    .where(OutboxMessage.id.in_([row.id for row in rows]))
+                    .values(status="done", sent_at=now)
+                    .execution_options(synchronize_session=False))
+    session.commit()
+    return len(rows)

@@ -1,0 +1,118 @@
+"""The push worker: drains the outbox and pushes devices, woken right after commits.
+
+Run as ``loyalpass worker`` (any number of processes on PostgreSQL, woken by
+``LISTEN/NOTIFY``) or, with ``LOYALPASS_WORKER=inline``, as a thread of the web process
+woken in-process after each commit. It also polls every ``poll_interval`` seconds for
+retries that come due and leases that ran out. ``stop()`` lets the batch in flight
+finish (its pushes are sent and recorded) before the loop ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.integrations.apns import PushSender
+from app.sync.dispatch import LEASE, dispatch
+from app.sync.fanout import drain_outbox
+from app.sync.outbox import NOTIFY_CHANNEL, add_waker, remove_waker
+
+log = logging.getLogger("loyalpass.worker")
+
+
+class Worker:
+    def __init__(self, *, sessions: sessionmaker[Session], sender: PushSender, topic: str,
+                 poll_interval: float = 1.0, batch: int = 1000, name: str = "worker",
+                 lease: timedelta = LEASE) -> None:
+        self.sessions = sessions
+        self.sender = sender
+        self.topic = topic
+        self.poll_interval = poll_interval
+        self.batch = batch
+        self.name = name
+        self.lease = lease
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def run_once(self) -> int:
+        """One round of fan-out and pushing; returns how much work it found."""
+        with self.sessions() as session:
+            fanned = drain_outbox(session, limit=self.batch)
+            report = dispatch(session, self.sender, topic=self.topic, limit=self.batch,
+                              lease=self.lease)
+        if report.claimed:
+            log.info("%s pushed %d devices: %s", self.name, report.pushed, report.outcomes)
+        return fanned + report.claimed
+
+    def run(self) -> None:
+        add_waker(self.wake)
+        try:
+            while not self.stopping:
+                self._wake.clear()
+                try:
+                    busy = self.run_once()
+                except DBAPIError as error:
+                    # A deadlock, a lost connection, a locked SQLite: try again shortly.
+                    log.warning("%s: database error, retrying: %s", self.name, error.orig)
+                    busy = 0
+                    time.sleep(0.2)
+                if not busy:
+                    self._wake.wait(self.poll_interval)
+        finally:
+            remove_waker(self.wake)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name=f"loyalpass-{self.name}", daemon=True)
+        thread.start()
+        return thread
+
+
+class PostgresListener:
+    """Wakes workers when a transaction that wrote to the outbox commits (NOTIFY)."""
+
+    def __init__(self, database_url: str, wake: Callable[[], None]) -> None:
+        url = make_url(database_url).set(drivername="postgresql")
+        self.dsn = url.render_as_string(hide_password=False)
+        self.wake = wake
+        self._stopping = threading.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    def run(self) -> None:
+        import psycopg
+
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(self.dsn, autocommit=True) as connection:
+                    connection.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    self.wake()  # anything committed while we were not listening
+                    while not self._stopping.is_set():
+                        for _ in connection.notifies(timeout=1.0, stop_after=1):
+                            self.wake()
+            except psycopg.Error as error:
+                log.warning("LISTEN connection lost (%s); reconnecting", error)
+                time.sleep(1.0)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="loyalpass-listen", daemon=True)
+        thread.start()
+        return thread

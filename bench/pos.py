@@ -1,0 +1,388 @@
+"""How fast the counter is: POS purchases through HTTP against a bare endpoint of the app.
+
+Builds a throw-away PostgreSQL database (dropped at the end) with one merchant, one
+program and a few hundred cards, starts ``gunicorn -w 2 wsgi:app`` on a free loopback
+port, and drives it from client processes (so that the client does not share the
+server's GIL) over C concurrent connections. Short phases alternate between the bare
+endpoint (``GET /healthz``) and purchases (``POST /api/v1/pos/purchases``, a fresh
+Idempotency-Key each, a random card, a small amount, now and then a few points
+redeemed), so that the drift of a shared virtual machine hits both alike. Only 2xx
+answers count; any other answers are reported.
+
+Prints purchases/s, bare requests/s, their ratio (median of the rounds' ratios and
+overall) and p50/p99 latencies. Goal: purchases at 0.25 or more of the bare rate.
+
+    python bench/pos.py [--connections 16] [--rounds 6] [--seconds 3] [--threads 0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+SECRET = "bench-secret-" + "k" * 24
+WELCOME = 1_000
+HTTP_TIMEOUT = 15.0
+
+
+# The client side: plain http.client on keep-alive connections, no app imports.
+
+@dataclass
+class PhaseResult:
+    ok: int = 0
+    failures: Counter[str] = field(default_factory=Counter)
+    latencies: list[float] = field(default_factory=list)
+    elapsed: float = 0.0
+
+
+def _purchase_request(api_key: str, barcodes: list[str], rng: random.Random
+                      ) -> tuple[str, str, bytes, dict[str, str]]:
+    amount = rng.randrange(1_000, 20_000)  # 10.00 to 200.00
+    body: dict[str, Any] = {"barcode": rng.choice(barcodes), "amount": amount}
+    if rng.random() < 0.25:
+        # At most 5 points, never more than half of 10.00: always within the rules and,
+        # with 1 000 welcome points per card, always within the balance.
+        body["redeem_points"] = rng.randint(1, 5)
+    headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json",
+               "Idempotency-Key": uuid.uuid4().hex}
+    return "POST", "/api/v1/pos/purchases", json.dumps(body).encode(), headers
+
+
+def _bare_request(*_: Any) -> tuple[str, str, bytes | None, dict[str, str]]:
+    return "GET", "/healthz", None, {}
+
+
+def _drive(port: int, kind: str, deadline: float, api_key: str, barcodes: list[str],
+           seed: int, result: PhaseResult, lock: threading.Lock,
+           connection: list[http.client.HTTPConnection]) -> None:
+    rng = random.Random(seed)
+    make = _purchase_request if kind == "purchase" else _bare_request
+    ok, failures, latencies = 0, Counter[str](), []
+    while time.perf_counter() < deadline:
+        method, path, body, headers = make(api_key, barcodes, rng)
+        started = time.perf_counter()
+        try:
+            connection[0].request(method, path, body, headers)
+            response = connection[0].getresponse()
+            response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException) as error:
+            connection[0].close()
+            connection[0] = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
+            failures[type(error).__name__] += 1
+            continue
+        latencies.append(time.perf_counter() - started)
+        if 200 <= status < 300:
+            ok += 1
+        else:
+            failures[str(status)] += 1
+    with lock:
+        result.ok += ok
+        result.failures.update(failures)
+        result.latencies.extend(latencies)
+
+
+def client_process(port: int, threads: int, api_key: str, barcodes: list[str], seed: int,
+                    commands: Any, answers: Any) -> None:
+    """Runs phases on ``threads`` keep-alive connections as the parent asks, until None."""
+    connections = [[http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)]
+                   for _ in range(threads)]
+    round_number = 0
+    while (command := commands.get(timeout=600)) is not None:
+        kind, seconds = command
+        result, lock = PhaseResult(), threading.Lock()
+        started = time.perf_counter()
+        deadline = started + seconds
+        workers = [
+            threading.Thread(target=_drive, args=(
+                port, kind, deadline, api_key, barcodes, seed * 10_000 + round_number * 100 + n,
+                result, lock, connections[n]))
+            for n in range(threads)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=seconds + 2 * HTTP_TIMEOUT)
+        result.elapsed = time.perf_counter() - started
+        # Plain values: the class lives in __mp_main__ here, which the parent cannot import.
+        answers.put((result.ok, dict(result.failures), result.latencies, result.elapsed))
+        round_number += 1
+    for connection in connections:
+        connection[0].close()
+
+
+# The server side: a database, certificates, a merchant with cards, gunicorn.
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def create_database(server: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"loyalpass_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return f"{server}/{name}"
+
+
+def drop_database(url: str) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    server, name = url.rsplit("/", 1)
+    assert make_url(url).database == name and name.startswith("loyalpass_bench_")
+    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed(url: str, folder: Path, cards: int, base_url: str) -> tuple[str, list[str]]:
+    """Schema, certificates, a merchant, a program and ``cards`` cards; the merchant's
+    API key and the cards' scanned barcodes."""
+    from app import create_app
+    from app.config import Config
+    from app.db import make_engine
+    from app.merchants.service import create_merchant
+    from app.migrations import upgrade
+    from app.wallet.identity import write_development_chain
+
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    write_development_chain(folder / "certs")
+    app = create_app(Config(database_url=url, base_url=base_url, secret_key=SECRET,
+                            certs_dir=folder / "certs", instance_dir=folder / "instance",
+                            worker="external"))
+    runtime = app.extensions["loyalpass"]
+    with runtime.sessions() as session:
+        api_key = create_merchant(session, name="Bench Kava", email="owner@bench.example").api_key
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {api_key}"}
+    program = client.post("/api/v1/programs", headers=headers, json={
+        "name": "Bench Club", "currency": "UAH", "earn_percent": 2, "point_value": 100,
+        "welcome_points": WELCOME, "max_redeem_percent": 50,
+        "tiers": [{"name": "Silver", "min_spend": 0, "earn_percent": 2},
+                  {"name": "Gold", "min_spend": 500_000, "earn_percent": 3}],
+    })
+    assert program.status_code == 201, program.get_json()
+    barcodes = []
+    for number in range(cards):
+        card = client.post(f"/api/v1/programs/{program.get_json()['id']}/cards",
+                           headers=headers, json={"name": f"Guest {number}",
+                                                  "email": f"guest{number}@bench.example"})
+        assert card.status_code == 201, card.get_json()
+        barcodes.append(card.get_json()["barcode"]["message"])
+    runtime.engine.dispose()
+    return api_key, barcodes
+
+
+def start_gunicorn(url: str, folder: Path, port: int, workers: int, threads: int,
+                   base_url: str, log: Any) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "LOYALPASS_DATABASE_URL": url, "LOYALPASS_SECRET_KEY": SECRET,
+        "LOYALPASS_CERTS_DIR": str(folder / "certs"), "LOYALPASS_BASE_URL": base_url,
+        "LOYALPASS_ENV": "production", "LOYALPASS_WORKER": "external",
+        "LOYALPASS_INSTANCE_DIR": str(folder / "instance"),
+    }
+    # Sync workers unless --threads: one request at a time each, no keep-alive.
+    extra = ["--threads", str(threads)] if threads else []
+    return subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-w", str(workers), *extra,
+         "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def wait_healthy(port: int, server: subprocess.Popen[bytes], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {server.returncode} before it answered")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                connection.close()
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"gunicorn did not answer /healthz within {seconds:.0f} s")
+
+
+def stop_gunicorn(server: subprocess.Popen[bytes]) -> None:
+    if server.poll() is not None:
+        return
+    server.send_signal(signal.SIGTERM)  # the arbiter stops its workers gracefully
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=5)
+
+
+# The run.
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
+
+
+def run_phase(kind: str, seconds: float, commands: list[Any], answers: Any) -> PhaseResult:
+    for queue in commands:
+        queue.put((kind, seconds))
+    total = PhaseResult()
+    for _ in commands:
+        ok, failures, latencies, elapsed = answers.get(timeout=seconds + 4 * HTTP_TIMEOUT)
+        total.ok += ok
+        total.failures.update(failures)
+        total.latencies.extend(latencies)
+        total.elapsed = max(total.elapsed, elapsed)
+    return total
+
+
+def _overtime(*_: Any) -> None:
+    raise TimeoutError("the benchmark overstayed its time budget")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
+    parser.add_argument("--client-processes", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=6, help="alternating rounds")
+    parser.add_argument("--seconds", type=float, default=3.0, help="per phase")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds per kind, unmeasured")
+    parser.add_argument("--cards", type=int, default=300)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="gunicorn gthread threads per worker (default: sync workers)")
+    parser.add_argument("--postgres", default=os.environ.get("LOYALPASS_BENCH_POSTGRES_URL",
+                                                             DEFAULT_SERVER),
+                        help="server URL without a database name")
+    args = parser.parse_args()
+    processes = max(1, min(args.client_processes, args.connections))
+    per_process = [args.connections // processes + (n < args.connections % processes)
+                   for n in range(processes)]
+
+    # Everything is bounded: a run that overstays its budget stops and cleans up.
+    budget = 120 + 2 * args.warmup + 2 * args.rounds * (args.seconds + 5) + args.cards / 10
+    signal.signal(signal.SIGALRM, _overtime)
+    signal.alarm(int(budget))
+    folder = Path(tempfile.mkdtemp(prefix="loyalpass-bench-pos-"))
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    url = create_database(args.postgres)
+    server: subprocess.Popen[bytes] | None = None
+    clients: list[multiprocessing.process.BaseProcess] = []
+    commands: list[Any] = []
+    log = (folder / "gunicorn.log").open("wb")
+    try:
+        started = time.perf_counter()
+        api_key, barcodes = seed(url, folder, args.cards, base_url)
+        print(f"setup: database, schema, certificates, {args.cards} cards "
+              f"in {time.perf_counter() - started:.1f} s")
+        server = start_gunicorn(url, folder, port, args.workers, args.threads, base_url, log)
+        wait_healthy(port, server, 30)
+        context = multiprocessing.get_context("spawn")
+        answers = context.Queue()
+        for number, threads in enumerate(per_process):
+            commands.append(context.Queue())
+            clients.append(context.Process(target=client_process, daemon=True, args=(
+                port, threads, api_key, barcodes, number + 1, commands[-1], answers)))
+            clients[-1].start()
+        for kind in ("bare", "purchase"):
+            run_phase(kind, args.warmup, commands, answers)
+
+        bare: list[PhaseResult] = []
+        buys: list[PhaseResult] = []
+        for _ in range(args.rounds):
+            bare.append(run_phase("bare", args.seconds, commands, answers))
+            buys.append(run_phase("purchase", args.seconds, commands, answers))
+        report(args, bare, buys)
+    except BaseException:
+        log.flush()
+        tail = (folder / "gunicorn.log").read_text(errors="replace")[-3000:]
+        print(f"gunicorn's log ends with:\n{tail}", file=sys.stderr)
+        raise
+    finally:
+        signal.alarm(0)  # each step below is bounded on its own
+        for queue in commands:
+            queue.put(None)
+        for client in clients:
+            client.join(timeout=10)
+            if client.is_alive():
+                client.kill()
+        if server is not None:
+            stop_gunicorn(server)
+            print(f"gunicorn stopped (exit code {server.returncode})")
+        log.close()
+        drop_database(url)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def report(args: argparse.Namespace, bare: list[PhaseResult], buys: list[PhaseResult]) -> None:
+    bare_rates = [phase.ok / phase.elapsed for phase in bare]
+    buy_rates = [phase.ok / phase.elapsed for phase in buys]
+    ratios = sorted(b / a for a, b in zip(bare_rates, buy_rates, strict=True))
+    bare_overall = sum(p.ok for p in bare) / sum(p.elapsed for p in bare)
+    buy_overall = sum(p.ok for p in buys) / sum(p.elapsed for p in buys)
+    bare_latency = [x for p in bare for x in p.latencies]
+    buy_latency = [x for p in buys for x in p.latencies]
+    workers = f"gthread, {args.threads} threads each" if args.threads else "sync workers"
+    print(f"server: gunicorn -w {args.workers} ({workers}) on 127.0.0.1, PostgreSQL; client: "
+          f"{args.client_processes} processes, {args.connections} connections; "
+          f"{args.rounds} rounds of {args.seconds:g} s per kind")
+    print(f"note: client, server and PostgreSQL share this machine's {os.cpu_count()} cores"
+          + ("; sync workers close every connection, so each request reconnects"
+             if not args.threads else ""))
+    print(f"bare GET /healthz:        {statistics.median(bare_rates):>8.0f} req/s (median; "
+          f"overall {bare_overall:.0f}; range {min(bare_rates):.0f}-{max(bare_rates):.0f})  "
+          f"p50 {1000 * percentile(bare_latency, 0.5):.1f} ms  "
+          f"p99 {1000 * percentile(bare_latency, 0.99):.1f} ms")
+    print(f"POST /api/v1/pos/purchases: {statistics.median(buy_rates):>6.0f} req/s (median; "
+          f"overall {buy_overall:.0f}; range {min(buy_rates):.0f}-{max(buy_rates):.0f})  "
+          f"p50 {1000 * percentile(buy_latency, 0.5):.1f} ms  "
+          f"p99 {1000 * percentile(buy_latency, 0.99):.1f} ms")
+    print(f"ratio purchases / bare:   {statistics.median(ratios):>8.3f}   (median of the rounds' "
+          f"ratios, range {ratios[0]:.3f}-{ratios[-1]:.3f}; overall "
+          f"{buy_overall / bare_overall:.3f}; goal >= 0.25)")
+    failures = sum((p.failures for p in (*bare, *buys)), Counter[str]())
+    bare_failures = sum((p.failures for p in bare), Counter[str]())
+    buy_failures = sum((p.failures for p in buys), Counter[str]())
+    if failures:
+        print(f"non-2xx or failed: bare {dict(bare_failures)}, purchases {dict(buy_failures)}")
+    else:
+        print(f"non-2xx or failed: none ({sum(p.ok for p in bare)} bare and "
+              f"{sum(p.ok for p in buys)} purchases answered 2xx)")
+
+
+if __name__ == "__main__":
+    main()
