@@ -66,9 +66,15 @@ def reference_rate(port: int, server_ca: Path, certs: Path, topic: str, count: i
     context.set_alpn_protocols(["h2"])
     sock = context.wrap_socket(socket.create_connection(("127.0.0.1", port)),
                                server_hostname="127.0.0.1")
+    sock.settimeout(10)
     connection = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
     connection.initiate_connection()
     sock.sendall(connection.data_to_send())
+    settled = False
+    while not settled:  # the server's SETTINGS say how many streams it takes
+        for event in connection.receive_data(sock.recv(65536)):
+            settled = settled or isinstance(event, h2.events.RemoteSettingsChanged)
+        sock.sendall(connection.data_to_send())
     headers = [(":method", "POST"), (":scheme", "https"), (":authority", f"127.0.0.1:{port}"),
                (":path", ""), ("apns-topic", topic), ("content-length", "2")]
     sent = done = 0
@@ -82,7 +88,13 @@ def reference_rate(port: int, server_ca: Path, certs: Path, topic: str, count: i
             connection.send_data(stream, b"{}", end_stream=True)
             sent += 1
         sock.sendall(connection.data_to_send())
-        for event in connection.receive_data(sock.recv(65536)):
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            data = b""
+        if not data:
+            raise SystemExit(f"reference client lost the server: sent {sent}, answered {done}")
+        for event in connection.receive_data(data):
             if isinstance(event, h2.events.StreamEnded | h2.events.StreamReset):
                 done += 1
             elif isinstance(event, h2.events.DataReceived):
