@@ -186,6 +186,9 @@ def _refund(session: Session, actor: Actor, purchase_id: int, data: RefundInput)
     session.refresh(purchase)  # refunded_amount as of the lock
     refund_amount = data.amount if data.amount is not None else (
         purchase.amount - purchase.refunded_amount)
+    if refund_amount == 0:
+        raise Conflict("This purchase was refunded in full already.",
+                       code="refund_exceeds_purchase")
     try:
         outcome = evaluate_refund(
             amount=purchase.amount, amount_paid=purchase.amount_paid,
