@@ -78,17 +78,12 @@ def run_once(
     session.add(record)
     try:
         session.flush()
-    except IntegrityError:
-        session.rollback()
-        existing = _find(session, merchant_id, key)
-        if existing is None:
-            raise
-        return _replay(existing, fingerprint)
-    answer = work()
-    record.status_code, record.response = answer.status, answer.body
-    try:
+        answer = work()
+        record.status_code, record.response = answer.status, answer.body
         session.commit()
     except IntegrityError:
+        # Another request with this key committed first (the flush waited for it on
+        # PostgreSQL): ours is rolled back, theirs is the answer.
         session.rollback()
         existing = _find(session, merchant_id, key)
         if existing is None:
