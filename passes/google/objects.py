@@ -1,0 +1,286 @@
+"""LoyaltyClass and LoyaltyObject bodies for the Google Wallet REST API (walletobjects v1).
+
+Every function returns a JSON-ready dict with Google's own field names. Two
+rules of Google's PATCH shape what is sent:
+
+- arrays are replaced whole, so ``textModulesData`` is always the complete
+  list (empty when a card has no offers, which is what removes old ones);
+- ``null`` deletes a field, so :func:`object_patch` sends
+  ``secondaryLoyaltyPoints: None`` when a card loses its tier.
+
+Nested objects are merged on PATCH, so every ``LocalizedString`` carries its
+``translatedValues`` list even when empty: a translation dropped from a
+program then disappears instead of lingering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
+from passes.google.model import (
+    BARCODE_TYPES,
+    TEXT_IDS,
+    GoogleCard,
+    GoogleOffer,
+    GoogleProgram,
+    check_google_id,
+)
+
+JsonObject = dict[str, Any]
+
+_RAW_LABELS: dict[str, dict[str, str]] = {
+    "points": {"en": "Points", "ru": "Баллы", "uk": "Бали"},
+    "stamps": {"en": "Stamps", "ru": "Штампы", "uk": "Штампи"},
+    "tier": {"en": "Tier", "ru": "Уровень", "uk": "Рівень"},
+    "my_card": {"en": "My card", "ru": "Моя карта", "uk": "Моя картка"},
+    "offer": {"en": "Offer", "ru": "Предложение", "uk": "Пропозиція"},
+    "member": {"en": "Member", "ru": "Участник", "uk": "Учасник"},
+    "card_number": {"en": "Card number", "ru": "Номер карты", "uk": "Номер картки"},
+    "how_it_works": {"en": "How it works", "ru": "Как это работает", "uk": "Як це працює"},
+    "terms": {"en": "Terms", "ru": "Условия", "uk": "Умови"},
+    "support": {"en": "Support", "ru": "Поддержка", "uk": "Підтримка"},
+}
+LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType(
+    {key: MappingProxyType(value) for key, value in _RAW_LABELS.items()}
+)
+"""label id -> {locale: text}, for every supported locale."""
+
+MESSAGE_TYPE_NOTIFY = "TEXT_AND_NOTIFY"  # a plain TEXT message never notifies
+MESSAGE_TYPE_TEXT = "TEXT"
+
+
+def localized_string(texts: Mapping[str, str], locales: tuple[str, ...]) -> JsonObject:
+    """A LocalizedString: the first locale as ``defaultValue``, the rest translated.
+
+    Locales without a text are left out; the first locale must have one.
+    """
+    default, *others = locales
+    return {
+        "defaultValue": {"language": default, "value": texts[default]},
+        "translatedValues": [
+            {"language": locale, "value": texts[locale]} for locale in others if locale in texts
+        ],
+    }
+
+
+def object_id(program: GoogleProgram, card: GoogleCard) -> str:
+    """The LoyaltyObject id: ``<issuer id>.<card serial number>``."""
+    return check_google_id("object id", f"{program.issuer_id}.{card.object_suffix}")
+
+
+def loyalty_class(program: GoogleProgram) -> JsonObject:
+    """The LoyaltyClass for a program, ready for insert or update (PUT).
+
+    ``reviewStatus`` is always ``UNDER_REVIEW``: a new class must not stay a
+    draft (no object could be saved), and Google asks approved classes to be
+    updated with it too. Optional parts that are unset are left out, so an
+    update through PUT clears them.
+    """
+    locales = program.locales
+    body: JsonObject = {
+        "id": check_google_id("class id", program.class_id),
+        "issuerName": program.issuer_name,
+        "localizedIssuerName": _program_text(
+            program.issuer_name, program.issuer_name_translations, locales
+        ),
+        "programName": program.program_name,
+        "localizedProgramName": _program_text(
+            program.program_name, program.program_name_translations, locales
+        ),
+        "programLogo": _image(program.logo_url, program),
+        "hexBackgroundColor": program.background_color.lower(),
+        "reviewStatus": "UNDER_REVIEW",
+        "accountNameLabel": LABELS["member"][program.primary_locale],
+        "localizedAccountNameLabel": _label("member", locales),
+        "accountIdLabel": LABELS["card_number"][program.primary_locale],
+        "localizedAccountIdLabel": _label("card_number", locales),
+        "textModulesData": _class_text_modules(program),
+    }
+    if program.hero_image_url is not None:
+        body["heroImage"] = _image(program.hero_image_url, program)
+    if program.callback_url is not None:
+        body["callbackOptions"] = {"url": program.callback_url}
+    if program.country_code is not None:
+        body["countryCode"] = program.country_code
+    return body
+
+
+def loyalty_object(program: GoogleProgram, card: GoogleCard) -> JsonObject:
+    """The LoyaltyObject for a card, ready for insert or update (PUT)."""
+    body: JsonObject = {
+        "id": object_id(program, card),
+        "classId": check_google_id("class id", program.class_id),
+        "accountId": card.card_number,
+        "barcode": {
+            "type": BARCODE_TYPES[program.barcode_format],
+            "value": card.barcode_message,
+            "alternateText": card.card_number,
+        },
+        "linksModuleData": {"uris": [_customer_link(program, card)]},
+    }
+    if card.holder_name.strip():
+        body["accountName"] = card.holder_name
+    body.update(object_patch(program, card))
+    if body["secondaryLoyaltyPoints"] is None:
+        del body["secondaryLoyaltyPoints"]  # absent is enough on insert and PUT
+    return body
+
+
+def object_patch(program: GoogleProgram, card: GoogleCard) -> JsonObject:
+    """The fields that follow the ledger, for a PATCH after a balance, tier or offer change.
+
+    Always complete: ``textModulesData`` is the full list of current offers
+    (empty when none), and ``secondaryLoyaltyPoints`` is ``None`` when the card
+    has no tier, so Google deletes the old one.
+    """
+    return {
+        "state": "INACTIVE" if card.blocked else "ACTIVE",
+        "loyaltyPoints": _primary_points(program, card),
+        "secondaryLoyaltyPoints": _tier_points(program, card),
+        "textModulesData": [_offer_module(program, card, offer) for offer in card.offers],
+    }
+
+
+def message(
+    message_id: str,
+    header: str,
+    body: str,
+    *,
+    notify: bool = True,
+    language: str | None = None,
+    translations: Mapping[str, tuple[str, str]] | None = None,
+) -> JsonObject:
+    """An ``addMessage`` request body.
+
+    ``notify`` picks ``TEXT_AND_NOTIFY`` (an Android notification; Google
+    allows three per pass a day) over ``TEXT``, which only shows on the card.
+    ``translations`` maps other locales to ``(header, body)``; it needs
+    ``language``, the locale of ``header`` and ``body``.
+    """
+    if not isinstance(message_id, str) or not message_id.strip():
+        raise ValueError("message id must be a non-empty string")
+    if not header.strip() or not body.strip():
+        raise ValueError("a message needs a header and a body")
+    content: JsonObject = {
+        "id": message_id,
+        "header": header,
+        "body": body,
+        "messageType": MESSAGE_TYPE_NOTIFY if notify else MESSAGE_TYPE_TEXT,
+    }
+    if translations:
+        if language is None or language in translations:
+            raise ValueError("translations need the language of header and body, not among them")
+        locales = (language, *translations)
+        headers = {language: header, **{key: pair[0] for key, pair in translations.items()}}
+        bodies = {language: body, **{key: pair[1] for key, pair in translations.items()}}
+        content["localizedHeader"] = localized_string(headers, locales)
+        content["localizedBody"] = localized_string(bodies, locales)
+    return {"message": content}
+
+
+def _program_text(
+    primary_text: str, translations: Mapping[str, str], locales: tuple[str, ...]
+) -> JsonObject:
+    return localized_string({**translations, locales[0]: primary_text}, locales)
+
+
+def _label(label_id: str, locales: tuple[str, ...]) -> JsonObject:
+    return localized_string(LABELS[label_id], locales)
+
+
+def _plain(label_id: str, program: GoogleProgram, card: GoogleCard) -> str:
+    """The untranslated text beside a localized one: in the holder's language if known."""
+    return LABELS[label_id][card.locale or program.primary_locale]
+
+
+def _image(uri: str, program: GoogleProgram) -> JsonObject:
+    return {
+        "sourceUri": {"uri": uri},
+        "contentDescription": _program_text(
+            program.program_name, program.program_name_translations, program.locales
+        ),
+    }
+
+
+def _class_text_modules(program: GoogleProgram) -> list[JsonObject]:
+    modules = []
+    for text_id in TEXT_IDS:
+        texts = _merchant_text(program, text_id)
+        if not texts:
+            continue
+        modules.append(
+            {
+                "id": text_id,
+                "header": LABELS[text_id][program.primary_locale],
+                "localizedHeader": _label(text_id, program.locales),
+                "body": texts[program.primary_locale],
+                "localizedBody": localized_string(texts, program.locales),
+            }
+        )
+    return modules
+
+
+def _merchant_text(program: GoogleProgram, text_id: str) -> dict[str, str]:
+    """The program's ``{locale: text}`` for a text id, never without the primary locale.
+
+    Like the Apple pass: a text missing in the primary locale borrows the first
+    other locale's, so the module still shows; blank texts count as missing.
+    """
+    given = {
+        locale: text
+        for locale, text in program.texts.get(text_id, {}).items()
+        if locale in program.locales and text.strip()
+    }
+    if not given:
+        return {}
+    primary = program.primary_locale
+    borrowed = next(given[locale] for locale in program.locales if locale in given)
+    return {**given, primary: given.get(primary, borrowed)}
+
+
+def _primary_points(program: GoogleProgram, card: GoogleCard) -> JsonObject:
+    if program.kind == "stamps":
+        return {
+            "label": _plain("stamps", program, card),
+            "localizedLabel": _label("stamps", program.locales),
+            # Google shows one balance; "3/10" says how far the reward is.
+            "balance": {"string": f"{card.stamps}/{program.stamps_required}"},
+        }
+    return {
+        "label": _plain("points", program, card),
+        "localizedLabel": _label("points", program.locales),
+        "balance": {"int": card.balance},
+    }
+
+
+def _tier_points(program: GoogleProgram, card: GoogleCard) -> JsonObject | None:
+    if card.tier is None:
+        return None
+    return {
+        "label": _plain("tier", program, card),
+        "localizedLabel": _label("tier", program.locales),
+        "balance": {"string": card.tier},
+    }
+
+
+def _offer_module(program: GoogleProgram, card: GoogleCard, offer: GoogleOffer) -> JsonObject:
+    module: JsonObject = {"id": f"offer_{offer.id}"}
+    if offer.title.strip():
+        module["header"] = offer.title
+    else:
+        module["header"] = _plain("offer", program, card)
+        module["localizedHeader"] = _label("offer", program.locales)
+    if offer.body.strip():
+        module["body"] = offer.body
+    return module
+
+
+def _customer_link(program: GoogleProgram, card: GoogleCard) -> JsonObject:
+    return {
+        "id": "customer_page",
+        "uri": card.customer_url,
+        "description": _plain("my_card", program, card),
+        "localizedDescription": _label("my_card", program.locales),
+    }
