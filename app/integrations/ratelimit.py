@@ -1,0 +1,162 @@
+"""Request-rate limiters for Google Wallet: about 20 requests a second per Cloud project.
+
+The limit belongs to the project, not to a process, so every worker must draw from one
+budget. ``Limiter`` is the interface the Google client waits on before each request.
+``LocalLimiter`` spaces requests within one process (development, tests, a single worker).
+``WindowLimiter`` shares the budget across processes: it counts requests in one-second
+windows of a clock that all processes agree on, kept by a ``WindowCounter``. The counter is
+the only storage-specific part: ``RedisWindowCounter`` below keeps it in Redis; a database
+counter needs one statement (insert-or-increment a row per window, returning the count).
+
+Invariant: ``acquire()`` returns only when one more request fits the rate, and never raises
+because shared storage is unreachable: the Redis limiter then falls back to limiting this
+process alone (and says so in the log), since stopping all Google traffic would be worse.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import redis
+
+log = logging.getLogger(__name__)
+
+# Google documents about 20 requests a second per project; stay a little under it so clock
+# skew and retries do not tip us over.
+DEFAULT_RATE_PER_SECOND = 18.0
+_SHARED_RETRY_SECONDS = 5.0  # after shared storage failed, how long to limit locally only
+
+
+class Limiter(Protocol):
+    def acquire(self) -> None:
+        """Block until one more request may be sent; thread-safe."""
+        ...
+
+
+class WindowCounter(Protocol):
+    def increment(self) -> tuple[int, float]:
+        """Count one request in the current one-second window of a clock shared by every
+        process, and return (requests counted in that window so far, seconds until it
+        ends). May raise if the shared storage is unreachable."""
+        ...
+
+
+class LocalLimiter:
+    """Spaces requests evenly, 1/rate seconds apart, across the threads of one process.
+
+    Even spacing rather than a bucket that allows bursts: Google measures per second, and a
+    burst at the end of one second plus one at the start of the next would exceed it.
+    """
+
+    def __init__(self, rate_per_second: float = DEFAULT_RATE_PER_SECOND, *,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        if rate_per_second <= 0:
+            raise ValueError("rate_per_second must be positive.")
+        self.rate_per_second = rate_per_second
+        self._interval = 1.0 / rate_per_second
+        self._clock = clock
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+
+    def acquire(self) -> None:
+        # Reserve the next free slot under the lock, then sleep outside it, so waiting
+        # threads queue in order without holding each other up.
+        with self._lock:
+            now = self._clock()
+            slot = max(self._next_slot, now)
+            self._next_slot = slot + self._interval
+        if slot > now:
+            self._sleep(slot - now)
+
+
+class WindowLimiter:
+    """At most ``rate_per_second`` requests in each one-second window of a shared clock,
+    counted by ``counter``; a caller that finds its window full sleeps until the next."""
+
+    def __init__(self, counter: WindowCounter, rate_per_second: float = DEFAULT_RATE_PER_SECOND,
+                 *, sleep: Callable[[float], None] = time.sleep,
+                 fallback: Limiter | None = None) -> None:
+        if rate_per_second < 1:
+            raise ValueError("rate_per_second must be at least 1 for one-second windows.")
+        self.rate_per_second = rate_per_second
+        self._counter = counter
+        self._sleep = sleep
+        self._fallback = fallback or LocalLimiter(rate_per_second, sleep=sleep)
+        self._warned_at = float("-inf")
+        self._shared_down_until = float("-inf")
+
+    def acquire(self) -> None:
+        while True:
+            if time.monotonic() < self._shared_down_until:
+                self._fallback.acquire()
+                return
+            try:
+                count, remaining = self._counter.increment()
+            except Exception as error:  # shared storage down: limit this process alone
+                # ...for a while, so a storage that times out does not slow every request.
+                self._shared_down_until = time.monotonic() + _SHARED_RETRY_SECONDS
+                self._warn(error)
+                self._fallback.acquire()
+                return
+            if count <= self.rate_per_second:
+                return
+            # A little jitter so the processes that waited do not all wake at one instant.
+            self._sleep(max(remaining, 0.0) + random.uniform(0.0, 0.01))  # noqa: S311
+
+    def _warn(self, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= 60.0:  # once a minute, not once per request
+            self._warned_at = now
+            log.warning("shared rate limit unavailable (%s); limiting this process only",
+                        error)
+
+
+# One round trip: the window comes from the Redis server's clock (TIME), so processes on
+# different hosts agree on it; the key expires shortly after its window has passed.
+_INCREMENT_SCRIPT = """
+local now = redis.call('TIME')
+local key = KEYS[1] .. ':' .. now[1]
+local count = redis.call('INCR', key)
+if count == 1 then
+  redis.call('EXPIRE', key, 5)
+end
+return {count, now[2]}
+"""
+
+
+class RedisWindowCounter:
+    """A ``WindowCounter`` in Redis: one key per second, ``{key}:{unix second}``."""
+
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self._client = client
+        self._key = key
+        self._script = client.register_script(_INCREMENT_SCRIPT)
+
+    def increment(self) -> tuple[int, float]:
+        count, microseconds = self._script(keys=[self._key])
+        return int(count), (1_000_000 - int(microseconds)) / 1_000_000
+
+
+class RedisLimiter(WindowLimiter):
+    """The rate shared by every process that uses the same Redis ``url`` and ``key``."""
+
+    def __init__(self, url: str, key: str = "loyalpass:google-rate",
+                 rate_per_second: float = DEFAULT_RATE_PER_SECOND, *,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        import redis  # only deployments that share a limit need the package
+
+        # Short timeouts: a limiter that hangs on a dead Redis would stall every worker.
+        self._client = redis.Redis.from_url(url, socket_timeout=2.0,
+                                            socket_connect_timeout=2.0)
+        super().__init__(RedisWindowCounter(self._client, key), rate_per_second, sleep=sleep)
+
+    def close(self) -> None:
+        self._client.close()
