@@ -21,6 +21,15 @@ from app.db import Base
 from app.merchants.models import Program
 
 
+def next_pass_stamps(version: int, updated_at: datetime, last_modified: datetime
+                     ) -> tuple[int, datetime, datetime]:
+    """The pass version, tag time and Last-Modified after a change: each strictly newer
+    than before even if the clock stood still (Last-Modified has whole seconds)."""
+    now = utcnow()
+    return (version + 1, max(now, updated_at + timedelta(microseconds=1)),
+            max(now.replace(microsecond=0), last_modified + timedelta(seconds=1)))
+
+
 class Customer(Base):
     __tablename__ = "customers"
 
@@ -70,12 +79,8 @@ class Card(Base):
 
     def mark_pass_changed(self) -> None:
         """A newer tag for the web service, and a Last-Modified a whole second later."""
-        now = utcnow()
-        self.pass_version += 1
-        self.pass_updated_at = max(now, self.pass_updated_at + timedelta(microseconds=1))
-        self.pass_last_modified = max(
-            now.replace(microsecond=0), self.pass_last_modified + timedelta(seconds=1)
-        )
+        self.pass_version, self.pass_updated_at, self.pass_last_modified = next_pass_stamps(
+            self.pass_version, self.pass_updated_at, self.pass_last_modified)
 
     __table_args__ = (
         UniqueConstraint("program_id", "customer_id", name="uq_cards_program_customer"),

@@ -6,15 +6,20 @@ card's row lock; the cashier limit counts what the key's committed entries say.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.cards.models import Card
-from app.ledger.models import LedgerEntry, Purchase
+from app.ledger.models import LedgerEntry
 from app.ledger.postings import Actor
-from app.merchants.models import Program
+
+Limits = Mapping[str, int | None]
+CARD_WINDOWS = (
+    ("purchases_per_card_per_hour", timedelta(hours=1), "an hour"),
+    ("purchases_per_card_per_day", timedelta(days=1), "a day"),
+)
 
 
 class LimitExceeded(Exception):
@@ -24,35 +29,35 @@ class LimitExceeded(Exception):
         self.detail = detail
 
 
-def _limit(program: Program, name: str) -> int | None:
-    value = (program.limits or {}).get(name)
+def limit(limits: Limits | None, name: str) -> int | None:
+    value = (limits or {}).get(name)
     return int(value) if value is not None else None
 
 
-def check_card_velocity(session: Session, card: Card, now: datetime) -> None:
-    for name, window, label in (
-        ("purchases_per_card_per_hour", timedelta(hours=1), "an hour"),
-        ("purchases_per_card_per_day", timedelta(days=1), "a day"),
-    ):
-        limit = _limit(card.program, name)
-        if limit is None:
-            continue
-        count = session.scalar(select(func.count(Purchase.id)).where(
-            Purchase.card_id == card.id, Purchase.created_at > now - window)) or 0
-        if count >= limit:
-            raise LimitExceeded(name, f"Card {card.number} already made {count} purchases in "
-                                      f"{label}; the program allows {limit}.")
+def card_limits_set(limits: Limits | None) -> bool:
+    return any(limit(limits, name) is not None for name, _, _ in CARD_WINDOWS)
 
 
-def check_cashier_points(session: Session, program: Program, actor: Actor, now: datetime,
-                         points: int) -> None:
-    limit = _limit(program, "points_per_cashier_per_day")
-    if limit is None or actor.api_key_id is None or points <= 0:
+def check_card_velocity(limits: Limits | None, *, card_number: str,
+                        purchases: Mapping[str, int]) -> None:
+    """``purchases`` counts the card's purchases in each window (by limit name)."""
+    for name, _, label in CARD_WINDOWS:
+        allowed = limit(limits, name)
+        count = purchases.get(name, 0)
+        if allowed is not None and count >= allowed:
+            raise LimitExceeded(name, f"Card {card_number} already made {count} purchases "
+                                      f"in {label}; the program allows {allowed}.")
+
+
+def check_cashier_points(session: Session, limits: Limits | None, actor: Actor,
+                         now: datetime, points: int) -> None:
+    allowed = limit(limits, "points_per_cashier_per_day")
+    if allowed is None or actor.api_key_id is None or points <= 0:
         return
     given = session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
         LedgerEntry.api_key_id == actor.api_key_id, LedgerEntry.kind.in_(("earn", "bonus")),
         LedgerEntry.created_at > now - timedelta(days=1))) or 0
-    if given + points > limit:
+    if given + points > allowed:
         raise LimitExceeded("points_per_cashier_per_day",
                             f"This key handed out {given} points in a day; {points} more would "
-                            f"pass the program's limit of {limit}.")
+                            f"pass the program's limit of {allowed}.")

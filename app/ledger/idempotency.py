@@ -14,10 +14,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, bindparam, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
@@ -65,30 +66,65 @@ def _find(session: Session, merchant_id: int, key: str) -> IdempotencyRecord | N
         IdempotencyRecord.merchant_id == merchant_id, IdempotencyRecord.key == key))
 
 
+_RECORDS = cast(Table, IdempotencyRecord.__table__)
+_CLAIM_VALUES: dict[str, Any] = {name: bindparam(name) for name in (
+    "merchant_id", "key", "request_hash", "status_code", "response", "created_at")}
+# Built once per dialect; constructing them costs more than running them.
+_CLAIM = {
+    "postgresql": pg_insert(_RECORDS).values(_CLAIM_VALUES)
+    .on_conflict_do_nothing(index_elements=["merchant_id", "key"]).returning(_RECORDS.c.id),
+    "sqlite": sqlite_insert(_RECORDS).values(_CLAIM_VALUES)
+    .on_conflict_do_nothing(index_elements=["merchant_id", "key"]).returning(_RECORDS.c.id),
+}
+_FINISH = update(_RECORDS).where(_RECORDS.c.id == bindparam("record_id"))
+
+
+def claim(session: Session, *, merchant_id: int, key: str, fingerprint: str
+          ) -> int | Answer:
+    """Claim the key for this transaction: the new record's id, or the answer to replay.
+
+    ``INSERT … ON CONFLICT DO NOTHING`` meets a racing request at the unique index: on
+    PostgreSQL it waits for the other transaction and yields nothing if that one
+    committed (then its record is replayed) or the row if it rolled back; on SQLite the
+    write lock has already serialised the two. A replay ends this transaction.
+    """
+    statement = _CLAIM[session.get_bind().dialect.name]
+    record_id = session.scalar(statement, {
+        "merchant_id": merchant_id, "key": key, "request_hash": fingerprint,
+        "status_code": 0, "response": {}, "created_at": utcnow()})
+    if record_id is not None:
+        return int(record_id)
+    existing = _find(session, merchant_id, key)
+    session.rollback()
+    assert existing is not None  # the conflicting row is committed: we waited for it
+    return _replay(existing, fingerprint)
+
+
+def finish(session: Session, record_id: int, answer: Answer) -> None:
+    """Store the answer with the work; the caller commits both."""
+    session.execute(_FINISH, {"record_id": record_id, "status_code": answer.status,
+                              "response": answer.body})
+
+
 def run_once(
     session: Session, *, merchant_id: int, key: str, fingerprint: str,
     work: Callable[[], Answer],
 ) -> Answer:
-    """Run ``work`` (which must not commit) once per key; commit its writes with the key."""
-    existing = _find(session, merchant_id, key)
-    if existing is not None:
-        return _replay(existing, fingerprint)
-    record = IdempotencyRecord(merchant_id=merchant_id, key=key, request_hash=fingerprint,
-                               created_at=utcnow())
-    session.add(record)
+    """Run ``work`` (which must not commit) once per key; commit its writes with the key.
+
+    A failed ``work`` raises and leaves nothing: the caller's session rolls back, key
+    included, so a retry runs again.
+    """
+    claimed = claim(session, merchant_id=merchant_id, key=key, fingerprint=fingerprint)
+    if isinstance(claimed, Answer):
+        return claimed
     try:
-        session.flush()
         answer = work()
-        record.status_code, record.response = answer.status, answer.body
+        finish(session, claimed, answer)
         session.commit()
-    except IntegrityError:
-        # Another request with this key committed first (the flush waited for it on
-        # PostgreSQL): ours is rolled back, theirs is the answer.
+    except BaseException:
         session.rollback()
-        existing = _find(session, merchant_id, key)
-        if existing is None:
-            raise
-        return _replay(existing, fingerprint)
+        raise
     return answer
 
 

@@ -1,4 +1,5 @@
-"""Use cases of the ledger: purchases, refunds, adjustments, blocking, lookup, expiry.
+"""Use cases of the ledger: refunds, adjustments, blocking, lookup, entries (purchases,
+the hot path, are in ``purchases``).
 
 Each write locks the card row, checks, appends entries, refreshes the card's cached
 figures from the purchases, bumps the pass with an outbox row, leaves an audit record,
@@ -16,10 +17,9 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.cards.service import card_by_scan
 from app.clock import utcnow
-from app.errors import Conflict, Forbidden, Invalid, NotFound, TooMany
-from app.ledger import fraud
+from app.errors import Conflict, Invalid, NotFound
 from app.ledger.idempotency import Answer, run_once
-from app.ledger.models import Alert, LedgerEntry, Purchase, Refund
+from app.ledger.models import LedgerEntry, Purchase, Refund
 from app.ledger.postings import (
     Actor,
     audit,
@@ -30,15 +30,11 @@ from app.ledger.postings import (
     spend_figures,
 )
 from app.ledger.rules import (
-    CardState,
-    PurchaseOutcome,
     RuleViolation,
-    evaluate_purchase,
     evaluate_refund,
     max_redeemable,
 )
-from app.ledger.schemas import AdjustmentInput, PurchaseInput, RefundInput
-from app.merchants.models import Location
+from app.ledger.schemas import AdjustmentInput, RefundInput
 from app.sync.outbox import pass_changed
 
 
@@ -56,95 +52,6 @@ def lookup(session: Session, *, actor: Actor, barcode: str, amount: int | None,
         redeemable = max_redeemable(program_rules(card.program), balance=card.balance,
                                     amount=amount)
     return Lookup(card=card, redeemable_points=redeemable)
-
-
-def record_purchase(session: Session, *, actor: Actor, data: PurchaseInput, key: str,
-                    fingerprint: str, secret: bytes) -> Answer:
-    card = card_by_scan(session, merchant_id=actor.merchant_id, scanned=data.barcode,
-                        secret=secret)
-    location_id = _location_for(session, actor, card, data.location_id)
-    try:
-        return run_once(session, merchant_id=actor.merchant_id, key=key,
-                        fingerprint=fingerprint,
-                        work=lambda: _purchase(session, actor, card.id, data, location_id))
-    except fraud.LimitExceeded as exceeded:
-        session.rollback()
-        session.add(Alert(merchant_id=actor.merchant_id, program_id=card.program_id,
-                          card_id=card.id, api_key_id=actor.api_key_id,
-                          location_id=location_id, kind="velocity_limit",
-                          detail=exceeded.detail))
-        session.commit()
-        raise TooMany(exceeded.detail, code="velocity_limit", limit=exceeded.limit) from None
-
-
-def _location_for(session: Session, actor: Actor, card: Card, asked: int | None) -> int | None:
-    if actor.location_id is not None:
-        if asked is not None and asked != actor.location_id:
-            raise Forbidden("This cashier key records purchases at its own location only.",
-                            code="location_forbidden")
-        return actor.location_id
-    if asked is None:
-        return None
-    location = session.get(Location, asked)
-    if location is None or location.merchant_id != actor.merchant_id:
-        raise Invalid("location_id: no such location.", code="unknown_location",
-                      errors=[{"field": "location_id", "message": "no such location"}])
-    return location.id
-
-
-def _purchase(session: Session, actor: Actor, card_id: int, data: PurchaseInput,
-              location_id: int | None) -> Answer:
-    card = lock_card(session, card_id)
-    if card.status != "active":
-        raise Conflict("This card is blocked.", code="card_blocked")
-    rules = program_rules(card.program)
-    now = utcnow()
-    figures = spend_figures(session, card.id, now)
-    fraud.check_card_velocity(session, card, now)
-    state = CardState(balance=card.balance, stamps=card.stamps, visits=figures.visits,
-                      spend_12_months=figures.spend_12_months)
-    try:
-        outcome = evaluate_purchase(rules, state, amount=data.amount,
-                                    redeem_points=data.redeem_points)
-    except RuleViolation as violation:
-        raise Conflict(violation.message, code=violation.code) from None
-    if data.redeem_rewards > card.rewards:
-        raise Conflict(f"The card holds {card.rewards} rewards, not {data.redeem_rewards}.",
-                       code="insufficient_rewards")
-    fraud.check_cashier_points(session, card.program, actor, now,
-                               outcome.earned + outcome.bonus_points)
-    purchase = Purchase(
-        merchant_id=card.merchant_id, program_id=card.program_id, card_id=card.id,
-        location_id=location_id, api_key_id=actor.api_key_id, external_id=data.external_id,
-        amount=data.amount, redeemed_points=outcome.redeemed_points,
-        redeemed_value=outcome.redeemed_value, amount_paid=outcome.amount_paid,
-        earn_percent=outcome.earn_percent, earned_points=outcome.earned,
-        bonus_points=outcome.bonus_points, stamps_added=outcome.stamps_added,
-        rewards_redeemed=data.redeem_rewards, created_at=now,
-    )
-    session.add(purchase)
-    session.flush()
-    _post_purchase(session, card, actor, purchase, outcome, location_id)
-    refresh_figures(card, rules, spend_figures(session, card.id, now))
-    pass_changed(session, card, reason="purchase")
-    audit(session, actor, "purchase", card_id=card.id, purchase_id=purchase.id,
-          location_id=location_id, amount=data.amount, redeemed=outcome.redeemed_points,
-          earned=outcome.earned, bonus=outcome.bonus_points)
-    return Answer(201, purchase_json(purchase, card))
-
-
-def _post_purchase(session: Session, card: Card, actor: Actor, purchase: Purchase,
-                   outcome: PurchaseOutcome, location_id: int | None) -> None:
-    common: dict[str, Any] = {"purchase_id": purchase.id, "location_id": location_id}
-    post(session, card, actor, kind="redeem", points=-outcome.redeemed_points,
-         rewards=-purchase.rewards_redeemed, **common)
-    post(session, card, actor, kind="earn", points=outcome.earned,
-         stamps=outcome.stamps_added, **common)
-    for reason, points in outcome.bonuses:
-        post(session, card, actor, kind="bonus", points=points, reason=reason, **common)
-    if outcome.rewards_added:
-        post(session, card, actor, kind="bonus", stamps=-outcome.stamps_converted,
-             rewards=outcome.rewards_added, reason="stamps completed", **common)
 
 
 def purchase_json(purchase: Purchase, card: Card) -> dict[str, Any]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any, cast
 
-from sqlalchemy import event, text
+from sqlalchemy import Table, event, insert, text
 from sqlalchemy.orm import Session
 
 from app.cards.models import Card
@@ -21,6 +22,9 @@ TOPIC_PASS_UPDATED = "pass_updated"  # noqa: S105 (a topic name)
 TOPIC_PROGRAM_UPDATED = "program_updated"
 NOTIFY_CHANNEL = "loyalpass_outbox"
 _PENDING_WAKE = "loyalpass.outbox_written"
+
+_INSERT_MESSAGE = insert(cast(Table, OutboxMessage.__table__))
+_NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
 
 _wakers: list[Callable[[], None]] = []
 _wakers_lock = threading.Lock()
@@ -42,7 +46,7 @@ def wake_after_commit(session: Session) -> None:
     if not session.info.get(_PENDING_WAKE):
         session.info[_PENDING_WAKE] = True
         if session.get_bind().dialect.name == "postgresql":
-            session.execute(text(f"NOTIFY {NOTIFY_CHANNEL}"))
+            session.execute(_NOTIFY)
 
 
 @event.listens_for(Session, "after_commit")
@@ -62,10 +66,19 @@ def _forget_after_rollback(session: Session) -> None:
 def pass_changed(session: Session, card: Card, *, reason: str) -> None:
     """Bump the card's pass and queue its push; the caller commits both or neither."""
     card.mark_pass_changed()
-    session.add(OutboxMessage(
-        merchant_id=card.merchant_id, card_id=card.id, topic=TOPIC_PASS_UPDATED,
-        payload={"pass_version": card.pass_version, "reason": reason},
-    ))
+    if card.id is None:
+        session.flush()  # a card enrolled in this transaction needs its id first
+    queue_pass_update(session, merchant_id=card.merchant_id, card_id=card.id,
+                      pass_version=card.pass_version, reason=reason)
+
+
+def queue_pass_update(session: Session, *, merchant_id: int, card_id: int, pass_version: int,
+                      reason: str, **detail: Any) -> None:
+    """Queue the push of a card whose pass the caller has bumped (to ``pass_version``);
+    ``detail`` (a tier change, say) tells the senders what changed."""
+    session.execute(_INSERT_MESSAGE, {
+        "merchant_id": merchant_id, "card_id": card_id, "topic": TOPIC_PASS_UPDATED,
+        "payload": {"pass_version": pass_version, "reason": reason, **detail}})
     wake_after_commit(session)
 
 

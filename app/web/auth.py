@@ -9,8 +9,7 @@ from typing import ParamSpec, TypeVar
 from flask import g, request
 
 from app.errors import Forbidden, Unauthorized
-from app.merchants.models import ApiKey
-from app.merchants.service import authenticate_api_key
+from app.merchants.service import Caller, authenticate_api_key
 from app.web.context import db
 
 P = ParamSpec("P")
@@ -21,8 +20,8 @@ WRITERS = ("owner", "manager")
 COUNTER = ("owner", "manager", "cashier")
 
 
-def current_key() -> ApiKey:
-    key: ApiKey = g.api_key
+def current_key() -> Caller:
+    key: Caller = g.api_key
     return key
 
 
@@ -41,8 +40,6 @@ def requires(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             key = authenticate_api_key(session, presented.strip())
             if key is None:
                 raise Unauthorized("This API key is not valid.", code="invalid_api_key")
-            if session.dirty:
-                session.commit()  # only the key's coarse last-used time
             if key.role not in roles:
                 raise Forbidden(f"A {key.role} key may not do this.", code="role_forbidden")
             g.api_key = key

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, request
 from sqlalchemy import select
 
 from app.errors import BadRequest, Invalid, NotFound
+from app.ledger import purchases
 from app.ledger import service as ledger
 from app.ledger.idempotency import Answer, check_key, request_hash
 from app.ledger.models import Alert, Purchase
@@ -81,8 +82,8 @@ def purchase() -> Response:
     raw = _raw_body()
     key, fingerprint = _keyed(raw)
     data = parse(PurchaseInput, raw)
-    return _answer(ledger.record_purchase(db(), actor=_actor(), data=data, key=key,
-                                          fingerprint=fingerprint, secret=_secret()))
+    return _answer(purchases.record_purchase(db(), actor=_actor(), data=data, key=key,
+                                             fingerprint=fingerprint, secret=_secret()))
 
 
 @blueprint.get("/v1/pos/purchases/<int:purchase_id>")
