@@ -7,6 +7,7 @@ one sentence instead of at the first request.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -18,16 +19,23 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.config import Config, ConfigError
 from app.db import make_engine, make_session_factory
 
+log = logging.getLogger("loyalpass")
+
 if TYPE_CHECKING:
     from app.integrations.apns import PushSender
+    from app.integrations.google import GoogleWallet
     from app.runtime import Runtime
+    from app.sync.worker import Loop
 
 __all__ = ["Config", "ConfigError", "create_app"]
 
 
-def create_app(config: Config | None = None, *, push_sender: PushSender | None = None) -> Flask:
-    """The service. With ``LOYALPASS_WORKER=inline`` a push worker thread starts here,
-    sending through ``push_sender`` (tests) or the sender the configuration calls for."""
+def create_app(config: Config | None = None, *, push_sender: PushSender | None = None,
+               google_client: GoogleWallet | None = None) -> Flask:
+    """The service. With ``LOYALPASS_WORKER=inline`` the worker threads start here,
+    sending through ``push_sender`` and ``google_client`` (tests) or the clients the
+    configuration calls for."""
+    from app.google_wallet.account import load_google_account
     from app.runtime import Runtime
     from app.wallet.identity import load_identity
     from app.wallet.service import Wallet
@@ -35,11 +43,13 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     config = config or Config.from_env()
     engine = make_engine(config.database_url)
     _check_database(engine)
+    google = load_google_account(config)
+    log.info(google_status(config))
     runtime = Runtime(
         config=config,
         engine=engine,
         sessions=make_session_factory(engine),
-        wallet=Wallet(config=config, identity=load_identity(config)),
+        wallet=Wallet(config=config, identity=load_identity(config), google=google),
     )
     app = Flask(__name__, instance_path=str(config.instance_dir))
     app.config.update(
@@ -53,7 +63,9 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["loyalpass"] = runtime
     if config.worker == "inline":
-        _start_inline_worker(runtime, push_sender)
+        for loop in make_workers(runtime, push_sender=push_sender,
+                                 google_client=google_client, name="inline-worker"):
+            loop.start()
 
     from app.cli import register_cli
     from app.web import register_web
@@ -63,18 +75,45 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     return app
 
 
-def _start_inline_worker(runtime: Runtime, push_sender: PushSender | None) -> None:
-    from app.sync.senders import make_sender
-    from app.sync.worker import Worker
+def google_status(config: Config) -> str:
+    if config.google_issuer_id is None:
+        return ("Google Wallet: off (LOYALPASS_GOOGLE_ISSUER_ID is not set); "
+                "cards go to Apple Wallet only.")
+    return (f"Google Wallet: on, issuer {config.google_issuer_id}, "
+            f"API {config.google_api_url}.")
 
+
+def make_workers(runtime: Runtime, *, push_sender: PushSender | None = None,
+                 google_client: GoogleWallet | None = None, loops: int = 1,
+                 name: str = "worker") -> list[Loop]:
+    """The worker loops of one process: ``loops`` push loops and, when Google Wallet is
+    on, one Google loop woken after each fan-out. They are added to ``runtime.workers``."""
+    from app.google_wallet.client import make_google_client
+    from app.google_wallet.sync import GoogleSync
+    from app.sync.senders import make_sender
+    from app.sync.worker import GoogleWorker, Worker
+
+    config, google = runtime.config, runtime.wallet.google
     sender = push_sender or make_sender(
-        runtime.config, development_chain=runtime.wallet.is_development_chain)
-    worker = Worker(sessions=runtime.sessions, sender=sender,
-                    topic=runtime.wallet.pass_type_identifier, name="inline-worker",
-                    poll_interval=runtime.config.worker_poll_interval,
-                    lease=timedelta(seconds=runtime.config.push_lease_seconds))
-    runtime.workers.append(worker)
-    worker.start()
+        config, development_chain=runtime.wallet.is_development_chain)
+    created: list[Loop] = []
+    google_loop = None
+    if google is not None:
+        client = google_client or make_google_client(config, google, runtime.engine)
+        google_loop = GoogleWorker(GoogleSync(sessions=runtime.sessions, client=client,
+                                              account=google, wallet=runtime.wallet),
+                                   poll_interval=config.worker_poll_interval,
+                                   name=f"{name}-google")
+        created.append(google_loop)
+    for number in range(loops):
+        created.append(Worker(
+            sessions=runtime.sessions, sender=sender, topic=runtime.wallet.pass_type_identifier,
+            name=name if loops == 1 else f"{name}-{number + 1}",
+            poll_interval=config.worker_poll_interval,
+            lease=timedelta(seconds=config.push_lease_seconds), google=google,
+            after_fanout=google_loop.wake if google_loop is not None else None))
+    runtime.workers.extend(created)
+    return created
 
 
 def _check_database(engine: Engine) -> None:

@@ -48,6 +48,9 @@ def serve(host: str, port: int) -> None:
         click.echo(f"Wrote a development certificate chain to {config.certs_dir}")
     upgrade(make_engine(config.database_url))
     app = create_app(config)
+    from app import google_status
+
+    click.echo(google_status(config))
     if config.development:
         _print_demo(app, config)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
@@ -138,19 +141,14 @@ def merchant_create(name: str, email: str, password: str | None) -> None:
 def worker(concurrency: int) -> None:
     import signal
     import threading
-    from datetime import timedelta
 
-    from app import create_app
-    from app.sync.senders import make_sender
-    from app.sync.worker import PostgresListener, Worker
+    from app import create_app, google_status, make_workers
+    from app.sync.worker import PostgresListener
 
     config = Config.from_env().with_changes(worker="external")
     runtime = create_app(config).extensions["loyalpass"]
-    sender = make_sender(config, development_chain=runtime.wallet.is_development_chain)
-    workers = [Worker(sessions=runtime.sessions, sender=sender,
-                      topic=runtime.wallet.pass_type_identifier, name=f"worker-{n + 1}",
-                      lease=timedelta(seconds=config.push_lease_seconds))
-               for n in range(concurrency)]
+    click.echo(google_status(config))
+    workers = make_workers(runtime, loops=concurrency)
 
     def wake_all() -> None:
         for one in workers:
@@ -177,7 +175,13 @@ def worker(concurrency: int) -> None:
     for thread in threads:
         while thread.is_alive():
             thread.join(0.5)
-    sender.close()
+    close_workers(workers)
+
+
+def close_workers(workers: list[Any]) -> None:
+    """Close each client the loops hold (push loops share one sender) once."""
+    for client in {id(one.client): one.client for one in workers}.values():
+        client.close()
 
 
 def make_url_safe(config: Config) -> str:

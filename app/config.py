@@ -33,6 +33,9 @@ class Config:
     apns_ca_file: Path | None = None
     google_issuer_id: str | None = None
     google_api_url: str = "https://walletobjects.googleapis.com/walletobjects/v1"
+    # Google's root keys for verifying save/delete callbacks (ECv2SigningOnly).
+    google_keys_url: str = "https://pay.google.com/gp/m/issuer/keys"
+    google_ca_file: Path | None = None  # extra CA bundle for Google's hosts (stand-ins)
     worker: str = "inline"
     redis_url: str | None = None
     smtp_url: str | None = None
@@ -44,6 +47,10 @@ class Config:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def google_enabled(self) -> bool:
+        return self.google_issuer_id is not None
 
     @property
     def web_service_url(self) -> str:
@@ -75,8 +82,12 @@ class Config:
             pass_key_password=env.get("LOYALPASS_PASS_KEY_PASSWORD") or None,
             apns_url=_origin("LOYALPASS_APNS_URL", env.get("LOYALPASS_APNS_URL", cls.apns_url)),
             apns_ca_file=_optional_file(env, "LOYALPASS_APNS_CA_FILE"),
-            google_issuer_id=env.get("LOYALPASS_GOOGLE_ISSUER_ID") or None,
-            google_api_url=env.get("LOYALPASS_GOOGLE_API_URL", cls.google_api_url).rstrip("/"),
+            google_issuer_id=_issuer_id(env.get("LOYALPASS_GOOGLE_ISSUER_ID")),
+            google_api_url=_url("LOYALPASS_GOOGLE_API_URL",
+                                env.get("LOYALPASS_GOOGLE_API_URL", cls.google_api_url)),
+            google_keys_url=_url("LOYALPASS_GOOGLE_KEYS_URL",
+                                 env.get("LOYALPASS_GOOGLE_KEYS_URL", cls.google_keys_url)),
+            google_ca_file=_optional_file(env, "LOYALPASS_GOOGLE_CA_FILE"),
             redis_url=env.get("LOYALPASS_REDIS_URL") or None,
             smtp_url=env.get("LOYALPASS_SMTP_URL") or None,
             worker="inline",
@@ -136,6 +147,13 @@ def _origin(variable: str, value: str) -> str:
     return value.rstrip("/")
 
 
+def _url(variable: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{variable} must be an https URL, not {value!r}.")
+    return value.rstrip("/")
+
+
 def _positive(env: dict[str, str], variable: str, default: float) -> float:
     text = env.get(variable)
     if not text:
@@ -147,6 +165,15 @@ def _positive(env: dict[str, str], variable: str, default: float) -> float:
     if not 0 < value < 86_400:
         raise ConfigError(f"{variable} must be a number of seconds, not {text!r}.")
     return value
+
+
+def _issuer_id(value: str | None) -> str | None:
+    if not value or not value.strip():
+        return None
+    if not value.strip().isdigit():
+        raise ConfigError(
+            f"LOYALPASS_GOOGLE_ISSUER_ID must be the issuer's number, not {value!r}.")
+    return value.strip()
 
 
 def _optional_file(env: dict[str, str], variable: str) -> Path | None:

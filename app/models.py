@@ -2,6 +2,13 @@
 
 from app.cards.models import Card, Customer
 from app.devices.models import Device, DeviceLog, Registration
+from app.google_wallet.models import (
+    GoogleClass,
+    GoogleEvent,
+    GoogleMessage,
+    GoogleObject,
+    RateWindow,
+)
 from app.ledger.models import (
     Alert,
     AuditRecord,
@@ -15,6 +22,7 @@ from app.sync.models import OutboxMessage
 
 __all__ = [
     "Alert", "ApiKey", "AuditRecord", "Card", "Customer", "Device", "DeviceLog",
-    "IdempotencyRecord", "LedgerEntry", "Location", "Merchant", "OutboxMessage", "Program",
-    "Purchase", "Refund", "Registration", "Staff",
+    "GoogleClass", "GoogleEvent", "GoogleMessage", "GoogleObject", "IdempotencyRecord",
+    "LedgerEntry", "Location", "Merchant", "OutboxMessage", "Program", "Purchase",
+    "RateWindow", "Refund", "Registration", "Staff",
 ]

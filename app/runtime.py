@@ -12,7 +12,7 @@ from app.config import Config
 from app.wallet.service import Wallet
 
 if TYPE_CHECKING:
-    from app.sync.worker import Worker
+    from app.sync.worker import Loop
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,11 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     wallet: Wallet
-    workers: list[Worker] = field(default_factory=list)
+    workers: list[Loop] = field(default_factory=list)
 
-    def stop_workers(self) -> None:
+    def stop_workers(self, timeout: float = 15.0) -> None:
+        """Stop the loops and wait for the rounds in flight to end."""
         for worker in self.workers:
             worker.stop()
+        for worker in self.workers:
+            worker.join(timeout)

@@ -20,6 +20,7 @@ from app.errors import Invalid, NotFound
 from app.ledger.postings import Actor, post, program_rules
 from app.ledger.rules import tier_for
 from app.merchants.models import Program
+from app.sync.outbox import queue_pass_update
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,9 @@ def _create_card(
     session.add(card)
     session.flush()
     _welcome(session, card, program)
+    # Tells the worker a card exists: Google gets its object (Apple has no device yet).
+    queue_pass_update(session, merchant_id=card.merchant_id, card_id=card.id,
+                      pass_version=card.pass_version, reason="enrolled")
     return card
 
 

@@ -15,13 +15,17 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.clock import utcnow
 from app.devices.models import Registration
+from app.google_wallet import queue as google_queue
+from app.google_wallet.account import GoogleAccount
 from app.sync.models import OutboxMessage
 
 FANOUT_LOCK = 0x4C4F59  # an advisory lock id: one fan-out at a time on PostgreSQL
 
 
-def drain_outbox(session: Session, *, limit: int = 500) -> int:
-    """Turn up to ``limit`` outbox rows into pending pushes; returns how many rows."""
+def drain_outbox(session: Session, *, limit: int = 500,
+                 google: GoogleAccount | None = None) -> int:
+    """Turn up to ``limit`` outbox rows into pending pushes (and, with ``google``,
+    pending Google objects, classes and messages); returns how many rows."""
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql" and not session.scalar(
         text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": FANOUT_LOCK}
@@ -31,7 +35,8 @@ def drain_outbox(session: Session, *, limit: int = 500) -> int:
         session.rollback()
         return 0
     rows = session.execute(
-        select(OutboxMessage.id, OutboxMessage.card_id, OutboxMessage.program_id)
+        select(OutboxMessage.id, OutboxMessage.card_id, OutboxMessage.program_id,
+               OutboxMessage.payload)
         .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now)
         .order_by(OutboxMessage.id).limit(limit)
         .with_for_update(skip_locked=True)
@@ -51,6 +56,12 @@ def drain_outbox(session: Session, *, limit: int = 500) -> int:
         session.execute(update(Registration)
                         .where(Registration.card_id.in_(cards_of_programs))
                         .values(**pending).execution_options(synchronize_session=False))
+    if google is not None:
+        google_queue.mark_cards(session, google, card_ids, now)
+        google_queue.mark_programs(session, google, program_ids, now)
+        google_queue.queue_tier_messages(session, [
+            (row.card_id, row.payload["tier_to"]) for row in rows
+            if row.card_id is not None and (row.payload or {}).get("tier_up")], now)
     session.execute(update(OutboxMessage)
                     .where(OutboxMessage.id.in_([row.id for row in rows]))
                     .values(status="done", sent_at=now)

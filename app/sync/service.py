@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.clock import utcnow
 from app.devices.models import Device, Registration
+from app.google_wallet import service as google
 from app.sync.outbox import wake_after_commit
 
 
@@ -56,7 +57,7 @@ def merchant_push_counts(session: Session, *, merchant_id: int) -> dict[str, int
 
 
 def retry_failed(session: Session, *, card: Card) -> int:
-    """Put the card's parked pushes back in the queue, now."""
+    """Put the card's parked pushes (and parked Google updates) back in the queue, now."""
     result = session.execute(
         update(Registration)
         .where(Registration.card_id == card.id, Registration.push_status == "failed")
@@ -64,6 +65,8 @@ def retry_failed(session: Session, *, card: Card) -> int:
                 push_leased_until=None)
         .execution_options(synchronize_session=False)
     )
+    requeued = int(getattr(result, "rowcount", 0) or 0)
+    requeued += google.retry_failed(session, card_id=card.id)
     wake_after_commit(session)
     session.commit()
-    return int(getattr(result, "rowcount", 0) or 0)
+    return requeued

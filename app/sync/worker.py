@@ -19,7 +19,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.google_wallet.account import GoogleAccount
+from app.google_wallet.sync import GoogleSync
 from app.integrations.apns import PushSender
+from app.integrations.google import GoogleWallet
 from app.sync.dispatch import LEASE, dispatch
 from app.sync.fanout import drain_outbox
 from app.sync.outbox import NOTIFY_CHANNEL, add_waker, remove_waker
@@ -27,19 +30,18 @@ from app.sync.outbox import NOTIFY_CHANNEL, add_waker, remove_waker
 log = logging.getLogger("loyalpass.worker")
 
 
-class Worker:
-    def __init__(self, *, sessions: sessionmaker[Session], sender: PushSender, topic: str,
-                 poll_interval: float = 1.0, batch: int = 1000, name: str = "worker",
-                 lease: timedelta = LEASE) -> None:
-        self.sessions = sessions
-        self.sender = sender
-        self.topic = topic
-        self.poll_interval = poll_interval
-        self.batch = batch
-        self.name = name
-        self.lease = lease
+class Loop:
+    """A worker loop: runs ``run_once`` until idle, then waits for a wake-up or the poll."""
+
+    name = "loop"
+    poll_interval = 1.0
+
+    def __init__(self) -> None:
         self._wake = threading.Event()
         self._stopping = threading.Event()
+
+    def run_once(self) -> int:
+        raise NotImplementedError
 
     def wake(self) -> None:
         self._wake.set()
@@ -51,16 +53,6 @@ class Worker:
     @property
     def stopping(self) -> bool:
         return self._stopping.is_set()
-
-    def run_once(self) -> int:
-        """One round of fan-out and pushing; returns how much work it found."""
-        with self.sessions() as session:
-            fanned = drain_outbox(session, limit=self.batch)
-            report = dispatch(session, self.sender, topic=self.topic, limit=self.batch,
-                              lease=self.lease)
-        if report.claimed:
-            log.info("%s pushed %d devices: %s", self.name, report.pushed, report.outcomes)
-        return fanned + report.claimed
 
     def run(self) -> None:
         add_waker(self.wake)
@@ -74,6 +66,12 @@ class Worker:
                     log.warning("%s: database error, retrying: %s", self.name, error.orig)
                     busy = 0
                     time.sleep(0.2)
+                except Exception:
+                    # A bug or a broken setting must not end the loop: the work stays
+                    # leased or pending in the database and is tried again.
+                    log.exception("%s: round failed; trying again shortly", self.name)
+                    busy = 0
+                    self._stopping.wait(1.0)
                 if not busy:
                     self._wake.wait(self.poll_interval)
         finally:
@@ -82,7 +80,68 @@ class Worker:
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name=f"loyalpass-{self.name}", daemon=True)
         thread.start()
+        self._thread = thread
         return thread
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the thread ``start`` began (after ``stop``, for its round to end)."""
+        thread = getattr(self, "_thread", None)
+        if thread is not None:
+            thread.join(timeout)
+
+
+class Worker(Loop):
+    """Fans the outbox out (to devices, and to Google when it is on) and pushes devices."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], sender: PushSender, topic: str,
+                 poll_interval: float = 1.0, batch: int = 1000, name: str = "worker",
+                 lease: timedelta = LEASE, google: GoogleAccount | None = None,
+                 after_fanout: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.sessions = sessions
+        self.sender = sender
+        self.topic = topic
+        self.poll_interval = poll_interval
+        self.batch = batch
+        self.name = name
+        self.lease = lease
+        self.google = google
+        self.after_fanout = after_fanout
+
+    def run_once(self) -> int:
+        """One round of fan-out and pushing; returns how much work it found."""
+        with self.sessions() as session:
+            fanned = drain_outbox(session, limit=self.batch, google=self.google)
+            if fanned and self.after_fanout is not None:
+                self.after_fanout()
+            report = dispatch(session, self.sender, topic=self.topic, limit=self.batch,
+                              lease=self.lease)
+        if report.claimed:
+            log.info("%s pushed %d devices: %s", self.name, report.pushed, report.outcomes)
+        return fanned + report.claimed
+
+    @property
+    def client(self) -> PushSender:
+        return self.sender
+
+
+class GoogleWorker(Loop):
+    """Sends pending Google classes, objects and messages (at Google's pace, through the
+    shared limiter), so that a slow Google never holds up the pushes to iPhones."""
+
+    def __init__(self, sync: GoogleSync, *, poll_interval: float = 1.0,
+                 name: str = "google-worker") -> None:
+        super().__init__()
+        self.sync = sync
+        self.poll_interval = poll_interval
+        self.name = name
+
+    def run_once(self) -> int:
+        return self.sync.run_once()
+
+    @property
+    def client(self) -> GoogleWallet:
+        return self.sync.client
 
 
 class PostgresListener:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from app.cards.models import Card
 from app.cards.numbers import barcode_message
 from app.config import Config
+from app.google_wallet.account import GoogleAccount
 from app.merchants.models import Program
 from app.metrics import PASSES_BUILT
 from app.wallet.views import design_key, pass_card, pass_design
@@ -24,6 +25,7 @@ BARCODE_FORMATS = {"qr": "QR", "pdf417": "PDF417", "aztec": "Aztec", "code128": 
 class Wallet:
     config: Config
     identity: SigningIdentity
+    google: GoogleAccount | None = None  # None: Google Wallet is off
 
     def __post_init__(self) -> None:
         self.packager = PassPackager(self.identity)
@@ -66,6 +68,13 @@ class Wallet:
 
     def apple_pass_url(self, card: Card) -> str:
         return f"{self.card_url(card)}/pass.pkpass"
+
+    def google_save_url(self, card: Card) -> str | None:
+        """The "Add to Google Wallet" link, or None while Google Wallet is off."""
+        if self.google is None:
+            return None
+        return self.google.save_url(program_id=card.program_id,
+                                    serial_number=card.serial_number)
 
     def design(self, program: Program) -> PassDesign:
         key = design_key(program)

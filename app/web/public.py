@@ -18,6 +18,7 @@ from app.merchants.service import program_by_slug
 from app.validation import parse
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
+from passes.apple.images import square_mark
 
 blueprint = Blueprint("public", __name__)
 
@@ -96,13 +97,25 @@ def _card_from_token(token: str) -> Any:
     return card
 
 
+@blueprint.get("/p/<slug>/logo.png")
+def program_logo(slug: str) -> Response:
+    """The program's square mark, public: Google Wallet fetches it for the class."""
+    program = program_by_slug(db(), slug)
+    image = square_mark(program.name, program.colors["background"],
+                        program.colors["foreground"], program.logo)
+    response = Response(image, mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @blueprint.get("/c/<token>")
 def card_page(token: str) -> Response:
     card = _card_from_token(token)
     locale = _locale(card.program)
     wallet = runtime().wallet
     return _page("card.html", card.program, locale, card=card,
-                 apple_pass_url=wallet.apple_pass_url(card))
+                 apple_pass_url=wallet.apple_pass_url(card),
+                 google_save_url=wallet.google_save_url(card))
 
 
 @blueprint.get("/c/<token>/pass.pkpass")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from app.cards.service import get_card
+from app.google_wallet import service as google
 from app.sync import service as pushes
 from app.web.auth import READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response
@@ -17,7 +18,8 @@ blueprint = Blueprint("pushes", __name__)
 def card_deliveries(card_id: int) -> Response:
     card = get_card(db(), merchant_id=merchant_id(), card_id=card_id)
     return json_response({"card_id": card.id, "pass_version": card.pass_version,
-                          "deliveries": pushes.card_deliveries(db(), card=card)})
+                          "deliveries": pushes.card_deliveries(db(), card=card),
+                          "google": google.object_state(db(), card_id=card.id)})
 
 
 @blueprint.post("/v1/cards/<int:card_id>/deliveries/retry")

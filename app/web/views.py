@@ -98,4 +98,7 @@ def card_json(card: Card, wallet: Wallet) -> dict[str, Any]:
         },
         "created_at": card.created_at.isoformat() + "Z",
     }
+    google_save_url = wallet.google_save_url(card)
+    if google_save_url is not None:  # absent while Google Wallet is off
+        body["google_save_url"] = google_save_url
     return body

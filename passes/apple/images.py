@@ -219,3 +219,20 @@ def _strip(background: RGB, scale: int) -> Image.Image:
     )
     # Rows of one colour each compress to almost nothing in PNG.
     return column.resize((width, height), Image.Resampling.NEAREST)
+
+
+def square_mark(text: str, background: str, foreground: str, logo: bytes | None,
+                side: int = 660) -> bytes:
+    """A square PNG of the program's mark for other wallets' artwork (Google Wallet's
+    program logo, 660 pixels recommended): the uploaded logo centred on the background
+    colour, or the monogram of ``text``. Colours are ``#RRGGBB``."""
+    back, fore = hex_to_rgb(background), hex_to_rgb(foreground)
+    canvas = Image.new("RGBA", (side, side), (*back, 255))
+    if logo is not None:
+        fitted = _fit(load_logo(logo), (round(side * _ICON_LOGO_SHARE),) * 2)
+        canvas.alpha_composite(fitted, ((side - fitted.width) // 2,
+                                        (side - fitted.height) // 2))
+    else:
+        glyph = _glyph(_initial(text), side * _SUPERSAMPLE, fore)
+        canvas.alpha_composite(glyph.resize((side, side), Image.Resampling.LANCZOS))
+    return _png(canvas)

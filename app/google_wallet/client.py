@@ -1,0 +1,27 @@
+"""The Google Wallet client a running Loyalpass uses, with the project-wide limiter:
+in Redis when ``LOYALPASS_REDIS_URL`` is set, in the database otherwise, so that every
+worker process of the deployment shares one budget of requests a second."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+
+from app.config import Config
+from app.google_wallet.account import GoogleAccount
+from app.google_wallet.limiter import DatabaseWindowCounter
+from app.integrations.google import GoogleWalletClient
+from app.integrations.ratelimit import Limiter, RedisLimiter, WindowLimiter
+
+LIMIT_NAME = "google-wallet"
+
+
+def make_limiter(config: Config, engine: Engine) -> Limiter:
+    if config.redis_url:
+        return RedisLimiter(config.redis_url, key=f"loyalpass:{LIMIT_NAME}")
+    return WindowLimiter(DatabaseWindowCounter(engine, LIMIT_NAME))
+
+
+def make_google_client(config: Config, account: GoogleAccount,
+                       engine: Engine) -> GoogleWalletClient:
+    return GoogleWalletClient(account.service_account, limiter=make_limiter(config, engine),
+                              api_url=config.google_api_url, ca_file=config.google_ca_file)

@@ -1,0 +1,127 @@
+"""What Loyalpass knows of its Google Wallet classes, objects, messages and callbacks."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import utcnow
+from app.db import Base
+
+SYNC_STATES = ("pending", "synced", "failed")
+
+
+class GoogleClass(Base):
+    """A program's LoyaltyClass: pending until Google has its newest design."""
+
+    __tablename__ = "google_classes"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    class_id: Mapped[str] = mapped_column(String(160), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    synced_generation: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'synced', 'failed')", name="status"),
+        Index("ix_google_classes_due", "status", "available_at"),
+    )
+
+
+class GoogleObject(Base):
+    """A card's LoyaltyObject: inserted once, then patched with the newest state."""
+
+    __tablename__ = "google_objects"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    object_id: Mapped[str] = mapped_column(String(160), unique=True)
+    inserted: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    generation: Mapped[int] = mapped_column(Integer, default=1)
+    synced_generation: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    synced_at: Mapped[datetime | None] = mapped_column(DateTime)
+    saved_at: Mapped[datetime | None] = mapped_column(DateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'synced', 'failed')", name="status"),
+        Index("ix_google_objects_due", "status", "available_at"),
+    )
+
+
+class GoogleMessage(Base):
+    """A message for a card's object (an offer, a tier upgrade): notifying while the
+    card's budget of three in 24 hours lasts, silent after."""
+
+    __tablename__ = "google_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    header: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    budget_spent: Mapped[bool] = mapped_column(Boolean, default=False)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        Index("ix_google_messages_due", "status", "available_at"),
+        Index("ix_google_messages_card_sent", "card_id", "sent_at"),
+    )
+
+
+class GoogleEvent(Base):
+    """A save or delete callback from Google, once per nonce."""
+
+    __tablename__ = "google_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(200), unique=True)
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"), index=True)
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), index=True)
+    event_type: Mapped[str] = mapped_column(String(8))
+    class_id: Mapped[str] = mapped_column(String(160))
+    object_id: Mapped[str] = mapped_column(String(160))
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (CheckConstraint("event_type IN ('save', 'del')", name="event_type"),)
+
+
+class RateWindow(Base):
+    """Requests counted per second per shared limit, for workers without Redis."""
+
+    __tablename__ = "rate_windows"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)

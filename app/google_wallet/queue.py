@@ -1,0 +1,84 @@
+"""Marking Google classes, objects and messages pending: the fan-out's Google half.
+
+Called inside the fan-out's transaction with the outbox rows it claimed. Each changed
+card's object gets its generation bumped (or is created, the first time: that is the
+insert an enrolment leads to), its program's class is created when missing, a changed
+program's class is bumped, and a tier upgrade queues a notifying message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.orm import Session
+
+from app.cards.models import Card, Customer
+from app.google_wallet.account import GoogleAccount
+from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
+from app.i18n import translate
+
+OBJECTS = cast(Table, GoogleObject.__table__)
+CLASSES = cast(Table, GoogleClass.__table__)
+
+
+def _pending(table: Table, now: datetime) -> dict[str, Any]:
+    return {"status": "pending", "generation": table.c.generation + 1, "attempts": 0,
+            "available_at": now, "last_error": None}
+
+
+def mark_cards(session: Session, account: GoogleAccount, card_ids: Sequence[int],
+               now: datetime) -> None:
+    if not card_ids:
+        return
+    session.execute(update(OBJECTS).where(OBJECTS.c.card_id.in_(card_ids))
+                    .values(**_pending(OBJECTS, now)))
+    known = set(session.scalars(select(OBJECTS.c.card_id)
+                                .where(OBJECTS.c.card_id.in_(card_ids))))
+    new = session.execute(select(Card.id, Card.program_id, Card.serial_number)
+                          .where(Card.id.in_([i for i in card_ids if i not in known]))).all()
+    for card_id, program_id, serial_number in new:
+        session.add(GoogleObject(card_id=card_id, program_id=program_id,
+                                 object_id=account.object_id(serial_number),
+                                 available_at=now))
+    ensure_classes(session, account, {program_id for _, program_id, _ in new}, now)
+
+
+def ensure_classes(session: Session, account: GoogleAccount, program_ids: Iterable[int],
+                   now: datetime) -> None:
+    wanted = set(program_ids)
+    if not wanted:
+        return
+    known = set(session.scalars(select(CLASSES.c.program_id)
+                                .where(CLASSES.c.program_id.in_(wanted))))
+    for program_id in sorted(wanted - known):
+        session.add(GoogleClass(program_id=program_id, class_id=account.class_id(program_id),
+                                available_at=now))
+    session.flush()
+
+
+def mark_programs(session: Session, account: GoogleAccount, program_ids: Sequence[int],
+                  now: datetime) -> None:
+    if not program_ids:
+        return
+    session.execute(update(CLASSES).where(CLASSES.c.program_id.in_(program_ids))
+                    .values(**_pending(CLASSES, now)))
+    ensure_classes(session, account, program_ids, now)
+
+
+def queue_tier_messages(session: Session, upgrades: Sequence[tuple[int, str]],
+                        now: datetime) -> None:
+    """One notifying message per tier upgrade, in the customer's language."""
+    if not upgrades:
+        return
+    locales = dict(session.execute(
+        select(Card.id, Customer.locale).join(Customer, Customer.id == Card.customer_id)
+        .where(Card.id.in_([card_id for card_id, _ in upgrades]))).all())
+    for card_id, tier in upgrades:
+        locale = locales.get(card_id, "en")
+        session.add(GoogleMessage(
+            card_id=card_id, kind="tier", available_at=now, created_at=now,
+            header=translate(locale, "tier_upgrade_header", tier=tier)[:200],
+            body=translate(locale, "tier_upgrade_body", tier=tier)))

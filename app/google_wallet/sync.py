@@ -1,0 +1,211 @@
+"""Sending pending classes, objects and messages to Google, and recording the answers.
+
+Each round leases a few due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's
+write lock serialises workers), builds the body from the newest state in the database,
+sends it through the client (whose shared limiter keeps the project under Google's
+rate), and records the answer against the generation it sent: a change that arrived
+meanwhile keeps the row pending, so Google ends on the newest state. Objects wait for
+their class, messages for their object. Retryable answers back off with jitter; after
+``MAX_ATTEMPTS`` a row is parked as failed, visible with Google's last answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import ColumnElement, Table, func, literal, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.cards.models import Card
+from app.clock import utcnow
+from app.google_wallet.account import GoogleAccount
+from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
+from app.google_wallet.views import google_card, google_program
+from app.integrations.google import GoogleResult, GoogleWallet
+from app.merchants.models import Program
+from app.sync.dispatch import backoff
+from app.wallet.service import Wallet
+from passes.google import loyalty_class, loyalty_object, message, object_patch
+
+log = logging.getLogger("loyalpass.google")
+
+CLASSES = cast(Table, GoogleClass.__table__)
+OBJECTS = cast(Table, GoogleObject.__table__)
+MESSAGES = cast(Table, GoogleMessage.__table__)
+MAX_ATTEMPTS = 12
+NOTIFY_BUDGET = 3  # notifying messages per object in 24 hours (Google's limit)
+BUDGET_WINDOW = timedelta(hours=24)
+LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    key: int
+    generation: int
+    attempts: int
+
+
+def _claim(session: Session, table: Table, key: ColumnElement[Any], *, limit: int,
+           now: datetime, ready: ColumnElement[bool] | None = None) -> list[Claimed]:
+    """Lease up to ``limit`` due rows of ``table`` and commit the lease."""
+    generation = table.c.generation if "generation" in table.c else literal(0)
+    query = (select(key, generation, table.c.attempts)
+             .where(table.c.status == "pending", table.c.available_at <= now,
+                    table.c.leased_until.is_(None) | (table.c.leased_until < now))
+             .order_by(table.c.available_at).limit(limit)
+             .with_for_update(of=table, skip_locked=True))
+    if ready is not None:
+        query = query.where(ready)
+    rows = session.execute(query).all()
+    if rows:
+        session.execute(update(table).where(key.in_([row[0] for row in rows]))
+                        .values(leased_until=now + LEASE))
+    session.commit()
+    return [Claimed(int(row[0]), int(row[1]), int(row[2])) for row in rows]
+
+
+@dataclass
+class GoogleSync:
+    """One worker's Google stage; ``run_once`` sends what is due and says how much."""
+
+    sessions: sessionmaker[Session]
+    client: GoogleWallet
+    account: GoogleAccount
+    wallet: Wallet
+    batch: int = 20
+
+    def run_once(self) -> int:
+        done = 0
+        for stage in (self._classes, self._objects, self._messages):
+            with self.sessions() as session:
+                done += stage(session)
+        return done
+
+    # Classes
+
+    def _classes(self, session: Session) -> int:
+        claimed = _claim(session, CLASSES, CLASSES.c.program_id, limit=self.batch, now=utcnow())
+        for row in claimed:
+            program = session.get(Program, row.key)
+            assert program is not None
+            view = google_program(program, self.account, base_url=self.wallet.config.base_url)
+            body = loyalty_class(view)
+            session.rollback()  # no transaction (on SQLite: no write lock) while Google answers
+            result = self.client.upsert_class(body)
+            self._record(session, CLASSES, CLASSES.c.program_id, row, result)
+        return len(claimed)
+
+    # Objects
+
+    def _objects(self, session: Session) -> int:
+        class_ready = select(CLASSES.c.program_id).where(
+            CLASSES.c.program_id == OBJECTS.c.program_id, CLASSES.c.synced_generation > 0
+        ).exists()
+        claimed = _claim(session, OBJECTS, OBJECTS.c.card_id, limit=self.batch,
+                         now=utcnow(), ready=class_ready)
+        for row in claimed:
+            self._send_object(session, row)
+        return len(claimed)
+
+    def _send_object(self, session: Session, row: Claimed) -> None:
+        state = session.get(GoogleObject, row.key)
+        card = session.get(Card, row.key)
+        assert state is not None and card is not None
+        program = google_program(card.program, self.account,
+                                 base_url=self.wallet.config.base_url)
+        view = google_card(card, barcode_message=self.wallet.barcode_message(card),
+                           customer_url=self.wallet.card_url(card))
+        inserted, object_id = state.inserted, state.object_id
+        body = object_patch(program, view) if inserted else loyalty_object(program, view)
+        session.rollback()  # no transaction (on SQLite: no write lock) while Google answers
+        if inserted:
+            result = self.client.patch_object(object_id, body)
+        else:
+            result = self.client.insert_object(body)
+        if result.outcome == "not_found" and inserted:
+            # Gone from Google (deleted by hand?): insert it again at once.
+            session.execute(update(OBJECTS).where(OBJECTS.c.card_id == row.key)
+                            .values(inserted=False, leased_until=None))
+            session.commit()
+            return
+        if result.ok:
+            session.execute(update(OBJECTS).where(OBJECTS.c.card_id == row.key)
+                            .values(inserted=True))
+        self._record(session, OBJECTS, OBJECTS.c.card_id, row, result)
+
+    # Messages
+
+    def _messages(self, session: Session) -> int:
+        object_ready = select(OBJECTS.c.card_id).where(
+            OBJECTS.c.card_id == MESSAGES.c.card_id, OBJECTS.c.inserted.is_(True)
+        ).exists()
+        claimed = _claim(session, MESSAGES, MESSAGES.c.id, limit=self.batch, now=utcnow(),
+                         ready=object_ready)
+        for row in claimed:
+            self._send_message(session, row)
+        return len(claimed)
+
+    def _send_message(self, session: Session, row: Claimed) -> None:
+        note = session.get(GoogleMessage, row.key)
+        state = session.get(GoogleObject, note.card_id) if note is not None else None
+        assert note is not None and state is not None
+        now = utcnow()
+        spent = session.scalar(select(func.count(MESSAGES.c.id)).where(
+            MESSAGES.c.card_id == note.card_id, MESSAGES.c.notified.is_(True),
+            MESSAGES.c.sent_at > now - BUDGET_WINDOW)) or 0
+        notify = spent < NOTIFY_BUDGET
+        object_id, header, body = state.object_id, note.header, note.body
+        session.rollback()
+        result = self.client.add_message(
+            object_id, message(f"loyalpass-{row.key}", header, body, notify=notify))
+        if notify and result.outcome == "quota":
+            # Google counts differently than we do (a message sent from elsewhere):
+            # the customer gets it silently rather than not at all.
+            notify = False
+            result = self.client.add_message(
+                object_id, message(f"loyalpass-{row.key}", header, body, notify=False))
+        if result.ok:
+            session.execute(update(MESSAGES).where(MESSAGES.c.id == row.key).values(
+                status="sent", sent_at=utcnow(), notified=notify, budget_spent=not notify,
+                leased_until=None, last_error=None))
+            session.commit()
+            if not notify:
+                log.info("google: message %d sent silently: the card's %d notifications "
+                         "in 24 hours are spent", row.key, NOTIFY_BUDGET)
+            return
+        self._record(session, MESSAGES, MESSAGES.c.id, row, result)
+
+    # Answers
+
+    def _record(self, session: Session, table: Table, key: ColumnElement[Any],
+                row: Claimed, result: GoogleResult) -> None:
+        now = utcnow()
+        values: dict[str, Any] = {"leased_until": None}
+        if "last_status" in table.c:
+            values["last_status"] = result.status
+        if result.ok and "generation" in table.c:
+            values.update(synced_generation=row.generation, synced_at=now, attempts=0,
+                          last_error=None)
+            # Only the generation that was sent is done; a newer one stays pending.
+            session.execute(update(table).where(key == row.key,
+                                                table.c.generation == row.generation)
+                            .values(status="synced", **values))
+            session.execute(update(table).where(key == row.key).values(**values))
+        else:
+            attempts = row.attempts + 1
+            final = result.outcome == "invalid" or attempts >= MAX_ATTEMPTS
+            values.update(attempts=attempts, last_error=_describe(result),
+                          status="failed" if final else "pending",
+                          available_at=now + timedelta(
+                              seconds=backoff(attempts, result.retry_after)))
+            session.execute(update(table).where(key == row.key).values(**values))
+            log.warning("google: %s %d: %s (attempt %d)", table.name, row.key,
+                        _describe(result), attempts)
+        session.commit()
+
+
+def _describe(result: GoogleResult) -> str:
+    return f"{result.outcome} {result.status or ''} {result.reason or ''}".strip()[:500]

@@ -1,0 +1,58 @@
+"""Google views of programs and cards, in the shapes ``passes.google`` takes."""
+
+from __future__ import annotations
+
+from app.cards.models import Card
+from app.google_wallet.account import GoogleAccount
+from app.merchants.models import Program
+from app.wallet.views import rules_text, support_text
+from passes.google import MAX_BALANCE, GoogleCard, GoogleProgram
+
+
+def logo_url(base_url: str, program: Program) -> str:
+    """Where Google fetches the program's logo; the version busts Google's image cache."""
+    return f"{base_url}/p/{program.slug}/logo.png?v={program.design_version}"
+
+
+def google_program(program: Program, account: GoogleAccount, *, base_url: str) -> GoogleProgram:
+    locales = tuple(program.locales) or ("en",)
+    texts: dict[str, dict[str, str]] = {
+        "how_it_works": {locale: rules_text(program, locale) for locale in locales},
+    }
+    support = {locale: support_text(program, locale) for locale in locales}
+    if any(support.values()):
+        texts["support"] = support
+    if program.terms:
+        texts["terms"] = dict.fromkeys(locales, program.terms)
+    callback = f"{base_url}/google/callback" if base_url.startswith("https://") else None
+    return GoogleProgram(
+        issuer_id=account.issuer_id,
+        class_suffix=account.class_id(program.id).split(".", 1)[1],
+        issuer_name=program.merchant.name,
+        program_name=program.name,
+        logo_url=logo_url(base_url, program),
+        background_color=program.colors["background"],
+        locales=locales,
+        kind=program.kind,
+        stamps_required=program.stamps_required,
+        barcode_format=program.barcode_format,
+        callback_url=callback,
+        country_code=program.country,
+        texts=texts,
+    )
+
+
+def google_card(card: Card, *, barcode_message: str, customer_url: str) -> GoogleCard:
+    return GoogleCard(
+        object_suffix=card.serial_number,
+        card_number=card.number,
+        barcode_message=barcode_message,
+        holder_name=card.customer.name,
+        # Google keeps the balance in 32 bits; no real card comes near it.
+        balance=min(card.balance, MAX_BALANCE),
+        tier=card.tier,
+        stamps=card.stamps,
+        blocked=card.status == "blocked",
+        customer_url=customer_url,
+        locale=card.customer.locale if card.customer.locale in ("en", "ru", "uk") else None,
+    )

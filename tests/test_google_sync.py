@@ -1,0 +1,401 @@
+"""Google Wallet kept in step with the ledger, against a stand-in Google on loopback.
+
+The stand-in speaks HTTPS, checks the service account's signed token assertion and keeps
+classes and objects as Google would; Loyalpass runs with its real worker loops, its real
+client and the database limiter.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from flask import Flask
+from sqlalchemy import select
+
+from app import create_app
+from app.config import Config, ConfigError
+from app.google_wallet.limiter import DatabaseWindowCounter
+from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
+from app.integrations.fakes import FakePushSender
+from app.integrations.ratelimit import WindowLimiter
+from tests.conftest import BASE_URL, Api, new_merchant
+from tests.google_helpers import make_service_account, write_google_json
+from tests.google_standin import GoogleStandIn
+
+ISSUER = "3388000000012345678"
+
+
+@dataclass
+class Google:
+    app: Flask
+    api: Api
+    standin: GoogleStandIn
+    public_key: rsa.RSAPublicKey
+    info: dict[str, str]
+
+    def object_id(self, card: dict[str, Any]) -> str:
+        return f"{ISSUER}.{card['serial_number']}"
+
+    def purchase(self, card: dict[str, Any], amount: int) -> dict[str, Any]:
+        response = self.api.post("/api/v1/pos/purchases",
+                                 {"barcode": card["barcode"]["message"], "amount": amount},
+                                 headers={"Idempotency-Key": uuid.uuid4().hex})
+        assert response.status_code == 201, response.get_json()
+        body: dict[str, Any] = response.get_json()
+        return body
+
+    def patches(self, card: dict[str, Any]) -> list[Any]:
+        return [request.body for request in self.standin.requests_to(
+            "PATCH", f"/loyaltyObject/{self.object_id(card)}")]
+
+
+def wait_for(check: Callable[[], Any], seconds: float = 10.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {seconds} s")
+        time.sleep(0.02)
+
+
+def google_config(config: Config, standin: GoogleStandIn, certs: Path, **changes: Any
+                  ) -> Config:
+    return config.with_changes(
+        certs_dir=certs, google_issuer_id=ISSUER, google_api_url=standin.api_url,
+        google_ca_file=standin.ca_file, **changes)
+
+
+@pytest.fixture
+def standin() -> Iterator[GoogleStandIn]:
+    with GoogleStandIn() as running:
+        yield running
+
+
+@pytest.fixture
+def google_certs(certs_dir: Path, tmp_path: Path, standin: GoogleStandIn
+                 ) -> tuple[Path, dict[str, str], rsa.RSAPublicKey]:
+    certs = tmp_path / "certs"
+    shutil.copytree(certs_dir, certs)
+    info, key = make_service_account(standin.token_uri)
+    standin.register(info["client_email"], key.public_key())
+    write_google_json(certs, info)
+    return certs, info, key.public_key()
+
+
+def _start(config: Config, standin: GoogleStandIn,
+           google_certs: tuple[Path, dict[str, str], rsa.RSAPublicKey], **changes: Any
+           ) -> Iterator[Google]:
+    certs, info, public_key = google_certs
+    app = create_app(google_config(config, standin, certs, **changes),
+                     push_sender=FakePushSender())
+    try:
+        with app.extensions["loyalpass"].sessions() as session:
+            api = new_merchant(app.test_client(), session, name="Kava Bar")
+        yield Google(app, api, standin, public_key, info)
+    finally:
+        app.extensions["loyalpass"].stop_workers()
+        app.extensions["loyalpass"].engine.dispose()
+
+
+@pytest.fixture
+def google(config: Config, standin: GoogleStandIn,
+           google_certs: tuple[Path, dict[str, str], rsa.RSAPublicKey]) -> Iterator[Google]:
+    """Loyalpass with its worker loops running in the process, as `loyalpass serve` runs."""
+    yield from _start(config, standin, google_certs, worker="inline",
+                      worker_poll_interval=0.1)
+
+
+@pytest.fixture
+def google_manual(config: Config, standin: GoogleStandIn,
+                  google_certs: tuple[Path, dict[str, str], rsa.RSAPublicKey]
+                  ) -> Iterator[Google]:
+    """Loyalpass whose worker loops the test turns by hand."""
+    yield from _start(config, standin, google_certs, worker="external")
+
+
+def make_program(api: Api, **fields: Any) -> dict[str, Any]:
+    body = {"name": "Kava Club", "currency": "UAH", "earn_percent": 2,
+            "locales": ["uk", "en", "ru"], **fields}
+    response = api.post("/api/v1/programs", body)
+    assert response.status_code == 201, response.get_json()
+    created: dict[str, Any] = response.get_json()
+    return created
+
+
+def enroll(api: Api, program: dict[str, Any], email: str) -> dict[str, Any]:
+    response = api.post(f"/api/v1/programs/{program['id']}/cards",
+                        {"name": "Олена Коваленко", "email": email, "locale": "uk"})
+    assert response.status_code == 201, response.get_json()
+    card: dict[str, Any] = response.get_json()
+    return card
+
+
+def test_enrolment_inserts_the_class_once_and_each_object_once(google: Google) -> None:
+    program = make_program(google.api)
+    first = enroll(google.api, program, "olena@example.com")
+    second = enroll(google.api, program, "taras@example.com")
+    wait_for(lambda: google.object_id(second) in google.standin.objects
+             and google.object_id(first) in google.standin.objects)
+    class_inserts = google.standin.requests_to("POST", "/loyaltyClass")
+    assert len(class_inserts) == 1
+    assert class_inserts[0].body["reviewStatus"] == "UNDER_REVIEW"
+    assert class_inserts[0].body["programName"] == "Kava Club"
+    for card in (first, second):
+        inserts = [r for r in google.standin.requests_to("POST", "/loyaltyObject")
+                   if r.body.get("id") == google.object_id(card)]
+        assert len(inserts) == 1
+        stored = google.standin.objects[google.object_id(card)]
+        assert stored["classId"] == f"{ISSUER}.loyalpass-program-{program['id']}"
+        assert stored["state"] == "ACTIVE"
+        assert stored["accountName"] == "Олена Коваленко"
+    assert google.standin.verified_assertions, "the token came from a verified assertion"
+
+
+def test_a_purchase_patches_the_object_with_the_new_balance_within_seconds(
+        google: Google) -> None:
+    program = make_program(google.api, welcome_points=50)
+    card = enroll(google.api, program, "olena@example.com")
+    wait_for(lambda: google.object_id(card) in google.standin.objects)
+    started = time.monotonic()
+    bought = google.purchase(card, 50_000)  # 2% of 500.00 UAH: 10 points
+    assert bought["balance"] == 60
+
+    def patched_balance() -> bool:
+        return any(body.get("loyaltyPoints", {}).get("balance", {}).get("int") == 60
+                   for body in google.patches(card))
+
+    wait_for(patched_balance, seconds=5)
+    assert time.monotonic() - started < 5
+    assert google.standin.objects[google.object_id(card)]["loyaltyPoints"]["balance"] == {
+        "int": 60}
+
+
+def test_ten_quick_purchases_lead_to_one_patch_that_ends_on_the_right_balance(
+        google_manual: Google) -> None:
+    google = google_manual
+    loops = google.app.extensions["loyalpass"]
+    from app import make_workers
+
+    push, google_loop = _loops(make_workers(loops, push_sender=FakePushSender()))
+    program = make_program(google.api)
+    card = enroll(google.api, program, "olena@example.com")
+    _drain(push, google_loop)
+    assert google.object_id(card) in google.standin.objects
+    balances = [google.purchase(card, 10_000)["balance"] for _ in range(10)]
+    _drain(push, google_loop)
+    patches = google.patches(card)
+    assert len(patches) == 1
+    assert patches[0]["loyaltyPoints"]["balance"] == {"int": balances[-1]} == {"int": 20}
+
+
+def _loops(loops: list[Any]) -> tuple[Any, Any]:
+    from app.sync.worker import GoogleWorker, Worker
+
+    push = next(loop for loop in loops if isinstance(loop, Worker))
+    google_loop = next(loop for loop in loops if isinstance(loop, GoogleWorker))
+    return push, google_loop
+
+
+def _drain(push: Any, google_loop: Any) -> None:
+    for _ in range(10):
+        if not (push.run_once() + google_loop.run_once()):
+            return
+
+
+def test_a_fourth_notifying_message_in_a_day_is_sent_silently(google: Google) -> None:
+    tiers = [{"name": name, "min_spend": spend, "earn_percent": 2} for name, spend in
+             (("Bronze", 0), ("Silver", 10_000), ("Gold", 20_000), ("Platinum", 30_000),
+              ("Diamond", 40_000))]
+    program = make_program(google.api, tiers=tiers)
+    card = enroll(google.api, program, "olena@example.com")
+    object_id = google.object_id(card)
+    wait_for(lambda: object_id in google.standin.objects)
+    for expected in ("Silver", "Gold", "Platinum", "Diamond"):
+        assert google.purchase(card, 10_000)["tier"] == expected
+        wait_for(lambda: len(google.standin.messages(object_id)) >= 1)
+    messages = wait_for(lambda: len(google.standin.messages(object_id)) == 4
+                        and google.standin.messages(object_id))
+    kinds = [message["messageType"] for message in messages]
+    assert kinds == ["TEXT_AND_NOTIFY"] * 3 + ["TEXT"]
+    assert "Diamond" in messages[3]["header"]
+    with google.app.extensions["loyalpass"].sessions() as session:
+        rows = session.scalars(select(GoogleMessage).order_by(GoogleMessage.id)).all()
+        assert [(row.notified, row.budget_spent) for row in rows] == [
+            (True, False)] * 3 + [(False, True)]
+    final = google.standin.objects[object_id]
+    assert final["secondaryLoyaltyPoints"]["balance"] == {"string": "Diamond"}
+
+
+def test_blocking_a_card_makes_its_object_inactive(google: Google) -> None:
+    card = enroll(google.api, make_program(google.api), "olena@example.com")
+    object_id = google.object_id(card)
+    wait_for(lambda: object_id in google.standin.objects)
+    assert google.api.post(f"/api/v1/cards/{card['id']}/block", {"reason": "stolen"}
+                           ).status_code == 200
+    wait_for(lambda: google.standin.objects[object_id]["state"] == "INACTIVE")
+
+
+def test_google_answering_503_then_429_is_retried_until_the_object_is_in(
+        google: Google) -> None:
+    program = make_program(google.api)
+    wait_for(lambda: google.standin.classes)
+    google.standin.fail_next(2, 503)
+    google.standin.fail_next(1, 429, retry_after=0)
+    card = enroll(google.api, program, "olena@example.com")
+    wait_for(lambda: google.object_id(card) in google.standin.objects, seconds=20)
+    with google.app.extensions["loyalpass"].sessions() as session:
+        state = session.get(GoogleObject, card["id"])
+        assert state is not None and state.inserted
+
+
+def _jwt_parts(url: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    token = url.removeprefix("https://pay.google.com/gp/v/save/")
+    header, payload, signature = token.split(".")
+
+    def decode(part: str) -> bytes:
+        return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+    return (json.loads(decode(header)), json.loads(decode(payload)),
+            f"{header}.{payload}".encode(), decode(signature))
+
+
+def test_the_card_carries_a_short_save_link_signed_by_the_service_account(
+        google: Google) -> None:
+    card = enroll(google.api, make_program(google.api), "olena@example.com")
+    url = card["google_save_url"]
+    assert url.startswith("https://pay.google.com/gp/v/save/")
+    assert len(url) < 1800
+    header, claims, signed, signature = _jwt_parts(url)
+    google.public_key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())
+    assert header["alg"] == "RS256" and header["kid"] == google.info["private_key_id"]
+    assert claims["iss"] == google.info["client_email"]
+    assert claims["aud"] == "google" and claims["typ"] == "savetowallet"
+    assert abs(claims["iat"] - time.time()) < 60
+    assert claims["origins"] == [BASE_URL]
+    class_id = f"{ISSUER}.loyalpass-program-{card['program_id']}"
+    assert claims["payload"] == {"loyaltyObjects": [{"id": google.object_id(card),
+                                                     "classId": class_id}]}
+    tampered = signed.replace(b".", b".e", 1)
+    with pytest.raises(InvalidSignature):
+        google.public_key.verify(signature, tampered, padding.PKCS1v15(), hashes.SHA256())
+    page = google.app.test_client().get(card["card_url"].removeprefix(BASE_URL))
+    assert b'id="add-to-google-wallet"' in page.data
+
+
+def test_the_same_card_shows_the_same_barcode_on_apple_and_google_and_both_are_found(
+        google: Google) -> None:
+    card = enroll(google.api, make_program(google.api, barcode_format="pdf417"),
+                  "olena@example.com")
+    object_id = google.object_id(card)
+    wait_for(lambda: object_id in google.standin.objects)
+    client = google.app.test_client()
+    package = client.get(card["apple_pass_url"].removeprefix(BASE_URL)).data
+    pass_json = json.loads(zipfile.ZipFile(io.BytesIO(package)).read("pass.json"))
+    apple = pass_json["barcodes"][0]
+    barcode = google.standin.objects[object_id]["barcode"]
+    assert apple["message"] == barcode["value"] == card["barcode"]["message"]
+    assert apple["format"] == "PKBarcodeFormatPDF417" and barcode["type"] == "PDF_417"
+    assert barcode["alternateText"] == card["number"]
+    for scanned in (barcode["value"], barcode["alternateText"], apple["message"]):
+        found = google.api.post("/api/v1/pos/lookup", {"barcode": scanned})
+        assert found.status_code == 200 and found.get_json()["id"] == card["id"]
+
+
+def test_the_program_logo_google_fetches_is_a_square_png(google: Google) -> None:
+    program = make_program(google.api)
+    stored = wait_for(lambda: google.standin.classes)
+    logo_url = next(iter(stored.values()))["programLogo"]["sourceUri"]["uri"]
+    response = google.app.test_client().get(logo_url.removeprefix(BASE_URL))
+    assert response.status_code == 200 and response.mimetype == "image/png"
+    assert response.data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert program["slug"] in logo_url
+
+
+def test_without_an_issuer_id_google_is_off_and_cards_have_no_save_link(
+        api: Api, program: dict[str, Any], app: Flask) -> None:
+    from app import google_status
+
+    card = api.post(f"/api/v1/programs/{program['id']}/cards",
+                    {"name": "Olena", "email": "olena@example.com"}).get_json()
+    assert "google_save_url" not in card
+    assert google_status(app.extensions["loyalpass"].config).startswith("Google Wallet: off")
+    from app import make_workers
+
+    loops = make_workers(app.extensions["loyalpass"], push_sender=FakePushSender())
+    assert len(loops) == 1
+    loops[0].run_once()
+    with app.extensions["loyalpass"].sessions() as session:
+        assert session.scalars(select(GoogleObject)).all() == []
+        assert session.scalars(select(GoogleClass)).all() == []
+
+
+def test_an_issuer_id_without_google_json_fails_at_start_naming_the_file(
+        config: Config, tmp_path: Path, certs_dir: Path) -> None:
+    certs = tmp_path / "no-google"
+    shutil.copytree(certs_dir, certs)
+    with pytest.raises(ConfigError, match=r"google\.json"):
+        create_app(config.with_changes(certs_dir=certs, google_issuer_id=ISSUER))
+
+
+def test_the_database_limiter_keeps_two_workers_under_the_shared_rate(app: Flask) -> None:
+    engine = app.extensions["loyalpass"].engine
+    stamps: list[float] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        limiter = WindowLimiter(DatabaseWindowCounter(engine, "test-limit"), 10)
+        for _ in range(15):
+            limiter.acquire()
+            with lock:
+                stamps.append(time.time())
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    per_second: dict[int, int] = {}
+    for stamp in stamps:
+        per_second[int(stamp)] = per_second.get(int(stamp), 0) + 1
+    assert len(stamps) == 30
+    assert max(per_second.values()) <= 10
+    # Ten a window: the thirty spread over three seconds of the clock, whatever the phase.
+    assert len(per_second) >= 3 and max(stamps) - min(stamps) > 1.0
+
+
+def test_an_update_google_refuses_is_parked_visible_and_can_be_retried(google: Google) -> None:
+    program = make_program(google.api)
+    wait_for(lambda: google.standin.classes)
+    google.standin.fail_next(1, 400, body={"error": {
+        "code": 400, "message": "Invalid resource field value", "status": "INVALID_ARGUMENT",
+        "errors": [{"reason": "invalidResource", "message": "bad"}]}})
+    card = enroll(google.api, program, "olena@example.com")
+
+    def state(status: str) -> Any:
+        found = google.api.get(f"/api/v1/cards/{card['id']}/deliveries").get_json()["google"]
+        return found if found is not None and found["status"] == status else None
+
+    parked = wait_for(lambda: state("failed"))
+    assert parked["inserted"] is False and "400" in parked["last_error"]
+    assert google.object_id(card) not in google.standin.objects
+    retried = google.api.post(f"/api/v1/cards/{card['id']}/deliveries/retry")
+    assert retried.get_json() == {"requeued": 1}
+    wait_for(lambda: google.object_id(card) in google.standin.objects)
+    assert wait_for(lambda: state("synced"))["inserted"] is True
