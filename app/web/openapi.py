@@ -158,6 +158,22 @@ def _ledger_paths() -> dict[str, Any]:
                               {"200": _answer("entries and the next page's before")})},
         "/api/v1/alerts": {"get": _operation("Fraud alerts, newest first",
                                              {"200": _answer("alerts")})},
+        **_delivery_paths(),
+    }
+
+
+def _delivery_paths() -> dict[str, Any]:
+    return {
+        "/api/v1/cards/{id}/deliveries": {"parameters": [ID], "get": _operation(
+            "What became of the card's updates: per Apple device, and its Google object "
+            "(null while Google Wallet is off or before the object exists)",
+            {"200": _answer("deliveries", "Deliveries")})},
+        "/api/v1/cards/{id}/deliveries/retry": {"parameters": [ID], "post": _operation(
+            "Requeue the card's parked pushes and Google updates (owner, manager)",
+            {"200": _answer("how many were requeued")})},
+        "/api/v1/pushes": {"get": _operation(
+            "The merchant's push counts", {"200": _answer(
+                "pending, failed, delivered, devices")})},
     }
 
 
@@ -190,8 +206,24 @@ def _response_schemas() -> dict[str, Any]:
                      "stamps": integer,
                      "barcode": {"type": "object", "properties": {"format": string,
                                                                   "message": string}},
-                     "apple_pass_url": string, "google_save_url": string,
+                     "apple_pass_url": string,
+                     "google_save_url": {"type": "string", "description": (
+                         "https://pay.google.com/gp/v/save/<JWT>; absent while Google "
+                         "Wallet is off")},
                      "card_url": string}},
+        "Deliveries": {"type": "object", "required": ["card_id", "deliveries", "google"],
+                       "properties": {
+                           "card_id": integer, "pass_version": integer,
+                           "deliveries": {"type": "array", "items": {"type": "object"}},
+                           "google": {"type": ["object", "null"], "properties": {
+                               "object_id": string,
+                               "status": {"enum": ["pending", "synced", "failed"]},
+                               "inserted": {"type": "boolean"},
+                               "last_error": {"type": ["string", "null"]},
+                               "saved_at": {"type": ["string", "null"]},
+                               "removed_at": {"type": ["string", "null"]},
+                               "messages": {"type": "array",
+                                            "items": {"type": "object"}}}}}},
     }
 
 
