@@ -18,11 +18,12 @@ from app.ledger.models import (
     Refund,
 )
 from app.merchants.models import ApiKey, Location, Merchant, Program, Staff
+from app.offers.models import CardOffer, Offer
 from app.sync.models import OutboxMessage
 
 __all__ = [
-    "Alert", "ApiKey", "AuditRecord", "Card", "Customer", "Device", "DeviceLog",
+    "Alert", "ApiKey", "AuditRecord", "Card", "CardOffer", "Customer", "Device", "DeviceLog",
     "GoogleClass", "GoogleEvent", "GoogleMessage", "GoogleObject", "IdempotencyRecord",
-    "LedgerEntry", "Location", "Merchant", "OutboxMessage", "Program", "Purchase",
+    "LedgerEntry", "Location", "Merchant", "Offer", "OutboxMessage", "Program", "Purchase",
     "RateWindow", "Refund", "Registration", "Staff",
 ]

@@ -399,3 +399,33 @@ def test_an_update_google_refuses_is_parked_visible_and_can_be_retried(google: G
     assert retried.get_json() == {"requeued": 1}
     wait_for(lambda: google.object_id(card) in google.standin.objects)
     assert wait_for(lambda: state("synced"))["inserted"] is True
+
+
+def test_a_fourth_notifying_offer_in_a_day_is_sent_silently_and_offers_show_as_modules(
+        google: Google) -> None:
+    program = make_program(google.api)
+    response = google.api.post(f"/api/v1/programs/{program['id']}/cards", {
+        "name": "Olena", "email": "olena@example.com", "marketing_consent": True})
+    card = response.get_json()
+    object_id = google.object_id(card)
+    wait_for(lambda: object_id in google.standin.objects)
+    titles = ["Free croissant", "Two for one", "Happy hour", "Tasting night"]
+    for number, title in enumerate(titles, start=1):
+        offer = google.api.post(f"/api/v1/programs/{program['id']}/offers",
+                                {"title": title, "body": f"Offer {number}"}).get_json()
+        assert google.api.post(f"/api/v1/offers/{offer['id']}/publish").get_json() == {
+            "cards": 1}
+        wait_for(lambda number=number: len(google.standin.messages(object_id)) >= number)
+    messages = google.standin.messages(object_id)
+    assert [m["header"] for m in messages] == titles
+    assert [m["messageType"] for m in messages] == ["TEXT_AND_NOTIFY"] * 3 + ["TEXT"]
+    state = google.api.get(f"/api/v1/cards/{card['id']}/deliveries").get_json()["google"]
+    assert [(m["kind"], m["notified"], m["budget_spent"]) for m in state["messages"]] == [
+        ("offer", True, False)] * 3 + [("offer", False, True)]
+
+    def modules() -> list[str]:
+        stored = google.standin.objects[object_id].get("textModulesData", [])
+        return [module.get("header") for module in stored]
+
+    # The object shows the newest three offers, replaced whole on each patch.
+    wait_for(lambda: modules() == ["Tasting night", "Happy hour", "Two for one"])

@@ -19,6 +19,7 @@ from app.cards.models import Card, Customer
 from app.google_wallet.account import GoogleAccount
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
 from app.i18n import translate
+from app.offers.models import Offer
 
 OBJECTS = cast(Table, GoogleObject.__table__)
 CLASSES = cast(Table, GoogleClass.__table__)
@@ -82,3 +83,17 @@ def queue_tier_messages(session: Session, upgrades: Sequence[tuple[int, str]],
             card_id=card_id, kind="tier", available_at=now, created_at=now,
             header=translate(locale, "tier_upgrade_header", tier=tier)[:200],
             body=translate(locale, "tier_upgrade_body", tier=tier)))
+
+
+def queue_offer_messages(session: Session, offered: Sequence[tuple[int, int]],
+                         now: datetime) -> None:
+    """A notifying message per (card, offer) published: the offer's title and text."""
+    if not offered:
+        return
+    offers = {offer.id: offer for offer in session.scalars(
+        select(Offer).where(Offer.id.in_({offer_id for _, offer_id in offered})))}
+    for card_id, offer_id in offered:
+        offer = offers[offer_id]
+        session.add(GoogleMessage(card_id=card_id, kind="offer", available_at=now,
+                                  created_at=now, header=offer.title,
+                                  body=offer.body or offer.title))

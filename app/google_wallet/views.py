@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from app.cards.models import Card
 from app.google_wallet.account import GoogleAccount
 from app.merchants.models import Program
+from app.offers.models import Offer
 from app.wallet.views import rules_text, support_text
-from passes.google import MAX_BALANCE, GoogleCard, GoogleProgram
+from passes.google import MAX_BALANCE, GoogleCard, GoogleOffer, GoogleProgram
 
 
 def logo_url(base_url: str, program: Program) -> str:
@@ -42,7 +45,8 @@ def google_program(program: Program, account: GoogleAccount, *, base_url: str) -
     )
 
 
-def google_card(card: Card, *, barcode_message: str, customer_url: str) -> GoogleCard:
+def google_card(card: Card, *, barcode_message: str, customer_url: str,
+                offers: Sequence[Offer] = ()) -> GoogleCard:
     return GoogleCard(
         object_suffix=card.serial_number,
         card_number=card.number,
@@ -55,4 +59,6 @@ def google_card(card: Card, *, barcode_message: str, customer_url: str) -> Googl
         blocked=card.status == "blocked",
         customer_url=customer_url,
         locale=card.customer.locale if card.customer.locale in ("en", "ru", "uk") else None,
+        offers=tuple(GoogleOffer(id=f"offer_{offer.id}", title=offer.title, body=offer.body)
+                     for offer in offers),
     )

@@ -1,5 +1,8 @@
 """Stage one of sending: outbox rows become pending pushes on each registration.
 
+A card's row reaches its devices; a program's row reaches every card of the program (a
+design change) or, when it names an offer, the cards that offer was published to.
+
 A batch of outbox rows is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
 workers share the work; SQLite's BEGIN IMMEDIATE serializes them), every registration
 of the changed cards is marked pending with its generation bumped (so any number of
@@ -17,6 +20,7 @@ from app.clock import utcnow
 from app.devices.models import Registration
 from app.google_wallet import queue as google_queue
 from app.google_wallet.account import GoogleAccount
+from app.offers.models import CardOffer
 from app.sync.models import OutboxMessage
 
 FANOUT_LOCK = 0x4C4F59  # an advisory lock id: one fan-out at a time on PostgreSQL
@@ -44,8 +48,14 @@ def drain_outbox(session: Session, *, limit: int = 500,
     if not rows:
         session.rollback()
         return 0
-    card_ids = sorted({row.card_id for row in rows if row.card_id is not None})
-    program_ids = sorted({row.program_id for row in rows if row.program_id is not None})
+    offer_ids = sorted({row.payload["offer_id"] for row in rows
+                        if row.card_id is None and (row.payload or {}).get("offer_id")})
+    offered = session.execute(select(CardOffer.card_id, CardOffer.offer_id).where(
+        CardOffer.offer_id.in_(offer_ids), CardOffer.held_out.is_(False))).all()
+    card_ids = sorted({row.card_id for row in rows if row.card_id is not None}
+                      | {card_id for card_id, _ in offered})
+    program_ids = sorted({row.program_id for row in rows if row.program_id is not None
+                          and not (row.payload or {}).get("offer_id")})
     pending = {"push_status": "pending", "push_generation": Registration.push_generation + 1,
                "push_attempts": 0, "push_available_at": now}
     if card_ids:
@@ -62,6 +72,7 @@ def drain_outbox(session: Session, *, limit: int = 500,
         google_queue.queue_tier_messages(session, [
             (row.card_id, row.payload["tier_to"]) for row in rows
             if row.card_id is not None and (row.payload or {}).get("tier_up")], now)
+        google_queue.queue_offer_messages(session, offered, now)
     session.execute(update(OutboxMessage)
                     .where(OutboxMessage.id.in_([row.id for row in rows]))
                     .values(status="done", sent_at=now)

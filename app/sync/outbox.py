@@ -83,10 +83,14 @@ def queue_pass_update(session: Session, *, merchant_id: int, card_id: int, pass_
 
 
 def program_changed(session: Session, *, merchant_id: int, program_id: int,
-                    reason: str) -> None:
-    """Queue a push to every card of a program (whose passes the caller has bumped)."""
+                    reason: str, offer_id: int | None = None) -> None:
+    """Queue a push to every card of a program (whose passes the caller has bumped), or,
+    with ``offer_id``, to the cards that offer was published to."""
+    payload: dict[str, Any] = {"reason": reason}
+    if offer_id is not None:
+        payload["offer_id"] = offer_id
     session.add(OutboxMessage(
         merchant_id=merchant_id, program_id=program_id, topic=TOPIC_PROGRAM_UPDATED,
-        payload={"reason": reason},
+        payload=payload,
     ))
     wake_after_commit(session)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.cards.models import Card
@@ -88,10 +89,11 @@ class Wallet:
                 self._designs[key] = design
         return design
 
-    def package(self, card: Card) -> bytes:
+    def package(self, card: Card, *, offers: Sequence[str] = ()) -> bytes:
+        """The signed pass; ``offers`` are the titles of the offers the card shows now."""
         design = self.design(card.program)
         view = pass_card(card, barcode_message=self.barcode_message(card),
-                         customer_url=self.card_url(card))
+                         customer_url=self.card_url(card), offers=offers)
         package = self.packager.package(view, design)
         PASSES_BUILT.inc()
         return package

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from app.cards.models import Card
@@ -100,7 +101,8 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
     )
 
 
-def pass_card(card: Card, *, barcode_message: str, customer_url: str) -> PassCard:
+def pass_card(card: Card, *, barcode_message: str, customer_url: str,
+              offers: Sequence[str] = ()) -> PassCard:
     return PassCard(
         serial_number=card.serial_number,
         authentication_token=card.authentication_token,
@@ -112,4 +114,5 @@ def pass_card(card: Card, *, barcode_message: str, customer_url: str) -> PassCar
         stamps=card.stamps,
         voided=card.status == "blocked",
         customer_url=customer_url,
+        offers=tuple(offers),
     )

@@ -9,7 +9,7 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from app.web import api, apple_ws, google, operations, pos, public, pushes
+    from app.web import api, apple_ws, google, offers, operations, pos, public, pushes
     from app.web.context import IdConverter, install_session_teardown
     from app.web.problems import install_problem_handlers
 
@@ -21,6 +21,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_blueprint(pos.blueprint, url_prefix="/api")
     app.register_blueprint(pushes.blueprint, url_prefix="/api")
+    app.register_blueprint(offers.blueprint, url_prefix="/api")
     app.register_blueprint(google.blueprint, url_prefix="/google")
     google.init_app(app)
     app.register_blueprint(public.blueprint)

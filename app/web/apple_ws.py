@@ -16,6 +16,7 @@ from werkzeug.http import http_date, parse_date
 from app.devices import service
 from app.errors import BadRequest, PayloadTooLarge, Unauthorized
 from app.metrics import DEVICE_REGISTRATIONS
+from app.offers.service import shown_offers
 from app.web.context import db, json_response, runtime
 
 blueprint = Blueprint("apple_ws", __name__)
@@ -108,7 +109,7 @@ def latest_pass(pass_type: str, serial: str) -> Response:
     since = parse_date(request.headers.get("If-Modified-Since"))
     if since is not None and since.replace(tzinfo=None) >= last_modified:
         return Response(status=304, headers=headers)
-    package = runtime().wallet.package(card)
+    package = runtime().wallet.package(card, offers=shown_offers(db(), card.id))
     return Response(package, mimetype=PKPASS, headers=headers)
 
 

@@ -20,10 +20,11 @@ from app.ledger.schemas import (
     RefundInput,
 )
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
+from app.offers.schemas import OfferCreate
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     ProgramCreate, ProgramUpdate, LocationCreate, EnrolmentInput, LookupInput, PurchaseInput,
-    RefundInput, AdjustmentInput, BlockInput, ApiKeyCreate,
+    RefundInput, AdjustmentInput, BlockInput, ApiKeyCreate, OfferCreate,
 )
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": True,
@@ -159,6 +160,23 @@ def _ledger_paths() -> dict[str, Any]:
         "/api/v1/alerts": {"get": _operation("Fraud alerts, newest first",
                                              {"200": _answer("alerts")})},
         **_delivery_paths(),
+        **_offer_paths(),
+    }
+
+
+def _offer_paths() -> dict[str, Any]:
+    conflict = {"409": _answer("offer_published, offer_not_started, offer_ended", "Problem",
+                               "application/problem+json")}
+    return {
+        "/api/v1/programs/{id}/offers": {"parameters": [ID], "post": _operation(
+            "Create an offer (a draft) for the program's audience",
+            {"201": _answer("offer", "Offer")}, "OfferCreate"), "get": _operation(
+            "The program's offers, newest first", {"200": _answer("offers")})},
+        "/api/v1/offers/{id}": {"parameters": [ID], "get": _operation(
+            "An offer", {"200": _answer("offer", "Offer")})},
+        "/api/v1/offers/{id}/publish": {"parameters": [ID], "post": _operation(
+            "Publish: the offer appears on every targeted pass and their devices are pushed",
+            {"202": _answer("how many cards it reached"), **conflict})},
     }
 
 
@@ -211,6 +229,14 @@ def _response_schemas() -> dict[str, Any]:
                          "https://pay.google.com/gp/v/save/<JWT>; absent while Google "
                          "Wallet is off")},
                      "card_url": string}},
+        "Offer": {"type": "object",
+                  "required": ["id", "title", "body", "starts_at", "ends_at", "audience",
+                               "promotional", "status"],
+                  "properties": {"id": integer, "title": string, "body": string,
+                                 "starts_at": string, "ends_at": {"type": ["string", "null"]},
+                                 "audience": {"type": "object"},
+                                 "promotional": {"type": "boolean"},
+                                 "status": {"enum": ["draft", "active", "ended"]}}},
         "Deliveries": {"type": "object", "required": ["card_id", "deliveries", "google"],
                        "properties": {
                            "card_id": integer, "pass_version": integer,

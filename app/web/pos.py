@@ -21,6 +21,7 @@ from app.ledger.schemas import (
     PurchaseInput,
     RefundInput,
 )
+from app.offers.service import current_offers, offer_json
 from app.validation import MAX_INT32, parse
 from app.web.auth import COUNTER, READERS, WRITERS, current_key, requires
 from app.web.context import db, json_response, runtime
@@ -68,7 +69,7 @@ def lookup() -> Response:
     body.update({
         "redeemable_points": found.redeemable_points,
         "redeemable_value": found.redeemable_points * program.point_value,
-        "offers": [],
+        "offers": [offer_json(offer) for offer in current_offers(db(), card_id=found.card.id)],
         "program": {"id": program.id, "name": program.name, "kind": program.kind,
                     "currency": program.currency, "point_value": program.point_value,
                     "stamps_required": program.stamps_required},

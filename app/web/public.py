@@ -15,6 +15,7 @@ from app.errors import Invalid, NotFound
 from app.i18n import LOCALES, best_locale, translate
 from app.merchants.models import Location, Program
 from app.merchants.service import program_by_slug
+from app.offers.service import shown_offers
 from app.validation import parse
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
@@ -121,7 +122,7 @@ def card_page(token: str) -> Response:
 @blueprint.get("/c/<token>/pass.pkpass")
 def card_pass(token: str) -> Response:
     card = _card_from_token(token)
-    package = runtime().wallet.package(card)
+    package = runtime().wallet.package(card, offers=shown_offers(db(), card.id))
     response = Response(package, mimetype=PKPASS)
     response.headers["Content-Disposition"] = f'attachment; filename="{card.program.slug}.pkpass"'
     response.headers["Cache-Control"] = "no-store"

@@ -136,9 +136,22 @@ def _store_card(card: PassCard, design: PassDesign, say: _Sayer) -> dict[str, li
     fields: dict[str, list[Field]] = {"headerFields": [header], "secondaryFields": secondary}
     offers = [offer for offer in card.offers if offer.strip()]
     if offers:
-        fields["auxiliaryFields"] = [_changing_field("offers", ", ".join(offers), say)]
-    fields["backFields"] = _back_fields(card, say)
+        fields["auxiliaryFields"] = [
+            {"key": "offers", "label": say("label.offers"), "value": ", ".join(offers)}]
+    fields["backFields"] = [_offers_now(offers, say), *_back_fields(card, say)]
     return fields
+
+
+def _offers_now(offers: list[str], say: _Sayer) -> Field:
+    """Always on the back, so that the first offer is a change Wallet announces (a field
+    that appears is not announced); the front shows the offers without a second alert."""
+    return {
+        "key": "offers_now",
+        "label": say("label.offers_now"),
+        # Empty, a pass.strings key: Wallet shows it in the phone's language.
+        "value": "\n".join(offers) if offers else say("value.no_offers"),
+        "changeMessage": say("change.offers"),
+    }
 
 
 def _changing_field(key: str, value: str | int, say: _Sayer) -> Field:

@@ -46,6 +46,16 @@ _RAW_CATALOG: dict[str, dict[str, str]] = {
     },
     "label.offers": {"en": "Offers", "ru": "Предложения", "uk": "Пропозиції"},
     "change.offers": {"en": "%@", "ru": "%@", "uk": "%@"},
+    "label.offers_now": {
+        "en": "Current offers",
+        "ru": "Текущие предложения",
+        "uk": "Поточні пропозиції",
+    },
+    "value.no_offers": {
+        "en": "No offers right now",
+        "ru": "Сейчас предложений нет",
+        "uk": "Зараз пропозицій немає",
+    },
     "label.how_it_works": {"en": "How it works", "ru": "Как это работает", "uk": "Як це працює"},
     "label.number": {"en": "Card number", "ru": "Номер карты", "uk": "Номер картки"},
     "label.customer_url": {
@@ -75,6 +85,8 @@ _CARD_PHRASES = (
     "change.tier",
     "label.offers",
     "change.offers",
+    "label.offers_now",
+    "value.no_offers",
     "label.number",
     "label.customer_url",
 )

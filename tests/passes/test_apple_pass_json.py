@@ -121,9 +121,23 @@ def test_no_tier_means_no_tier_field(
 def test_offers_are_joined_in_one_auxiliary_field(
     card: PassCard, design: PassDesign, identity: SigningIdentity
 ) -> None:
-    auxiliary = fields_of(build_pass_json(card, design, identity), "auxiliaryFields")
+    document = build_pass_json(card, design, identity)
+    auxiliary = fields_of(document, "auxiliaryFields")
     assert auxiliary["offers"]["value"] == "Free coffee, −10% on cakes"
-    assert auxiliary["offers"]["changeMessage"] == "%@"
+    assert "changeMessage" not in auxiliary["offers"]  # the back field announces them
+    back = fields_of(document, "backFields")
+    assert back["offers_now"]["value"] == "Free coffee\n−10% on cakes"
+    assert back["offers_now"]["changeMessage"] == "%@"
+
+
+def test_the_offers_field_is_on_the_back_before_any_offer_so_the_first_one_is_announced(
+    make_card: MakeCard, design: PassDesign, identity: SigningIdentity
+) -> None:
+    document = build_pass_json(make_card(offers=()), design, identity)
+    assert "auxiliaryFields" not in document["storeCard"]
+    back = fields_of(document, "backFields")
+    assert back["offers_now"]["value"] == "No offers right now"
+    assert back["offers_now"]["changeMessage"] == "%@"
 
 
 def test_no_offers_means_no_auxiliary_fields(
@@ -137,7 +151,8 @@ def test_back_fields_in_order_with_a_link_to_the_customer_page(
     card: PassCard, design: PassDesign, identity: SigningIdentity
 ) -> None:
     back = fields_of(build_pass_json(card, design, identity), "backFields")
-    assert list(back) == ["how_it_works", "number", "customer_url", "terms", "support"]
+    assert list(back) == ["offers_now", "how_it_works", "number", "customer_url", "terms",
+                          "support"]
     assert back["how_it_works"]["value"] == "Earn 5% back"
     assert back["number"]["value"] == "4821 0000 1234"
     link = back["customer_url"]
@@ -153,7 +168,7 @@ def test_texts_not_supplied_are_omitted(
 ) -> None:
     design = make_design(texts={"terms": {"en": "   "}})
     back = fields_of(build_pass_json(card, design, identity), "backFields")
-    assert list(back) == ["number", "customer_url"]
+    assert list(back) == ["offers_now", "number", "customer_url"]
 
 
 def test_text_missing_in_the_primary_locale_borrows_another(

@@ -1,0 +1,55 @@
+"""What a merchant sends to create an offer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, BeforeValidator, Field, model_validator
+
+from app.validation import Body
+
+
+def _text_only(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time with its offset, as a string")
+    return value
+
+
+TierName = Annotated[str, Field(min_length=1, max_length=40)]
+# JSON has no datetime: an ISO 8601 string with its offset ("…Z" or "+02:00").
+Moment = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_text_only)]
+
+
+class AudienceInput(Body):
+    """Who gets the offer; every key optional, ``{}`` is everyone."""
+
+    tiers: Annotated[list[TierName], Field(max_length=20)] | None = None
+    segments: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]],
+                        Field(max_length=20)] | None = None
+    inactive_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    holdout_percent: Annotated[int, Field(ge=0, le=90)] | None = None
+
+
+class OfferCreate(Body):
+    title: Annotated[str, Field(min_length=1, max_length=80)]
+    body: Annotated[str, Field(max_length=500)] = ""
+    starts_at: Moment | None = None
+    ends_at: Moment | None = None
+    audience: AudienceInput = Field(default_factory=AudienceInput)
+    promotional: bool = True
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> OfferCreate:
+        if self.ends_at is not None and self.starts_at is not None and (
+                self.ends_at <= self.starts_at):
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
+    """Timestamps are stored as naive UTC, like every other in the schema."""
+    if value is None:
+        return None
+    offset = value.utcoffset()
+    return (value - offset).replace(tzinfo=None) if offset is not None else value

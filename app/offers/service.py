@@ -1,0 +1,153 @@
+"""Creating, listing and publishing offers, and the offers a card shows now."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.cards.models import Card, Customer, next_pass_stamps
+from app.clock import utcnow
+from app.errors import Conflict, Invalid, NotFound
+from app.merchants.models import Program
+from app.offers.models import CardOffer, Offer
+from app.offers.schemas import OfferCreate, naive_utc
+from app.sync.outbox import program_changed
+
+SHOWN_OFFERS = 3  # a pass has room for a few; the newest win
+CARDS = cast(Table, Card.__table__)
+CARD_OFFERS = cast(Table, CardOffer.__table__)
+
+
+def create_offer(session: Session, *, program: Program, data: OfferCreate) -> Offer:
+    known_tiers = {tier["name"] for tier in program.tiers}
+    unknown = [name for name in data.audience.tiers or () if name not in known_tiers]
+    if unknown:
+        raise Invalid(f"audience.tiers: the program has no tier {unknown[0]!r}.",
+                      errors=[{"field": "audience.tiers", "message": "unknown tier"}])
+    if data.audience.segments:
+        raise Invalid("audience.segments: customer segments are not available yet; "
+                      "target by tiers and inactive_days.", code="segments_unavailable",
+                      errors=[{"field": "audience.segments", "message": "not available"}])
+    offer = Offer(merchant_id=program.merchant_id, program_id=program.id, title=data.title,
+                  body=data.body, starts_at=naive_utc(data.starts_at) or utcnow(),
+                  ends_at=naive_utc(data.ends_at), promotional=data.promotional,
+                  audience=data.audience.model_dump(exclude_none=True))
+    session.add(offer)
+    session.commit()
+    return offer
+
+
+def get_offer(session: Session, *, merchant_id: int, offer_id: int) -> Offer:
+    offer = session.get(Offer, offer_id)
+    if offer is None or offer.merchant_id != merchant_id:
+        raise NotFound("No such offer.")
+    return offer
+
+
+def list_offers(session: Session, *, program: Program) -> list[Offer]:
+    return list(session.scalars(select(Offer).where(Offer.program_id == program.id)
+                                .order_by(Offer.id.desc())))
+
+
+def offer_status(offer: Offer, now: datetime | None = None) -> str:
+    now = now or utcnow()
+    if offer.status == "draft":
+        return "draft"
+    return "ended" if offer.ends_at is not None and offer.ends_at <= now else "active"
+
+
+def publish(session: Session, *, offer: Offer) -> int:
+    """Publish to the audience: returns how many cards get it (the holdout excluded)."""
+    now = utcnow()
+    locked = session.scalar(select(Offer).where(Offer.id == offer.id).with_for_update()
+                            .execution_options(populate_existing=True))
+    assert locked is not None
+    if locked.status != "draft":
+        raise Conflict("This offer was published already.", code="offer_published")
+    if locked.starts_at > now:
+        raise Conflict("This offer starts later; publish it when it starts.",
+                       code="offer_not_started")
+    if locked.ends_at is not None and locked.ends_at <= now:
+        raise Conflict("This offer has ended.", code="offer_ended")
+    targeted = _audience(session, locked, now)
+    holdout = int(locked.audience.get("holdout_percent") or 0)
+    held = {card_id for card_id in targeted if _held_out(locked.id, card_id, holdout)}
+    if targeted:
+        session.execute(insert(CARD_OFFERS), [
+            {"offer_id": locked.id, "card_id": card_id, "held_out": card_id in held,
+             "created_at": now} for card_id in targeted])
+    reached = [card_id for card_id in targeted if card_id not in held]
+    _bump_passes(session, reached)
+    locked.status, locked.published_at = "published", now
+    program_changed(session, merchant_id=locked.merchant_id, program_id=locked.program_id,
+                    reason="offer", offer_id=locked.id)
+    session.commit()
+    return len(reached)
+
+
+def _audience(session: Session, offer: Offer, now: datetime) -> list[int]:
+    query = select(Card.id).where(Card.program_id == offer.program_id,
+                                  Card.status == "active")
+    audience = offer.audience
+    if audience.get("tiers"):
+        query = query.where(Card.tier.in_(audience["tiers"]))
+    if audience.get("inactive_days"):
+        since = now - timedelta(days=int(audience["inactive_days"]))
+        query = query.where(or_(Card.last_visit_at.is_(None), Card.last_visit_at < since))
+    if offer.promotional:
+        # Marketing reaches only those who said yes to it.
+        query = query.join(Customer, Customer.id == Card.customer_id).where(
+            Customer.marketing_consent.is_(True))
+    return list(session.scalars(query.order_by(Card.id)))
+
+
+def _held_out(offer_id: int, card_id: int, percent: int) -> bool:
+    """The control group: a stable share of the audience, the same on every run."""
+    digest = hashlib.sha256(f"{offer_id}:{card_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < percent
+
+
+def _bump_passes(session: Session, card_ids: list[int]) -> None:
+    if not card_ids:
+        return
+    rows = session.execute(select(Card.id, Card.pass_version, Card.pass_updated_at,
+                                  Card.pass_last_modified).where(Card.id.in_(card_ids))).all()
+    updates = []
+    for card_id, version, tag, last_modified in rows:
+        version, tag, last_modified = next_pass_stamps(version, tag, last_modified)
+        updates.append({"card": card_id, "pass_version": version, "pass_updated_at": tag,
+                        "pass_last_modified": last_modified})
+    session.execute(update(CARDS).where(CARDS.c.id == bindparam("card")), updates)
+
+
+def current_offers(session: Session, *, card_id: int, now: datetime | None = None
+                   ) -> list[Offer]:
+    """What the card's pass shows: published to it, not held out, not ended; newest first."""
+    now = now or utcnow()
+    return list(session.scalars(
+        select(Offer).join(CardOffer, CardOffer.offer_id == Offer.id)
+        .where(CardOffer.card_id == card_id, CardOffer.held_out.is_(False),
+               Offer.status == "published",
+               or_(Offer.ends_at.is_(None), Offer.ends_at > now))
+        .order_by(Offer.published_at.desc(), Offer.id.desc()).limit(SHOWN_OFFERS)))
+
+
+def offer_json(offer: Offer) -> dict[str, Any]:
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() + "Z" if value is not None else None
+
+    return {
+        "id": offer.id, "program_id": offer.program_id, "title": offer.title,
+        "body": offer.body, "starts_at": iso(offer.starts_at), "ends_at": iso(offer.ends_at),
+        "audience": offer.audience, "promotional": offer.promotional,
+        "status": offer_status(offer), "published_at": iso(offer.published_at),
+    }
+
+
+def shown_offers(session: Session, card_id: int) -> list[str]:
+    """The lines a pass shows for the card's current offers."""
+    return [offer.title for offer in current_offers(session, card_id=card_id)]

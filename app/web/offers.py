@@ -1,0 +1,54 @@
+"""Offers: created for a program, published to its audience (``/api/v1``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from app.errors import BadRequest
+from app.merchants import service as merchants
+from app.offers import service as offers
+from app.offers.schemas import OfferCreate
+from app.validation import parse
+from app.web.auth import READERS, WRITERS, merchant_id, requires
+from app.web.context import db, json_response
+
+blueprint = Blueprint("offers", __name__)
+
+
+def _body() -> Any:
+    data = request.get_json(silent=True) if request.data else None
+    if data is None:
+        raise BadRequest("The request needs a JSON object as its body.", code="malformed_body")
+    return data
+
+
+@blueprint.post("/v1/programs/<int:program_id>/offers")
+@requires(*WRITERS)
+def create_offer(program_id: int) -> Response:
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    offer = offers.create_offer(db(), program=program, data=parse(OfferCreate, _body()))
+    return json_response(offers.offer_json(offer), 201)
+
+
+@blueprint.get("/v1/programs/<int:program_id>/offers")
+@requires(*READERS)
+def list_offers(program_id: int) -> Response:
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    return json_response({"offers": [offers.offer_json(offer)
+                                     for offer in offers.list_offers(db(), program=program)]})
+
+
+@blueprint.get("/v1/offers/<int:offer_id>")
+@requires(*READERS)
+def get_offer(offer_id: int) -> Response:
+    offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)
+    return json_response(offers.offer_json(offer))
+
+
+@blueprint.post("/v1/offers/<int:offer_id>/publish")
+@requires(*WRITERS)
+def publish_offer(offer_id: int) -> Response:
+    offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)
+    return json_response({"cards": offers.publish(db(), offer=offer)}, 202)
