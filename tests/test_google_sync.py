@@ -235,10 +235,14 @@ def test_a_fourth_notifying_message_in_a_day_is_sent_silently(google: Google) ->
     kinds = [message["messageType"] for message in messages]
     assert kinds == ["TEXT_AND_NOTIFY"] * 3 + ["TEXT"]
     assert "Diamond" in messages[3]["header"]
-    with google.app.extensions["loyalpass"].sessions() as session:
-        rows = session.scalars(select(GoogleMessage).order_by(GoogleMessage.id)).all()
-        assert [(row.notified, row.budget_spent) for row in rows] == [
-            (True, False)] * 3 + [(False, True)]
+
+    def recorded() -> list[tuple[bool, bool]]:
+        with google.app.extensions["loyalpass"].sessions() as session:
+            rows = session.scalars(select(GoogleMessage).order_by(GoogleMessage.id)).all()
+            return [(row.notified, row.budget_spent) for row in rows if row.status == "sent"]
+
+    assert wait_for(lambda: len(recorded()) == 4 and recorded()) == [
+        (True, False)] * 3 + [(False, True)]
     final = google.standin.objects[object_id]
     assert final["secondaryLoyaltyPoints"]["balance"] == {"string": "Diamond"}
 
@@ -260,9 +264,13 @@ def test_google_answering_503_then_429_is_retried_until_the_object_is_in(
     google.standin.fail_next(1, 429, retry_after=0)
     card = enroll(google.api, program, "olena@example.com")
     wait_for(lambda: google.object_id(card) in google.standin.objects, seconds=20)
-    with google.app.extensions["loyalpass"].sessions() as session:
-        state = session.get(GoogleObject, card["id"])
-        assert state is not None and state.inserted
+
+    def recorded() -> bool:  # the worker records Google's answer just after it arrives
+        with google.app.extensions["loyalpass"].sessions() as session:
+            state = session.get(GoogleObject, card["id"])
+            return state is not None and state.inserted and state.status == "synced"
+
+    wait_for(recorded)
 
 
 def _jwt_parts(url: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
@@ -419,8 +427,13 @@ def test_a_fourth_notifying_offer_in_a_day_is_sent_silently_and_offers_show_as_m
     messages = google.standin.messages(object_id)
     assert [m["header"] for m in messages] == titles
     assert [m["messageType"] for m in messages] == ["TEXT_AND_NOTIFY"] * 3 + ["TEXT"]
-    state = google.api.get(f"/api/v1/cards/{card['id']}/deliveries").get_json()["google"]
-    assert [(m["kind"], m["notified"], m["budget_spent"]) for m in state["messages"]] == [
+
+    def recorded() -> list[tuple[str, bool, bool]]:
+        state = google.api.get(f"/api/v1/cards/{card['id']}/deliveries").get_json()["google"]
+        return [(m["kind"], m["notified"], m["budget_spent"]) for m in state["messages"]
+                if m["status"] == "sent"]
+
+    assert wait_for(lambda: len(recorded()) == 4 and recorded()) == [
         ("offer", True, False)] * 3 + [("offer", False, True)]
 
     def modules() -> list[str]:
