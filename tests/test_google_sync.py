@@ -442,3 +442,16 @@ def test_a_fourth_notifying_offer_in_a_day_is_sent_silently_and_offers_show_as_m
 
     # The object shows the newest three offers, replaced whole on each patch.
     wait_for(lambda: modules() == ["Tasting night", "Happy hour", "Two for one"])
+
+
+def test_changing_a_program_updates_its_class_under_review_again(google: Google) -> None:
+    program = make_program(google.api)
+    class_id = f"{ISSUER}.loyalpass-program-{program['id']}"
+    wait_for(lambda: class_id in google.standin.classes)
+    google.standin.classes[class_id]["reviewStatus"] = "APPROVED"  # as Google would, later
+    assert google.api.patch(f"/api/v1/programs/{program['id']}",
+                            {"name": "Kava Club Gold"}).status_code == 200
+    wait_for(lambda: google.standin.classes[class_id]["programName"] == "Kava Club Gold")
+    assert google.standin.classes[class_id]["reviewStatus"] == "UNDER_REVIEW"
+    assert len(google.standin.requests_to("POST", "/loyaltyClass")) == 2  # the 409 included
+    assert google.standin.requests_to("PATCH", f"/loyaltyClass/{class_id}")
