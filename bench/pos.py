@@ -10,7 +10,10 @@ redeemed), so that the drift of a shared virtual machine hits both alike. Only 2
 answers count; any other answers are reported.
 
 Prints purchases/s, bare requests/s, their ratio (median of the rounds' ratios and
-overall) and p50/p99 latencies. Goal: purchases at 0.25 or more of the bare rate.
+overall) and p50/p99 latencies, and where the CPU went per request of each kind (read
+from /proc around each measured phase: the client processes, gunicorn, the PostgreSQL
+processes of the bench database, the rest of the machine, and how busy it was). Goal:
+purchases at 0.25 or more of the bare rate.
 
     python bench/pos.py [--connections 16] [--rounds 6] [--seconds 3] [--threads 0]
 """
@@ -54,6 +57,7 @@ class PhaseResult:
     failures: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     elapsed: float = 0.0
+    cpu: Counter[str] = field(default_factory=Counter)  # CPU seconds by part (CpuMeter)
 
 
 def _purchase_request(api_key: str, barcodes: list[str], rng: random.Random
@@ -249,6 +253,85 @@ def stop_gunicorn(server: subprocess.Popen[bytes]) -> None:
         server.wait(timeout=5)
 
 
+# Where the CPU goes: read from Linux's /proc around each phase, so that the ratio can be
+# explained as "CPU of a bare request / CPU of a purchase" part by part.
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _process_seconds(pid: int) -> float | None:
+    """User + system CPU of a process (all its threads), or None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _children(parent: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _machine_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores."""
+    with open("/proc/stat") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:9]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks) - idle) / CLOCK_TICKS, sum(ticks) / CLOCK_TICKS
+
+
+class CpuMeter:
+    """CPU seconds spent per part during a phase: the client processes, gunicorn (arbiter
+    and workers), the PostgreSQL backends serving the bench database, and the machine."""
+
+    def __init__(self, url: str, server_pid: int, client_pids: list[int]) -> None:
+        from sqlalchemy import create_engine
+
+        server, self.database = url.rsplit("/", 1)
+        self.admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT",
+                                   pool_size=1)
+        self.server_pid, self.client_pids = server_pid, client_pids
+
+    def _pids(self) -> dict[str, list[int]]:
+        from sqlalchemy import text
+
+        with self.admin.connect() as connection:
+            backends = list(connection.scalars(text(
+                "SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                {"name": self.database}))
+        return {"client": self.client_pids, "PostgreSQL": backends,
+                "gunicorn": [self.server_pid, *_children(self.server_pid)]}
+
+    def sample(self) -> dict[tuple[str, int], float]:
+        seconds = {(part, pid): value for part, pids in self._pids().items() for pid in pids
+                   if (value := _process_seconds(pid)) is not None}
+        seconds[("machine", 0)], seconds[("machine", 1)] = _machine_seconds()
+        return seconds
+
+    @staticmethod
+    def spent(before: dict[tuple[str, int], float], after: dict[tuple[str, int], float]
+              ) -> Counter[str]:
+        """Per part; a process born during the phase counts whole, one that died is lost."""
+        spent = Counter[str]()
+        for (part, pid), value in after.items():
+            spent[part if part != "machine" else ("busy", "total")[pid]] += (
+                value - before.get((part, pid), 0.0))
+        return spent
+
+    def close(self) -> None:
+        self.admin.dispose()
+
+
 # The run.
 
 def percentile(values: list[float], share: float) -> float:
@@ -256,7 +339,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else 0.0
 
 
-def run_phase(kind: str, seconds: float, commands: list[Any], answers: Any) -> PhaseResult:
+def run_phase(kind: str, seconds: float, commands: list[Any], answers: Any,
+              meter: CpuMeter | None = None) -> PhaseResult:
+    before = meter.sample() if meter is not None else {}
     for queue in commands:
         queue.put((kind, seconds))
     total = PhaseResult()
@@ -266,6 +351,8 @@ def run_phase(kind: str, seconds: float, commands: list[Any], answers: Any) -> P
         total.failures.update(failures)
         total.latencies.extend(latencies)
         total.elapsed = max(total.elapsed, elapsed)
+    if meter is not None:
+        total.cpu = meter.spent(before, meter.sample())
     return total
 
 
@@ -321,11 +408,13 @@ def main() -> None:
         for kind in ("bare", "purchase"):
             run_phase(kind, args.warmup, commands, answers)
 
+        meter = CpuMeter(url, server.pid, [client.pid or 0 for client in clients])
         bare: list[PhaseResult] = []
         buys: list[PhaseResult] = []
         for _ in range(args.rounds):
-            bare.append(run_phase("bare", args.seconds, commands, answers))
-            buys.append(run_phase("purchase", args.seconds, commands, answers))
+            bare.append(run_phase("bare", args.seconds, commands, answers, meter))
+            buys.append(run_phase("purchase", args.seconds, commands, answers, meter))
+        meter.close()
         report(args, bare, buys)
     except BaseException:
         log.flush()
@@ -374,6 +463,8 @@ def report(args: argparse.Namespace, bare: list[PhaseResult], buys: list[PhaseRe
     print(f"ratio purchases / bare:   {statistics.median(ratios):>8.3f}   (median of the rounds' "
           f"ratios, range {ratios[0]:.3f}-{ratios[-1]:.3f}; overall "
           f"{buy_overall / bare_overall:.3f}; goal >= 0.25)")
+    for name, phases in (("bare", bare), ("purchase", buys)):
+        print(f"CPU per {name + ' request:':<18}" + cpu_breakdown(phases))
     failures = sum((p.failures for p in (*bare, *buys)), Counter[str]())
     bare_failures = sum((p.failures for p in bare), Counter[str]())
     buy_failures = sum((p.failures for p in buys), Counter[str]())
@@ -382,6 +473,19 @@ def report(args: argparse.Namespace, bare: list[PhaseResult], buys: list[PhaseRe
     else:
         print(f"non-2xx or failed: none ({sum(p.ok for p in bare)} bare and "
               f"{sum(p.ok for p in buys)} purchases answered 2xx)")
+
+
+def cpu_breakdown(phases: list[PhaseResult]) -> str:
+    """Milliseconds of CPU per answered request, by part, and how busy the machine was."""
+    answered = sum(phase.ok for phase in phases) or 1
+    cpu = sum((phase.cpu for phase in phases), Counter[str]())
+    if not cpu["total"]:
+        return " not measured"
+    ours = cpu["client"] + cpu["gunicorn"] + cpu["PostgreSQL"]
+    parts = [(part, cpu[part]) for part in ("client", "gunicorn", "PostgreSQL")]
+    parts += [("rest of machine", cpu["busy"] - ours), ("all", cpu["busy"])]
+    return ("  ".join(f"{part} {1000 * seconds / answered:.2f}" for part, seconds in parts)
+            + f" ms; machine busy {100 * cpu['busy'] / cpu['total']:.0f}%")
 
 
 if __name__ == "__main__":

@@ -70,7 +70,8 @@ class Card(Base):
     visits: Mapped[int] = mapped_column(Integer, default=0)
     last_visit_at: Mapped[datetime | None] = mapped_column(DateTime)
     pass_version: Mapped[int] = mapped_column(Integer, default=1)
-    pass_updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    # Not indexed: every purchase moves it, and no query needs it (migration 0006).
+    pass_updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     pass_last_modified: Mapped[datetime] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 

@@ -1,10 +1,11 @@
 """Idempotency keys: a replay returns the first answer, another body under the key is 409.
 
-The record is written in the same transaction as the work it guards, so either both
-commit or neither does. Two requests racing with one key meet at the unique index:
-the second waits for the first (PostgreSQL) or runs after it (SQLite's write lock),
-then finds its record and replays it. Failed requests leave no record (nothing changed),
-so a retry after a failure runs again.
+The record is written in the same transaction as the work it guards (a purchase's in the
+same statement: ``app.ledger.purchases``), so either both commit or neither does. Two
+requests racing with one key meet at the unique index: the second waits for the first
+(PostgreSQL) or runs after it (SQLite's write lock), then finds its record and replays
+it. Failed requests leave no record (nothing changed), so a retry after a failure runs
+again.
 """
 
 from __future__ import annotations
@@ -14,14 +15,13 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
+from app.db import SQL, Raw
 from app.errors import Conflict, Invalid
 from app.ledger.models import IdempotencyRecord
 
@@ -34,6 +34,7 @@ class Answer:
     status: int
     body: dict[str, Any]
     replayed: bool = False
+    text: str | None = None  # ``body`` as JSON, when it was written out to be stored
 
 
 def request_hash(method: str, path: str, body: Any) -> str:
@@ -54,11 +55,13 @@ def check_key(key: str | None) -> str:
     return key
 
 
-def _replay(record: IdempotencyRecord, fingerprint: str) -> Answer:
-    if record.request_hash != fingerprint:
+def replay(request_hash: str, status_code: int, response: dict[str, Any], fingerprint: str
+           ) -> Answer:
+    """A key's stored answer, for the same request again; another request is a 409."""
+    if request_hash != fingerprint:
         raise Conflict("This Idempotency-Key was used with a different request.",
                        code="idempotency_key_reused")
-    return Answer(record.status_code, record.response, replayed=True)
+    return Answer(status_code, response, replayed=True)
 
 
 def _find(session: Session, merchant_id: int, key: str) -> IdempotencyRecord | None:
@@ -66,17 +69,12 @@ def _find(session: Session, merchant_id: int, key: str) -> IdempotencyRecord | N
         IdempotencyRecord.merchant_id == merchant_id, IdempotencyRecord.key == key))
 
 
-_RECORDS = cast(Table, IdempotencyRecord.__table__)
-_CLAIM_VALUES: dict[str, Any] = {name: bindparam(name) for name in (
-    "merchant_id", "key", "request_hash", "status_code", "response", "created_at")}
-# Built once per dialect; constructing them costs more than running them.
-_CLAIM = {
-    "postgresql": pg_insert(_RECORDS).values(_CLAIM_VALUES)
-    .on_conflict_do_nothing(index_elements=["merchant_id", "key"]).returning(_RECORDS.c.id),
-    "sqlite": sqlite_insert(_RECORDS).values(_CLAIM_VALUES)
-    .on_conflict_do_nothing(index_elements=["merchant_id", "key"]).returning(_RECORDS.c.id),
-}
-_FINISH = update(_RECORDS).where(_RECORDS.c.id == bindparam("record_id"))
+# Hand-written (``Raw``): both run on every refund and adjustment, the claim first of all.
+_CLAIM = SQL("INSERT INTO idempotency_records (merchant_id, key, request_hash, status_code,"
+             " response, created_at) VALUES (:merchant_id, :key, :request_hash, 0, '{}',"
+             " :created_at) ON CONFLICT (merchant_id, key) DO NOTHING RETURNING id")
+_FINISH = SQL("UPDATE idempotency_records SET status_code = :status_code,"
+              " response = :response WHERE id = :record_id")
 
 
 def claim(session: Session, *, merchant_id: int, key: str, fingerprint: str
@@ -88,22 +86,22 @@ def claim(session: Session, *, merchant_id: int, key: str, fingerprint: str
     committed (then its record is replayed) or the row if it rolled back; on SQLite the
     write lock has already serialised the two. A replay ends this transaction.
     """
-    statement = _CLAIM[session.get_bind().dialect.name]
-    record_id = session.scalar(statement, {
-        "merchant_id": merchant_id, "key": key, "request_hash": fingerprint,
-        "status_code": 0, "response": {}, "created_at": utcnow()})
-    if record_id is not None:
-        return int(record_id)
+    raw = Raw.of(session)
+    row = raw.one(_CLAIM, {"merchant_id": merchant_id, "key": key,
+                           "request_hash": fingerprint, "created_at": raw.time(utcnow())})
+    if row is not None:
+        return int(row[0])
     existing = _find(session, merchant_id, key)
     session.rollback()
     assert existing is not None  # the conflicting row is committed: we waited for it
-    return _replay(existing, fingerprint)
+    return replay(existing.request_hash, existing.status_code, existing.response, fingerprint)
 
 
 def finish(session: Session, record_id: int, answer: Answer) -> None:
     """Store the answer with the work; the caller commits both."""
-    session.execute(_FINISH, {"record_id": record_id, "status_code": answer.status,
-                              "response": answer.body})
+    raw = Raw.of(session)
+    raw.execute(_FINISH, {"record_id": record_id, "status_code": answer.status,
+                          "response": raw.json(answer.body)})
 
 
 def run_once(

@@ -15,17 +15,18 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from PIL import Image
 from slugify import slugify
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from app.cards.models import Card
 from app.clock import utcnow
+from app.db import SQL, Raw
 from app.errors import Conflict, Invalid, NotFound
 from app.merchants.models import ROLES, ApiKey, Location, Merchant, Program, Staff
 from app.merchants.schemas import (
@@ -143,38 +144,67 @@ class Caller:
     staff_id: int | None
     location_id: int | None
     role: str
+    touched: bool = False  # its last-used time was written by this request
 
 
-_API_KEYS = cast(Table, ApiKey.__table__)
-_FIND_KEY = select(
-    _API_KEYS.c.id, _API_KEYS.c.merchant_id, _API_KEYS.c.staff_id, _API_KEYS.c.location_id,
-    _API_KEYS.c.role, _API_KEYS.c.secret_hash, _API_KEYS.c.last_used_at,
-    _API_KEYS.c.revoked_at,
-).where(_API_KEYS.c.prefix == bindparam("prefix"))
-_TOUCH_KEY = update(_API_KEYS).where(_API_KEYS.c.id == bindparam("key_id"))
+# A key's columns, for the statement that reads it (also the counter's purchase, which
+# reads the key with the card: ``app.ledger.purchase_rows``).
+KEY_COLUMNS = ("api_keys.id, api_keys.merchant_id, api_keys.staff_id, api_keys.location_id,"
+               " api_keys.role, api_keys.secret_hash, api_keys.last_used_at, api_keys.revoked_at")
+_FIND_KEY = SQL("SELECT " + KEY_COLUMNS + " FROM api_keys WHERE prefix = :prefix")  # noqa: S608
+_TOUCH_KEY = SQL("UPDATE api_keys SET last_used_at = :now WHERE id = :key_id")
+_PRESENTED = re.compile(r"lp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,64})")
 KEY_USE_PRECISION = timedelta(minutes=5)
 
 
-def authenticate_api_key(session: Session, presented: str) -> Caller | None:
-    """The live key matching ``presented``, compared in constant time, or None.
+@dataclass(frozen=True)
+class PresentedKey:
+    """A key as presented: the prefix it is found by, the hash its secret must have."""
 
-    Its last-used time is kept to within five minutes, in the caller's transaction: a
-    write per request would make every read a write.
+    prefix: str
+    secret_hash: str
+
+    @classmethod
+    def parse(cls, presented: str) -> PresentedKey | None:
+        match = _PRESENTED.fullmatch(presented)
+        return cls(match.group(1), _hash_secret(match.group(2))) if match else None
+
+
+def authenticate_api_key(session: Session, presented: str) -> Caller | None:
+    """The live key matching ``presented``, or None.
+
+    Read on every request with hand-written SQL, as a statement of its own on PostgreSQL
+    (``Raw.alone``: no BEGIN and COMMIT round trips).
     """
-    match = re.fullmatch(r"lp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,64})", presented)
-    if match is None:
+    key = PresentedKey.parse(presented)
+    if key is None:
         return None
-    row = session.execute(_FIND_KEY, {"prefix": match.group(1)}).one_or_none()
-    if row is None or row.revoked_at is not None:
+    raw = Raw.of(session)
+    caller = live_key(raw, key, raw.alone(_FIND_KEY, {"prefix": key.prefix}))
+    if caller is not None and caller.touched:
+        session.commit()  # SQLite's: kept even if the request ends without a commit
+    return caller
+
+
+def live_key(raw: Raw, key: PresentedKey, row: tuple[Any, ...] | None) -> Caller | None:
+    """``row`` (``KEY_COLUMNS``, None when no key has the prefix) as a caller, if it is the
+    presented key, compared in constant time, and not revoked.
+
+    Its last-used time is kept to within five minutes (``Caller.touched`` when it was
+    written now, in the caller's transaction): a write per request would make every read
+    a write.
+    """
+    if row is None or row[0] is None:
         return None
-    if not hmac.compare_digest(row.secret_hash, _hash_secret(match.group(2))):
+    key_id, merchant_id, staff_id, location_id, role, secret_hash, last_used, revoked = row
+    if revoked is not None or not hmac.compare_digest(secret_hash, key.secret_hash):
         return None
     now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > KEY_USE_PRECISION:
-        session.execute(_TOUCH_KEY, {"key_id": row.id, "last_used_at": now})
-        session.commit()
-    return Caller(id=row.id, merchant_id=row.merchant_id, staff_id=row.staff_id,
-                  location_id=row.location_id, role=row.role)
+    touched = last_used is None or now - raw.read_time(last_used) > KEY_USE_PRECISION
+    if touched:
+        raw.alone(_TOUCH_KEY, {"key_id": key_id, "now": raw.time(now)}, rows=False)
+    return Caller(id=key_id, merchant_id=merchant_id, staff_id=staff_id,
+                  location_id=location_id, role=role, touched=touched)
 
 
 def program_slug(name: str) -> str:

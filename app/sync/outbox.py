@@ -25,6 +25,14 @@ _PENDING_WAKE = "loyalpass.outbox_written"
 
 _INSERT_MESSAGE = insert(cast(Table, OutboxMessage.__table__))
 _NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
+# For hot paths that write several rows in one hand-written statement (``app.db.Raw``):
+# a pass_updated row as INSERT's target and SELECT (:payload from ``pass_update_payload``),
+# and NOTIFY as an expression (``pg_notify``: the same, delivered at commit too).
+OUTBOX_ROW = (
+    "outbox (merchant_id, card_id, topic, payload, status, attempts, available_at,"
+    " created_at) SELECT :merchant_id, :card_id, 'pass_updated', :payload, 'pending', 0,"
+    " :created_at, :created_at")
+NOTIFY_EXPRESSION = "pg_notify('loyalpass_outbox', '')"
 
 _wakers: list[Callable[[], None]] = []
 _wakers_lock = threading.Lock()
@@ -41,21 +49,28 @@ def remove_waker(waker: Callable[[], None]) -> None:
             _wakers.remove(waker)
 
 
-def wake_after_commit(session: Session) -> None:
-    """Wake the workers once this session's transaction commits."""
+def wake_after_commit(session: Session, *, notified: bool = False) -> None:
+    """Wake the workers once this session's transaction commits; ``notified`` when the
+    caller's own statement ran ``NOTIFY_EXPRESSION`` already (one round trip fewer)."""
     if not session.info.get(_PENDING_WAKE):
         session.info[_PENDING_WAKE] = True
-        if session.get_bind().dialect.name == "postgresql":
+        if not notified and session.get_bind().dialect.name == "postgresql":
             session.execute(_NOTIFY)
+
+
+def wake_now() -> None:
+    """Wake this process's workers, for a writer that committed its outbox row without a
+    session (and whose statement notified the other processes: ``NOTIFY_EXPRESSION``)."""
+    with _wakers_lock:
+        wakers = list(_wakers)
+    for waker in wakers:
+        waker()
 
 
 @event.listens_for(Session, "after_commit")
 def _wake_after_commit(session: Session) -> None:
     if session.info.pop(_PENDING_WAKE, False):
-        with _wakers_lock:
-            wakers = list(_wakers)
-        for waker in wakers:
-            waker()
+        wake_now()
 
 
 @event.listens_for(Session, "after_rollback")
@@ -78,8 +93,13 @@ def queue_pass_update(session: Session, *, merchant_id: int, card_id: int, pass_
     ``detail`` (a tier change, say) tells the senders what changed."""
     session.execute(_INSERT_MESSAGE, {
         "merchant_id": merchant_id, "card_id": card_id, "topic": TOPIC_PASS_UPDATED,
-        "payload": {"pass_version": pass_version, "reason": reason, **detail}})
+        "payload": pass_update_payload(pass_version=pass_version, reason=reason, **detail)})
     wake_after_commit(session)
+
+
+def pass_update_payload(*, pass_version: int, reason: str, **detail: Any) -> dict[str, Any]:
+    """What a ``pass_updated`` row tells the senders (also ``OUTBOX_ROW``'s :payload)."""
+    return {"pass_version": pass_version, "reason": reason, **detail}
 
 
 def program_changed(session: Session, *, merchant_id: int, program_id: int,

@@ -1,0 +1,284 @@
+"""A purchase's rows (see ``app.ledger.purchases``): the hand-written statements that read
+and write them, what they read (the card; its program's terms, cached by the program's
+version), and what they write (the entries; the card's figures).
+
+``READ_PURCHASE``: the API key (by its prefix: the caller checks it), the card by its
+number with its program's version, the rolling 12-month spend and velocity counts, the
+purchase's id to be, and (PostgreSQL) the card row's xmin, which every update moves.
+The idempotency record is looked for only when the purchase cannot be made as asked
+(``FIND_RECORD``): in the write, its unique index meets a key used before.
+
+``WRITE_PURCHASE`` (PostgreSQL): the card's update, only if its xmin is still the one
+read, and every row of the purchase selected from that update (so that all or nothing is
+written), then NOTIFY. On SQLite the same rows are written one statement each, under the
+database's write lock taken at BEGIN.
+
+Parameters are named (``app.db.SQL``). The CASTs type the ones that may be NULL, which
+PostgreSQL cannot infer in a SELECT list.
+"""
+# ruff: noqa: S608 (the statements are put together from the constants here only)
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.cards.models import next_pass_stamps
+from app.db import SQL, Raw
+from app.ledger.fraud import CARD_WINDOWS
+from app.ledger.postings import TIER_WINDOW, program_rules
+from app.ledger.rules import PurchaseOutcome, Rules, tier_for
+from app.merchants.models import Program
+from app.merchants.service import KEY_COLUMNS, PresentedKey
+from app.sync.outbox import NOTIFY_EXPRESSION, OUTBOX_ROW
+
+KEY_CONSTRAINT = "uq_idempotency_merchant_key"  # a WRITE that breaks it meets another request
+MAX_CACHED_TERMS = 256
+
+# The columns are ``Read``'s: the key, the card (``Card``), its version, the id, recent.
+_SELECT = (
+    "SELECT " + KEY_COLUMNS + ", cards.id, cards.merchant_id, cards.program_id, cards.number,"
+    " cards.status, cards.balance, cards.stamps, cards.rewards, cards.tier, cards.visits,"
+    " cards.lifetime_spend, cards.last_visit_at, cards.pass_version, cards.pass_updated_at,"
+    " cards.pass_last_modified, programs.updated_at, ")
+# The unary plus keeps the planners on the number's unique index: without statistics (a
+# new table) PostgreSQL chose to scan all the merchant's cards by their merchant's index.
+# (A statement's plan is made once per connection, while the tables are new and small, and
+# kept: a join that the plan made then scans a table instead of an index stays so.)
+_FROM = (
+    " FROM api_keys"
+    " LEFT JOIN cards ON cards.number = :number AND +cards.merchant_id = api_keys.merchant_id"
+    " LEFT JOIN programs ON programs.id = cards.program_id")
+_WHERE = " WHERE api_keys.prefix = :prefix"
+_RECENT = ["coalesce(sum(amount_paid - refunded_paid), 0)"] + [
+    f"count(CASE WHEN created_at > :{name} THEN 1 END)" for name, _, _ in CARD_WINDOWS]
+_OF_THE_CARD = " FROM purchases WHERE card_id = cards.id AND created_at > :since"
+READ_PURCHASE = {  # by PostgreSQL or not
+    # An id is taken from the sequence for a key with the secret presented only.
+    True: SQL(_SELECT + "CAST(cards.xmin AS text), CASE WHEN api_keys.secret_hash ="
+              " :secret_hash THEN nextval('purchases_id_seq') END, recent.*" + _FROM
+              + " LEFT JOIN LATERAL (SELECT " + ", ".join(_RECENT) + _OF_THE_CARD
+              + ") AS recent ON true" + _WHERE),
+    # SQLite: the next rowid, which nobody else can take while we hold the write lock.
+    False: SQL(_SELECT + "NULL, (SELECT coalesce(max(id), 0) + 1 FROM purchases), "
+               + ", ".join(f"(SELECT {column}{_OF_THE_CARD})" for column in _RECENT)
+               + _FROM + _WHERE),
+}
+FIND_RECORD = SQL("SELECT request_hash, status_code, response FROM idempotency_records"
+                  " WHERE merchant_id = :merchant_id AND key = :key")
+# PostgreSQL, when the card changed between READ and WRITE: the second run holds it.
+LOCK_CARD = SQL("SELECT cards.id FROM cards JOIN api_keys"
+                " ON +cards.merchant_id = api_keys.merchant_id"
+                " WHERE cards.number = :number AND api_keys.prefix = :prefix"
+                " FOR UPDATE OF cards")
+
+UPDATE_CARD = (
+    "UPDATE cards SET balance = :balance_after, stamps = :stamps_after,"
+    " rewards = :rewards_after, tier = :tier, visits = :visits,"
+    " lifetime_spend = :lifetime_spend, last_visit_at = :last_visit_at,"
+    " pass_version = :pass_version, pass_updated_at = :pass_updated_at,"
+    " pass_last_modified = :pass_last_modified WHERE id = :card_id")
+RECORD_ROW = (
+    "idempotency_records (merchant_id, key, request_hash, status_code, response, created_at)"
+    " SELECT :merchant_id, :key, :request_hash, :status_code, :response, :created_at")
+PURCHASE_ROW = (
+    "purchases (id, merchant_id, program_id, card_id, location_id, api_key_id, external_id,"
+    " amount, redeemed_points, redeemed_value, amount_paid, earn_percent, earned_points,"
+    " bonus_points, stamps_added, rewards_redeemed, refunded_amount, refunded_paid,"
+    " created_at) SELECT :purchase_id, :merchant_id, :program_id, :card_id,"
+    " CAST(:location_id AS integer), CAST(:api_key_id AS integer), :external_id, :amount,"
+    " :redeemed_points, :redeemed_value, :amount_paid, :earn_percent, :earned_points,"
+    " :bonus_points, :stamps_added, :rewards_redeemed, 0, 0, :created_at")
+AUDIT_ROW = (
+    "audit_records (merchant_id, action, api_key_id, staff_id, location_id, card_id,"
+    " purchase_id, detail, created_at) SELECT :merchant_id, 'purchase',"
+    " CAST(:api_key_id AS integer), CAST(:staff_id AS integer),"
+    " CAST(:location_id AS integer), :card_id, :purchase_id, :detail, :created_at")
+_ENTRY_ROW = (
+    "ledger_entries (merchant_id, card_id, kind, points, stamps, rewards, purchase_id,"
+    " location_id, api_key_id, staff_id, reason, created_at) SELECT :merchant_id, :card_id,"
+    " {kind}, {points}, {stamps}, {rewards}, :purchase_id, CAST(:location_id AS integer),"
+    " CAST(:api_key_id AS integer), CAST(:staff_id AS integer), {reason}, :created_at")
+ENTRY_ROW = _ENTRY_ROW.format(kind=":kind", points=":points", stamps=":stamps",
+                              rewards=":rewards", reason=":reason")
+# PostgreSQL: all the purchase's entries at once, from :entries, a JSON array of objects.
+ENTRIES_ROWS = _ENTRY_ROW.format(
+    kind="kind", points="points", stamps="stamps", rewards="rewards", reason="reason"
+) + (" FROM card, json_to_recordset(:entries) AS entry (kind varchar, points bigint,"
+     " stamps integer, rewards integer, reason text)")
+
+_EACH_FROM_THE_UPDATE = [f"{row} FROM card" for row in (
+    RECORD_ROW, PURCHASE_ROW, OUTBOX_ROW, AUDIT_ROW)] + [ENTRIES_ROWS]
+WRITE_PURCHASE = SQL(
+    "WITH card AS (" + UPDATE_CARD + " AND CAST(xmin AS text) = :card_version RETURNING id), "
+    + ", ".join(f"row_{number} AS (INSERT INTO {row})"
+                for number, row in enumerate(_EACH_FROM_THE_UPDATE))
+    + " SELECT " + NOTIFY_EXPRESSION + " FROM card")
+# SQLite: one statement each.
+INSERT_RECORD, INSERT_PURCHASE, INSERT_ENTRY, INSERT_OUTBOX, INSERT_AUDIT = (
+    SQL("INSERT INTO " + row) for row in (
+        RECORD_ROW, PURCHASE_ROW, ENTRY_ROW, OUTBOX_ROW, AUDIT_ROW))
+SQLITE_UPDATE_CARD = SQL(UPDATE_CARD)
+
+
+@dataclass(frozen=True)
+class Card:
+    """The card row as the purchase read it."""
+
+    id: int
+    merchant_id: int
+    program_id: int
+    number: str
+    status: str
+    balance: int
+    stamps: int
+    rewards: int
+    tier: str | None
+    visits: int
+    lifetime_spend: int
+    last_visit_at: datetime | None
+    pass_version: int
+    pass_updated_at: datetime
+    pass_last_modified: datetime
+    program_updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Read:
+    """``READ_PURCHASE``'s row, by name; the key's columns are for the caller to check."""
+
+    key: tuple[Any, ...] | None  # ``KEY_COLUMNS``; None: no key has the prefix
+    card: Card | None  # None: no card of the key's merchant has this number
+    card_version: str | None  # PostgreSQL: the card row's xmin
+    purchase_id: int | None  # None for a key presented with another secret
+    spend_12_months: int
+    purchase_counts: dict[str, int]  # by velocity window (``fraud.CARD_WINDOWS``)
+
+    @classmethod
+    def of(cls, raw: Raw, row: tuple[Any, ...] | None) -> Read:
+        if row is None:
+            return cls(None, None, None, None, 0, {})
+        key, card, rest = row[:8], list(row[8:24]), row[24:]
+        for index in (11, 13, 14, 15):  # the datetimes, which SQLite returns as text
+            card[index] = raw.read_time(card[index])
+        return cls(
+            key=key, card=Card(*card) if card[0] is not None else None,
+            card_version=rest[0], purchase_id=rest[1], spend_12_months=int(rest[2]),
+            purchase_counts={name: int(count) for (name, _, _), count in zip(
+                CARD_WINDOWS, rest[3:], strict=True)})
+
+
+def read_purchase(raw: Raw, *, key: PresentedKey, number: str, now: datetime) -> Read:
+    """``READ_PURCHASE``, as a transaction of its own unless one is open."""
+    windows = {name: raw.time(now - window) for name, window, _ in CARD_WINDOWS}
+    return Read.of(raw, raw.alone(READ_PURCHASE[raw.postgres], {
+        "prefix": key.prefix, "secret_hash": key.secret_hash, "number": number,
+        "since": raw.time(now - TIER_WINDOW), **windows}))
+
+
+def find_record(raw: Raw, *, merchant_id: int, key: str) -> tuple[str, int, Any] | None:
+    """The key's idempotency record: request hash, status code, answer; or None."""
+    row = raw.alone(FIND_RECORD, {"merchant_id": merchant_id, "key": key})
+    return (row[0], row[1], raw.read_json(row[2])) if row is not None else None
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A program's earning rules and limits as of one version of the program row."""
+
+    rules: Rules
+    limits: Mapping[str, int | None]
+
+
+_terms: dict[tuple[int, datetime], Terms] = {}
+_terms_lock = threading.Lock()
+
+
+def program_terms(session: Callable[[], Session], program_id: int, updated_at: datetime
+                  ) -> Terms:
+    """The program's terms, built once per version (``updated_at`` moves on every change)."""
+    key = (program_id, updated_at)
+    with _terms_lock:
+        terms = _terms.get(key)
+    if terms is None:
+        program = session().get(Program, program_id)
+        assert program is not None
+        terms = Terms(rules=program_rules(program), limits=dict(program.limits or {}))
+        with _terms_lock:
+            if len(_terms) >= MAX_CACHED_TERMS:
+                _terms.clear()
+            _terms[key] = terms
+    return terms
+
+
+# (kind, points, stamps, rewards, reason): one entry the purchase posts.
+Entry = tuple[str, int, int, int, str]
+
+
+def entries_of(outcome: PurchaseOutcome, rewards_redeemed: int) -> list[Entry]:
+    """What the purchase posts, zero entries left out."""
+    entries: list[Entry] = [
+        ("redeem", -outcome.redeemed_points, 0, -rewards_redeemed, ""),
+        ("earn", outcome.earned, outcome.stamps_added, 0, ""),
+    ]
+    entries += [("bonus", points, 0, 0, reason) for reason, points in outcome.bonuses]
+    if outcome.rewards_added:
+        entries.append(("bonus", 0, -outcome.stamps_converted, outcome.rewards_added,
+                        "stamps completed"))
+    return [entry for entry in entries if entry[1] or entry[2] or entry[3]]
+
+
+def card_figures(card: Card, rules: Rules, entries: list[Entry], spend_12_months: int,
+                 now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The card's cache moved by what is written, its next pass version; and the tier
+    change, if any, for the outbox row (the senders tell the customer of an upgrade)."""
+    balance = card.balance + sum(entry[1] for entry in entries)
+    stamps = card.stamps + sum(entry[2] for entry in entries)
+    rewards = card.rewards + sum(entry[3] for entry in entries)
+    if balance < 0 or stamps < 0 or rewards < 0:
+        # evaluate_purchase and the rewards check prevent this; the CHECKs are the last line.
+        raise ValueError(f"purchase would take card {card.id} below zero")
+    reached = tier_for(rules.tiers, spend_12_months)
+    tier = reached.name if reached is not None else None
+    version, tag, last_modified = next_pass_stamps(
+        card.pass_version, card.pass_updated_at, card.pass_last_modified)
+    changes: dict[str, Any] = {}
+    if tier != card.tier:
+        thresholds = {known.name: known.min_spend for known in rules.tiers}
+        upgraded = tier is not None and (
+            card.tier is None or thresholds[tier] > thresholds.get(card.tier, -1))
+        changes = {"tier_from": card.tier, "tier_to": tier, "tier_up": upgraded}
+    return {"balance_after": balance, "stamps_after": stamps, "rewards_after": rewards,
+            "tier": tier, "pass_version": version, "pass_updated_at": tag,
+            "pass_last_modified": last_modified,
+            "last_visit_at": max(now, card.last_visit_at or now)}, changes
+
+
+def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry]) -> str | None:
+    """Everything the purchase writes: None when written, else why not. PostgreSQL: one
+    statement, which writes nothing if the card changed since it was read ("card"), and
+    fails if a request stored the key (meanwhile, or before: "key"). SQLite: one
+    statement each, under its lock, after looking for the key's record."""
+    rows = [{"kind": kind, "points": points, "stamps": stamps, "rewards": rewards,
+             "reason": reason} for kind, points, stamps, rewards, reason in entries]
+    if not raw.postgres:  # in this order: each row's references are there before it
+        if find_record(raw, merchant_id=values["merchant_id"], key=values["key"]):
+            return "key"
+        raw.execute(INSERT_RECORD, values)
+        raw.execute(INSERT_PURCHASE, values)
+        raw.each(INSERT_ENTRY, [{**values, **row} for row in rows])
+        for sql in (SQLITE_UPDATE_CARD, INSERT_OUTBOX, INSERT_AUDIT):
+            raw.execute(sql, values)
+        return None
+    try:
+        written = raw.alone(WRITE_PURCHASE, {**values, "entries": raw.json(rows)})
+    except Exception as error:
+        if raw.unique_violation(error) != KEY_CONSTRAINT:
+            raise
+        return "key"
+    return None if written is not None else "card"
