@@ -19,3 +19,8 @@ def from_microseconds(value: int) -> datetime:
     return datetime.fromtimestamp(value // 1_000_000, UTC).replace(
         tzinfo=None, microsecond=value % 1_000_000
     )
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A stored naive-UTC datetime as JSON shows it (``…Z``), or None."""
+    return moment.isoformat() + "Z" if moment is not None else None

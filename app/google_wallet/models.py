@@ -22,13 +22,10 @@ from app.db import Base
 SYNC_STATES = ("pending", "synced", "failed")
 
 
-class GoogleClass(Base):
-    """A program's LoyaltyClass: pending until Google has its newest design."""
+class SyncState:
+    """Where a class or object stands with Google: pending until the generation it
+    holds has been sent, leased by one worker at a time, with Google's last answer."""
 
-    __tablename__ = "google_classes"
-
-    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
-    class_id: Mapped[str] = mapped_column(String(160), unique=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     generation: Mapped[int] = mapped_column(Integer, default=1)
     synced_generation: Mapped[int] = mapped_column(Integer, default=0)
@@ -39,13 +36,22 @@ class GoogleClass(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     synced_at: Mapped[datetime | None] = mapped_column(DateTime)
 
+
+class GoogleClass(SyncState, Base):
+    """A program's LoyaltyClass: pending until Google has its newest design."""
+
+    __tablename__ = "google_classes"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    class_id: Mapped[str] = mapped_column(String(160), unique=True)
+
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'synced', 'failed')", name="status"),
         Index("ix_google_classes_due", "status", "available_at"),
     )
 
 
-class GoogleObject(Base):
+class GoogleObject(SyncState, Base):
     """A card's LoyaltyObject: inserted once, then patched with the newest state."""
 
     __tablename__ = "google_objects"
@@ -54,15 +60,6 @@ class GoogleObject(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
     object_id: Mapped[str] = mapped_column(String(160), unique=True)
     inserted: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    generation: Mapped[int] = mapped_column(Integer, default=1)
-    synced_generation: Mapped[int] = mapped_column(Integer, default=0)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    leased_until: Mapped[datetime | None] = mapped_column(DateTime)
-    last_status: Mapped[int | None] = mapped_column(Integer)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    synced_at: Mapped[datetime | None] = mapped_column(DateTime)
     saved_at: Mapped[datetime | None] = mapped_column(DateTime)
     removed_at: Mapped[datetime | None] = mapped_column(DateTime)
 

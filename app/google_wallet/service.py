@@ -7,12 +7,8 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from app.clock import utcnow
+from app.clock import iso, utcnow
 from app.google_wallet.models import GoogleMessage, GoogleObject
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
 
 
 def object_state(session: Session, *, card_id: int) -> dict[str, Any] | None:
@@ -28,15 +24,15 @@ def object_state(session: Session, *, card_id: int) -> dict[str, Any] | None:
         "inserted": state.inserted,
         "pending": state.status == "pending",
         "attempts": state.attempts,
-        "last_synced_at": _iso(state.synced_at),
+        "last_synced_at": iso(state.synced_at),
         "last_status": state.last_status,
         "last_error": state.last_error,
-        "saved_at": _iso(state.saved_at),
-        "removed_at": _iso(state.removed_at),
+        "saved_at": iso(state.saved_at),
+        "removed_at": iso(state.removed_at),
         "messages": [{
             "id": message.id, "kind": message.kind, "header": message.header,
             "status": message.status, "notified": message.notified,
-            "budget_spent": message.budget_spent, "sent_at": _iso(message.sent_at),
+            "budget_spent": message.budget_spent, "sent_at": iso(message.sent_at),
             "last_error": message.last_error,
         } for message in messages],
     }

@@ -8,7 +8,7 @@ from app.cards.models import Card
 from app.google_wallet.account import GoogleAccount
 from app.merchants.models import Program
 from app.offers.models import Offer
-from app.wallet.views import rules_text, support_text
+from app.wallet.views import program_texts
 from passes.google import MAX_BALANCE, GoogleCard, GoogleOffer, GoogleProgram
 
 
@@ -19,14 +19,7 @@ def logo_url(base_url: str, program: Program) -> str:
 
 def google_program(program: Program, account: GoogleAccount, *, base_url: str) -> GoogleProgram:
     locales = tuple(program.locales) or ("en",)
-    texts: dict[str, dict[str, str]] = {
-        "how_it_works": {locale: rules_text(program, locale) for locale in locales},
-    }
-    support = {locale: support_text(program, locale) for locale in locales}
-    if any(support.values()):
-        texts["support"] = support
-    if program.terms:
-        texts["terms"] = dict.fromkeys(locales, program.terms)
+    texts = program_texts(program, locales)
     callback = f"{base_url}/google/callback" if base_url.startswith("https://") else None
     return GoogleProgram(
         issuer_id=account.issuer_id,

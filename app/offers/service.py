@@ -10,7 +10,7 @@ from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.cards.models import Card, Customer, next_pass_stamps
-from app.clock import utcnow
+from app.clock import iso, utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.merchants.models import Program
 from app.offers.models import CardOffer, Offer
@@ -137,9 +137,6 @@ def current_offers(session: Session, *, card_id: int, now: datetime | None = Non
 
 
 def offer_json(offer: Offer) -> dict[str, Any]:
-    def iso(value: datetime | None) -> str | None:
-        return value.isoformat() + "Z" if value is not None else None
-
     return {
         "id": offer.id, "program_id": offer.program_id, "title": offer.title,
         "body": offer.body, "starts_at": iso(offer.starts_at), "ends_at": iso(offer.ends_at),

@@ -8,14 +8,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.cards.models import Card
-from app.clock import utcnow
+from app.clock import iso, utcnow
 from app.devices.models import Device, Registration
 from app.google_wallet import service as google
 from app.sync.outbox import wake_after_commit
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() + "Z" if value is not None else None
 
 
 def card_deliveries(session: Session, *, card: Card) -> list[dict[str, Any]]:
@@ -26,13 +22,13 @@ def card_deliveries(session: Session, *, card: Card) -> list[dict[str, Any]]:
     ).all()
     return [{
         "device": identifier[:8] + "…",
-        "registered_at": _iso(registration.created_at),
+        "registered_at": iso(registration.created_at),
         "status": registration.push_status,
         "pending": registration.push_status == "pending",
         "attempts": registration.push_attempts,
-        "next_attempt_at": _iso(registration.push_available_at)
+        "next_attempt_at": iso(registration.push_available_at)
         if registration.push_status == "pending" else None,
-        "last_pushed_at": _iso(registration.last_push_at),
+        "last_pushed_at": iso(registration.last_push_at),
         "last_result": registration.last_push_result,
         "last_status": registration.last_push_status,
         "last_error": registration.last_push_error,

@@ -67,8 +67,8 @@ def design_key(program: Program) -> str:
     return f"program-{program.id}-v{program.design_version}"
 
 
-def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
-    locales = tuple(program.locales) or ("en",)
+def program_texts(program: Program, locales: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """The program's texts by text id and locale, as both wallets show them."""
     texts: dict[str, dict[str, str]] = {
         "how_it_works": {locale: rules_text(program, locale) for locale in locales},
     }
@@ -77,6 +77,12 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
         texts["support"] = support
     if program.terms:
         texts["terms"] = dict.fromkeys(locales, program.terms)
+    return texts
+
+
+def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
+    locales = tuple(program.locales) or ("en",)
+    texts = program_texts(program, locales)
     colors = program.colors
     located = [loc for loc in program.locations if loc.latitude is not None]
     return PassDesign(
