@@ -79,3 +79,19 @@ class TooMany(Problem):
     status = 429
     code = "rate_limited"
     title = "Too many requests"
+
+
+class Unavailable(Problem):
+    """The database could not be reached or gave up on the statement. The request may be
+    sent again: a write with the same ``Idempotency-Key`` is recorded once (if its answer
+    was what got lost, the retry replays it)."""
+
+    status = 503
+    code = "database_unavailable"
+    title = "Service unavailable"
+    retry_after = 1  # seconds
+
+    def __init__(self, detail: str = "The database did not answer. Send the request again:"
+                 " with the same Idempotency-Key a write is recorded once.", **extra: Any
+                 ) -> None:
+        super().__init__(detail, **extra)

@@ -21,9 +21,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
-from app.db import SQL, Raw
 from app.errors import Conflict, Invalid
 from app.ledger.models import IdempotencyRecord
+from app.sql import SQL, Raw
 
 KEY_PATTERN_MAX = 255
 KEEP_DAYS = 30

@@ -13,7 +13,7 @@ read, and every row of the purchase selected from that update (so that all or no
 written), then NOTIFY. On SQLite the same rows are written one statement each, under the
 database's write lock taken at BEGIN.
 
-Parameters are named (``app.db.SQL``). The CASTs type the ones that may be NULL, which
+Parameters are named (``app.sql.SQL``). The CASTs type the ones that may be NULL, which
 PostgreSQL cannot infer in a SELECT list.
 """
 # ruff: noqa: S608 (the statements are put together from the constants here only)
@@ -29,12 +29,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.cards.models import next_pass_stamps
-from app.db import SQL, Raw
 from app.ledger.fraud import CARD_WINDOWS
 from app.ledger.postings import TIER_WINDOW, program_rules
 from app.ledger.rules import PurchaseOutcome, Rules, tier_for
 from app.merchants.models import Program
 from app.merchants.service import KEY_COLUMNS, PresentedKey
+from app.sql import SQL, Raw
 from app.sync.outbox import NOTIFY_EXPRESSION, OUTBOX_ROW
 
 KEY_CONSTRAINT = "uq_idempotency_merchant_key"  # a WRITE that breaks it meets another request

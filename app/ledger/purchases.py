@@ -1,15 +1,16 @@
 """Recording a purchase: the counter's hot path, in two hand-written statements.
 
-A purchase is the write every cashier makes all day, so it runs on a pooled connection of
-its own, apart from the SQLAlchemy session and its bookkeeping (``app.db.Raw``), and on
-PostgreSQL it holds no transaction open across round trips. One statement reads the API
-key (which the web layer then checks: ``admit``), the card by its number with its
-program's version, the rolling 12-month spend and velocity counts, and the purchase's new
-id. The rules decide in Python. One statement then updates the card's figures and pass
-version, if the card row is still the one read, and with that update writes the
-purchase, its entries, the outbox row, the audit record and the idempotency record with
-the answer, and notifies the workers. Each is a transaction of its own: no BEGIN or
-COMMIT round trips. The statements are in ``app.ledger.purchase_rows``.
+A purchase is the write every cashier makes all day, so on PostgreSQL it runs on the
+thread's own connection, apart from the pool and from the SQLAlchemy session and its
+bookkeeping (``app.sql.Raw``), and holds no transaction open across round trips. One
+statement reads the API key (which the web layer then checks: ``admit``), the card by
+its number with its program's version, the rolling 12-month spend and velocity counts,
+and the purchase's new id. The rules decide in Python. One statement then updates the
+card's figures and pass version, if the card row is still the one read, and with that
+update writes the purchase, its entries, the outbox row, the audit record and the
+idempotency record with the answer, and notifies the workers. Each is a transaction of
+its own: no BEGIN or COMMIT round trips. The statements are in
+``app.ledger.purchase_rows``.
 
 If the card changed in between (a purchase, a refund, ...), nothing was written and the
 purchase runs again holding the card's row lock from the start, as it always does on
@@ -36,7 +37,6 @@ from sqlalchemy.orm import Session
 
 from app.cards.numbers import number_from_scan
 from app.clock import utcnow
-from app.db import Raw
 from app.errors import Conflict, Forbidden, Invalid, NotFound, Problem, TooMany
 from app.ledger import fraud
 from app.ledger.idempotency import Answer, replay
@@ -65,6 +65,7 @@ from app.ledger.rules import (
 from app.ledger.schemas import PurchaseInput
 from app.merchants.models import Location
 from app.merchants.service import PresentedKey
+from app.sql import Raw
 from app.sync.outbox import pass_update_payload, wake_after_commit, wake_now
 
 # The API key's row as the purchase read it (``KEY_COLUMNS``; None: no key has the prefix)
@@ -177,7 +178,8 @@ def _alert(session: Session, refused: _Refused) -> None:
 
 def _attempt(session: Sessions, raw: Raw, asked: Asked, *, locked: bool) -> Answer | None:
     """The purchase, committed, or its replay; None when it must run again (see above)."""
-    if locked and raw.postgres:  # begins the transaction that holds the lock
+    if locked and raw.postgres:  # in a transaction that holds the lock
+        raw.begin()
         raw.one(LOCK_CARD, {"number": asked.number, "prefix": asked.presented.prefix})
     now = utcnow()
     read = read_purchase(raw, key=asked.presented, number=asked.number, now=now)

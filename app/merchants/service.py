@@ -26,7 +26,6 @@ from werkzeug.security import generate_password_hash
 
 from app.cards.models import Card
 from app.clock import utcnow
-from app.db import SQL, Raw
 from app.errors import Conflict, Invalid, NotFound
 from app.merchants.models import ROLES, ApiKey, Location, Merchant, Program, Staff
 from app.merchants.schemas import (
@@ -35,6 +34,7 @@ from app.merchants.schemas import (
     ProgramCreate,
     ProgramUpdate,
 )
+from app.sql import SQL, Raw
 from app.sync.outbox import program_changed
 
 KEY_PREFIX = "lp_"

@@ -25,7 +25,7 @@ _PENDING_WAKE = "loyalpass.outbox_written"
 
 _INSERT_MESSAGE = insert(cast(Table, OutboxMessage.__table__))
 _NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
-# For hot paths that write several rows in one hand-written statement (``app.db.Raw``):
+# For hot paths that write several rows in one hand-written statement (``app.sql.Raw``):
 # a pass_updated row as INSERT's target and SELECT (:payload from ``pass_update_payload``),
 # and NOTIFY as an expression (``pg_notify``: the same, delivered at commit too).
 OUTBOX_ROW = (

@@ -9,9 +9,9 @@ from typing import Any, ParamSpec, TypeVar
 from flask import g, request
 from werkzeug.exceptions import HTTPException
 
-from app.db import Raw
 from app.errors import Forbidden, Problem, Unauthorized
 from app.merchants.service import Caller, PresentedKey, authenticate_api_key, live_key
+from app.sql import Raw
 from app.web.context import db
 
 P = ParamSpec("P")

@@ -8,7 +8,6 @@ from typing import Any
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 
-from app.db import Raw
 from app.errors import BadRequest, Invalid, NotFound
 from app.ledger import purchases
 from app.ledger import service as ledger
@@ -23,6 +22,7 @@ from app.ledger.schemas import (
     RefundInput,
 )
 from app.offers.service import current_offers, offer_json
+from app.sql import Raw
 from app.validation import MAX_INT32, parse
 from app.web.auth import (
     COUNTER,

@@ -6,9 +6,10 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, json
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from app.errors import Problem
+from app.errors import Problem, Unavailable
 
 log = logging.getLogger("loyalpass.web")
 
@@ -31,7 +32,17 @@ def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None
 def install_problem_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
+        if isinstance(error, Unavailable):
+            log.warning("database unavailable: %s", error.__cause__ or error)
+            return problem_response(error.as_dict(), {"Retry-After": str(error.retry_after)})
         return problem_response(error.as_dict())
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DisconnectionError)
+    def _database(error: Exception) -> Response:
+        # The session's statements: the server went away, a lock or statement timed out,
+        # SQLite stayed locked. The transaction did not commit.
+        return _problem(_unavailable(error))
 
     @app.errorhandler(HTTPException)
     def _http(error: HTTPException) -> Response:
@@ -54,3 +65,9 @@ def install_problem_handlers(app: Flask) -> None:
             "detail": "Something went wrong on our side; nothing was changed.",
             "code": "internal_error",
         })
+
+
+def _unavailable(error: Exception) -> Unavailable:
+    problem = Unavailable()
+    problem.__cause__ = error
+    return problem

@@ -1,0 +1,185 @@
+"""The counter's purchases run on a PostgreSQL connection each thread holds apart from the
+pool (``app.sql``): one per thread, replaced when the server ended it, closed when its
+thread ends or its engine is disposed, never shared with a forked process; and a purchase
+that meets a connection the server just ended is a 503 that the till may send again."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import threading
+import time
+import uuid
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+
+import app.sql
+from app.ledger.models import Purchase
+from tests.conftest import Api, _truncate_postgres
+
+# The statement only a purchase sends: its backend is the held connection.
+WRITING = "WITH card AS (UPDATE cards%"
+
+
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    url: str = request.getfixturevalue("postgres_database")
+    _truncate_postgres(url)
+    return url
+
+
+def _buy(api: Api, card: dict[str, Any], key: str | None = None) -> Any:
+    return api.post("/api/v1/pos/purchases",
+                    {"barcode": card["barcode"]["message"], "amount": 10_000},
+                    headers={"Idempotency-Key": key or uuid.uuid4().hex})
+
+
+def _purchase_backends(engine: Engine) -> set[int]:
+    """PostgreSQL's processes for the database whose last statement was a purchase's."""
+    with engine.connect() as connection:
+        return set(connection.scalars(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND query LIKE :writing AND pid <> pg_backend_pid()"), {"writing": WRITING}))
+
+
+def _until(check: Any, seconds: float = 10.0) -> Any:
+    deadline = time.monotonic() + seconds
+    while True:
+        value = check()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def _end(engine: Engine, pid: int) -> None:
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    assert _until(lambda: pid not in _backends(engine)), "the server did not end it"
+
+
+def _backends(engine: Engine) -> set[int]:
+    with engine.connect() as connection:
+        return set(connection.scalars(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")))
+
+
+def _purchases(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(Purchase)) or 0)
+
+
+def test_purchases_of_one_thread_stay_on_one_connection(
+        api: Api, card: dict[str, Any], engine: Engine) -> None:
+    for _ in range(30):
+        assert _buy(api, card).status_code == 201
+    assert len(_purchase_backends(engine)) == 1
+
+
+def test_a_connection_the_server_ended_is_replaced_after_a_pause(
+        api: Api, card: dict[str, Any], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert _buy(api, card).status_code == 201
+    (ended,) = _purchase_backends(engine)
+    _end(engine, ended)
+    monkeypatch.setattr(app.sql, "IDLE_BEFORE_PING", 0.0)  # every use is "after a pause"
+
+    answer = _buy(api, card)
+
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["balance"] == 2 * 2  # 2 % of 100.00, twice
+    assert ended not in _purchase_backends(engine)
+
+
+def test_a_purchase_that_meets_a_just_ended_connection_is_a_503_and_its_retry_counts_once(
+        api: Api, card: dict[str, Any], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(app.sql, "IDLE_BEFORE_PING", 3600.0)  # no ping: it is met in use
+    assert _buy(api, card).status_code == 201
+    (ended,) = _purchase_backends(engine)
+    _end(engine, ended)
+
+    failed = _buy(api, card, key="till-7-receipt-1001")
+
+    assert failed.status_code == 503
+    assert failed.headers["Retry-After"] == "1"
+    assert failed.get_json()["code"] == "database_unavailable"
+    assert _purchases(engine) == 1  # nothing of it was written
+
+    retried = _buy(api, card, key="till-7-receipt-1001")
+    again = _buy(api, card, key="till-7-receipt-1001")
+
+    assert retried.status_code == 201, retried.get_json()
+    assert again.status_code == 201 and again.headers["Idempotency-Replayed"] == "true"
+    assert again.get_json() == retried.get_json()
+    assert retried.get_json()["balance"] == 2 * 2
+    assert _purchases(engine) == 2
+
+
+def test_disposing_the_engine_closes_the_held_connections(
+        api: Api, card: dict[str, Any], engine: Engine) -> None:
+    assert _buy(api, card).status_code == 201
+    (held,) = _purchase_backends(engine)
+
+    engine.dispose()
+
+    assert _until(lambda: held not in _backends(engine)), "the held connection is still open"
+    assert _buy(api, card).status_code == 201  # and the engine goes on with a new one
+
+
+def test_a_thread_that_ends_takes_its_connection_with_it(
+        api: Api, card: dict[str, Any], engine: Engine) -> None:
+    answers: list[int] = []
+    served, done = threading.Event(), threading.Event()
+
+    def till() -> None:
+        answers.extend(_buy(api, card).status_code for _ in range(3))
+        served.set()
+        done.wait(30)
+
+    thread = threading.Thread(target=till)
+    thread.start()
+    assert served.wait(30) and answers == [201, 201, 201]
+    (held,) = _purchase_backends(engine)
+    assert held in _backends(engine)
+
+    done.set()
+    thread.join(30)
+    gc.collect()
+
+    assert _until(lambda: held not in _backends(engine)), "the thread's connection stayed open"
+
+
+def _buy_in_child(app: Flask, key: str, barcode: str, start: Any, answers: Any) -> None:
+    client = app.test_client()
+    start.wait(30)
+    for _ in range(20):
+        response = client.post(
+            "/api/v1/pos/purchases", json={"barcode": barcode, "amount": 10_000},
+            headers={"Authorization": f"Bearer {key}", "Idempotency-Key": uuid.uuid4().hex})
+        answers.put(response.status_code)
+
+
+def test_a_forked_process_leaves_its_parents_connection_alone(
+        app: Flask, api: Api, card: dict[str, Any], engine: Engine) -> None:
+    assert _buy(api, card).status_code == 201  # the parent holds its connection now
+    (parents,) = _purchase_backends(engine)
+    context = multiprocessing.get_context("fork")
+    start, answers = context.Event(), context.Queue()
+    child = context.Process(target=_buy_in_child,
+                            args=(app, api.key, card["barcode"]["message"], start, answers))
+    child.start()
+
+    start.set()  # both buy at once: on one shared connection they would garble each other
+    mine = [_buy(api, card).status_code for _ in range(20)]
+    child.join(60)
+
+    assert child.exitcode == 0
+    assert mine == [201] * 20 and [answers.get(timeout=5) for _ in range(20)] == [201] * 20
+    assert parents in _backends(engine)
+    answer = _buy(api, card)
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["balance"] == 42 * 2
