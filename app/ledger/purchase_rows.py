@@ -114,11 +114,13 @@ ENTRIES_ROWS = _ENTRY_ROW.format(
 
 _EACH_FROM_THE_UPDATE = [f"{row} FROM card" for row in (
     RECORD_ROW, PURCHASE_ROW, OUTBOX_ROW, AUDIT_ROW)] + [ENTRIES_ROWS]
-WRITE_PURCHASE = SQL(
-    "WITH card AS (" + UPDATE_CARD + " AND CAST(xmin AS text) = :card_version RETURNING id), "
-    + ", ".join(f"row_{number} AS (INSERT INTO {row})"
-                for number, row in enumerate(_EACH_FROM_THE_UPDATE))
-    + " SELECT " + NOTIFY_EXPRESSION + " FROM card")
+WRITE_PURCHASE = {  # with NOTIFY or not (``app.sync.outbox.notify_due``)
+    notify: SQL(
+        "WITH card AS (" + UPDATE_CARD + " AND CAST(xmin AS text) = :card_version RETURNING"
+        " id), " + ", ".join(f"row_{number} AS (INSERT INTO {row})"
+                             for number, row in enumerate(_EACH_FROM_THE_UPDATE))
+        + " SELECT " + (NOTIFY_EXPRESSION if notify else "1") + " FROM card")
+    for notify in (True, False)}
 # SQLite: one statement each.
 INSERT_RECORD, INSERT_PURCHASE, INSERT_ENTRY, INSERT_OUTBOX, INSERT_AUDIT = (
     SQL("INSERT INTO " + row) for row in (
@@ -259,11 +261,13 @@ def card_figures(card: Card, rules: Rules, entries: list[Entry], spend_12_months
             "last_visit_at": max(now, card.last_visit_at or now)}, changes
 
 
-def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry]) -> str | None:
+def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry], *,
+                   notify: bool) -> str | None:
     """Everything the purchase writes: None when written, else why not. PostgreSQL: one
     statement, which writes nothing if the card changed since it was read ("card"), and
-    fails if a request stored the key (meanwhile, or before: "key"). SQLite: one
-    statement each, under its lock, after looking for the key's record."""
+    fails if a request stored the key (meanwhile, or before: "key"); with ``notify`` it
+    NOTIFYs the workers as it commits. SQLite: one statement each, under its lock, after
+    looking for the key's record."""
     rows = [{"kind": kind, "points": points, "stamps": stamps, "rewards": rewards,
              "reason": reason} for kind, points, stamps, rewards, reason in entries]
     if not raw.postgres:  # in this order: each row's references are there before it
@@ -276,7 +280,7 @@ def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry]) -> st
             raw.execute(sql, values)
         return None
     try:
-        written = raw.alone(WRITE_PURCHASE, {**values, "entries": raw.json(rows)})
+        written = raw.alone(WRITE_PURCHASE[notify], {**values, "entries": raw.json(rows)})
     except Exception as error:
         if raw.unique_violation(error) != KEY_CONSTRAINT:
             raise

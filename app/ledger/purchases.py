@@ -8,9 +8,9 @@ its number with its program's version, the rolling 12-month spend and velocity c
 and the purchase's new id. The rules decide in Python. One statement then updates the
 card's figures and pass version, if the card row is still the one read, and with that
 update writes the purchase, its entries, the outbox row, the audit record and the
-idempotency record with the answer, and notifies the workers. Each is a transaction of
-its own: no BEGIN or COMMIT round trips. The statements are in
-``app.ledger.purchase_rows``.
+idempotency record with the answer, and notifies the workers (at most every
+``NOTIFY_EVERY``: see ``app.sync.outbox``). Each is a transaction of its own: no BEGIN
+or COMMIT round trips. The statements are in ``app.ledger.purchase_rows``.
 
 If the card changed in between (a purchase, a refund, ...), nothing was written and the
 purchase runs again holding the card's row lock from the start, as it always does on
@@ -66,7 +66,13 @@ from app.ledger.schemas import PurchaseInput
 from app.merchants.models import Location
 from app.merchants.service import PresentedKey
 from app.sql import Raw
-from app.sync.outbox import pass_update_payload, wake_after_commit, wake_now
+from app.sync.outbox import (
+    notify_due,
+    notify_sent,
+    pass_update_payload,
+    wake_after_commit,
+    wake_now,
+)
 
 # The API key's row as the purchase read it (``KEY_COLUMNS``; None: no key has the prefix)
 # to the actor, or a problem raised (401, 403): the web layer's check of the key.
@@ -200,12 +206,16 @@ def _attempt(session: Sessions, raw: Raw, asked: Asked, *, locked: bool) -> Answ
     entries = entries_of(outcome, request.data.redeem_rewards)
     assert read.purchase_id is not None  # taken for a key with its secret, as admitted
     answer, values = _answer(raw, request, card, terms.rules, outcome, entries, read, now)
-    unwritten = write_purchase(raw, {**values, "card_version": read.card_version}, entries)
+    notify = raw.postgres and notify_due()
+    unwritten = write_purchase(raw, {**values, "card_version": read.card_version}, entries,
+                               notify=notify)
     if unwritten == "card":
         return None
     if unwritten == "key":
         return _replay(raw, request)  # stored by another request: None if it is gone
     _commit(session, raw)
+    if notify:
+        notify_sent()
     return answer
 
 

@@ -4,11 +4,20 @@ A ledger change writes a row here in its own transaction; nothing leaves the pro
 before commit. After the commit, the workers are woken: in the same process through
 ``wakers`` (the inline worker), elsewhere through PostgreSQL's ``NOTIFY``, which the
 database delivers only when the transaction commits.
+
+Purchases, which come by the hundred a second at a busy chain, notify at most every
+``NOTIFY_EVERY`` per process (``notify_due``): a NOTIFY costs PostgreSQL about as much as
+one of the rows it announces, and wakes every listening worker. A worker that was woken
+looks again ``LINGER`` after it runs out of work (``app.sync.worker.Loop``), which finds
+the purchases committed in the meantime without a NOTIFY of their own; the poll every
+``worker_poll_interval`` is the backstop. Nothing depends on a NOTIFY arriving: the rows
+are in the outbox either way.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -33,6 +42,9 @@ OUTBOX_ROW = (
     " created_at) SELECT :merchant_id, :card_id, 'pass_updated', :payload, 'pending', 0,"
     " :created_at, :created_at")
 NOTIFY_EXPRESSION = "pg_notify('loyalpass_outbox', '')"
+NOTIFY_EVERY = 0.05  # seconds, per process, for purchases (``notify_due``)
+LINGER = 0.2  # seconds a woken worker looks again after it ran out of work: > NOTIFY_EVERY
+_notified_at = [-NOTIFY_EVERY]  # time.monotonic() of this process's last purchase NOTIFY
 
 _wakers: list[Callable[[], None]] = []
 _wakers_lock = threading.Lock()
@@ -47,6 +59,17 @@ def remove_waker(waker: Callable[[], None]) -> None:
     with _wakers_lock:
         if waker in _wakers:
             _wakers.remove(waker)
+
+
+def notify_due() -> bool:
+    """Whether a purchase should NOTIFY as it commits (see above)."""
+    return time.monotonic() - _notified_at[0] >= NOTIFY_EVERY
+
+
+def notify_sent() -> None:
+    """A purchase's NOTIFY committed (not merely asked for: a write that did not commit
+    notified nobody, and the next purchase notifies)."""
+    _notified_at[0] = time.monotonic()
 
 
 def wake_after_commit(session: Session, *, notified: bool = False) -> None:

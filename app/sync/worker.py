@@ -2,9 +2,11 @@
 
 Run as ``loyalpass worker`` (any number of processes on PostgreSQL, woken by
 ``LISTEN/NOTIFY``) or, with ``LOYALPASS_WORKER=inline``, as a thread of the web process
-woken in-process after each commit. It also polls every ``poll_interval`` seconds for
-retries that come due and leases that ran out. ``stop()`` lets the batch in flight
-finish (its pushes are sent and recorded) before the loop ends.
+woken in-process after each commit. A loop that was woken, or found work, looks once
+more ``LINGER`` after it runs out (purchases notify at most every ``NOTIFY_EVERY``: see
+``app.sync.outbox``). It also polls every ``poll_interval`` seconds for retries that come
+due and leases that ran out. ``stop()`` lets the batch in flight finish (its pushes are
+sent and recorded) before the loop ends.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from app.integrations.apns import PushSender
 from app.integrations.google import GoogleWallet
 from app.sync.dispatch import LEASE, dispatch
 from app.sync.fanout import drain_outbox
-from app.sync.outbox import NOTIFY_CHANNEL, add_waker, remove_waker
+from app.sync.outbox import LINGER, NOTIFY_CHANNEL, add_waker, remove_waker
 
 log = logging.getLogger("loyalpass.worker")
 
@@ -56,6 +58,7 @@ class Loop:
 
     def run(self) -> None:
         add_waker(self.wake)
+        lately = True  # woken, or busy, since the last long wait: look again after LINGER
         try:
             while not self.stopping:
                 self._wake.clear()
@@ -72,8 +75,12 @@ class Loop:
                     log.exception("%s: round failed; trying again shortly", self.name)
                     busy = 0
                     self._stopping.wait(1.0)
-                if not busy:
-                    self._wake.wait(self.poll_interval)
+                if busy:
+                    lately = True
+                elif lately:
+                    lately = self._wake.wait(LINGER)
+                else:
+                    lately = self._wake.wait(self.poll_interval)
         finally:
             remove_waker(self.wake)
 
