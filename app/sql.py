@@ -122,20 +122,20 @@ class Raw:
     def begin(self) -> None:
         """A transaction for the statements that follow, until ``commit`` or ``rollback``."""
         driver = self._connection()  # the session's begins one as it is asked for
-        if self._session is None and driver.info.transaction_status == _IDLE:
+        if self._session is None and driver.pgconn.transaction_status == _IDLE:
             self._cursor.execute("BEGIN")
 
     def commit(self) -> None:
         if self._session is not None:
             self._session.commit()
-        elif self._driver.info.transaction_status != _IDLE:
+        elif self._driver.pgconn.transaction_status != _IDLE:
             self._cursor.execute("COMMIT")
 
     def rollback(self) -> None:
         """End the transaction; on a connection that broke, the server has ended it."""
         if self._session is not None:
             self._session.rollback()
-        elif not self._driver.broken and self._driver.info.transaction_status != _IDLE:
+        elif not self._driver.broken and self._driver.pgconn.transaction_status != _IDLE:
             self._cursor.execute("ROLLBACK")
 
     def _connection(self) -> Any:
@@ -174,7 +174,7 @@ class Raw:
         it, and on SQLite it has begun already: there the statement is part of it."""
         driver = self._connection()
         if (self._session is None or not self.postgres
-                or driver.info.transaction_status != _IDLE):
+                or driver.pgconn.transaction_status != _IDLE):
             return self._run(sql, values, rows)
         driver.autocommit = True
         try:
@@ -233,7 +233,7 @@ def _operational(error: Exception) -> bool:
 
 
 _RAW = "loyalpass.raw"  # the session's Raw in session.info
-_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE: no transaction open on the connection
+_IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (``pgconn.transaction_status``): none open
 
 
 # The connections held apart (PostgreSQL).

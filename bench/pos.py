@@ -6,8 +6,9 @@ port, and drives it from client processes (so that the client does not share the
 server's GIL) over C concurrent connections. Short phases alternate between the bare
 endpoint (``GET /healthz``) and purchases (``POST /api/v1/pos/purchases``, a fresh
 Idempotency-Key each, a random card, a small amount, now and then a few points
-redeemed), so that the drift of a shared virtual machine hits both alike. Only 2xx
-answers count; any other answers are reported.
+redeemed), so that the drift of a shared virtual machine hits both alike. Each client
+builds a phase's requests before the phase starts. Only 2xx answers count; any other
+answers are reported.
 
 Prints purchases/s, bare requests/s, their ratio (median of the rounds' ratios and
 overall) and p50/p99 latencies, and where the CPU went per request of each kind (read
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import multiprocessing
 import os
@@ -37,6 +39,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,14 +80,26 @@ def _bare_request(*_: Any) -> tuple[str, str, bytes | None, dict[str, str]]:
     return "GET", "/healthz", None, {}
 
 
-def _drive(port: int, kind: str, deadline: float, api_key: str, barcodes: list[str],
-           seed: int, result: PhaseResult, lock: threading.Lock,
-           connection: list[http.client.HTTPConnection]) -> None:
+Request = tuple[str, str, bytes | None, dict[str, str]]
+
+
+def _requests(kind: str, api_key: str, barcodes: list[str], seed: int, planned: int
+              ) -> Iterator[Request]:
+    """A connection's requests for a phase: ``planned`` of them built before it starts
+    (so that during the phase the client's work is the HTTP exchange, for purchases as
+    for bare requests), then more as they are needed."""
     rng = random.Random(seed)
     make = _purchase_request if kind == "purchase" else _bare_request
+    built = [make(api_key, barcodes, rng) for _ in range(planned)]
+    return itertools.chain(built, iter(lambda: make(api_key, barcodes, rng), None))
+
+
+def _drive(port: int, deadline: float, requests: Iterator[Request], result: PhaseResult,
+           lock: threading.Lock, connection: list[http.client.HTTPConnection]) -> None:
     ok, failures, latencies = 0, Counter[str](), []
-    while time.perf_counter() < deadline:
-        method, path, body, headers = make(api_key, barcodes, rng)
+    for method, path, body, headers in requests:
+        if time.perf_counter() >= deadline:
+            break
         started = time.perf_counter()
         try:
             connection[0].request(method, path, body, headers)
@@ -116,12 +131,18 @@ def client_process(port: int, threads: int, api_key: str, barcodes: list[str], s
     while (command := commands.get(timeout=600)) is not None:
         kind, seconds = command
         result, lock = PhaseResult(), threading.Lock()
+        # More than a connection sends in the phase here (with 16 connections on 2 workers
+        # one waits 4 ms or more for each answer); then the parent says go.
+        planned = [_requests(kind, api_key, barcodes, seed * 10_000 + round_number * 100 + n,
+                             int(seconds * 400) + 50) for n in range(threads)]
+        answers.put("ready")
+        if commands.get(timeout=600) != "go":
+            break
         started = time.perf_counter()
         deadline = started + seconds
         workers = [
             threading.Thread(target=_drive, args=(
-                port, kind, deadline, api_key, barcodes, seed * 10_000 + round_number * 100 + n,
-                result, lock, connections[n]))
+                port, deadline, planned[n], result, lock, connections[n]))
             for n in range(threads)
         ]
         for worker in workers:
@@ -341,9 +362,13 @@ def percentile(values: list[float], share: float) -> float:
 
 def run_phase(kind: str, seconds: float, commands: list[Any], answers: Any,
               meter: CpuMeter | None = None) -> PhaseResult:
-    before = meter.sample() if meter is not None else {}
     for queue in commands:
         queue.put((kind, seconds))
+    for _ in commands:  # each client has built its requests
+        assert answers.get(timeout=60) == "ready"
+    before = meter.sample() if meter is not None else {}
+    for queue in commands:
+        queue.put("go")
     total = PhaseResult()
     for _ in commands:
         ok, failures, latencies, elapsed = answers.get(timeout=seconds + 4 * HTTP_TIMEOUT)
