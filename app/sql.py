@@ -180,7 +180,8 @@ class Raw:
         try:
             return self._run(sql, values, rows)
         finally:
-            driver.autocommit = False
+            if not driver.broken:  # a lost connection is the pool's to throw away
+                driver.autocommit = False
 
     def _run(self, sql: SQL, values: Mapping[str, Any], rows: bool) -> tuple[Any, ...] | None:
         cursor = self.execute(sql, values)

@@ -1,7 +1,8 @@
 """The counter's purchases run on a PostgreSQL connection each thread holds apart from the
 pool (``app.sql``): one per thread, replaced when the server ended it, closed when its
 thread ends or its engine is disposed, never shared with a forked process; and a purchase
-that meets a connection the server just ended is a 503 that the till may send again."""
+that meets a connection the server just ended is a 503 that the till may send again, as
+is any request whose pooled connection went away, after which the pool recovers."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
 import app.sql
@@ -183,3 +184,31 @@ def test_a_forked_process_leaves_its_parents_connection_alone(
     answer = _buy(api, card)
     assert answer.status_code == 201, answer.get_json()
     assert answer.get_json()["balance"] == 42 * 2
+
+
+def test_a_session_request_that_meets_an_ended_connection_is_a_503_then_it_recovers(
+        api: Api, card: dict[str, Any], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import app.db
+
+    monkeypatch.setattr(app.db, "IDLE_BEFORE_PING", 3600.0)  # the pool does not ping
+    path = f"/api/v1/cards/{card['id']}"
+    assert api.get(path).status_code == 200
+    admin = create_engine(engine.url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    ours = {"name": engine.url.database}
+    try:
+        with admin.connect() as connection:  # every connection of the app's pool ends
+            connection.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                    " WHERE datname = :name"), ours)
+            assert _until(lambda: not connection.scalar(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = :name"), ours))
+    finally:
+        admin.dispose()
+
+    failed = api.get(path)
+    answers = [api.get(path).status_code for _ in range(3)]
+
+    assert failed.status_code == 503
+    assert failed.get_json()["code"] == "database_unavailable"
+    assert failed.headers["Retry-After"] == "1"
+    assert answers == [200, 200, 200]

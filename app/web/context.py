@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from typing import Any
 
 from flask import Flask, Response, current_app, g, json
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from werkzeug.routing import IntegerConverter, Map
 
 from app.runtime import Runtime
 from app.validation import MAX_INT32
+
+log = logging.getLogger("loyalpass.web")
 
 
 def runtime() -> Runtime:
@@ -38,8 +43,16 @@ def install_session_teardown(app: Flask) -> None:
     @app.teardown_appcontext
     def _close_session(_error: BaseException | None) -> None:
         session: Session | None = g.pop("db_session", None)
-        if session is not None:
+        if session is None:
+            return
+        try:
             session.close()  # without a commit this rolls back
+        except DBAPIError as error:
+            # The connection went away (the server rolled the transaction back as it
+            # ended): it is thrown away, and the answer already given stands.
+            log.warning("closing the request's session: %s", error.orig)
+            with contextlib.suppress(DBAPIError):
+                session.invalidate()
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
