@@ -12,9 +12,10 @@ round trips) unless ``begin`` opened one.
 The held connection (``_Held``) is taken from the engine's pool once and detached from
 it, so it is neither counted against the pool nor reset by it: it is the thread's, and at
 most one per thread. It is pinged before use after a second unused (as ``app.db`` pings
-pooled connections), replaced when broken, closed when its thread ends or its engine is
-disposed (or at its next release, if that finds it in use), and never touched in a
-process forked from the one that opened it (whose server session it shares).
+pooled connections), replaced when broken, handed on to a new thread when its thread ends
+(a few are kept for that), closed when its engine is disposed (at its next release, if
+that finds it in use), and never touched in a process forked from the one that opened it
+(whose server session it shares).
 """
 
 from __future__ import annotations
@@ -242,15 +243,11 @@ _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (``pgconn.transaction_status``): 
 class _Held:
     """One thread's connection for ``Raw.apart``."""
 
-    __slots__ = ("__weakref__", "busy", "closed", "pid", "raw", "stale", "used_at")
+    __slots__ = ("__weakref__", "busy", "closed", "owner", "pid", "raw", "stale", "used_at")
 
-    def __init__(self, engine: Engine) -> None:
-        pooled = engine.raw_connection()  # with the engine's connect arguments and events
-        driver: Any = pooled.driver_connection
-        pooled.detach()  # the pool forgets it: closing it closes it
-        driver.autocommit = True
-        self.raw = Raw(postgres=True, driver=driver)
-        self.pid, self.used_at = os.getpid(), time.monotonic()
+    def __init__(self, owner: _HeldConnections, raw: Raw, used_at: float) -> None:
+        self.owner = weakref.ref(owner)
+        self.raw, self.used_at, self.pid = raw, used_at, os.getpid()
         self.busy = self.stale = self.closed = False
 
     @property
@@ -276,8 +273,14 @@ class _Held:
         with contextlib.suppress(Exception):  # a broken socket may not close cleanly
             self.driver.close()
 
-    def __del__(self) -> None:  # its thread ended, or its engine is gone
-        self.close()
+    def __del__(self) -> None:
+        # Its thread ended (or its engine is gone): the next thread may have it.
+        owner = self.owner()
+        if owner is None or self.busy or not self.usable() or self.pid != os.getpid():
+            self.close()
+        else:
+            self.closed = True  # this wrapper's: the connection lives on as a spare
+            owner.keep(self.raw, self.used_at)
 
 
 class _Thread(threading.local):
@@ -285,11 +288,16 @@ class _Thread(threading.local):
 
 
 class _HeldConnections:
-    """An engine's held connections: one per thread, all of them known for ``dispose``."""
+    """An engine's held connections: one per thread, all of them known for ``dispose``;
+    those of threads that ended are kept (``MAX_SPARE`` at most) for new threads, as a
+    threaded development server starts one per request."""
+
+    MAX_SPARE = 8
 
     def __init__(self) -> None:
         self._thread = _Thread()
         self._every: weakref.WeakSet[_Held] = weakref.WeakSet()
+        self._spare: list[tuple[Raw, float, int]] = []  # with the pid that opened it
         self._lock = threading.Lock()
 
     def acquire(self, engine: Engine) -> _Held:
@@ -297,17 +305,40 @@ class _HeldConnections:
         if held is not None and held.pid != os.getpid():
             _INHERITED.append(held)  # never closed, nor collected (which would close it)
             held = None
-        if held is not None and held.usable() and (
-                time.monotonic() - held.used_at < IDLE_BEFORE_PING or held.alive(engine)):
-            held.busy = True
-            return held
-        if held is not None:
-            held.close()
-        held = self._thread.held = _Held(engine)
+        while True:
+            if held is not None and held.usable() and (
+                    time.monotonic() - held.used_at < IDLE_BEFORE_PING or held.alive(engine)):
+                held.busy = True
+                return held
+            if held is not None:
+                held.close()
+            held = self._thread.held = self._take(engine)
+
+    def _take(self, engine: Engine) -> _Held:
+        """A spare connection, or a new one."""
+        with self._lock:
+            raw, used_at, pid = self._spare.pop() if self._spare else (None, 0.0, 0)
+        if raw is not None and pid != os.getpid():
+            _INHERITED.append(raw)  # as above: the parent's
+            raw = None
+        if raw is None:
+            pooled = engine.raw_connection()  # with the engine's connect arguments, events
+            driver: Any = pooled.driver_connection
+            pooled.detach()  # the pool forgets it: closing it closes it
+            driver.autocommit = True
+            raw, used_at = Raw(postgres=True, driver=driver), time.monotonic()
+        held = _Held(self, raw, used_at)
         with self._lock:
             self._every.add(held)
-        held.busy = True
         return held
+
+    def keep(self, raw: Raw, used_at: float) -> None:
+        with self._lock:
+            if len(self._spare) < self.MAX_SPARE:
+                self._spare.append((raw, used_at, os.getpid()))
+                return
+        with contextlib.suppress(Exception):
+            raw._driver.close()
 
     def release(self, held: _Held) -> None:
         """After use: what was begun and not committed is rolled back; a connection that
@@ -326,14 +357,18 @@ class _HeldConnections:
     def close_all(self) -> None:
         """The engine was disposed: its held connections go too, those in use after use."""
         with self._lock:
-            every = list(self._every)
+            every, spare, self._spare = list(self._every), self._spare, []
         for held in every:
             held.stale = True
             if not held.busy:
                 held.close()
+        for raw, _, pid in spare:
+            if pid == os.getpid():
+                with contextlib.suppress(Exception):
+                    raw._driver.close()
 
 
-_INHERITED: list[_Held] = []
+_INHERITED: list[Any] = []  # a forked process's inheritance, never closed nor collected
 _BY_ENGINE: weakref.WeakKeyDictionary[Engine, _HeldConnections] = weakref.WeakKeyDictionary()
 _BY_ENGINE_LOCK = threading.Lock()
 

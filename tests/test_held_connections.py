@@ -131,9 +131,11 @@ def test_disposing_the_engine_closes_the_held_connections(
     assert _buy(api, card).status_code == 201  # and the engine goes on with a new one
 
 
-def test_a_thread_that_ends_takes_its_connection_with_it(
-        api: Api, card: dict[str, Any], engine: Engine) -> None:
+def _till_thread(api: Api, card: dict[str, Any], engine: Engine) -> tuple[list[int], int]:
+    """Three purchases from a thread of their own (as a threaded server's request is):
+    their answers, and the backend they ran on, read while the thread was alive."""
     answers: list[int] = []
+    backends: list[set[int]] = []
     served, done = threading.Event(), threading.Event()
 
     def till() -> None:
@@ -143,15 +145,27 @@ def test_a_thread_that_ends_takes_its_connection_with_it(
 
     thread = threading.Thread(target=till)
     thread.start()
-    assert served.wait(30) and answers == [201, 201, 201]
-    (held,) = _purchase_backends(engine)
-    assert held in _backends(engine)
-
+    assert served.wait(30)
+    backends.append(_purchase_backends(engine))
     done.set()
     thread.join(30)
     gc.collect()
+    (backend,) = backends[0]
+    return answers, backend
 
-    assert _until(lambda: held not in _backends(engine)), "the thread's connection stayed open"
+
+def test_a_thread_that_ends_hands_its_connection_to_the_next_and_disposal_closes_it(
+        api: Api, card: dict[str, Any], engine: Engine) -> None:
+    first, held = _till_thread(api, card, engine)
+    second, then = _till_thread(api, card, engine)
+
+    assert first == second == [201, 201, 201]
+    assert then == held  # one connection, not one per thread
+    assert held in _backends(engine)
+
+    engine.dispose()
+
+    assert _until(lambda: held not in _backends(engine)), "the kept connection stayed open"
 
 
 def _buy_in_child(app: Flask, key: str, barcode: str, start: Any, answers: Any) -> None:
