@@ -6,11 +6,14 @@ variable or file (``ConfigError``), never at the first request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, replace
+from email.utils import parseaddr
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_INSTANCE = Path.cwd() / "instance"
 WORKER_MODES = ("inline", "external")
@@ -18,6 +21,28 @@ WORKER_MODES = ("inline", "external")
 
 class ConfigError(RuntimeError):
     """A setting is missing or unusable; the message names the variable or file."""
+
+
+SMTP_URL_FORMS = ("smtp://host[:port] (plain, port 25), "
+                  "smtp://user:password@host:port?starttls=1 (STARTTLS, then login), "
+                  "smtps://user:password@host[:port] (TLS from the start, port 465)")
+SMTP_TIMEOUT = 10.0  # seconds for each step of a conversation with the mail server
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The mail server ``LOYALPASS_SMTP_URL`` names (see ``smtp_settings``)."""
+
+    host: str
+    port: int
+    security: Literal["none", "starttls", "tls"]  # starttls: upgrade after connecting
+    username: str | None = None
+    password: str | None = None
+    timeout: float = SMTP_TIMEOUT
+
+    def __repr__(self) -> str:  # never print the password into a log
+        return (f"SmtpSettings(host={self.host!r}, port={self.port}, "
+                f"security={self.security!r}, username={self.username!r})")
 
 
 @dataclass(frozen=True)
@@ -38,7 +63,9 @@ class Config:
     google_ca_file: Path | None = None  # extra CA bundle for Google's hosts (stand-ins)
     worker: str = "inline"
     redis_url: str | None = None
-    smtp_url: str | None = None
+    smtp_url: str | None = None  # None: mails are written to the log (``smtp_settings``)
+    smtp_ca_file: Path | None = None  # extra CA bundle for the mail server (stand-ins)
+    mail_from: str | None = None  # None: no-reply@ the base URL's host (``sender_address``)
     log_max_bytes: int = 64 * 1024
     log_keep_rows: int = 5000
     worker_poll_interval: float = 1.0  # retries and lapsed leases; new work wakes it at once
@@ -55,6 +82,23 @@ class Config:
     @property
     def web_service_url(self) -> str:
         return f"{self.base_url}/passkit"
+
+    @property
+    def smtp(self) -> SmtpSettings | None:
+        """The mail server, or None when mails go to the log; ConfigError when unusable."""
+        return smtp_settings(self.smtp_url) if self.smtp_url else None
+
+    @property
+    def sender_address(self) -> str:
+        """The From of every mail: LOYALPASS_MAIL_FROM, else no-reply@ the base URL's host."""
+        if self.mail_from:
+            return self.mail_from
+        host = urlsplit(self.base_url).hostname or "localhost"
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return f"no-reply@{host}"
+        return f"no-reply@[{host}]"  # an address literal, as RFC 5321 writes one
 
     def with_changes(self, **changes: object) -> Config:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -90,9 +134,13 @@ class Config:
             google_ca_file=_optional_file(env, "LOYALPASS_GOOGLE_CA_FILE"),
             redis_url=env.get("LOYALPASS_REDIS_URL") or None,
             smtp_url=env.get("LOYALPASS_SMTP_URL") or None,
+            smtp_ca_file=_optional_file(env, "LOYALPASS_SMTP_CA_FILE"),
+            mail_from=_mail_from(env.get("LOYALPASS_MAIL_FROM")),
             worker="inline",
             push_lease_seconds=_positive(env, "LOYALPASS_PUSH_LEASE_SECONDS", 60.0),
         )
+        if config.smtp_url:
+            smtp_settings(config.smtp_url)  # parsed now, so that a bad URL stops the start
         worker = env.get("LOYALPASS_WORKER") or ("inline" if config.is_sqlite else "external")
         if worker not in WORKER_MODES:
             raise ConfigError(
@@ -165,6 +213,71 @@ def _positive(env: dict[str, str], variable: str, default: float) -> float:
     if not 0 < value < 86_400:
         raise ConfigError(f"{variable} must be a number of seconds, not {text!r}.")
     return value
+
+
+def smtp_settings(url: str) -> SmtpSettings:
+    """Parse LOYALPASS_SMTP_URL (the forms in ``SMTP_URL_FORMS``; ``?timeout=seconds``
+    too). User and password are percent-decoded, and need TLS: a password is never sent
+    in the clear. The error never repeats the URL, which may hold the password."""
+    parts = urlsplit(url)
+    query = parse_qs(parts.query, keep_blank_values=True)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    problem = _smtp_problem(parts.scheme, parts.hostname, port, query)
+    if problem is None and (parts.username is None) != (parts.password is None):
+        problem = "give both a user and a password, or neither"
+    starttls = query.get("starttls", ["0"])[-1] in ("1", "true", "yes")
+    security: Literal["none", "starttls", "tls"] = (
+        "tls" if parts.scheme == "smtps" else "starttls" if starttls else "none")
+    if problem is None and parts.username is not None and security == "none":
+        problem = "a user and password need TLS: smtps://, or ?starttls=1"
+    if problem is not None:
+        raise ConfigError(f"LOYALPASS_SMTP_URL is unusable ({problem}); write it as "
+                          f"{SMTP_URL_FORMS}.")
+    return SmtpSettings(
+        host=str(parts.hostname), port=port or (465 if security == "tls" else 25),
+        security=security,
+        username=unquote(parts.username) if parts.username is not None else None,
+        password=unquote(parts.password) if parts.password is not None else None,
+        timeout=float(query.get("timeout", [SMTP_TIMEOUT])[-1]))
+
+
+def _smtp_problem(scheme: str, host: str | None, port: int | None,
+                  query: dict[str, list[str]]) -> str | None:
+    if scheme not in ("smtp", "smtps"):
+        return "the scheme must be smtp or smtps"
+    if not host:
+        return "it names no host"
+    if port == -1 or port == 0:
+        return "the port must be a number from 1 to 65535"
+    unknown = sorted(set(query) - {"starttls", "timeout"})
+    if unknown:
+        return f"unknown parameter {unknown[0]}"
+    if query.get("starttls", ["0"])[-1] not in ("0", "1", "true", "false", "yes", "no"):
+        return "starttls must be 1 or 0"
+    if scheme == "smtps" and "starttls" in query:
+        return "smtps is TLS from the start; starttls is for smtp"
+    try:
+        timeout = float(query.get("timeout", [SMTP_TIMEOUT])[-1])
+    except ValueError:
+        timeout = -1.0
+    if not 0 < timeout <= 300:
+        return "timeout must be a number of seconds up to 300"
+    return None
+
+
+def _mail_from(value: str | None) -> str | None:
+    if not value or not value.strip():
+        return None
+    _name, address = parseaddr(value.strip())
+    local, at, domain = address.rpartition("@")
+    if not at or not local or not domain or any(c in value for c in "\r\n"):
+        raise ConfigError(
+            f"LOYALPASS_MAIL_FROM must be an address like 'Loyalpass <no-reply@example.com>' "
+            f"or no-reply@example.com, not {value!r}.")
+    return value.strip()
 
 
 def _issuer_id(value: str | None) -> str | None:
