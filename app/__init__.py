@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.config import Config, ConfigError
+from app.config import Config, ConfigError, smtp_settings
 from app.db import make_engine, make_session_factory
 
 log = logging.getLogger("loyalpass")
@@ -24,6 +24,7 @@ log = logging.getLogger("loyalpass")
 if TYPE_CHECKING:
     from app.integrations.apns import PushSender
     from app.integrations.google import GoogleWallet
+    from app.integrations.mail import MailSender
     from app.runtime import Runtime
     from app.sync.worker import Loop
 
@@ -31,10 +32,11 @@ __all__ = ["Config", "ConfigError", "create_app"]
 
 
 def create_app(config: Config | None = None, *, push_sender: PushSender | None = None,
-               google_client: GoogleWallet | None = None) -> Flask:
+               google_client: GoogleWallet | None = None,
+               mail_sender: MailSender | None = None) -> Flask:
     """The service. With ``LOYALPASS_WORKER=inline`` the worker threads start here,
-    sending through ``push_sender`` and ``google_client`` (tests) or the clients the
-    configuration calls for."""
+    sending through ``push_sender``, ``google_client`` and ``mail_sender`` (tests) or the
+    clients the configuration calls for."""
     from app.google_wallet.account import load_google_account
     from app.runtime import Runtime
     from app.wallet.identity import load_identity
@@ -43,6 +45,8 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     config = config or Config.from_env()
     engine = make_engine(config.database_url)
     _check_database(engine)
+    if config.smtp_url:
+        smtp_settings(config.smtp_url)  # a Config built by hand: a bad URL stops here too
     google = load_google_account(config)
     log.info(google_status(config))
     runtime = Runtime(
@@ -63,8 +67,8 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["loyalpass"] = runtime
     if config.worker == "inline":
-        for loop in make_workers(runtime, push_sender=push_sender,
-                                 google_client=google_client, name="inline-worker"):
+        for loop in make_workers(runtime, push_sender=push_sender, google_client=google_client,
+                                 mail_sender=mail_sender, name="inline-worker"):
             loop.start()
 
     from app.cli import register_cli
@@ -84,19 +88,25 @@ def google_status(config: Config) -> str:
 
 
 def make_workers(runtime: Runtime, *, push_sender: PushSender | None = None,
-                 google_client: GoogleWallet | None = None, loops: int = 1,
+                 google_client: GoogleWallet | None = None,
+                 mail_sender: MailSender | None = None, loops: int = 1,
                  name: str = "worker") -> list[Loop]:
-    """The worker loops of one process: ``loops`` push loops and, when Google Wallet is
-    on, one Google loop woken after each fan-out. They are added to ``runtime.workers``."""
+    """The worker loops of one process: ``loops`` push loops, one mail loop and, when
+    Google Wallet is on, one Google loop woken after each fan-out. They are added to
+    ``runtime.workers``."""
     from app.google_wallet.client import make_google_client
     from app.google_wallet.sync import GoogleSync
+    from app.sync.mail import MailSync, MailWorker, make_mail_sender
     from app.sync.senders import make_sender
     from app.sync.worker import GoogleWorker, Worker
 
     config, google = runtime.config, runtime.wallet.google
     sender = push_sender or make_sender(
         config, development_chain=runtime.wallet.is_development_chain)
-    created: list[Loop] = []
+    created: list[Loop] = [MailWorker(
+        MailSync(sessions=runtime.sessions, sender=mail_sender or make_mail_sender(config),
+                 wallet=runtime.wallet, sender_address=config.sender_address),
+        poll_interval=config.worker_poll_interval, name=f"{name}-mail")]
     google_loop = None
     if google is not None:
         client = google_client or make_google_client(config, google, runtime.engine)

@@ -49,8 +49,10 @@ def serve(host: str, port: int) -> None:
     upgrade(make_engine(config.database_url))
     app = create_app(config)
     from app import google_status
+    from app.sync.mail import mail_status
 
     click.echo(google_status(config))
+    click.echo(mail_status(config))
     if config.development:
         _print_demo(app, config)
     app.run(host=host, port=port, threaded=True, use_reloader=False)
@@ -134,7 +136,8 @@ def merchant_create(name: str, email: str, password: str | None) -> None:
         click.echo(json.dumps({"merchant_id": created.merchant.id, "api_key": created.api_key}))
 
 
-@main.command(help="Run the push and sync worker until stopped (SIGTERM finishes the batch).")
+@main.command(help="Run the push, Google and mail worker until stopped "
+                   "(SIGTERM finishes the batch).")
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 32),
               help="worker loops in this process")
 @_fail_clearly
@@ -143,11 +146,13 @@ def worker(concurrency: int) -> None:
     import threading
 
     from app import create_app, google_status, make_workers
+    from app.sync.mail import mail_status
     from app.sync.worker import PostgresListener
 
     config = Config.from_env().with_changes(worker="external")
     runtime = create_app(config).extensions["loyalpass"]
     click.echo(google_status(config))
+    click.echo(mail_status(config))
     workers = make_workers(runtime, loops=concurrency)
 
     def wake_all() -> None:

@@ -61,6 +61,14 @@ class Conflict(Problem):
     title = "Conflict"
 
 
+class Gone(Problem):
+    """It existed and is no more (a used or expired one-time link)."""
+
+    status = 410
+    code = "gone"
+    title = "Gone"
+
+
 class PayloadTooLarge(Problem):
     status = 413
     code = "payload_too_large"

@@ -44,6 +44,37 @@ CATALOG: dict[str, dict[str, str]] = {
         "not_found": "This page does not exist.",
         "error_title": "Please check the form",
         "language": "Language",
+        "check_mail_title": "Check your mail",
+        "check_mail_body": "You are already one of our customers, so we have sent a link to "
+                           "your {program} card to the email address we have for you. "
+                           "Open it on this phone.",
+        "check_mail_hint": "The link works once, for {minutes} minutes. No mail? Look in "
+                           "the spam folder, or ask again in a few minutes.",
+        "counter_title": "Ask at the counter",
+        "counter_body": "You are already one of our customers. Ask at the counter and we "
+                        "will find your {program} card for you.",
+        "recovery_confirm_body": "Tap the button to open your card on this device.",
+        "recovery_confirm_button": "Show my card",
+        "recovery_once": "This link works once: then keep the card's page, or add the card "
+                         "to your wallet.",
+        "link_used": "This link has already been used.",
+        "link_expired": "This link has expired.",
+        "link_invalid": "This link is not valid.",
+        "link_new_how": "A link to a card works once, for {minutes} minutes. To get a new "
+                        "one, open the sign-up page again and enter your email: we will "
+                        "send a fresh link to the address we have for you.",
+        "link_new_how_counter": "A link to a card works once, for {minutes} minutes. To get "
+                                "a new one, scan the QR code at the counter again and enter "
+                                "your email: we will send a fresh link to the address we "
+                                "have for you.",
+        "link_new_button": "Open the sign-up page",
+        "session_expired": "Your session expired; please press the button again.",
+        "recovery_mail_subject": "Your {program} card",
+        "recovery_mail_body": "Hello,\n\nsomeone, probably you, asked for your {program} "
+                              "card from {merchant}. Open this link to see it and add it to "
+                              "your wallet:\n\n{url}\n\nThe link works once and expires in "
+                              "{minutes} minutes.\n\nIf you did not ask for this, ignore "
+                              "this mail: your card stays as it is.\n",
     },
     "ru": {
         "earn_rule": "Возвращаем баллами {percent}% от каждой покупки. "
@@ -79,6 +110,38 @@ CATALOG: dict[str, dict[str, str]] = {
         "not_found": "Такой страницы нет.",
         "error_title": "Проверьте форму",
         "language": "Язык",
+        "check_mail_title": "Проверьте почту",
+        "check_mail_body": "Вы уже наш клиент, поэтому мы отправили ссылку на вашу карту "
+                           "{program} на адрес электронной почты, который у нас есть. "
+                           "Откройте её на этом телефоне.",
+        "check_mail_hint": "Ссылка работает один раз, {minutes} минут. Письма нет? "
+                           "Проверьте папку «Спам» или попробуйте снова через несколько минут.",
+        "counter_title": "Обратитесь на кассу",
+        "counter_body": "Вы уже наш клиент. Обратитесь на кассу, и мы найдём вашу карту "
+                        "{program}.",
+        "recovery_confirm_body": "Нажмите кнопку, чтобы открыть карту на этом устройстве.",
+        "recovery_confirm_button": "Показать карту",
+        "recovery_once": "Ссылка работает один раз: потом сохраните страницу карты или "
+                         "добавьте карту в кошелёк.",
+        "link_used": "Эта ссылка уже использована.",
+        "link_expired": "Срок действия ссылки истёк.",
+        "link_invalid": "Эта ссылка недействительна.",
+        "link_new_how": "Ссылка на карту работает один раз, {minutes} минут. Чтобы получить "
+                        "новую, снова откройте страницу регистрации и введите свою почту: "
+                        "мы отправим новую ссылку на адрес, который у нас есть.",
+        "link_new_how_counter": "Ссылка на карту работает один раз, {minutes} минут. Чтобы "
+                                "получить новую, снова отсканируйте QR-код на кассе и "
+                                "введите свою почту: мы отправим новую ссылку на адрес, "
+                                "который у нас есть.",
+        "link_new_button": "Открыть страницу регистрации",
+        "session_expired": "Сессия истекла; нажмите кнопку ещё раз.",
+        "recovery_mail_subject": "Ваша карта {program}",
+        "recovery_mail_body": "Здравствуйте!\n\nКто-то, вероятно вы, запросил вашу карту "
+                              "{program} от {merchant}. Откройте ссылку, чтобы увидеть карту "
+                              "и добавить её в кошелёк:\n\n{url}\n\nСсылка работает один "
+                              "раз и действует {minutes} минут.\n\nЕсли вы этого не "
+                              "запрашивали, просто не обращайте внимания на это письмо: "
+                              "с вашей картой ничего не случится.\n",
     },
     "uk": {
         "earn_rule": "Повертаємо балами {percent}% від кожної покупки. "
@@ -114,6 +177,38 @@ CATALOG: dict[str, dict[str, str]] = {
         "not_found": "Такої сторінки немає.",
         "error_title": "Перевірте форму",
         "language": "Мова",
+        "check_mail_title": "Перевірте пошту",
+        "check_mail_body": "Ви вже наш клієнт, тож ми надіслали посилання на вашу картку "
+                           "{program} на адресу електронної пошти, яку маємо. Відкрийте "
+                           "його на цьому телефоні.",
+        "check_mail_hint": "Посилання працює один раз, {minutes} хвилин. Листа немає? "
+                           "Перевірте теку «Спам» або спробуйте знову за кілька хвилин.",
+        "counter_title": "Зверніться до каси",
+        "counter_body": "Ви вже наш клієнт. Зверніться до каси, і ми знайдемо вашу картку "
+                        "{program}.",
+        "recovery_confirm_body": "Натисніть кнопку, щоб відкрити картку на цьому пристрої.",
+        "recovery_confirm_button": "Показати картку",
+        "recovery_once": "Посилання працює один раз: потім збережіть сторінку картки або "
+                         "додайте картку в гаманець.",
+        "link_used": "Це посилання вже використано.",
+        "link_expired": "Термін дії посилання минув.",
+        "link_invalid": "Це посилання недійсне.",
+        "link_new_how": "Посилання на картку працює один раз, {minutes} хвилин. Щоб отримати "
+                        "нове, знову відкрийте сторінку реєстрації та введіть свою пошту: "
+                        "ми надішлемо нове посилання на адресу, яку маємо.",
+        "link_new_how_counter": "Посилання на картку працює один раз, {minutes} хвилин. Щоб "
+                                "отримати нове, знову відскануйте QR-код на касі та введіть "
+                                "свою пошту: ми надішлемо нове посилання на адресу, яку "
+                                "маємо.",
+        "link_new_button": "Відкрити сторінку реєстрації",
+        "session_expired": "Сесія завершилася; натисніть кнопку ще раз.",
+        "recovery_mail_subject": "Ваша картка {program}",
+        "recovery_mail_body": "Вітаємо!\n\nХтось, імовірно ви, запросив вашу картку "
+                              "{program} від {merchant}. Відкрийте посилання, щоб побачити "
+                              "картку й додати її в гаманець:\n\n{url}\n\nПосилання "
+                              "працює один раз і діє {minutes} хвилин.\n\nЯкщо ви цього не "
+                              "запитували, просто не зважайте на цей лист: з вашою карткою "
+                              "нічого не станеться.\n",
     },
 }
 

@@ -1,6 +1,6 @@
 """Every model, imported in one place so that the metadata knows all tables."""
 
-from app.cards.models import Card, Customer
+from app.cards.models import Card, CardRecoveryLink, Customer
 from app.devices.models import Device, DeviceLog, Registration
 from app.google_wallet.models import (
     GoogleClass,
@@ -19,11 +19,12 @@ from app.ledger.models import (
 )
 from app.merchants.models import ApiKey, Location, Merchant, Program, Staff
 from app.offers.models import CardOffer, Offer
-from app.sync.models import OutboxMessage
+from app.sync.models import Mail, OutboxMessage
 
 __all__ = [
-    "Alert", "ApiKey", "AuditRecord", "Card", "CardOffer", "Customer", "Device", "DeviceLog",
-    "GoogleClass", "GoogleEvent", "GoogleMessage", "GoogleObject", "IdempotencyRecord",
-    "LedgerEntry", "Location", "Merchant", "Offer", "OutboxMessage", "Program", "Purchase",
+    "Alert", "ApiKey", "AuditRecord", "Card", "CardOffer", "CardRecoveryLink", "Customer",
+    "Device", "DeviceLog", "GoogleClass", "GoogleEvent", "GoogleMessage", "GoogleObject",
+    "IdempotencyRecord", "LedgerEntry", "Location", "Mail", "Merchant", "Offer",
+    "OutboxMessage", "Program", "Purchase",
     "RateWindow", "Refund", "Registration", "Staff",
 ]

@@ -1,4 +1,10 @@
-"""Customers and cards."""
+"""Customers, cards, and the one-time links that let a returning customer open their card.
+
+A card's own link (``card_url``) is its serial number and a MAC of it and of
+``link_version`` (``app.wallet.service``); reissuing the link bumps the version, so every
+earlier link stops working. A recovery link is a row here and, in the mail, its id with a
+MAC: the database never holds a usable secret.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     UniqueConstraint,
@@ -61,6 +68,8 @@ class Card(Base):
     number: Mapped[str] = mapped_column(String(20), unique=True)
     serial_number: Mapped[str] = mapped_column(String(64), unique=True)
     authentication_token: Mapped[str] = mapped_column(String(64))
+    # 0: the link every card had before links could be reissued (its MAC is the old one).
+    link_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default="active")
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     tier: Mapped[str | None] = mapped_column(String(64))
@@ -89,4 +98,32 @@ class Card(Base):
         CheckConstraint("stamps >= 0", name="stamps_not_negative"),
         CheckConstraint("rewards >= 0", name="rewards_not_negative"),
         CheckConstraint("status IN ('active', 'blocked')", name="status"),
+    )
+
+
+class CardRecoveryLink(Base):
+    """A one-time link mailed to a returning customer: opening it (once, before
+    ``expires_at``) shows their card of ``program_id``, enrolling them in it first when
+    they have none there yet (``card_id`` null)."""
+
+    __tablename__ = "card_recovery_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    locale: Mapped[str] = mapped_column(String(8))
+    requested_from: Mapped[str | None] = mapped_column(String(64))  # the client's address
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    program: Mapped[Program] = relationship(lazy="joined")
+    customer: Mapped[Customer] = relationship()
+
+    __table_args__ = (
+        # The per-customer limit counts the links of the last hour.
+        Index("ix_card_recovery_links_customer_created", "customer_id", "created_at"),
     )

@@ -1,4 +1,4 @@
-"""What a merchant or a customer sends to enrol a card."""
+"""What a merchant or a customer sends to enrol a card, and to reissue a card's link."""
 
 from __future__ import annotations
 
@@ -21,3 +21,13 @@ class EnrolmentInput(Body):
         if not self.email and not self.phone:
             raise ValueError("give an email address or a phone number")
         return self
+
+
+class CardLinkInput(Body):
+    """``POST /api/v1/cards/{id}/link``: the body may be left out (a new link only)."""
+
+    reset_pass_token: StrictBool = Field(False, description=(
+        "Also replace the pass's authenticationToken, which Apple's web service checks: a "
+        "copy of the pass that leaked (anyone who had the old link could download it) can "
+        "no longer fetch updates or register devices; devices registered with the old "
+        "token are forgotten and the customer adds the pass again from the new link."))

@@ -1,4 +1,9 @@
-"""Use cases for cards: enrolment, finding a card, marking its pass changed."""
+"""Use cases for cards: enrolment by the merchant (the API), finding a card.
+
+The public join form is another use case (``app.cards.recovery.join``): a stranger there
+never gets an existing card. ``enroll`` is for the merchant's own key, which may see
+every card of its merchant, so it answers with the card already enrolled.
+"""
 
 from __future__ import annotations
 
@@ -56,14 +61,22 @@ def normalize_phone(value: str | None, country: str | None) -> str | None:
 def enroll(
     session: Session, *, program: Program, data: EnrolmentInput, location_id: int | None = None
 ) -> Enrolment:
-    """The program's card for this customer: a new one, or the one already enrolled."""
+    """For the merchant's API: the program's card for this customer, a new one or the one
+    already enrolled. A customer of another of the merchant's programs gets a card here
+    (their name and contact stay; a consent given now is recorded)."""
     email = normalize_email(data.email)
     phone = normalize_phone(data.phone, program.country)
-    existing = _existing_card(session, program, email, phone)
-    if existing is not None:
-        return Enrolment(existing, created=False)
+    customer = find_customer(session, program.merchant_id, email, phone)
+    if customer is not None:
+        existing = card_of(session, program_id=program.id, customer_id=customer.id)
+        if existing is not None:
+            return Enrolment(existing, created=False)
     try:
-        card = _create_card(session, program, data, email, phone, location_id)
+        if customer is None:
+            customer = new_customer(session, program, data, email, phone)
+        elif data.marketing_consent and not customer.marketing_consent:
+            customer.marketing_consent, customer.consent_at = True, utcnow()
+        card = create_card(session, program, customer, location_id)
         session.commit()
     except IntegrityError:
         # A concurrent enrolment of the same person won the race: hand out its card.
@@ -75,9 +88,10 @@ def enroll(
     return Enrolment(card, created=True)
 
 
-def _find_customer(
+def find_customer(
     session: Session, merchant_id: int, email: str | None, phone: str | None
 ) -> Customer | None:
+    """The merchant's customer with this (normalized) email or phone, if any."""
     matches = [Customer.email == email] if email else []
     matches += [Customer.phone == phone] if phone else []
     candidates = session.scalars(
@@ -90,30 +104,41 @@ def _find_customer(
 def _existing_card(
     session: Session, program: Program, email: str | None, phone: str | None
 ) -> Card | None:
-    customer = _find_customer(session, program.merchant_id, email, phone)
+    customer = find_customer(session, program.merchant_id, email, phone)
     if customer is None:
         return None
+    return card_of(session, program_id=program.id, customer_id=customer.id)
+
+
+def card_of(session: Session, *, program_id: int, customer_id: int) -> Card | None:
+    """The customer's card in the program, if they have one."""
     return session.scalar(
-        select(Card).where(Card.program_id == program.id, Card.customer_id == customer.id)
+        select(Card).where(Card.program_id == program_id, Card.customer_id == customer_id)
     )
 
 
-def _create_card(
-    session: Session, program: Program, data: EnrolmentInput, email: str | None,
-    phone: str | None, location_id: int | None,
+def new_customer(session: Session, program: Program, data: EnrolmentInput,
+                 email: str | None, phone: str | None) -> Customer:
+    """A customer the merchant did not know (the caller found none with this contact);
+    their consent is recorded as given (the caller flushes and commits)."""
+    customer = Customer(merchant_id=program.merchant_id, name=data.name, email=email,
+                        phone=phone, locale=data.locale or program.locales[0],
+                        marketing_consent=data.marketing_consent,
+                        consent_at=utcnow() if data.marketing_consent else None)
+    session.add(customer)
+    return customer
+
+
+def create_card(
+    session: Session, program: Program, customer: Customer, location_id: int | None
 ) -> Card:
+    """A new card of the program for the customer, with its welcome points and its first
+    outbox row (the caller commits; the card's uniqueness per program is the database's)."""
     now = utcnow()
-    customer = _find_customer(session, program.merchant_id, email, phone)
-    if customer is None:
-        customer = Customer(merchant_id=program.merchant_id, name=data.name, email=email,
-                            phone=phone, locale=data.locale or program.locales[0])
-        session.add(customer)
-    if data.marketing_consent and not customer.marketing_consent:
-        customer.marketing_consent, customer.consent_at = True, now
     card = Card(
         merchant_id=program.merchant_id, program=program, customer=customer,
         location_id=location_id, number=_unused_number(session),
-        serial_number=uuid.uuid4().hex, authentication_token=secrets.token_urlsafe(32),
+        serial_number=uuid.uuid4().hex, authentication_token=new_authentication_token(),
         pass_updated_at=now, pass_last_modified=now.replace(microsecond=0),
     )
     session.add(card)
@@ -123,6 +148,11 @@ def _create_card(
     queue_pass_update(session, merchant_id=card.merchant_id, card_id=card.id,
                       pass_version=card.pass_version, reason="enrolled")
     return card
+
+
+def new_authentication_token() -> str:
+    """A pass's web-service token (Apple asks for at least 16 characters; this has 43)."""
+    return secrets.token_urlsafe(32)
 
 
 def _welcome(session: Session, card: Card, program: Program) -> None:

@@ -1,11 +1,20 @@
-"""Outbox rows: one per committed change of a card's pass."""
+"""Outbox rows (one per committed change of a card's pass) and the mail queue."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -33,4 +42,38 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_status_available", "status", "available_at"),
         Index("ix_outbox_card_id", "card_id"),
+    )
+
+
+MAIL_KIND_CARD_RECOVERY = "card_recovery"
+MAIL_STATES = ("pending", "sent", "failed")
+
+
+class Mail(Base):
+    """A mail to a customer, written in the transaction that decided to send it and sent
+    by the mail worker after commit (``app.sync.mail``): pending until the server took it,
+    leased by one worker at a time, parked as failed after its last attempt. The body is
+    composed at send time; a recovery mail names its link, whose token is built then."""
+
+    __tablename__ = "mails"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    recovery_link_id: Mapped[int | None] = mapped_column(ForeignKey("card_recovery_links.id"))
+    recipient: Mapped[str] = mapped_column(String(320))
+    locale: Mapped[str] = mapped_column(String(8))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
+        CheckConstraint("kind IN ('card_recovery')", name="kind"),
+        Index("ix_mails_due", "status", "available_at"),
     )

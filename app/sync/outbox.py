@@ -25,7 +25,7 @@ from sqlalchemy import Table, event, insert, text
 from sqlalchemy.orm import Session
 
 from app.cards.models import Card
-from app.sync.models import OutboxMessage
+from app.sync.models import Mail, OutboxMessage
 
 TOPIC_PASS_UPDATED = "pass_updated"  # noqa: S105 (a topic name)
 TOPIC_PROGRAM_UPDATED = "program_updated"
@@ -136,4 +136,13 @@ def program_changed(session: Session, *, merchant_id: int, program_id: int,
         merchant_id=merchant_id, program_id=program_id, topic=TOPIC_PROGRAM_UPDATED,
         payload=payload,
     ))
+    wake_after_commit(session)
+
+
+def queue_mail(session: Session, *, merchant_id: int, customer_id: int, kind: str,
+               recipient: str, locale: str, recovery_link_id: int | None = None) -> None:
+    """Queue a mail in the caller's transaction; the mail worker composes and sends it
+    after commit (``app.sync.mail``), so no web request ever waits for a mail server."""
+    session.add(Mail(merchant_id=merchant_id, customer_id=customer_id, kind=kind,
+                     recipient=recipient, locale=locale, recovery_link_id=recovery_link_id))
     wake_after_commit(session)

@@ -1,4 +1,5 @@
-"""What the merchant sees of pushes: per card and device, and counts."""
+"""What the merchant sees of deliveries: pushes per card and device, counts, and
+putting parked pushes, Google updates and mails back in the queue."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from app.cards.models import Card
 from app.clock import iso, utcnow
 from app.devices.models import Device, Registration
 from app.google_wallet import service as google
+from app.sync.mail import retry_failed_mails
 from app.sync.outbox import wake_after_commit
 
 
@@ -53,7 +55,8 @@ def merchant_push_counts(session: Session, *, merchant_id: int) -> dict[str, int
 
 
 def retry_failed(session: Session, *, card: Card) -> int:
-    """Put the card's parked pushes (and parked Google updates) back in the queue, now."""
+    """Put the card's parked pushes, Google updates and mails to its holder back in the
+    queue, now."""
     result = session.execute(
         update(Registration)
         .where(Registration.card_id == card.id, Registration.push_status == "failed")
@@ -63,6 +66,7 @@ def retry_failed(session: Session, *, card: Card) -> int:
     )
     requeued = int(getattr(result, "rowcount", 0) or 0)
     requeued += google.retry_failed(session, card_id=card.id)
+    requeued += retry_failed_mails(session, customer_id=card.customer_id)
     wake_after_commit(session)
     session.commit()
     return requeued

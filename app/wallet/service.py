@@ -33,6 +33,9 @@ class Wallet:
         self._secret = self.config.secret_key.encode()
         # A key of its own for links, so that a link MAC is never a barcode MAC.
         self._link_key = hmac.new(self._secret, b"loyalpass.card-link", "sha256").digest()
+        # And one for recovery links, so that no card link MAC opens a recovery link.
+        self._recovery_key = hmac.new(self._secret, b"loyalpass.card-recovery",
+                                      "sha256").digest()
         self._designs: dict[str, PassDesign] = {}
         self._lock = threading.Lock()
 
@@ -48,24 +51,48 @@ class Wallet:
     def barcode_message(self, card: Card) -> str:
         return barcode_message(card.number, self._secret)
 
-    def _link_mac(self, serial_number: str) -> str:
-        digest = hmac.new(self._link_key, serial_number.encode(), "sha256").digest()
+    def _link_mac(self, serial_number: str, link_version: int) -> str:
+        # Version 0 is the link cards had before links could be reissued: its MAC covers
+        # the serial number alone, so those links keep working until the first reissue.
+        # Later versions cover "serial:version" (a serial number never holds a colon).
+        message = serial_number if link_version == 0 else f"{serial_number}:{link_version}"
+        digest = hmac.new(self._link_key, message.encode(), "sha256").digest()
         return base64.urlsafe_b64encode(digest[:18]).decode()
 
     def card_token(self, card: Card) -> str:
-        """The card's link token: its serial number and a MAC of it (144 bits)."""
-        return f"{card.serial_number}.{self._link_mac(card.serial_number)}"
+        """The card's current link token: its serial number and a MAC of it and of its
+        link version (144 bits)."""
+        return f"{card.serial_number}.{self._link_mac(card.serial_number, card.link_version)}"
 
-    def serial_from_token(self, token: str) -> str | None:
-        serial_number, _, mac = token.partition(".")
-        if not serial_number or not hmac.compare_digest(
-            self._link_mac(serial_number).encode(), mac.encode()
-        ):
-            return None
-        return serial_number
+    @staticmethod
+    def serial_in_token(token: str) -> str:
+        """The serial number a card link token names (not yet checked: ``token_opens``)."""
+        return token.partition(".")[0]
+
+    def token_opens(self, card: Card, token: str) -> bool:
+        """Whether ``token`` is the card's current link (an earlier version is not)."""
+        return hmac.compare_digest(self.card_token(card).encode(), token.encode())
 
     def card_url(self, card: Card) -> str:
         return f"{self.config.base_url}/c/{self.card_token(card)}"
+
+    def _recovery_mac(self, link_id: int) -> str:
+        digest = hmac.new(self._recovery_key, str(link_id).encode(), "sha256").digest()
+        return base64.urlsafe_b64encode(digest[:18]).decode()
+
+    def recovery_url(self, link_id: int) -> str:
+        """The one-time link mailed to a returning customer: the row's id and its MAC."""
+        return f"{self.config.base_url}/r/{link_id}.{self._recovery_mac(link_id)}"
+
+    def recovery_link_id(self, token: str) -> int | None:
+        """The recovery link a token names, or None when it is not one we made."""
+        number, _, mac = token.partition(".")
+        # Ids as the database writes them: digits, no leading zero, within 64 bits.
+        if not (number.isascii() and number.isdigit()) or number[0] == "0" or len(number) > 18:
+            return None
+        if not hmac.compare_digest(self._recovery_mac(int(number)).encode(), mac.encode()):
+            return None
+        return int(number)
 
     def apple_pass_url(self, card: Card) -> str:
         return f"{self.card_url(card)}/pass.pkpass"

@@ -9,7 +9,17 @@ from flask import Flask
 
 
 def register_web(app: Flask) -> None:
-    from app.web import api, apple_ws, google, offers, operations, pos, public, pushes
+    from app.web import (
+        api,
+        apple_ws,
+        google,
+        offers,
+        operations,
+        pos,
+        public,
+        pushes,
+        recovery,
+    )
     from app.web.context import IdConverter, install_session_teardown
     from app.web.problems import install_problem_handlers
 
@@ -25,4 +35,5 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(google.blueprint, url_prefix="/google")
     google.init_app(app)
     app.register_blueprint(public.blueprint)
+    app.register_blueprint(recovery.blueprint)
     app.register_blueprint(operations.blueprint)

@@ -9,7 +9,8 @@ import qrcode
 from flask import Blueprint, Response, request
 
 from app.cards import service as cards
-from app.cards.schemas import EnrolmentInput
+from app.cards.links import reissue_link
+from app.cards.schemas import CardLinkInput, EnrolmentInput
 from app.errors import BadRequest, NotFound
 from app.merchants import service as merchants
 from app.merchants.models import ApiKey, Location
@@ -159,3 +160,13 @@ def enroll(program_id: int) -> Response:
 def get_card(card_id: int) -> Response:
     card = cards.get_card(db(), merchant_id=merchant_id(), card_id=card_id)
     return json_response(card_json(card, runtime().wallet))
+
+
+@blueprint.post("/v1/cards/<int:card_id>/link")
+@requires(*WRITERS)
+def reissue_card_link(card_id: int) -> Response:
+    """A new customer link for the card; the old one (and the pass under it) stops working."""
+    card = cards.get_card(db(), merchant_id=merchant_id(), card_id=card_id)
+    data = parse(CardLinkInput, _body() if request.data else {})
+    card = reissue_link(db(), card=card, reset_pass_token=data.reset_pass_token)
+    return json_response({"card_url": runtime().wallet.card_url(card)})

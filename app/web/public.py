@@ -1,52 +1,32 @@
-"""The customer's pages: the join form behind the counter QR code, and the card's own page."""
+"""The customer's pages: the join form behind the counter QR code, and the card's own page.
+
+The join form never shows or links a card that already exists: a returning customer is
+told where their card is (``app.cards.recovery``), whoever typed their email or phone.
+Pages that show a card, and the answers about one, are never cached (``no-store``).
+"""
 
 from __future__ import annotations
 
 import hmac
-import secrets
-from typing import Any
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
+from app.cards import recovery
 from app.cards import service as cards
+from app.cards.models import Card
 from app.cards.schemas import EnrolmentInput
 from app.errors import Invalid, NotFound
-from app.i18n import LOCALES, best_locale, translate
 from app.merchants.models import Location, Program
 from app.merchants.service import program_by_slug
 from app.offers.service import shown_offers
 from app.validation import parse
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
+from app.web.pages import csrf_token, page, page_locale, private
 from passes.apple.images import square_mark
 
 blueprint = Blueprint("public", __name__)
-
-
-def _locale(program: Program) -> str:
-    asked = request.args.get("lang")
-    requested = [asked] if asked in LOCALES else []
-    requested += [lang for lang, _ in request.accept_languages]
-    return best_locale(requested, program.locales)
-
-
-def _csrf_token() -> str:
-    token = session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(24)
-        session["csrf"] = token
-    return token
-
-
-def _page(template: str, program: Program, locale: str, status: int = 200,
-          **context: Any) -> Response:
-    def t(key: str, **values: object) -> str:
-        return translate(locale, key, **values)
-
-    html = render_template(template, program=program, locale=locale, t=t,
-                           locales=program.locales, **context)
-    return Response(html, status=status, mimetype="text/html")
 
 
 def _location(program: Program) -> Location | None:
@@ -60,40 +40,46 @@ def _location(program: Program) -> Location | None:
 @blueprint.get("/join/<slug>")
 def join_form(slug: str) -> Response:
     program = program_by_slug(db(), slug)
-    return _page("join.html", program, _locale(program), form={}, errors=[],
-                 location=_location(program), csrf=_csrf_token())
+    return page("join.html", program, page_locale(program), form={}, errors=[],
+                 location=_location(program), csrf=csrf_token())
 
 
 @blueprint.post("/join/<slug>")
 def join(slug: str) -> BaseResponse:
     program = program_by_slug(db(), slug)
-    locale = _locale(program)
+    locale = page_locale(program)
     form = {name: request.form.get(name, "").strip() for name in ("name", "email", "phone")}
     location = _location(program)
     sent_token = request.form.get("csrf", "")
-    if not hmac.compare_digest(sent_token, _csrf_token()):
+    if not hmac.compare_digest(sent_token, csrf_token()):
         errors = ["Your session expired; please send the form again."]
-        return _page("join.html", program, locale, 400, form=form, errors=errors,
-                     location=location, csrf=_csrf_token())
+        return page("join.html", program, locale, 400, form=form, errors=errors,
+                     location=location, csrf=csrf_token())
     data: dict[str, object] = {key: value for key, value in form.items() if value}
     data["marketing_consent"] = request.form.get("consent") == "yes"
     data["locale"] = locale
     try:
-        enrolment = cards.enroll(db(), program=program, data=parse(EnrolmentInput, data),
-                                 location_id=location.id if location else None)
+        joined = recovery.join(db(), program=program, data=parse(EnrolmentInput, data),
+                               location_id=location.id if location else None,
+                               requested_from=request.remote_addr)
     except Invalid as problem:
         messages = [f"{item['field']}: {item['message']}"
                     for item in problem.extra.get("errors", [])] or [problem.detail]
-        return _page("join.html", program, locale, 422, form=form, errors=messages,
-                     location=location, csrf=_csrf_token())
-    token = runtime().wallet.card_token(enrolment.card)
-    return redirect(url_for("public.card_page", token=token, lang=locale), code=303)
+        return page("join.html", program, locale, 422, form=form, errors=messages,
+                     location=location, csrf=csrf_token())
+    if joined.card is not None:
+        token = runtime().wallet.card_token(joined.card)
+        return redirect(url_for("public.card_page", token=token, lang=locale), code=303)
+    # A returning customer: one page per kind of answer, and nothing of theirs on it.
+    return private(page("returning.html", program, locale, reply=joined.reply.value,
+                         minutes=int(recovery.LINK_LIFETIME.total_seconds() // 60)))
 
 
-def _card_from_token(token: str) -> Any:
-    serial = runtime().wallet.serial_from_token(token)
-    card = cards.card_by_serial(db(), serial) if serial else None
-    if card is None:
+def _card_from_token(token: str) -> Card:
+    """The card whose current link this is; an earlier link of it, or a forged one, 404."""
+    wallet = runtime().wallet
+    card = cards.card_by_serial(db(), wallet.serial_in_token(token))
+    if card is None or not wallet.token_opens(card, token):
         raise NotFound("No such card.")
     return card
 
@@ -112,11 +98,11 @@ def program_logo(slug: str) -> Response:
 @blueprint.get("/c/<token>")
 def card_page(token: str) -> Response:
     card = _card_from_token(token)
-    locale = _locale(card.program)
+    locale = page_locale(card.program)
     wallet = runtime().wallet
-    return _page("card.html", card.program, locale, card=card,
-                 apple_pass_url=wallet.apple_pass_url(card),
-                 google_save_url=wallet.google_save_url(card))
+    return private(page("card.html", card.program, locale, card=card,
+                         apple_pass_url=wallet.apple_pass_url(card),
+                         google_save_url=wallet.google_save_url(card)))
 
 
 @blueprint.get("/c/<token>/pass.pkpass")

@@ -7,6 +7,7 @@ from flask import Blueprint, Response
 from app.cards.service import get_card
 from app.google_wallet import service as google
 from app.sync import service as pushes
+from app.sync.mail import card_mails
 from app.web.auth import READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response
 
@@ -19,7 +20,8 @@ def card_deliveries(card_id: int) -> Response:
     card = get_card(db(), merchant_id=merchant_id(), card_id=card_id)
     return json_response({"card_id": card.id, "pass_version": card.pass_version,
                           "deliveries": pushes.card_deliveries(db(), card=card),
-                          "google": google.object_state(db(), card_id=card.id)})
+                          "google": google.object_state(db(), card_id=card.id),
+                          "mails": card_mails(db(), customer_id=card.customer_id)})
 
 
 @blueprint.post("/v1/cards/<int:card_id>/deliveries/retry")

@@ -1,0 +1,42 @@
+"""Reissuing a card's own link (``card_url``), and with it, when asked, the pass's token.
+
+Invariants: a reissue moves ``link_version`` on, so every earlier link of the card (and
+the pass download under it) stops working at once; the card's JSON always shows the
+current one. The pass is bumped either way, since it carries the card's link on its back
+and Google's object does too. Resetting the pass token (``reset_pass_token``) replaces
+the ``authenticationToken`` that Apple's web service checks: a copy of the pass that
+leaked can no longer fetch updates or register devices, and the registrations made with
+the old token are dropped (their devices could never fetch the pass again); the owner
+adds the pass anew from the new link.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, exists, select
+from sqlalchemy.orm import Session
+
+from app.cards.models import Card
+from app.cards.service import new_authentication_token
+from app.devices.models import Device, Registration
+from app.sync.outbox import pass_changed
+
+
+def reissue_link(session: Session, *, card: Card, reset_pass_token: bool) -> Card:
+    """A new link for the card (the old one is dead), and optionally a new pass token."""
+    session.refresh(card, with_for_update=True)  # two reissues at once: two versions
+    card.link_version += 1
+    if reset_pass_token:
+        card.authentication_token = new_authentication_token()
+        _forget_devices(session, card.id)
+    pass_changed(session, card, reason="link_reissued")
+    session.commit()
+    return card
+
+
+def _forget_devices(session: Session, card_id: int) -> None:
+    device_ids = list(session.scalars(
+        select(Registration.device_id).where(Registration.card_id == card_id)))
+    session.execute(delete(Registration).where(Registration.card_id == card_id))
+    if device_ids:
+        session.execute(delete(Device).where(
+            Device.id.in_(device_ids), ~exists().where(Registration.device_id == Device.id)))

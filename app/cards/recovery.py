@@ -1,0 +1,168 @@
+"""The public join form as a use case, and the one-time links that open a returning
+customer's card.
+
+Invariants:
+
+- A join with an email or phone the merchant already knows creates and changes nothing
+  (no card, no customer, no name or consent), and its answer names nothing of the
+  customer: ``Reply.LINK_MAILED`` when they have an email on file (a link is mailed
+  there) or ``Reply.ASK_AT_COUNTER`` when they have a phone only. Over the per-customer
+  limit (``MAILS_PER_HOUR``, counted from the links) no link and no mail are made and the
+  answer is the same, so the page cannot tell whether a mail went out.
+- A link is a row; the mail carries its id and a MAC (``Wallet.recovery_url``). It opens
+  once, within ``LINK_LIFETIME``: one conditional UPDATE consumes it, so two clicks
+  racing give one card page. A customer with no card in the link's program is enrolled
+  in it when the link is opened (by the mailbox's owner), not when it was asked for.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.cards.models import Card, CardRecoveryLink, Customer
+from app.cards.schemas import EnrolmentInput
+from app.cards.service import (
+    card_of,
+    create_card,
+    find_customer,
+    new_customer,
+    normalize_email,
+    normalize_phone,
+)
+from app.clock import utcnow
+from app.errors import Gone
+from app.merchants.models import Program
+from app.sync.models import MAIL_KIND_CARD_RECOVERY
+from app.sync.outbox import queue_mail
+
+log = logging.getLogger("loyalpass.recovery")
+
+LINK_LIFETIME = timedelta(minutes=30)
+MAILS_PER_HOUR = 3  # recovery links (and so mails) per customer in any hour
+RATE_WINDOW = timedelta(hours=1)
+
+
+class Reply(enum.Enum):
+    """What the join form answers."""
+
+    CARD_CREATED = "card_created"  # a new customer: show their new card
+    LINK_MAILED = "link_mailed"  # known, with an email on file: "check your mail"
+    ASK_AT_COUNTER = "ask_at_counter"  # known, with a phone only: "ask at the counter"
+
+
+@dataclass(frozen=True)
+class Joined:
+    reply: Reply
+    card: Card | None = None  # the new card, with CARD_CREATED only
+
+
+class LinkState(enum.Enum):
+    OPEN = "open"
+    USED = "used"
+    EXPIRED = "expired"
+
+
+def join(session: Session, *, program: Program, data: EnrolmentInput,
+         location_id: int | None = None, requested_from: str | None = None,
+         now: datetime | None = None) -> Joined:
+    """The join form: a new customer gets a card; a known one gets a mailed link or is
+    sent to the counter (see the module's invariants)."""
+    email = normalize_email(data.email)
+    phone = normalize_phone(data.phone, program.country)
+    customer = find_customer(session, program.merchant_id, email, phone)
+    if customer is None:
+        try:
+            created = new_customer(session, program, data, email, phone)
+            card = create_card(session, program, created, location_id)
+            session.commit()
+            return Joined(Reply.CARD_CREATED, card)
+        except IntegrityError:
+            # The same person's other submit won the race: they are known now.
+            session.rollback()
+            customer = find_customer(session, program.merchant_id, email, phone)
+            if customer is None:
+                raise
+    reply = _returning(session, program, customer, location_id=location_id,
+                       locale=data.locale or customer.locale, requested_from=requested_from,
+                       now=now or utcnow())
+    session.commit()
+    return Joined(reply)
+
+
+def _returning(session: Session, program: Program, customer: Customer, *,
+               location_id: int | None, locale: str, requested_from: str | None,
+               now: datetime) -> Reply:
+    if customer.email is None:
+        return Reply.ASK_AT_COUNTER
+    # One request per customer at a time (SQLite's BEGIN IMMEDIATE does this already),
+    # so that racing requests cannot both pass the limit.
+    session.execute(select(Customer.id).where(Customer.id == customer.id).with_for_update())
+    recent = session.scalar(
+        select(func.count()).select_from(CardRecoveryLink).where(
+            CardRecoveryLink.customer_id == customer.id,
+            CardRecoveryLink.created_at > now - RATE_WINDOW)) or 0
+    if recent >= MAILS_PER_HOUR:
+        log.info("recovery: customer %d asked again; %d links this hour already, no mail",
+                 customer.id, recent)
+        return Reply.LINK_MAILED
+    card = card_of(session, program_id=program.id, customer_id=customer.id)
+    link = CardRecoveryLink(
+        merchant_id=program.merchant_id, program_id=program.id, customer_id=customer.id,
+        card_id=card.id if card is not None else None, location_id=location_id,
+        locale=locale, requested_from=(requested_from or "")[:64] or None,
+        created_at=now, expires_at=now + LINK_LIFETIME)
+    session.add(link)
+    session.flush()
+    queue_mail(session, merchant_id=program.merchant_id, customer_id=customer.id,
+               kind=MAIL_KIND_CARD_RECOVERY, recipient=customer.email, locale=locale,
+               recovery_link_id=link.id)
+    return Reply.LINK_MAILED
+
+
+def find_link(session: Session, *, link_id: int) -> CardRecoveryLink | None:
+    return session.get(CardRecoveryLink, link_id)
+
+
+def link_state(link: CardRecoveryLink, *, now: datetime | None = None) -> LinkState:
+    if link.used_at is not None:
+        return LinkState.USED
+    if link.expires_at <= (now or utcnow()):
+        return LinkState.EXPIRED
+    return LinkState.OPEN
+
+
+def open_link(session: Session, *, link_id: int, now: datetime | None = None) -> Card:
+    """Consume the link and return the card it opens (enrolling the customer in the
+    link's program when they have no card there); ``Gone`` when used or expired."""
+    now = now or utcnow()
+    try:
+        return _consume(session, link_id, now)
+    except IntegrityError:
+        # The merchant enrolled them at this very moment: open that card instead.
+        session.rollback()
+        return _consume(session, link_id, now)
+
+
+def _consume(session: Session, link_id: int, now: datetime) -> Card:
+    consumed = session.execute(
+        update(CardRecoveryLink)
+        .where(CardRecoveryLink.id == link_id, CardRecoveryLink.used_at.is_(None),
+               CardRecoveryLink.expires_at > now)
+        .values(used_at=now).execution_options(synchronize_session=False))
+    if getattr(consumed, "rowcount", 0) != 1:
+        session.rollback()
+        raise Gone("This link has been used or has expired.", code="link_gone")
+    link = session.get(CardRecoveryLink, link_id, populate_existing=True)
+    assert link is not None
+    card = card_of(session, program_id=link.program_id, customer_id=link.customer_id)
+    if card is None:
+        card = create_card(session, link.program, link.customer, link.location_id)
+    session.commit()
+    return card

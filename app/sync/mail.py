@@ -1,0 +1,236 @@
+"""The mail channel: sends the queued mails (``mails``) after commit and records what the
+mail server said. A channel of its own, beside the push and Google loops.
+
+Each round leases a few due mails (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQLite's
+write lock serialises workers) for ``LEASE``, composes each from the database (a
+recovery mail's link is built now from its row id: nothing usable is stored), ends the
+transaction, sends the batch through the sender over one connection, and records each
+answer. Retryable failures back off with jitter (``app.sync.dispatch.backoff``); after
+``MAX_ATTEMPTS``, or at once when the server refused the mail for good, the mail is
+parked as failed: logged, and shown in the card's deliveries until someone retries it.
+A recovery mail whose link was used or expired before it could go is parked unsent.
+A worker killed mid-send loses nothing: the lease runs out and another worker sends the
+mail (at least once).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.cards.models import CardRecoveryLink
+from app.clock import iso, utcnow
+from app.config import Config
+from app.i18n import translate
+from app.integrations.mail import LoggingMailSender, MailResult, MailSender, SmtpSender
+from app.sync.dispatch import backoff
+from app.sync.models import Mail
+from app.sync.worker import Loop
+from app.wallet.service import Wallet
+
+log = logging.getLogger("loyalpass.mail")
+
+MAILS = cast(Table, Mail.__table__)
+LEASE = timedelta(minutes=5)  # a batch's connection, every step bounded by the timeout
+# Backoff from 2 s doubling: the tenth attempt comes 9 to 17 minutes after the first,
+# well inside a recovery link's 30 minutes.
+MAX_ATTEMPTS = 10
+LINK_GONE = "not sent: the link was used or expired before the mail could go"
+
+
+@dataclass(frozen=True)
+class Claimed:
+    mail_id: int
+    attempts: int
+
+
+def claim_mails(session: Session, *, limit: int, now: datetime) -> list[Claimed]:
+    """Lease up to ``limit`` due mails and commit the lease."""
+    rows = session.execute(
+        select(MAILS.c.id, MAILS.c.attempts)
+        .where(MAILS.c.status == "pending", MAILS.c.available_at <= now,
+               MAILS.c.leased_until.is_(None) | (MAILS.c.leased_until < now))
+        .order_by(MAILS.c.available_at, MAILS.c.id).limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if rows:
+        session.execute(update(MAILS).where(MAILS.c.id.in_([row.id for row in rows]))
+                        .values(leased_until=now + LEASE))
+    session.commit()
+    return [Claimed(row.id, row.attempts) for row in rows]
+
+
+def compose_recovery_mail(link: CardRecoveryLink, *, recipient: str, locale: str, url: str,
+                          sender_address: str) -> EmailMessage:
+    """The recovery mail in the customer's language: the program, the one-time link, that
+    it works once and expires, and what to do if they did not ask for it."""
+    program = link.program
+    minutes = int((link.expires_at - link.created_at).total_seconds() // 60)
+    message = EmailMessage()
+    message["From"] = sender_address
+    message["To"] = recipient
+    message["Subject"] = translate(locale, "recovery_mail_subject", program=program.name)
+    message["Date"] = formatdate(localtime=False)
+    message["Message-ID"] = make_msgid(domain=sender_address.rpartition("@")[2].strip("<>[] "))
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
+    message.set_content(translate(locale, "recovery_mail_body", program=program.name,
+                                  merchant=program.merchant.name, url=url, minutes=minutes))
+    return message
+
+
+class MailSync:
+    """One worker's mail stage; ``run_once`` sends what is due and says how much."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], sender: MailSender, wallet: Wallet,
+                 sender_address: str, batch: int = 10) -> None:
+        self.sessions = sessions
+        self.sender = sender
+        self.wallet = wallet
+        self.sender_address = sender_address
+        self.batch = batch
+
+    def run_once(self) -> int:
+        with self.sessions() as session:
+            now = utcnow()
+            claimed = claim_mails(session, limit=self.batch, now=now)
+            if not claimed:
+                return 0
+            messages = {row.mail_id: self._compose(session, row.mail_id, now)
+                        for row in claimed}
+            session.rollback()  # no transaction (on SQLite: no write lock) while it sends
+            sendable = [row for row in claimed if messages[row.mail_id] is not None]
+            results = self.sender.send([cast(EmailMessage, messages[row.mail_id])
+                                        for row in sendable])
+            answers = dict(zip([row.mail_id for row in sendable], results, strict=True))
+            for row in claimed:
+                answer = answers.get(row.mail_id, MailResult("rejected", None, LINK_GONE))
+                _record(session, row, answer)
+            session.commit()
+        return len(claimed)
+
+    def _compose(self, session: Session, mail_id: int, now: datetime) -> EmailMessage | None:
+        mail = session.get(Mail, mail_id)
+        assert mail is not None
+        link = session.get(CardRecoveryLink, mail.recovery_link_id or 0)
+        if link is None or link.used_at is not None or link.expires_at <= now:
+            return None
+        return compose_recovery_mail(link, recipient=mail.recipient, locale=mail.locale,
+                                     url=self.wallet.recovery_url(link.id),
+                                     sender_address=self.sender_address)
+
+
+def _record(session: Session, row: Claimed, result: MailResult) -> None:
+    now = utcnow()
+    attempts = row.attempts + 1
+    if result.reason == LINK_GONE:
+        session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
+            status="failed", attempts=row.attempts, leased_until=None, last_error=LINK_GONE))
+        log.info("mail %d dropped: %s", row.mail_id, LINK_GONE)
+        return
+    if result.outcome == "sent":
+        session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
+            status="sent", sent_at=now, attempts=attempts, leased_until=None,
+            last_error=None))
+        log.info("mail %d sent", row.mail_id)
+        return
+    parked = result.outcome == "rejected" or attempts >= MAX_ATTEMPTS
+    session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
+        status="failed" if parked else "pending", attempts=attempts, leased_until=None,
+        available_at=now + timedelta(seconds=backoff(attempts)),
+        last_error=(result.reason or result.outcome)[:500]))
+    if parked:
+        log.error("mail %d parked as failed after %d attempts: %s", row.mail_id, attempts,
+                  result.reason)
+    else:
+        log.warning("mail %d not sent (attempt %d), trying again later: %s", row.mail_id,
+                    attempts, result.reason)
+
+
+class MailWorker(Loop):
+    """Sends the queued mails, woken after each commit that queued one (and polling for
+    retries that come due), so a slow mail server holds up nothing else."""
+
+    def __init__(self, sync: MailSync, *, poll_interval: float = 1.0,
+                 name: str = "mail-worker") -> None:
+        super().__init__()
+        self.sync = sync
+        self.poll_interval = poll_interval
+        self.name = name
+
+    def run_once(self) -> int:
+        return self.sync.run_once()
+
+    @property
+    def client(self) -> MailSender:
+        return self.sender
+
+    @property
+    def sender(self) -> MailSender:
+        return self.sync.sender
+
+
+def card_mails(session: Session, *, customer_id: int, limit: int = 50
+               ) -> list[dict[str, Any]]:
+    """What became of the mails to a card's holder, newest first (for the merchant: no
+    link, no address)."""
+    rows = session.execute(
+        select(Mail, CardRecoveryLink.program_id)
+        .outerjoin(CardRecoveryLink, CardRecoveryLink.id == Mail.recovery_link_id)
+        .where(Mail.customer_id == customer_id).order_by(Mail.id.desc()).limit(limit)
+    ).all()
+    return [{
+        "id": mail.id,
+        "kind": mail.kind,
+        "program_id": program_id,
+        "status": mail.status,
+        "attempts": mail.attempts,
+        "next_attempt_at": iso(mail.available_at) if mail.status == "pending" else None,
+        "created_at": iso(mail.created_at),
+        "sent_at": iso(mail.sent_at),
+        "last_error": mail.last_error,
+    } for mail, program_id in rows]
+
+
+def retry_failed_mails(session: Session, *, customer_id: int) -> int:
+    """Put the holder's parked mails back in the queue, now, while their links are still
+    open (a link that expired is not worth a mail: the customer asks again); the caller
+    commits. Returns how many."""
+    now = utcnow()
+    open_links = select(CardRecoveryLink.id).where(CardRecoveryLink.used_at.is_(None),
+                                                   CardRecoveryLink.expires_at > now)
+    result = session.execute(
+        update(Mail).where(Mail.customer_id == customer_id, Mail.status == "failed",
+                           Mail.recovery_link_id.in_(open_links))
+        .values(status="pending", attempts=0, available_at=now, leased_until=None)
+        .execution_options(synchronize_session=False))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def make_mail_sender(config: Config) -> MailSender:
+    """SMTP to the server LOYALPASS_SMTP_URL names, or the log when it is unset."""
+    settings = config.smtp
+    if settings is None:
+        return LoggingMailSender()
+    return SmtpSender(host=settings.host, port=settings.port, security=settings.security,
+                      username=settings.username, password=settings.password,
+                      timeout=settings.timeout, ca_file=config.smtp_ca_file,
+                      local_hostname=urlsplit(config.base_url).hostname)
+
+
+def mail_status(config: Config) -> str:
+    """One line for the start: where mails go."""
+    settings = config.smtp
+    if settings is None:
+        return "Mail: LOYALPASS_SMTP_URL is not set; mails are written to the log."
+    how = {"none": "plain", "starttls": "STARTTLS", "tls": "TLS"}[settings.security]
+    login = f", as {settings.username}" if settings.username else ""
+    return (f"Mail: SMTP to {settings.host}:{settings.port} ({how}{login}), "
+            f"from {config.sender_address}.")

@@ -1,0 +1,53 @@
+"""What the customer's pages share: their language, the form token, rendering, caching."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, TypeVar
+
+from flask import Response, render_template, request, session
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.i18n import LOCALES, best_locale, translate
+from app.merchants.models import Program
+
+R = TypeVar("R", bound=BaseResponse)
+
+
+def page_locale(program: Program | None, chosen: str | None = None) -> str:
+    """The page's language: ``?lang=``, else ``chosen`` (the one the customer used
+    before), else the browser's, among the program's (any of ours without one)."""
+    asked = request.args.get("lang")
+    requested = [asked] if asked in LOCALES else []
+    requested += [chosen] if chosen else []
+    requested += [lang for lang, _ in request.accept_languages]
+    return best_locale(requested, program.locales if program is not None else LOCALES)
+
+
+def csrf_token() -> str:
+    """The form token of this browser's session (the join form, the recovery button)."""
+    token = session.get("csrf")
+    if not isinstance(token, str):
+        token = secrets.token_urlsafe(24)
+        session["csrf"] = token
+    return token
+
+
+def page(template: str, program: Program | None, locale: str, status: int = 200,
+         **context: Any) -> Response:
+    """A customer's page in ``locale``; without a program (a link we cannot place) it
+    wears neutral colours and offers all our languages."""
+
+    def t(key: str, **values: object) -> str:
+        return translate(locale, key, **values)
+
+    html = render_template(template, program=program, locale=locale, t=t,
+                           locales=program.locales if program is not None else LOCALES,
+                           **context)
+    return Response(html, status=status, mimetype="text/html")
+
+
+def private(response: R) -> R:
+    """For pages that show or lead to a card: kept by no cache, shared or the browser's."""
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,78 @@
+"""The one-time link a returning customer gets by mail (``/r/{token}``).
+
+GET only shows a page with a button: mail scanners fetch links before people do, and
+must not use the link up. The button POSTs (with the join form's CSRF token), which
+consumes the link and sends the browser to the card's page (303). A used or expired link
+is 410 and an unknown or forged one 404, each a page in the customer's language saying
+how to ask for a new link. Nothing here is cached.
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Blueprint, Response, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.cards import recovery
+from app.cards.models import CardRecoveryLink
+from app.errors import Gone
+from app.web.context import db, runtime
+from app.web.pages import csrf_token, page, page_locale, private
+
+blueprint = Blueprint("recovery", __name__)
+
+GONE_KEYS = {recovery.LinkState.USED: "link_used", recovery.LinkState.EXPIRED: "link_expired"}
+
+
+def _minutes() -> int:
+    return int(recovery.LINK_LIFETIME.total_seconds() // 60)
+
+
+def _open_link(token: str) -> CardRecoveryLink | BaseResponse:
+    """The link the token names while it is open, else the page that says why not."""
+    link_id = runtime().wallet.recovery_link_id(token)
+    link = recovery.find_link(db(), link_id=link_id) if link_id is not None else None
+    if link is None:
+        return private(page("link_gone.html", None, page_locale(None), 404,
+                             message_key="link_invalid", minutes=_minutes()))
+    state = recovery.link_state(link)
+    if state is not recovery.LinkState.OPEN:
+        return _gone(link, GONE_KEYS[state])
+    return link
+
+
+def _gone(link: CardRecoveryLink, message_key: str) -> Response:
+    locale = page_locale(link.program, link.locale)
+    join_url = url_for("public.join_form", slug=link.program.slug, lang=locale)
+    return private(page("link_gone.html", link.program, locale, 410,
+                         message_key=message_key, join_url=join_url, minutes=_minutes()))
+
+
+def _confirm(link: CardRecoveryLink, status: int = 200, error: str | None = None) -> Response:
+    locale = page_locale(link.program, link.locale)
+    return private(page("recovery.html", link.program, locale, status, csrf=csrf_token(),
+                         error=error))
+
+
+@blueprint.get("/r/<token>")
+def confirm(token: str) -> BaseResponse:
+    link = _open_link(token)
+    return _confirm(link) if isinstance(link, CardRecoveryLink) else link
+
+
+@blueprint.post("/r/<token>")
+def open_card(token: str) -> BaseResponse:
+    link = _open_link(token)
+    if not isinstance(link, CardRecoveryLink):
+        return link
+    if not hmac.compare_digest(request.form.get("csrf", ""), csrf_token()):
+        return _confirm(link, 400, error="session_expired")
+    try:
+        card = recovery.open_link(db(), link_id=link.id)
+    except Gone:
+        return _gone(link, "link_used")  # another click won the race
+    locale = page_locale(link.program, link.locale)
+    card_token = runtime().wallet.card_token(card)
+    return private(redirect(url_for("public.card_page", token=card_token, lang=locale),
+                            code=303))
