@@ -23,7 +23,9 @@ from app.sync.outbox import pass_changed
 
 def reissue_link(session: Session, *, card: Card, reset_pass_token: bool) -> Card:
     """A new link for the card (the old one is dead), and optionally a new pass token."""
-    session.refresh(card, with_for_update=True)  # two reissues at once: two versions
+    # Two reissues at once make two versions: the second waits for the first.
+    session.execute(select(Card.id).where(Card.id == card.id).with_for_update())
+    session.refresh(card)
     card.link_version += 1
     if reset_pass_token:
         card.authentication_token = new_authentication_token()
