@@ -48,8 +48,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "check_mail_body": "You are already one of our customers, so we have sent a link to "
                            "your {program} card to the email address we have for you. "
                            "Open it on this phone.",
-        "check_mail_hint": "The link works once, for {minutes} minutes. No mail? Look in "
-                           "the spam folder, or ask again in a few minutes.",
+        "check_mail_hint": "The link works once and expires in {minutes} minutes. No mail? "
+                           "Look in the spam folder, or ask again in a few minutes.",
         "counter_title": "Ask at the counter",
         "counter_body": "You are already one of our customers. Ask at the counter and we "
                         "will find your {program} card for you.",
@@ -60,13 +60,13 @@ CATALOG: dict[str, dict[str, str]] = {
         "link_used": "This link has already been used.",
         "link_expired": "This link has expired.",
         "link_invalid": "This link is not valid.",
-        "link_new_how": "A link to a card works once, for {minutes} minutes. To get a new "
-                        "one, open the sign-up page again and enter your email: we will "
+        "link_new_how": "A link to a card works once and expires in {minutes} minutes. To "
+                        "get a new one, open the sign-up page again and enter your email: we will "
                         "send a fresh link to the address we have for you.",
-        "link_new_how_counter": "A link to a card works once, for {minutes} minutes. To get "
-                                "a new one, scan the QR code at the counter again and enter "
-                                "your email: we will send a fresh link to the address we "
-                                "have for you.",
+        "link_new_how_counter": "A link to a card works once and expires in {minutes} "
+                                "minutes. To get a new one, scan the QR code at the "
+                                "counter again and enter your email: we will send a fresh "
+                                "link to the address we have for you.",
         "link_new_button": "Open the sign-up page",
         "session_expired": "Your session expired; please press the button again.",
         "recovery_mail_subject": "Your {program} card",
@@ -114,7 +114,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "check_mail_body": "Вы уже наш клиент, поэтому мы отправили ссылку на вашу карту "
                            "{program} на адрес электронной почты, который у нас есть. "
                            "Откройте её на этом телефоне.",
-        "check_mail_hint": "Ссылка работает один раз, {minutes} минут. Письма нет? "
+        "check_mail_hint": "Ссылка действует {minutes} минут и работает один раз. Письма нет? "
                            "Проверьте папку «Спам» или попробуйте снова через несколько минут.",
         "counter_title": "Обратитесь на кассу",
         "counter_body": "Вы уже наш клиент. Обратитесь на кассу, и мы найдём вашу карту "
@@ -126,11 +126,12 @@ CATALOG: dict[str, dict[str, str]] = {
         "link_used": "Эта ссылка уже использована.",
         "link_expired": "Срок действия ссылки истёк.",
         "link_invalid": "Эта ссылка недействительна.",
-        "link_new_how": "Ссылка на карту работает один раз, {minutes} минут. Чтобы получить "
-                        "новую, снова откройте страницу регистрации и введите свою почту: "
-                        "мы отправим новую ссылку на адрес, который у нас есть.",
-        "link_new_how_counter": "Ссылка на карту работает один раз, {minutes} минут. Чтобы "
-                                "получить новую, снова отсканируйте QR-код на кассе и "
+        "link_new_how": "Ссылка на карту действует {minutes} минут и работает один раз. "
+                        "Чтобы получить новую, снова откройте страницу регистрации и "
+                        "введите свою почту: мы отправим новую ссылку на адрес, который у "
+                        "нас есть.",
+        "link_new_how_counter": "Ссылка на карту действует {minutes} минут и работает один "
+                                "раз. Чтобы получить новую, снова отсканируйте QR-код на кассе и "
                                 "введите свою почту: мы отправим новую ссылку на адрес, "
                                 "который у нас есть.",
         "link_new_button": "Открыть страницу регистрации",
@@ -181,7 +182,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "check_mail_body": "Ви вже наш клієнт, тож ми надіслали посилання на вашу картку "
                            "{program} на адресу електронної пошти, яку маємо. Відкрийте "
                            "його на цьому телефоні.",
-        "check_mail_hint": "Посилання працює один раз, {minutes} хвилин. Листа немає? "
+        "check_mail_hint": "Посилання діє {minutes} хвилин і працює один раз. Листа немає? "
                            "Перевірте теку «Спам» або спробуйте знову за кілька хвилин.",
         "counter_title": "Зверніться до каси",
         "counter_body": "Ви вже наш клієнт. Зверніться до каси, і ми знайдемо вашу картку "
@@ -193,13 +194,13 @@ CATALOG: dict[str, dict[str, str]] = {
         "link_used": "Це посилання вже використано.",
         "link_expired": "Термін дії посилання минув.",
         "link_invalid": "Це посилання недійсне.",
-        "link_new_how": "Посилання на картку працює один раз, {minutes} хвилин. Щоб отримати "
-                        "нове, знову відкрийте сторінку реєстрації та введіть свою пошту: "
+        "link_new_how": "Посилання на картку діє {minutes} хвилин і працює один раз. Щоб "
+                        "отримати нове, знову відкрийте сторінку реєстрації та введіть свою пошту: "
                         "ми надішлемо нове посилання на адресу, яку маємо.",
-        "link_new_how_counter": "Посилання на картку працює один раз, {minutes} хвилин. Щоб "
-                                "отримати нове, знову відскануйте QR-код на касі та введіть "
-                                "свою пошту: ми надішлемо нове посилання на адресу, яку "
-                                "маємо.",
+        "link_new_how_counter": "Посилання на картку діє {minutes} хвилин і працює один "
+                                "раз. Щоб отримати нове, знову відскануйте QR-код на касі "
+                                "та введіть свою пошту: ми надішлемо нове посилання на "
+                                "адресу, яку маємо.",
         "link_new_button": "Відкрити сторінку реєстрації",
         "session_expired": "Сесія завершилася; натисніть кнопку ще раз.",
         "recovery_mail_subject": "Ваша картка {program}",

@@ -14,7 +14,9 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.config import Config
+from app.integrations.mail import LoggingMailSender
 from app.merchants.service import create_merchant
+from app.sync.mail import MailSync
 from tests.wallet_helpers import pass_json
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -46,7 +48,7 @@ def live(tmp_path: Path, certs_dir: Path, sqlite_template: Path) -> Iterator[dic
     server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield {"origin": origin, "program": program, "tmp": tmp_path}
+    yield {"origin": origin, "program": program, "tmp": tmp_path, "app": app}
     server.shutdown()
     thread.join(5)
 
@@ -97,3 +99,52 @@ def test_a_form_missing_email_and_phone_shows_the_error_in_place(
     alert.wait_for()
     assert "Please check the form" in alert.inner_text()
     assert page.input_value("#name") == "Nobody"
+
+
+def _join(page: Any, live: dict[str, Any], lang: str, name: str, email: str) -> None:
+    page.goto(f"{live['origin']}/join/{live['program']['slug']}?lang={lang}")
+    page.fill("#name", name)
+    page.fill("#email", email)
+    page.click("button[type=submit]")
+
+
+def _mailed_link(live: dict[str, Any]) -> str:
+    runtime = live["app"].extensions["loyalpass"]
+    sender = LoggingMailSender()
+    sync = MailSync(sessions=runtime.sessions, sender=sender, wallet=runtime.wallet,
+                    sender_address=runtime.config.sender_address)
+    assert sync.run_once() == 3  # one mail for each of the three requests, oldest first
+    body = sender.sent[-1].get_body(("plain",))
+    assert body is not None
+    return next(line for line in body.get_content().splitlines() if "/r/" in line)
+
+
+def test_a_returning_customer_is_told_to_check_their_mail_and_the_link_opens_the_card(
+    page: Any, live: dict[str, Any]
+) -> None:
+    shots = live["tmp"]
+    _join(page, live, "uk", "Оксана Шевченко", "oksana@example.com")
+    page.wait_for_selector("#add-to-apple-wallet")
+    number = page.locator("#number").inner_text()
+    titles = {"en": "Check your mail", "ru": "Проверьте почту", "uk": "Перевірте пошту"}
+    for lang, title in titles.items():
+        _join(page, live, lang, "Хтось інший", "oksana@example.com")
+        page.wait_for_selector("#answer")
+        assert page.locator("h1").inner_text() == title
+        assert number not in page.content() and "oksana" not in page.content()
+        page.screenshot(path=str(shots / f"check-mail-{lang}.png"), full_page=True)
+    link = _mailed_link(live)  # the last one, asked for in Ukrainian
+    page.goto(link)
+    assert page.locator("#open-card").inner_text() == "Показати картку"
+    page.screenshot(path=str(shots / "confirm-uk.png"), full_page=True)
+    page.click("#open-card")
+    page.wait_for_selector("#add-to-apple-wallet")
+    assert page.locator("#number").inner_text() == number
+    page.goto(link)
+    assert page.locator("h1").inner_text() == "Це посилання вже використано."
+    page.screenshot(path=str(shots / "link-used-uk.png"), full_page=True)
+    page.click("#join-again")
+    page.wait_for_selector("#name")
+    page.goto(f"{live['origin']}/r/1.forged")
+    assert page.locator("h1").inner_text() == "Це посилання недійсне."
+    page.screenshot(path=str(shots / "link-invalid-uk.png"), full_page=True)
