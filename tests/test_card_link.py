@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from flask.testing import FlaskClient
+from openapi_spec_validator import validate
 from sqlalchemy.orm import Session
 
 from app.devices.models import Device, Registration
@@ -127,3 +128,16 @@ def test_a_body_that_is_not_json_is_400_and_the_link_stays(
                            headers={"Authorization": f"Bearer {api.key}"})
     assert response.status_code == 400
     assert client.get(path(card["card_url"])).status_code == 200
+
+
+def test_the_openapi_description_documents_the_link_and_the_mails_in_deliveries(
+    client: FlaskClient,
+) -> None:
+    document = client.get("/api/openapi.json").get_json()
+    validate(document)
+    link = document["paths"]["/api/v1/cards/{id}/link"]["post"]
+    assert link["requestBody"]["required"] is False
+    schemas = document["components"]["schemas"]
+    assert "reset_pass_token" in schemas["CardLinkInput"]["properties"]
+    assert schemas["CardLink"]["required"] == ["card_url"]
+    assert "mails" in schemas["Deliveries"]["required"]

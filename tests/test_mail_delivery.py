@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.clock import utcnow
 from app.config import Config, ConfigError
+from app.merchants.models import Program
 from app.sync.mail import MAX_ATTEMPTS, MailSync, make_mail_sender
 from app.sync.models import Mail
 from tests.apns_standin import Certificates
@@ -182,6 +183,21 @@ def test_after_its_last_attempt_a_mail_is_parked_as_failed_and_logged(
     mail = the_mail(session)
     assert (mail.status, mail.attempts) == ("failed", MAX_ATTEMPTS)
     assert f"parked as failed after {MAX_ATTEMPTS} attempts" in caplog.text
+
+
+def test_a_mail_that_cannot_be_written_is_parked_not_tried_every_round(
+    app: Flask, client: FlaskClient, program: dict[str, Any], card: dict[str, Any],
+    mail_server: SmtpStandIn, session: Session,
+) -> None:
+    join(client, program["slug"], name="x", email="olena@example.com")
+    session.execute(update(Program).values(name="Kava\nBcc: everyone@example.com"))
+    session.commit()
+    sync = mail_sync(app)
+    assert sync.run_once() == 1
+    mail = the_mail(session)
+    assert (mail.status, mail.attempts) == ("failed", 0)
+    assert "could not be written" in mail.last_error
+    assert sync.run_once() == 0 and mail_server.mails() == []
 
 
 def test_a_refused_login_is_retried_and_logged_naming_the_setting(

@@ -24,7 +24,7 @@ class EnrolmentInput(Body):
 
 
 class CardLinkInput(Body):
-    """``POST /api/v1/cards/{id}/link``: the body may be left out (a new link only)."""
+    """The body of POST /api/v1/cards/{id}/link; it may be left out (a new link only)."""
 
     reset_pass_token: StrictBool = Field(False, description=(
         "Also replace the pass's authenticationToken, which Apple's web service checks: a "

@@ -47,6 +47,14 @@ LINK_GONE = "not sent: the link was used or expired before the mail could go"
 
 
 @dataclass(frozen=True)
+class Unsent:
+    """A claimed mail that will not go (its link was used or expired first, or it cannot
+    be written); it is parked with ``reason`` and no attempt counted."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Claimed:
     mail_id: int
     attempts: int
@@ -103,38 +111,46 @@ class MailSync:
             claimed = claim_mails(session, limit=self.batch, now=now)
             if not claimed:
                 return 0
-            messages = {row.mail_id: self._compose(session, row.mail_id, now)
-                        for row in claimed}
+            composed = [(row, self._compose(session, row.mail_id, now)) for row in claimed]
             session.rollback()  # no transaction (on SQLite: no write lock) while it sends
-            sendable = [row for row in claimed if messages[row.mail_id] is not None]
-            results = self.sender.send([cast(EmailMessage, messages[row.mail_id])
-                                        for row in sendable])
-            answers = dict(zip([row.mail_id for row in sendable], results, strict=True))
-            for row in claimed:
-                answer = answers.get(row.mail_id, MailResult("rejected", None, LINK_GONE))
-                _record(session, row, answer)
+            sendable = [(row, message) for row, message in composed
+                        if isinstance(message, EmailMessage)]
+            results = self.sender.send([message for _, message in sendable])
+            for (row, _), result in zip(sendable, results, strict=True):
+                _record(session, row, result)
+            for row, message in composed:
+                if isinstance(message, Unsent):
+                    _park_unsent(session, row, message)
             session.commit()
         return len(claimed)
 
-    def _compose(self, session: Session, mail_id: int, now: datetime) -> EmailMessage | None:
+    def _compose(self, session: Session, mail_id: int, now: datetime
+                 ) -> EmailMessage | Unsent:
         mail = session.get(Mail, mail_id)
         assert mail is not None
         link = session.get(CardRecoveryLink, mail.recovery_link_id or 0)
         if link is None or link.used_at is not None or link.expires_at <= now:
-            return None
-        return compose_recovery_mail(link, recipient=mail.recipient, locale=mail.locale,
-                                     url=self.wallet.recovery_url(link.id),
-                                     sender_address=self.sender_address)
+            return Unsent(LINK_GONE)
+        try:
+            return compose_recovery_mail(link, recipient=mail.recipient, locale=mail.locale,
+                                         url=self.wallet.recovery_url(link.id),
+                                         sender_address=self.sender_address)
+        except ValueError as error:
+            # A header the email package refuses (a line break in a name, say): this mail
+            # can never be written, so it is parked rather than tried in every round.
+            return Unsent(f"not sent: the mail could not be written: {error}"[:500])
+
+
+def _park_unsent(session: Session, row: Claimed, unsent: Unsent) -> None:
+    session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
+        status="failed", leased_until=None, last_error=unsent.reason))
+    log.warning("mail %d parked: %s", row.mail_id, unsent.reason)
 
 
 def _record(session: Session, row: Claimed, result: MailResult) -> None:
+    """What the server said about a mail that was sent to it."""
     now = utcnow()
     attempts = row.attempts + 1
-    if result.reason == LINK_GONE:
-        session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
-            status="failed", attempts=row.attempts, leased_until=None, last_error=LINK_GONE))
-        log.info("mail %d dropped: %s", row.mail_id, LINK_GONE)
-        return
     if result.outcome == "sent":
         session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
             status="sent", sent_at=now, attempts=attempts, leased_until=None,

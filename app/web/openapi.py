@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from app.cards.schemas import EnrolmentInput
+from app.cards.schemas import CardLinkInput, EnrolmentInput
 from app.ledger.schemas import (
     AdjustmentInput,
     BlockInput,
@@ -24,7 +24,7 @@ from app.offers.schemas import OfferCreate
 
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     ProgramCreate, ProgramUpdate, LocationCreate, EnrolmentInput, LookupInput, PurchaseInput,
-    RefundInput, AdjustmentInput, BlockInput, ApiKeyCreate, OfferCreate,
+    RefundInput, AdjustmentInput, BlockInput, ApiKeyCreate, OfferCreate, CardLinkInput,
 )
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": True,
@@ -104,7 +104,8 @@ def _paths() -> dict[str, Any]:
         "/api/v1/programs/{id}/cards": {
             "parameters": [ID],
             "post": _operation(
-                "Enrol a customer",
+                "Enrol a customer (the merchant's own key: a card already enrolled with this "
+                "email or phone is returned; the public join form never does that)",
                 {"201": _answer("new card", "Card"),
                  "200": _answer("the card already enrolled with this email or phone", "Card")},
                 "EnrolmentInput"),
@@ -113,6 +114,14 @@ def _paths() -> dict[str, Any]:
             "parameters": [ID],
             "get": _operation("Get a card", {"200": _answer("card", "Card")}),
         },
+        "/api/v1/cards/{id}/link": {"parameters": [ID], "post": _operation(
+            "Give the card a new customer link (owner, manager): the old card_url and the "
+            "pass download under it stop working at once, and the pass is bumped so that "
+            "it carries the new link. The body may be left out.",
+            {"200": _answer("the new card_url", "CardLink"),
+             "400": _answer("the body is not JSON", "Problem", "application/problem+json")},
+            requestBody={"required": False, "content": {
+                "application/json": {"schema": _ref("CardLinkInput")}}})},
         "/api/v1/api-keys": {
             "post": _operation("Issue a key with a role (owner only); the key is shown once",
                                {"201": _answer("key with api_key")}, "ApiKeyCreate"),
@@ -183,11 +192,13 @@ def _offer_paths() -> dict[str, Any]:
 def _delivery_paths() -> dict[str, Any]:
     return {
         "/api/v1/cards/{id}/deliveries": {"parameters": [ID], "get": _operation(
-            "What became of the card's updates: per Apple device, and its Google object "
-            "(null while Google Wallet is off or before the object exists)",
+            "What became of the card's updates: per Apple device, its Google object "
+            "(null while Google Wallet is off or before the object exists), and the mails "
+            "sent to its holder (card recovery links), newest first",
             {"200": _answer("deliveries", "Deliveries")})},
         "/api/v1/cards/{id}/deliveries/retry": {"parameters": [ID], "post": _operation(
-            "Requeue the card's parked pushes and Google updates (owner, manager)",
+            "Requeue the card's parked pushes, Google updates and mails to its holder whose "
+            "links are still open (owner, manager)",
             {"200": _answer("how many were requeued")})},
         "/api/v1/pushes": {"get": _operation(
             "The merchant's push counts", {"200": _answer(
@@ -237,7 +248,10 @@ def _response_schemas() -> dict[str, Any]:
                                  "audience": {"type": "object"},
                                  "promotional": {"type": "boolean"},
                                  "status": {"enum": ["draft", "active", "ended"]}}},
-        "Deliveries": {"type": "object", "required": ["card_id", "deliveries", "google"],
+        "CardLink": {"type": "object", "required": ["card_url"],
+                     "properties": {"card_url": string}},
+        "Deliveries": {"type": "object",
+                       "required": ["card_id", "deliveries", "google", "mails"],
                        "properties": {
                            "card_id": integer, "pass_version": integer,
                            "deliveries": {"type": "array", "items": {"type": "object"}},
@@ -249,8 +263,24 @@ def _response_schemas() -> dict[str, Any]:
                                "saved_at": {"type": ["string", "null"]},
                                "removed_at": {"type": ["string", "null"]},
                                "messages": {"type": "array",
-                                            "items": {"type": "object"}}}}}},
+                                            "items": {"type": "object"}}}},
+                           "mails": {"type": "array", "items": _mail_schema()}}},
     }
+
+
+def _mail_schema() -> dict[str, Any]:
+    nullable_string = {"type": ["string", "null"]}
+    return {"type": "object",
+            "required": ["id", "kind", "status", "attempts", "created_at"],
+            "properties": {
+                "id": {"type": "integer"}, "kind": {"enum": ["card_recovery"]},
+                "program_id": {"type": ["integer", "null"]},
+                "status": {"enum": ["pending", "sent", "failed"], "description": (
+                    "failed: parked after its last attempt, refused for good by the mail "
+                    "server, or its link used or expired before it could go")},
+                "attempts": {"type": "integer"},
+                "next_attempt_at": nullable_string, "created_at": {"type": "string"},
+                "sent_at": nullable_string, "last_error": nullable_string}}
 
 
 @cache
