@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
 from typing import Literal
@@ -63,7 +63,9 @@ class Config:
     google_ca_file: Path | None = None  # extra CA bundle for Google's hosts (stand-ins)
     worker: str = "inline"
     redis_url: str | None = None
-    smtp_url: str | None = None  # None: mails are written to the log (``smtp_settings``)
+    # None: mails are written to the log (``smtp_settings``). Out of repr: it may hold
+    # the mail server's password.
+    smtp_url: str | None = field(default=None, repr=False)
     smtp_ca_file: Path | None = None  # extra CA bundle for the mail server (stand-ins)
     mail_from: str | None = None  # None: no-reply@ the base URL's host (``sender_address``)
     log_max_bytes: int = 64 * 1024

@@ -129,6 +129,19 @@ def _wake(app: Flask) -> None:
         loop.wake()
 
 
+def test_a_mail_server_that_is_down_costs_an_attempt_and_the_mail_waits(
+    app: Flask, client: FlaskClient, api: Api, program: dict[str, Any],
+    card: dict[str, Any], session: Session,
+) -> None:
+    join(client, program["slug"], name="x", email="olena@example.com")  # nothing listens
+    assert mail_sync(app).run_once() == 1
+    shown = delivered_mails(api, card)[0]
+    assert (shown["status"], shown["attempts"]) == ("pending", 1)
+    assert "refused" in shown["last_error"].lower()
+    assert "hunter2" not in repr(app.extensions["loyalpass"].config.with_changes(
+        smtp_url="smtps://u:hunter2@mail.example.com"))
+
+
 def test_a_server_refusing_for_now_gets_the_mail_again_after_the_backoff(
     app: Flask, client: FlaskClient, program: dict[str, Any], card: dict[str, Any],
     mail_server: SmtpStandIn, session: Session,

@@ -53,8 +53,9 @@ class LoggingMailSender:
 
     def send(self, messages: Sequence[EmailMessage]) -> list[MailResult]:
         for message in messages:
-            log.info("mail (LOYALPASS_SMTP_URL is not set, so it is written here):\n%s",
-                     message.as_string())
+            # A warning: it reached no mailbox, and it must show in a bare start's output.
+            log.warning("mail not sent (LOYALPASS_SMTP_URL is not set); here it is:\n%s",
+                        _readable(message))
         with self._lock:
             self.sent.extend(messages)
         return [MailResult("sent") for _ in messages]
@@ -141,6 +142,15 @@ class SmtpSender:
             else:
                 results.append(MailResult("sent", 250))
         return results
+
+
+def _readable(message: EmailMessage) -> str:
+    """The mail as a person reads it (headers decoded, the text part as text)."""
+    body = message.get_body(("plain",))
+    text = body.get_content() if isinstance(body, EmailMessage) else message.as_string()
+    headers = "\n".join(f"{name}: {message[name]}" for name in ("From", "To", "Subject")
+                        if message[name] is not None)
+    return f"{headers}\n\n{text}"
 
 
 def _code(error: Exception) -> int | None:
