@@ -45,6 +45,7 @@ from app.sync.outbox import queue_mail
 log = logging.getLogger("loyalpass.recovery")
 
 LINK_LIFETIME = timedelta(minutes=30)
+LINK_MINUTES = int(LINK_LIFETIME.total_seconds() // 60)  # as pages and mails say it
 MAILS_PER_HOUR = 3  # recovery links (and so mails) per customer in any hour
 RATE_WINDOW = timedelta(hours=1)
 

@@ -41,7 +41,7 @@ def _location(program: Program) -> Location | None:
 def join_form(slug: str) -> Response:
     program = program_by_slug(db(), slug)
     return page("join.html", program, page_locale(program), form={}, errors=[],
-                 location=_location(program), csrf=csrf_token())
+                location=_location(program), csrf=csrf_token())
 
 
 @blueprint.post("/join/<slug>")
@@ -54,7 +54,7 @@ def join(slug: str) -> BaseResponse:
     if not hmac.compare_digest(sent_token, csrf_token()):
         errors = ["Your session expired; please send the form again."]
         return page("join.html", program, locale, 400, form=form, errors=errors,
-                     location=location, csrf=csrf_token())
+                    location=location, csrf=csrf_token())
     data: dict[str, object] = {key: value for key, value in form.items() if value}
     data["marketing_consent"] = request.form.get("consent") == "yes"
     data["locale"] = locale
@@ -66,13 +66,13 @@ def join(slug: str) -> BaseResponse:
         messages = [f"{item['field']}: {item['message']}"
                     for item in problem.extra.get("errors", [])] or [problem.detail]
         return page("join.html", program, locale, 422, form=form, errors=messages,
-                     location=location, csrf=csrf_token())
+                    location=location, csrf=csrf_token())
     if joined.card is not None:
         token = runtime().wallet.card_token(joined.card)
         return redirect(url_for("public.card_page", token=token, lang=locale), code=303)
     # A returning customer: one page per kind of answer, and nothing of theirs on it.
     return private(page("returning.html", program, locale, reply=joined.reply.value,
-                         minutes=int(recovery.LINK_LIFETIME.total_seconds() // 60)))
+                        minutes=recovery.LINK_MINUTES))
 
 
 def _card_from_token(token: str) -> Card:
@@ -101,8 +101,8 @@ def card_page(token: str) -> Response:
     locale = page_locale(card.program)
     wallet = runtime().wallet
     return private(page("card.html", card.program, locale, card=card,
-                         apple_pass_url=wallet.apple_pass_url(card),
-                         google_save_url=wallet.google_save_url(card)))
+                        apple_pass_url=wallet.apple_pass_url(card),
+                        google_save_url=wallet.google_save_url(card)))
 
 
 @blueprint.get("/c/<token>/pass.pkpass")

@@ -25,17 +25,13 @@ blueprint = Blueprint("recovery", __name__)
 GONE_KEYS = {recovery.LinkState.USED: "link_used", recovery.LinkState.EXPIRED: "link_expired"}
 
 
-def _minutes() -> int:
-    return int(recovery.LINK_LIFETIME.total_seconds() // 60)
-
-
 def _open_link(token: str) -> CardRecoveryLink | BaseResponse:
     """The link the token names while it is open, else the page that says why not."""
     link_id = runtime().wallet.recovery_link_id(token)
     link = recovery.find_link(db(), link_id=link_id) if link_id is not None else None
     if link is None:
         return private(page("link_gone.html", None, page_locale(None), 404,
-                             message_key="link_invalid", minutes=_minutes()))
+                            message_key="link_invalid", minutes=recovery.LINK_MINUTES))
     state = recovery.link_state(link)
     if state is not recovery.LinkState.OPEN:
         return _gone(link, GONE_KEYS[state])
@@ -45,14 +41,14 @@ def _open_link(token: str) -> CardRecoveryLink | BaseResponse:
 def _gone(link: CardRecoveryLink, message_key: str) -> Response:
     locale = page_locale(link.program, link.locale)
     join_url = url_for("public.join_form", slug=link.program.slug, lang=locale)
-    return private(page("link_gone.html", link.program, locale, 410,
-                         message_key=message_key, join_url=join_url, minutes=_minutes()))
+    return private(page("link_gone.html", link.program, locale, 410, message_key=message_key,
+                        join_url=join_url, minutes=recovery.LINK_MINUTES))
 
 
 def _confirm(link: CardRecoveryLink, status: int = 200, error: str | None = None) -> Response:
     locale = page_locale(link.program, link.locale)
     return private(page("recovery.html", link.program, locale, status, csrf=csrf_token(),
-                         error=error))
+                        error=error))
 
 
 @blueprint.get("/r/<token>")
