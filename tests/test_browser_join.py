@@ -97,3 +97,27 @@ def test_a_form_missing_email_and_phone_shows_the_error_in_place(
     alert.wait_for()
     assert "Please check the form" in alert.inner_text()
     assert page.input_value("#name") == "Nobody"
+
+
+def test_the_pages_render_styled_at_phone_width_with_no_policy_violations(
+    page: Any, live: dict[str, Any]
+) -> None:
+    """The policy forbids inline style and script: the pages must not need any."""
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
+    page.goto(f"{live['origin']}/join/{live['program']['slug']}")
+    header = page.locator("header")
+    assert header.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(46, 74, 63)"
+    assert page.locator("button[type=submit]").evaluate(
+        "e => getComputedStyle(e).borderRadius") == "12px"
+    page.screenshot(path=str(live["tmp"] / "join.png"), full_page=True)
+    page.fill("#name", "Оксана Шевченко")
+    page.fill("#email", "oksana@example.com")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#add-to-apple-wallet")
+    assert page.locator(".card").evaluate(
+        "e => getComputedStyle(e).backgroundColor") == "rgb(46, 74, 63)"
+    page.screenshot(path=str(live["tmp"] / "card.png"), full_page=True)
+    assert not [m for m in messages if "Content Security Policy" in m or m.startswith(
+        ("error", "pageerror"))], messages

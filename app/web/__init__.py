@@ -12,11 +12,14 @@ def register_web(app: Flask) -> None:
     from app.web import api, apple_ws, google, offers, operations, pos, public, pushes
     from app.web.context import IdConverter, install_session_teardown
     from app.web.problems import install_problem_handlers
+    from app.web.security import install_security_headers
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
     install_session_teardown(app)
     operations.install_request_metrics(app)
     install_problem_handlers(app)
+    base_url = app.extensions["loyalpass"].config.base_url
+    install_security_headers(app, https=base_url.startswith("https://"))
     app.register_blueprint(apple_ws.blueprint, url_prefix="/passkit/v1")
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_blueprint(pos.blueprint, url_prefix="/api")

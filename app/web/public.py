@@ -19,6 +19,7 @@ from app.offers.service import shown_offers
 from app.validation import parse
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
+from app.web.security import no_store
 from passes.apple.images import square_mark
 
 blueprint = Blueprint("public", __name__)
@@ -109,7 +110,21 @@ def program_logo(slug: str) -> Response:
     return response
 
 
+@blueprint.get("/p/<slug>/theme.css")
+def program_theme(slug: str) -> Response:
+    """The program's colours for its pages, as a stylesheet (the pages' policy allows no
+    inline style). Colours are validated ``#rrggbb`` values; links carry the design
+    version, so a colour change is a new URL and this one may be cached."""
+    colors = program_by_slug(db(), slug).colors
+    css = (f":root {{ --bg: {colors['background']}; --fg: {colors['foreground']}; "
+           f"--label: {colors['label']}; }}\n")
+    response = Response(css, mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @blueprint.get("/c/<token>")
+@no_store
 def card_page(token: str) -> Response:
     card = _card_from_token(token)
     locale = _locale(card.program)
@@ -120,10 +135,10 @@ def card_page(token: str) -> Response:
 
 
 @blueprint.get("/c/<token>/pass.pkpass")
+@no_store
 def card_pass(token: str) -> Response:
     card = _card_from_token(token)
     package = runtime().wallet.package(card, offers=shown_offers(db(), card.id))
     response = Response(package, mimetype=PKPASS)
     response.headers["Content-Disposition"] = f'attachment; filename="{card.program.slug}.pkpass"'
-    response.headers["Cache-Control"] = "no-store"
     return response
