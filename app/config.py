@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from limits import parse_many
+
 DEFAULT_INSTANCE = Path.cwd() / "instance"
 WORKER_MODES = ("inline", "external")
 
@@ -41,6 +43,14 @@ class Config:
     smtp_url: str | None = None
     log_max_bytes: int = 64 * 1024
     log_keep_rows: int = 5000
+    # Rate limits (app.web.limits), in the notation of the ``limits`` library: several
+    # windows separated by ";", each a count per second, minute, hour or day.
+    limit_join_per_address: str = "10/minute;100/hour"
+    limit_join_per_program: str = "120/minute;3000/hour"
+    limit_auth_failures: str = "20/minute;200/hour"
+    limit_recovery: str = "5/minute;20/hour"
+    redis_prefix: str = "loyalpass"  # keys in LOYALPASS_REDIS_URL start with it
+    trusted_proxies: int = 0  # proxies in front whose X-Forwarded-For names the client
     worker_poll_interval: float = 1.0  # retries and lapsed leases; new work wakes it at once
     push_lease_seconds: float = 60.0  # how long a claimed push is a worker's own
 
@@ -92,6 +102,15 @@ class Config:
             smtp_url=env.get("LOYALPASS_SMTP_URL") or None,
             worker="inline",
             push_lease_seconds=_positive(env, "LOYALPASS_PUSH_LEASE_SECONDS", 60.0),
+            limit_join_per_address=_limit(env, "LOYALPASS_LIMIT_JOIN_PER_ADDRESS",
+                                          cls.limit_join_per_address),
+            limit_join_per_program=_limit(env, "LOYALPASS_LIMIT_JOIN_PER_PROGRAM",
+                                          cls.limit_join_per_program),
+            limit_auth_failures=_limit(env, "LOYALPASS_LIMIT_AUTH_FAILURES",
+                                       cls.limit_auth_failures),
+            limit_recovery=_limit(env, "LOYALPASS_LIMIT_RECOVERY", cls.limit_recovery),
+            redis_prefix=env.get("LOYALPASS_REDIS_PREFIX") or cls.redis_prefix,
+            trusted_proxies=_count(env, "LOYALPASS_TRUSTED_PROXIES", 0),
         )
         worker = env.get("LOYALPASS_WORKER") or ("inline" if config.is_sqlite else "external")
         if worker not in WORKER_MODES:
@@ -165,6 +184,26 @@ def _positive(env: dict[str, str], variable: str, default: float) -> float:
     if not 0 < value < 86_400:
         raise ConfigError(f"{variable} must be a number of seconds, not {text!r}.")
     return value
+
+
+def _limit(env: dict[str, str], variable: str, default: str) -> str:
+    text = env.get(variable) or default
+    try:
+        parse_many(text)
+    except ValueError:
+        raise ConfigError(
+            f"{variable} must be rate limits like '10/minute;100/hour', not {text!r}."
+        ) from None
+    return text
+
+
+def _count(env: dict[str, str], variable: str, default: int) -> int:
+    text = env.get(variable)
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) > 16:
+        raise ConfigError(f"{variable} must be a whole number from 0 to 16, not {text!r}.")
+    return int(text)
 
 
 def _issuer_id(value: str | None) -> str | None:

@@ -44,6 +44,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "not_found": "This page does not exist.",
         "error_title": "Please check the form",
         "language": "Language",
+        "busy_title": "Too many attempts",
+        "busy_body": "Too many tries from here just now. Please try again in a moment.",
     },
     "ru": {
         "earn_rule": "Возвращаем баллами {percent}% от каждой покупки. "
@@ -79,6 +81,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "not_found": "Такой страницы нет.",
         "error_title": "Проверьте форму",
         "language": "Язык",
+        "busy_title": "Слишком много попыток",
+        "busy_body": "Отсюда только что было слишком много попыток. Попробуйте ещё раз чуть позже.",
     },
     "uk": {
         "earn_rule": "Повертаємо балами {percent}% від кожної покупки. "
@@ -114,6 +118,8 @@ CATALOG: dict[str, dict[str, str]] = {
         "not_found": "Такої сторінки немає.",
         "error_title": "Перевірте форму",
         "language": "Мова",
+        "busy_title": "Забагато спроб",
+        "busy_body": "Звідси щойно було забагато спроб. Спробуйте ще раз трохи згодом.",
     },
 }
 

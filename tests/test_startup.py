@@ -89,6 +89,9 @@ def test_production_without_a_secret_key_fails_naming_the_variable(tmp_path: Pat
     ("LOYALPASS_WORKER", "sometimes"),
     ("LOYALPASS_APNS_CA_FILE", "/nonexistent/ca.pem"),
     ("LOYALPASS_ENV", "staging"),
+    ("LOYALPASS_LIMIT_JOIN_PER_ADDRESS", "lots"),
+    ("LOYALPASS_LIMIT_AUTH_FAILURES", "20 a minute"),
+    ("LOYALPASS_TRUSTED_PROXIES", "many"),
 ])
 def test_an_unusable_setting_fails_naming_its_variable(
     tmp_path: Path, variable: str, value: str

@@ -18,8 +18,9 @@ def register_web(app: Flask) -> None:
     install_session_teardown(app)
     operations.install_request_metrics(app)
     install_problem_handlers(app)
-    base_url = app.extensions["loyalpass"].config.base_url
-    install_security_headers(app, https=base_url.startswith("https://"))
+    runtime = app.extensions["loyalpass"]
+    install_security_headers(app, https=runtime.config.base_url.startswith("https://"))
+    runtime.limits.init_app(app)
     app.register_blueprint(apple_ws.blueprint, url_prefix="/passkit/v1")
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_blueprint(pos.blueprint, url_prefix="/api")

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.cards import service as cards
 from app.cards.schemas import EnrolmentInput
-from app.errors import Invalid, NotFound
+from app.errors import Invalid, NotFound, RateLimited
 from app.i18n import LOCALES, best_locale, translate
 from app.merchants.models import Location, Program
 from app.merchants.service import program_by_slug
@@ -19,6 +19,7 @@ from app.offers.service import shown_offers
 from app.validation import parse
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
+from app.web.limits import LimitName, rate_limits
 from app.web.security import no_store
 from passes.apple.images import square_mark
 
@@ -69,6 +70,10 @@ def join_form(slug: str) -> Response:
 def join(slug: str) -> BaseResponse:
     program = program_by_slug(db(), slug)
     locale = _locale(program)
+    try:  # before the form is read: a refused request creates nothing
+        rate_limits().check(LimitName.JOIN_PER_ADDRESS, LimitName.JOIN_PER_PROGRAM)
+    except RateLimited as refused:
+        return busy_page(refused, program, locale)
     form = {name: request.form.get(name, "").strip() for name in ("name", "email", "phone")}
     location = _location(program)
     sent_token = request.form.get("csrf", "")
@@ -89,6 +94,27 @@ def join(slug: str) -> BaseResponse:
                      location=location, csrf=_csrf_token())
     token = runtime().wallet.card_token(enrolment.card)
     return redirect(url_for("public.card_page", token=token, lang=locale), code=303)
+
+
+def busy_page(refused: RateLimited, program: Program | None, locale: str) -> Response:
+    """429 as a page: try again in a moment, in the customer's language."""
+    def t(key: str, **values: object) -> str:
+        return translate(locale, key, **values)
+
+    html = render_template("busy.html", program=program, locale=locale, t=t,
+                           locales=program.locales if program else LOCALES)
+    response = Response(html, status=429, mimetype="text/html")
+    response.headers["Retry-After"] = str(refused.retry_after)
+    return response
+
+
+@blueprint.errorhandler(RateLimited)
+def _refused(refused: RateLimited) -> Response:
+    """A page behind ``@limited`` (``app.web.limits``) that knows no program."""
+    asked = request.args.get("lang")
+    requested = ([asked] if asked in LOCALES else []) + [
+        lang for lang, _ in request.accept_languages]
+    return busy_page(refused, None, best_locale(requested, LOCALES))
 
 
 def _card_from_token(token: str) -> Any:
