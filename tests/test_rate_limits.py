@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import redis
 import requests
-from flask import Flask
+from flask import Blueprint, Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
@@ -26,7 +26,10 @@ from app import create_app
 from app.cards.models import Card
 from app.config import Config, ConfigError
 from app.db import make_engine, make_session_factory
+from app.errors import RateLimited
 from app.merchants.service import create_merchant
+from app.web.limits import LimitName, limited
+from app.web.public import refused_page
 from tests.conftest import count_rows
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -269,3 +272,29 @@ def test_limits_hold_across_two_processes_sharing_redis(
         assert requests.post(f"{second}/join/{slug}", data={}, timeout=10).status_code == 429
         assert requests.get(f"{second}/api/v1/programs", headers=good,
                             timeout=10).status_code == 200
+
+
+def test_a_page_marked_limited_for_recovery_answers_429_as_a_page_past_the_limit(
+    config: Config,
+) -> None:
+    pages = Blueprint("recovery_test", __name__)
+    pages.register_error_handler(RateLimited, refused_page)
+
+    @pages.get("/recover-test")
+    @limited(LimitName.RECOVERY)
+    def recover() -> str:
+        return "sent"
+
+    app = create_app(config.with_changes(limit_recovery="2/minute"))
+    app.register_blueprint(pages)
+    try:
+        client = app.test_client()
+        assert [client.get("/recover-test").text for _ in range(2)] == ["sent", "sent"]
+
+        refused = client.get("/recover-test", headers={"Accept-Language": "uk"})
+
+        assert refused.status_code == 429 and refused.mimetype == "text/html"
+        assert "Спробуйте ще раз трохи згодом" in refused.text
+        assert int(refused.headers["Retry-After"]) >= 1
+    finally:
+        app.extensions["loyalpass"].engine.dispose()

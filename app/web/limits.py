@@ -14,7 +14,8 @@ What is limited (the numbers are ``Config`` fields, from ``LOYALPASS_LIMIT_*``):
 
 Past a limit the request is refused with ``RateLimited`` (429, ``Retry-After``): the API
 renders it as problem+json (``rate_limited``), the customer's pages as a page in their
-language (``app.web.public``).
+language (``app.web.public.refused_page``, which the ``public`` blueprint has; another
+blueprint of pages registers it as its handler of ``RateLimited``).
 
 Storage: Redis at ``LOYALPASS_REDIS_URL`` when set, so that every process and gunicorn
 worker shares one count (keys start with ``LOYALPASS_REDIS_PREFIX``); otherwise each

@@ -109,8 +109,10 @@ def busy_page(refused: RateLimited, program: Program | None, locale: str) -> Res
 
 
 @blueprint.errorhandler(RateLimited)
-def _refused(refused: RateLimited) -> Response:
-    """A page behind ``@limited`` (``app.web.limits``) that knows no program."""
+def refused_page(refused: RateLimited) -> Response:
+    """429 for a page behind ``@limited`` (``app.web.limits``), which knows no program:
+    this blueprint's pages get it; another blueprint of pages registers it too
+    (``blueprint.register_error_handler(RateLimited, refused_page)``)."""
     asked = request.args.get("lang")
     requested = ([asked] if asked in LOCALES else []) + [
         lang for lang, _ in request.accept_languages]
