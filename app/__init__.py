@@ -38,11 +38,12 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     configuration calls for."""
     from app.google_wallet.account import load_google_account
     from app.runtime import Runtime
-    from app.wallet.identity import load_identity
+    from app.wallet.identity import check_key_files, load_identity
     from app.wallet.service import Wallet
     from app.web.limits import RateLimits
 
     config = config or Config.from_env()
+    check_key_files(config)
     engine = make_engine(config.database_url)
     _check_database(engine)
     google = load_google_account(config)

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 
 from limits import parse_many
 
+from app.files import private_folder, write_private
+
 DEFAULT_INSTANCE = Path.cwd() / "instance"
 WORKER_MODES = ("inline", "external")
 
@@ -239,8 +241,7 @@ def _secret_key(env: dict[str, str], instance_dir: Path, development: bool) -> s
     path = instance_dir / "secret_key"
     if path.is_file():
         return path.read_text().strip()
-    instance_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(instance_dir)
     key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
+    write_private(path, key.encode())
     return key
