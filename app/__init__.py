@@ -15,6 +15,7 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config, ConfigError, smtp_settings
 from app.db import make_engine, make_session_factory
@@ -39,10 +40,12 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     clients the configuration calls for."""
     from app.google_wallet.account import load_google_account
     from app.runtime import Runtime
-    from app.wallet.identity import load_identity
+    from app.wallet.identity import check_key_files, load_identity
     from app.wallet.service import Wallet
+    from app.web.limits import RateLimits
 
     config = config or Config.from_env()
+    check_key_files(config)
     engine = make_engine(config.database_url)
     _check_database(engine)
     if config.smtp_url:
@@ -54,6 +57,7 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
         engine=engine,
         sessions=make_session_factory(engine),
         wallet=Wallet(config=config, identity=load_identity(config), google=google),
+        limits=RateLimits(config),
     )
     app = Flask(__name__, instance_path=str(config.instance_dir))
     app.config.update(
@@ -65,17 +69,21 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
         SESSION_COOKIE_SECURE=config.base_url.startswith("https://"),
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    if config.trusted_proxies:
+        # The client's address (rate limits, logs) is the one the proxies forwarded.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=config.trusted_proxies)
     app.extensions["loyalpass"] = runtime
-    if config.worker == "inline":
-        for loop in make_workers(runtime, push_sender=push_sender, google_client=google_client,
-                                 mail_sender=mail_sender, name="inline-worker"):
-            loop.start()
 
     from app.cli import register_cli
     from app.web import register_web
 
     register_web(app)
     register_cli(app)
+    if config.worker == "inline":  # last: nothing runs until every check has passed
+        for loop in make_workers(runtime, push_sender=push_sender, google_client=google_client,
+                                 mail_sender=mail_sender, name="inline-worker"):
+            loop.start()
     return app
 
 

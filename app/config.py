@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from limits import parse_many
+
+from app.files import private_folder, write_private
+
 DEFAULT_INSTANCE = Path.cwd() / "instance"
 WORKER_MODES = ("inline", "external")
 
@@ -70,6 +74,14 @@ class Config:
     mail_from: str | None = None  # None: no-reply@ the base URL's host (``sender_address``)
     log_max_bytes: int = 64 * 1024
     log_keep_rows: int = 5000
+    # Rate limits (app.web.limits), in the notation of the ``limits`` library: several
+    # windows separated by ";", each a count per second, minute, hour or day.
+    limit_join_per_address: str = "10/minute;100/hour"
+    limit_join_per_program: str = "120/minute;3000/hour"
+    limit_auth_failures: str = "20/minute;200/hour"
+    limit_recovery: str = "5/minute;20/hour"
+    redis_prefix: str = "loyalpass"  # keys in LOYALPASS_REDIS_URL start with it
+    trusted_proxies: int = 0  # proxies in front whose X-Forwarded-For names the client
     worker_poll_interval: float = 1.0  # retries and lapsed leases; new work wakes it at once
     push_lease_seconds: float = 60.0  # how long a claimed push is a worker's own
 
@@ -140,6 +152,15 @@ class Config:
             mail_from=_mail_from(env.get("LOYALPASS_MAIL_FROM")),
             worker="inline",
             push_lease_seconds=_positive(env, "LOYALPASS_PUSH_LEASE_SECONDS", 60.0),
+            limit_join_per_address=_limit(env, "LOYALPASS_LIMIT_JOIN_PER_ADDRESS",
+                                          cls.limit_join_per_address),
+            limit_join_per_program=_limit(env, "LOYALPASS_LIMIT_JOIN_PER_PROGRAM",
+                                          cls.limit_join_per_program),
+            limit_auth_failures=_limit(env, "LOYALPASS_LIMIT_AUTH_FAILURES",
+                                       cls.limit_auth_failures),
+            limit_recovery=_limit(env, "LOYALPASS_LIMIT_RECOVERY", cls.limit_recovery),
+            redis_prefix=env.get("LOYALPASS_REDIS_PREFIX") or cls.redis_prefix,
+            trusted_proxies=_count(env, "LOYALPASS_TRUSTED_PROXIES", 0),
         )
         if config.smtp_url:
             smtp_settings(config.smtp_url)  # parsed now, so that a bad URL stops the start
@@ -282,6 +303,26 @@ def _mail_from(value: str | None) -> str | None:
     return value.strip()
 
 
+def _limit(env: dict[str, str], variable: str, default: str) -> str:
+    text = env.get(variable) or default
+    try:
+        parse_many(text)
+    except ValueError:
+        raise ConfigError(
+            f"{variable} must be rate limits like '10/minute;100/hour', not {text!r}."
+        ) from None
+    return text
+
+
+def _count(env: dict[str, str], variable: str, default: int) -> int:
+    text = env.get(variable)
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) > 16:
+        raise ConfigError(f"{variable} must be a whole number from 0 to 16, not {text!r}.")
+    return int(text)
+
+
 def _issuer_id(value: str | None) -> str | None:
     if not value or not value.strip():
         return None
@@ -315,8 +356,7 @@ def _secret_key(env: dict[str, str], instance_dir: Path, development: bool) -> s
     path = instance_dir / "secret_key"
     if path.is_file():
         return path.read_text().strip()
-    instance_dir.mkdir(parents=True, exist_ok=True)
+    private_folder(instance_dir)
     key = secrets.token_urlsafe(48)
-    path.write_text(key)
-    path.chmod(0o600)
+    write_private(path, key.encode())
     return key

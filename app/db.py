@@ -19,6 +19,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from app.files import create_private, private_folder
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -35,8 +37,9 @@ class Base(DeclarativeBase):
 def make_engine(url: str, **options: Any) -> Engine:
     if url.startswith("sqlite"):
         database = make_url(url).database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            private_folder(Path(database).parent)
+            create_private(Path(database))
         engine = create_engine(url, connect_args={"timeout": 30}, **options)
         _configure_sqlite(engine)
         return engine

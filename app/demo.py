@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.cards.schemas import EnrolmentInput
 from app.cards.service import enroll
+from app.files import private_folder, write_private
 from app.merchants.models import Program, Staff
 from app.merchants.schemas import LocationCreate, ProgramCreate
 from app.merchants.service import (
@@ -93,9 +94,8 @@ def seed_demo(session: Session, *, instance_dir: Path) -> Demo:
 
 
 def _save_key(path: Path, key: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps({"api_key": key}))
-    path.chmod(0o600)
+    private_folder(path.parent)
+    write_private(path, json.dumps({"api_key": key}).encode())
 
 
 def _load_key(path: Path) -> str | None:

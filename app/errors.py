@@ -13,6 +13,7 @@ class Problem(Exception):
     status = 400
     code = "bad_request"
     title = "Bad request"
+    retry_after: int | None = None  # seconds, sent as Retry-After when set
 
     def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
         super().__init__(detail)
@@ -87,6 +88,16 @@ class TooMany(Problem):
     status = 429
     code = "rate_limited"
     title = "Too many requests"
+
+
+class RateLimited(TooMany):
+    """A client went past one of the service's rate limits (``app.web.limits``)."""
+
+    def __init__(self, retry_after: int,
+                 detail: str = "Too many requests from here just now; try again in a moment."
+                 ) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
 
 
 class Unavailable(Problem):

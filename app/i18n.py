@@ -75,6 +75,8 @@ CATALOG: dict[str, dict[str, str]] = {
                               "your wallet:\n\n{url}\n\nThe link works once and expires in "
                               "{minutes} minutes.\n\nIf you did not ask for this, ignore "
                               "this mail: your card stays as it is.\n",
+        "busy_title": "Too many attempts",
+        "busy_body": "Too many tries from here just now. Please try again in a moment.",
     },
     "ru": {
         "earn_rule": "Возвращаем баллами {percent}% от каждой покупки. "
@@ -143,6 +145,8 @@ CATALOG: dict[str, dict[str, str]] = {
                               "раз и действует {minutes} минут.\n\nЕсли вы этого не "
                               "запрашивали, просто не обращайте внимания на это письмо: "
                               "с вашей картой ничего не случится.\n",
+        "busy_title": "Слишком много попыток",
+        "busy_body": "Отсюда только что было слишком много попыток. Попробуйте ещё раз чуть позже.",
     },
     "uk": {
         "earn_rule": "Повертаємо балами {percent}% від кожної покупки. "
@@ -210,6 +214,8 @@ CATALOG: dict[str, dict[str, str]] = {
                               "працює один раз і діє {minutes} хвилин.\n\nЯкщо ви цього не "
                               "запитували, просто не зважайте на цей лист: з вашою карткою "
                               "нічого не станеться.\n",
+        "busy_title": "Забагато спроб",
+        "busy_body": "Звідси щойно було забагато спроб. Спробуйте ще раз трохи згодом.",
     },
 }
 

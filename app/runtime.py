@@ -1,4 +1,5 @@
-"""What a running Loyalpass holds: its config, database engine, sessions and wallet."""
+"""What a running Loyalpass holds: its config, database engine, sessions, wallet and rate
+limits (one set per app: tests get fresh ones with each app)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from app.wallet.service import Wallet
 
 if TYPE_CHECKING:
     from app.sync.worker import Loop
+    from app.web.limits import RateLimits
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     wallet: Wallet
+    limits: RateLimits
     workers: list[Loop] = field(default_factory=list)
 
     def stop_workers(self, timeout: float = 15.0) -> None:

@@ -138,11 +138,11 @@ def _register_devices(app: Any, card_id: int, count: int) -> None:
     engine = app.extensions["loyalpass"].engine
     with engine.begin() as connection:
         connection.execute(insert(Device), [
-            {"device_library_identifier": f"bench-{n}", "push_token": f"{n:064x}"}
-            for n in range(count)])
+            {"device_library_identifier": f"bench-{n}"} for n in range(count)])
         ids = connection.execute(text("SELECT id FROM devices ORDER BY id")).scalars().all()
-        connection.execute(insert(Registration), [{"device_id": i, "card_id": card_id}
-                                                  for i in ids])
+        connection.execute(insert(Registration), [
+            {"device_id": i, "card_id": card_id, "push_token": f"{n:064x}"}
+            for n, i in enumerate(ids)])
 
 
 def _owner_client(app: Any) -> tuple[Any, dict[str, str]]:
@@ -254,10 +254,9 @@ def _register_latency_devices(app: Any, card_ids: list[int]) -> None:
     with engine.begin() as connection:
         for n, card_id in enumerate(card_ids):
             device_id = connection.execute(insert(Device).values(
-                device_library_identifier=f"latency-{n}", push_token=f"{10**9 + n:064x}")
-                .returning(Device.id)).scalar_one()
-            connection.execute(insert(Registration).values(device_id=device_id,
-                                                           card_id=card_id))
+                device_library_identifier=f"latency-{n}").returning(Device.id)).scalar_one()
+            connection.execute(insert(Registration).values(
+                device_id=device_id, card_id=card_id, push_token=f"{10**9 + n:064x}"))
 
 
 if __name__ == "__main__":

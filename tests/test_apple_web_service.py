@@ -72,8 +72,8 @@ def test_registering_again_stores_the_new_push_token(
     _register(client, installed)
     assert _register(client, installed, push_token="cd" * 32).status_code == 200
     session.expire_all()
-    device = session.scalar(select(Device))
-    assert device is not None and device.push_token == "cd" * 32
+    registration = session.scalar(select(Registration))
+    assert registration is not None and registration.push_token == "cd" * 32
 
 
 @pytest.mark.parametrize("headers", [

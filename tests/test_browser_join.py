@@ -148,3 +148,27 @@ def test_a_returning_customer_is_told_to_check_their_mail_and_the_link_opens_the
     page.goto(f"{live['origin']}/r/1.forged")
     assert page.locator("h1").inner_text() == "Це посилання недійсне."
     page.screenshot(path=str(shots / "link-invalid-uk.png"), full_page=True)
+
+
+def test_the_pages_render_styled_at_phone_width_with_no_policy_violations(
+    page: Any, live: dict[str, Any]
+) -> None:
+    """The policy forbids inline style and script: the pages must not need any."""
+    messages: list[str] = []
+    page.on("console", lambda message: messages.append(f"{message.type}: {message.text}"))
+    page.on("pageerror", lambda error: messages.append(f"pageerror: {error}"))
+    page.goto(f"{live['origin']}/join/{live['program']['slug']}")
+    header = page.locator("header")
+    assert header.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(46, 74, 63)"
+    assert page.locator("button[type=submit]").evaluate(
+        "e => getComputedStyle(e).borderRadius") == "12px"
+    page.screenshot(path=str(live["tmp"] / "join.png"), full_page=True)
+    page.fill("#name", "Оксана Шевченко")
+    page.fill("#email", "oksana@example.com")
+    page.click("button[type=submit]")
+    page.wait_for_selector("#add-to-apple-wallet")
+    assert page.locator(".card").evaluate(
+        "e => getComputedStyle(e).backgroundColor") == "rgb(46, 74, 63)"
+    page.screenshot(path=str(live["tmp"] / "card.png"), full_page=True)
+    assert not [m for m in messages if "Content Security Policy" in m or m.startswith(
+        ("error", "pageerror"))], messages

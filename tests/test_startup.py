@@ -4,11 +4,13 @@ variable or file; the command line works from an empty folder."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -19,6 +21,8 @@ import requests
 
 from app import create_app
 from app.config import Config, ConfigError
+from app.db import make_engine
+from app.migrations import upgrade
 from app.wallet.identity import write_development_chain
 from passes.apple import make_development_chain
 
@@ -50,8 +54,8 @@ def test_a_key_of_another_certificate_fails_naming_pass_key(
     tmp_path: Path, certs_dir: Path
 ) -> None:
     certs = _copy_certs(certs_dir, tmp_path / "certs")
-    (certs / "pass.key").write_bytes(make_development_chain().private_key_pem)
-    with pytest.raises(ConfigError, match=r"pass\.key"):
+    (certs / "pass.key").write_bytes(make_development_chain().private_key_pem)  # stays 0600
+    with pytest.raises(ConfigError, match=r"pass\.key.*(does not|not match|another)"):
         create_app(_config(tmp_path, certs))
 
 
@@ -89,6 +93,9 @@ def test_production_without_a_secret_key_fails_naming_the_variable(tmp_path: Pat
     ("LOYALPASS_WORKER", "sometimes"),
     ("LOYALPASS_APNS_CA_FILE", "/nonexistent/ca.pem"),
     ("LOYALPASS_ENV", "staging"),
+    ("LOYALPASS_LIMIT_JOIN_PER_ADDRESS", "lots"),
+    ("LOYALPASS_LIMIT_AUTH_FAILURES", "20 a minute"),
+    ("LOYALPASS_TRUSTED_PROXIES", "many"),
 ])
 def test_an_unusable_setting_fails_naming_its_variable(
     tmp_path: Path, variable: str, value: str
@@ -190,3 +197,79 @@ def test_serve_starts_from_an_empty_folder_and_hands_out_a_demo_pass(tmp_path: P
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=20)
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.mark.parametrize(("name", "mode"), [("pass.key", 0o644), ("pass.key", 0o640),
+                                            ("google.json", 0o604)])
+def test_a_key_others_may_read_stops_a_production_start_naming_the_file_and_the_fix(
+    tmp_path: Path, certs_dir: Path, name: str, mode: int
+) -> None:
+    certs = _copy_certs(certs_dir, tmp_path / "certs")
+    key = certs / name
+    if not key.exists():
+        key.write_text("{}")  # checked whether or not Google Wallet is on
+    key.chmod(mode)
+    with pytest.raises(ConfigError, match=rf"{re.escape(str(key))} .*chmod 600"):
+        create_app(_config(tmp_path, certs))
+    assert not (tmp_path / "db.sqlite3").exists()  # refused before anything was touched
+
+
+def test_in_development_a_key_others_may_read_is_one_warning_naming_it(
+    tmp_path: Path, certs_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    certs = _copy_certs(certs_dir, tmp_path / "certs")
+    (certs / "pass.key").chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="loyalpass.certs"):
+        app = create_app(_config(tmp_path, certs, development=True))
+    app.extensions["loyalpass"].engine.dispose()
+    warnings = [r.getMessage() for r in caplog.records if r.name == "loyalpass.certs"]
+    assert len(warnings) == 1 and str(certs / "pass.key") in warnings[0]
+    assert "chmod 600" in warnings[0]
+
+
+def test_the_suites_certificates_start_a_production_service_without_complaint(
+    tmp_path: Path, certs_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="loyalpass.certs"):
+        app = create_app(_config(tmp_path, certs_dir))
+    app.extensions["loyalpass"].engine.dispose()
+    assert _mode(certs_dir / "pass.key") == 0o600
+    assert not [r for r in caplog.records if r.name == "loyalpass.certs"]
+
+
+def test_certs_dev_writes_the_private_key_for_its_owner_alone_even_under_a_loose_umask(
+    tmp_path: Path,
+) -> None:
+    result = subprocess.run([sys.executable, "-m", "app.cli", "certs", "dev"], cwd=tmp_path,
+                            env=_clean_env(tmp_path), capture_output=True, text=True,
+                            timeout=120, check=False, umask=0o002)
+    assert result.returncode == 0, result.stderr
+    certs = tmp_path / "certs"
+    assert _mode(certs / "pass.key") == 0o600
+    assert _mode(certs / "pass.pem") == 0o664  # certificates are public
+    app = create_app(_config(tmp_path, certs))  # production, no complaint
+    app.extensions["loyalpass"].engine.dispose()
+
+
+def test_the_instance_folder_database_and_generated_secret_are_the_owners_alone(
+    tmp_path: Path,
+) -> None:
+    previous = os.umask(0o022)
+    try:
+        config = Config.from_env({"LOYALPASS_INSTANCE_DIR": str(tmp_path / "instance")})
+        engine = make_engine(config.database_url)
+        upgrade(engine)
+        engine.dispose()
+    finally:
+        os.umask(previous)
+    instance = tmp_path / "instance"
+    assert config.development and _mode(instance) == 0o700
+    assert _mode(instance / "secret_key") == 0o600
+    database = instance / "loyalpass.sqlite3"
+    assert config.database_url.endswith(str(database)) and _mode(database) == 0o600
+    for companion in instance.glob("loyalpass.sqlite3-*"):  # -wal, -shm while open
+        assert _mode(companion) == 0o600, companion

@@ -1,4 +1,8 @@
-"""Devices, registrations and the wallet's log messages."""
+"""Devices, registrations and the wallet's log messages.
+
+A device is only its ``deviceLibraryIdentifier``; each registration (a pass on a device)
+carries its own push token.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,6 @@ class Device(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     device_library_identifier: Mapped[str] = mapped_column(String(128), unique=True)
-    push_token: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
@@ -36,6 +39,11 @@ class Registration(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"), index=True)
+    # The token this pass was registered with, on this device: pushes for the pass go to it
+    # alone. It is not the device's: another pass registered under the same
+    # deviceLibraryIdentifier (by anyone holding that pass) brings its own token and
+    # cannot redirect this one's pushes.
+    push_token: Mapped[str] = mapped_column(String(256))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # The push state of this pass on this device. A change sets it pending and bumps the
     # generation, so changes merge into one push; a result is recorded against the

@@ -37,27 +37,32 @@ def register(
     session: Session, *, device_library_identifier: str, serial_number: str, push_token: str,
     token: str | None,
 ) -> bool:
-    """Register a device for a pass's updates; True when the registration is new."""
+    """Register a device for a pass's updates; True when the registration is new.
+
+    The push token is the registration's: registering again (Apple does, with a new token)
+    replaces it for this pass only, and no registration of another pass on the same device
+    identifier, whoever made it, changes where this pass's pushes go.
+    """
     card = authenticated_card(session, serial_number=serial_number, token=token)
     now = utcnow()
     device = session.scalar(
         select(Device).where(Device.device_library_identifier == device_library_identifier)
     )
     if device is None:
-        device = Device(device_library_identifier=device_library_identifier,
-                        push_token=push_token)
+        device = Device(device_library_identifier=device_library_identifier)
         session.add(device)
         session.flush()
-    elif device.push_token != push_token:
-        device.push_token, device.updated_at = push_token, now
-    exists = session.scalar(
-        select(Registration.id).where(Registration.device_id == device.id,
-                                      Registration.card_id == card.id)
+    device.updated_at = now
+    registration = session.scalar(
+        select(Registration).where(Registration.device_id == device.id,
+                                   Registration.card_id == card.id)
     )
-    if exists is None:
-        session.add(Registration(device_id=device.id, card_id=card.id))
+    if registration is None:
+        session.add(Registration(device_id=device.id, card_id=card.id, push_token=push_token))
+    elif registration.push_token != push_token:
+        registration.push_token = push_token
     session.commit()
-    return exists is None
+    return registration is None
 
 
 def unregister(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.cards.service import card_by_scan
 from app.clock import utcnow
-from app.errors import Conflict, Invalid, NotFound
+from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.ledger.idempotency import Answer, run_once
 from app.ledger.models import LedgerEntry, Purchase, Refund
 from app.ledger.postings import (
@@ -82,6 +82,12 @@ def refund_purchase(session: Session, *, actor: Actor, purchase_id: int, data: R
     purchase = session.get(Purchase, purchase_id)
     if purchase is None or purchase.merchant_id != actor.merchant_id:
         raise NotFound("No such purchase.")
+    if (actor.role == "cashier" and actor.location_id is not None
+            and purchase.location_id != actor.location_id):
+        # A till refunds its own sales: a key lost at one shop cannot drain the points
+        # of purchases made at the others.
+        raise Forbidden("This cashier key refunds only purchases made at its own location.",
+                        code="location_forbidden")
     return run_once(session, merchant_id=actor.merchant_id, key=key, fingerprint=fingerprint,
                     work=lambda: _refund(session, actor, purchase_id, data))
 

@@ -3,11 +3,13 @@
 Claiming leases a batch of due registrations for ``LEASE`` (``FOR UPDATE SKIP LOCKED``
 on PostgreSQL), so two workers never push the same one at the same time, and a worker
 killed mid-push loses nothing: its lease runs out and another worker pushes again (at
-least once). One device holding several changed passes gets one push. Results are
-recorded against the generation that was pushed: a change that arrived meanwhile stays
-pending. Unregistered and bad tokens remove the registration (and the device when it
-has none left); retryable answers back off exponentially with jitter, and after
-``MAX_ATTEMPTS`` a registration is parked as failed until someone retries it.
+least once). Each registration is pushed at the token it was registered with (never a
+token another registration of the device brought); several changed passes registered
+with one token get one push. Results are recorded against the generation that was
+pushed: a change that arrived meanwhile stays pending. Unregistered and bad tokens
+remove the registrations that still carry that token (and the device when it has none
+left); retryable answers back off exponentially with jitter, and after ``MAX_ATTEMPTS``
+a registration is parked as failed until someone retries it.
 """
 
 from __future__ import annotations
@@ -63,8 +65,7 @@ def claim_due(session: Session, *, limit: int, lease: timedelta = LEASE,
     now = now or utcnow()
     rows = session.execute(
         select(Registration.id, Registration.device_id, Registration.push_generation,
-               Registration.push_attempts, Device.push_token)
-        .join(Device, Device.id == Registration.device_id)
+               Registration.push_attempts, Registration.push_token)
         .where(Registration.push_status == "pending", Registration.push_available_at <= now,
                (Registration.push_leased_until.is_(None))
                | (Registration.push_leased_until < now))
@@ -138,8 +139,14 @@ def _record_delivered(session: Session, items: list[Due], now: datetime) -> None
 def _remove_registrations(session: Session, items: list[Due]) -> None:
     if not items:
         return
-    session.execute(delete(Registration)
-                    .where(Registration.id.in_([item.registration_id for item in items])))
+    # Only while it still carries the refused token: Wallet may have registered the pass
+    # again with a new one while this push was in flight.
+    table = REGISTRATIONS
+    session.execute(
+        table.delete().where(table.c.id == bindparam("rid"),
+                             table.c.push_token == bindparam("token")),
+        [{"rid": item.registration_id, "token": item.token} for item in items],
+    )
     devices = sorted({item.device_id for item in items})
     session.execute(delete(Device).where(
         Device.id.in_(devices), ~exists().where(Registration.device_id == Device.id)))

@@ -1,10 +1,13 @@
-"""Loading the pass certificate, key and WWDR intermediate from ``LOYALPASS_CERTS_DIR``."""
+"""Loading the pass certificate, key and WWDR intermediate from ``LOYALPASS_CERTS_DIR``,
+and checking that the private keys there are the service user's alone."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from app.config import Config, ConfigError
+from app.files import readable_by_others, write_private
 from passes.apple import (
     CertificateError,
     SigningIdentity,
@@ -12,7 +15,10 @@ from passes.apple import (
     make_development_chain,
 )
 
+log = logging.getLogger("loyalpass.certs")
+
 CERTIFICATE_FILES = {"certificate": "pass.pem", "key": "pass.key", "wwdr": "wwdr.pem"}
+KEY_FILES = ("pass.key", "google.json")  # what must be the service user's alone
 
 
 def load_identity(config: Config) -> SigningIdentity:
@@ -45,7 +51,20 @@ def write_development_chain(certs_dir: Path, *, password: bytes | None = None) -
     (certs_dir / "root.pem").write_bytes(chain.root_pem)
     (certs_dir / "wwdr.pem").write_bytes(chain.wwdr_pem)
     (certs_dir / "pass.pem").write_bytes(chain.certificate_pem)
-    key_path = certs_dir / "pass.key"
-    key_path.write_bytes(chain.private_key_pem)
-    key_path.chmod(0o600)
+    write_private(certs_dir / "pass.key", chain.private_key_pem)
     return True
+
+
+def check_key_files(config: Config) -> None:
+    """Private keys in ``LOYALPASS_CERTS_DIR`` that others may read: a warning in
+    development, a refusal to start in production (``ConfigError`` naming the file)."""
+    for name in KEY_FILES:
+        path = config.certs_dir / name
+        mode = readable_by_others(path)
+        if mode is None:
+            continue
+        problem = (f"{path} is open to group or others (mode {mode:04o}): run "
+                   f"`chmod 600 {path}` so that only the service's user can read the key.")
+        if not config.development:
+            raise ConfigError(problem)
+        log.warning(problem)

@@ -22,11 +22,15 @@ def register_web(app: Flask) -> None:
     )
     from app.web.context import IdConverter, install_session_teardown
     from app.web.problems import install_problem_handlers
+    from app.web.security import install_security_headers
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
     install_session_teardown(app)
     operations.install_request_metrics(app)
     install_problem_handlers(app)
+    runtime = app.extensions["loyalpass"]
+    install_security_headers(app, https=runtime.config.base_url.startswith("https://"))
+    runtime.limits.init_app(app)
     app.register_blueprint(apple_ws.blueprint, url_prefix="/passkit/v1")
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_blueprint(pos.blueprint, url_prefix="/api")

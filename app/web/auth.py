@@ -13,6 +13,7 @@ from app.errors import Forbidden, Problem, Unauthorized
 from app.merchants.service import Caller, PresentedKey, authenticate_api_key, live_key
 from app.sql import Raw
 from app.web.context import db
+from app.web.limits import LimitName, rate_limits
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,29 +43,47 @@ def requires(*roles: str, read_by_view: bool = False
     before anything else; a view that returns without admitting the key is an error.
     """
     def decorate(view: Callable[P, R]) -> Callable[P, R]:
+        checked = _checked(view, roles, read_by_view)
+
         @wraps(view)
         def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            presented = _presented()
-            if not read_by_view:
-                _admit(authenticate_api_key(db(), presented), roles)
-                return view(*args, **kwargs)
-            key = PresentedKey.parse(presented)
-            if key is None:
-                _admit(None, roles)
-            g.api_key_pending = (key, roles)
             try:
-                response = view(*args, **kwargs)
-            except (Problem, HTTPException):
-                if not g.get("api_key_checked"):
-                    _admit(authenticate_api_key(db(), presented), roles)
+                return checked(*args, **kwargs)
+            except Unauthorized:
+                # Only failures count, after the key was checked: a valid key always
+                # passes, and an address past the limit gets 429 for each bad key.
+                rate_limits().check(LimitName.AUTH_FAILURES)
                 raise
-            if "api_key" not in g:
-                raise RuntimeError(f"{view.__name__} returned without admitting the API key")
-            return response
 
         return wrapper
 
     return decorate
+
+
+def _checked(view: Callable[P, R], roles: tuple[str, ...], read_by_view: bool
+             ) -> Callable[P, R]:
+    """``view`` behind the key's check (see ``requires``)."""
+
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        presented = _presented()
+        if not read_by_view:
+            _admit(authenticate_api_key(db(), presented), roles)
+            return view(*args, **kwargs)
+        key = PresentedKey.parse(presented)
+        if key is None:
+            _admit(None, roles)
+        g.api_key_pending = (key, roles)
+        try:
+            response = view(*args, **kwargs)
+        except (Problem, HTTPException):
+            if not g.get("api_key_checked"):
+                _admit(authenticate_api_key(db(), presented), roles)
+            raise
+        if "api_key" not in g:
+            raise RuntimeError(f"{view.__name__} returned without admitting the API key")
+        return response
+
+    return wrapper
 
 
 def presented_key() -> PresentedKey:

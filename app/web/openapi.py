@@ -133,6 +133,16 @@ def _paths() -> dict[str, Any]:
     }
 
 
+def _refund(operation: dict[str, Any]) -> dict[str, Any]:
+    operation["description"] = ("A cashier key bound to a location refunds only purchases "
+                                 "made at that location; owner and manager keys, and cashier "
+                                 "keys bound to none, refund any of the merchant's purchases.")
+    operation["responses"]["403"] = _answer(
+        "role_forbidden, or location_forbidden: the purchase was made at another location "
+        "than the cashier key's (nothing changed)", "Problem", "application/problem+json")
+    return operation
+
+
 def _ledger_paths() -> dict[str, Any]:
     conflict = {"409": _answer("insufficient_points, redeem_limit, card_blocked, "
                                "idempotency_key_reused, refund_exceeds_purchase", "Problem",
@@ -150,9 +160,9 @@ def _ledger_paths() -> dict[str, Any]:
             "PurchaseInput", **keyed)},
         "/api/v1/pos/purchases/{id}": {"parameters": [ID], "get": _operation(
             "Get a purchase", {"200": _answer("purchase", "Purchase")})},
-        "/api/v1/pos/purchases/{id}/refund": {"parameters": [ID], "post": _operation(
-            "Refund a purchase, whole (no amount) or in part",
-            {"201": _answer("refund"), **conflict}, "RefundInput", **keyed)},
+        "/api/v1/pos/purchases/{id}/refund": {"parameters": [ID], "post": _refund(
+            _operation("Refund a purchase, whole (no amount) or in part",
+                       {"201": _answer("refund"), **conflict}, "RefundInput", **keyed))},
         "/api/v1/cards/{id}/adjustments": {"parameters": [ID], "post": _operation(
             "Correct a balance with a reason (owner, manager)",
             {"201": _answer("entry"), **conflict}, "AdjustmentInput", **keyed)},

@@ -1,17 +1,14 @@
-"""What the customer's pages share: their language, the form token, rendering, caching."""
+"""What the customer's pages share: their language, the form token, rendering."""
 
 from __future__ import annotations
 
 import secrets
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import Response, render_template, request, session
-from werkzeug.wrappers import Response as BaseResponse
 
 from app.i18n import LOCALES, best_locale, translate
 from app.merchants.models import Program
-
-R = TypeVar("R", bound=BaseResponse)
 
 
 def page_locale(program: Program | None, chosen: str | None = None) -> str:
@@ -46,8 +43,3 @@ def page(template: str, program: Program | None, locale: str, status: int = 200,
                            **context)
     return Response(html, status=status, mimetype="text/html")
 
-
-def private(response: R) -> R:
-    """For pages that show or lead to a card: kept by no cache, shared or the browser's."""
-    response.headers["Cache-Control"] = "no-store"
-    return response

@@ -34,6 +34,7 @@ def install_problem_handlers(app: Flask) -> None:
     def _problem(error: Problem) -> Response:
         if isinstance(error, Unavailable):
             log.warning("database unavailable: %s", error.__cause__ or error)
+        if error.retry_after is not None:
             return problem_response(error.as_dict(), {"Retry-After": str(error.retry_after)})
         return problem_response(error.as_dict())
 

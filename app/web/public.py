@@ -16,14 +16,16 @@ from app.cards import recovery
 from app.cards import service as cards
 from app.cards.models import Card
 from app.cards.schemas import EnrolmentInput
-from app.errors import Invalid, NotFound
+from app.errors import Invalid, NotFound, RateLimited
 from app.merchants.models import Location, Program
 from app.merchants.service import program_by_slug
 from app.offers.service import shown_offers
 from app.validation import parse
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
-from app.web.pages import csrf_token, page, page_locale, private
+from app.web.limits import LimitName, rate_limits
+from app.web.pages import csrf_token, page, page_locale
+from app.web.security import no_store
 from passes.apple.images import square_mark
 
 blueprint = Blueprint("public", __name__)
@@ -45,9 +47,14 @@ def join_form(slug: str) -> Response:
 
 
 @blueprint.post("/join/<slug>")
+@no_store
 def join(slug: str) -> BaseResponse:
     program = program_by_slug(db(), slug)
     locale = page_locale(program)
+    try:  # before the form is read: a refused request creates nothing
+        rate_limits().check(LimitName.JOIN_PER_ADDRESS, LimitName.JOIN_PER_PROGRAM)
+    except RateLimited as refused:
+        return busy_page(refused, program, locale)
     form = {name: request.form.get(name, "").strip() for name in ("name", "email", "phone")}
     location = _location(program)
     sent_token = request.form.get("csrf", "")
@@ -71,8 +78,23 @@ def join(slug: str) -> BaseResponse:
         token = runtime().wallet.card_token(joined.card)
         return redirect(url_for("public.card_page", token=token, lang=locale), code=303)
     # A returning customer: one page per kind of answer, and nothing of theirs on it.
-    return private(page("returning.html", program, locale, reply=joined.reply.value,
-                        minutes=recovery.LINK_MINUTES))
+    return page("returning.html", program, locale, reply=joined.reply.value,
+                minutes=recovery.LINK_MINUTES)
+
+
+def busy_page(refused: RateLimited, program: Program | None, locale: str) -> Response:
+    """429 as a page: try again in a moment, in the customer's language."""
+    response = page("busy.html", program, locale, 429)
+    response.headers["Retry-After"] = str(refused.retry_after)
+    return response
+
+
+@blueprint.errorhandler(RateLimited)
+def refused_page(refused: RateLimited) -> Response:
+    """429 for a page behind ``@limited`` (``app.web.limits``), which knows no program:
+    this blueprint's pages get it; another blueprint of pages registers it too
+    (``blueprint.register_error_handler(RateLimited, refused_page)``)."""
+    return busy_page(refused, None, page_locale(None))
 
 
 def _card_from_token(token: str) -> Card:
@@ -95,21 +117,35 @@ def program_logo(slug: str) -> Response:
     return response
 
 
+@blueprint.get("/p/<slug>/theme.css")
+def program_theme(slug: str) -> Response:
+    """The program's colours for its pages, as a stylesheet (the pages' policy allows no
+    inline style). Colours are validated ``#rrggbb`` values; links carry the design
+    version, so a colour change is a new URL and this one may be cached."""
+    colors = program_by_slug(db(), slug).colors
+    css = (f":root {{ --bg: {colors['background']}; --fg: {colors['foreground']}; "
+           f"--label: {colors['label']}; }}\n")
+    response = Response(css, mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 @blueprint.get("/c/<token>")
+@no_store
 def card_page(token: str) -> Response:
     card = _card_from_token(token)
     locale = page_locale(card.program)
     wallet = runtime().wallet
-    return private(page("card.html", card.program, locale, card=card,
-                        apple_pass_url=wallet.apple_pass_url(card),
-                        google_save_url=wallet.google_save_url(card)))
+    return page("card.html", card.program, locale, card=card,
+                apple_pass_url=wallet.apple_pass_url(card),
+                google_save_url=wallet.google_save_url(card))
 
 
 @blueprint.get("/c/<token>/pass.pkpass")
+@no_store
 def card_pass(token: str) -> Response:
     card = _card_from_token(token)
     package = runtime().wallet.package(card, offers=shown_offers(db(), card.id))
     response = Response(package, mimetype=PKPASS)
     response.headers["Content-Disposition"] = f'attachment; filename="{card.program.slug}.pkpass"'
-    response.headers["Cache-Control"] = "no-store"
     return response

@@ -16,11 +16,15 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.cards import recovery
 from app.cards.models import CardRecoveryLink
-from app.errors import Gone
+from app.errors import Gone, RateLimited
 from app.web.context import db, runtime
-from app.web.pages import csrf_token, page, page_locale, private
+from app.web.limits import LimitName, limited
+from app.web.pages import csrf_token, page, page_locale
+from app.web.public import refused_page
+from app.web.security import no_store
 
 blueprint = Blueprint("recovery", __name__)
+blueprint.register_error_handler(RateLimited, refused_page)
 
 GONE_KEYS = {recovery.LinkState.USED: "link_used", recovery.LinkState.EXPIRED: "link_expired"}
 
@@ -30,8 +34,8 @@ def _open_link(token: str) -> CardRecoveryLink | BaseResponse:
     link_id = runtime().wallet.recovery_link_id(token)
     link = recovery.find_link(db(), link_id=link_id) if link_id is not None else None
     if link is None:
-        return private(page("link_gone.html", None, page_locale(None), 404,
-                            message_key="link_invalid", minutes=recovery.LINK_MINUTES))
+        return page("link_gone.html", None, page_locale(None), 404,
+                    message_key="link_invalid", minutes=recovery.LINK_MINUTES)
     state = recovery.link_state(link)
     if state is not recovery.LinkState.OPEN:
         return _gone(link, GONE_KEYS[state])
@@ -41,23 +45,27 @@ def _open_link(token: str) -> CardRecoveryLink | BaseResponse:
 def _gone(link: CardRecoveryLink, message_key: str) -> Response:
     locale = page_locale(link.program, link.locale)
     join_url = url_for("public.join_form", slug=link.program.slug, lang=locale)
-    return private(page("link_gone.html", link.program, locale, 410, message_key=message_key,
-                        join_url=join_url, minutes=recovery.LINK_MINUTES))
+    return page("link_gone.html", link.program, locale, 410, message_key=message_key,
+                join_url=join_url, minutes=recovery.LINK_MINUTES)
 
 
 def _confirm(link: CardRecoveryLink, status: int = 200, error: str | None = None) -> Response:
     locale = page_locale(link.program, link.locale)
-    return private(page("recovery.html", link.program, locale, status, csrf=csrf_token(),
-                        error=error))
+    return page("recovery.html", link.program, locale, status, csrf=csrf_token(),
+                error=error)
 
 
 @blueprint.get("/r/<token>")
+@no_store
+@limited(LimitName.RECOVERY)
 def confirm(token: str) -> BaseResponse:
     link = _open_link(token)
     return _confirm(link) if isinstance(link, CardRecoveryLink) else link
 
 
 @blueprint.post("/r/<token>")
+@no_store
+@limited(LimitName.RECOVERY)
 def open_card(token: str) -> BaseResponse:
     link = _open_link(token)
     if not isinstance(link, CardRecoveryLink):
@@ -70,5 +78,4 @@ def open_card(token: str) -> BaseResponse:
         return _gone(link, "link_used")  # another click won the race
     locale = page_locale(link.program, link.locale)
     card_token = runtime().wallet.card_token(card)
-    return private(redirect(url_for("public.card_page", token=card_token, lang=locale),
-                            code=303))
+    return redirect(url_for("public.card_page", token=card_token, lang=locale), code=303)
