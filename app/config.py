@@ -80,6 +80,7 @@ class Config:
     limit_join_per_program: str = "120/minute;3000/hour"
     limit_auth_failures: str = "20/minute;200/hour"
     limit_recovery: str = "5/minute;20/hour"
+    limit_recovery_mails: str = "10/hour;50/day"
     redis_prefix: str = "loyalpass"  # keys in LOYALPASS_REDIS_URL start with it
     trusted_proxies: int = 0  # proxies in front whose X-Forwarded-For names the client
     worker_poll_interval: float = 1.0  # retries and lapsed leases; new work wakes it at once
@@ -159,6 +160,8 @@ class Config:
             limit_auth_failures=_limit(env, "LOYALPASS_LIMIT_AUTH_FAILURES",
                                        cls.limit_auth_failures),
             limit_recovery=_limit(env, "LOYALPASS_LIMIT_RECOVERY", cls.limit_recovery),
+            limit_recovery_mails=_limit(env, "LOYALPASS_LIMIT_RECOVERY_MAILS",
+                                        cls.limit_recovery_mails),
             redis_prefix=env.get("LOYALPASS_REDIS_PREFIX") or cls.redis_prefix,
             trusted_proxies=_count(env, "LOYALPASS_TRUSTED_PROXIES", 0),
         )

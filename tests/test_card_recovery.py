@@ -330,6 +330,33 @@ def test_the_fourth_request_within_an_hour_sends_no_fourth_mail_and_reads_the_sa
     assert len(mail_server.mails()) == 3
 
 
+class TestOneClientAddress:
+    @pytest.fixture
+    def config(self, config: Config) -> Config:
+        return config.with_changes(limit_recovery_mails="2/hour")
+
+    def test_cannot_have_many_customers_mailed_and_its_pages_read_the_same(
+        self, app: Flask, api: Api, program: dict[str, Any], mail_server: SmtpStandIn,
+        session: Session,
+    ) -> None:
+        emails = [f"customer{n}@example.com" for n in range(3)]
+        for email in emails:
+            assert api.post(f"/api/v1/programs/{program['id']}/cards",
+                            {"name": "Someone", "email": email}).status_code == 201
+        stranger = app.test_client()
+        stranger.environ_base["REMOTE_ADDR"] = "203.0.113.7"
+        pages = [join(stranger, program["slug"], name="x", email=email) for email in emails]
+        assert {page.status_code for page in pages} == {200}
+        assert len({page.data for page in pages}) == 1
+        wait_for(lambda: len(mail_server.mails()) == 2)
+        assert count_rows(session, CardRecoveryLink) == 2  # the third made no link at all
+        neighbour = app.test_client()
+        neighbour.environ_base["REMOTE_ADDR"] = "203.0.113.8"
+        join(neighbour, program["slug"], name="x", email=emails[2])
+        wait_for(lambda: len(mail_server.mails()) == 3)
+        assert count_rows(session, CardRecoveryLink) == 3
+
+
 def test_a_new_customer_is_taken_straight_to_their_card_page_which_no_cache_keeps(
     client: FlaskClient, program: dict[str, Any], session: Session,
 ) -> None:

@@ -8,7 +8,9 @@ Invariants:
   customer: ``Reply.LINK_MAILED`` when they have an email on file (a link is mailed
   there) or ``Reply.ASK_AT_COUNTER`` when they have a phone only. Over the per-customer
   limit (``MAILS_PER_HOUR``, counted from the links) no link and no mail are made and the
-  answer is the same, so the page cannot tell whether a mail went out.
+  answer is the same, so the page cannot tell whether a mail went out. The same holds
+  when the caller's ``mail_allowed`` says no (the web's per-client-address budget, so
+  that one address cannot mail many customers).
 - A link is a row; the mail carries its id and a MAC (``Wallet.recovery_url``). It opens
   once, within ``LINK_LIFETIME``: one conditional UPDATE consumes it, so two clicks
   racing give one card page. A customer with no card in the link's program is enrolled
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -72,6 +75,7 @@ class LinkState(enum.Enum):
 
 def join(session: Session, *, program: Program, data: EnrolmentInput,
          location_id: int | None = None, requested_from: str | None = None,
+         mail_allowed: Callable[[], bool] = lambda: True,
          now: datetime | None = None) -> Joined:
     """The join form: a new customer gets a card; a known one gets a mailed link or is
     sent to the counter (see the module's invariants)."""
@@ -92,14 +96,14 @@ def join(session: Session, *, program: Program, data: EnrolmentInput,
                 raise
     reply = _returning(session, program, customer, location_id=location_id,
                        locale=data.locale or customer.locale, requested_from=requested_from,
-                       now=now or utcnow())
+                       mail_allowed=mail_allowed, now=now or utcnow())
     session.commit()
     return Joined(reply)
 
 
 def _returning(session: Session, program: Program, customer: Customer, *,
                location_id: int | None, locale: str, requested_from: str | None,
-               now: datetime) -> Reply:
+               mail_allowed: Callable[[], bool], now: datetime) -> Reply:
     if customer.email is None:
         return Reply.ASK_AT_COUNTER
     # One request per customer at a time (SQLite's BEGIN IMMEDIATE does this already),
@@ -112,6 +116,10 @@ def _returning(session: Session, program: Program, customer: Customer, *,
     if recent >= MAILS_PER_HOUR:
         log.info("recovery: customer %d asked again; %d links this hour already, no mail",
                  customer.id, recent)
+        return Reply.LINK_MAILED
+    if not mail_allowed():
+        log.info("recovery: customer %d asked from an address past its mail budget; no mail",
+                 customer.id)
         return Reply.LINK_MAILED
     card = card_of(session, program_id=program.id, customer_id=customer.id)
     link = CardRecoveryLink(

@@ -8,6 +8,9 @@ What is limited (the numbers are ``Config`` fields, from ``LOYALPASS_LIMIT_*``):
 - ``AUTH_FAILURES``: API requests refused with 401, per client address. Only failures
   count, and only once the key has been checked: a valid key is never slowed by anyone's
   failures, and an address past the limit gets 429 for every bad key it sends;
+- ``RECOVERY_MAILS``: recovery mails the join form sends on behalf of one client address
+  (to any customers): past it the form answers as always but sends nothing
+  (``allows``), so one address cannot flood many inboxes;
 - ``RECOVERY``: per client address, for public views that start a card recovery; put it
   (or any other name) on a view with ``@limited(LimitName.RECOVERY)``, or call
   ``rate_limits().check(...)`` where the view knows more.
@@ -60,6 +63,7 @@ class LimitName(enum.StrEnum):
     JOIN_PER_PROGRAM = "join-program"
     AUTH_FAILURES = "auth-failures"
     RECOVERY = "recovery"
+    RECOVERY_MAILS = "recovery-mails"
 
 
 def client_address() -> str:
@@ -76,6 +80,7 @@ KEYS: dict[LimitName, Callable[[], str]] = {
     LimitName.JOIN_PER_PROGRAM: _program_in_url,
     LimitName.AUTH_FAILURES: client_address,
     LimitName.RECOVERY: client_address,
+    LimitName.RECOVERY_MAILS: client_address,
 }
 
 
@@ -85,6 +90,7 @@ def _values(config: Config) -> dict[LimitName, str]:
         LimitName.JOIN_PER_PROGRAM: config.limit_join_per_program,
         LimitName.AUTH_FAILURES: config.limit_auth_failures,
         LimitName.RECOVERY: config.limit_recovery,
+        LimitName.RECOVERY_MAILS: config.limit_recovery_mails,
     }
 
 
@@ -138,6 +144,15 @@ class RateLimits:
                 self._guards[name]()
             except RateLimitExceeded as refused:
                 raise RateLimited(self._retry_after(refused)) from None
+
+    def allows(self, name: LimitName) -> bool:
+        """Count this request against ``name``; False past it (for a caller that goes on
+        without the limited thing instead of refusing the request)."""
+        try:
+            self._guards[name]()
+        except RateLimitExceeded:
+            return False
+        return True
 
     def _retry_after(self, refused: RateLimitExceeded) -> int:
         try:

@@ -68,7 +68,8 @@ def join(slug: str) -> BaseResponse:
     try:
         joined = recovery.join(db(), program=program, data=parse(EnrolmentInput, data),
                                location_id=location.id if location else None,
-                               requested_from=request.remote_addr)
+                               requested_from=request.remote_addr,
+                               mail_allowed=_mail_budget)
     except Invalid as problem:
         messages = [f"{item['field']}: {item['message']}"
                     for item in problem.extra.get("errors", [])] or [problem.detail]
@@ -80,6 +81,11 @@ def join(slug: str) -> BaseResponse:
     # A returning customer: one page per kind of answer, and nothing of theirs on it.
     return page("returning.html", program, locale, reply=joined.reply.value,
                 minutes=recovery.LINK_MINUTES)
+
+
+def _mail_budget() -> bool:
+    """Whether this client address may still have recovery mails sent (to anyone)."""
+    return rate_limits().allows(LimitName.RECOVERY_MAILS)
 
 
 def busy_page(refused: RateLimited, program: Program | None, locale: str) -> Response:
