@@ -298,3 +298,21 @@ def test_a_page_marked_limited_for_recovery_answers_429_as_a_page_past_the_limit
         assert int(refused.headers["Retry-After"]) >= 1
     finally:
         app.extensions["loyalpass"].engine.dispose()
+
+
+def test_flask_limiter_still_checks_requests_through_the_one_method_we_narrow(app: Flask) -> None:
+    """``_ViewLimiter`` narrows Flask-Limiter's private ``_check_request_limit`` (its pass
+    before every request) to the views that ask. If a new Flask-Limiter renames it or
+    changes its signature, the narrowing would silently stop: this fails first."""
+    import inspect
+
+    from flask_limiter import Limiter
+
+    from app.web.limits import _ViewLimiter
+
+    hooks = app.before_request_funcs[None]
+    limiter = app.extensions["loyalpass"].limits.limiter
+    assert any(getattr(hook, "__func__", None) is _ViewLimiter._check_request_limit
+               and hook.__self__ is limiter for hook in hooks)
+    assert list(inspect.signature(Limiter._check_request_limit).parameters) == [
+        "self", "callable_name", "in_middleware"]
