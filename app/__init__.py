@@ -60,7 +60,6 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.base_url.startswith("https://"),
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["loyalpass"] = runtime
     if config.worker == "inline":
         for loop in make_workers(runtime, push_sender=push_sender,

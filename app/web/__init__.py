@@ -11,9 +11,11 @@ from flask import Flask
 def register_web(app: Flask) -> None:
     from app.web import api, apple_ws, google, offers, operations, pos, public, pushes
     from app.web.context import IdConverter, install_session_teardown
+    from app.web.jsonbody import BoundedJSONProvider
     from app.web.problems import install_problem_handlers
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
+    app.json = BoundedJSONProvider(app)  # every request body is parsed with a bound
     install_session_teardown(app)
     operations.install_request_metrics(app)
     install_problem_handlers(app)

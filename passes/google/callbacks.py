@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ ROOT_KEYS_URL = "https://pay.google.com/gp/m/issuer/keys"
 EventType = Literal["save", "del"]
 _EVENT_TYPES: dict[str, EventType] = {"save": "save", "del": "del"}
 _ECDSA = ec.ECDSA(hashes.SHA256())
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class CallbackError(ValueError):
@@ -235,6 +237,8 @@ def _load_json(data: bytes | str | Mapping[str, Any], what: str) -> Mapping[str,
         loaded = json.loads(data)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
         raise CallbackError(f"{what} is not valid JSON") from error
+    except RecursionError:  # the parser recurses per level: thousands of brackets
+        raise CallbackError(f"{what} is nested too deeply") from None
     if not isinstance(loaded, dict):
         raise CallbackError(f"{what} is not a JSON object")
     return loaded
@@ -244,6 +248,9 @@ def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str):
         raise CallbackError(f"{where} has no string {key!r}")
+    if not value.isascii() and _SURROGATE.search(value):
+        # "\ud800" in JSON: no UTF-8 encoding exists, so nothing could have signed it.
+        raise CallbackError(f"{where} has a lone surrogate in {key!r}")
     return value
 
 

@@ -303,6 +303,12 @@ MALFORMED: dict[str, Callable[[dict[str, Any]], Any]] = {
     ),
     "signature not base64": lambda body: body | {"signature": "***"},
     "signature a number": lambda body: body | {"signature": 7},
+    "nested 30,000 deep": lambda body: b"[" * 30_000 + b"]" * 30_000,
+    "a lone surrogate in signedMessage": lambda body: body | {"signedMessage": "\ud800"},
+    "a lone surrogate in signedKey": lambda body: (
+        body | {"intermediateSigningKey": body["intermediateSigningKey"] | {
+            "signedKey": "{\udfff}"}}
+    ),
 }
 
 
