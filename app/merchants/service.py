@@ -30,6 +30,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.merchants.models import ROLES, ApiKey, Location, Merchant, Program, Staff
 from app.merchants.schemas import (
     DEFAULT_COLORS,
+    SLUG_PATTERN,
     LocationCreate,
     ProgramCreate,
     ProgramUpdate,
@@ -155,6 +156,7 @@ _FIND_KEY = SQL("SELECT " + KEY_COLUMNS + " FROM api_keys WHERE prefix = :prefix
 _TOUCH_KEY = SQL("UPDATE api_keys SET last_used_at = :now WHERE id = :key_id")
 _PRESENTED = re.compile(r"lp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,64})")
 KEY_USE_PRECISION = timedelta(minutes=5)
+_SLUG = re.compile(SLUG_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -321,7 +323,10 @@ def list_programs(session: Session, *, merchant_id: int) -> list[Program]:
 
 
 def program_by_slug(session: Session, slug: str) -> Program:
-    program = session.scalar(select(Program).where(Program.slug == slug))
+    """The program a URL names; a slug that could not be one (NUL, any other text that
+    is not a slug) is not looked for."""
+    program = session.scalar(select(Program).where(Program.slug == slug)) if (
+        _SLUG.fullmatch(slug)) else None
     if program is None:
         raise NotFound("No such program.")
     return program

@@ -57,8 +57,9 @@ class Wallet:
         return f"{card.serial_number}.{self._link_mac(card.serial_number)}"
 
     def serial_from_token(self, token: str) -> str | None:
+        """The serial number of a token we issued, or None for any other text."""
         serial_number, _, mac = token.partition(".")
-        if not serial_number or not hmac.compare_digest(
+        if not serial_number or not token.isascii() or not hmac.compare_digest(
             self._link_mac(serial_number).encode(), mac.encode()
         ):
             return None

@@ -71,7 +71,8 @@ def join(slug: str) -> BaseResponse:
     form = {name: request.form.get(name, "").strip() for name in ("name", "email", "phone")}
     location = _location(program)
     sent_token = request.form.get("csrf", "")
-    if not hmac.compare_digest(sent_token, _csrf_token()):
+    # As bytes: compare_digest refuses text that is not ASCII, and a form may hold any.
+    if not hmac.compare_digest(sent_token.encode(), _csrf_token().encode()):
         errors = ["Your session expired; please send the form again."]
         return _page("join.html", program, locale, 400, form=form, errors=errors,
                      location=location, csrf=_csrf_token())
