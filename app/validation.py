@@ -119,6 +119,16 @@ LINE = TextCheck(multiline=False)  # names, titles, identifiers, reasons
 LINES = TextCheck(multiline=True)  # texts people write in paragraphs: terms, offer bodies
 
 
+def parse_id(text: str | None) -> int | None:
+    """An id written in a URL (``?location=7``): ASCII digits from 1 to ``MAX_INT32``, or
+    None for anything else, which no row can have."""
+    if text is None or not (0 < len(text) <= len(str(MAX_INT32))):
+        return None
+    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_INT32:
+        return None
+    return int(text)
+
+
 def parse(model: type[Model], data: Any) -> Model:
     if not isinstance(data, dict):
         raise Invalid("The request body must be a JSON object.",

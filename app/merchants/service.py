@@ -345,6 +345,13 @@ def create_location(session: Session, *, program: Program, data: LocationCreate)
     return location
 
 
+def program_location(session: Session, *, program: Program, location_id: int | None
+                     ) -> Location | None:
+    """The program's location with that id, or None (no id, another program's, none)."""
+    location = session.get(Location, location_id) if location_id is not None else None
+    return location if location is not None and location.program_id == program.id else None
+
+
 LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 

@@ -14,9 +14,9 @@ from app.cards.schemas import EnrolmentInput
 from app.errors import Invalid, NotFound
 from app.i18n import LOCALES, best_locale, translate
 from app.merchants.models import Location, Program
-from app.merchants.service import program_by_slug
+from app.merchants.service import program_by_slug, program_location
 from app.offers.service import shown_offers
-from app.validation import parse
+from app.validation import parse, parse_id
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
 from passes.apple.images import square_mark
@@ -50,11 +50,9 @@ def _page(template: str, program: Program, locale: str, status: int = 200,
 
 
 def _location(program: Program) -> Location | None:
-    location_id = request.values.get("location", type=int)
-    if location_id is None:
-        return None
-    location = db().get(Location, location_id)
-    return location if location is not None and location.program_id == program.id else None
+    """The location the QR code named; an unknown one (any other text) is left out."""
+    return program_location(db(), program=program,
+                            location_id=parse_id(request.values.get("location")))
 
 
 @blueprint.get("/join/<slug>")
