@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from pydantic import (
+    AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -61,6 +64,26 @@ def _float_not_bool_or_text(value: Any) -> Any:
 
 
 Real = Annotated[float, BeforeValidator(_float_not_bool_or_text)]
+
+
+def _text_only(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date and time with its offset, as a string")
+    return value
+
+
+def _in_utc(value: datetime) -> datetime:
+    # Stored as UTC: 9999-12-31T23:59:59-12:00 is past the last date there is.
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must fall within the years 1 to 9999 in UTC") from None
+
+
+# JSON has no datetime: an ISO 8601 string with its offset ("…Z" or "+02:00"), given
+# back in UTC.
+Moment = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_text_only),
+                   AfterValidator(_in_utc)]
 
 
 # C0 and C1 control characters (Unicode's Cc) and surrogates (Cs), as pattern text that

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AwareDatetime, BeforeValidator, Field, model_validator
+from pydantic import Field, model_validator
 
-from app.validation import LINE, LINES, Body
-
-
-def _text_only(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 date and time with its offset, as a string")
-    return value
-
+from app.validation import LINE, LINES, Body, Moment
 
 TierName = Annotated[str, Field(min_length=1, max_length=40), LINE]
-# JSON has no datetime: an ISO 8601 string with its offset ("…Z" or "+02:00").
-Moment = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_text_only)]
 
 
 class AudienceInput(Body):
