@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-import io
 import re
 import secrets
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from PIL import Image
 from slugify import slugify
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -350,31 +348,3 @@ def program_location(session: Session, *, program: Program, location_id: int | N
     """The program's location with that id, or None (no id, another program's, none)."""
     location = session.get(Location, location_id) if location_id is not None else None
     return location if location is not None and location.program_id == program.id else None
-
-
-LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
-MAX_LOGO_BYTES = 2 * 1024 * 1024
-
-
-def set_logo(session: Session, *, program: Program, image: bytes) -> None:
-    """Store a PNG or JPEG logo; the passes' artwork is redrawn from it."""
-    if not image:
-        raise Invalid("Send the logo image (PNG or JPEG) as the request body.")
-    if len(image) > MAX_LOGO_BYTES:
-        raise Invalid("The logo may be at most 2 MiB.")
-    try:
-        with Image.open(io.BytesIO(image)) as picture:
-            picture_format = picture.format or ""
-            width, height = picture.size
-            picture.verify()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise Invalid("The logo is not a readable PNG or JPEG image.") from None
-    if picture_format not in LOGO_FORMATS:
-        raise Invalid("The logo must be a PNG or JPEG image.")
-    if not (16 <= width <= 4096 and 16 <= height <= 4096):
-        raise Invalid("The logo must be between 16 and 4096 pixels on each side.")
-    program.logo = image
-    program.logo_content_type = LOGO_FORMATS[picture_format]
-    program.design_version += 1
-    touch_program_passes(session, program=program)
-    session.commit()

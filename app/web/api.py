@@ -12,6 +12,7 @@ from app.cards import service as cards
 from app.cards.schemas import EnrolmentInput
 from app.errors import BadRequest, NotFound
 from app.merchants import service as merchants
+from app.merchants.logos import set_logo
 from app.merchants.models import ApiKey
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
 from app.validation import parse, parse_id
@@ -77,7 +78,7 @@ def update_program(program_id: int) -> Response:
 @requires(*WRITERS)
 def upload_logo(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
-    merchants.set_logo(db(), program=program, image=request.get_data())
+    set_logo(db(), program=program, image=request.get_data())
     return json_response(program_json(program, _base_url()))
 
 

@@ -19,7 +19,6 @@ from app.offers.service import shown_offers
 from app.validation import parse, parse_id
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
-from passes.apple.images import square_mark
 
 blueprint = Blueprint("public", __name__)
 
@@ -101,9 +100,7 @@ def _card_from_token(token: str) -> Any:
 def program_logo(slug: str) -> Response:
     """The program's square mark, public: Google Wallet fetches it for the class."""
     program = program_by_slug(db(), slug)
-    image = square_mark(program.name, program.colors["background"],
-                        program.colors["foreground"], program.logo)
-    response = Response(image, mimetype="image/png")
+    response = Response(runtime().wallet.program_mark(program), mimetype="image/png")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 
