@@ -17,7 +17,6 @@ from app.merchants.models import Program
 from app.merchants.service import touch_program_passes
 from passes.apple import validate_logo
 
-
 LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
 MAX_LOGO_BYTES = 2 * 1024 * 1024
 
