@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 from werkzeug.routing import IntegerConverter
 
+from app.db import describe_error
 from app.runtime import Runtime
 from app.validation import MAX_INT32
 
@@ -60,7 +61,7 @@ def install_session_teardown(app: Flask) -> None:
         except DBAPIError as error:
             # The connection went away (the server rolled the transaction back as it
             # ended): it is thrown away, and the answer already given stands.
-            log.warning("closing the request's session: %s", error.orig)
+            log.warning("closing the request's session: %s", describe_error(error))
             with contextlib.suppress(DBAPIError):
                 session.invalidate()
 
