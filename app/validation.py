@@ -54,7 +54,29 @@ Percent = Annotated[
     BeforeValidator(_number_not_bool_or_text),
     Field(ge=0, le=100, max_digits=7, decimal_places=3),
 ]
-Count = Annotated[int, Field(ge=0, le=MAX_INT)]
+@dataclass(frozen=True)
+class WholeNumber:
+    """Metadata for an integer field, after its constraints:
+    ``Annotated[int, Field(ge=1), WHOLE]``.
+
+    JSON has one kind of number, and JSON Schema's ``integer`` admits ``201.0``: a number
+    with a zero fraction is that integer. Booleans, fractions, NaN, infinities and text
+    still fail the strict check that follows.
+    """
+
+    @staticmethod
+    def check(value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler
+                                     ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(self.check, handler(source))
+
+
+WHOLE = WholeNumber()
+Count = Annotated[int, Field(ge=0, le=MAX_INT), WHOLE]
 
 
 def _float_not_bool_or_text(value: Any) -> Any:

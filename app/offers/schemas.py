@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from app.validation import LINE, LINES, Body, Moment
+from app.validation import LINE, LINES, WHOLE, Body, Moment
 
 TierName = Annotated[str, Field(min_length=1, max_length=40), LINE]
 
@@ -18,8 +18,8 @@ class AudienceInput(Body):
     tiers: Annotated[list[TierName], Field(max_length=20)] | None = None
     segments: Annotated[list[Annotated[str, Field(min_length=1, max_length=40), LINE]],
                         Field(max_length=20)] | None = None
-    inactive_days: Annotated[int, Field(ge=1, le=3650)] | None = None
-    holdout_percent: Annotated[int, Field(ge=0, le=90)] | None = None
+    inactive_days: Annotated[int, Field(ge=1, le=3650), WHOLE] | None = None
+    holdout_percent: Annotated[int, Field(ge=0, le=90), WHOLE] | None = None
 
 
 class OfferCreate(Body):
