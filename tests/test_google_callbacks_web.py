@@ -216,6 +216,16 @@ def test_a_lone_surrogate_in_the_signed_message_is_refused_with_400(
     assert count_rows(session, GoogleEvent) == 0
 
 
+def test_a_signed_message_with_a_nul_is_refused_with_400_on_both_databases(
+        client: FlaskClient, session: Session, root_key: ec.EllipticCurvePrivateKey,
+        object_id: str, card: dict[str, Any]) -> None:
+    response = post(client, signed(root_key, message(object_id + "\x00")))
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid_callback"
+    assert count_rows(session, GoogleEvent) == 0
+    assert object_state(session, card) == (None, None)
+
+
 def test_a_body_over_64_kib_is_refused_with_413(
         client: FlaskClient, session: Session, root_key: ec.EllipticCurvePrivateKey,
         object_id: str) -> None:

@@ -251,6 +251,8 @@ def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
     if not value.isascii() and _SURROGATE.search(value):
         # "\ud800" in JSON: no UTF-8 encoding exists, so nothing could have signed it.
         raise CallbackError(f"{where} has a lone surrogate in {key!r}")
+    if "\x00" in value:  # in no field Google sends, and no database stores it as text
+        raise CallbackError(f"{where} has a NUL character in {key!r}")
     return value
 
 

@@ -330,6 +330,8 @@ def test_a_malformed_body_raises_callback_error_not_key_or_type_error(
         message(expTimeMillis="tomorrow"),
         message(eventType=None),
         message(objectId=42),
+        message(objectId="3388000000012345678.card\x00"),
+        message(nonce="\ud800"),
     ],
     ids=[
         "no nonce",
@@ -339,6 +341,8 @@ def test_a_malformed_body_raises_callback_error_not_key_or_type_error(
         "word expiry",
         "null eventType",
         "numeric objectId",
+        "NUL in objectId",
+        "lone surrogate in nonce",
     ],
 )
 def test_a_signed_but_malformed_message_raises_callback_error(
