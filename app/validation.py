@@ -164,14 +164,20 @@ LINE = TextCheck(multiline=False)  # names, titles, identifiers, reasons
 LINES = TextCheck(multiline=True)  # texts people write in paragraphs: terms, offer bodies
 
 
-def parse_id(text: str | None) -> int | None:
-    """An id written in a URL (``?location=7``): ASCII digits from 1 to ``MAX_INT32``, or
-    None for anything else, which no row can have."""
-    if text is None or not (0 < len(text) <= len(str(MAX_INT32))):
+def parse_whole(text: str | None, low: int, high: int) -> int | None:
+    """A whole number written in a URL: ASCII digits from ``low`` to ``high`` (at most as
+    many digits as ``high``, so that int() never meets thousands of them), or None."""
+    if text is None or not (0 < len(text) <= len(str(high))):
         return None
-    if not text.isascii() or not text.isdigit() or not 1 <= int(text) <= MAX_INT32:
+    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
         return None
     return int(text)
+
+
+def parse_id(text: str | None) -> int | None:
+    """An id written in a URL (``?location=7``), from 1 to ``MAX_INT32``, or None for
+    anything else, which no row can have."""
+    return parse_whole(text, 1, MAX_INT32)
 
 
 def parse(model: type[Model], data: Any) -> Model:

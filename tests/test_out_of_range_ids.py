@@ -53,6 +53,15 @@ def test_the_qr_code_of_a_location_that_cannot_exist_is_404(
     assert_problem(response, 404, "not_found")
 
 
+@pytest.mark.parametrize("name", ["limit", "before"])
+@pytest.mark.parametrize("value", TOO_LARGE + NOT_IDS)
+def test_a_page_parameter_that_is_not_a_sane_number_is_422_naming_it(
+        api: Api, world: World, name: str, value: str) -> None:
+    response = api.get(world.path("/api/v1/cards/{card}/entries") + f"?{name}={value}")
+    problem = assert_problem(response, 422, "invalid")
+    assert [error["field"] for error in problem["errors"]] == [name]
+
+
 def test_the_qr_code_of_a_real_location_is_a_png(api: Api, world: World) -> None:
     response = api.get(world.path("/api/v1/programs/{program}/qr.png?location={location}"))
     assert response.status_code == 200
