@@ -259,7 +259,8 @@ def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
 def _millis(obj: Mapping[str, Any], key: str, where: str) -> int:
     """Milliseconds since the epoch, sent as a decimal string or a JSON number."""
     value = obj.get(key)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    # At most 19 digits: a 64-bit time, and never thousands of digits for int() to refuse.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value

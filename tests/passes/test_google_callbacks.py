@@ -332,6 +332,7 @@ def test_a_malformed_body_raises_callback_error_not_key_or_type_error(
         message(objectId=42),
         message(objectId="3388000000012345678.card\x00"),
         message(nonce="\ud800"),
+        message(expTimeMillis="9" * 5000),
     ],
     ids=[
         "no nonce",
@@ -343,6 +344,7 @@ def test_a_malformed_body_raises_callback_error_not_key_or_type_error(
         "numeric objectId",
         "NUL in objectId",
         "lone surrogate in nonce",
+        "5000-digit expiry",
     ],
 )
 def test_a_signed_but_malformed_message_raises_callback_error(
