@@ -112,15 +112,15 @@ Moment = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_text_onl
 # both Python and JSON Schema (ECMA-262) read alike; multi-line text keeps \t, \n and \r.
 _CONTROLS = r"\x00-\x1f\x7f-\x9f"
 _CONTROLS_BUT_BREAKS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
-_FORBIDDEN = {False: re.compile(f"[{_CONTROLS}\ud800-\udfff]"),
-              True: re.compile(f"[{_CONTROLS_BUT_BREAKS}\ud800-\udfff]")}
+_NOT_IN_A_LINE = re.compile(f"[{_CONTROLS}\ud800-\udfff]")
+_NOT_IN_LINES = re.compile(f"[{_CONTROLS_BUT_BREAKS}\ud800-\udfff]")
 LINE_PATTERN = f"^[^{_CONTROLS}]*$"
 LINES_PATTERN = f"^[^{_CONTROLS_BUT_BREAKS}]*$"
 
 
 def text_fault(value: str, *, multiline: bool = False) -> str | None:
     """Why ``value`` may not be stored as text, or None when it may."""
-    found = _FORBIDDEN[multiline].search(value)
+    found = (_NOT_IN_LINES if multiline else _NOT_IN_A_LINE).search(value)
     if found is None:
         return None
     if "\ud800" <= found.group() <= "\udfff":
