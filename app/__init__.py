@@ -68,7 +68,6 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=config.base_url.startswith("https://"),
     )
-    app.json.sort_keys = False  # type: ignore[attr-defined]
     if config.trusted_proxies:
         # The client's address (rate limits, logs) is the one the proxies forwarded.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]

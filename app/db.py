@@ -3,7 +3,9 @@
 Invariants: one session per request (``g``), closed at teardown, and closing without a
 commit rolls back; web code never commits, service functions do, once, at their end.
 On SQLite every transaction starts with ``BEGIN IMMEDIATE`` so that read-then-write
-sequences cannot interleave (Python's default deferred BEGIN lets them).
+sequences cannot interleave (Python's default deferred BEGIN lets them). No database error
+carries its statement's values into the log: the engines hide SQL parameters, and errors
+are logged as ``describe_error`` puts them (PostgreSQL quotes rows in its DETAIL).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Base(DeclarativeBase):
 
 
 def make_engine(url: str, **options: Any) -> Engine:
+    # Customers' names and emails are statement parameters: never in an error's text.
+    options["hide_parameters"] = True
     if url.startswith("sqlite"):
         database = make_url(url).database
         if database and database != ":memory:" and not database.startswith("file:"):
@@ -97,6 +101,39 @@ def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+# Errors whose message names no value of the statement: connections (08), operator
+# intervention (57), resources (53), rollbacks such as deadlocks (40).
+_VALUE_FREE_STATES = ("08", "57", "53", "40")
+
+
+def describe_error(error: BaseException) -> str:
+    """A database error as the log may hold it: its kind, SQLSTATE, the table, column and
+    constraint it names, and the statement with placeholders, but no value of the row.
+
+    Not the driver's message as such: PostgreSQL's DETAIL quotes the row ("Key
+    (email)=(…) already exists") and some messages quote a value ('invalid input syntax
+    for type integer: "…"'). SQLite's messages name columns only, and are kept.
+    """
+    original = getattr(error, "orig", None) or error
+    kind = type(original)
+    parts = [f"{kind.__module__}.{kind.__qualname__}"]
+    state: str | None = getattr(original, "sqlstate", None)
+    if state:
+        parts.append(f"SQLSTATE {state}")
+    diagnostic = getattr(original, "diag", None)
+    for name in ("table_name", "column_name", "constraint_name"):
+        value = getattr(diagnostic, name, None)
+        if value:
+            parts.append(f"{name.removesuffix('_name')} {value}")
+    if kind.__module__ == "sqlite3" or not state or state.startswith(_VALUE_FREE_STATES):
+        message = str(original).strip().splitlines()
+        parts.append(message[0] if message else "")
+    statement = getattr(error, "statement", None)
+    if statement:
+        parts.append(f"in: {' '.join(str(statement).split())[:300]}")
+    return "; ".join(part for part in parts if part)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

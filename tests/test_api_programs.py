@@ -80,6 +80,16 @@ def test_bad_program_input_is_422_naming_the_field_and_writes_nothing(
     assert count_rows(session, Program) == 0
 
 
+def test_integers_written_with_a_zero_fraction_are_those_integers(api: Api) -> None:
+    response = api.post("/api/v1/programs", {
+        "name": "Whole", "point_value": 201.0, "welcome_points": 50.0,
+        "tiers": [{"name": "Silver", "min_spend": 0.0, "earn_percent": 1}]})
+    assert response.status_code == 201, response.get_json()
+    program = response.get_json()
+    assert (program["point_value"], program["welcome_points"]) == (201, 50)
+    assert program["tiers"][0]["min_spend"] == 0 and isinstance(program["point_value"], int)
+
+
 @pytest.mark.parametrize("raw", [b"", b"{not json", b"[1, 2]", b'"text"'])
 def test_a_body_that_is_not_a_json_object_is_a_4xx_problem(api: Api, raw: bytes) -> None:
     response = api.client.post("/api/v1/programs", data=raw, content_type="application/json",

@@ -185,6 +185,31 @@ def test_a_tag_we_never_issued_lists_everything_rather_than_failing(
         assert response.get_json()["serialNumbers"] == [installed["serial"]]
 
 
+@pytest.mark.parametrize("tag", ["9999999999999999999", "1" + "0" * 18, "253402300800000000"],
+                         ids=["19 nines", "10**18", "the year 10000"])
+def test_a_tag_past_any_date_lists_everything_rather_than_failing(
+    client: FlaskClient, installed: dict[str, Any], tag: str
+) -> None:
+    _register(client, installed)
+    response = _list(client, installed, since=tag)
+    assert response.status_code == 200
+    assert response.get_json()["serialNumbers"] == [installed["serial"]]
+
+
+def test_a_tag_from_the_future_is_not_ours_and_lists_everything(
+    client: FlaskClient, installed: dict[str, Any]
+) -> None:
+    from app.clock import to_microseconds, utcnow
+
+    _register(client, installed)
+    tomorrow = str(to_microseconds(utcnow() + timedelta(days=1)))
+    response = _list(client, installed, since=tomorrow)
+    assert response.status_code == 200
+    assert response.get_json()["serialNumbers"] == [installed["serial"]]
+    issued = response.get_json()["lastUpdated"]
+    assert _list(client, installed, since=issued).status_code == 204
+
+
 def test_listing_another_pass_type_is_204(
     client: FlaskClient, installed: dict[str, Any]
 ) -> None:

@@ -194,14 +194,36 @@ def test_an_untrustworthy_callback_is_refused_with_400_and_writes_nothing(
     assert object_state(session, card) == (None, None)
 
 
-@pytest.mark.parametrize("body", [b"not json", b"[]", b'{"protocolVersion": "ECv1"}', b""],
-                         ids=["not-json", "not-an-object", "wrong-protocol", "empty"])
+@pytest.mark.parametrize("body", [
+    b"not json", b"[]", b'{"protocolVersion": "ECv1"}', b"", b"[" * 30_000 + b"]" * 30_000,
+], ids=["not-json", "not-an-object", "wrong-protocol", "empty", "nested-30000-deep"])
 def test_a_malformed_body_is_refused_with_400(client: FlaskClient, session: Session,
                                               body: bytes) -> None:
     response = post(client, body)
     assert response.status_code == 400
     assert response.get_json()["code"] == "invalid_callback"
     assert count_rows(session, GoogleEvent) == 0
+
+
+def test_a_lone_surrogate_in_the_signed_message_is_refused_with_400(
+        client: FlaskClient, session: Session, root_key: ec.EllipticCurvePrivateKey,
+        object_id: str) -> None:
+    body = signed(root_key, message(object_id))  # a genuine intermediate key gets it past
+    body["signedMessage"] = body["signedMessage"][:-1] + '"\ud800"}'  # sent as \ud800
+    response = post(client, body)
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid_callback"
+    assert count_rows(session, GoogleEvent) == 0
+
+
+def test_a_signed_message_with_a_nul_is_refused_with_400_on_both_databases(
+        client: FlaskClient, session: Session, root_key: ec.EllipticCurvePrivateKey,
+        object_id: str, card: dict[str, Any]) -> None:
+    response = post(client, signed(root_key, message(object_id + "\x00")))
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid_callback"
+    assert count_rows(session, GoogleEvent) == 0
+    assert object_state(session, card) == (None, None)
 
 
 def test_a_body_over_64_kib_is_refused_with_413(

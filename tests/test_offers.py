@@ -70,6 +70,12 @@ def test_an_offer_is_created_as_a_draft_with_the_contract_fields(
     ({"starts_at": "2026-11-23T10:00:00Z", "ends_at": "2026-11-22T10:00:00Z"}, "(body)"),
     ({"title": "x" * 81}, "title"),
     ({"promotional": "yes"}, "promotional"),
+    ({"ends_at": "9999-12-31T23:59:59-12:00"}, "ends_at"),
+    ({"starts_at": "0001-01-01T00:00:00+14:00"}, "starts_at"),
+    ({"starts_at": "9999-12-31T23:00:00-01:00"}, "starts_at"),
+    ({"ends_at": "10000-01-01T00:00:00Z"}, "ends_at"),
+    ({"ends_at": "2026-02-30T00:00:00Z"}, "ends_at"),
+    ({"ends_at": "2026-01-01T00:00:00+25:00"}, "ends_at"),
 ])
 def test_a_bad_offer_is_422_naming_the_field_and_writes_nothing(
         api: Api, program: dict[str, Any], session: Session, fields: dict[str, Any],
@@ -78,6 +84,18 @@ def test_a_bad_offer_is_422_naming_the_field_and_writes_nothing(
     assert response.status_code == 422, response.get_json()
     assert response.get_json()["errors"][0]["field"] == field
     assert count_rows(session, Offer) == 0
+
+
+def test_offer_dates_at_the_very_edges_of_the_calendar_in_utc_are_kept(
+        api: Api, program: dict[str, Any]) -> None:
+    response = create(api, program, starts_at="0001-01-01T00:00:00Z",
+                      ends_at="9999-12-31T13:59:59-10:00")
+    assert response.status_code == 201, response.get_json()
+    offer = response.get_json()
+    assert (offer["starts_at"], offer["ends_at"]) == ("0001-01-01T00:00:00Z",
+                                                      "9999-12-31T23:59:59Z")
+    again = api.get(f"/api/v1/offers/{offer['id']}").get_json()
+    assert again["ends_at"] == "9999-12-31T23:59:59Z" and again["status"] == "draft"
 
 
 def test_publishing_reaches_consenting_cards_of_the_audience_and_shows_on_their_passes(

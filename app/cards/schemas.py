@@ -6,13 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StrictBool, model_validator
 
-from app.validation import Body
+from app.validation import LINE, Body
 
 
 class EnrolmentInput(Body):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    email: Annotated[str, Field(max_length=320)] | None = None
-    phone: Annotated[str, Field(max_length=40)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=200), LINE]
+    email: Annotated[str, Field(max_length=320), LINE] | None = None
+    phone: Annotated[str, Field(max_length=40), LINE] | None = None
     marketing_consent: StrictBool = False
     locale: Literal["en", "ru", "uk"] | None = None
 

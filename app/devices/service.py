@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -84,11 +85,17 @@ def unregister(
     session.commit()
 
 
-def parse_tag(tag: str | None) -> int | None:
-    """A ``passesUpdatedSince`` tag we issued, or None (absent or not ours: list everything)."""
+def parse_tag(tag: str | None, *, now: datetime | None = None) -> int | None:
+    """A ``passesUpdatedSince`` tag we may have issued, or None (absent or not ours: list
+    everything, so that a device is never stuck).
+
+    Tags are past change times in microseconds: one later than ``now`` is not ours, and
+    would not even be a date (``9999999999999999999``).
+    """
     if tag is None or not tag.isascii() or not tag.isdigit() or len(tag) > 19:
         return None
-    return int(tag)
+    value = int(tag)
+    return value if value <= to_microseconds(now or utcnow()) else None
 
 
 def updated_passes(

@@ -6,12 +6,12 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.validation import MAX_INT, MAX_INT32, Body
+from app.validation import LINE, MAX_INT, MAX_INT32, WHOLE, Body
 
-Barcode = Annotated[str, Field(min_length=1, max_length=64)]
-Amount = Annotated[int, Field(ge=1, le=MAX_INT)]
-Points = Annotated[int, Field(ge=0, le=MAX_INT)]
-Identifier = Annotated[int, Field(ge=1, le=MAX_INT32)]
+Barcode = Annotated[str, Field(min_length=1, max_length=64), LINE]
+Amount = Annotated[int, Field(ge=1, le=MAX_INT), WHOLE]
+Points = Annotated[int, Field(ge=0, le=MAX_INT), WHOLE]
+Identifier = Annotated[int, Field(ge=1, le=MAX_INT32), WHOLE]
 
 
 class LookupInput(Body):
@@ -23,20 +23,23 @@ class PurchaseInput(Body):
     barcode: Barcode
     amount: Amount
     redeem_points: Points = 0
-    redeem_rewards: Annotated[int, Field(ge=0, le=100)] = 0
+    redeem_rewards: Annotated[int, Field(ge=0, le=100), WHOLE] = 0
     location_id: Identifier | None = None
-    external_id: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=128), LINE] | None = None
+
+
+Reason = Annotated[str, Field(max_length=500), LINE]
 
 
 class RefundInput(Body):
     amount: Amount | None = None
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Reason = ""
 
 
 class AdjustmentInput(Body):
-    points: Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    points: Annotated[int, Field(ge=-MAX_INT, le=MAX_INT), WHOLE]
+    reason: Annotated[str, Field(min_length=1, max_length=500), LINE]
 
 
 class BlockInput(Body):
-    reason: Annotated[str, Field(max_length=500)] = ""
+    reason: Reason = ""

@@ -6,10 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, HttpUrl, model_validator
 
-from app.validation import MAX_INT, MAX_INT32, Body, Count, Percent, Real
+from app.validation import LINE, LINES, MAX_INT, MAX_INT32, WHOLE, Body, Count, Percent, Real
 
 HexColor = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")]
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
 Locale = Literal["en", "ru", "uk"]
 BarcodeFormat = Literal["qr", "pdf417", "aztec", "code128"]
 
@@ -17,7 +18,7 @@ DEFAULT_COLORS = {"background": "#1F2A44", "foreground": "#FFFFFF", "label": "#C
 
 
 class TierInput(Body):
-    name: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str, Field(min_length=1, max_length=40), LINE]
     min_spend: Count
     earn_percent: Percent
 
@@ -28,7 +29,7 @@ class ColorsInput(Body):
     label: HexColor = DEFAULT_COLORS["label"]
 
 
-Limit = Annotated[int, Field(ge=1, le=MAX_INT)] | None
+Limit = Annotated[int, Field(ge=1, le=MAX_INT), WHOLE] | None
 
 
 class LimitsInput(Body):
@@ -41,9 +42,9 @@ class TriggerInput(Body):
     """A bonus rule: every Nth visit, or a purchase from an amount up."""
 
     kind: Literal["nth_visit", "min_amount"]
-    points: Annotated[int, Field(ge=1, le=MAX_INT)]
-    every: Annotated[int, Field(ge=2, le=1000)] | None = None
-    amount: Annotated[int, Field(ge=1, le=MAX_INT)] | None = None
+    points: Annotated[int, Field(ge=1, le=MAX_INT), WHOLE]
+    every: Annotated[int, Field(ge=2, le=1000), WHOLE] | None = None
+    amount: Annotated[int, Field(ge=1, le=MAX_INT), WHOLE] | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> TriggerInput:
@@ -57,28 +58,28 @@ class TriggerInput(Body):
 class ProgramFields(Body):
     """Every field of a program a merchant may set; all optional here."""
 
-    name: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    name: Annotated[str, Field(min_length=1, max_length=120), LINE] | None = None
     kind: Literal["points", "stamps"] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
     earn_percent: Percent | None = None
-    point_value: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
-    welcome_points: Annotated[int, Field(ge=0, le=MAX_INT32)] | None = None
+    point_value: Annotated[int, Field(ge=1, le=MAX_INT32), WHOLE] | None = None
+    welcome_points: Annotated[int, Field(ge=0, le=MAX_INT32), WHOLE] | None = None
     tiers: Annotated[list[TierInput], Field(max_length=10)] | None = None
-    stamps_required: Annotated[int, Field(ge=1, le=100)] | None = None
-    reward_text: Annotated[str, Field(max_length=500)] | None = None
+    stamps_required: Annotated[int, Field(ge=1, le=100), WHOLE] | None = None
+    reward_text: Annotated[str, Field(max_length=500), LINE] | None = None
     colors: ColorsInput | None = None
     locales: Annotated[list[Locale], Field(min_length=1, max_length=3)] | None = None
     barcode_format: BarcodeFormat | None = None
     limits: LimitsInput | None = None
     triggers: Annotated[list[TriggerInput], Field(max_length=10)] | None = None
     max_redeem_percent: Percent | None = None
-    points_expire_days: Annotated[int, Field(ge=1, le=3650)] | None = None
+    points_expire_days: Annotated[int, Field(ge=1, le=3650), WHOLE] | None = None
     stamp_min_amount: Count | None = None
-    terms: Annotated[str, Field(max_length=4000)] | None = None
-    support_email: EmailStr | None = None
-    support_phone: Annotated[str, Field(max_length=32)] | None = None
-    website: HttpUrl | None = None
+    terms: Annotated[str, Field(max_length=4000), LINES] | None = None
+    support_email: Annotated[EmailStr, LINE] | None = None
+    support_phone: Annotated[str, Field(max_length=32), LINE] | None = None
+    website: Annotated[HttpUrl, LINE] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgramFields:
@@ -95,7 +96,7 @@ class ProgramFields(Body):
 
 
 class ProgramCreate(ProgramFields):
-    name: Annotated[str, Field(min_length=1, max_length=120)]
+    name: Annotated[str, Field(min_length=1, max_length=120), LINE]
     slug: Slug | None = None
 
 
@@ -104,8 +105,8 @@ class ProgramUpdate(ProgramFields):
 
 
 class LocationCreate(Body):
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    address: Annotated[str, Field(max_length=500)] = ""
+    name: Annotated[str, Field(min_length=1, max_length=200), LINE]
+    address: Annotated[str, Field(max_length=500), LINES] = ""
     latitude: Annotated[Real, Field(ge=-90, le=90)] | None = None
     longitude: Annotated[Real, Field(ge=-180, le=180)] | None = None
 
@@ -118,5 +119,5 @@ class LocationCreate(Body):
 
 class ApiKeyCreate(Body):
     role: Literal["owner", "manager", "cashier", "analyst"]
-    name: Annotated[str, Field(max_length=200)] = ""
-    location_id: Annotated[int, Field(ge=1, le=MAX_INT32)] | None = None
+    name: Annotated[str, Field(max_length=200), LINE] = ""
+    location_id: Annotated[int, Field(ge=1, le=MAX_INT32), WHOLE] | None = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import hmac
-import io
 import re
 import secrets
 from dataclasses import dataclass
@@ -17,7 +16,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from PIL import Image
 from slugify import slugify
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -30,6 +28,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.merchants.models import ROLES, ApiKey, Location, Merchant, Program, Staff
 from app.merchants.schemas import (
     DEFAULT_COLORS,
+    SLUG_PATTERN,
     LocationCreate,
     ProgramCreate,
     ProgramUpdate,
@@ -155,6 +154,7 @@ _FIND_KEY = SQL("SELECT " + KEY_COLUMNS + " FROM api_keys WHERE prefix = :prefix
 _TOUCH_KEY = SQL("UPDATE api_keys SET last_used_at = :now WHERE id = :key_id")
 _PRESENTED = re.compile(r"lp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,64})")
 KEY_USE_PRECISION = timedelta(minutes=5)
+_SLUG = re.compile(SLUG_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -321,7 +321,10 @@ def list_programs(session: Session, *, merchant_id: int) -> list[Program]:
 
 
 def program_by_slug(session: Session, slug: str) -> Program:
-    program = session.scalar(select(Program).where(Program.slug == slug))
+    """The program a URL names; a slug that could not be one (NUL, any other text that
+    is not a slug) is not looked for."""
+    program = session.scalar(select(Program).where(Program.slug == slug)) if (
+        _SLUG.fullmatch(slug)) else None
     if program is None:
         raise NotFound("No such program.")
     return program
@@ -340,29 +343,8 @@ def create_location(session: Session, *, program: Program, data: LocationCreate)
     return location
 
 
-LOGO_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg"}
-MAX_LOGO_BYTES = 2 * 1024 * 1024
-
-
-def set_logo(session: Session, *, program: Program, image: bytes) -> None:
-    """Store a PNG or JPEG logo; the passes' artwork is redrawn from it."""
-    if not image:
-        raise Invalid("Send the logo image (PNG or JPEG) as the request body.")
-    if len(image) > MAX_LOGO_BYTES:
-        raise Invalid("The logo may be at most 2 MiB.")
-    try:
-        with Image.open(io.BytesIO(image)) as picture:
-            picture_format = picture.format or ""
-            width, height = picture.size
-            picture.verify()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        raise Invalid("The logo is not a readable PNG or JPEG image.") from None
-    if picture_format not in LOGO_FORMATS:
-        raise Invalid("The logo must be a PNG or JPEG image.")
-    if not (16 <= width <= 4096 and 16 <= height <= 4096):
-        raise Invalid("The logo must be between 16 and 4096 pixels on each side.")
-    program.logo = image
-    program.logo_content_type = LOGO_FORMATS[picture_format]
-    program.design_version += 1
-    touch_program_passes(session, program=program)
-    session.commit()
+def program_location(session: Session, *, program: Program, location_id: int | None
+                     ) -> Location | None:
+    """The program's location with that id, or None (no id, another program's, none)."""
+    location = session.get(Location, location_id) if location_id is not None else None
+    return location if location is not None and location.program_id == program.id else None

@@ -3,37 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from pydantic import AwareDatetime, BeforeValidator, Field, model_validator
+from pydantic import Field, model_validator
 
-from app.validation import Body
+from app.validation import LINE, LINES, WHOLE, Body, Moment
 
-
-def _text_only(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 date and time with its offset, as a string")
-    return value
-
-
-TierName = Annotated[str, Field(min_length=1, max_length=40)]
-# JSON has no datetime: an ISO 8601 string with its offset ("…Z" or "+02:00").
-Moment = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_text_only)]
+TierName = Annotated[str, Field(min_length=1, max_length=40), LINE]
 
 
 class AudienceInput(Body):
     """Who gets the offer; every key optional, ``{}`` is everyone."""
 
     tiers: Annotated[list[TierName], Field(max_length=20)] | None = None
-    segments: Annotated[list[Annotated[str, Field(min_length=1, max_length=40)]],
+    segments: Annotated[list[Annotated[str, Field(min_length=1, max_length=40), LINE]],
                         Field(max_length=20)] | None = None
-    inactive_days: Annotated[int, Field(ge=1, le=3650)] | None = None
-    holdout_percent: Annotated[int, Field(ge=0, le=90)] | None = None
+    inactive_days: Annotated[int, Field(ge=1, le=3650), WHOLE] | None = None
+    holdout_percent: Annotated[int, Field(ge=0, le=90), WHOLE] | None = None
 
 
 class OfferCreate(Body):
-    title: Annotated[str, Field(min_length=1, max_length=80)]
-    body: Annotated[str, Field(max_length=500)] = ""
+    title: Annotated[str, Field(min_length=1, max_length=80), LINE]
+    body: Annotated[str, Field(max_length=500), LINES] = ""
     starts_at: Moment | None = None
     ends_at: Moment | None = None
     audience: AudienceInput = Field(default_factory=AudienceInput)

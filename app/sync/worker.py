@@ -21,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.db import describe_error
 from app.google_wallet.account import GoogleAccount
 from app.google_wallet.sync import GoogleSync
 from app.integrations.apns import PushSender
@@ -66,7 +67,8 @@ class Loop:
                     busy = self.run_once()
                 except DBAPIError as error:
                     # A deadlock, a lost connection, a locked SQLite: try again shortly.
-                    log.warning("%s: database error, retrying: %s", self.name, error.orig)
+                    log.warning("%s: database error, retrying: %s", self.name,
+                                describe_error(error))
                     busy = 0
                     time.sleep(0.2)
                 except Exception:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import hmac
+import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.cards.models import Card
 from app.cards.numbers import barcode_message
@@ -16,7 +17,9 @@ from app.merchants.models import Program
 from app.metrics import PASSES_BUILT
 from app.wallet.views import design_key, pass_card, pass_design
 from passes.apple import PassDesign, PassPackager, SigningIdentity
+from passes.apple.images import square_mark
 
+log = logging.getLogger("loyalpass.wallet")
 MAX_CACHED_DESIGNS = 512
 
 BARCODE_FORMATS = {"qr": "QR", "pdf417": "PDF417", "aztec": "Aztec", "code128": "Code 128"}
@@ -65,13 +68,18 @@ class Wallet:
         return f"{card.serial_number}.{self._link_mac(card.serial_number, card.link_version)}"
 
     @staticmethod
-    def serial_in_token(token: str) -> str:
-        """The serial number a card link token names (not yet checked: ``token_opens``)."""
-        return token.partition(".")[0]
+    def serial_in_token(token: str) -> str | None:
+        """The serial number a card link token names, when it has a token's shape (printable
+        ASCII, serial and MAC); whether it opens the card is ``token_opens``'s to say."""
+        serial_number, dot, mac = token.partition(".")
+        if not (serial_number and dot and mac and token.isascii() and token.isprintable()):
+            return None
+        return serial_number
 
     def token_opens(self, card: Card, token: str) -> bool:
         """Whether ``token`` is the card's current link (an earlier version is not)."""
-        return hmac.compare_digest(self.card_token(card).encode(), token.encode())
+        return token.isascii() and hmac.compare_digest(self.card_token(card).encode(),
+                                                       token.encode())
 
     def card_url(self, card: Card) -> str:
         return f"{self.config.base_url}/c/{self.card_token(card)}"
@@ -109,12 +117,39 @@ class Wallet:
         with self._lock:
             design = self._designs.get(key)
         if design is None:
-            design = pass_design(program, web_service_url=self.config.web_service_url)
+            design = self._drawable(
+                pass_design(program, web_service_url=self.config.web_service_url), program)
             with self._lock:
                 if len(self._designs) >= MAX_CACHED_DESIGNS:
                     self._designs.clear()
                 self._designs[key] = design
         return design
+
+    def _drawable(self, design: PassDesign, program: Program) -> PassDesign:
+        """``design``, prepared; without its logo when that cannot be drawn (one stored
+        before uploads were decoded in full): one program's artwork must not stop its
+        passes from being served."""
+        if design.logo is None:
+            return design
+        try:
+            self.packager.prepared(design)
+        except (ValueError, OSError) as error:
+            log.warning("program %s: its logo cannot be drawn (%s); its passes show the "
+                        "default artwork until a new logo is uploaded", program.id, error)
+            return replace(design, logo=None)
+        return design
+
+    def program_mark(self, program: Program) -> bytes:
+        """The program's square mark (PNG) for Google Wallet, with the same fallback."""
+        colors = program.colors
+        try:
+            return square_mark(program.name, colors["background"], colors["foreground"],
+                               program.logo)
+        except (ValueError, OSError) as error:
+            log.warning("program %s: its logo cannot be drawn (%s); the default mark is "
+                        "served", program.id, error)
+            return square_mark(program.name, colors["background"], colors["foreground"],
+                               None)
 
     def package(self, card: Card, *, offers: Sequence[str] = ()) -> bytes:
         """The signed pass; ``offers`` are the titles of the offers the card shows now."""

@@ -13,9 +13,10 @@ from app.cards.links import reissue_link
 from app.cards.schemas import CardLinkInput, EnrolmentInput
 from app.errors import BadRequest, NotFound
 from app.merchants import service as merchants
-from app.merchants.models import ApiKey, Location
+from app.merchants.logos import set_logo
+from app.merchants.models import ApiKey
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
-from app.validation import parse
+from app.validation import parse, parse_id
 from app.web.auth import COUNTER, READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response, runtime
 from app.web.openapi import openapi_document
@@ -78,7 +79,7 @@ def update_program(program_id: int) -> Response:
 @requires(*WRITERS)
 def upload_logo(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
-    merchants.set_logo(db(), program=program, image=request.get_data())
+    set_logo(db(), program=program, image=request.get_data())
     return json_response(program_json(program, _base_url()))
 
 
@@ -103,11 +104,15 @@ def list_locations(program_id: int) -> Response:
 @requires(*READERS, "cashier")
 def program_qr(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
-    location_id = request.args.get("location", type=int)
-    if location_id is not None:
-        location = db().get(Location, location_id)
-        if location is None or location.program_id != program.id:
+    asked = request.args.get("location")
+    location = None
+    if asked is not None:
+        # Anything but an id of one of the program's locations: there is no such location.
+        location = merchants.program_location(db(), program=program,
+                                              location_id=parse_id(asked))
+        if location is None:
             raise NotFound("No such location in this program.")
+    location_id = location.id if location is not None else None
     image = qrcode.make(join_url(_base_url(), program, location_id), box_size=12, border=2)
     buffer = io.BytesIO()
     image.save(buffer)

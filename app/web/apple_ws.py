@@ -17,6 +17,7 @@ from app.devices import service
 from app.errors import BadRequest, PayloadTooLarge, Unauthorized
 from app.metrics import DEVICE_REGISTRATIONS
 from app.offers.service import shown_offers
+from app.validation import text_fault
 from app.web.context import db, json_response, runtime
 
 blueprint = Blueprint("apple_ws", __name__)
@@ -120,8 +121,10 @@ def log() -> Response:
         raise PayloadTooLarge(f"A log may be at most {limit} bytes.")
     body: Any = request.get_json(silent=True)
     logs = body.get("logs") if isinstance(body, dict) else None
-    if not isinstance(logs, list) or not all(isinstance(item, str) for item in logs):
-        raise BadRequest("The body must be JSON with a list of strings under logs.",
+    if not isinstance(logs, list) or not all(
+            isinstance(item, str) and text_fault(item, multiline=True) is None for item in logs):
+        raise BadRequest("The body must be JSON with a list of strings (text without control"
+                         " characters but tabs and line breaks) under logs.",
                          code="malformed_body")
     service.store_log(db(), messages=logs[:100], remote_addr=request.remote_addr,
                       keep_rows=runtime().config.log_keep_rows)

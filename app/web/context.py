@@ -9,8 +9,10 @@ from typing import Any
 from flask import Flask, Response, current_app, g, json
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.exceptions import NotFound
+from werkzeug.routing import IntegerConverter
 
+from app.db import describe_error
 from app.runtime import Runtime
 from app.validation import MAX_INT32
 
@@ -31,12 +33,21 @@ def db() -> Session:
 
 
 class IdConverter(IntegerConverter):
-    """``<int:…>`` in a route: an id past the database's integer ids is a 404 like any other
-    unknown id, instead of a query that fails with a 500."""
+    """``<int:…>`` in a route: ASCII digits only, and an id past the database's integer ids
+    is a 404 like any other unknown id, instead of a query that fails with a 500.
 
-    def __init__(self, map: Map, fixed_digits: int = 0, min: int | None = None,
-                 max: int | None = MAX_INT32, signed: bool = False) -> None:
-        super().__init__(map, fixed_digits, min, max, signed)
+    The 404 is raised here rather than by refusing the match (werkzeug's ``max``): a rule
+    that does not match lets another rule's methods answer, a 405 for an id that is
+    merely too large.
+    """
+
+    regex = r"[0-9]+"
+
+    def to_python(self, value: str) -> Any:
+        # Length first: int() of thousands of digits is slow, and refused past 4,300.
+        if len(value) > len(str(MAX_INT32)) or int(value) > MAX_INT32:
+            raise NotFound()
+        return super().to_python(value)
 
 
 def install_session_teardown(app: Flask) -> None:
@@ -50,7 +61,7 @@ def install_session_teardown(app: Flask) -> None:
         except DBAPIError as error:
             # The connection went away (the server rolled the transaction back as it
             # ended): it is thrown away, and the answer already given stands.
-            log.warning("closing the request's session: %s", error.orig)
+            log.warning("closing the request's session: %s", describe_error(error))
             with contextlib.suppress(DBAPIError):
                 session.invalidate()
 

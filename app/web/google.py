@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
@@ -21,6 +23,7 @@ from app.errors import BadRequest, NotFound, PayloadTooLarge, Problem
 from app.google_wallet import callbacks
 from app.google_wallet.keys import GoogleRootKeys, RootKeysUnavailable
 from app.web.context import db, json_response, runtime
+from app.web.jsonbody import loads
 from passes.google.callbacks import Callback, CallbackError, verify_callback
 
 blueprint = Blueprint("google", __name__)
@@ -71,7 +74,8 @@ def _verified(body: bytes, issuer_id: str) -> Callback:
     keys: GoogleRootKeys = current_app.extensions[KEYS_EXTENSION]
     now_ms = int(time.time() * 1000)
     try:
-        return _verify_allowing_rotation(keys, body, issuer_id, now_ms)
+        token = _parsed(body)
+        return _verify_allowing_rotation(keys, token, issuer_id, now_ms)
     except CallbackError as error:
         log.warning("Google callback refused: %s", error)
         raise BadRequest(f"The callback cannot be trusted: {error}",
@@ -82,7 +86,18 @@ def _verified(body: bytes, issuer_id: str) -> Callback:
                               ) from None
 
 
-def _verify_allowing_rotation(keys: GoogleRootKeys, body: bytes, issuer_id: str,
+def _parsed(body: bytes) -> Mapping[str, Any]:
+    """The body as JSON, parsed like every other request body (nesting bounded)."""
+    try:
+        token = loads(body)
+    except ValueError:
+        raise CallbackError("callback body is not valid JSON") from None
+    if not isinstance(token, dict):
+        raise CallbackError("callback body is not a JSON object")
+    return token
+
+
+def _verify_allowing_rotation(keys: GoogleRootKeys, body: Mapping[str, Any], issuer_id: str,
                               now_ms: int) -> Callback:
     """Verify with the cached keys, and on failure once more with re-fetched ones: Google
     may have rotated its root key since the document was cached."""

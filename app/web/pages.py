@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import secrets
 from typing import Any
 
@@ -28,6 +29,12 @@ def csrf_token() -> str:
         token = secrets.token_urlsafe(24)
         session["csrf"] = token
     return token
+
+
+def csrf_matches(sent: str) -> bool:
+    """Whether a form came back with this session's token. As bytes: ``compare_digest``
+    refuses text that is not ASCII, and a form may hold any."""
+    return hmac.compare_digest(sent.encode(), csrf_token().encode())
 
 
 def page(template: str, program: Program | None, locale: str, status: int = 200,

@@ -23,7 +23,7 @@ from app.ledger.schemas import (
 )
 from app.offers.service import current_offers, offer_json
 from app.sql import Raw
-from app.validation import MAX_INT32, parse
+from app.validation import MAX_INT32, parse, parse_whole
 from app.web.auth import (
     COUNTER,
     READERS,
@@ -172,10 +172,11 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> Any:
     text = request.args.get(name)
     if text is None:
         return default
-    if not text.isascii() or not text.isdigit() or not low <= int(text) <= high:
+    value = parse_whole(text, low, high)
+    if value is None:
         raise Invalid(f"{name}: a whole number from {low} to {high}.",
                       errors=[{"field": name, "message": f"from {low} to {high}"}])
-    return int(text)
+    return value
 
 
 @blueprint.get("/v1/alerts")

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from flask import Flask, Response, json
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from app.db import describe_error
 from app.errors import Problem, Unavailable
 
 log = logging.getLogger("loyalpass.web")
@@ -33,7 +35,7 @@ def install_problem_handlers(app: Flask) -> None:
     @app.errorhandler(Problem)
     def _problem(error: Problem) -> Response:
         if isinstance(error, Unavailable):
-            log.warning("database unavailable: %s", error.__cause__ or error)
+            log.warning("database unavailable: %s", describe_error(error.__cause__ or error))
         if error.retry_after is not None:
             return problem_response(error.as_dict(), {"Retry-After": str(error.retry_after)})
         return problem_response(error.as_dict())
@@ -60,12 +62,23 @@ def install_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
-        log.exception("unhandled error")
+        if _from_database(error):
+            # Where it happened, and what, without the error's text (which may quote a row).
+            log.error("unhandled database error: %s\n%s", describe_error(error),
+                      "".join(traceback.format_tb(error.__traceback__)).rstrip())
+        else:
+            log.exception("unhandled error")
         return problem_response({
             "type": "about:blank", "status": 500, "title": "Internal Server Error",
             "detail": "Something went wrong on our side; nothing was changed.",
             "code": "internal_error",
         })
+
+
+def _from_database(error: BaseException) -> bool:
+    """A SQLAlchemy error from the driver, or the driver's own (``app.sql``'s statements)."""
+    module = type(error).__module__
+    return isinstance(error, DBAPIError) or module == "sqlite3" or module.startswith("psycopg")
 
 
 def _unavailable(error: Exception) -> Unavailable:

@@ -7,8 +7,6 @@ Pages that show a card, and the answers about one, are never cached (``no-store`
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -18,25 +16,22 @@ from app.cards.models import Card
 from app.cards.schemas import EnrolmentInput
 from app.errors import Invalid, NotFound, RateLimited
 from app.merchants.models import Location, Program
-from app.merchants.service import program_by_slug
+from app.merchants.service import program_by_slug, program_location
 from app.offers.service import shown_offers
-from app.validation import parse
+from app.validation import parse, parse_id
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
 from app.web.limits import LimitName, rate_limits
-from app.web.pages import csrf_token, page, page_locale
+from app.web.pages import csrf_matches, csrf_token, page, page_locale
 from app.web.security import no_store
-from passes.apple.images import square_mark
 
 blueprint = Blueprint("public", __name__)
 
 
 def _location(program: Program) -> Location | None:
-    location_id = request.values.get("location", type=int)
-    if location_id is None:
-        return None
-    location = db().get(Location, location_id)
-    return location if location is not None and location.program_id == program.id else None
+    """The location the QR code named; an unknown one (any other text) is left out."""
+    return program_location(db(), program=program,
+                            location_id=parse_id(request.values.get("location")))
 
 
 @blueprint.get("/join/<slug>")
@@ -58,7 +53,7 @@ def join(slug: str) -> BaseResponse:
     form = {name: request.form.get(name, "").strip() for name in ("name", "email", "phone")}
     location = _location(program)
     sent_token = request.form.get("csrf", "")
-    if not hmac.compare_digest(sent_token, csrf_token()):
+    if not csrf_matches(sent_token):
         errors = ["Your session expired; please send the form again."]
         return page("join.html", program, locale, 400, form=form, errors=errors,
                     location=location, csrf=csrf_token())
@@ -106,7 +101,8 @@ def refused_page(refused: RateLimited) -> Response:
 def _card_from_token(token: str) -> Card:
     """The card whose current link this is; an earlier link of it, or a forged one, 404."""
     wallet = runtime().wallet
-    card = cards.card_by_serial(db(), wallet.serial_in_token(token))
+    serial_number = wallet.serial_in_token(token)
+    card = cards.card_by_serial(db(), serial_number) if serial_number is not None else None
     if card is None or not wallet.token_opens(card, token):
         raise NotFound("No such card.")
     return card
@@ -116,9 +112,7 @@ def _card_from_token(token: str) -> Card:
 def program_logo(slug: str) -> Response:
     """The program's square mark, public: Google Wallet fetches it for the class."""
     program = program_by_slug(db(), slug)
-    image = square_mark(program.name, program.colors["background"],
-                        program.colors["foreground"], program.logo)
-    response = Response(image, mimetype="image/png")
+    response = Response(runtime().wallet.program_mark(program), mimetype="image/png")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 

@@ -9,8 +9,6 @@ how to ask for a new link. Nothing here is cached.
 
 from __future__ import annotations
 
-import hmac
-
 from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -19,7 +17,7 @@ from app.cards.models import CardRecoveryLink
 from app.errors import Gone, RateLimited
 from app.web.context import db, runtime
 from app.web.limits import LimitName, limited
-from app.web.pages import csrf_token, page, page_locale
+from app.web.pages import csrf_matches, csrf_token, page, page_locale
 from app.web.public import refused_page
 from app.web.security import no_store
 
@@ -70,7 +68,7 @@ def open_card(token: str) -> BaseResponse:
     link = _open_link(token)
     if not isinstance(link, CardRecoveryLink):
         return link
-    if not hmac.compare_digest(request.form.get("csrf", ""), csrf_token()):
+    if not csrf_matches(request.form.get("csrf", "")):
         return _confirm(link, 400, error="session_expired")
     try:
         card = recovery.open_link(db(), link_id=link.id)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ ROOT_KEYS_URL = "https://pay.google.com/gp/m/issuer/keys"
 EventType = Literal["save", "del"]
 _EVENT_TYPES: dict[str, EventType] = {"save": "save", "del": "del"}
 _ECDSA = ec.ECDSA(hashes.SHA256())
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 class CallbackError(ValueError):
@@ -235,6 +237,8 @@ def _load_json(data: bytes | str | Mapping[str, Any], what: str) -> Mapping[str,
         loaded = json.loads(data)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError
         raise CallbackError(f"{what} is not valid JSON") from error
+    except RecursionError:  # the parser recurses per level: thousands of brackets
+        raise CallbackError(f"{what} is nested too deeply") from None
     if not isinstance(loaded, dict):
         raise CallbackError(f"{what} is not a JSON object")
     return loaded
@@ -244,13 +248,19 @@ def _string(obj: Mapping[str, Any], key: str, where: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str):
         raise CallbackError(f"{where} has no string {key!r}")
+    if not value.isascii() and _SURROGATE.search(value):
+        # "\ud800" in JSON: no UTF-8 encoding exists, so nothing could have signed it.
+        raise CallbackError(f"{where} has a lone surrogate in {key!r}")
+    if "\x00" in value:  # in no field Google sends, and no database stores it as text
+        raise CallbackError(f"{where} has a NUL character in {key!r}")
     return value
 
 
 def _millis(obj: Mapping[str, Any], key: str, where: str) -> int:
     """Milliseconds since the epoch, sent as a decimal string or a JSON number."""
     value = obj.get(key)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
+    # At most 19 digits: a 64-bit time, and never thousands of digits for int() to refuse.
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         return int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return value

@@ -303,6 +303,12 @@ MALFORMED: dict[str, Callable[[dict[str, Any]], Any]] = {
     ),
     "signature not base64": lambda body: body | {"signature": "***"},
     "signature a number": lambda body: body | {"signature": 7},
+    "nested 30,000 deep": lambda body: b"[" * 30_000 + b"]" * 30_000,
+    "a lone surrogate in signedMessage": lambda body: body | {"signedMessage": "\ud800"},
+    "a lone surrogate in signedKey": lambda body: (
+        body | {"intermediateSigningKey": body["intermediateSigningKey"] | {
+            "signedKey": "{\udfff}"}}
+    ),
 }
 
 
@@ -324,6 +330,9 @@ def test_a_malformed_body_raises_callback_error_not_key_or_type_error(
         message(expTimeMillis="tomorrow"),
         message(eventType=None),
         message(objectId=42),
+        message(objectId="3388000000012345678.card\x00"),
+        message(nonce="\ud800"),
+        message(expTimeMillis="9" * 5000),
     ],
     ids=[
         "no nonce",
@@ -333,6 +342,9 @@ def test_a_malformed_body_raises_callback_error_not_key_or_type_error(
         "word expiry",
         "null eventType",
         "numeric objectId",
+        "NUL in objectId",
+        "lone surrogate in nonce",
+        "5000-digit expiry",
     ],
 )
 def test_a_signed_but_malformed_message_raises_callback_error(
