@@ -74,6 +74,7 @@ class Op:
     not_found: str | None = None  # a 404 besides the path id's
     invalid: str | None = None  # a 422 besides the body's, the query's and the key's
     limited: str | None = None  # a 429 besides repeated failed authentications
+    forbidden: str | None = None  # a 403 besides a role's
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -97,8 +98,11 @@ def _refusals(op: Op, has_id: bool) -> dict[str, Any]:
         refusals["400"] = _problem("malformed_body: not JSON, not an object where one is due, "
                                    "or nested deeper than 32 levels")
     refusals["401"] = _problem("unauthorized, invalid_api_key: no key, or not a live one")
-    if op.roles != EVERYONE:
-        refusals["403"] = _problem(f"role_forbidden: only {', '.join(op.roles)} keys")
+    refused = [text for text in (
+        f"role_forbidden: only {', '.join(op.roles)} keys" if op.roles != EVERYONE else None,
+        op.forbidden) if text]
+    if refused:
+        refusals["403"] = _problem("; ".join(refused))
     found = [text for text in ("the id is not the merchant's" if has_id else None,
                                op.not_found) if text]
     if found:
@@ -216,6 +220,7 @@ def _ledger_operations() -> dict[str, dict[str, Op]]:
             conflicts="insufficient_points, redeem_limit, insufficient_rewards, card_blocked,"
                       " idempotency_key_reused",
             limited="velocity_limit: the program's purchase limits",
+            forbidden="location_forbidden: a cashier key bound to a location named another",
             extra={"description": f"Roles: {', '.join(COUNTER)}; a cashier key bound to a "
                    "location records purchases there only (403 location_forbidden)."})},
         "/api/v1/pos/purchases/{id}": {"get": Op(
@@ -225,6 +230,8 @@ def _ledger_operations() -> dict[str, dict[str, Op]]:
             {"201": _answer("the refund", "Refund", headers=replayed)}, "RefundInput",
             body_optional=True, keyed=True,
             conflicts="refund_exceeds_purchase, idempotency_key_reused",
+            forbidden="location_forbidden: a cashier key bound to a location, for a purchase "
+                      "made at another location or at none (nothing changed)",
             extra={"description": f"Roles: {', '.join(COUNTER)}; a cashier key bound to a "
                    "location refunds only purchases made at that location (403 "
                    "location_forbidden, nothing changed); owner and manager keys, and "
