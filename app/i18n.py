@@ -69,6 +69,7 @@ CATALOG: dict[str, dict[str, str]] = {
                                 "link to the address we have for you.",
         "link_new_button": "Open the sign-up page",
         "session_expired": "Your session expired; please press the button again.",
+        "form_expired": "Your session expired; please send the form again.",
         "recovery_mail_subject": "Your {program} card",
         "recovery_mail_body": "Hello,\n\nsomeone, probably you, asked for your {program} "
                               "card from {merchant}. Open this link to see it and add it to "
@@ -138,6 +139,7 @@ CATALOG: dict[str, dict[str, str]] = {
                                 "который у нас есть.",
         "link_new_button": "Открыть страницу регистрации",
         "session_expired": "Сессия истекла; нажмите кнопку ещё раз.",
+        "form_expired": "Сессия истекла; отправьте форму ещё раз.",
         "recovery_mail_subject": "Ваша карта {program}",
         "recovery_mail_body": "Здравствуйте!\n\nКто-то, вероятно вы, запросил вашу карту "
                               "{program} от {merchant}. Откройте ссылку, чтобы увидеть карту "
@@ -207,6 +209,7 @@ CATALOG: dict[str, dict[str, str]] = {
                                 "адресу, яку маємо.",
         "link_new_button": "Відкрити сторінку реєстрації",
         "session_expired": "Сесія завершилася; натисніть кнопку ще раз.",
+        "form_expired": "Сесія завершилася; надішліть форму ще раз.",
         "recovery_mail_subject": "Ваша картка {program}",
         "recovery_mail_body": "Вітаємо!\n\nХтось, імовірно ви, запросив вашу картку "
                               "{program} від {merchant}. Відкрийте посилання, щоб побачити "

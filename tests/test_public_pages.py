@@ -71,9 +71,10 @@ def test_a_form_without_email_or_phone_is_shown_again_with_the_error(
 def test_a_form_without_the_csrf_token_is_refused(
     client: FlaskClient, program: dict[str, Any], session: Session
 ) -> None:
-    response = client.post(f"/join/{program['slug']}",
+    response = client.post(f"/join/{program['slug']}?lang=uk",
                            data={"name": "Eve", "email": "eve@example.com"})
     assert response.status_code == 400
+    assert "Сесія завершилася; надішліть форму ще раз." in response.text  # in their language
     assert count_rows(session, Card) == 0
 
 
