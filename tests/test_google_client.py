@@ -7,6 +7,7 @@ loopback fails and fails the test, so google-auth can only ever talk to the stan
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import threading
 import time
@@ -151,6 +152,38 @@ def test_google_auth_contacts_nothing_but_the_stand_in_after_a_token_refresh(
     assert loopback_only.attempts == []
     assert {request.path for request in standin.requests} == {"/token",
                                                               f"/loyaltyClass/{CLASS_ID}"}
+
+
+def test_google_auths_regional_access_lookup_switched_on_is_refused_on_the_machine(
+        standin: GoogleStandIn, client: GoogleWalletClient, loopback_only: LoopbackGuard,
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    """google-auth (2.63) sends its regional-access-boundary lookup through the transport
+    we give it for token requests, which refuses every origin but the token endpoint's; no
+    private override of google-auth keeps it off. If a google-auth upgrade sends the lookup
+    some other way, the network guard sees it; if it stops making it, the last assertion
+    says so (and this test can go)."""
+    monkeypatch.setenv(
+        "GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED", "true")
+    refused = "refused to contact https://iamcredentials.googleapis.com"
+    # google-auth stops its records at the "google" logger unless that is configured: listen
+    # below it, where the lookup's failure is logged.
+    google_auth_log = logging.getLogger("google.auth")
+    google_auth_log.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.DEBUG, logger="google.auth"):
+            assert client.get_class(CLASS_ID).outcome == "not_found"
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not any(
+                    refused in record.getMessage() for record in caplog.records):
+                time.sleep(0.02)  # the lookup runs in google-auth's background thread
+            assert client.get_class(CLASS_ID).outcome == "not_found"  # and nothing got worse
+    finally:
+        google_auth_log.removeHandler(caplog.handler)
+
+    assert loopback_only.attempts == []
+    assert {request.path for request in standin.requests} == {"/token",
+                                                              f"/loyaltyClass/{CLASS_ID}"}
+    assert any(refused in record.getMessage() for record in caplog.records)
 
 
 # -- classes and objects

@@ -6,11 +6,14 @@ shared ``Limiter`` before every request (about 20 a second per project), and tur
 answer into a ``GoogleResult``: it never raises for an HTTP answer or a network failure.
 A short retry loop covers 429 and 5xx; the outbox worker retries later for anything longer.
 
-Nothing but the token endpoint and the API base is ever contacted. google-auth (2.5x and
-later) starts a "regional access boundary" lookup on iamcredentials.googleapis.com after
-each token refresh; ``_WalletCredentials`` switches that lookup off, and the transport used
-for token requests refuses any origin other than ``token_uri``'s, so a lookup that a later
-google-auth adds some other way fails locally instead of leaving the machine.
+Nothing but the token endpoint and the API base is ever contacted. google-auth makes every
+request of its own (token refreshes, and the "regional access boundary" lookup on
+iamcredentials.googleapis.com that recent versions may start after a refresh) through the
+transport handed to ``AuthorizedSession`` as ``auth_request``; ours (``_TokenRequest``)
+refuses any origin other than ``token_uri``'s, so such a lookup fails locally (google-auth
+swallows the failure and waits before trying again) instead of leaving the machine. This
+uses google-auth's public interfaces only; tests/test_google_client.py checks it with the
+lookup switched on.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any, Literal, Protocol
 from urllib.parse import quote, urlsplit
 
 import google.auth.exceptions
+import google.auth.transport
 import requests
 from google.auth.transport.requests import AuthorizedSession
 from google.auth.transport.requests import Request as AuthRequest
@@ -107,22 +111,21 @@ def _is_quota(document: Mapping[str, Any] | None) -> bool:
     return any(isinstance(word, str) and word.lower() in _QUOTA_REASONS for word in words)
 
 
-class _WalletCredentials(service_account.Credentials):
-    """Service-account credentials that never look up a regional access boundary: that
-    lookup calls iamcredentials.googleapis.com, which the Wallet API does not need and a
-    test or an offline machine must not reach."""
+class _TokenRequest(google.auth.transport.Request):
+    """The transport google-auth uses for its own requests: our CA bundle and timeout, and
+    only the token endpoint's origin.
 
-    def _is_regional_access_boundary_lookup_required(self) -> bool:
-        return False
-
-
-class _TokenRequest(AuthRequest):
-    """The transport google-auth uses for token requests: our CA bundle and timeout, and
-    only the token endpoint's origin."""
+    It implements google-auth's public transport interface around the requests-based one
+    rather than subclassing that, so none of that class's private state (its mTLS set-up) is
+    shadowed. google-auth 2.63 sends its regional-access-boundary lookup (opt-in there, by
+    ``GOOGLE_SDK_EXPERIMENTAL_PYTHON_REGIONAL_ACCESS_BOUNDARY_LOOKUP_ENABLED``) through this
+    transport too, where it is refused: no private override of the credentials is needed to
+    keep it on the machine.
+    """
 
     def __init__(self, session: requests.Session, *, token_uri: str,
                  verify: bool | str, timeout: float) -> None:
-        super().__init__(session)
+        self._transport = AuthRequest(session)
         self._origin = _origin(token_uri)
         self._verify = verify
         self._timeout = timeout
@@ -134,7 +137,7 @@ class _TokenRequest(AuthRequest):
             raise google.auth.exceptions.TransportError(  # type: ignore[no-untyped-call]
                 f"refused to contact {_origin(url)}: only the token endpoint is allowed")
         kwargs.setdefault("verify", self._verify)
-        return super().__call__(  # type: ignore[no-untyped-call]
+        return self._transport(
             url, method=method, body=body, headers=headers, timeout=timeout or self._timeout,
             **kwargs)
 
@@ -305,13 +308,13 @@ def _quoted(resource_id: str) -> str:
     return quote(resource_id, safe="")
 
 
-def _load_credentials(info: Mapping[str, Any]) -> _WalletCredentials:
+def _load_credentials(info: Mapping[str, Any]) -> service_account.Credentials:
     if info.get("type") != "service_account":
         raise ValueError("The Google key must be a service-account key (type service_account).")
     try:
-        credentials = _WalletCredentials.from_service_account_info(  # type: ignore[no-untyped-call]
+        credentials = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
             dict(info), scopes=[WALLET_SCOPE])
     except (KeyError, ValueError) as error:
         raise ValueError(f"The Google service-account key is unusable: {error}") from error
-    assert isinstance(credentials, _WalletCredentials)
+    assert isinstance(credentials, service_account.Credentials)
     return credentials

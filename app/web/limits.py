@@ -99,6 +99,13 @@ class _ViewLimiter(Limiter):
     request looks for application and default limits, of which there are none, and cost
     about 60 µs a request, the POS purchases' included: it is skipped."""
 
+    # Written against Flask-Limiter 4.1.1 (the same in 4.1.0; pinned ">=4.1,<4.2" in
+    # pyproject.toml). No public API does it: init_app registers the private
+    # _check_request_limit as a before_request hook unconditionally (4.1 has no option to
+    # leave it out), and its public ways to skip a request (request_filter, or a
+    # request_identifier answering "") would skip the guards' checks as well, which call
+    # the same method with in_middleware=False. tests/test_rate_limits.py fails if the hook
+    # is no longer this method or its signature changes.
     def _check_request_limit(self, callable_name: str | None = None,
                              in_middleware: bool = True) -> None:
         if not in_middleware:

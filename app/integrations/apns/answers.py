@@ -1,0 +1,71 @@
+"""What Apple's push service answers mean for the registration behind a token.
+
+``PushResult`` is one token's answer and ``classify`` reads an HTTP status and APNs
+``reason`` into an ``Outcome``: 200 delivered; 410 Unregistered and 400 BadDeviceToken
+(or DeviceTokenNotForTopic) mean the registration is dead and is removed; 403 and the
+certificate or topic reasons need an operator; 429 and 5xx are tried again later.
+``PushSender`` is the interface the dispatcher pushes through (``ApnsClient``, or the fake).
+
+Invariant: nothing here does I/O; these are plain values and pure functions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+Outcome = Literal["delivered", "unregistered", "bad_token", "retry", "certificate", "error"]
+
+
+@dataclass(frozen=True)
+class PushResult:
+    token: str
+    outcome: Outcome
+    status: int | None  # HTTP status; None when the stream never got an answer
+    reason: str | None  # APNs "reason" from the JSON body, or a connection error text
+    retry_after: float | None = None
+
+
+class PushSender(Protocol):
+    def push(self, tokens: Sequence[str], *, topic: str) -> list[PushResult]:
+        """Blocking and thread-safe; one result per token, in order. Raises only for
+        programming errors (wrong argument types, a closed sender)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+DEAD_TOKEN_REASONS = frozenset({"BadDeviceToken", "DeviceTokenNotForTopic"})
+# A topic the certificate may not push to is the same operator problem as a bad certificate.
+CREDENTIAL_REASONS = frozenset({"BadCertificate", "BadCertificateEnvironment", "Forbidden",
+                                "BadTopic", "TopicDisallowed"})
+
+
+def classify(status: int, reason: str | None) -> Outcome:
+    """What an APNs answer means for the registration behind the token."""
+    if status == 200:
+        return "delivered"
+    if status == 410:
+        return "unregistered"
+    if status == 400 and reason in DEAD_TOKEN_REASONS:
+        return "bad_token"
+    if status == 403 or (status == 400 and reason in CREDENTIAL_REASONS):
+        return "certificate"
+    if status == 429 or status >= 500:
+        return "retry"
+    return "error"
+
+
+def reason_in(body: bytes) -> str | None:
+    """The ``reason`` of an APNs error body (or of GOAWAY's debug data); a body that is not
+    the expected JSON is returned as text, cut short."""
+    if not body:
+        return None
+    try:
+        reason = json.loads(body).get("reason")
+    except (ValueError, AttributeError):
+        return body[:200].decode("utf-8", "replace")
+    return reason if isinstance(reason, str) else None
+
