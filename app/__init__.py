@@ -8,7 +8,6 @@ one sentence instead of at the first request.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from flask import Flask
@@ -26,8 +25,6 @@ if TYPE_CHECKING:
     from app.integrations.apns import PushSender
     from app.integrations.google import GoogleWallet
     from app.integrations.mail import MailSender
-    from app.runtime import Runtime
-    from app.sync.worker import Loop
 
 __all__ = ["Config", "ConfigError", "create_app"]
 
@@ -75,6 +72,7 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     app.extensions["loyalpass"] = runtime
 
     from app.cli import register_cli
+    from app.delivery.workers import make_workers
     from app.web import register_web
 
     register_web(app)
@@ -92,45 +90,6 @@ def google_status(config: Config) -> str:
                 "cards go to Apple Wallet only.")
     return (f"Google Wallet: on, issuer {config.google_issuer_id}, "
             f"API {config.google_api_url}.")
-
-
-def make_workers(runtime: Runtime, *, push_sender: PushSender | None = None,
-                 google_client: GoogleWallet | None = None,
-                 mail_sender: MailSender | None = None, loops: int = 1,
-                 name: str = "worker") -> list[Loop]:
-    """The worker loops of one process: ``loops`` push loops, one mail loop and, when
-    Google Wallet is on, one Google loop woken after each fan-out. They are added to
-    ``runtime.workers``."""
-    from app.google_wallet.client import make_google_client
-    from app.google_wallet.sync import GoogleSync
-    from app.sync.mail import MailSync, MailWorker, make_mail_sender
-    from app.sync.senders import make_sender
-    from app.sync.worker import GoogleWorker, Worker
-
-    config, google = runtime.config, runtime.wallet.google
-    sender = push_sender or make_sender(
-        config, development_chain=runtime.wallet.is_development_chain)
-    created: list[Loop] = [MailWorker(
-        MailSync(sessions=runtime.sessions, sender=mail_sender or make_mail_sender(config),
-                 wallet=runtime.wallet, sender_address=config.sender_address),
-        poll_interval=config.worker_poll_interval, name=f"{name}-mail")]
-    google_loop = None
-    if google is not None:
-        client = google_client or make_google_client(config, google, runtime.engine)
-        google_loop = GoogleWorker(GoogleSync(sessions=runtime.sessions, client=client,
-                                              account=google, wallet=runtime.wallet),
-                                   poll_interval=config.worker_poll_interval,
-                                   name=f"{name}-google")
-        created.append(google_loop)
-    for number in range(loops):
-        created.append(Worker(
-            sessions=runtime.sessions, sender=sender, topic=runtime.wallet.pass_type_identifier,
-            name=name if loops == 1 else f"{name}-{number + 1}",
-            poll_interval=config.worker_poll_interval,
-            lease=timedelta(seconds=config.push_lease_seconds), google=google,
-            after_fanout=google_loop.wake if google_loop is not None else None))
-    runtime.workers.extend(created)
-    return created
 
 
 def _check_database(engine: Engine) -> None:

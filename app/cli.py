@@ -49,7 +49,7 @@ def serve(host: str, port: int) -> None:
     upgrade(make_engine(config.database_url))
     app = create_app(config)
     from app import google_status
-    from app.sync.mail import mail_status
+    from app.delivery.mail import mail_status
 
     click.echo(google_status(config))
     click.echo(mail_status(config))
@@ -145,9 +145,10 @@ def worker(concurrency: int) -> None:
     import signal
     import threading
 
-    from app import create_app, google_status, make_workers
-    from app.sync.mail import mail_status
-    from app.sync.worker import PostgresListener
+    from app import create_app, google_status
+    from app.delivery.loop import PostgresListener
+    from app.delivery.mail import mail_status
+    from app.delivery.workers import make_workers
 
     config = Config.from_env().with_changes(worker="external")
     runtime = create_app(config).extensions["loyalpass"]

@@ -19,7 +19,7 @@ from app.ledger.models import (
 )
 from app.merchants.models import ApiKey, Location, Merchant, Program, Staff
 from app.offers.models import CardOffer, Offer
-from app.sync.models import Mail, OutboxMessage
+from app.outbox.models import Mail, OutboxMessage
 
 __all__ = [
     "Alert", "ApiKey", "AuditRecord", "Card", "CardOffer", "CardRecoveryLink", "Customer",

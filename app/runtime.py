@@ -13,7 +13,7 @@ from app.config import Config
 from app.wallet.service import Wallet
 
 if TYPE_CHECKING:
-    from app.sync.worker import Loop
+    from app.delivery.loop import Loop
     from app.web.limits import RateLimits
 
 

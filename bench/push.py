@@ -38,12 +38,12 @@ sys.path.insert(0, str(ROOT))
 from app import create_app  # noqa: E402
 from app.config import Config  # noqa: E402
 from app.db import make_engine  # noqa: E402
+from app.delivery.pushes import Worker  # noqa: E402
+from app.delivery.senders import make_sender  # noqa: E402
 from app.devices.models import Device, Registration  # noqa: E402
 from app.integrations.apns import PushResult, PushSender  # noqa: E402
 from app.merchants.service import create_merchant  # noqa: E402
 from app.migrations import upgrade  # noqa: E402
-from app.sync.senders import make_sender  # noqa: E402
-from app.sync.worker import Worker  # noqa: E402
 from app.wallet.identity import write_development_chain  # noqa: E402
 from tests.apns_standin import ApnsStandIn, write_test_certificates  # noqa: E402
 

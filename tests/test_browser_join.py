@@ -14,9 +14,9 @@ from werkzeug.serving import make_server
 
 from app import create_app
 from app.config import Config
+from app.delivery.mail import MailSync
 from app.integrations.mail import LoggingMailSender
 from app.merchants.service import create_merchant
-from app.sync.mail import MailSync
 from tests.wallet_helpers import pass_json
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -23,10 +23,10 @@ from app.cards.models import Card, CardRecoveryLink, Customer
 from app.cards.schemas import EnrolmentInput
 from app.clock import utcnow
 from app.config import Config
+from app.delivery.mail import LINK_GONE
 from app.errors import Gone
 from app.merchants.models import Program
-from app.sync.mail import LINK_GONE
-from app.sync.models import Mail
+from app.outbox.models import Mail
 from tests.apns_standin import Certificates, write_test_certificates
 from tests.conftest import Api, count_rows
 from tests.push_helpers import wait_for
@@ -369,8 +369,8 @@ def test_a_new_customer_is_taken_straight_to_their_card_page_which_no_cache_keep
 
 
 def test_the_inline_and_the_external_worker_both_run_the_mail_loop(app: Flask) -> None:
-    from app import make_workers
-    from app.sync.mail import MailWorker
+    from app.delivery.mail import MailWorker
+    from app.delivery.workers import make_workers
 
     runtime = app.extensions["loyalpass"]
     assert any(isinstance(loop, MailWorker) for loop in runtime.workers)  # inline

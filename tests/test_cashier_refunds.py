@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.ledger.models import AuditRecord, LedgerEntry, Refund
 from app.merchants.models import Location
 from app.merchants.service import create_api_key
-from app.sync.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from tests.conftest import Api, count_rows
 from tests.test_pos_api import buy
 

@@ -29,7 +29,7 @@ from sqlalchemy import select
 
 from app import create_app
 from app.config import Config, ConfigError
-from app.google_wallet.limiter import DatabaseWindowCounter
+from app.delivery.google.limiter import DatabaseWindowCounter
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
 from app.integrations.fakes import FakePushSender
 from app.integrations.ratelimit import WindowLimiter
@@ -191,7 +191,7 @@ def test_ten_quick_purchases_lead_to_one_patch_that_ends_on_the_right_balance(
         google_manual: Google) -> None:
     google = google_manual
     loops = google.app.extensions["loyalpass"]
-    from app import make_workers
+    from app.delivery.workers import make_workers
 
     push, google_loop = _loops(make_workers(loops, push_sender=FakePushSender()))
     program = make_program(google.api)
@@ -206,7 +206,8 @@ def test_ten_quick_purchases_lead_to_one_patch_that_ends_on_the_right_balance(
 
 
 def _loops(loops: list[Any]) -> tuple[Any, Any]:
-    from app.sync.worker import GoogleWorker, Worker
+    from app.delivery.google.sync import GoogleWorker
+    from app.delivery.pushes import Worker
 
     push = next(loop for loop in loops if isinstance(loop, Worker))
     google_loop = next(loop for loop in loops if isinstance(loop, GoogleWorker))
@@ -344,7 +345,7 @@ def test_without_an_issuer_id_google_is_off_and_cards_have_no_save_link(
                     {"name": "Olena", "email": "olena@example.com"}).get_json()
     assert "google_save_url" not in card
     assert google_status(app.extensions["loyalpass"].config).startswith("Google Wallet: off")
-    from app import make_workers
+    from app.delivery.workers import make_workers
 
     loops = make_workers(app.extensions["loyalpass"], push_sender=FakePushSender())
     assert [type(loop).__name__ for loop in loops] == ["MailWorker", "Worker"]  # no Google

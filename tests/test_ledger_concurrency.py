@@ -33,7 +33,7 @@ from app import create_app
 from app.cards.models import Card
 from app.config import Config
 from app.ledger.models import LedgerEntry, Purchase
-from app.sync.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from tests.conftest import Api
 
 BALANCE = 1000

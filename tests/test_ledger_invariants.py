@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.ledger.models import AuditRecord, IdempotencyRecord, LedgerEntry, Purchase, Refund
 from app.merchants.service import create_merchant
-from app.sync.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from tests.conftest import Api
 
 SETTINGS = settings(max_examples=25, stateful_step_count=25, deadline=None,

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.clock import utcnow
 from app.config import Config, ConfigError
+from app.delivery.mail import MAX_ATTEMPTS, MailSync, make_mail_sender
 from app.merchants.models import Program
-from app.sync.mail import MAX_ATTEMPTS, MailSync, make_mail_sender
-from app.sync.models import Mail
+from app.outbox.models import Mail
 from tests.apns_standin import Certificates
 from tests.conftest import Api, new_merchant
 from tests.push_helpers import wait_for

@@ -13,11 +13,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from app import make_workers
+from app.delivery.pushes import Worker
+from app.delivery.workers import make_workers
 from app.integrations.fakes import FakePushSender
 from app.merchants.service import create_api_key
 from app.offers.models import CardOffer, Offer
-from app.sync.worker import Worker
 from tests.conftest import Api, count_rows, new_merchant
 from tests.push_helpers import install, pass_json, register
 

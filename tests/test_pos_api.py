@@ -15,7 +15,7 @@ from app.cards.models import Card
 from app.ledger.models import Alert, AuditRecord, LedgerEntry, Purchase
 from app.merchants.models import Location, Program
 from app.merchants.service import create_api_key
-from app.sync.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from tests.conftest import Api, count_rows, new_merchant
 
 

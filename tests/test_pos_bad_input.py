@@ -19,7 +19,7 @@ from app.cards.models import Card
 from app.cards.numbers import luhn_check_digit
 from app.ledger.models import AuditRecord, IdempotencyRecord, LedgerEntry, Purchase, Refund
 from app.merchants.models import ApiKey, Program
-from app.sync.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 from tests.conftest import Api, count_rows, new_merchant
 
 WRITTEN_TABLES = (Purchase, Refund, LedgerEntry, IdempotencyRecord, OutboxMessage, AuditRecord)

@@ -17,11 +17,14 @@ import pytest
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from app import create_app, make_workers
+from app import create_app
 from app.config import Config
-from app.sync import outbox, worker
-from app.sync.outbox import NOTIFY_CHANNEL
-from app.sync.worker import PostgresListener, Worker
+from app.delivery import loop as worker
+from app.delivery.loop import PostgresListener
+from app.delivery.pushes import Worker
+from app.delivery.workers import make_workers
+from app.outbox import messages as outbox
+from app.outbox.messages import NOTIFY_CHANNEL
 from tests.conftest import Api, _truncate_postgres
 from tests.push_helpers import RecordingSender, install, register, wait_for
 

@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 from app import create_app
 from app.clock import utcnow
 from app.config import Config
+from app.delivery.pushes import MAX_ATTEMPTS, Worker
 from app.devices.models import Device, Registration
-from app.sync.dispatch import MAX_ATTEMPTS
-from app.sync.worker import Worker
 from tests.conftest import Api, count_rows
 from tests.push_helpers import RecordingSender, install, register, wait_for
 from tests.test_pos_api import buy

@@ -157,7 +157,7 @@ def test_two_changed_passes_registered_with_one_token_still_make_one_push(
     buy(owner, first, 1_000)
     buy(owner, second, 1_000)
 
-    from app import make_workers
+    from app.delivery.workers import make_workers
 
     for loop in make_workers(runtime, name="second-round"):
         loop.start()

@@ -1,4 +1,4 @@
-"""The loyalty rules (``app.ledger.rules``) as pure functions, checked with hypothesis
+"""The loyalty rules (``app.points.rules``) as pure functions, checked with hypothesis
 against arithmetic done independently here in exact fractions."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from app.ledger.rules import (
+from app.points.rules import (
     CardState,
     Rules,
     RuleViolation,

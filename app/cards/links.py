@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.cards.service import new_authentication_token
 from app.devices.models import Device, Registration
-from app.sync.outbox import pass_changed
+from app.outbox.messages import pass_changed
 
 
 def reissue_link(session: Session, *, card: Card, reset_pass_token: bool) -> Card:

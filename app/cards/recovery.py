@@ -42,8 +42,8 @@ from app.cards.service import (
 from app.clock import utcnow
 from app.errors import Gone
 from app.merchants.models import Program
-from app.sync.models import MAIL_KIND_CARD_RECOVERY
-from app.sync.outbox import queue_mail
+from app.outbox.messages import queue_mail
+from app.outbox.models import MAIL_KIND_CARD_RECOVERY
 
 log = logging.getLogger("loyalpass.recovery")
 

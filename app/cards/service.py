@@ -22,10 +22,10 @@ from app.cards.numbers import new_card_number, number_from_scan
 from app.cards.schemas import EnrolmentInput
 from app.clock import utcnow
 from app.errors import Invalid, NotFound
-from app.ledger.postings import Actor, post, program_rules
-from app.ledger.rules import tier_for
 from app.merchants.models import Program
-from app.sync.outbox import queue_pass_update
+from app.outbox.messages import queue_pass_update
+from app.points.postings import Actor, post, program_rules
+from app.points.rules import tier_for
 
 
 @dataclass(frozen=True)

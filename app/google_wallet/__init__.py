@@ -1,6 +1,7 @@
-"""Google Wallet, kept in step with the ledger: one LoyaltyClass per program, one
-LoyaltyObject per card, notifying messages within Google's budget, and the save and
-delete callbacks Google sends.
+"""Google Wallet's state, kept in step with the ledger: one LoyaltyClass per program,
+one LoyaltyObject per card, notifying messages within Google's budget, the save and
+delete callbacks Google sends, and the service account (``account``). What sends them
+is the Google channel, ``app.delivery.google``.
 
 Invariants: nothing here talks to Google inside a request or a ledger transaction. A
 change marks the class or object pending (a generation number bumped, so any number of

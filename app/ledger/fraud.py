@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.ledger.models import LedgerEntry
-from app.ledger.postings import Actor
+from app.points.postings import Actor
 
 Limits = Mapping[str, int | None]
 CARD_WINDOWS = (

@@ -16,7 +16,9 @@ from sqlalchemy.sql import ColumnElement
 from app.cards.models import Card
 from app.clock import utcnow
 from app.ledger.models import LedgerEntry, Purchase
-from app.ledger.postings import (
+from app.merchants.models import Program
+from app.outbox.messages import pass_changed
+from app.points.postings import (
     TIER_WINDOW,
     Actor,
     audit,
@@ -26,9 +28,7 @@ from app.ledger.postings import (
     refresh_figures,
     spend_figures,
 )
-from app.ledger.rules import expiring_points, tier_for
-from app.merchants.models import Program
-from app.sync.outbox import pass_changed
+from app.points.rules import expiring_points, tier_for
 
 
 @dataclass(frozen=True)

@@ -30,12 +30,12 @@ from sqlalchemy.orm import Session
 
 from app.cards.models import next_pass_stamps
 from app.ledger.fraud import CARD_WINDOWS
-from app.ledger.postings import TIER_WINDOW, program_rules
-from app.ledger.rules import PurchaseOutcome, Rules, tier_for
 from app.merchants.models import Program
 from app.merchants.service import KEY_COLUMNS, PresentedKey
+from app.outbox.messages import NOTIFY_EXPRESSION, OUTBOX_ROW
+from app.points.postings import TIER_WINDOW, program_rules
+from app.points.rules import PurchaseOutcome, Rules, tier_for
 from app.sql import SQL, Raw
-from app.sync.outbox import NOTIFY_EXPRESSION, OUTBOX_ROW
 
 KEY_CONSTRAINT = "uq_idempotency_merchant_key"  # a WRITE that breaks it meets another request
 MAX_CACHED_TERMS = 256
@@ -114,7 +114,7 @@ ENTRIES_ROWS = _ENTRY_ROW.format(
 
 _EACH_FROM_THE_UPDATE = [f"{row} FROM card" for row in (
     RECORD_ROW, PURCHASE_ROW, OUTBOX_ROW, AUDIT_ROW)] + [ENTRIES_ROWS]
-WRITE_PURCHASE = {  # with NOTIFY or not (``app.sync.outbox.notify_due``)
+WRITE_PURCHASE = {  # with NOTIFY or not (``app.outbox.messages.notify_due``)
     notify: SQL(
         "WITH card AS (" + UPDATE_CARD + " AND CAST(xmin AS text) = :card_version RETURNING"
         " id), " + ", ".join(f"row_{number} AS (INSERT INTO {row})"

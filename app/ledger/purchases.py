@@ -9,7 +9,7 @@ and the purchase's new id. The rules decide in Python. One statement then update
 card's figures and pass version, if the card row is still the one read, and with that
 update writes the purchase, its entries, the outbox row, the audit record and the
 idempotency record with the answer, and notifies the workers (at most every
-``NOTIFY_EVERY``: see ``app.sync.outbox``). Each is a transaction of its own: no BEGIN
+``NOTIFY_EVERY``: see ``app.outbox.messages``). Each is a transaction of its own: no BEGIN
 or COMMIT round trips. The statements are in ``app.ledger.purchase_rows``.
 
 If the card changed in between (a purchase, a refund, ...), nothing was written and the
@@ -41,7 +41,6 @@ from app.errors import Conflict, Forbidden, Invalid, NotFound, Problem, TooMany
 from app.ledger import fraud
 from app.ledger.idempotency import Answer, replay
 from app.ledger.models import Alert
-from app.ledger.postings import Actor
 from app.ledger.purchase_rows import (
     LOCK_CARD,
     Card,
@@ -55,24 +54,25 @@ from app.ledger.purchase_rows import (
     read_purchase,
     write_purchase,
 )
-from app.ledger.rules import (
-    CardState,
-    PurchaseOutcome,
-    Rules,
-    RuleViolation,
-    evaluate_purchase,
-)
 from app.ledger.schemas import PurchaseInput
 from app.merchants.models import Location
 from app.merchants.service import PresentedKey
-from app.sql import Raw
-from app.sync.outbox import (
+from app.outbox.messages import (
     notify_due,
     notify_sent,
     pass_update_payload,
     wake_after_commit,
     wake_now,
 )
+from app.points.postings import Actor
+from app.points.rules import (
+    CardState,
+    PurchaseOutcome,
+    Rules,
+    RuleViolation,
+    evaluate_purchase,
+)
+from app.sql import Raw
 
 # The API key's row as the purchase read it (``KEY_COLUMNS``; None: no key has the prefix)
 # to the actor, or a problem raised (401, 403): the web layer's check of the key.

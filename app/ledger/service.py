@@ -20,7 +20,9 @@ from app.clock import utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
 from app.ledger.idempotency import Answer, run_once
 from app.ledger.models import LedgerEntry, Purchase, Refund
-from app.ledger.postings import (
+from app.ledger.schemas import AdjustmentInput, RefundInput
+from app.outbox.messages import pass_changed
+from app.points.postings import (
     Actor,
     audit,
     lock_card,
@@ -29,13 +31,11 @@ from app.ledger.postings import (
     refresh_figures,
     spend_figures,
 )
-from app.ledger.rules import (
+from app.points.rules import (
     RuleViolation,
     evaluate_refund,
     max_redeemable,
 )
-from app.ledger.schemas import AdjustmentInput, RefundInput
-from app.sync.outbox import pass_changed
 
 
 @dataclass(frozen=True)

@@ -33,8 +33,8 @@ from app.merchants.schemas import (
     ProgramCreate,
     ProgramUpdate,
 )
+from app.outbox.messages import program_changed
 from app.sql import SQL, Raw
-from app.sync.outbox import program_changed
 
 KEY_PREFIX = "lp_"
 # Fields whose change alters what the pass looks like: bump the design and every pass.

@@ -15,7 +15,7 @@ from app.errors import Conflict, Invalid, NotFound
 from app.merchants.models import Program
 from app.offers.models import CardOffer, Offer
 from app.offers.schemas import OfferCreate, naive_utc
-from app.sync.outbox import program_changed
+from app.outbox.messages import program_changed
 
 SHOWN_OFFERS = 3  # a pass has room for a few; the newest win
 CARDS = cast(Table, Card.__table__)

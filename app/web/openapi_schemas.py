@@ -1,7 +1,7 @@
 """JSON Schemas of what the API answers, for the OpenAPI description.
 
 Each mirrors a function that writes a body (``app.web.views``, ``app.ledger.service``,
-``app.ledger.purchases``, ``app.offers.service``, ``app.sync.service``,
+``app.ledger.purchases``, ``app.offers.service``, ``app.delivery.deliveries``,
 ``app.google_wallet.service``, ``app.web.problems``): a field they may leave null is
 nullable here, and every field they always write is required. Objects stay open to new
 fields. The schemathesis run in the test suite checks every answer against them.

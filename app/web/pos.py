@@ -13,7 +13,6 @@ from app.ledger import purchases
 from app.ledger import service as ledger
 from app.ledger.idempotency import Answer, check_key, request_hash
 from app.ledger.models import Alert, Purchase
-from app.ledger.postings import Actor
 from app.ledger.schemas import (
     AdjustmentInput,
     BlockInput,
@@ -22,6 +21,7 @@ from app.ledger.schemas import (
     RefundInput,
 )
 from app.offers.service import current_offers, offer_json
+from app.points.postings import Actor
 from app.sql import Raw
 from app.validation import MAX_INT32, parse, parse_whole
 from app.web.auth import (

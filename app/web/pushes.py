@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, Response
 
 from app.cards.service import get_card
+from app.delivery import deliveries as pushes
+from app.delivery.mail import card_mails
 from app.google_wallet import service as google
-from app.sync import service as pushes
-from app.sync.mail import card_mails
 from app.web.auth import READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response
 

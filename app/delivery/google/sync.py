@@ -21,13 +21,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.cards.models import Card
 from app.clock import utcnow
+from app.delivery.loop import Loop
+from app.delivery.pushes import backoff
 from app.google_wallet.account import GoogleAccount
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
-from app.google_wallet.views import google_card, google_program
 from app.integrations.google import GoogleResult, GoogleWallet
 from app.merchants.models import Program
 from app.offers.service import current_offers
-from app.sync.dispatch import backoff
+from app.wallet.google_views import google_card, google_program
 from app.wallet.service import Wallet
 from passes.google import loyalty_class, loyalty_object, message, object_patch
 
@@ -211,3 +212,22 @@ class GoogleSync:
 
 def _describe(result: GoogleResult) -> str:
     return f"{result.outcome} {result.status or ''} {result.reason or ''}".strip()[:500]
+
+
+class GoogleWorker(Loop):
+    """Sends pending Google classes, objects and messages (at Google's pace, through the
+    shared limiter), so that a slow Google never holds up the pushes to iPhones."""
+
+    def __init__(self, sync: GoogleSync, *, poll_interval: float = 1.0,
+                 name: str = "google-worker") -> None:
+        super().__init__()
+        self.sync = sync
+        self.poll_interval = poll_interval
+        self.name = name
+
+    def run_once(self) -> int:
+        return self.sync.run_once()
+
+    @property
+    def client(self) -> GoogleWallet:
+        return self.sync.client

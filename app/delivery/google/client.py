@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from app.config import Config
+from app.delivery.google.limiter import DatabaseWindowCounter
 from app.google_wallet.account import GoogleAccount
-from app.google_wallet.limiter import DatabaseWindowCounter
 from app.integrations.google import GoogleWalletClient
 from app.integrations.ratelimit import Limiter, RedisLimiter, WindowLimiter
 

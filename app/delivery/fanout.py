@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from app.cards.models import Card
 from app.clock import utcnow
+from app.delivery.google import queue as google_queue
 from app.devices.models import Registration
-from app.google_wallet import queue as google_queue
 from app.google_wallet.account import GoogleAccount
 from app.offers.models import CardOffer
-from app.sync.models import OutboxMessage
+from app.outbox.models import OutboxMessage
 
 FANOUT_LOCK = 0x4C4F59  # an advisory lock id: one fan-out at a time on PostgreSQL
 

@@ -1,10 +1,11 @@
-"""The push worker: drains the outbox and pushes devices, woken right after commits.
+"""The loop every delivery channel runs in, woken right after commits, and the
+PostgreSQL listener that wakes it from other processes.
 
 Run as ``loyalpass worker`` (any number of processes on PostgreSQL, woken by
 ``LISTEN/NOTIFY``) or, with ``LOYALPASS_WORKER=inline``, as a thread of the web process
 woken in-process after each commit. A loop that was woken, or found work, looks once
 more ``LINGER`` after it runs out (purchases notify at most every ``NOTIFY_EVERY``: see
-``app.sync.outbox``). It also polls every ``poll_interval`` seconds for retries that come
+``app.outbox.messages``). It also polls every ``poll_interval`` seconds for retries that come
 due and leases that ran out. ``stop()`` lets the batch in flight finish (its pushes are
 sent and recorded) before the loop ends.
 """
@@ -15,20 +16,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
 
 from app.db import describe_error
-from app.google_wallet.account import GoogleAccount
-from app.google_wallet.sync import GoogleSync
-from app.integrations.apns import PushSender
-from app.integrations.google import GoogleWallet
-from app.sync.dispatch import LEASE, dispatch
-from app.sync.fanout import drain_outbox
-from app.sync.outbox import LINGER, NOTIFY_CHANNEL, add_waker, remove_waker
+from app.outbox.messages import LINGER, NOTIFY_CHANNEL, add_waker, remove_waker
 
 log = logging.getLogger("loyalpass.worker")
 
@@ -97,60 +90,6 @@ class Loop:
         thread = getattr(self, "_thread", None)
         if thread is not None:
             thread.join(timeout)
-
-
-class Worker(Loop):
-    """Fans the outbox out (to devices, and to Google when it is on) and pushes devices."""
-
-    def __init__(self, *, sessions: sessionmaker[Session], sender: PushSender, topic: str,
-                 poll_interval: float = 1.0, batch: int = 1000, name: str = "worker",
-                 lease: timedelta = LEASE, google: GoogleAccount | None = None,
-                 after_fanout: Callable[[], None] | None = None) -> None:
-        super().__init__()
-        self.sessions = sessions
-        self.sender = sender
-        self.topic = topic
-        self.poll_interval = poll_interval
-        self.batch = batch
-        self.name = name
-        self.lease = lease
-        self.google = google
-        self.after_fanout = after_fanout
-
-    def run_once(self) -> int:
-        """One round of fan-out and pushing; returns how much work it found."""
-        with self.sessions() as session:
-            fanned = drain_outbox(session, limit=self.batch, google=self.google)
-            if fanned and self.after_fanout is not None:
-                self.after_fanout()
-            report = dispatch(session, self.sender, topic=self.topic, limit=self.batch,
-                              lease=self.lease)
-        if report.claimed:
-            log.info("%s pushed %d devices: %s", self.name, report.pushed, report.outcomes)
-        return fanned + report.claimed
-
-    @property
-    def client(self) -> PushSender:
-        return self.sender
-
-
-class GoogleWorker(Loop):
-    """Sends pending Google classes, objects and messages (at Google's pace, through the
-    shared limiter), so that a slow Google never holds up the pushes to iPhones."""
-
-    def __init__(self, sync: GoogleSync, *, poll_interval: float = 1.0,
-                 name: str = "google-worker") -> None:
-        super().__init__()
-        self.sync = sync
-        self.poll_interval = poll_interval
-        self.name = name
-
-    def run_once(self) -> int:
-        return self.sync.run_once()
-
-    @property
-    def client(self) -> GoogleWallet:
-        return self.sync.client
 
 
 class PostgresListener:

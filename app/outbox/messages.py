@@ -8,7 +8,7 @@ database delivers only when the transaction commits.
 Purchases, which come by the hundred a second at a busy chain, notify at most every
 ``NOTIFY_EVERY`` per process (``notify_due``): a NOTIFY costs PostgreSQL about as much as
 one of the rows it announces, and wakes every listening worker. A worker that was woken
-looks again ``LINGER`` after it runs out of work (``app.sync.worker.Loop``), which finds
+looks again ``LINGER`` after it runs out of work (``app.delivery.loop.Loop``), which finds
 the purchases committed in the meantime without a NOTIFY of their own; the poll every
 ``worker_poll_interval`` is the backstop. Nothing depends on a NOTIFY arriving: the rows
 are in the outbox either way.
@@ -19,13 +19,12 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, event, insert, text
 from sqlalchemy.orm import Session
 
-from app.cards.models import Card
-from app.sync.models import Mail, OutboxMessage
+from app.outbox.models import Mail, OutboxMessage
 
 TOPIC_PASS_UPDATED = "pass_updated"  # noqa: S105 (a topic name)
 TOPIC_PROGRAM_UPDATED = "program_updated"
@@ -45,6 +44,18 @@ NOTIFY_EXPRESSION = "pg_notify('loyalpass_outbox', '')"
 NOTIFY_EVERY = 0.05  # seconds, per process, for purchases (``notify_due``)
 LINGER = 0.2  # seconds a woken worker looks again after it ran out of work: > NOTIFY_EVERY
 _notified_at = [-NOTIFY_EVERY]  # time.monotonic() of this process's last purchase NOTIFY
+
+
+class ChangedPass(Protocol):
+    """What ``pass_changed`` needs of a card (``app.cards.models.Card``): the outbox sits
+    below the use cases and their models, so it names the shape, not the class."""
+
+    id: Any  # None until the session flushes a card enrolled in this transaction
+    merchant_id: int
+    pass_version: int
+
+    def mark_pass_changed(self) -> None: ...
+
 
 _wakers: list[Callable[[], None]] = []
 _wakers_lock = threading.Lock()
@@ -101,7 +112,7 @@ def _forget_after_rollback(session: Session) -> None:
     session.info.pop(_PENDING_WAKE, None)
 
 
-def pass_changed(session: Session, card: Card, *, reason: str) -> None:
+def pass_changed(session: Session, card: ChangedPass, *, reason: str) -> None:
     """Bump the card's pass and queue its push; the caller commits both or neither."""
     card.mark_pass_changed()
     if card.id is None:
@@ -142,7 +153,7 @@ def program_changed(session: Session, *, merchant_id: int, program_id: int,
 def queue_mail(session: Session, *, merchant_id: int, customer_id: int, kind: str,
                recipient: str, locale: str, recovery_link_id: int | None = None) -> None:
     """Queue a mail in the caller's transaction; the mail worker composes and sends it
-    after commit (``app.sync.mail``), so no web request ever waits for a mail server."""
+    after commit (``app.delivery.mail``), so no web request ever waits for a mail server."""
     session.add(Mail(merchant_id=merchant_id, customer_id=customer_id, kind=kind,
                      recipient=recipient, locale=locale, recovery_link_id=recovery_link_id))
     wake_after_commit(session)

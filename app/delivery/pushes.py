@@ -17,18 +17,23 @@ from __future__ import annotations
 import logging
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import Table, bindparam, delete, exists, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.clock import utcnow
+from app.delivery.fanout import drain_outbox
+from app.delivery.loop import Loop
 from app.devices.models import Device, Registration
+from app.google_wallet.account import GoogleAccount
 from app.integrations.apns import PushResult, PushSender
 
 log = logging.getLogger("loyalpass.push")
+worker_log = logging.getLogger("loyalpass.worker")
 
 LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 12
@@ -178,3 +183,38 @@ def _record_failures(session: Session, pairs: list[tuple[Due, PushResult]],
                 last_push_status=bindparam("code"), last_push_error=bindparam("error")),
         rows,
     )
+
+
+class Worker(Loop):
+    """Fans the outbox out (to devices, and to Google when it is on) and pushes devices."""
+
+    def __init__(self, *, sessions: sessionmaker[Session], sender: PushSender, topic: str,
+                 poll_interval: float = 1.0, batch: int = 1000, name: str = "worker",
+                 lease: timedelta = LEASE, google: GoogleAccount | None = None,
+                 after_fanout: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.sessions = sessions
+        self.sender = sender
+        self.topic = topic
+        self.poll_interval = poll_interval
+        self.batch = batch
+        self.name = name
+        self.lease = lease
+        self.google = google
+        self.after_fanout = after_fanout
+
+    def run_once(self) -> int:
+        """One round of fan-out and pushing; returns how much work it found."""
+        with self.sessions() as session:
+            fanned = drain_outbox(session, limit=self.batch, google=self.google)
+            if fanned and self.after_fanout is not None:
+                self.after_fanout()
+            report = dispatch(session, self.sender, topic=self.topic, limit=self.batch,
+                              lease=self.lease)
+        if report.claimed:
+            worker_log.info("%s pushed %d devices: %s", self.name, report.pushed, report.outcomes)
+        return fanned + report.claimed
+
+    @property
+    def client(self) -> PushSender:
+        return self.sender

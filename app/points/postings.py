@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.clock import utcnow
 from app.ledger.models import AuditRecord, LedgerEntry, Purchase
-from app.ledger.rules import Rules, tier_for
 from app.merchants.models import Program
+from app.points.rules import Rules, tier_for
 
 TIER_WINDOW = timedelta(days=365)
 

@@ -5,7 +5,7 @@ Each round leases a few due mails (``FOR UPDATE SKIP LOCKED`` on PostgreSQL; SQL
 write lock serialises workers) for ``LEASE``, composes each from the database (a
 recovery mail's link is built now from its row id: nothing usable is stored), ends the
 transaction, sends the batch through the sender over one connection, and records each
-answer. Retryable failures back off with jitter (``app.sync.dispatch.backoff``); after
+answer. Retryable failures back off with jitter (``app.delivery.pushes.backoff``); after
 ``MAX_ATTEMPTS``, or at once when the server refused the mail for good, the mail is
 parked as failed: logged, and shown in the card's deliveries until someone retries it.
 A recovery mail whose link was used or expired before it could go is parked unsent.
@@ -29,11 +29,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.cards.models import CardRecoveryLink
 from app.clock import iso, utcnow
 from app.config import Config
+from app.delivery.loop import Loop
+from app.delivery.pushes import backoff
 from app.i18n import translate
 from app.integrations.mail import LoggingMailSender, MailResult, MailSender, SmtpSender
-from app.sync.dispatch import backoff
-from app.sync.models import Mail
-from app.sync.worker import Loop
+from app.outbox.models import Mail
 from app.wallet.service import Wallet
 
 log = logging.getLogger("loyalpass.mail")

@@ -51,7 +51,7 @@ MAIL_STATES = ("pending", "sent", "failed")
 
 class Mail(Base):
     """A mail to a customer, written in the transaction that decided to send it and sent
-    by the mail worker after commit (``app.sync.mail``): pending until the server took it,
+    by the mail worker after commit (``app.delivery.mail``): pending until the server took it,
     leased by one worker at a time, parked as failed after its last attempt. The body is
     composed at send time; a recovery mail names its link, whose token is built then."""
 

@@ -10,10 +10,10 @@ from sqlalchemy.orm import Session
 
 from app.cards.models import Card
 from app.clock import iso, utcnow
+from app.delivery.mail import retry_failed_mails
 from app.devices.models import Device, Registration
 from app.google_wallet import service as google
-from app.sync.mail import retry_failed_mails
-from app.sync.outbox import wake_after_commit
+from app.outbox.messages import wake_after_commit
 
 
 def card_deliveries(session: Session, *, card: Card) -> list[dict[str, Any]]:

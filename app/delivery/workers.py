@@ -1,0 +1,74 @@
+"""The worker loops of one process, one or more per channel: pushes (fan-out and APNs,
+``app.delivery.pushes``), Google Wallet (``app.delivery.google``) and mail
+(``app.delivery.mail``). A new channel is a module of its own with its loop, added here.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Protocol
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.config import Config
+from app.delivery.google.client import make_google_client
+from app.delivery.google.sync import GoogleSync, GoogleWorker
+from app.delivery.loop import Loop
+from app.delivery.mail import MailSync, MailWorker, make_mail_sender
+from app.delivery.pushes import Worker
+from app.delivery.senders import make_sender
+from app.integrations.apns import PushSender
+from app.integrations.google import GoogleWallet
+from app.integrations.mail import MailSender
+from app.wallet.service import Wallet
+
+
+class Host(Protocol):
+    """What the loops need of the running app (``app.runtime.Runtime``, which sits above
+    the web layer and so is named here by its shape)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def engine(self) -> Engine: ...
+    @property
+    def sessions(self) -> sessionmaker[Session]: ...
+    @property
+    def wallet(self) -> Wallet: ...
+    @property
+    def workers(self) -> list[Loop]: ...
+
+
+def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
+                 google_client: GoogleWallet | None = None,
+                 mail_sender: MailSender | None = None, loops: int = 1,
+                 name: str = "worker") -> list[Loop]:
+    """The worker loops of one process: ``loops`` push loops, one mail loop and, when
+    Google Wallet is on, one Google loop woken after each fan-out. They are added to
+    ``runtime.workers``."""
+
+    config, google = runtime.config, runtime.wallet.google
+    sender = push_sender or make_sender(
+        config, development_chain=runtime.wallet.is_development_chain)
+    created: list[Loop] = [MailWorker(
+        MailSync(sessions=runtime.sessions, sender=mail_sender or make_mail_sender(config),
+                 wallet=runtime.wallet, sender_address=config.sender_address),
+        poll_interval=config.worker_poll_interval, name=f"{name}-mail")]
+    google_loop = None
+    if google is not None:
+        client = google_client or make_google_client(config, google, runtime.engine)
+        google_loop = GoogleWorker(GoogleSync(sessions=runtime.sessions, client=client,
+                                              account=google, wallet=runtime.wallet),
+                                   poll_interval=config.worker_poll_interval,
+                                   name=f"{name}-google")
+        created.append(google_loop)
+    for number in range(loops):
+        created.append(Worker(
+            sessions=runtime.sessions, sender=sender, topic=runtime.wallet.pass_type_identifier,
+            name=name if loops == 1 else f"{name}-{number + 1}",
+            poll_interval=config.worker_poll_interval,
+            lease=timedelta(seconds=config.push_lease_seconds), google=google,
+            after_fanout=google_loop.wake if google_loop is not None else None))
+    runtime.workers.extend(created)
+    return created
