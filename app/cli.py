@@ -10,7 +10,7 @@ from typing import Any
 import click
 from flask import Flask
 
-from app.config import Config, ConfigError
+from app.config import DEFAULT_PORT, Config, ConfigError
 
 
 def _fail_clearly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -35,7 +35,7 @@ def main() -> None:
 
 @main.command(help="Migrate, ensure development certificates and demo data, and serve.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=int)
 @_fail_clearly
 def serve(host: str, port: int) -> None:
     from app import create_app
@@ -43,7 +43,7 @@ def serve(host: str, port: int) -> None:
     from app.migrations import upgrade
     from app.wallet.identity import write_development_chain
 
-    config = Config.from_env()
+    config = Config.from_env(port=port)  # links and passes name the port served on
     if write_development_chain(config.certs_dir):
         click.echo(f"Wrote a development certificate chain to {config.certs_dir}")
     upgrade(make_engine(config.database_url))

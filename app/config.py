@@ -20,6 +20,7 @@ from limits import parse_many
 from app.files import private_folder, write_private
 
 DEFAULT_INSTANCE = Path.cwd() / "instance"
+DEFAULT_PORT = 5000  # ``loyalpass serve``'s
 WORKER_MODES = ("inline", "external")
 
 
@@ -121,16 +122,17 @@ class Config:
     @classmethod
     def from_env(
         cls, environ: dict[str, str] | None = None, *, development: bool | None = None,
-        require_secret: bool = True,
+        require_secret: bool = True, port: int = DEFAULT_PORT,
     ) -> Config:
         """The configuration the environment describes; ``require_secret=False`` is for
-        commands that never sign anything (``db upgrade``, ``merchant create``)."""
+        commands that never sign anything (``db upgrade``, ``merchant create``); ``port``,
+        the one served on, makes the base URL when LOYALPASS_BASE_URL is unset."""
         env = dict(os.environ if environ is None else environ)
         instance_dir = Path(env.get("LOYALPASS_INSTANCE_DIR", str(DEFAULT_INSTANCE))).resolve()
         database_url = env.get("LOYALPASS_DATABASE_URL") or _default_database_url(instance_dir)
         if development is None:
             development = _development_from_env(env)
-        base_url = _base_url(env.get("LOYALPASS_BASE_URL", "http://127.0.0.1:5000"))
+        base_url = _base_url(env.get("LOYALPASS_BASE_URL", f"http://127.0.0.1:{port}"))
         config = cls(
             database_url=_database_url(database_url),
             base_url=base_url,

@@ -244,8 +244,21 @@ def test_a_fourth_notifying_message_in_a_day_is_sent_silently(google: Google) ->
 
     assert wait_for(lambda: len(recorded()) == 4 and recorded()) == [
         (True, False)] * 3 + [(False, True)]
+    # The last upgrade's message may go out before the object's patch for it (the message
+    # needs the object inserted, not up to date): read the object once its newest version
+    # is in.
+    wait_for(lambda: newest_version_in(google, card))
     final = google.standin.objects[object_id]
     assert final["secondaryLoyaltyPoints"]["balance"] == {"string": "Diamond"}
+
+
+def newest_version_in(google: Google, card: dict[str, Any]) -> bool:
+    """Whether Google has the card's object as of its newest change (the worker recorded
+    the answer to the patch of the newest generation)."""
+    with google.app.extensions["loyalpass"].sessions() as session:
+        state = session.get(GoogleObject, card["id"])
+        return (state is not None and state.status == "synced"
+                and state.synced_generation == state.generation)
 
 
 def test_blocking_a_card_makes_its_object_inactive(google: Google) -> None:

@@ -25,6 +25,7 @@ from app.db import make_engine
 from app.migrations import upgrade
 from app.wallet.identity import write_development_chain
 from passes.apple import make_development_chain
+from tests.wallet_helpers import pass_json
 
 
 def _config(tmp_path: Path, certs_dir: Path, **changes: object) -> Config:
@@ -162,9 +163,14 @@ def _free_port() -> int:
         return port
 
 
-def test_serve_starts_from_an_empty_folder_and_hands_out_a_demo_pass(tmp_path: Path) -> None:
-    port = _free_port()
-    env = {**_clean_env(tmp_path), "LOYALPASS_BASE_URL": f"http://127.0.0.1:{port}"}
+@pytest.mark.parametrize("base_url_set", [True, False], ids=["base-url-set", "base-url-unset"])
+def test_serve_starts_from_an_empty_folder_and_hands_out_a_demo_pass(
+    tmp_path: Path, base_url_set: bool
+) -> None:
+    port = _free_port()  # not 5000: without LOYALPASS_BASE_URL the links name this port
+    env = _clean_env(tmp_path)
+    if base_url_set:
+        env["LOYALPASS_BASE_URL"] = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "serve", "--port", str(port)], cwd=tmp_path, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -181,6 +187,8 @@ def test_serve_starts_from_an_empty_folder_and_hands_out_a_demo_pass(tmp_path: P
         pass_url = re.search(r"A demo pass:\s+(\S+)", output)
         api_key = re.search(r"Owner API key:\s+(\S+)", output)
         assert pass_url and api_key, output
+        links = re.findall(r"https?://\S+", output)
+        assert links and all(link.startswith(f"http://127.0.0.1:{port}/") for link in links)
         for _ in range(100):
             try:
                 if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).ok:
@@ -190,6 +198,7 @@ def test_serve_starts_from_an_empty_folder_and_hands_out_a_demo_pass(tmp_path: P
         package = requests.get(pass_url.group(1), timeout=10)
         assert package.status_code == 200
         assert package.headers["Content-Type"] == "application/vnd.apple.pkpass"
+        assert pass_json(package.content)["webServiceURL"] == f"http://127.0.0.1:{port}/passkit"
         programs = requests.get(f"http://127.0.0.1:{port}/api/v1/programs", timeout=10,
                                 headers={"Authorization": f"Bearer {api_key.group(1)}"})
         assert [p["slug"] for p in programs.json()["programs"]] == ["demo"]

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from app import rows
 from app.clock import utcnow
 from app.errors import Conflict, Invalid
 from app.ledger.models import IdempotencyRecord
@@ -69,10 +70,18 @@ def _find(session: Session, merchant_id: int, key: str) -> IdempotencyRecord | N
         IdempotencyRecord.merchant_id == merchant_id, IdempotencyRecord.key == key))
 
 
+@dataclass(frozen=True)
+class _Claimed:
+    """What ``_CLAIM`` returns: the new record's id."""
+
+    id: int
+
+
 # Hand-written (``Raw``): both run on every refund and adjustment, the claim first of all.
-_CLAIM = SQL("INSERT INTO idempotency_records (merchant_id, key, request_hash, status_code,"
-             " response, created_at) VALUES (:merchant_id, :key, :request_hash, 0, '{}',"
-             " :created_at) ON CONFLICT (merchant_id, key) DO NOTHING RETURNING id")
+_CLAIM = SQL(
+    "INSERT INTO idempotency_records (merchant_id, key, request_hash, status_code,"  # noqa: S608
+    " response, created_at) VALUES (:merchant_id, :key, :request_hash, 0, '{}', :created_at)"
+    " ON CONFLICT (merchant_id, key) DO NOTHING RETURNING " + rows.columns(_Claimed))
 _FINISH = SQL("UPDATE idempotency_records SET status_code = :status_code,"
               " response = :response WHERE id = :record_id")
 
@@ -90,7 +99,7 @@ def claim(session: Session, *, merchant_id: int, key: str, fingerprint: str
     row = raw.one(_CLAIM, {"merchant_id": merchant_id, "key": key,
                            "request_hash": fingerprint, "created_at": raw.time(utcnow())})
     if row is not None:
-        return int(row[0])
+        return int(rows.read(_Claimed, row).id)
     existing = _find(session, merchant_id, key)
     session.rollback()
     assert existing is not None  # the conflicting row is committed: we waited for it

@@ -72,9 +72,10 @@ def expire_points(session: Session, *, now: datetime | None = None) -> JobReport
 def _expire_card(session: Session, card_id: int, cutoff: datetime) -> int:
     card = lock_card(session, card_id)
     old_credits, debits = _credit_and_debit(cutoff)
-    row = session.execute(select(old_credits, debits)
+    row = session.execute(select(old_credits.label("old_credits"), debits.label("debits"))
                           .where(LedgerEntry.card_id == card_id)).one()
-    amount = min(expiring_points(old_credits=int(row[0]), debits=int(row[1])), card.balance)
+    amount = min(expiring_points(old_credits=int(row.old_credits), debits=int(row.debits)),
+                 card.balance)
     if amount > 0:
         actor = Actor(merchant_id=card.merchant_id)
         post(session, card, actor, kind="expire", points=-amount,

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -22,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from app import rows
 from app.cards.models import Card
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound
@@ -146,10 +148,29 @@ class Caller:
     touched: bool = False  # its last-used time was written by this request
 
 
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    """An API key's row as the hand-written statements read it (``KEY_COLUMNS``)."""
+
+    id: int
+    merchant_id: int
+    staff_id: int | None
+    location_id: int | None
+    role: str
+    secret_hash: str
+    last_used_at: Any  # a datetime; SQLite's text (``Raw.read_time``)
+    revoked_at: Any
+
+    @classmethod
+    def of(cls, values: Sequence[Any] | None) -> KeyRow | None:
+        """The values of ``KEY_COLUMNS`` by name; None when no key has the prefix."""
+        row = rows.read(cls, values) if values is not None else None
+        return row if row is not None and row.id is not None else None
+
+
 # A key's columns, for the statement that reads it (also the counter's purchase, which
 # reads the key with the card: ``app.ledger.purchase_rows``).
-KEY_COLUMNS = ("api_keys.id, api_keys.merchant_id, api_keys.staff_id, api_keys.location_id,"
-               " api_keys.role, api_keys.secret_hash, api_keys.last_used_at, api_keys.revoked_at")
+KEY_COLUMNS = rows.columns(KeyRow, "api_keys")
 _FIND_KEY = SQL("SELECT " + KEY_COLUMNS + " FROM api_keys WHERE prefix = :prefix")  # noqa: S608
 _TOUCH_KEY = SQL("UPDATE api_keys SET last_used_at = :now WHERE id = :key_id")
 _PRESENTED = re.compile(r"lp_([0-9a-f]{12})_([A-Za-z0-9_-]{20,64})")
@@ -180,31 +201,30 @@ def authenticate_api_key(session: Session, presented: str) -> Caller | None:
     if key is None:
         return None
     raw = Raw.of(session)
-    caller = live_key(raw, key, raw.alone(_FIND_KEY, {"prefix": key.prefix}))
+    caller = live_key(raw, key, KeyRow.of(raw.alone(_FIND_KEY, {"prefix": key.prefix})))
     if caller is not None and caller.touched:
         session.commit()  # SQLite's: kept even if the request ends without a commit
     return caller
 
 
-def live_key(raw: Raw, key: PresentedKey, row: tuple[Any, ...] | None) -> Caller | None:
-    """``row`` (``KEY_COLUMNS``, None when no key has the prefix) as a caller, if it is the
-    presented key, compared in constant time, and not revoked.
+def live_key(raw: Raw, key: PresentedKey, row: KeyRow | None) -> Caller | None:
+    """``row`` (None when no key has the prefix) as a caller, if it is the presented key,
+    compared in constant time, and not revoked.
 
     Its last-used time is kept to within five minutes (``Caller.touched`` when it was
     written now, in the caller's transaction): a write per request would make every read
     a write.
     """
-    if row is None or row[0] is None:
-        return None
-    key_id, merchant_id, staff_id, location_id, role, secret_hash, last_used, revoked = row
-    if revoked is not None or not hmac.compare_digest(secret_hash, key.secret_hash):
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(
+            row.secret_hash, key.secret_hash):
         return None
     now = utcnow()
+    last_used = row.last_used_at
     touched = last_used is None or now - raw.read_time(last_used) > KEY_USE_PRECISION
     if touched:
-        raw.alone(_TOUCH_KEY, {"key_id": key_id, "now": raw.time(now)}, rows=False)
-    return Caller(id=key_id, merchant_id=merchant_id, staff_id=staff_id,
-                  location_id=location_id, role=role, touched=touched)
+        raw.alone(_TOUCH_KEY, {"key_id": row.id, "now": raw.time(now)}, rows=False)
+    return Caller(id=row.id, merchant_id=row.merchant_id, staff_id=row.staff_id,
+                  location_id=row.location_id, role=row.role, touched=touched)
 
 
 def program_slug(name: str) -> str:

@@ -93,15 +93,16 @@ def spend_figures(session: Session, card_id: int, now: datetime) -> SpendFigures
     net = Purchase.amount_paid - Purchase.refunded_paid
     row = session.execute(
         select(
-            func.count(Purchase.id),
-            func.max(Purchase.created_at),
-            func.coalesce(func.sum(net), 0),
+            func.count(Purchase.id).label("visits"),
+            func.max(Purchase.created_at).label("last_visit_at"),
+            func.coalesce(func.sum(net), 0).label("lifetime_spend"),
             func.coalesce(func.sum(case((Purchase.created_at > now - TIER_WINDOW, net),
-                                        else_=0)), 0),
+                                        else_=0)), 0).label("spend_12_months"),
         ).where(Purchase.card_id == card_id)
     ).one()
-    return SpendFigures(visits=int(row[0]), last_visit_at=row[1], lifetime_spend=int(row[2]),
-                        spend_12_months=int(row[3]))
+    return SpendFigures(visits=int(row.visits), last_visit_at=row.last_visit_at,
+                        lifetime_spend=int(row.lifetime_spend),
+                        spend_12_months=int(row.spend_12_months))
 
 
 def refresh_figures(card: Card, rules: Rules, figures: SpendFigures) -> str | None:

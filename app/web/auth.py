@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
@@ -10,7 +10,13 @@ from flask import g, request
 from werkzeug.exceptions import HTTPException
 
 from app.errors import Forbidden, Problem, Unauthorized
-from app.merchants.service import Caller, PresentedKey, authenticate_api_key, live_key
+from app.merchants.service import (
+    Caller,
+    KeyRow,
+    PresentedKey,
+    authenticate_api_key,
+    live_key,
+)
 from app.sql import Raw
 from app.web.context import db
 from app.web.limits import LimitName, rate_limits
@@ -92,13 +98,13 @@ def presented_key() -> PresentedKey:
     return key
 
 
-def admit(raw: Raw, row: tuple[Any, ...] | None) -> Caller:
+def admit(raw: Raw, values: Sequence[Any] | None) -> Caller:
     """For a view that ``requires(..., read_by_view=True)``: the key it read on ``raw``
-    (the columns ``KEY_COLUMNS``; None when no key has the prefix), if live and of the
-    view's roles."""
+    (the values of ``KEY_COLUMNS``, read by name as a ``KeyRow``; None when no key has the
+    prefix), if live and of the view's roles."""
     key, roles = g.api_key_pending
     g.api_key_checked = True
-    return _admit(live_key(raw, key, row), roles)
+    return _admit(live_key(raw, key, KeyRow.of(values)), roles)
 
 
 def _presented() -> str:

@@ -54,7 +54,7 @@ def _claim(session: Session, table: Table, key: ColumnElement[Any], *, limit: in
            now: datetime, ready: ColumnElement[bool] | None = None) -> list[Claimed]:
     """Lease up to ``limit`` due rows of ``table`` and commit the lease."""
     generation = table.c.generation if "generation" in table.c else literal(0)
-    query = (select(key, generation, table.c.attempts)
+    query = (select(key.label("key"), generation.label("generation"), table.c.attempts)
              .where(table.c.status == "pending", table.c.available_at <= now,
                     table.c.leased_until.is_(None) | (table.c.leased_until < now))
              .order_by(table.c.available_at).limit(limit)
@@ -63,10 +63,11 @@ def _claim(session: Session, table: Table, key: ColumnElement[Any], *, limit: in
         query = query.where(ready)
     rows = session.execute(query).all()
     if rows:
-        session.execute(update(table).where(key.in_([row[0] for row in rows]))
+        session.execute(update(table).where(key.in_([row.key for row in rows]))
                         .values(leased_until=now + LEASE))
     session.commit()
-    return [Claimed(int(row[0]), int(row[1]), int(row[2])) for row in rows]
+    return [Claimed(key=int(row.key), generation=int(row.generation),
+                    attempts=int(row.attempts)) for row in rows]
 
 
 @dataclass
