@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
@@ -24,6 +25,8 @@ from app.db import describe_error
 from app.outbox.messages import LINGER, NOTIFY_CHANNEL, add_waker, remove_waker
 
 log = logging.getLogger("loyalpass.worker")
+
+C = TypeVar("C", bound="Channel")
 
 
 class Loop:
@@ -90,6 +93,28 @@ class Loop:
         thread = getattr(self, "_thread", None)
         if thread is not None:
             thread.join(timeout)
+
+
+class Channel(Protocol):
+    """One delivery channel's round: send what is due, say how much was found."""
+
+    def run_once(self) -> int: ...
+
+
+class ChannelLoop(Loop, Generic[C]):
+    """The loop of a channel that sends apart from the pushes (mail, Google), woken after
+    each commit that gave it work and polling for retries that come due, so a slow mail
+    server or Google holds up nothing else. A channel's loop says which ``client`` it
+    holds, for closing at the end."""
+
+    def __init__(self, channel: C, *, poll_interval: float = 1.0, name: str) -> None:
+        super().__init__()
+        self.channel = channel
+        self.poll_interval = poll_interval
+        self.name = name
+
+    def run_once(self) -> int:
+        return self.channel.run_once()
 
 
 class PostgresListener:

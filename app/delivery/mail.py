@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.cards.models import CardRecoveryLink
 from app.clock import iso, utcnow
 from app.config import Config
-from app.delivery.loop import Loop
+from app.delivery.loop import ChannelLoop
 from app.delivery.pushes import backoff
 from app.i18n import translate
 from app.integrations.mail import LoggingMailSender, MailResult, MailSender, SmtpSender
@@ -170,27 +170,12 @@ def _record(session: Session, row: Claimed, result: MailResult) -> None:
                     attempts, result.reason)
 
 
-class MailWorker(Loop):
-    """Sends the queued mails, woken after each commit that queued one (and polling for
-    retries that come due), so a slow mail server holds up nothing else."""
-
-    def __init__(self, sync: MailSync, *, poll_interval: float = 1.0,
-                 name: str = "mail-worker") -> None:
-        super().__init__()
-        self.sync = sync
-        self.poll_interval = poll_interval
-        self.name = name
-
-    def run_once(self) -> int:
-        return self.sync.run_once()
+class MailWorker(ChannelLoop[MailSync]):
+    """Sends the queued mails (see ``ChannelLoop``)."""
 
     @property
     def client(self) -> MailSender:
-        return self.sender
-
-    @property
-    def sender(self) -> MailSender:
-        return self.sync.sender
+        return self.channel.sender
 
 
 def card_mails(session: Session, *, customer_id: int, limit: int = 50

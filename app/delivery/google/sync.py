@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.cards.models import Card
 from app.clock import utcnow
-from app.delivery.loop import Loop
+from app.delivery.loop import ChannelLoop
 from app.delivery.pushes import backoff
 from app.google_wallet.account import GoogleAccount
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
@@ -215,20 +215,10 @@ def _describe(result: GoogleResult) -> str:
     return f"{result.outcome} {result.status or ''} {result.reason or ''}".strip()[:500]
 
 
-class GoogleWorker(Loop):
-    """Sends pending Google classes, objects and messages (at Google's pace, through the
-    shared limiter), so that a slow Google never holds up the pushes to iPhones."""
-
-    def __init__(self, sync: GoogleSync, *, poll_interval: float = 1.0,
-                 name: str = "google-worker") -> None:
-        super().__init__()
-        self.sync = sync
-        self.poll_interval = poll_interval
-        self.name = name
-
-    def run_once(self) -> int:
-        return self.sync.run_once()
+class GoogleWorker(ChannelLoop[GoogleSync]):
+    """Sends pending Google classes, objects and messages at Google's pace, through the
+    shared limiter (see ``ChannelLoop``), so a slow Google never holds up the pushes."""
 
     @property
     def client(self) -> GoogleWallet:
-        return self.sync.client
+        return self.channel.client
