@@ -18,6 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
 from app.db import Base
+from app.outbox.models import QueuedRow
 
 SYNC_STATES = ("pending", "synced", "failed")
 
@@ -69,7 +70,7 @@ class GoogleObject(SyncState, Base):
     )
 
 
-class GoogleMessage(Base):
+class GoogleMessage(QueuedRow, Base):
     """A message for a card's object (an offer, a tier upgrade): notifying while the
     card's budget of three in 24 hours lasts, silent after."""
 
@@ -80,15 +81,8 @@ class GoogleMessage(Base):
     kind: Mapped[str] = mapped_column(String(16))
     header: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
     notified: Mapped[bool] = mapped_column(Boolean, default=False)
     budget_spent: Mapped[bool] = mapped_column(Boolean, default=False)
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    leased_until: Mapped[datetime | None] = mapped_column(DateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),

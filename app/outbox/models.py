@@ -21,7 +21,21 @@ from app.clock import utcnow
 from app.db import Base
 
 
-class OutboxMessage(Base):
+class QueuedRow:
+    """What every row waiting to be sent after commit has: pending until sent, leased by
+    one worker at a time (``leased_until``), tried again from ``available_at`` after a
+    failure (``attempts``, ``last_error``), then sent or parked as failed."""
+
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    leased_until: Mapped[datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+class OutboxMessage(QueuedRow, Base):
     __tablename__ = "outbox"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,13 +45,6 @@ class OutboxMessage(Base):
     program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"))
     topic: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    leased_until: Mapped[datetime | None] = mapped_column(DateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
         Index("ix_outbox_status_available", "status", "available_at"),
@@ -49,7 +56,7 @@ MAIL_KIND_CARD_RECOVERY = "card_recovery"
 MAIL_STATES = ("pending", "sent", "failed")
 
 
-class Mail(Base):
+class Mail(QueuedRow, Base):
     """A mail to a customer, written in the transaction that decided to send it and sent
     by the mail worker after commit (``app.delivery.mail``): pending until the server took it,
     leased by one worker at a time, parked as failed after its last attempt. The body is
@@ -64,13 +71,6 @@ class Mail(Base):
     recovery_link_id: Mapped[int | None] = mapped_column(ForeignKey("card_recovery_links.id"))
     recipient: Mapped[str] = mapped_column(String(320))
     locale: Mapped[str] = mapped_column(String(8))
-    status: Mapped[str] = mapped_column(String(16), default="pending")
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
-    available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    leased_until: Mapped[datetime | None] = mapped_column(DateTime)
-    last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    sent_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
