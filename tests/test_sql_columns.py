@@ -30,6 +30,7 @@ NOT_COLUMNS = frozenset((
     "nothing", "text", "integer", "bigint", "varchar", "recent", "card", "entry", "xmin"))
 _LITERAL = re.compile(r"'[^']*'")
 _WORD = re.compile(r"(?<![:\w.])([A-Za-z_]\w*)(?:\.(\w+|\*))?(?!\w)(\s*\()?")
+_NAMING = re.compile(r"\bAS\s+(\w+)(?!\s*\()", re.IGNORECASE)  # an alias (or a type)
 _TABLE = re.compile(r"\b(?:from|join|into|update)\s+(\w+)", re.IGNORECASE)
 _ALIAS = re.compile(r"row_\d+")
 
@@ -49,6 +50,7 @@ def unknown_columns(text: str, tables: Mapping[str, set[str]]) -> list[str]:
     """The identifiers of ``text`` that are no column of the tables it names."""
     text = _LITERAL.sub("''", text)
     named = [table for table in _TABLE.findall(text) if table in tables]
+    aliases = {alias.lower() for alias in _NAMING.findall(text)}
     unknown = []
     for first, second, call in _WORD.findall(text):
         word = first.lower()
@@ -56,7 +58,8 @@ def unknown_columns(text: str, tables: Mapping[str, set[str]]) -> list[str]:
             if word in tables and second not in tables[word] | NOT_COLUMNS | {"*"}:
                 unknown.append(f"{first}.{second}")
             continue
-        if call or word in NOT_COLUMNS or word in tables or _ALIAS.fullmatch(word):
+        if (call or word in NOT_COLUMNS or word in aliases or word in tables
+                or _ALIAS.fullmatch(word)):
             continue
         if not any(word in tables[table] for table in named):
             unknown.append(first)

@@ -73,11 +73,9 @@ _TIMES = frozenset({  # which SQLite returns as text (``Raw.read_time``)
     "last_visit_at", "pass_updated_at", "pass_last_modified", "program_updated_at"})
 _CARD = rows.names(Card)
 _KEY_WIDTH = len(rows.names(KeyRow))
-# After the key's and the card's columns, in this order: ``Read``'s fields of the same name.
-_AFTER_CARD = ("card_version", "purchase_id", "spend_12_months",
-               *(name for name, _, _ in CARD_WINDOWS))
 _SELECT = "SELECT " + ", ".join(
-    [KEY_COLUMNS] + [_FROM_PROGRAM.get(name, "cards." + name) for name in _CARD]) + ", "
+    [KEY_COLUMNS] + [f"{_FROM_PROGRAM[name]} AS {name}" if name in _FROM_PROGRAM
+                     else "cards." + name for name in _CARD]) + ", "
 # The unary plus keeps the planners on the number's unique index: without statistics (a
 # new table) PostgreSQL chose to scan all the merchant's cards by their merchant's index.
 # (A statement's plan is made once per connection, while the tables are new and small, and
@@ -87,19 +85,22 @@ _FROM = (
     " LEFT JOIN cards ON cards.number = :number AND +cards.merchant_id = api_keys.merchant_id"
     " LEFT JOIN programs ON programs.id = cards.program_id")
 _WHERE = " WHERE api_keys.prefix = :prefix"
-_RECENT = ["coalesce(sum(amount_paid - refunded_paid), 0)"] + [
-    f"count(CASE WHEN created_at > :{name} THEN 1 END)" for name, _, _ in CARD_WINDOWS]
+# By the names ``Read.of`` reads them by (each column is written ``AS`` its name).
+_RECENT = {"spend_12_months": "coalesce(sum(amount_paid - refunded_paid), 0)", **{
+    name: f"count(CASE WHEN created_at > :{name} THEN 1 END)" for name, _, _ in CARD_WINDOWS}}
 _OF_THE_CARD = " FROM purchases WHERE card_id = cards.id AND created_at > :since"
 READ_PURCHASE = {  # by PostgreSQL or not
     # An id is taken from the sequence for a key with the secret presented only.
-    True: SQL(_SELECT + "CAST(cards.xmin AS text), CASE WHEN api_keys.secret_hash ="
-              " :secret_hash THEN nextval('purchases_id_seq') END, recent.*" + _FROM
-              + " LEFT JOIN LATERAL (SELECT " + ", ".join(_RECENT) + _OF_THE_CARD
-              + ") AS recent ON true" + _WHERE),
+    True: SQL(_SELECT + "CAST(cards.xmin AS text) AS card_version, CASE WHEN"
+              " api_keys.secret_hash = :secret_hash THEN nextval('purchases_id_seq') END"
+              " AS purchase_id, recent.*" + _FROM + " LEFT JOIN LATERAL (SELECT "
+              + ", ".join(f"{column} AS {name}" for name, column in _RECENT.items())
+              + _OF_THE_CARD + ") AS recent ON true" + _WHERE),
     # SQLite: the next rowid, which nobody else can take while we hold the write lock.
-    False: SQL(_SELECT + "NULL, (SELECT coalesce(max(id), 0) + 1 FROM purchases), "
-               + ", ".join(f"(SELECT {column}{_OF_THE_CARD})" for column in _RECENT)
-               + _FROM + _WHERE),
+    False: SQL(_SELECT + "NULL AS card_version, (SELECT coalesce(max(id), 0) + 1 FROM"
+               " purchases) AS purchase_id, "
+               + ", ".join(f"(SELECT {column}{_OF_THE_CARD}) AS {name}"
+                           for name, column in _RECENT.items()) + _FROM + _WHERE),
 }
 
 
@@ -112,6 +113,8 @@ class Record:
     response: Any  # JSON: SQLite's text (``Raw.read_json``)
 
 
+# The columns after the key's, by the names the statements give them.
+_READ_NAMES = (*_CARD, "card_version", "purchase_id", *_RECENT)
 FIND_RECORD = SQL("SELECT " + rows.columns(Record) + " FROM idempotency_records"
                   " WHERE merchant_id = :merchant_id AND key = :key")
 # PostgreSQL, when the card changed between READ and WRITE: the second run holds it.
@@ -187,7 +190,7 @@ class Read:
         if row is None:
             return cls(None, None, None, None, 0, {})
         # The key's columns go to the caller as they are (``KeyRow.of`` reads them by name).
-        named = dict(zip(_CARD + _AFTER_CARD, row[_KEY_WIDTH:], strict=True))
+        named = dict(zip(_READ_NAMES, row[_KEY_WIDTH:], strict=True))
         card = Card(**{name: raw.read_time(named[name]) if name in _TIMES else named[name]
                        for name in _CARD}) if named["id"] is not None else None
         return cls(
