@@ -107,6 +107,23 @@ def test_reaching_a_tier_raises_the_rate_of_the_next_purchase(
     assert second["earned"] == 5
 
 
+def test_a_purchase_reads_back_as_the_counter_was_answered(
+    api: Api, shop: dict[str, Any]
+) -> None:
+    location = api.post(f"/api/v1/programs/{shop['program']['id']}/locations",
+                        {"name": "Podil"}).get_json()
+    for amount, extra in (  # earning; redeeming at a location, with the till's id; to Gold
+        (12_345, {}),
+        (10_000, {"redeem": 40, "location_id": location["id"], "external_id": "till-7/0042"}),
+        (500_000, {}),
+    ):
+        answer = buy(api, shop["card"], amount, **extra)
+        read = api.get(f"/api/v1/pos/purchases/{answer.get_json()['id']}")
+        assert answer.status_code == 201 and read.status_code == 200
+        assert read.get_json() == answer.get_json()
+    assert answer.get_json()["tier"] == "Gold"
+
+
 def test_the_same_key_and_body_replays_the_first_answer(
     api: Api, shop: dict[str, Any], session: Session
 ) -> None:

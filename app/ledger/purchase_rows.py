@@ -1,6 +1,9 @@
 """A purchase's rows (see ``app.ledger.purchases``): the hand-written statements that read
 and write them, what they read (the card; its program's terms, cached by the program's
-version), and what they write (the entries; the card's figures).
+version), and what they write (the entries; the values are ``app.ledger.purchase_values``').
+Rows are read by column name: each row is a frozen dataclass whose fields are the columns'
+names, the select list is written from those fields, and values are matched by name
+(``app.rows``); tests/test_sql_columns.py checks every column named here against the models.
 
 ``READ_PURCHASE``: the API key (by its prefix: the caller checks it), the card by its
 number with its program's version, the rolling 12-month spend and velocity counts, the
@@ -24,28 +27,55 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from app.cards.models import next_pass_stamps
+from app import rows
 from app.ledger.fraud import CARD_WINDOWS
 from app.merchants.models import Program
-from app.merchants.service import KEY_COLUMNS, PresentedKey
+from app.merchants.service import KEY_COLUMNS, KeyRow, PresentedKey
 from app.outbox.messages import NOTIFY_EXPRESSION, OUTBOX_ROW
 from app.points.postings import TIER_WINDOW, program_rules
-from app.points.rules import PurchaseOutcome, Rules, tier_for
+from app.points.rules import PurchaseOutcome, Rules
 from app.sql import SQL, Raw
 
 KEY_CONSTRAINT = "uq_idempotency_merchant_key"  # a WRITE that breaks it meets another request
 MAX_CACHED_TERMS = 256
 
-# The columns are ``Read``'s: the key, the card (``Card``), its version, the id, recent.
-_SELECT = (
-    "SELECT " + KEY_COLUMNS + ", cards.id, cards.merchant_id, cards.program_id, cards.number,"
-    " cards.status, cards.balance, cards.stamps, cards.rewards, cards.tier, cards.visits,"
-    " cards.lifetime_spend, cards.last_visit_at, cards.pass_version, cards.pass_updated_at,"
-    " cards.pass_last_modified, programs.updated_at, ")
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """The card row as the purchase read it: ``cards``' columns by their names, and the
+    version of its program (``_FROM_PROGRAM``)."""
+
+    id: int
+    merchant_id: int
+    program_id: int
+    number: str
+    status: str
+    balance: int
+    stamps: int
+    rewards: int
+    tier: str | None
+    visits: int
+    lifetime_spend: int
+    last_visit_at: datetime | None
+    pass_version: int
+    pass_updated_at: datetime
+    pass_last_modified: datetime
+    program_updated_at: datetime
+
+
+_FROM_PROGRAM = {"program_updated_at": "programs.updated_at"}
+_TIMES = frozenset({  # which SQLite returns as text (``Raw.read_time``)
+    "last_visit_at", "pass_updated_at", "pass_last_modified", "program_updated_at"})
+_CARD = rows.names(Card)
+_KEY_WIDTH = len(rows.names(KeyRow))
+_SELECT = "SELECT " + ", ".join(
+    [KEY_COLUMNS] + [f"{_FROM_PROGRAM[name]} AS {name}" if name in _FROM_PROGRAM
+                     else "cards." + name for name in _CARD]) + ", "
 # The unary plus keeps the planners on the number's unique index: without statistics (a
 # new table) PostgreSQL chose to scan all the merchant's cards by their merchant's index.
 # (A statement's plan is made once per connection, while the tables are new and small, and
@@ -55,21 +85,37 @@ _FROM = (
     " LEFT JOIN cards ON cards.number = :number AND +cards.merchant_id = api_keys.merchant_id"
     " LEFT JOIN programs ON programs.id = cards.program_id")
 _WHERE = " WHERE api_keys.prefix = :prefix"
-_RECENT = ["coalesce(sum(amount_paid - refunded_paid), 0)"] + [
-    f"count(CASE WHEN created_at > :{name} THEN 1 END)" for name, _, _ in CARD_WINDOWS]
+# By the names ``Read.of`` reads them by (each column is written ``AS`` its name).
+_RECENT = {"spend_12_months": "coalesce(sum(amount_paid - refunded_paid), 0)", **{
+    name: f"count(CASE WHEN created_at > :{name} THEN 1 END)" for name, _, _ in CARD_WINDOWS}}
 _OF_THE_CARD = " FROM purchases WHERE card_id = cards.id AND created_at > :since"
 READ_PURCHASE = {  # by PostgreSQL or not
     # An id is taken from the sequence for a key with the secret presented only.
-    True: SQL(_SELECT + "CAST(cards.xmin AS text), CASE WHEN api_keys.secret_hash ="
-              " :secret_hash THEN nextval('purchases_id_seq') END, recent.*" + _FROM
-              + " LEFT JOIN LATERAL (SELECT " + ", ".join(_RECENT) + _OF_THE_CARD
-              + ") AS recent ON true" + _WHERE),
+    True: SQL(_SELECT + "CAST(cards.xmin AS text) AS card_version, CASE WHEN"
+              " api_keys.secret_hash = :secret_hash THEN nextval('purchases_id_seq') END"
+              " AS purchase_id, recent.*" + _FROM + " LEFT JOIN LATERAL (SELECT "
+              + ", ".join(f"{column} AS {name}" for name, column in _RECENT.items())
+              + _OF_THE_CARD + ") AS recent ON true" + _WHERE),
     # SQLite: the next rowid, which nobody else can take while we hold the write lock.
-    False: SQL(_SELECT + "NULL, (SELECT coalesce(max(id), 0) + 1 FROM purchases), "
-               + ", ".join(f"(SELECT {column}{_OF_THE_CARD})" for column in _RECENT)
-               + _FROM + _WHERE),
+    False: SQL(_SELECT + "NULL AS card_version, (SELECT coalesce(max(id), 0) + 1 FROM"
+               " purchases) AS purchase_id, "
+               + ", ".join(f"(SELECT {column}{_OF_THE_CARD}) AS {name}"
+                           for name, column in _RECENT.items()) + _FROM + _WHERE),
 }
-FIND_RECORD = SQL("SELECT request_hash, status_code, response FROM idempotency_records"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """An idempotency record: the request it answered (hash), and the answer."""
+
+    request_hash: str
+    status_code: int
+    response: Any  # JSON: SQLite's text (``Raw.read_json``)
+
+
+# The columns after the key's, by the names the statements give them.
+_READ_NAMES = (*_CARD, "card_version", "purchase_id", *_RECENT)
+FIND_RECORD = SQL("SELECT " + rows.columns(Record) + " FROM idempotency_records"
                   " WHERE merchant_id = :merchant_id AND key = :key")
 # PostgreSQL, when the card changed between READ and WRITE: the second run holds it.
 LOCK_CARD = SQL("SELECT cards.id FROM cards JOIN api_keys"
@@ -129,28 +175,6 @@ SQLITE_UPDATE_CARD = SQL(UPDATE_CARD)
 
 
 @dataclass(frozen=True)
-class Card:
-    """The card row as the purchase read it."""
-
-    id: int
-    merchant_id: int
-    program_id: int
-    number: str
-    status: str
-    balance: int
-    stamps: int
-    rewards: int
-    tier: str | None
-    visits: int
-    lifetime_spend: int
-    last_visit_at: datetime | None
-    pass_version: int
-    pass_updated_at: datetime
-    pass_last_modified: datetime
-    program_updated_at: datetime
-
-
-@dataclass(frozen=True)
 class Read:
     """``READ_PURCHASE``'s row, by name; the key's columns are for the caller to check."""
 
@@ -165,14 +189,14 @@ class Read:
     def of(cls, raw: Raw, row: tuple[Any, ...] | None) -> Read:
         if row is None:
             return cls(None, None, None, None, 0, {})
-        key, card, rest = row[:8], list(row[8:24]), row[24:]
-        for index in (11, 13, 14, 15):  # the datetimes, which SQLite returns as text
-            card[index] = raw.read_time(card[index])
+        # The key's columns go to the caller as they are (``KeyRow.of`` reads them by name).
+        named = dict(zip(_READ_NAMES, row[_KEY_WIDTH:], strict=True))
+        card = Card(**{name: raw.read_time(named[name]) if name in _TIMES else named[name]
+                       for name in _CARD}) if named["id"] is not None else None
         return cls(
-            key=key, card=Card(*card) if card[0] is not None else None,
-            card_version=rest[0], purchase_id=rest[1], spend_12_months=int(rest[2]),
-            purchase_counts={name: int(count) for (name, _, _), count in zip(
-                CARD_WINDOWS, rest[3:], strict=True)})
+            key=row[:_KEY_WIDTH], card=card, card_version=named["card_version"],
+            purchase_id=named["purchase_id"], spend_12_months=int(named["spend_12_months"]),
+            purchase_counts={name: int(named[name]) for name, _, _ in CARD_WINDOWS})
 
 
 def read_purchase(raw: Raw, *, key: PresentedKey, number: str, now: datetime) -> Read:
@@ -183,10 +207,13 @@ def read_purchase(raw: Raw, *, key: PresentedKey, number: str, now: datetime) ->
         "since": raw.time(now - TIER_WINDOW), **windows}))
 
 
-def find_record(raw: Raw, *, merchant_id: int, key: str) -> tuple[str, int, Any] | None:
-    """The key's idempotency record: request hash, status code, answer; or None."""
+def find_record(raw: Raw, *, merchant_id: int, key: str) -> Record | None:
+    """The key's idempotency record, or None."""
     row = raw.alone(FIND_RECORD, {"merchant_id": merchant_id, "key": key})
-    return (row[0], row[1], raw.read_json(row[2])) if row is not None else None
+    if row is None:
+        return None
+    record = rows.read(Record, row)
+    return Record(record.request_hash, record.status_code, raw.read_json(record.response))
 
 
 @dataclass(frozen=True)
@@ -218,71 +245,58 @@ def program_terms(session: Callable[[], Session], program_id: int, updated_at: d
     return terms
 
 
-# (kind, points, stamps, rewards, reason): one entry the purchase posts.
-Entry = tuple[str, int, int, int, str]
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry the purchase posts (``ledger_entries``' columns of the same names)."""
+
+    kind: str
+    points: int
+    stamps: int
+    rewards: int
+    reason: str
 
 
 def entries_of(outcome: PurchaseOutcome, rewards_redeemed: int) -> list[Entry]:
     """What the purchase posts, zero entries left out."""
-    entries: list[Entry] = [
-        ("redeem", -outcome.redeemed_points, 0, -rewards_redeemed, ""),
-        ("earn", outcome.earned, outcome.stamps_added, 0, ""),
+    entries = [
+        Entry("redeem", -outcome.redeemed_points, 0, -rewards_redeemed, ""),
+        Entry("earn", outcome.earned, outcome.stamps_added, 0, ""),
     ]
-    entries += [("bonus", points, 0, 0, reason) for reason, points in outcome.bonuses]
+    entries += [Entry("bonus", points, 0, 0, reason) for reason, points in outcome.bonuses]
     if outcome.rewards_added:
-        entries.append(("bonus", 0, -outcome.stamps_converted, outcome.rewards_added,
-                        "stamps completed"))
-    return [entry for entry in entries if entry[1] or entry[2] or entry[3]]
+        entries.append(Entry("bonus", 0, -outcome.stamps_converted, outcome.rewards_added,
+                             "stamps completed"))
+    return [entry for entry in entries if entry.points or entry.stamps or entry.rewards]
 
 
-def card_figures(card: Card, rules: Rules, entries: list[Entry], spend_12_months: int,
-                 now: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The card's cache moved by what is written, its next pass version; and the tier
-    change, if any, for the outbox row (the senders tell the customer of an upgrade)."""
-    balance = card.balance + sum(entry[1] for entry in entries)
-    stamps = card.stamps + sum(entry[2] for entry in entries)
-    rewards = card.rewards + sum(entry[3] for entry in entries)
-    if balance < 0 or stamps < 0 or rewards < 0:
-        # evaluate_purchase and the rewards check prevent this; the CHECKs are the last line.
-        raise ValueError(f"purchase would take card {card.id} below zero")
-    reached = tier_for(rules.tiers, spend_12_months)
-    tier = reached.name if reached is not None else None
-    version, tag, last_modified = next_pass_stamps(
-        card.pass_version, card.pass_updated_at, card.pass_last_modified)
-    changes: dict[str, Any] = {}
-    if tier != card.tier:
-        thresholds = {known.name: known.min_spend for known in rules.tiers}
-        upgraded = tier is not None and (
-            card.tier is None or thresholds[tier] > thresholds.get(card.tier, -1))
-        changes = {"tier_from": card.tier, "tier_to": tier, "tier_up": upgraded}
-    return {"balance_after": balance, "stamps_after": stamps, "rewards_after": rewards,
-            "tier": tier, "pass_version": version, "pass_updated_at": tag,
-            "pass_last_modified": last_modified,
-            "last_visit_at": max(now, card.last_visit_at or now)}, changes
+class Unwritten(Enum):
+    """Why ``write_purchase`` wrote nothing."""
+
+    CARD_CHANGED = "the card row moved since it was read: run again holding its lock"
+    KEY_USED = "another request stored the key (meanwhile, or before): replay its answer"
 
 
 def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry], *,
-                   notify: bool) -> str | None:
+                   notify: bool) -> Unwritten | None:
     """Everything the purchase writes: None when written, else why not. PostgreSQL: one
-    statement, which writes nothing if the card changed since it was read ("card"), and
-    fails if a request stored the key (meanwhile, or before: "key"); with ``notify`` it
-    NOTIFYs the workers as it commits. SQLite: one statement each, under its lock, after
-    looking for the key's record."""
-    rows = [{"kind": kind, "points": points, "stamps": stamps, "rewards": rewards,
-             "reason": reason} for kind, points, stamps, rewards, reason in entries]
+    statement, which writes nothing if the card changed since it was read, and fails if a
+    request stored the key; with ``notify`` it NOTIFYs the workers as it commits. SQLite:
+    one statement each, under its lock, after looking for the key's record."""
+    posted = [{"kind": entry.kind, "points": entry.points, "stamps": entry.stamps,
+               "rewards": entry.rewards, "reason": entry.reason} for entry in entries]
     if not raw.postgres:  # in this order: each row's references are there before it
         if find_record(raw, merchant_id=values["merchant_id"], key=values["key"]):
-            return "key"
+            return Unwritten.KEY_USED
         raw.execute(INSERT_RECORD, values)
         raw.execute(INSERT_PURCHASE, values)
-        raw.each(INSERT_ENTRY, [{**values, **row} for row in rows])
+        raw.each(INSERT_ENTRY, [{**values, **row} for row in posted])
         for sql in (SQLITE_UPDATE_CARD, INSERT_OUTBOX, INSERT_AUDIT):
             raw.execute(sql, values)
         return None
     try:
-        written = raw.alone(WRITE_PURCHASE[notify], {**values, "entries": raw.json(rows)})
+        written = raw.alone(WRITE_PURCHASE[notify], {**values, "entries": raw.json(posted)})
     except Exception as error:
         if raw.unique_violation(error) != KEY_CONSTRAINT:
             raise
-        return "key"
-    return None if written is not None else "card"
+        return Unwritten.KEY_USED
+    return None if written is not None else Unwritten.CARD_CHANGED

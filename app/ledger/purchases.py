@@ -10,7 +10,8 @@ card's figures and pass version, if the card row is still the one read, and with
 update writes the purchase, its entries, the outbox row, the audit record and the
 idempotency record with the answer, and notifies the workers (at most every
 ``NOTIFY_EVERY``: see ``app.outbox.messages``). Each is a transaction of its own: no BEGIN
-or COMMIT round trips. The statements are in ``app.ledger.purchase_rows``.
+or COMMIT round trips. The statements are in ``app.ledger.purchase_rows``; the values they
+write and the answer, in ``app.ledger.purchase_values``.
 
 If the card changed in between (a purchase, a refund, ...), nothing was written and the
 purchase runs again holding the card's row lock from the start, as it always does on
@@ -26,7 +27,6 @@ the work and the outbox row commit together or not at all.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -44,23 +44,22 @@ from app.ledger.models import Alert
 from app.ledger.purchase_rows import (
     LOCK_CARD,
     Card,
-    Entry,
     Read,
     Terms,
-    card_figures,
+    Unwritten,
     entries_of,
     find_record,
     program_terms,
     read_purchase,
     write_purchase,
 )
+from app.ledger.purchase_values import Request, purchase_values
 from app.ledger.schemas import PurchaseInput
 from app.merchants.models import Location
 from app.merchants.service import PresentedKey
 from app.outbox.messages import (
     notify_due,
     notify_sent,
-    pass_update_payload,
     wake_after_commit,
     wake_now,
 )
@@ -68,7 +67,6 @@ from app.points.postings import Actor
 from app.points.rules import (
     CardState,
     PurchaseOutcome,
-    Rules,
     RuleViolation,
     evaluate_purchase,
 )
@@ -101,18 +99,6 @@ class Asked:
     admit: Admit
     data: PurchaseInput
     number: str
-    key: str
-    fingerprint: str
-
-
-@dataclass(frozen=True)
-class Request:
-    """The purchase, once its key is admitted: who asked for it, and where."""
-
-    actor: Actor
-    data: PurchaseInput
-    number: str
-    location_id: int | None
     key: str
     fingerprint: str
 
@@ -204,14 +190,14 @@ def _attempt(session: Sessions, raw: Raw, asked: Asked, *, locked: bool) -> Answ
             raise
         return replayed
     entries = entries_of(outcome, request.data.redeem_rewards)
-    assert read.purchase_id is not None  # taken for a key with its secret, as admitted
-    answer, values = _answer(raw, request, card, terms.rules, outcome, entries, read, now)
+    answer, values = purchase_values(raw, request, card, terms.rules, outcome, entries, read,
+                                     now)
     notify = raw.postgres and notify_due()
     unwritten = write_purchase(raw, {**values, "card_version": read.card_version}, entries,
                                notify=notify)
-    if unwritten == "card":
+    if unwritten is Unwritten.CARD_CHANGED:
         return None
-    if unwritten == "key":
+    if unwritten is Unwritten.KEY_USED:
         return _replay(raw, request)  # stored by another request: None if it is gone
     _commit(session, raw)
     if notify:
@@ -239,7 +225,9 @@ def _replay(raw: Raw, request: Request) -> Answer | None:
     raw.rollback()
     record = find_record(raw, merchant_id=request.actor.merchant_id, key=request.key)
     raw.rollback()
-    return replay(*record, request.fingerprint) if record is not None else None
+    if record is None:
+        return None
+    return replay(record.request_hash, record.status_code, record.response, request.fingerprint)
 
 
 def _active(card: Card | None) -> Card:
@@ -272,42 +260,3 @@ def _decide(session: Sessions, request: Request, card: Card, terms: Terms, read:
     except fraud.LimitExceeded as exceeded:
         raise _Refused(exceeded, card, request) from None
     return outcome
-
-
-def _answer(raw: Raw, request: Request, card: Card, rules: Rules, outcome: PurchaseOutcome,
-            entries: list[Entry], read: Read, now: datetime) -> tuple[Answer, dict[str, Any]]:
-    """The answer, and the values of everything the purchase writes."""
-    data, actor = request.data, request.actor
-    figures, changes = card_figures(card, rules, entries,
-                                    read.spend_12_months + outcome.amount_paid, now)
-    body = {
-        "id": read.purchase_id, "card_id": card.id, "amount": data.amount,
-        "amount_paid": outcome.amount_paid, "earned": outcome.earned,
-        "bonus": outcome.bonus_points, "redeemed": outcome.redeemed_points,
-        "redeemed_value": outcome.redeemed_value, "stamps_added": outcome.stamps_added,
-        "rewards_redeemed": data.redeem_rewards, "refunded_amount": 0,
-        "balance": figures["balance_after"], "tier": figures["tier"],
-        "stamps": figures["stamps_after"], "rewards": figures["rewards_after"],
-        "location_id": request.location_id, "external_id": data.external_id,
-        "created_at": now.isoformat() + "Z",
-    }
-    text = json.dumps(body)  # written out once: stored with the key, and sent
-    return Answer(201, body, text=text), {
-        **figures, **{name: raw.time(figures[name]) for name in (
-            "last_visit_at", "pass_updated_at", "pass_last_modified")},
-        "purchase_id": read.purchase_id, "merchant_id": card.merchant_id,
-        "program_id": card.program_id, "card_id": card.id, "key": request.key,
-        "request_hash": request.fingerprint, "status_code": 201,
-        "response": raw.json_text(text), "location_id": request.location_id,
-        "api_key_id": actor.api_key_id, "staff_id": actor.staff_id,
-        "external_id": data.external_id, "amount": data.amount,
-        "redeemed_points": outcome.redeemed_points, "redeemed_value": outcome.redeemed_value,
-        "amount_paid": outcome.amount_paid, "earn_percent": raw.number(outcome.earn_percent),
-        "earned_points": outcome.earned, "bonus_points": outcome.bonus_points,
-        "stamps_added": outcome.stamps_added, "rewards_redeemed": data.redeem_rewards,
-        "visits": card.visits + 1, "lifetime_spend": card.lifetime_spend + outcome.amount_paid,
-        "created_at": raw.time(now), "payload": raw.json(pass_update_payload(
-            pass_version=figures["pass_version"], reason="purchase", **changes)),
-        "detail": raw.json({"amount": data.amount, "redeemed": outcome.redeemed_points,
-                            "earned": outcome.earned, "bonus": outcome.bonus_points}),
-    }

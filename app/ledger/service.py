@@ -54,29 +54,6 @@ def lookup(session: Session, *, actor: Actor, barcode: str, amount: int | None,
     return Lookup(card=card, redeemable_points=redeemable)
 
 
-def purchase_json(purchase: Purchase, card: Card) -> dict[str, Any]:
-    return {
-        "id": purchase.id,
-        "card_id": card.id,
-        "amount": purchase.amount,
-        "amount_paid": purchase.amount_paid,
-        "earned": purchase.earned_points,
-        "bonus": purchase.bonus_points,
-        "redeemed": purchase.redeemed_points,
-        "redeemed_value": purchase.redeemed_value,
-        "stamps_added": purchase.stamps_added,
-        "rewards_redeemed": purchase.rewards_redeemed,
-        "refunded_amount": purchase.refunded_amount,
-        "balance": card.balance,
-        "tier": card.tier,
-        "stamps": card.stamps,
-        "rewards": card.rewards,
-        "location_id": purchase.location_id,
-        "external_id": purchase.external_id,
-        "created_at": purchase.created_at.isoformat() + "Z",
-    }
-
-
 def refund_purchase(session: Session, *, actor: Actor, purchase_id: int, data: RefundInput,
                     key: str, fingerprint: str) -> Answer:
     purchase = session.get(Purchase, purchase_id)

@@ -17,7 +17,8 @@ from app.cards.models import Card
 from app.clock import utcnow
 from app.ledger.models import AuditRecord, LedgerEntry, Purchase
 from app.merchants.models import Program
-from app.points.rules import Rules, tier_for
+from app.points.figures import SpendFigures, card_figures
+from app.points.rules import Rules
 
 TIER_WINDOW = timedelta(days=365)
 
@@ -64,12 +65,8 @@ def post(
     """Append one entry and apply it to the card's cache; nothing for a zero entry."""
     if points == 0 and stamps == 0 and rewards == 0:
         return None
-    card.balance += points
-    card.stamps += stamps
-    card.rewards += rewards
-    if card.balance < 0 or card.stamps < 0 or card.rewards < 0:
-        # The use cases check before posting; the database CHECK is the last line.
-        raise ValueError(f"entry {kind} {points} would take card {card.id} below zero")
+    figures = card_figures(card, points=points, stamps=stamps, rewards=rewards)
+    card.balance, card.stamps, card.rewards = figures.balance, figures.stamps, figures.rewards
     entry = LedgerEntry(
         merchant_id=card.merchant_id, card_id=card.id, kind=kind, points=points,
         stamps=stamps, rewards=rewards, purchase_id=purchase_id, refund_id=refund_id,
@@ -78,14 +75,6 @@ def post(
     )
     session.add(entry)
     return entry
-
-
-@dataclass(frozen=True)
-class SpendFigures:
-    visits: int
-    last_visit_at: datetime | None
-    lifetime_spend: int
-    spend_12_months: int
 
 
 def spend_figures(session: Session, card_id: int, now: datetime) -> SpendFigures:
@@ -105,14 +94,12 @@ def spend_figures(session: Session, card_id: int, now: datetime) -> SpendFigures
                         spend_12_months=int(row.spend_12_months))
 
 
-def refresh_figures(card: Card, rules: Rules, figures: SpendFigures) -> str | None:
-    """Set the card's cached figures and tier; returns the tier it had before."""
+def refresh_figures(card: Card, rules: Rules, spend: SpendFigures) -> str | None:
+    """Set the card's cached figures and tier from its purchases; returns its tier before."""
     previous = card.tier
-    card.visits = figures.visits
-    card.last_visit_at = figures.last_visit_at
-    card.lifetime_spend = figures.lifetime_spend
-    tier = tier_for(rules.tiers, figures.spend_12_months)
-    card.tier = tier.name if tier is not None else None
+    figures = card_figures(card, spend=spend, tiers=rules.tiers)
+    card.visits, card.last_visit_at = figures.visits, figures.last_visit_at
+    card.lifetime_spend, card.tier = figures.lifetime_spend, figures.tier
     return previous
 
 

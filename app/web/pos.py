@@ -13,6 +13,7 @@ from app.ledger import purchases
 from app.ledger import service as ledger
 from app.ledger.idempotency import Answer, check_key, request_hash
 from app.ledger.models import Alert, Purchase
+from app.ledger.receipts import purchase_json
 from app.ledger.schemas import (
     AdjustmentInput,
     BlockInput,
@@ -115,7 +116,7 @@ def get_purchase(purchase_id: int) -> Response:
     if found is None or found.merchant_id != current_key().merchant_id:
         raise NotFound("No such purchase.")
     card = ledger.lookup_card(db(), card_id=found.card_id)
-    return json_response(ledger.purchase_json(found, card))
+    return json_response(purchase_json(found, card))
 
 
 @blueprint.post("/v1/pos/purchases/<int:purchase_id>/refund")
