@@ -14,6 +14,7 @@ from flask import Flask
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import Config, ConfigError, smtp_settings
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from app.integrations.apns import PushSender
     from app.integrations.google import GoogleWallet
     from app.integrations.mail import MailSender
+    from app.outbox.wakeups import Wakeups
 
 __all__ = ["Config", "ConfigError", "create_app"]
 
@@ -49,12 +51,14 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
         smtp_settings(config.smtp_url)  # a Config built by hand: a bad URL stops here too
     google = load_google_account(config)
     log.info(google_status(config))
+    sessions = make_session_factory(engine)
     runtime = Runtime(
         config=config,
         engine=engine,
-        sessions=make_session_factory(engine),
+        sessions=sessions,
         wallet=Wallet(config=config, identity=load_identity(config), google=google),
         limits=RateLimits(config),
+        wakeups=_wakeups(sessions),
     )
     app = Flask(__name__, instance_path=str(config.instance_dir))
     app.config.update(
@@ -82,6 +86,18 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
                                  mail_sender=mail_sender, name="inline-worker"):
             loop.start()
     return app
+
+
+def _wakeups(sessions: sessionmaker[Session]) -> Wakeups:
+    """The app's own wake-ups, woken by the commits of its sessions (and, until
+    ``app.ledger.purchases`` takes them as an argument, by every purchase's)."""
+    from app.outbox.messages import wake_on_purchases
+    from app.outbox.wakeups import Wakeups
+
+    wakeups = Wakeups()
+    wakeups.watch(sessions)
+    wake_on_purchases(wakeups)
+    return wakeups
 
 
 def google_status(config: Config) -> str:

@@ -1,5 +1,6 @@
-"""What a running Loyalpass holds: its config, database engine, sessions, wallet and rate
-limits (one set per app: tests get fresh ones with each app)."""
+"""What a running Loyalpass holds: its config, database engine, sessions, wallet, rate
+limits, and the wake-ups of its worker loops (one set per app: tests get fresh ones with
+each app, and one app's commits never wake another's loops)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Config
+from app.outbox.wakeups import Wakeups
 from app.wallet.service import Wallet
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ class Runtime:
     sessions: sessionmaker[Session]
     wallet: Wallet
     limits: RateLimits
+    wakeups: Wakeups  # watching ``sessions`` (``Wakeups.watch``)
     workers: list[Loop] = field(default_factory=list)
 
     def stop_workers(self, timeout: float = 15.0) -> None:

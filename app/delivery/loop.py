@@ -5,7 +5,7 @@ Run as ``loyalpass worker`` (any number of processes on PostgreSQL, woken by
 ``LISTEN/NOTIFY``) or, with ``LOYALPASS_WORKER=inline``, as a thread of the web process
 woken in-process after each commit. A loop that was woken, or found work, looks once
 more ``LINGER`` after it runs out (purchases notify at most every ``NOTIFY_EVERY``: see
-``app.outbox.messages``). It also polls every ``poll_interval`` seconds for retries that come
+``app.outbox.wakeups``). It also polls every ``poll_interval`` seconds for retries that come
 due and leases that ran out. ``stop()`` lets the batch in flight finish (its pushes are
 sent and recorded) before the loop ends.
 """
@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from app.db import describe_error
-from app.outbox.messages import LINGER, NOTIFY_CHANNEL, add_waker, remove_waker
+from app.outbox.messages import NOTIFY_CHANNEL
+from app.outbox.wakeups import LINGER, Wakeups
 
 log = logging.getLogger("loyalpass.worker")
 
@@ -38,6 +39,8 @@ class Loop:
     def __init__(self) -> None:
         self._wake = threading.Event()
         self._stopping = threading.Event()
+        # The app's, whose commits wake this loop while it runs (``make_workers``).
+        self.wakeups: Wakeups | None = None
 
     def run_once(self) -> int:
         raise NotImplementedError
@@ -54,7 +57,9 @@ class Loop:
         return self._stopping.is_set()
 
     def run(self) -> None:
-        add_waker(self.wake)
+        wakeups = self.wakeups
+        if wakeups is not None:
+            wakeups.add(self.wake)
         lately = True  # woken, or busy, since the last long wait: look again after LINGER
         try:
             while not self.stopping:
@@ -80,7 +85,8 @@ class Loop:
                 else:
                     lately = self._wake.wait(self.poll_interval)
         finally:
-            remove_waker(self.wake)
+            if wakeups is not None:
+                wakeups.remove(self.wake)
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.run, name=f"loyalpass-{self.name}", daemon=True)

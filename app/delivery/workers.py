@@ -21,6 +21,7 @@ from app.delivery.senders import make_sender
 from app.integrations.apns import PushSender
 from app.integrations.google import GoogleWallet
 from app.integrations.mail import MailSender
+from app.outbox.wakeups import Wakeups
 from app.wallet.service import Wallet
 
 
@@ -38,6 +39,8 @@ class Host(Protocol):
     def wallet(self) -> Wallet: ...
     @property
     def workers(self) -> list[Loop]: ...
+    @property
+    def wakeups(self) -> Wakeups: ...
 
 
 def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
@@ -46,7 +49,7 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
                  name: str = "worker") -> list[Loop]:
     """The worker loops of one process: ``loops`` push loops, one mail loop and, when
     Google Wallet is on, one Google loop woken after each fan-out. They are added to
-    ``runtime.workers``."""
+    ``runtime.workers``, and woken by the commits of ``runtime.sessions``."""
 
     config, google = runtime.config, runtime.wallet.google
     sender = push_sender or make_sender(
@@ -70,5 +73,7 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
             poll_interval=config.worker_poll_interval,
             lease=timedelta(seconds=config.push_lease_seconds), google=google,
             after_fanout=google_loop.wake if google_loop is not None else None))
+    for loop in created:
+        loop.wakeups = runtime.wakeups
     runtime.workers.extend(created)
     return created

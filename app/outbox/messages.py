@@ -1,9 +1,9 @@
 """Writing to the outbox inside the caller's transaction, and waking the worker after it.
 
 A ledger change writes a row here in its own transaction; nothing leaves the process
-before commit. After the commit, the workers are woken: in the same process through
-``wakers`` (the inline worker), elsewhere through PostgreSQL's ``NOTIFY``, which the
-database delivers only when the transaction commits.
+before commit. After the commit, the workers are woken: in the same process through the
+app's ``Wakeups`` (``app.outbox.wakeups``: the inline worker), elsewhere through
+PostgreSQL's ``NOTIFY``, which the database delivers only when the transaction commits.
 
 Purchases, which come by the hundred a second at a busy chain, notify at most every
 ``NOTIFY_EVERY`` per process (``notify_due``): a NOTIFY costs PostgreSQL about as much as
@@ -16,20 +16,19 @@ are in the outbox either way.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
+import weakref
 from typing import Any, Protocol, cast
 
-from sqlalchemy import Table, event, insert, text
+from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
 from app.outbox.models import Mail, OutboxMessage
+from app.outbox.wakeups import NOTIFY_EVERY, PENDING_WAKE, Wakeups
 
 TOPIC_PASS_UPDATED = "pass_updated"  # noqa: S105 (a topic name)
 TOPIC_PROGRAM_UPDATED = "program_updated"
 NOTIFY_CHANNEL = "loyalpass_outbox"
-_PENDING_WAKE = "loyalpass.outbox_written"
 
 _INSERT_MESSAGE = insert(cast(Table, OutboxMessage.__table__))
 _NOTIFY = text(f"NOTIFY {NOTIFY_CHANNEL}")
@@ -41,9 +40,6 @@ OUTBOX_ROW = (
     " created_at) SELECT :merchant_id, :card_id, 'pass_updated', :payload, 'pending', 0,"
     " :created_at, :created_at")
 NOTIFY_EXPRESSION = "pg_notify('loyalpass_outbox', '')"
-NOTIFY_EVERY = 0.05  # seconds, per process, for purchases (``notify_due``)
-LINGER = 0.2  # seconds a woken worker looks again after it ran out of work: > NOTIFY_EVERY
-_notified_at = [-NOTIFY_EVERY]  # time.monotonic() of this process's last purchase NOTIFY
 
 
 class ChangedPass(Protocol):
@@ -57,19 +53,17 @@ class ChangedPass(Protocol):
     def mark_pass_changed(self) -> None: ...
 
 
-_wakers: list[Callable[[], None]] = []
-_wakers_lock = threading.Lock()
+# Transitional, until ``app.ledger.purchases`` is handed its app's ``Wakeups`` (that module
+# is being reworked on another branch): its PostgreSQL path commits without a session and
+# calls the three functions below, which act for every app of the process, as every
+# wake-up did before. Everything else wakes through its own app's ``Wakeups``.
+_apps: weakref.WeakSet[Wakeups] = weakref.WeakSet()  # those ``wake_now`` wakes
+_notified_at = [-NOTIFY_EVERY]  # time.monotonic() of this process's last purchase NOTIFY
 
 
-def add_waker(waker: Callable[[], None]) -> None:
-    with _wakers_lock:
-        _wakers.append(waker)
-
-
-def remove_waker(waker: Callable[[], None]) -> None:
-    with _wakers_lock:
-        if waker in _wakers:
-            _wakers.remove(waker)
+def wake_on_purchases(wakeups: Wakeups) -> None:
+    """Let ``wake_now`` (the purchases' wake-up) wake this app's loops too."""
+    _apps.add(wakeups)
 
 
 def notify_due() -> bool:
@@ -83,33 +77,21 @@ def notify_sent() -> None:
     _notified_at[0] = time.monotonic()
 
 
+def wake_now() -> None:
+    """Wake the loops of this process, for a purchase that committed its outbox row
+    without a session (and whose statement notified the other processes)."""
+    for wakeups in list(_apps):
+        wakeups.wake_now()
+
+
 def wake_after_commit(session: Session, *, notified: bool = False) -> None:
     """Wake the workers once this session's transaction commits; ``notified`` when the
-    caller's own statement ran ``NOTIFY_EXPRESSION`` already (one round trip fewer)."""
-    if not session.info.get(_PENDING_WAKE):
-        session.info[_PENDING_WAKE] = True
+    caller's own statement ran ``NOTIFY_EXPRESSION`` already (one round trip fewer). The
+    app's ``Wakeups`` watches its sessions' commits (``Wakeups.watch``)."""
+    if not session.info.get(PENDING_WAKE):
+        session.info[PENDING_WAKE] = True
         if not notified and session.get_bind().dialect.name == "postgresql":
             session.execute(_NOTIFY)
-
-
-def wake_now() -> None:
-    """Wake this process's workers, for a writer that committed its outbox row without a
-    session (and whose statement notified the other processes: ``NOTIFY_EXPRESSION``)."""
-    with _wakers_lock:
-        wakers = list(_wakers)
-    for waker in wakers:
-        waker()
-
-
-@event.listens_for(Session, "after_commit")
-def _wake_after_commit(session: Session) -> None:
-    if session.info.pop(_PENDING_WAKE, False):
-        wake_now()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(_PENDING_WAKE, None)
 
 
 def pass_changed(session: Session, card: ChangedPass, *, reason: str) -> None:
