@@ -38,7 +38,9 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     sending through ``push_sender``, ``google_client`` and ``mail_sender`` (tests) or the
     clients the configuration calls for."""
     from app.google_wallet.account import load_google_account
+    from app.ledger.purchase_rows import ProgramTerms
     from app.runtime import Runtime
+    from app.sql import HeldConnections
     from app.wallet.identity import check_key_files, load_identity
     from app.wallet.service import Wallet
     from app.web.limits import RateLimits
@@ -59,6 +61,8 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
         wallet=Wallet(config=config, identity=load_identity(config), google=google),
         limits=RateLimits(config),
         wakeups=_wakeups(sessions),
+        held=HeldConnections(engine),
+        terms=ProgramTerms(),
     )
     app = Flask(__name__, instance_path=str(config.instance_dir))
     app.config.update(
@@ -89,14 +93,11 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
 
 
 def _wakeups(sessions: sessionmaker[Session]) -> Wakeups:
-    """The app's own wake-ups, woken by the commits of its sessions (and, until
-    ``app.ledger.purchases`` takes them as an argument, by every purchase's)."""
-    from app.outbox.messages import wake_on_purchases
+    """The app's own wake-ups, woken by the commits of its sessions (and its purchases)."""
     from app.outbox.wakeups import Wakeups
 
     wakeups = Wakeups()
     wakeups.watch(sessions)
-    wake_on_purchases(wakeups)
     return wakeups
 
 

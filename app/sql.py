@@ -9,13 +9,14 @@ connections instead of staying on one. So ``Raw.apart`` gives each thread one co
 of its own, in autocommit: a statement is a transaction of its own (no BEGIN or COMMIT
 round trips) unless ``begin`` opened one.
 
-The held connection (``_Held``) is taken from the engine's pool once and detached from
-it, so it is neither counted against the pool nor reset by it: it is the thread's, and at
-most one per thread. It is pinged before use after a second unused (as ``app.db`` pings
-pooled connections), replaced when broken, handed on to a new thread when its thread ends
-(a few are kept for that), closed when its engine is disposed (at its next release, if
-that finds it in use), and never touched in a process forked from the one that opened it
-(whose server session it shares).
+The held connections are the running app's (``HeldConnections``, made with its engine:
+``app.runtime.Runtime.held``). Each (``_Held``) is taken from the engine's pool once and
+detached from it, so it is neither counted against the pool nor reset by it: it is the
+thread's, and at most one per thread. It is pinged before use after a second unused (as
+``app.db`` pings pooled connections), replaced when broken, handed on to a new thread
+when its thread ends (a few are kept for that), closed when its engine is disposed (at
+its next release, if that finds it in use), and never touched in a process forked from
+the one that opened it (whose server session it shares).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Raw:
     """A DBAPI connection to run ``SQL`` on.
 
     ``Raw.of(session)`` runs statements in the session's transaction, so that they commit
-    or roll back with the rest of it (but ``alone``'s). ``Raw.apart(engine, session)`` is
+    or roll back with the rest of it (but ``alone``'s). ``Raw.apart(held, session)`` is
     for a unit of work that needs nothing else of the session: on PostgreSQL the thread's
     own connection (see above), on SQLite the session's (its write lock, from BEGIN
     IMMEDIATE). Either way ``begin`` opens a transaction and ``commit`` or ``rollback``
@@ -102,14 +103,14 @@ class Raw:
 
     @classmethod
     @contextmanager
-    def apart(cls, engine: Engine, session: Callable[[], Session]) -> Iterator[Raw]:
+    def apart(cls, connections: HeldConnections, session: Callable[[], Session]
+              ) -> Iterator[Raw]:
         """See above (``session`` makes or gets the session, for SQLite). Leaving rolls
         back what was begun and not committed."""
-        if engine.dialect.name != "postgresql":
+        if not connections.postgres:
             yield cls.of(session())
             return
-        connections = _held_connections(engine)
-        held = connections.acquire(engine)
+        held = connections.acquire()
         try:
             yield held.raw
         finally:
@@ -245,7 +246,7 @@ class _Held:
 
     __slots__ = ("__weakref__", "busy", "closed", "owner", "pid", "raw", "stale", "used_at")
 
-    def __init__(self, owner: _HeldConnections, raw: Raw, used_at: float) -> None:
+    def __init__(self, owner: HeldConnections, raw: Raw, used_at: float) -> None:
         self.owner = weakref.ref(owner)
         self.raw, self.used_at, self.pid = raw, used_at, os.getpid()
         self.busy = self.stale = self.closed = False
@@ -287,34 +288,39 @@ class _Thread(threading.local):
     held: _Held | None = None
 
 
-class _HeldConnections:
-    """An engine's held connections: one per thread, all of them known for ``dispose``;
-    those of threads that ended are kept (``MAX_SPARE`` at most) for new threads, as a
-    threaded development server starts one per request."""
+class HeldConnections:
+    """A running app's held connections to its engine's database: one per thread, all of
+    them known for the engine's ``dispose``, which closes them; those of threads that
+    ended are kept (``MAX_SPARE`` at most) for new threads, as a threaded development
+    server starts one per request. On SQLite there are none (``Raw.apart``)."""
 
     MAX_SPARE = 8
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.postgres = engine.dialect.name == "postgresql"
+        event.listen(engine, "engine_disposed", self._disposed)
         self._thread = _Thread()
         self._every: weakref.WeakSet[_Held] = weakref.WeakSet()
         self._spare: list[tuple[Raw, float, int]] = []  # with the pid that opened it
         self._lock = threading.Lock()
 
-    def acquire(self, engine: Engine) -> _Held:
+    def acquire(self) -> _Held:
         held = self._thread.held
         if held is not None and held.pid != os.getpid():
             _INHERITED.append(held)  # never closed, nor collected (which would close it)
             held = None
         while True:
             if held is not None and held.usable() and (
-                    time.monotonic() - held.used_at < IDLE_BEFORE_PING or held.alive(engine)):
+                    time.monotonic() - held.used_at < IDLE_BEFORE_PING
+                    or held.alive(self.engine)):
                 held.busy = True
                 return held
             if held is not None:
                 held.close()
-            held = self._thread.held = self._take(engine)
+            held = self._thread.held = self._take()
 
-    def _take(self, engine: Engine) -> _Held:
+    def _take(self) -> _Held:
         """A spare connection, or a new one."""
         with self._lock:
             raw, used_at, pid = self._spare.pop() if self._spare else (None, 0.0, 0)
@@ -322,7 +328,7 @@ class _HeldConnections:
             _INHERITED.append(raw)  # as above: the parent's
             raw = None
         if raw is None:
-            pooled = engine.raw_connection()  # with the engine's connect arguments, events
+            pooled = self.engine.raw_connection()  # with the engine's connect arguments, events
             driver: Any = pooled.driver_connection
             pooled.detach()  # the pool forgets it: closing it closes it
             driver.autocommit = True
@@ -354,6 +360,9 @@ class _HeldConnections:
         except Exception:
             held.close()
 
+    def _disposed(self, _engine: Engine) -> None:
+        self.close_all()
+
     def close_all(self) -> None:
         """The engine was disposed: its held connections go too, those in use after use."""
         with self._lock:
@@ -369,23 +378,3 @@ class _HeldConnections:
 
 
 _INHERITED: list[Any] = []  # a forked process's inheritance, never closed nor collected
-_BY_ENGINE: weakref.WeakKeyDictionary[Engine, _HeldConnections] = weakref.WeakKeyDictionary()
-_BY_ENGINE_LOCK = threading.Lock()
-
-
-def _held_connections(engine: Engine) -> _HeldConnections:
-    connections = _BY_ENGINE.get(engine)
-    if connections is None:
-        with _BY_ENGINE_LOCK:
-            connections = _BY_ENGINE.get(engine)
-            if connections is None:
-                connections = _BY_ENGINE[engine] = _HeldConnections()
-                event.listen(engine, "engine_disposed", _closer(connections))
-    return connections
-
-
-def _closer(connections: _HeldConnections) -> Callable[[Any], None]:
-    def close(_engine: Any) -> None:
-        connections.close_all()
-
-    return close

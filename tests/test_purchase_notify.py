@@ -23,7 +23,6 @@ from app.delivery import loop as worker
 from app.delivery.loop import PostgresListener
 from app.delivery.pushes import Worker
 from app.delivery.workers import make_workers
-from app.outbox import messages as outbox
 from app.outbox.messages import NOTIFY_CHANNEL
 from tests.conftest import Api, _truncate_postgres
 from tests.push_helpers import RecordingSender, install, register, wait_for
@@ -77,8 +76,8 @@ def notifications(database_url: str) -> Iterator[Notifications]:
 def _till(config: Config, api_key: str, barcodes: list[str], answers: Any) -> None:
     """Another process (as a web worker is): one purchase on each card, in pairs: the
     second of a pair comes too soon to NOTIFY, after the worker has gone idle again."""
-    outbox.NOTIFY_EVERY = NOTIFY_EVERY
     app = create_app(config)
+    app.extensions["loyalpass"].wakeups.notify_every = NOTIFY_EVERY
     client = app.test_client()
     statuses = []
     for number, barcode in enumerate(barcodes):

@@ -160,7 +160,7 @@ ENTRIES_ROWS = _ENTRY_ROW.format(
 
 _EACH_FROM_THE_UPDATE = [f"{row} FROM card" for row in (
     RECORD_ROW, PURCHASE_ROW, OUTBOX_ROW, AUDIT_ROW)] + [ENTRIES_ROWS]
-WRITE_PURCHASE = {  # with NOTIFY or not (``app.outbox.messages.notify_due``)
+WRITE_PURCHASE = {  # with NOTIFY or not (``app.outbox.wakeups.Wakeups.notify_due``)
     notify: SQL(
         "WITH card AS (" + UPDATE_CARD + " AND CAST(xmin AS text) = :card_version RETURNING"
         " id), " + ", ".join(f"row_{number} AS (INSERT INTO {row})"
@@ -224,25 +224,29 @@ class Terms:
     limits: Mapping[str, int | None]
 
 
-_terms: dict[tuple[int, datetime], Terms] = {}
-_terms_lock = threading.Lock()
+class ProgramTerms:
+    """The programs' terms, built once per program version (``updated_at`` moves on every
+    change) and kept by the running app (``app.runtime.Runtime.terms``), so that each app
+    (each test) starts with none; at most ``MAX_CACHED_TERMS``."""
 
+    def __init__(self) -> None:
+        self._terms: dict[tuple[int, datetime], Terms] = {}
+        self._lock = threading.Lock()
 
-def program_terms(session: Callable[[], Session], program_id: int, updated_at: datetime
-                  ) -> Terms:
-    """The program's terms, built once per version (``updated_at`` moves on every change)."""
-    key = (program_id, updated_at)
-    with _terms_lock:
-        terms = _terms.get(key)
-    if terms is None:
-        program = session().get(Program, program_id)
-        assert program is not None
-        terms = Terms(rules=program_rules(program), limits=dict(program.limits or {}))
-        with _terms_lock:
-            if len(_terms) >= MAX_CACHED_TERMS:
-                _terms.clear()
-            _terms[key] = terms
-    return terms
+    def get(self, session: Callable[[], Session], program_id: int, updated_at: datetime
+            ) -> Terms:
+        key = (program_id, updated_at)
+        with self._lock:
+            terms = self._terms.get(key)
+        if terms is None:
+            program = session().get(Program, program_id)
+            assert program is not None
+            terms = Terms(rules=program_rules(program), limits=dict(program.limits or {}))
+            with self._lock:
+                if len(self._terms) >= MAX_CACHED_TERMS:
+                    self._terms.clear()
+                self._terms[key] = terms
+        return terms
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app.cards.numbers import number_from_scan
@@ -44,12 +43,12 @@ from app.ledger.models import Alert
 from app.ledger.purchase_rows import (
     LOCK_CARD,
     Card,
+    ProgramTerms,
     Read,
     Terms,
     Unwritten,
     entries_of,
     find_record,
-    program_terms,
     read_purchase,
     write_purchase,
 )
@@ -57,12 +56,8 @@ from app.ledger.purchase_values import Request, purchase_values
 from app.ledger.schemas import PurchaseInput
 from app.merchants.models import Location
 from app.merchants.service import PresentedKey
-from app.outbox.messages import (
-    notify_due,
-    notify_sent,
-    wake_after_commit,
-    wake_now,
-)
+from app.outbox.messages import wake_after_commit
+from app.outbox.wakeups import Wakeups
 from app.points.postings import Actor
 from app.points.rules import (
     CardState,
@@ -70,11 +65,21 @@ from app.points.rules import (
     RuleViolation,
     evaluate_purchase,
 )
-from app.sql import Raw
+from app.sql import HeldConnections, Raw
 
 # The API key's row as the purchase read it (``KEY_COLUMNS``; None: no key has the prefix)
 # to the actor, or a problem raised (401, 403): the web layer's check of the key.
 Admit = Callable[[Raw, tuple[Any, ...] | None], Actor]
+
+
+@dataclass(frozen=True)
+class Lane:
+    """What a purchase uses of the running app (``app.runtime.Runtime``): its held
+    connections, its programs' terms, and its workers' wake-ups."""
+
+    held: HeldConnections
+    terms: ProgramTerms
+    wakeups: Wakeups
 
 
 class Sessions:
@@ -111,7 +116,7 @@ class _Refused(Exception):
         self.exceeded, self.card, self.request = exceeded, card, request
 
 
-def record_purchase(session: Callable[[], Session], *, engine: Engine,
+def record_purchase(session: Callable[[], Session], *, lane: Lane,
                     presented: PresentedKey, admit: Admit, data: PurchaseInput, key: str,
                     fingerprint: str, secret: bytes) -> Answer:
     """The purchase, recorded; ``admit`` checks the key with what the first statement read
@@ -122,12 +127,12 @@ def record_purchase(session: Callable[[], Session], *, engine: Engine,
         raise NotFound("No card of yours has this barcode or number.", code="unknown_barcode")
     asked = Asked(presented, admit, data, number, key, fingerprint)
     sessions = Sessions(session)
-    with Raw.apart(engine, sessions) as raw:
+    with Raw.apart(lane.held, sessions) as raw:
         # Without the card's lock first on PostgreSQL, then with it; at most one more run
         # to replay an answer that another request with the key stored meanwhile.
         for locked in (not raw.postgres, True, True):
             try:
-                answer = _attempt(sessions, raw, asked, locked=locked)
+                answer = _attempt(sessions, raw, asked, lane, locked=locked)
             except _Refused as refused:
                 raw.rollback()
                 _alert(sessions(), refused)
@@ -168,7 +173,8 @@ def _alert(session: Session, refused: _Refused) -> None:
     session.commit()
 
 
-def _attempt(session: Sessions, raw: Raw, asked: Asked, *, locked: bool) -> Answer | None:
+def _attempt(session: Sessions, raw: Raw, asked: Asked, lane: Lane, *, locked: bool
+             ) -> Answer | None:
     """The purchase, committed, or its replay; None when it must run again (see above)."""
     if locked and raw.postgres:  # in a transaction that holds the lock
         raw.begin()
@@ -181,7 +187,7 @@ def _attempt(session: Sessions, raw: Raw, asked: Asked, *, locked: bool) -> Answ
                       asked.fingerprint)
     try:
         card = _active(read.card)
-        terms = program_terms(session, card.program_id, card.program_updated_at)
+        terms = lane.terms.get(session, card.program_id, card.program_updated_at)
         outcome = _decide(session, request, card, terms, read, now)
     except (Problem, _Refused):
         # A key used before is answered as it was, whatever the card says now.
@@ -192,27 +198,27 @@ def _attempt(session: Sessions, raw: Raw, asked: Asked, *, locked: bool) -> Answ
     entries = entries_of(outcome, request.data.redeem_rewards)
     answer, values = purchase_values(raw, request, card, terms.rules, outcome, entries, read,
                                      now)
-    notify = raw.postgres and notify_due()
+    notify = raw.postgres and lane.wakeups.notify_due()
     unwritten = write_purchase(raw, {**values, "card_version": read.card_version}, entries,
                                notify=notify)
     if unwritten is Unwritten.CARD_CHANGED:
         return None
     if unwritten is Unwritten.KEY_USED:
         return _replay(raw, request)  # stored by another request: None if it is gone
-    _commit(session, raw)
+    _commit(session, raw, lane.wakeups)
     if notify:
-        notify_sent()
+        lane.wakeups.notify_sent()
     return answer
 
 
-def _commit(session: Sessions, raw: Raw) -> None:
+def _commit(session: Sessions, raw: Raw, wakeups: Wakeups) -> None:
     """Commit, and wake this process's workers (the statement notified the others')."""
     if raw.in_session:
         wake_after_commit(session(), notified=raw.postgres)
         raw.commit()
         return
     raw.commit()
-    wake_now()
+    wakeups.wake_now()
     if session.made is not None and session.made.in_transaction():
         # Reads of the session's own (a program's terms, a location, a cashier's points)
         # end with a commit: psycopg drops a connection's prepared statements on rollback.

@@ -6,25 +6,23 @@ app's ``Wakeups`` (``app.outbox.wakeups``: the inline worker), elsewhere through
 PostgreSQL's ``NOTIFY``, which the database delivers only when the transaction commits.
 
 Purchases, which come by the hundred a second at a busy chain, notify at most every
-``NOTIFY_EVERY`` per process (``notify_due``): a NOTIFY costs PostgreSQL about as much as
-one of the rows it announces, and wakes every listening worker. A worker that was woken
-looks again ``LINGER`` after it runs out of work (``app.delivery.loop.Loop``), which finds
-the purchases committed in the meantime without a NOTIFY of their own; the poll every
-``worker_poll_interval`` is the backstop. Nothing depends on a NOTIFY arriving: the rows
-are in the outbox either way.
+``NOTIFY_EVERY`` per app (``app.outbox.wakeups.Wakeups.notify_due``): a NOTIFY costs
+PostgreSQL about as much as one of the rows it announces, and wakes every listening
+worker. A worker that was woken looks again ``LINGER`` after it runs out of work
+(``app.delivery.loop.Loop``), which finds the purchases committed in the meantime without
+a NOTIFY of their own; the poll every ``worker_poll_interval`` is the backstop. Nothing
+depends on a NOTIFY arriving: the rows are in the outbox either way.
 """
 
 from __future__ import annotations
 
-import time
-import weakref
 from typing import Any, Protocol, cast
 
 from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
 from app.outbox.models import Mail, OutboxMessage
-from app.outbox.wakeups import NOTIFY_EVERY, PENDING_WAKE, Wakeups
+from app.outbox.wakeups import PENDING_WAKE
 
 TOPIC_PASS_UPDATED = "pass_updated"  # noqa: S105 (a topic name)
 TOPIC_PROGRAM_UPDATED = "program_updated"
@@ -51,37 +49,6 @@ class ChangedPass(Protocol):
     pass_version: int
 
     def mark_pass_changed(self) -> None: ...
-
-
-# Transitional, until ``app.ledger.purchases`` is handed its app's ``Wakeups`` (that module
-# is being reworked on another branch): its PostgreSQL path commits without a session and
-# calls the three functions below, which act for every app of the process, as every
-# wake-up did before. Everything else wakes through its own app's ``Wakeups``.
-_apps: weakref.WeakSet[Wakeups] = weakref.WeakSet()  # those ``wake_now`` wakes
-_notified_at = [-NOTIFY_EVERY]  # time.monotonic() of this process's last purchase NOTIFY
-
-
-def wake_on_purchases(wakeups: Wakeups) -> None:
-    """Let ``wake_now`` (the purchases' wake-up) wake this app's loops too."""
-    _apps.add(wakeups)
-
-
-def notify_due() -> bool:
-    """Whether a purchase should NOTIFY as it commits (see above)."""
-    return time.monotonic() - _notified_at[0] >= NOTIFY_EVERY
-
-
-def notify_sent() -> None:
-    """A purchase's NOTIFY committed (not merely asked for: a write that did not commit
-    notified nobody, and the next purchase notifies)."""
-    _notified_at[0] = time.monotonic()
-
-
-def wake_now() -> None:
-    """Wake the loops of this process, for a purchase that committed its outbox row
-    without a session (and whose statement notified the other processes)."""
-    for wakeups in list(_apps):
-        wakeups.wake_now()
 
 
 def wake_after_commit(session: Session, *, notified: bool = False) -> None:

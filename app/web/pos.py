@@ -96,7 +96,7 @@ def purchase() -> Response:
         raise BadRequest("The request needs a JSON object as its body.", code="malformed_body")
     key, fingerprint = _keyed(raw)
     data = parse(PurchaseInput, raw)
-    answer = purchases.record_purchase(db, engine=runtime().engine, presented=presented_key(),
+    answer = purchases.record_purchase(db, lane=runtime().lane, presented=presented_key(),
                                        admit=_admitted, data=data, key=key,
                                        fingerprint=fingerprint, secret=_secret())
     if answer.text is None or answer.replayed:
