@@ -7,6 +7,10 @@ back to English, and every key exists in every locale (a test holds this).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
+
+from babel import Locale
+from babel.numbers import format_decimal
 
 LOCALES = ("en", "ru", "uk")
 
@@ -78,6 +82,19 @@ CATALOG: dict[str, dict[str, str]] = {
                               "this mail: your card stays as it is.\n",
         "busy_title": "Too many attempts",
         "busy_body": "Too many tries from here just now. Please try again in a moment.",
+        # The counter poster (app.posters). Counted keys hold one text per plural form
+        # of the language (CLDR's, through Babel): "key.one", "key.few", "key.other"…
+        "poster_welcome.one": "Join and get {count} point",
+        "poster_welcome.other": "Join and get {count} points",
+        "poster_stamps.one": "Collect {count} stamp — get {reward}",
+        "poster_stamps.other": "Collect {count} stamps — get {reward}",
+        "poster_stamps_plain.one": "Collect {count} stamp and get a reward",
+        "poster_stamps_plain.other": "Collect {count} stamps and get a reward",
+        "poster_earn": "Get {percent}% back in points",
+        "poster_join": "Get our loyalty card",
+        "poster_step_scan": "1. Scan the code with your phone's camera.",
+        "poster_step_wallet": "2. Add the card to your wallet.",
+        "poster_or_open": "or open {url}",
     },
     "ru": {
         "earn_rule": "Возвращаем баллами {percent}% от каждой покупки. "
@@ -149,6 +166,23 @@ CATALOG: dict[str, dict[str, str]] = {
                               "с вашей картой ничего не случится.\n",
         "busy_title": "Слишком много попыток",
         "busy_body": "Отсюда только что было слишком много попыток. Попробуйте ещё раз чуть позже.",
+        "poster_welcome.one": "Присоединяйтесь и получите {count} балл",
+        "poster_welcome.few": "Присоединяйтесь и получите {count} балла",
+        "poster_welcome.many": "Присоединяйтесь и получите {count} баллов",
+        "poster_welcome.other": "Присоединяйтесь и получите {count} балла",
+        "poster_stamps.one": "Соберите {count} штамп — {reward} в подарок",
+        "poster_stamps.few": "Соберите {count} штампа — {reward} в подарок",
+        "poster_stamps.many": "Соберите {count} штампов — {reward} в подарок",
+        "poster_stamps.other": "Соберите {count} штампа — {reward} в подарок",
+        "poster_stamps_plain.one": "Соберите {count} штамп и получите подарок",
+        "poster_stamps_plain.few": "Соберите {count} штампа и получите подарок",
+        "poster_stamps_plain.many": "Соберите {count} штампов и получите подарок",
+        "poster_stamps_plain.other": "Соберите {count} штампа и получите подарок",
+        "poster_earn": "Возвращаем {percent}% баллами",
+        "poster_join": "Получите нашу карту лояльности",
+        "poster_step_scan": "1. Отсканируйте код камерой телефона.",
+        "poster_step_wallet": "2. Добавьте карту в кошелёк.",
+        "poster_or_open": "или откройте {url}",
     },
     "uk": {
         "earn_rule": "Повертаємо балами {percent}% від кожної покупки. "
@@ -219,6 +253,23 @@ CATALOG: dict[str, dict[str, str]] = {
                               "нічого не станеться.\n",
         "busy_title": "Забагато спроб",
         "busy_body": "Звідси щойно було забагато спроб. Спробуйте ще раз трохи згодом.",
+        "poster_welcome.one": "Приєднуйтеся та отримайте {count} бал",
+        "poster_welcome.few": "Приєднуйтеся та отримайте {count} бали",
+        "poster_welcome.many": "Приєднуйтеся та отримайте {count} балів",
+        "poster_welcome.other": "Приєднуйтеся та отримайте {count} бала",
+        "poster_stamps.one": "Зберіть {count} штамп — {reward} у подарунок",
+        "poster_stamps.few": "Зберіть {count} штампи — {reward} у подарунок",
+        "poster_stamps.many": "Зберіть {count} штампів — {reward} у подарунок",
+        "poster_stamps.other": "Зберіть {count} штампа — {reward} у подарунок",
+        "poster_stamps_plain.one": "Зберіть {count} штамп і отримайте подарунок",
+        "poster_stamps_plain.few": "Зберіть {count} штампи й отримайте подарунок",
+        "poster_stamps_plain.many": "Зберіть {count} штампів і отримайте подарунок",
+        "poster_stamps_plain.other": "Зберіть {count} штампа й отримайте подарунок",
+        "poster_earn": "Повертаємо {percent}% балами",
+        "poster_join": "Отримайте нашу картку лояльності",
+        "poster_step_scan": "1. Відскануйте код камерою телефона.",
+        "poster_step_wallet": "2. Додайте картку в гаманець.",
+        "poster_or_open": "або відкрийте {url}",
     },
 }
 
@@ -226,6 +277,24 @@ CATALOG: dict[str, dict[str, str]] = {
 def translate(locale: str, key: str, **values: object) -> str:
     text = CATALOG.get(locale, CATALOG["en"]).get(key) or CATALOG["en"][key]
     return text.format(**values) if values else text
+
+
+def translate_count(locale: str, key: str, count: int, **values: object) -> str:
+    """``key`` in the plural form ``count`` takes in ``locale``, by Babel's (CLDR's) rules
+    (1 бал, 2 бали, 5 балів, 21 бал): the catalog holds ``key.one``, ``key.few``… for the
+    forms of each language, ``key.other`` at least. ``{count}`` is written the locale's way
+    (``1 000`` in Russian and Ukrainian)."""
+    language = locale if locale in CATALOG else "en"
+    texts = CATALOG[language]
+    form = Locale.parse(language).plural_form(count)
+    text = texts.get(f"{key}.{form}") or texts[f"{key}.other"]
+    return text.format(count=format_decimal(count, locale=language), **values)
+
+
+def format_number(value: Decimal | int, locale: str) -> str:
+    """A number as ``locale`` writes it: ``2.5`` in English, ``2,5`` in Russian; no
+    trailing zeros (a stored ``2.000`` percent is ``2``)."""
+    return format_decimal(value, locale=locale if locale in CATALOG else "en")
 
 
 def best_locale(requested: Iterable[str], available: Iterable[str]) -> str:
