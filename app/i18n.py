@@ -1,19 +1,127 @@
-"""The few sentences Loyalpass itself says, in English, Russian and Ukrainian.
+"""The sentences Loyalpass says, in English, Russian and Ukrainian: gettext catalogs.
 
-Pages and pass texts ask ``translate(locale, key, **values)``; an unknown locale falls
-back to English, and every key exists in every locale (a test holds this).
+English msgids are the source; ``translations/{ru,uk}/LC_MESSAGES/messages.po`` hold the
+translations and are compiled to ``messages.mo`` when the package is built or installed
+(``pip install .`` or ``pip install -e .``; by hand ``pybabel compile -d app/translations``).
+
+Code asks ``gettext("Your %(program)s card", program=name)`` / ``ngettext(...)``; templates
+``{{ _("…") }}`` / ``{{ ngettext("%(num)d point", "%(num)d points", n) }}``. The language
+is the one of the innermost ``using_locale(locale)`` block in this thread or task (pages
+render inside one, as do worker threads building mails and Google objects), else
+English. This module imports no Flask: services, workers and pass building use it too;
+Flask-Babel (``app.web.pages.init_babel``) takes the page's language from here.
+
+Invariant: every msgid in the code and templates has a Russian and a Ukrainian
+translation, neither empty nor fuzzy (``tests/test_i18n_catalogs.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from decimal import Decimal
+import gettext as stdlib_gettext
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cache
+from pathlib import Path
 
-from babel import Locale
-from babel.numbers import format_decimal
+from babel.support import LazyProxy
 
 LOCALES = ("en", "ru", "uk")
+SOURCE_LOCALE = "en"  # the msgids' language: it has no catalog
+DOMAIN = "messages"
+TRANSLATIONS_DIR = Path(__file__).with_name("translations")
 
+# The language of the code running in this thread or asyncio task. A ContextVar, not
+# process state: each request, worker thread and task sees only its own value, and
+# ``using_locale`` restores the previous one on the way out.
+_current_locale: ContextVar[str] = ContextVar("loyalpass_locale", default=SOURCE_LOCALE)
+
+
+class CatalogMissing(RuntimeError):
+    """A compiled catalog (``messages.mo``) is not where the package expects it."""
+
+
+def catalog_path(locale: str) -> Path:
+    return TRANSLATIONS_DIR / locale / "LC_MESSAGES" / f"{DOMAIN}.mo"
+
+
+@cache  # the compiled files are fixed for the life of the process, like imported code
+def _catalog(locale: str) -> stdlib_gettext.NullTranslations:
+    if locale == SOURCE_LOCALE:
+        return stdlib_gettext.NullTranslations()
+    path = catalog_path(locale)
+    try:
+        with path.open("rb") as compiled:
+            return stdlib_gettext.GNUTranslations(compiled)
+    except FileNotFoundError:
+        raise CatalogMissing(
+            f"{path} is missing: the translations are compiled when the package is "
+            "installed (pip install -e .), or by hand: pybabel compile -d app/translations"
+        ) from None
+
+
+def check_catalogs() -> None:
+    """Raise ``CatalogMissing`` unless every language's catalog can be read (at start)."""
+    for locale in LOCALES:
+        _catalog(locale)
+
+
+def current_locale() -> str:
+    return _current_locale.get()
+
+
+def translations() -> stdlib_gettext.NullTranslations:
+    """The current language's catalog, for callers that fill placeholders themselves
+    (Jinja's i18n extension escapes the values before it fills them)."""
+    return _catalog(current_locale())
+
+
+@contextmanager
+def using_locale(locale: str) -> Iterator[str]:
+    """Speak ``locale`` (one of ``LOCALES``, else English) inside the block, in a request
+    or outside one; yields the locale used."""
+    chosen = locale if locale in LOCALES else SOURCE_LOCALE
+    token = _current_locale.set(chosen)
+    try:
+        yield chosen
+    finally:
+        _current_locale.reset(token)
+
+
+def gettext(msgid: str, **values: object) -> str:
+    """``msgid`` in the current language, its ``%(name)s`` placeholders filled from
+    ``values`` (without values the text is returned as it is, ``%%`` included)."""
+    text = translations().gettext(msgid)
+    return text % values if values else text
+
+
+def ngettext(singular: str, plural: str, num: int, **values: object) -> str:
+    """The form for ``num`` by the current language's plural rule (``Plural-Forms`` of
+    its catalog: 1 балл / 2 балла / 5 баллов); ``%(num)d`` is filled with ``num``."""
+    text = translations().ngettext(singular, plural, num)
+    return text % {"num": num, **values}
+
+
+def lazy_gettext(msgid: str, **values: object) -> LazyProxy:
+    """``gettext`` evaluated each time the text is used, for texts defined at import."""
+    return LazyProxy(gettext, msgid, enable_cache=False, **values)
+
+
+def lazy_ngettext(singular: str, plural: str, num: int, **values: object) -> LazyProxy:
+    return LazyProxy(ngettext, singular, plural, num, enable_cache=False, **values)
+
+
+def best_locale(requested: Iterable[str], available: Iterable[str]) -> str:
+    """The first requested language we and the program speak, else the program's first."""
+    offered = [locale for locale in available if locale in LOCALES] or [SOURCE_LOCALE]
+    for language in requested:
+        primary = language.split("-")[0].split("_")[0].lower()
+        if primary in offered:
+            return primary
+    return offered[0]
+
+
+# The dict catalog below is served by ``translate`` until every key becomes a msgid.
 CATALOG: dict[str, dict[str, str]] = {
     "en": {
         "earn_rule": "Earn {percent}% of every purchase back in points. "
@@ -82,19 +190,6 @@ CATALOG: dict[str, dict[str, str]] = {
                               "this mail: your card stays as it is.\n",
         "busy_title": "Too many attempts",
         "busy_body": "Too many tries from here just now. Please try again in a moment.",
-        # The counter poster (app.posters). Counted keys hold one text per plural form
-        # of the language (CLDR's, through Babel): "key.one", "key.few", "key.other"…
-        "poster_welcome.one": "Join and get {count} point",
-        "poster_welcome.other": "Join and get {count} points",
-        "poster_stamps.one": "Collect {count} stamp — get {reward}",
-        "poster_stamps.other": "Collect {count} stamps — get {reward}",
-        "poster_stamps_plain.one": "Collect {count} stamp and get a reward",
-        "poster_stamps_plain.other": "Collect {count} stamps and get a reward",
-        "poster_earn": "Get {percent}% back in points",
-        "poster_join": "Get our loyalty card",
-        "poster_step_scan": "1. Scan the code with your phone's camera.",
-        "poster_step_wallet": "2. Add the card to your wallet.",
-        "poster_or_open": "or open {url}",
     },
     "ru": {
         "earn_rule": "Возвращаем баллами {percent}% от каждой покупки. "
@@ -166,23 +261,6 @@ CATALOG: dict[str, dict[str, str]] = {
                               "с вашей картой ничего не случится.\n",
         "busy_title": "Слишком много попыток",
         "busy_body": "Отсюда только что было слишком много попыток. Попробуйте ещё раз чуть позже.",
-        "poster_welcome.one": "Присоединяйтесь и получите {count} балл",
-        "poster_welcome.few": "Присоединяйтесь и получите {count} балла",
-        "poster_welcome.many": "Присоединяйтесь и получите {count} баллов",
-        "poster_welcome.other": "Присоединяйтесь и получите {count} балла",
-        "poster_stamps.one": "Соберите {count} штамп — {reward} в подарок",
-        "poster_stamps.few": "Соберите {count} штампа — {reward} в подарок",
-        "poster_stamps.many": "Соберите {count} штампов — {reward} в подарок",
-        "poster_stamps.other": "Соберите {count} штампа — {reward} в подарок",
-        "poster_stamps_plain.one": "Соберите {count} штамп и получите подарок",
-        "poster_stamps_plain.few": "Соберите {count} штампа и получите подарок",
-        "poster_stamps_plain.many": "Соберите {count} штампов и получите подарок",
-        "poster_stamps_plain.other": "Соберите {count} штампа и получите подарок",
-        "poster_earn": "Возвращаем {percent}% баллами",
-        "poster_join": "Получите нашу карту лояльности",
-        "poster_step_scan": "1. Отсканируйте код камерой телефона.",
-        "poster_step_wallet": "2. Добавьте карту в кошелёк.",
-        "poster_or_open": "или откройте {url}",
     },
     "uk": {
         "earn_rule": "Повертаємо балами {percent}% від кожної покупки. "
@@ -253,23 +331,6 @@ CATALOG: dict[str, dict[str, str]] = {
                               "нічого не станеться.\n",
         "busy_title": "Забагато спроб",
         "busy_body": "Звідси щойно було забагато спроб. Спробуйте ще раз трохи згодом.",
-        "poster_welcome.one": "Приєднуйтеся та отримайте {count} бал",
-        "poster_welcome.few": "Приєднуйтеся та отримайте {count} бали",
-        "poster_welcome.many": "Приєднуйтеся та отримайте {count} балів",
-        "poster_welcome.other": "Приєднуйтеся та отримайте {count} бала",
-        "poster_stamps.one": "Зберіть {count} штамп — {reward} у подарунок",
-        "poster_stamps.few": "Зберіть {count} штампи — {reward} у подарунок",
-        "poster_stamps.many": "Зберіть {count} штампів — {reward} у подарунок",
-        "poster_stamps.other": "Зберіть {count} штампа — {reward} у подарунок",
-        "poster_stamps_plain.one": "Зберіть {count} штамп і отримайте подарунок",
-        "poster_stamps_plain.few": "Зберіть {count} штампи й отримайте подарунок",
-        "poster_stamps_plain.many": "Зберіть {count} штампів і отримайте подарунок",
-        "poster_stamps_plain.other": "Зберіть {count} штампа й отримайте подарунок",
-        "poster_earn": "Повертаємо {percent}% балами",
-        "poster_join": "Отримайте нашу картку лояльності",
-        "poster_step_scan": "1. Відскануйте код камерою телефона.",
-        "poster_step_wallet": "2. Додайте картку в гаманець.",
-        "poster_or_open": "або відкрийте {url}",
     },
 }
 
@@ -278,30 +339,3 @@ def translate(locale: str, key: str, **values: object) -> str:
     text = CATALOG.get(locale, CATALOG["en"]).get(key) or CATALOG["en"][key]
     return text.format(**values) if values else text
 
-
-def translate_count(locale: str, key: str, count: int, **values: object) -> str:
-    """``key`` in the plural form ``count`` takes in ``locale``, by Babel's (CLDR's) rules
-    (1 бал, 2 бали, 5 балів, 21 бал): the catalog holds ``key.one``, ``key.few``… for the
-    forms of each language, ``key.other`` at least. ``{count}`` is written the locale's way
-    (``1 000`` in Russian and Ukrainian)."""
-    language = locale if locale in CATALOG else "en"
-    texts = CATALOG[language]
-    form = Locale.parse(language).plural_form(count)
-    text = texts.get(f"{key}.{form}") or texts[f"{key}.other"]
-    return text.format(count=format_decimal(count, locale=language), **values)
-
-
-def format_number(value: Decimal | int, locale: str) -> str:
-    """A number as ``locale`` writes it: ``2.5`` in English, ``2,5`` in Russian; no
-    trailing zeros (a stored ``2.000`` percent is ``2``)."""
-    return format_decimal(value, locale=locale if locale in CATALOG else "en")
-
-
-def best_locale(requested: Iterable[str], available: Iterable[str]) -> str:
-    """The first requested language we and the program speak, else the program's first."""
-    offered = [locale for locale in available if locale in LOCALES] or ["en"]
-    for language in requested:
-        primary = language.split("-")[0].split("_")[0].lower()
-        if primary in offered:
-            return primary
-    return offered[0]

@@ -22,11 +22,12 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_raw
 import pytest
 import zxingcpp
-from babel import Locale
+from babel.messages.pofile import read_po
 from PIL import Image, ImageDraw
 from sqlalchemy.orm import Session
 
-from app.i18n import CATALOG, LOCALES, translate_count
+from app.i18n import TRANSLATIONS_DIR, using_locale
+from app.posters import content
 from app.posters.layout import ELLIPSIS, fit, wrap
 from tests.conftest import BASE_URL, Api, new_merchant
 from tests.hostile import assert_problem, snapshot
@@ -360,17 +361,24 @@ def test_fitting_shrinks_before_it_wraps_and_ends_in_an_ellipsis_only_past_the_f
     assert all(_width(line, 1) <= 10 for line in cut.lines)
 
 
-def test_every_poster_text_exists_in_every_language_with_each_plural_form() -> None:
-    for locale in LOCALES:
-        keys = {key for key in CATALOG[locale] if key.startswith("poster_")}
-        plain = {key for key in keys if "." not in key}
-        assert plain == {key for key in CATALOG["en"]
-                         if key.startswith("poster_") and "." not in key}
-        counted = {key.split(".")[0] for key in keys if "." in key}
-        assert counted == {"poster_welcome", "poster_stamps", "poster_stamps_plain"}
-        forms = Locale.parse(locale).plural_form.tags | {"other"}
-        for key in counted:
-            assert {f"{key}.{form}" for form in forms} <= keys, (locale, key)
+def test_every_poster_text_is_translated_into_russian_and_ukrainian_in_every_plural_form(
+) -> None:
+    source = Path(content.__file__).read_text(encoding="utf-8")
+    for locale in ("ru", "uk"):
+        path = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
+        with path.open("rb") as file:
+            catalog = read_po(file, locale=locale)
+        poster_messages = [message for message in catalog
+                           if any(name.endswith("app/posters/content.py")
+                                  for name, _ in message.locations)]
+        assert len(poster_messages) == 8, locale
+        for message in poster_messages:
+            singular = message.id[0] if isinstance(message.id, tuple) else message.id
+            assert f'"{singular}"' in source  # the catalog is not behind the code
+            forms = message.string if isinstance(message.string, tuple) else (
+                message.string,)
+            assert len(forms) == (catalog.num_plurals if message.pluralizable else 1)
+            assert all(forms) and not message.fuzzy, (locale, message.id)
 
 
 @pytest.mark.parametrize(("locale", "expected"), [
@@ -381,5 +389,6 @@ def test_every_poster_text_exists_in_every_language_with_each_plural_form() -> N
 def test_the_welcome_offer_counts_points_in_each_languages_plural_forms(
     locale: str, expected: list[str]
 ) -> None:
-    for count, ending in zip((1, 2, 5, 11, 21, 22), expected, strict=True):
-        assert translate_count(locale, "poster_welcome", count).endswith(f" {ending}")
+    with using_locale(locale):
+        for count, ending in zip((1, 2, 5, 11, 21, 22), expected, strict=True):
+            assert content.welcome_offer(count).endswith(f" {ending}")

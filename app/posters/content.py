@@ -4,8 +4,11 @@ one line (from the program's rules), the two steps and the join link."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
-from app.i18n import format_number, translate, translate_count
+from babel.numbers import format_decimal
+
+from app.i18n import current_locale, gettext, ngettext, using_locale
 from app.merchants.models import Location, Program
 from app.merchants.schemas import DEFAULT_COLORS
 from app.points.postings import program_rules
@@ -34,23 +37,38 @@ class Poster:
     logo: bytes | None  # the uploaded PNG or JPEG, as stored (``app.merchants.logos``)
 
 
-def offer_line(program: Program, locale: str) -> str:
-    """The program's offer to a newcomer in one line: the welcome points ("Join and get
-    100 points"), a stamp card's reward ("Collect 8 stamps — get a free coffee"), the
-    earn rate a new card starts at ("Get 2% back in points"), or an invitation."""
+def number(value: Decimal | int) -> str:
+    """A number as the current language writes it: ``2.5`` in English, ``2,5`` and
+    ``1 000`` in Russian and Ukrainian; no trailing zeros (a stored ``2.000`` is ``2``)."""
+    return format_decimal(value, locale=current_locale())
+
+
+def welcome_offer(points: int) -> str:
+    return ngettext("Join and get %(count)s point", "Join and get %(count)s points", points,
+                    count=number(points))
+
+
+def offer_line(program: Program) -> str:
+    """The program's offer to a newcomer in one line, in the current language: the
+    welcome points ("Join and get 100 points"), a stamp card's reward ("Collect 8 stamps —
+    get a free coffee"), the earn rate a new card starts at ("Get 2% back in points"), or
+    an invitation."""
     rules = program_rules(program)
     if rules.kind == "stamps" and rules.stamps_required:
-        reward = program.reward_text.strip()
+        required, reward = rules.stamps_required, program.reward_text.strip()
         if reward:
-            return translate_count(locale, "poster_stamps", rules.stamps_required,
-                                   reward=reward)
-        return translate_count(locale, "poster_stamps_plain", rules.stamps_required)
+            return ngettext("Collect %(count)s stamp — get %(reward)s",
+                            "Collect %(count)s stamps — get %(reward)s", required,
+                            count=number(required), reward=reward)
+        return ngettext("Collect %(count)s stamp and get a reward",
+                        "Collect %(count)s stamps and get a reward", required,
+                        count=number(required))
     if rules.kind == "points" and rules.welcome_points > 0:
-        return translate_count(locale, "poster_welcome", rules.welcome_points)
+        return welcome_offer(rules.welcome_points)
     rate = earn_rate(rules, 0)  # a new card's tier is the one for no spend yet
     if rules.kind == "points" and rate > 0:
-        return translate(locale, "poster_earn", percent=format_number(rate, locale))
-    return translate(locale, "poster_join")
+        return gettext("Get %(percent)s%% back in points", percent=number(rate))
+    return gettext("Get our loyalty card")
 
 
 def poster_content(program: Program, *, location: Location | None, locale: str,
@@ -59,15 +77,17 @@ def poster_content(program: Program, *, location: Location | None, locale: str,
     naming ``location`` and the campaign tag when there are)."""
     colors = {**DEFAULT_COLORS, **(program.colors or {})}
     shown_url = url.split("://", 1)[-1]  # people type what follows the scheme
-    return Poster(
-        language=locale,
-        title=program.name,
-        place=location.name if location is not None else None,
-        offer=offer_line(program, locale),
-        steps=(translate(locale, "poster_step_scan"), translate(locale, "poster_step_wallet")),
-        url=url,
-        footer=translate(locale, "poster_or_open", url=shown_url),
-        colors=PosterColors(background=colors["background"], foreground=colors["foreground"],
-                            label=colors["label"]),
-        logo=program.logo,
-    )
+    with using_locale(locale) as language:
+        return Poster(
+            language=language,
+            title=program.name,
+            place=location.name if location is not None else None,
+            offer=offer_line(program),
+            steps=(gettext("1. Scan the code with your phone's camera."),
+                   gettext("2. Add the card to your wallet.")),
+            url=url,
+            footer=gettext("or open %(url)s", url=shown_url),
+            colors=PosterColors(background=colors["background"],
+                                foreground=colors["foreground"], label=colors["label"]),
+            logo=program.logo,
+        )
