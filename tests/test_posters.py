@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ctypes
 import io
+import logging
 import re
 import shutil
 from collections.abc import Iterator
@@ -24,9 +25,11 @@ import pytest
 import zxingcpp
 from babel.messages.pofile import read_po
 from PIL import Image, ImageDraw
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from app.i18n import TRANSLATIONS_DIR, using_locale
+from app.merchants.models import Program
 from app.posters import content
 from app.posters.layout import ELLIPSIS, fit, wrap
 from tests.conftest import BASE_URL, Api, new_merchant
@@ -255,6 +258,28 @@ def test_a_name_as_long_as_a_program_may_have_fits_inside_an_a5_page(api: Api) -
     assert name in words(page.text)  # whole: it shrank and wrapped, nothing was cut
     assert decoded(page.image) == [f"{BASE_URL}/join/{program['slug']}"
                                    f"?location={location['id']}"]
+
+
+def test_names_with_characters_the_font_lacks_still_make_a_poster(api: Api) -> None:
+    program = make_program(api, name="Кава ☕🍩 珈琲 Club", welcome_points=10)
+    page = read_pdf(poster(api, program, "?size=A5"))
+    assert "Кава" in page.text and "Club" in page.text
+    assert decoded(page.image) == [f"{BASE_URL}/join/{program['slug']}"]
+
+
+def test_a_stored_logo_that_cannot_be_drawn_leaves_the_poster_without_one(
+    api: Api, program: dict[str, Any], session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As an older version of the service may have stored it, before uploads were
+    decoded in full: the poster is still served, and the failure is logged."""
+    broken = logo_png()[:200]  # the header of a PNG, and then nothing
+    session.execute(update(Program).where(Program.id == program["id"]).values(
+        logo=broken, logo_content_type="image/png"))
+    session.commit()
+    with caplog.at_level(logging.WARNING, logger="loyalpass.posters"):
+        page = read_pdf(poster(api, program))
+    assert "cannot be drawn" in caplog.text
+    assert decoded(page.image) == [f"{BASE_URL}/join/{program['slug']}"]
 
 
 def test_the_poster_and_qr_code_answer_every_role_and_nobody_else(
