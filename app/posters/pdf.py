@@ -79,6 +79,8 @@ class Block:
 
 
 class _Page:
+    """One poster's page: its measures (scaled from A4's) and the blocks drawn on it."""
+
     def __init__(self, pdf: FPDF, poster: Poster, paper: Paper) -> None:
         self.pdf, self.poster = pdf, poster
         self.width, self.height = paper.millimetres
