@@ -18,8 +18,6 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.cards import service as cards
-from app.cards.schemas import EnrolmentInput
 from app.config import Config
 from app.db import make_engine, make_session_factory
 from app.devices.models import Device, Registration
@@ -194,6 +192,27 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     admin.dispose()
 
 
+def _card_at_0007(connection: Any, merchant_id: int, program_id: int, index: int) -> int:
+    """A customer and their card as revision 0007 stored them, in SQL: today's models
+    have columns that the tables did not have then."""
+    customer_id: int = connection.execute(text(
+        "INSERT INTO customers (merchant_id, name, email, locale, marketing_consent,"
+        " created_at) VALUES (:merchant, :name, :email, 'en', false, CURRENT_TIMESTAMP)"
+        " RETURNING id"),
+        {"merchant": merchant_id, "name": f"Customer {index}",
+         "email": f"customer{index}@example.com"}).scalar_one()
+    card_id: int = connection.execute(text(
+        "INSERT INTO cards (merchant_id, program_id, customer_id, number, serial_number,"
+        " authentication_token, status, balance, stamps, rewards, lifetime_spend, visits,"
+        " pass_version, pass_updated_at, pass_last_modified, created_at) VALUES (:merchant,"
+        " :program, :customer, :number, :serial, :token, 'active', 0, 0, 0, 0, 0, 1,"
+        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"),
+        {"merchant": merchant_id, "program": program_id, "customer": customer_id,
+         "number": f"{index:012d}", "serial": uuid.uuid4().hex,
+         "token": uuid.uuid4().hex}).scalar_one()
+    return card_id
+
+
 def test_upgrading_gives_each_registration_the_token_its_device_had(
     empty_database: str,
 ) -> None:
@@ -204,10 +223,10 @@ def test_upgrading_gives_each_registration_the_token_its_device_had(
         merchant = create_merchant(session, name="Old", email="old@example.com").merchant
         program = create_program(session, merchant_id=merchant.id,
                                  data=ProgramCreate(name="Old"))
-        card_ids = [cards.enroll(session, program=program, location_id=None,
-                                 data=EnrolmentInput(name=n, email=f"{n}@example.com")).card.id
-                    for n in ("a", "b")]
+        merchant_id, program_id = merchant.id, program.id
     with engine.begin() as connection:
+        card_ids = [_card_at_0007(connection, merchant_id, program_id, index)
+                    for index in (1, 2)]
         connection.execute(text(
             "INSERT INTO devices (id, device_library_identifier, push_token, created_at,"
             " updated_at) VALUES (1, 'phone', :one, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),"

@@ -74,18 +74,21 @@ class LinkState(enum.Enum):
 
 
 def join(session: Session, *, program: Program, data: EnrolmentInput,
-         location_id: int | None = None, requested_from: str | None = None,
+         location_id: int | None = None, source: str | None = None,
+         requested_from: str | None = None,
          mail_allowed: Callable[[], bool] = lambda: True,
          now: datetime | None = None) -> Joined:
     """The join form: a new customer gets a card; a known one gets a mailed link or is
-    sent to the counter (see the module's invariants)."""
+    sent to the counter (see the module's invariants). The card, or the link that may
+    enrol them later, is attributed to ``location_id`` and ``source``
+    (``app.cards.attribution``)."""
     email = normalize_email(data.email)
     phone = normalize_phone(data.phone, program.country)
     customer = find_customer(session, program.merchant_id, email, phone)
     if customer is None:
         try:
             created = new_customer(session, program, data, email, phone)
-            card = create_card(session, program, created, location_id)
+            card = create_card(session, program, created, location_id, source)
             session.commit()
             return Joined(Reply.CARD_CREATED, card)
         except IntegrityError:
@@ -94,7 +97,7 @@ def join(session: Session, *, program: Program, data: EnrolmentInput,
             customer = find_customer(session, program.merchant_id, email, phone)
             if customer is None:
                 raise
-    reply = _returning(session, program, customer, location_id=location_id,
+    reply = _returning(session, program, customer, location_id=location_id, source=source,
                        locale=data.locale or customer.locale, requested_from=requested_from,
                        mail_allowed=mail_allowed, now=now or utcnow())
     session.commit()
@@ -102,7 +105,7 @@ def join(session: Session, *, program: Program, data: EnrolmentInput,
 
 
 def _returning(session: Session, program: Program, customer: Customer, *,
-               location_id: int | None, locale: str, requested_from: str | None,
+               location_id: int | None, source: str | None, locale: str, requested_from: str | None,
                mail_allowed: Callable[[], bool], now: datetime) -> Reply:
     if customer.email is None:
         return Reply.ASK_AT_COUNTER
@@ -125,7 +128,7 @@ def _returning(session: Session, program: Program, customer: Customer, *,
     link = CardRecoveryLink(
         merchant_id=program.merchant_id, program_id=program.id, customer_id=customer.id,
         card_id=card.id if card is not None else None, location_id=location_id,
-        locale=locale, requested_from=(requested_from or "")[:64] or None,
+        source=source, locale=locale, requested_from=(requested_from or "")[:64] or None,
         created_at=now, expires_at=now + LINK_LIFETIME)
     session.add(link)
     session.flush()
@@ -172,6 +175,7 @@ def _consume(session: Session, link_id: int, now: datetime) -> Card:
     assert link is not None
     card = card_of(session, program_id=link.program_id, customer_id=link.customer_id)
     if card is None:
-        card = create_card(session, link.program, link.customer, link.location_id)
+        card = create_card(session, link.program, link.customer, link.location_id,
+                           link.source)
     session.commit()
     return card

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.cards import recovery
 from app.cards import service as cards
+from app.cards.attribution import campaign_source
 from app.cards.models import Card
 from app.cards.schemas import EnrolmentInput
 from app.errors import Invalid, NotFound, RateLimited
@@ -35,11 +36,16 @@ def _location(program: Program) -> Location | None:
                             location_id=parse_id(request.values.get("location")))
 
 
+def _source() -> str | None:
+    """The link's campaign tag (``?src=``); any other text is left out, as if none."""
+    return campaign_source(request.values.get("src"))
+
+
 @blueprint.get("/join/<slug>")
 def join_form(slug: str) -> Response:
     program = program_by_slug(db(), slug)
     return page("join.html", program, page_locale(program), form={}, errors=[],
-                location=_location(program), csrf=csrf_token())
+                location=_location(program), source=_source(), csrf=csrf_token())
 
 
 @blueprint.post("/join/<slug>")
@@ -52,25 +58,25 @@ def join(slug: str) -> BaseResponse:
     except RateLimited as refused:
         return busy_page(refused, program, locale)
     form = {name: request.form.get(name, "").strip() for name in ("name", "email", "phone")}
-    location = _location(program)
+    location, source = _location(program), _source()
     sent_token = request.form.get("csrf", "")
     if not csrf_matches(sent_token):
         errors = [lazy_gettext("Your session expired; please send the form again.")]
         return page("join.html", program, locale, 400, form=form, errors=errors,
-                    location=location, csrf=csrf_token())
+                    location=location, source=source, csrf=csrf_token())
     data: dict[str, object] = {key: value for key, value in form.items() if value}
     data["marketing_consent"] = request.form.get("consent") == "yes"
     data["locale"] = locale
     try:
         joined = recovery.join(db(), program=program, data=parse(EnrolmentInput, data),
                                location_id=location.id if location else None,
-                               requested_from=request.remote_addr,
+                               source=source, requested_from=request.remote_addr,
                                mail_allowed=_mail_budget)
     except Invalid as problem:
         messages = [f"{item['field']}: {item['message']}"
                     for item in problem.extra.get("errors", [])] or [problem.detail]
         return page("join.html", program, locale, 422, form=form, errors=messages,
-                    location=location, csrf=csrf_token())
+                    location=location, source=source, csrf=csrf_token())
     if joined.card is not None:
         token = runtime().wallet.card_token(joined.card)
         return redirect(url_for("public.card_page", token=token, lang=locale), code=303)
