@@ -23,12 +23,11 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_raw
 import pytest
 import zxingcpp
-from babel.messages.pofile import read_po
 from PIL import Image, ImageDraw
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from app.i18n import TRANSLATIONS_DIR, using_locale
+from app.i18n import using_locale
 from app.merchants.models import Program
 from app.posters import content
 from app.posters.layout import ELLIPSIS, fit, wrap
@@ -384,26 +383,6 @@ def test_fitting_shrinks_before_it_wraps_and_ends_in_an_ellipsis_only_past_the_f
               max_lines=2, measure=_width)
     assert cut.cut and len(cut.lines) == 2 and cut.lines[-1].endswith(ELLIPSIS)
     assert all(_width(line, 1) <= 10 for line in cut.lines)
-
-
-def test_every_poster_text_is_translated_into_russian_and_ukrainian_in_every_plural_form(
-) -> None:
-    source = Path(content.__file__).read_text(encoding="utf-8")
-    for locale in ("ru", "uk"):
-        path = TRANSLATIONS_DIR / locale / "LC_MESSAGES" / "messages.po"
-        with path.open("rb") as file:
-            catalog = read_po(file, locale=locale)
-        poster_messages = [message for message in catalog
-                           if any(name.endswith("app/posters/content.py")
-                                  for name, _ in message.locations)]
-        assert len(poster_messages) == 8, locale
-        for message in poster_messages:
-            singular = message.id[0] if isinstance(message.id, tuple) else message.id
-            assert f'"{singular}"' in source  # the catalog is not behind the code
-            forms = message.string if isinstance(message.string, tuple) else (
-                message.string,)
-            assert len(forms) == (catalog.num_plurals if message.pluralizable else 1)
-            assert all(forms) and not message.fuzzy, (locale, message.id)
 
 
 @pytest.mark.parametrize(("locale", "expected"), [
