@@ -2,6 +2,12 @@
 
 Pages and pass texts ask ``translate(locale, key, **values)``; an unknown locale falls
 back to English, and every key exists in every locale (a test holds this).
+
+Names the merchant wrote ({program}, {merchant}, {tier}, a location's {name}) go into
+these sentences as they are, in the nominative: the Russian and Ukrainian sentences give
+them a place of their own (after a colon or a middle dot, in parentheses) rather than a
+case ("Карта лояльности · Кофейня «Зерно»", never "Карта Кофейни"), and add no quotes of
+their own (a name may carry its quotes already).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ CATALOG: dict[str, dict[str, str]] = {
         "support_phone": "Phone: {phone}",
         "support_website": "Web: {website}",
         "relevant": "Show your card at {name}",
+        "pass_description": "{program} loyalty card",
         "join_title": "Join {program}",
         "join_intro": "Your loyalty card, in your phone's wallet. One minute, no app.",
         "name": "Name",
@@ -89,17 +96,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "support_email": "Почта: {email}",
         "support_phone": "Телефон: {phone}",
         "support_website": "Сайт: {website}",
-        "relevant": "Покажите карту в {name}",
-        "join_title": "Карта {program}",
+        "relevant": "Покажите карту на кассе · {name}",
+        "pass_description": "Карта лояльности · {program}",
+        "join_title": "Карта лояльности · {program}",
         "join_intro": "Карта лояльности в кошельке телефона. Одна минута, без приложений.",
         "name": "Имя",
         "email": "Эл. почта",
         "phone": "Телефон",
         "email_or_phone": "Почта или телефон — достаточно одного.",
-        "consent": "Присылайте мне предложения и новости {merchant}. "
+        "consent": "Присылайте мне предложения и новости. Отправитель: {merchant}. "
                    "Я могу отказаться в любой момент.",
         "join_button": "Получить карту",
-        "card_title": "Ваша карта {program}",
+        "card_title": "Ваша карта · {program}",
         "card_number": "Номер карты",
         "balance": "Баланс",
         "points": "баллов",
@@ -107,21 +115,22 @@ CATALOG: dict[str, dict[str, str]] = {
         "tier": "Уровень",
         "add_to_apple_wallet": "Добавить в Apple Wallet",
         "add_to_google_wallet": "Добавить в Google Wallet",
-        "tier_upgrade_header": "Ваш уровень — {tier}",
-        "tier_upgrade_body": "Теперь ваша карта {tier}: с каждой покупки больше баллов.",
+        "tier_upgrade_header": "Ваш новый уровень: {tier}",
+        "tier_upgrade_body": "Новый уровень карты: {tier}. Теперь с каждой покупки больше "
+                             "баллов.",
         "keep_link": "Сохраните эту страницу: это ссылка на вашу карту.",
         "not_found": "Такой страницы нет.",
         "error_title": "Проверьте форму",
         "language": "Язык",
         "check_mail_title": "Проверьте почту",
         "check_mail_body": "Вы уже наш клиент, поэтому мы отправили ссылку на вашу карту "
-                           "{program} на адрес электронной почты, который у нас есть. "
+                           "({program}) на адрес электронной почты, который у нас есть. "
                            "Откройте её на этом телефоне.",
         "check_mail_hint": "Ссылка действует {minutes} минут и работает один раз. Письма нет? "
                            "Проверьте папку «Спам» или попробуйте снова через несколько минут.",
         "counter_title": "Обратитесь на кассу",
         "counter_body": "Вы уже наш клиент. Обратитесь на кассу, и мы найдём вашу карту "
-                        "{program}.",
+                        "({program}).",
         "recovery_confirm_body": "Нажмите кнопку, чтобы открыть карту на этом устройстве.",
         "recovery_confirm_button": "Показать карту",
         "recovery_once": "Ссылка работает один раз: потом сохраните страницу карты или "
@@ -140,10 +149,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "link_new_button": "Открыть страницу регистрации",
         "session_expired": "Сессия истекла; нажмите кнопку ещё раз.",
         "form_expired": "Сессия истекла; отправьте форму ещё раз.",
-        "recovery_mail_subject": "Ваша карта {program}",
+        "recovery_mail_subject": "Ваша карта · {program}",
         "recovery_mail_body": "Здравствуйте!\n\nКто-то, вероятно вы, запросил вашу карту "
-                              "{program} от {merchant}. Откройте ссылку, чтобы увидеть карту "
-                              "и добавить её в кошелёк:\n\n{url}\n\nСсылка работает один "
+                              "лояльности.\n\nКарта: {program}\nКомпания: {merchant}\n\n"
+                              "Откройте ссылку, чтобы увидеть карту и добавить её в "
+                              "кошелёк:\n\n{url}\n\nСсылка работает один "
                               "раз и действует {minutes} минут.\n\nЕсли вы этого не "
                               "запрашивали, просто не обращайте внимания на это письмо: "
                               "с вашей картой ничего не случится.\n",
@@ -160,17 +170,18 @@ CATALOG: dict[str, dict[str, str]] = {
         "support_email": "Пошта: {email}",
         "support_phone": "Телефон: {phone}",
         "support_website": "Сайт: {website}",
-        "relevant": "Покажіть картку в {name}",
-        "join_title": "Картка {program}",
+        "relevant": "Покажіть картку на касі · {name}",
+        "pass_description": "Картка лояльності · {program}",
+        "join_title": "Картка лояльності · {program}",
         "join_intro": "Картка лояльності в гаманці телефона. Одна хвилина, без застосунків.",
         "name": "Ім'я",
         "email": "Ел. пошта",
         "phone": "Телефон",
         "email_or_phone": "Пошта або телефон — достатньо одного.",
-        "consent": "Надсилайте мені пропозиції та новини {merchant}. "
+        "consent": "Надсилайте мені пропозиції та новини. Відправник: {merchant}. "
                    "Я можу відмовитися будь-коли.",
         "join_button": "Отримати картку",
-        "card_title": "Ваша картка {program}",
+        "card_title": "Ваша картка · {program}",
         "card_number": "Номер картки",
         "balance": "Баланс",
         "points": "балів",
@@ -178,21 +189,22 @@ CATALOG: dict[str, dict[str, str]] = {
         "tier": "Рівень",
         "add_to_apple_wallet": "Додати в Apple Wallet",
         "add_to_google_wallet": "Додати в Google Wallet",
-        "tier_upgrade_header": "Ваш рівень — {tier}",
-        "tier_upgrade_body": "Тепер ваша картка {tier}: з кожної покупки більше балів.",
+        "tier_upgrade_header": "Ваш новий рівень: {tier}",
+        "tier_upgrade_body": "Новий рівень картки: {tier}. Тепер з кожної покупки більше "
+                             "балів.",
         "keep_link": "Збережіть цю сторінку: це посилання на вашу картку.",
         "not_found": "Такої сторінки немає.",
         "error_title": "Перевірте форму",
         "language": "Мова",
         "check_mail_title": "Перевірте пошту",
         "check_mail_body": "Ви вже наш клієнт, тож ми надіслали посилання на вашу картку "
-                           "{program} на адресу електронної пошти, яку маємо. Відкрийте "
+                           "({program}) на адресу електронної пошти, яку маємо. Відкрийте "
                            "його на цьому телефоні.",
         "check_mail_hint": "Посилання діє {minutes} хвилин і працює один раз. Листа немає? "
                            "Перевірте теку «Спам» або спробуйте знову за кілька хвилин.",
         "counter_title": "Зверніться до каси",
         "counter_body": "Ви вже наш клієнт. Зверніться до каси, і ми знайдемо вашу картку "
-                        "{program}.",
+                        "({program}).",
         "recovery_confirm_body": "Натисніть кнопку, щоб відкрити картку на цьому пристрої.",
         "recovery_confirm_button": "Показати картку",
         "recovery_once": "Посилання працює один раз: потім збережіть сторінку картки або "
@@ -210,10 +222,11 @@ CATALOG: dict[str, dict[str, str]] = {
         "link_new_button": "Відкрити сторінку реєстрації",
         "session_expired": "Сесія завершилася; натисніть кнопку ще раз.",
         "form_expired": "Сесія завершилася; надішліть форму ще раз.",
-        "recovery_mail_subject": "Ваша картка {program}",
+        "recovery_mail_subject": "Ваша картка · {program}",
         "recovery_mail_body": "Вітаємо!\n\nХтось, імовірно ви, запросив вашу картку "
-                              "{program} від {merchant}. Відкрийте посилання, щоб побачити "
-                              "картку й додати її в гаманець:\n\n{url}\n\nПосилання "
+                              "лояльності.\n\nКартка: {program}\nКомпанія: {merchant}\n\n"
+                              "Відкрийте посилання, щоб побачити картку й додати її в "
+                              "гаманець:\n\n{url}\n\nПосилання "
                               "працює один раз і діє {minutes} хвилин.\n\nЯкщо ви цього не "
                               "запитували, просто не зважайте на цей лист: з вашою карткою "
                               "нічого не станеться.\n",

@@ -34,6 +34,7 @@ from app.delivery.pushes import backoff
 from app.i18n import translate
 from app.integrations.mail import LoggingMailSender, MailResult, MailSender, SmtpSender
 from app.outbox.models import Mail
+from app.texts import localized
 from app.wallet.service import Wallet
 
 log = logging.getLogger("loyalpass.mail")
@@ -81,15 +82,16 @@ def compose_recovery_mail(link: CardRecoveryLink, *, recipient: str, locale: str
     """The recovery mail in the customer's language: the program, the one-time link, that
     it works once and expires, and what to do if they did not ask for it."""
     program = link.program
+    name = localized(program.name_given, locale, program.locales)
     minutes = int((link.expires_at - link.created_at).total_seconds() // 60)
     message = EmailMessage()
     message["From"] = sender_address
     message["To"] = recipient
-    message["Subject"] = translate(locale, "recovery_mail_subject", program=program.name)
+    message["Subject"] = translate(locale, "recovery_mail_subject", program=name)
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender_address.rpartition("@")[2].strip("<>[] "))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
-    message.set_content(translate(locale, "recovery_mail_body", program=program.name,
+    message.set_content(translate(locale, "recovery_mail_body", program=name,
                                   merchant=program.merchant.name, url=url, minutes=minutes))
     return message
 

@@ -10,6 +10,7 @@ from flask import Response, render_template, request, session
 
 from app.i18n import LOCALES, best_locale, translate
 from app.merchants.models import Program
+from app.texts import LocalizedValue, localized, tier_name
 
 
 def page_locale(program: Program | None, chosen: str | None = None) -> str:
@@ -40,13 +41,24 @@ def csrf_matches(sent: str) -> bool:
 def page(template: str, program: Program | None, locale: str, status: int = 200,
          **context: Any) -> Response:
     """A customer's page in ``locale``; without a program (a link we cannot place) it
-    wears neutral colours and offers all our languages."""
+    wears neutral colours and offers all our languages.
+
+    The merchant's texts read in the page's language (``app.texts``): ``program_name``,
+    ``text(value)`` for any localized text, ``tier_name(key)`` for a card's tier.
+    """
+    locales = program.locales if program is not None else LOCALES
 
     def t(key: str, **values: object) -> str:
         return translate(locale, key, **values)
 
-    html = render_template(template, program=program, locale=locale, t=t,
-                           locales=program.locales if program is not None else LOCALES,
-                           **context)
+    def text(value: LocalizedValue | None) -> str:
+        return localized(value, locale, locales)
+
+    def tier(key: str | None) -> str | None:
+        return tier_name(program.tiers, key, locale, locales) if program is not None else key
+
+    html = render_template(template, program=program, locale=locale, t=t, locales=locales,
+                           program_name=text(program.name_given) if program else None,
+                           text=text, tier_name=tier, **context)
     return Response(html, status=status, mimetype="text/html")
 
