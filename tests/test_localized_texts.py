@@ -24,6 +24,7 @@ from app.delivery.mail import compose_recovery_mail
 from app.merchants.models import Program
 from app.migrations import alembic_config, upgrade
 from app.offers.models import Offer
+from app.texts import localized, tier_name
 from tests.conftest import Api, count_rows
 from tests.hostile import assert_problem, snapshot
 from tests.test_google_sync import (  # noqa: F401 (fixtures)
@@ -65,6 +66,24 @@ def enrol(api: Api, program: dict[str, Any], locale: str, email: str = "olena@ex
 
 def local(url: str) -> str:
     return url.removeprefix("https://cards.example.test")
+
+
+# Which text a reader sees
+
+
+def test_a_reader_sees_their_language_else_the_first_else_another_of_the_program() -> None:
+    texts = {"en": "Bean", "ru": "Зерно"}
+    assert localized(texts, "ru", ["en", "ru"]) == "Зерно"
+    assert localized(texts, "uk", ["en", "ru"]) == "Bean"  # the program's first
+    assert localized(texts, "uk", ["uk", "ru", "en"]) == "Зерно"  # then its others
+    assert localized({"ru": "Зерно"}, "en", ["uk"]) == "Зерно"  # then any
+    assert localized("Bean", "ru", ["en", "ru"]) == "Bean"  # one string for all
+    tiers = [{"key": "gold", "name": {"en": "Gold", "ru": "Золото"}},
+             {"name": "Silver", "min_spend": 0}]  # stored before tiers had keys
+    assert tier_name(tiers, "gold", "ru", ["en", "ru"]) == "Золото"
+    assert tier_name(tiers, "Silver", "ru", ["en", "ru"]) == "Silver"
+    assert tier_name(tiers, "renamed", "ru", ["en"]) == "renamed"
+    assert tier_name(tiers, None, "ru", ["en"]) is None
 
 
 # The API: shapes in, the same shapes out

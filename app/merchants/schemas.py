@@ -32,7 +32,9 @@ class TierInput(Body):
     """A tier. ``key`` is its identity (what a card records, what offers target); left
     out, it is the name, or the name in the program's first language."""
 
-    key: TierKey | None = None
+    key: Annotated[TierKey | None, Field(description=(
+        "The tier's identity: what a card's tier holds and an offer's audience names. "
+        "Left out: the name, or the name in the program's first language."))] = None
     name: Annotated[LocalizedValue, LocalizedText(TIER_KEY_LENGTH, min_length=1)]
     min_spend: Count
     earn_percent: Percent
