@@ -36,14 +36,16 @@ LocalizedValue = str | dict[str, str]
 """A localized text as stored and answered: one string, or language code -> string."""
 
 
-def localized(text: LocalizedValue | None, locale: str, locales: Sequence[str] = ()) -> str:
+def localized(text: LocalizedValue | None, locale: str,
+              locales: Sequence[str] | None = ()) -> str:
     """The text of ``text`` a reader of ``locale`` sees, by the rule in this module's
-    docstring; ``locales`` are the program's, first first. Empty when there is none."""
+    docstring; ``locales`` are the program's, first first (None for a program not yet
+    stored). Empty when there is none."""
     if text is None:
         return ""
     if isinstance(text, str):
         return text
-    for candidate in (locale, *locales, *LOCALES):
+    for candidate in (locale, *(locales or ()), *LOCALES):
         value = text.get(candidate)
         if value:
             return value

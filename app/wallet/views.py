@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from app.cards.models import Card
-from app.i18n import translate
+from app.i18n import gettext, ngettext, using_locale
 from app.merchants.models import Program
 from app.texts import in_every_locale, is_per_locale, localized, tier_key, tier_name
 from passes.apple import Colors, PassCard, PassDesign, PassLocation
@@ -36,41 +36,53 @@ def percent_text(value: Decimal | str | float) -> str:
 
 
 def rules_text(program: Program, locale: str) -> str:
+    with using_locale(locale):
+        return "\n".join(_rules_lines(program, locale))
+
+
+def _rules_lines(program: Program, locale: str) -> list[str]:
     lines: list[str] = []
     locales = program.locales
     reward_text = localized(program.reward_text_given, locale, locales)
     if program.kind == "stamps":
-        reward = reward_text or translate(locale, "reward_default")
-        lines.append(translate(locale, "stamps_rule", required=program.stamps_required,
-                               reward=reward))
+        lines.append(ngettext(
+            "Get a stamp with every purchase. %(num)d stamp: %(reward)s.",
+            "Get a stamp with every purchase. %(num)d stamps: %(reward)s.",
+            program.stamps_required or 0,  # set on every stamps program (merchants.service)
+            reward=reward_text or gettext("a reward")))
     else:
-        lines.append(translate(
-            locale, "earn_rule", percent=percent_text(program.earn_percent),
+        lines.append(gettext(
+            "Earn %(percent)s%% of every purchase back in points. "
+            "1 point = %(point_value)s %(currency)s.",
+            percent=percent_text(program.earn_percent),
             point_value=major_units(program.point_value, program.currency),
             currency=program.currency,
         ))
         for tier in program.tiers:
-            lines.append(translate(
-                locale, "tier_rule", name=localized(tier["name"], locale, locales),
-                currency=program.currency,
+            lines.append(gettext(
+                "%(name)s: from %(min_spend)s %(currency)s spent in 12 months, "
+                "%(percent)s%% back.",
+                name=localized(tier["name"], locale, locales), currency=program.currency,
                 min_spend=major_units(int(tier["min_spend"]), program.currency),
                 percent=percent_text(tier["earn_percent"]),
             ))
         if reward_text:
             lines.append(reward_text)
     if program.welcome_points:
-        lines.append(translate(locale, "welcome_rule", points=program.welcome_points))
-    return "\n".join(lines)
+        lines.append(ngettext("%(num)d welcome point when you join.",
+                              "%(num)d welcome points when you join.", program.welcome_points))
+    return lines
 
 
 def support_text(program: Program, locale: str) -> str:
     lines = []
-    if program.support_email:
-        lines.append(translate(locale, "support_email", email=program.support_email))
-    if program.support_phone:
-        lines.append(translate(locale, "support_phone", phone=program.support_phone))
-    if program.website:
-        lines.append(translate(locale, "support_website", website=program.website))
+    with using_locale(locale):
+        if program.support_email:
+            lines.append(gettext("Email: %(email)s", email=program.support_email))
+        if program.support_phone:
+            lines.append(gettext("Phone: %(phone)s", phone=program.support_phone))
+        if program.website:
+            lines.append(gettext("Web: %(website)s", website=program.website))
     return "\n".join(lines)
 
 
@@ -95,10 +107,12 @@ def program_names(program: Program, locales: tuple[str, ...]) -> dict[str, dict[
     """The pass's other localized texts (``PassDesign.names``): the program's name and the
     description, and each tier's name by its key; the ones written as one string for
     every language need no strings entry and have none."""
-    names: dict[str, dict[str, str]] = {"description": {
-        locale: translate(locale, "pass_description",
-                          program=localized(program.name_given, locale, locales))
-        for locale in locales}}
+    names: dict[str, dict[str, str]] = {"description": {}}
+    for locale in locales:
+        with using_locale(locale):
+            names["description"][locale] = gettext(
+                "%(program)s loyalty card",
+                program=localized(program.name_given, locale, locales))
     if is_per_locale(program.name_given):
         names["program"] = in_every_locale(program.name_given, locales)
     for tier in program.tiers:
@@ -113,6 +127,9 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
     names = program_names(program, locales)
     colors = program.colors
     located = [loc for loc in program.locations if loc.latitude is not None]
+    with using_locale(locales[0]):
+        relevant_texts = [gettext("Show your card at %(name)s", name=loc.name)
+                          for loc in located[:MAX_PASS_LOCATIONS]]
     return PassDesign(
         design_key=design_key(program),
         organization_name=program.merchant.name,
@@ -127,8 +144,8 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
         web_service_url=web_service_url,
         locations=tuple(
             PassLocation(latitude=float(loc.latitude or 0), longitude=float(loc.longitude or 0),
-                         relevant_text=translate(locales[0], "relevant", name=loc.name))
-            for loc in located[:MAX_PASS_LOCATIONS]
+                         relevant_text=relevant_text)
+            for loc, relevant_text in zip(located[:MAX_PASS_LOCATIONS], relevant_texts, strict=True)
         ),
         logo=program.logo,
         texts=texts,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card, Customer
 from app.google_wallet.account import GoogleAccount
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
-from app.i18n import translate
+from app.i18n import gettext, using_locale
 from app.merchants.models import Program
 from app.offers.models import Offer
 from app.texts import localized, tier_name
@@ -89,10 +89,12 @@ def queue_tier_messages(session: Session, upgrades: Sequence[tuple[int, str]],
     for card_id, tier in upgrades:
         locale, program = readers[card_id]
         name = tier_name(program.tiers, tier, locale, program.locales) or tier
-        session.add(GoogleMessage(
-            card_id=card_id, kind="tier", available_at=now, created_at=now,
-            header=translate(locale, "tier_upgrade_header", tier=name)[:200],
-            body=translate(locale, "tier_upgrade_body", tier=name)))
+        with using_locale(locale):
+            header = gettext("Welcome to %(tier)s", tier=name)[:200]
+            body = gettext("Your card is now %(tier)s: you earn more with every purchase.",
+                           tier=name)
+        session.add(GoogleMessage(card_id=card_id, kind="tier", available_at=now,
+                                  created_at=now, header=header, body=body))
 
 
 def queue_offer_messages(session: Session, offered: Sequence[tuple[int, int]],
