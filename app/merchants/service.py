@@ -279,7 +279,11 @@ def _apply(program: Program, data: ProgramCreate | ProgramUpdate, fields: set[st
         program.tiers = tiers
     for name in fields & _TEXT_COLUMNS.keys():
         value = getattr(data, name)
-        setattr(program, _TEXT_COLUMNS[name], value if is_per_locale(value) else None)
+        column = _TEXT_COLUMNS[name]
+        # Written only when it holds texts or held them: a program named with one string
+        # for every language leaves the column out of its INSERT altogether.
+        if is_per_locale(value) or getattr(program, column) is not None:
+            setattr(program, column, value if is_per_locale(value) else None)
         setattr(program, name, value if isinstance(value, str) else "")
     # The plain columns hold the first language's text, whichever changed: texts or locales.
     for name, column in _TEXT_COLUMNS.items():
