@@ -31,7 +31,7 @@ DEMO_EMAIL = "owner@demo.loyalpass.dev"
 DEMO_SLUG = "demo"
 
 DEMO_PROGRAM = ProgramCreate.model_validate({
-    "name": "Demo Coffee Club",
+    "name": {"en": "Demo Coffee Club", "ru": "Демо-кофейня", "uk": "Демо-кавʼярня"},
     "slug": DEMO_SLUG,
     "currency": "UAH",
     "country": "UA",
@@ -39,14 +39,21 @@ DEMO_PROGRAM = ProgramCreate.model_validate({
     "point_value": 100,
     "welcome_points": 50,
     "tiers": [
-        {"name": "Silver", "min_spend": 0, "earn_percent": 2},
-        {"name": "Gold", "min_spend": 500000, "earn_percent": 3},
-        {"name": "Platinum", "min_spend": 2000000, "earn_percent": 5},
+        {"key": "Silver", "name": {"en": "Silver", "ru": "Серебро", "uk": "Срібло"},
+         "min_spend": 0, "earn_percent": 2},
+        {"key": "Gold", "name": {"en": "Gold", "ru": "Золото", "uk": "Золото"},
+         "min_spend": 500000, "earn_percent": 3},
+        {"key": "Platinum", "name": {"en": "Platinum", "ru": "Платина", "uk": "Платина"},
+         "min_spend": 2000000, "earn_percent": 5},
     ],
     "colors": {"background": "#3B2416", "foreground": "#FFF8EE", "label": "#E8C9A0"},
     "locales": ["en", "ru", "uk"],
     "barcode_format": "qr",
-    "terms": "Points have no cash value. 1 point = 1 UAH off your next purchase.",
+    "terms": {"en": "Points have no cash value. 1 point = 1 UAH off your next purchase.",
+              "ru": "Баллы не обмениваются на деньги. 1 балл = 1 грн скидки на следующую "
+                    "покупку.",
+              "uk": "Бали не обмінюються на гроші. 1 бал = 1 грн знижки на наступну "
+                    "покупку."},
     "support_email": "hello@demo.loyalpass.dev",
 })
 

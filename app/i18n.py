@@ -13,6 +13,13 @@ Flask-Babel (``app.web.pages.init_babel``) takes the page's language from here.
 
 Invariant: every msgid in the code and templates has a Russian and a Ukrainian
 translation, neither empty nor fuzzy (``tests/test_i18n_catalogs.py``).
+
+Names the merchant wrote (%(program)s, %(merchant)s, %(tier)s, a location's %(name)s) go
+into the sentences as they are, in the nominative: the Russian and Ukrainian translations
+give them a place of their own (after a colon or a middle dot, in parentheses) rather than
+a case ("Карта лояльности · Кофейня «Зерно»", never "Карта Кофейни"), and add no quotes of
+their own (a name may carry its quotes already). The name itself is the reader's
+language's (``app.texts``).
 """
 
 from __future__ import annotations

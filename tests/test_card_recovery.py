@@ -144,7 +144,7 @@ def test_the_owner_gets_a_one_time_link_by_mail_that_opens_the_card_once(
     wait_for(lambda: len(mail_server.mails()) == 1)
     mail = mail_server.mails()[0]
     assert mail["To"] == "olena@example.com"
-    assert mail["Subject"] == "Ваша картка Kava Club"
+    assert mail["Subject"] == "Ваша картка · Kava Club"
     assert mail_server.authenticated == [True]  # after STARTTLS, with the decoded password
     body = mail.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     assert "30 хвилин" in body and "один раз" in body and "не запитували" in body

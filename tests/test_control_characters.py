@@ -41,6 +41,10 @@ OPERATIONS: list[tuple[str, str, Any, list[str], bool]] = [
     ("POST", "/api/v1/programs", lambda w: _valid_program(),
      ["name", "reward_text", "terms", "support_phone", "support_email", "website",
       "tiers.0.name"], False),
+    ("POST", "/api/v1/programs", lambda w: {
+        "name": {"en": "Zerno"}, "reward_text": {"en": "Coffee"}, "terms": {"en": "Kind"},
+        "tiers": [{"name": {"en": "Silver"}, "min_spend": 0, "earn_percent": 1}]},
+     ["name.en", "reward_text.en", "terms.en", "tiers.0.name.en"], False),
     ("PATCH", "/api/v1/programs/{program}", lambda w: {"name": "Zerno 2", "terms": "Kind",
                                                        "reward_text": "Tea"},
      ["name", "terms", "reward_text"], False),
@@ -64,8 +68,11 @@ OPERATIONS: list[tuple[str, str, Any, list[str], bool]] = [
     ("POST", "/api/v1/programs/{program}/offers",
      lambda w: {"title": "Tea", "body": "All week", "audience": {"tiers": ["Silver"]}},
      ["title", "body", "audience.tiers.0"], False),
+    ("POST", "/api/v1/programs/{program}/offers",
+     lambda w: {"title": {"en": "Tea"}, "body": {"en": "All week"}}, ["title.en", "body.en"],
+     False),
 ]
-MULTI_LINE = {"terms", "address", "body"}
+MULTI_LINE = {"terms", "address", "body", "terms.en", "body.en"}
 FIELD_CASES = [
     pytest.param(method, path, valid, field, keyed, id=f"{method} {path} {field}")
     for method, path, valid, fields, keyed in OPERATIONS for field in fields

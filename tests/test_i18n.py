@@ -89,10 +89,10 @@ def test_a_mail_composed_in_a_worker_thread_speaks_the_customers_language() -> N
         for worker in workers:
             worker.join(timeout=10)
     assert not any(worker.is_alive() for worker in workers)
-    assert mails["ru", 21]["Subject"] == "Ваша карта Зерно"
+    assert mails["ru", 21]["Subject"] == "Ваша карта · Зерно"
     assert "действует 21 минуту." in mails["ru", 21].get_content()
     assert "действует 22 минуты." in mails["ru", 22].get_content()
-    assert "від Кавʼярня" in mails["uk", 21].get_content()
+    assert "Компанія: Кавʼярня\n" in mails["uk", 21].get_content()
     assert "діє 21 хвилину." in mails["uk", 21].get_content()
     assert "діє 22 хвилини." in mails["uk", 22].get_content()
 

@@ -56,11 +56,11 @@ def test_the_pages_say_every_sentence_in_the_chosen_language(
     client: FlaskClient, program: dict[str, Any], card: dict[str, Any]
 ) -> None:
     join_ru = client.get(f"/join/{program['slug']}?lang=ru").text
-    assert "<title>Карта Kava Club</title>" in join_ru
+    assert "<title>Карта лояльности · Kava Club</title>" in join_ru
     assert "Карта лояльности в кошельке телефона." in join_ru
     assert 'aria-label="Язык"' in join_ru and '<html lang="ru">' in join_ru
     card_uk = client.get(f"{_card_path(card)}?lang=uk").text
-    assert "Ваша картка Kava Club" in card_uk and "Номер картки" in card_uk
+    assert "Ваша картка · Kava Club" in card_uk and "Номер картки" in card_uk
     assert "Add to" not in card_uk.replace("Додати в Apple Wallet", "")
 
 
@@ -71,7 +71,7 @@ def test_a_sentence_keeps_the_names_it_is_given_escaped(
         "name": "<b>Зерно</b>", "currency": "UAH", "earn_percent": 2, "locales": ["uk"]})
     assert response.status_code == 201, response.get_json()
     page = client.get(f"/join/{response.get_json()['slug']}").text
-    assert "Картка &lt;b&gt;Зерно&lt;/b&gt;" in page and "<b>Зерно" not in page
+    assert "Картка лояльності · &lt;b&gt;Зерно&lt;/b&gt;" in page and "<b>Зерно" not in page
 
 
 def test_switching_the_language_on_the_card_page_is_remembered_for_the_customer(
@@ -80,11 +80,11 @@ def test_switching_the_language_on_the_card_page_is_remembered_for_the_customer(
     path = _card_path(card)
     locale, pushes, version = _customer_and_outbox(session, card["id"])
     assert locale == "uk"  # the program's first locale, as enrolled
-    assert "Ваша карта Kava Club" in client.get(f"{path}?lang=ru").text
+    assert "Ваша карта · Kava Club" in client.get(f"{path}?lang=ru").text
     assert _customer_and_outbox(session, card["id"]) == ("ru", pushes + 1, version + 1)
     # Later, from a browser that prefers Ukrainian, the card still speaks Russian.
     later = client.get(path, headers={"Accept-Language": "uk-UA,uk;q=0.9"})
-    assert "Ваша карта Kava Club" in later.text and '<html lang="ru">' in later.text
+    assert "Ваша карта · Kava Club" in later.text and '<html lang="ru">' in later.text
 
 
 def test_the_same_language_again_or_one_the_program_lacks_changes_nothing(
@@ -97,8 +97,8 @@ def test_the_same_language_again_or_one_the_program_lacks_changes_nothing(
                     {"name": "Ira", "email": "ira@example.com"}).get_json()
     path = _card_path(card)
     before = _customer_and_outbox(session, card["id"])
-    assert "Ваша картка Kava Two" in client.get(f"{path}?lang=uk").text  # already uk
-    assert "Ваша картка Kava Two" in client.get(f"{path}?lang=ru").text  # not offered
+    assert "Ваша картка · Kava Two" in client.get(f"{path}?lang=uk").text  # already uk
+    assert "Ваша картка · Kava Two" in client.get(f"{path}?lang=ru").text  # not offered
     assert client.get(f"{path}?lang=%00%FF").status_code == 200
     assert _customer_and_outbox(session, card["id"]) == before
     assert client.get(f"{path}?lang=en").status_code == 200

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from typing import Any
 
@@ -12,3 +13,21 @@ def pass_json(package: bytes) -> dict[str, Any]:
     with zipfile.ZipFile(io.BytesIO(package)) as archive:
         value: dict[str, Any] = json.loads(archive.read("pass.json"))
     return value
+
+
+_STRINGS_LINE = re.compile(r'"((?:[^"\\]|\\.)*)" = "((?:[^"\\]|\\.)*)";')
+_STRINGS_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _unescape(text: str) -> str:
+    return re.sub(r"\\(.)", lambda match: _STRINGS_ESCAPES.get(match.group(1),
+                                                                match.group(0)), text)
+
+
+def pass_strings(package: bytes, locale: str) -> dict[str, str]:
+    """``<locale>.lproj/pass.strings`` of a package, as Wallet reads it (UTF-16, a BOM)."""
+    with zipfile.ZipFile(io.BytesIO(package)) as archive:
+        data = archive.read(f"{locale}.lproj/pass.strings")
+    assert data[:2] == b"\xff\xfe"
+    text = data[2:].decode("utf-16-le")
+    return {_unescape(key): _unescape(value) for key, value in _STRINGS_LINE.findall(text)}

@@ -34,6 +34,7 @@ from app.delivery.pushes import backoff
 from app.i18n import gettext, ngettext, using_locale
 from app.integrations.mail import LoggingMailSender, MailResult, MailSender, SmtpSender
 from app.outbox.models import Mail
+from app.texts import localized
 from app.wallet.service import Wallet
 
 log = logging.getLogger("loyalpass.mail")
@@ -85,8 +86,9 @@ def compose_recovery_mail(link: CardRecoveryLink, *, recipient: str, locale: str
     message = EmailMessage()
     message["From"] = sender_address
     message["To"] = recipient
+    name = localized(program.name_given, locale, program.locales)
     with using_locale(locale):
-        subject = gettext("Your %(program)s card", program=program.name)
+        subject = gettext("Your %(program)s card", program=name)
         body = ngettext(
             "Hello,\n\nsomeone, probably you, asked for your %(program)s card from "
             "%(merchant)s. Open this link to see it and add it to your wallet:\n\n"
@@ -96,7 +98,7 @@ def compose_recovery_mail(link: CardRecoveryLink, *, recipient: str, locale: str
             "%(merchant)s. Open this link to see it and add it to your wallet:\n\n"
             "%(url)s\n\nThe link works once and expires in %(num)d minutes.\n\nIf you did "
             "not ask for this, ignore this mail: your card stays as it is.\n",
-            minutes, program=program.name, merchant=program.merchant.name, url=url)
+            minutes, program=name, merchant=program.merchant.name, url=url)
     message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender_address.rpartition("@")[2].strip("<>[] "))

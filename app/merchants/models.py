@@ -1,4 +1,12 @@
-"""Merchants, staff, API keys, programs and locations."""
+"""Merchants, staff, API keys, programs and locations.
+
+A program's name, reward text and terms may be written per language (``app.texts``):
+the plain column (``name``, ``reward_text``, ``terms``) always holds the text in the
+program's first language, for everything that wants one string (slugs, logs, the till);
+its ``*_texts`` column holds ``{language: text}`` when the merchant wrote one per
+language, and is NULL when they wrote one string for all (every program stored before
+texts could be localized reads so). ``*_given`` is the text as the merchant gave it.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import utcnow
 from app.db import Base
+from app.texts import LocalizedValue
 
 ROLES = ("owner", "manager", "cashier", "analyst")
 
@@ -100,6 +109,9 @@ class Program(Base):
     points_expire_days: Mapped[int | None] = mapped_column(Integer)
     stamp_min_amount: Mapped[int | None] = mapped_column(BigInteger)
     terms: Mapped[str] = mapped_column(Text, default="")
+    name_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    reward_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    terms_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)
     support_email: Mapped[str | None] = mapped_column(String(320))
     support_phone: Mapped[str | None] = mapped_column(String(32))
     website: Mapped[str | None] = mapped_column(String(500))
@@ -119,6 +131,18 @@ class Program(Base):
         CheckConstraint("point_value > 0", name="point_value_positive"),
         CheckConstraint("welcome_points >= 0", name="welcome_points_not_negative"),
     )
+
+    @property
+    def name_given(self) -> LocalizedValue:
+        return self.name_texts if self.name_texts is not None else self.name
+
+    @property
+    def reward_text_given(self) -> LocalizedValue:
+        return self.reward_texts if self.reward_texts is not None else self.reward_text
+
+    @property
+    def terms_given(self) -> LocalizedValue:
+        return self.terms_texts if self.terms_texts is not None else self.terms
 
 
 class Location(Base):

@@ -1,4 +1,10 @@
-"""What a merchant may send to create or change a program or a location."""
+"""What a merchant may send to create or change a program or a location.
+
+The program's name, reward text, terms and each tier's name are localized texts
+(``app.texts``): a string, or an object of languages to strings. What only the program's
+languages can tell (that an object holds the first and no other) is checked by the use
+case, which knows them (``app.merchants.service``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import EmailStr, Field, HttpUrl, model_validator
 
+from app.texts import LocalizedText, LocalizedValue
 from app.validation import LINE, LINES, MAX_INT, MAX_INT32, WHOLE, Body, Count, Percent, Real
 
 HexColor = Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
@@ -17,8 +24,18 @@ BarcodeFormat = Literal["qr", "pdf417", "aztec", "code128"]
 DEFAULT_COLORS = {"background": "#1F2A44", "foreground": "#FFFFFF", "label": "#C9D3E6"}
 
 
+TIER_KEY_LENGTH = 40
+TierKey = Annotated[str, Field(min_length=1, max_length=TIER_KEY_LENGTH), LINE]
+
+
 class TierInput(Body):
-    name: Annotated[str, Field(min_length=1, max_length=40), LINE]
+    """A tier. ``key`` is its identity (what a card records, what offers target); left
+    out, it is the name, or the name in the program's first language."""
+
+    key: Annotated[TierKey | None, Field(description=(
+        "The tier's identity: what a card's tier holds and an offer's audience names. "
+        "Left out: the name, or the name in the program's first language."))] = None
+    name: Annotated[LocalizedValue, LocalizedText(TIER_KEY_LENGTH, min_length=1)]
     min_spend: Count
     earn_percent: Percent
 
@@ -58,7 +75,7 @@ class TriggerInput(Body):
 class ProgramFields(Body):
     """Every field of a program a merchant may set; all optional here."""
 
-    name: Annotated[str, Field(min_length=1, max_length=120), LINE] | None = None
+    name: Annotated[LocalizedValue, LocalizedText(120, min_length=1)] | None = None
     kind: Literal["points", "stamps"] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
     country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
@@ -67,7 +84,7 @@ class ProgramFields(Body):
     welcome_points: Annotated[int, Field(ge=0, le=MAX_INT32), WHOLE] | None = None
     tiers: Annotated[list[TierInput], Field(max_length=10)] | None = None
     stamps_required: Annotated[int, Field(ge=1, le=100), WHOLE] | None = None
-    reward_text: Annotated[str, Field(max_length=500), LINE] | None = None
+    reward_text: Annotated[LocalizedValue, LocalizedText(500)] | None = None
     colors: ColorsInput | None = None
     locales: Annotated[list[Locale], Field(min_length=1, max_length=3)] | None = None
     barcode_format: BarcodeFormat | None = None
@@ -76,7 +93,8 @@ class ProgramFields(Body):
     max_redeem_percent: Percent | None = None
     points_expire_days: Annotated[int, Field(ge=1, le=3650), WHOLE] | None = None
     stamp_min_amount: Count | None = None
-    terms: Annotated[str, Field(max_length=4000), LINES] | None = None
+    terms: (Annotated[LocalizedValue, LocalizedText(4000, multiline=True)]
+           | None) = None
     support_email: Annotated[EmailStr, LINE] | None = None
     support_phone: Annotated[str, Field(max_length=32), LINE] | None = None
     website: Annotated[HttpUrl, LINE] | None = None
@@ -84,9 +102,6 @@ class ProgramFields(Body):
     @model_validator(mode="after")
     def _consistent(self) -> ProgramFields:
         if self.tiers is not None:
-            names = [tier.name.casefold() for tier in self.tiers]
-            if len(set(names)) != len(names):
-                raise ValueError("tiers: tier names must be distinct")
             spends = [tier.min_spend for tier in self.tiers]
             if spends != sorted(set(spends)):
                 raise ValueError("tiers: min_spend must rise strictly from one tier to the next")
@@ -96,7 +111,7 @@ class ProgramFields(Body):
 
 
 class ProgramCreate(ProgramFields):
-    name: Annotated[str, Field(min_length=1, max_length=120), LINE]
+    name: Annotated[LocalizedValue, LocalizedText(120, min_length=1)]
     slug: Slug | None = None
 
 

@@ -37,6 +37,7 @@ from app.merchants.schemas import (
 )
 from app.outbox.messages import program_changed
 from app.sql import SQL, Raw
+from app.texts import is_per_locale, localized, program_text_faults
 
 KEY_PREFIX = "lp_"
 # Fields whose change alters what the pass looks like: bump the design and every pass.
@@ -240,13 +241,14 @@ def _unique_slug(session: Session, base: str) -> str:
 
 
 def create_program(session: Session, *, merchant_id: int, data: ProgramCreate) -> Program:
+    locales = data.locales or _DEFAULTS["locales"]
     if data.slug is not None:
         if session.scalar(select(Program.id).where(Program.slug == data.slug)) is not None:
             raise Conflict(f"The slug {data.slug!r} is taken.", code="slug_taken")
         slug = data.slug
     else:
-        slug = _unique_slug(session, program_slug(data.name))
-    program = Program(merchant_id=merchant_id, slug=slug, name=data.name)
+        slug = _unique_slug(session, program_slug(localized(data.name, locales[0], locales)))
+    program = Program(merchant_id=merchant_id, slug=slug)
     _apply(program, data, set(ProgramCreate.model_fields))
     _check_kind(program)
     session.add(program)
@@ -262,22 +264,109 @@ def create_program(session: Session, *, merchant_id: int, data: ProgramCreate) -
 
 
 def _apply(program: Program, data: ProgramCreate | ProgramUpdate, fields: set[str]) -> None:
+    """Set ``fields`` of ``program`` from ``data``, after checking its localized texts
+    against the languages the program will have (nothing is set when one is refused)."""
+    locales = _locales_after(program, data, fields)
+    tiers = _checked_texts(data, fields, locales)
     # Nested values go through JSON mode so the JSON columns hold plain JSON (decimals as text).
     as_json = data.model_dump(mode="json", include=fields)
-    for name in fields - {"slug"}:
+    for name in fields - {"slug"} - _TEXT_COLUMNS.keys():
         value = as_json[name] if name in _JSON_FIELDS else getattr(data, name)
         if value is None and name in _DEFAULTS:
             value = copy.deepcopy(_DEFAULTS[name])
         setattr(program, name, value)
+    if tiers is not None:
+        program.tiers = tiers
+    for name in fields & _TEXT_COLUMNS.keys():
+        value = getattr(data, name)
+        column = _TEXT_COLUMNS[name]
+        # Written only when it holds texts or held them: a program named with one string
+        # for every language leaves the column out of its INSERT altogether.
+        if is_per_locale(value) or getattr(program, column) is not None:
+            setattr(program, column, value if is_per_locale(value) else None)
+        setattr(program, name, value if isinstance(value, str) else "")
+    # The plain columns hold the first language's text, whichever changed: texts or locales.
+    for name, column in _TEXT_COLUMNS.items():
+        texts = getattr(program, column)
+        if texts is not None:
+            setattr(program, name, localized(texts, locales[0], locales))
 
 
+# A program's localized texts: the plain column and the one of its texts per language.
+_TEXT_COLUMNS = {"name": "name_texts", "reward_text": "reward_texts", "terms": "terms_texts"}
 _JSON_FIELDS = frozenset({"tiers", "colors", "limits", "website", "support_email", "triggers"})
 _DEFAULTS: dict[str, Any] = {
     "kind": "points", "currency": "USD", "earn_percent": Decimal(0), "point_value": 100,
     "welcome_points": 0, "locales": ["en"], "barcode_format": "qr", "tiers": [],
-    "reward_text": "", "terms": "", "limits": {}, "colors": DEFAULT_COLORS, "triggers": [],
-    "max_redeem_percent": Decimal(100),
+    "limits": {}, "colors": DEFAULT_COLORS, "triggers": [], "max_redeem_percent": Decimal(100),
 }
+
+
+def _locales_after(program: Program, data: ProgramCreate | ProgramUpdate,
+                   fields: set[str]) -> list[str]:
+    """The languages the program has once ``data`` is applied, first first."""
+    if "locales" in fields:
+        return list(data.locales or _DEFAULTS["locales"])
+    return list(program.locales or _DEFAULTS["locales"])
+
+
+def _checked_texts(data: ProgramCreate | ProgramUpdate, fields: set[str],
+                   locales: list[str]) -> list[dict[str, Any]] | None:
+    """Refuse texts the program's languages cannot carry (``name.de``, a missing first
+    language) and tiers that would share a key or a name; return the tiers to store, each
+    with its key (None when tiers do not change)."""
+    faults: list[dict[str, str]] = []
+    for name in sorted(fields & _TEXT_COLUMNS.keys()):
+        faults += program_text_faults(name, getattr(data, name), locales)
+    tiers = None
+    if "tiers" in fields and data.tiers is not None:
+        for index, tier in enumerate(data.tiers):
+            faults += program_text_faults(f"tiers.{index}.name", tier.name, locales)
+        if not faults:
+            tiers = _keyed_tiers(data, locales)
+            faults += _tier_clashes(tiers, locales)
+    if faults:
+        first = faults[0]
+        raise Invalid(f"{first['field']}: {first['message']}.", errors=faults)
+    return tiers
+
+
+def _keyed_tiers(data: ProgramCreate | ProgramUpdate, locales: list[str]
+                 ) -> list[dict[str, Any]]:
+    """The tiers as stored: each with its key, given or made from its name.
+
+    The key is a tier's identity: ``cards.tier`` stores it, offers target it, the API's
+    cards and purchases show it; the name is what customers read, in their language. A
+    key that is left out is the name, when one string names the tier for every language
+    (so tiers named before names could be localized keep their identity), or its name in
+    the program's first language. Renaming a tier that has no key of its own therefore
+    changes its identity (cards move to it at their next purchase or at
+    ``loyalpass ledger refresh-tiers``, as a renamed tier always did); give ``key`` to
+    rename freely.
+    """
+    stored = data.model_dump(mode="json", include={"tiers"})["tiers"]
+    for tier in stored:
+        name = tier["name"]
+        tier["key"] = tier["key"] or (name if isinstance(name, str) else name[locales[0]])
+    return [{"key": tier.pop("key"), **tier} for tier in stored]
+
+
+def _tier_clashes(tiers: list[dict[str, Any]], locales: list[str]) -> list[dict[str, str]]:
+    """Two tiers with one key, or shown under one name in a language: which is which?"""
+    faults = []
+    keys = [str(tier["key"]).casefold() for tier in tiers]
+    for index, key in enumerate(keys):
+        if key in keys[:index]:
+            faults.append({"field": f"tiers.{index}.key",
+                           "message": "another tier has this key (or name): tiers need "
+                                      "distinct ones"})
+    for locale in locales:
+        names = [localized(tier["name"], locale, locales).casefold() for tier in tiers]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                faults.append({"field": f"tiers.{index}.name",
+                               "message": f"another tier has this name in {locale}"})
+    return faults
 
 
 def _check_kind(program: Program) -> None:

@@ -1,4 +1,9 @@
-"""Offers and the cards each one was published to."""
+"""Offers and the cards each one was published to.
+
+An offer's title and body may be written per language, as a program's name may
+(``app.merchants.models``): ``title``/``body`` hold the text in the program's first
+language, ``title_texts``/``body_texts`` the ``{language: text}`` written, or NULL.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
 from app.db import Base
+from app.texts import LocalizedValue
 
 
 class Offer(Base):
@@ -20,6 +26,8 @@ class Offer(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
     title: Mapped[str] = mapped_column(String(80))
     body: Mapped[str] = mapped_column(Text, default="")
+    title_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    body_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)
     starts_at: Mapped[datetime] = mapped_column(DateTime)
     ends_at: Mapped[datetime | None] = mapped_column(DateTime)
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
@@ -29,6 +37,14 @@ class Offer(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (CheckConstraint("status IN ('draft', 'published')", name="status"),)
+
+    @property
+    def title_given(self) -> LocalizedValue:
+        return self.title_texts if self.title_texts is not None else self.title
+
+    @property
+    def body_given(self) -> LocalizedValue:
+        return self.body_texts if self.body_texts is not None else self.body
 
 
 class CardOffer(Base):

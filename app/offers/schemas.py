@@ -1,4 +1,8 @@
-"""What a merchant sends to create an offer."""
+"""What a merchant sends to create an offer.
+
+Its title and body are localized texts (``app.texts``), checked against the program's
+languages by ``app.offers.service.create_offer``. ``audience.tiers`` names tiers by key.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,8 @@ from typing import Annotated
 
 from pydantic import Field, model_validator
 
-from app.validation import LINE, LINES, WHOLE, Body, Moment
+from app.texts import LocalizedText, LocalizedValue
+from app.validation import LINE, WHOLE, Body, Moment
 
 TierName = Annotated[str, Field(min_length=1, max_length=40), LINE]
 
@@ -23,8 +28,8 @@ class AudienceInput(Body):
 
 
 class OfferCreate(Body):
-    title: Annotated[str, Field(min_length=1, max_length=80), LINE]
-    body: Annotated[str, Field(max_length=500), LINES] = ""
+    title: Annotated[LocalizedValue, LocalizedText(80, min_length=1)]
+    body: Annotated[LocalizedValue, LocalizedText(500, multiline=True)] = ""
     starts_at: Moment | None = None
     ends_at: Moment | None = None
     audience: AudienceInput = Field(default_factory=AudienceInput)

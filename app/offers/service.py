@@ -16,6 +16,7 @@ from app.merchants.models import Program
 from app.offers.models import CardOffer, Offer
 from app.offers.schemas import OfferCreate, naive_utc
 from app.outbox.messages import program_changed
+from app.texts import is_per_locale, localized, program_text_faults, tier_key
 
 SHOWN_OFFERS = 3  # a pass has room for a few; the newest win
 CARDS = cast(Table, Card.__table__)
@@ -23,17 +24,27 @@ CARD_OFFERS = cast(Table, CardOffer.__table__)
 
 
 def create_offer(session: Session, *, program: Program, data: OfferCreate) -> Offer:
-    known_tiers = {tier["name"] for tier in program.tiers}
+    locales = program.locales or ["en"]
+    faults = [*program_text_faults("title", data.title, locales),
+              *program_text_faults("body", data.body, locales)]
+    if faults:
+        raise Invalid(f"{faults[0]['field']}: {faults[0]['message']}.", errors=faults)
+    known_tiers = {tier_key(tier) for tier in program.tiers}
     unknown = [name for name in data.audience.tiers or () if name not in known_tiers]
     if unknown:
-        raise Invalid(f"audience.tiers: the program has no tier {unknown[0]!r}.",
+        raise Invalid(f"audience.tiers: the program has no tier {unknown[0]!r} (tiers are "
+                      "named by their key).",
                       errors=[{"field": "audience.tiers", "message": "unknown tier"}])
     if data.audience.segments:
         raise Invalid("audience.segments: customer segments are not available yet; "
                       "target by tiers and inactive_days.", code="segments_unavailable",
                       errors=[{"field": "audience.segments", "message": "not available"}])
-    offer = Offer(merchant_id=program.merchant_id, program_id=program.id, title=data.title,
-                  body=data.body, starts_at=naive_utc(data.starts_at) or utcnow(),
+    offer = Offer(merchant_id=program.merchant_id, program_id=program.id,
+                  title=localized(data.title, locales[0], locales),
+                  title_texts=data.title if is_per_locale(data.title) else None,
+                  body=localized(data.body, locales[0], locales),
+                  body_texts=data.body if is_per_locale(data.body) else None,
+                  starts_at=naive_utc(data.starts_at) or utcnow(),
                   ends_at=naive_utc(data.ends_at), promotional=data.promotional,
                   audience=data.audience.model_dump(exclude_none=True))
     session.add(offer)
@@ -138,13 +149,16 @@ def current_offers(session: Session, *, card_id: int, now: datetime | None = Non
 
 def offer_json(offer: Offer) -> dict[str, Any]:
     return {
-        "id": offer.id, "program_id": offer.program_id, "title": offer.title,
-        "body": offer.body, "starts_at": iso(offer.starts_at), "ends_at": iso(offer.ends_at),
+        "id": offer.id, "program_id": offer.program_id, "title": offer.title_given,
+        "body": offer.body_given, "starts_at": iso(offer.starts_at), "ends_at": iso(offer.ends_at),
         "audience": offer.audience, "promotional": offer.promotional,
         "status": offer_status(offer), "published_at": iso(offer.published_at),
     }
 
 
-def shown_offers(session: Session, card_id: int) -> list[str]:
-    """The lines a pass shows for the card's current offers."""
-    return [offer.title for offer in current_offers(session, card_id=card_id)]
+def shown_offers(session: Session, card: Card) -> list[str]:
+    """The lines a pass shows for the card's current offers, in its holder's language
+    (a pass is one file for every device: these lines are not in its strings files)."""
+    locales = card.program.locales
+    return [localized(offer.title_given, card.customer.locale, locales)
+            for offer in current_offers(session, card_id=card.id)]

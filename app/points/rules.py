@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from app.texts import tier_key
+
 HUNDRED = Decimal(100)
 
 
@@ -29,6 +31,9 @@ class RuleViolation(Exception):
 
 @dataclass(frozen=True)
 class Tier:
+    """A tier by its key (``app.texts.tier_key``): what ``cards.tier`` holds; the names
+    customers read are the program's (``app.texts.tier_name``)."""
+
     name: str
     min_spend: int
     earn_percent: Decimal
@@ -61,7 +66,7 @@ class Rules:
     def from_values(cls, **values: Any) -> Rules:
         """Rules from a program's stored values (tiers and triggers as JSON dicts)."""
         tiers = tuple(
-            Tier(name=str(t["name"]), min_spend=int(t["min_spend"]),
+            Tier(name=tier_key(t), min_spend=int(t["min_spend"]),
                  earn_percent=Decimal(str(t["earn_percent"])))
             for t in values.pop("tiers", None) or ()
         )

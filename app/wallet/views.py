@@ -1,4 +1,11 @@
-"""Plain pass views of programs and cards, in the shapes ``passes.apple`` takes."""
+"""Plain pass views of programs and cards, in the shapes ``passes.apple`` takes.
+
+Texts the merchant wrote per language (``app.texts``) come out per locale here: the rules
+text in each locale names the tiers and the reward in that locale, and pass.json's
+primary-locale program name, description and tier name are turned into each locale's by
+the design's ``names`` (its pass.strings). Offer lines are the card holder's language's
+(``app.offers.service.shown_offers``): they change per card, strings files per design.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from decimal import Decimal
 from app.cards.models import Card
 from app.i18n import gettext, ngettext, using_locale
 from app.merchants.models import Program
+from app.texts import in_every_locale, is_per_locale, localized, tier_key, tier_name
 from passes.apple import Colors, PassCard, PassDesign, PassLocation
 
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"})
@@ -29,17 +37,19 @@ def percent_text(value: Decimal | str | float) -> str:
 
 def rules_text(program: Program, locale: str) -> str:
     with using_locale(locale):
-        return "\n".join(_rules_lines(program))
+        return "\n".join(_rules_lines(program, locale))
 
 
-def _rules_lines(program: Program) -> list[str]:
+def _rules_lines(program: Program, locale: str) -> list[str]:
     lines: list[str] = []
+    locales = program.locales
+    reward_text = localized(program.reward_text_given, locale, locales)
     if program.kind == "stamps":
         lines.append(ngettext(
             "Get a stamp with every purchase. %(num)d stamp: %(reward)s.",
             "Get a stamp with every purchase. %(num)d stamps: %(reward)s.",
             program.stamps_required or 0,  # set on every stamps program (merchants.service)
-            reward=program.reward_text or gettext("a reward")))
+            reward=reward_text or gettext("a reward")))
     else:
         lines.append(gettext(
             "Earn %(percent)s%% of every purchase back in points. "
@@ -52,12 +62,12 @@ def _rules_lines(program: Program) -> list[str]:
             lines.append(gettext(
                 "%(name)s: from %(min_spend)s %(currency)s spent in 12 months, "
                 "%(percent)s%% back.",
-                name=tier["name"], currency=program.currency,
+                name=localized(tier["name"], locale, locales), currency=program.currency,
                 min_spend=major_units(int(tier["min_spend"]), program.currency),
                 percent=percent_text(tier["earn_percent"]),
             ))
-        if program.reward_text:
-            lines.append(program.reward_text)
+        if reward_text:
+            lines.append(reward_text)
     if program.welcome_points:
         lines.append(ngettext("%(num)d welcome point when you join.",
                               "%(num)d welcome points when you join.", program.welcome_points))
@@ -89,13 +99,32 @@ def program_texts(program: Program, locales: tuple[str, ...]) -> dict[str, dict[
     if any(support.values()):
         texts["support"] = support
     if program.terms:
-        texts["terms"] = dict.fromkeys(locales, program.terms)
+        texts["terms"] = in_every_locale(program.terms_given, locales)
     return texts
+
+
+def program_names(program: Program, locales: tuple[str, ...]) -> dict[str, dict[str, str]]:
+    """The pass's other localized texts (``PassDesign.names``): the program's name and the
+    description, and each tier's name by its key; the ones written as one string for
+    every language need no strings entry and have none."""
+    names: dict[str, dict[str, str]] = {"description": {}}
+    for locale in locales:
+        with using_locale(locale):
+            names["description"][locale] = gettext(
+                "%(program)s loyalty card",
+                program=localized(program.name_given, locale, locales))
+    if is_per_locale(program.name_given):
+        names["program"] = in_every_locale(program.name_given, locales)
+    for tier in program.tiers:
+        if is_per_locale(tier["name"]):
+            names[f"tier.{tier_key(tier)}"] = in_every_locale(tier["name"], locales)
+    return names
 
 
 def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
     locales = tuple(program.locales) or ("en",)
     texts = program_texts(program, locales)
+    names = program_names(program, locales)
     colors = program.colors
     located = [loc for loc in program.locations if loc.latitude is not None]
     with using_locale(locales[0]):
@@ -104,8 +133,8 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
     return PassDesign(
         design_key=design_key(program),
         organization_name=program.merchant.name,
-        description=f"{program.name} loyalty card",
-        logo_text=program.name,
+        description=names["description"][locales[0]],
+        logo_text=localized(program.name_given, locales[0], locales),
         colors=Colors(background=colors["background"], foreground=colors["foreground"],
                       label=colors["label"]),
         barcode_format=program.barcode_format,
@@ -120,11 +149,15 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
         ),
         logo=program.logo,
         texts=texts,
+        names=names,
     )
 
 
 def pass_card(card: Card, *, barcode_message: str, customer_url: str,
               offers: Sequence[str] = ()) -> PassCard:
+    """The card's view; its tier named in the primary locale (pass.strings has the rest)."""
+    program = card.program
+    locales = tuple(program.locales) or ("en",)
     return PassCard(
         serial_number=card.serial_number,
         authentication_token=card.authentication_token,
@@ -132,7 +165,7 @@ def pass_card(card: Card, *, barcode_message: str, customer_url: str,
         barcode_message=barcode_message,
         holder_name=card.customer.name,
         balance=card.balance,
-        tier=card.tier,
+        tier=tier_name(program.tiers, card.tier, locales[0], locales),
         stamps=card.stamps,
         voided=card.status == "blocked",
         customer_url=customer_url,

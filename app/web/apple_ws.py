@@ -110,7 +110,7 @@ def latest_pass(pass_type: str, serial: str) -> Response:
     since = parse_date(request.headers.get("If-Modified-Since"))
     if since is not None and since.replace(tzinfo=None) >= last_modified:
         return Response(status=304, headers=headers)
-    package = runtime().wallet.package(card, offers=shown_offers(db(), card.id))
+    package = runtime().wallet.package(card, offers=shown_offers(db(), card))
     return Response(package, mimetype=PKPASS, headers=headers)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
+from app.i18n import LOCALES
 from app.ledger.models import ENTRY_KINDS
 from app.merchants.models import ROLES
 from app.merchants.schemas import BarcodeFormat
@@ -46,21 +47,33 @@ def _problem() -> dict[str, Any]:
                   optional=("errors",))
 
 
+def _localized_text() -> dict[str, Any]:
+    return {"oneOf": [STRING, {"type": "object", "propertyNames": {"enum": list(LOCALES)},
+                               "additionalProperties": STRING}],
+            "description": "A text as the merchant gave it: one string for every language, "
+                           "or an object of language codes to texts. A customer reads their "
+                           "language's, else the program's first language's, else the first "
+                           "of its other languages that has one."}
+
+
 def _program() -> dict[str, Any]:
-    tier = record({"name": STRING, "min_spend": INTEGER, "earn_percent": NUMBER})
+    tier = record({"key": {**STRING, "description": (
+                       "the tier's identity: what a card's tier and an offer's audience "
+                       "name")},
+                   "name": ref("LocalizedText"), "min_spend": INTEGER, "earn_percent": NUMBER})
     colors = record({"background": STRING, "foreground": STRING, "label": STRING})
     limits = record({name: nullable("integer") for name in (
         "purchases_per_card_per_hour", "purchases_per_card_per_day",
         "points_per_cashier_per_day")})
     return record({
-        "id": INTEGER, "slug": STRING, "name": STRING,
+        "id": INTEGER, "slug": STRING, "name": ref("LocalizedText"),
         "kind": {"enum": ["points", "stamps"]}, "currency": STRING,
         "country": nullable("string"), "earn_percent": NUMBER, "point_value": INTEGER,
         "welcome_points": INTEGER, "tiers": {"type": "array", "items": tier},
-        "stamps_required": nullable("integer"), "reward_text": nullable("string"),
+        "stamps_required": nullable("integer"), "reward_text": ref("LocalizedText"),
         "colors": colors, "locales": {"type": "array", "items": STRING},
         "barcode_format": {"enum": list(get_args(BarcodeFormat))}, "limits": limits,
-        "terms": nullable("string"), "support_email": nullable("string"),
+        "terms": ref("LocalizedText"), "support_email": nullable("string"),
         "support_phone": nullable("string"), "website": nullable("string"),
         "has_logo": BOOLEAN, "design_version": INTEGER, "join_url": STRING,
         "qr_url": STRING, "created_at": STRING})
@@ -132,7 +145,8 @@ def _api_key() -> dict[str, Any]:
 
 def _offer() -> dict[str, Any]:
     return record({
-        "id": INTEGER, "program_id": INTEGER, "title": STRING, "body": STRING,
+        "id": INTEGER, "program_id": INTEGER, "title": ref("LocalizedText"),
+        "body": ref("LocalizedText"),
         "starts_at": STRING, "ends_at": nullable("string"), "audience": {"type": "object"},
         "promotional": BOOLEAN, "status": {"enum": ["draft", "active", "ended"]},
         "published_at": nullable("string")})
@@ -183,7 +197,7 @@ def _mail() -> dict[str, Any]:
 
 def response_schemas() -> dict[str, Any]:
     return {
-        "Problem": _problem(),
+        "Problem": _problem(), "LocalizedText": _localized_text(),
         "Program": _program(), "Programs": listing("programs", "Program"),
         "Location": record({"id": INTEGER, "program_id": INTEGER, "name": STRING,
                             "address": nullable("string"), "latitude": nullable("number"),

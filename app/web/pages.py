@@ -12,6 +12,7 @@ from flask_babel import Babel, refresh
 from app import i18n
 from app.i18n import LOCALES, best_locale, using_locale
 from app.merchants.models import Program
+from app.texts import LocalizedValue, localized, tier_name
 
 
 def init_babel(app: Flask) -> None:
@@ -59,11 +60,23 @@ def page(template: str, program: Program | None, locale: str, status: int = 200,
          **context: Any) -> Response:
     """A customer's page in ``locale``; without a program (a link we cannot place) it
     wears neutral colours and offers all our languages. Texts the view made with
-    ``lazy_gettext`` are put into the page in ``locale`` too."""
+    ``lazy_gettext`` are put into the page in ``locale`` too.
+
+    The merchant's texts read in the page's language (``app.texts``): ``program_name``,
+    ``text(value)`` for any localized text, ``tier_name(key)`` for a card's tier.
+    """
+    locales = program.locales if program is not None else LOCALES
+
+    def text(value: LocalizedValue | None) -> str:
+        return localized(value, locale, locales)
+
+    def tier(key: str | None) -> str | None:
+        return tier_name(program.tiers, key, locale, locales) if program is not None else key
+
     with using_locale(locale):
         refresh()  # Flask-Babel's locale of this request follows (its number formats)
-        html = render_template(template, program=program, locale=locale,
-                               locales=program.locales if program is not None else LOCALES,
-                               **context)
+        html = render_template(template, program=program, locale=locale, locales=locales,
+                               program_name=text(program.name_given) if program else None,
+                               text=text, tier_name=tier, **context)
     return Response(html, status=status, mimetype="text/html")
 

@@ -156,7 +156,7 @@ def card_page(token: str) -> Response:
 @no_store
 def card_pass(token: str) -> Response:
     card = _card_from_token(token)
-    package = runtime().wallet.package(card, offers=shown_offers(db(), card.id))
+    package = runtime().wallet.package(card, offers=shown_offers(db(), card))
     response = Response(package, mimetype=PKPASS)
     response.headers["Content-Disposition"] = f'attachment; filename="{card.program.slug}.pkpass"'
     return response

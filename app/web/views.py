@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from app.cards.models import Card
 from app.merchants.models import Location, Program
+from app.texts import tier_key
 from app.wallet.service import Wallet
 
 
@@ -27,10 +28,12 @@ def join_url(base_url: str, program: Program, location_id: int | None = None,
 
 
 def program_json(program: Program, base_url: str) -> dict[str, Any]:
+    """The program; its localized texts (name, reward text, terms, tier names) in the shape
+    they were given: one string, or an object of languages."""
     return {
         "id": program.id,
         "slug": program.slug,
-        "name": program.name,
+        "name": program.name_given,
         "kind": program.kind,
         "currency": program.currency,
         "country": program.country,
@@ -38,12 +41,12 @@ def program_json(program: Program, base_url: str) -> dict[str, Any]:
         "point_value": program.point_value,
         "welcome_points": program.welcome_points,
         "tiers": [
-            {"name": t["name"], "min_spend": t["min_spend"],
+            {"key": tier_key(t), "name": t["name"], "min_spend": t["min_spend"],
              "earn_percent": _number(t["earn_percent"])}
             for t in program.tiers
         ],
         "stamps_required": program.stamps_required,
-        "reward_text": program.reward_text,
+        "reward_text": program.reward_text_given,
         "colors": program.colors,
         "locales": program.locales,
         "barcode_format": program.barcode_format,
@@ -52,7 +55,7 @@ def program_json(program: Program, base_url: str) -> dict[str, Any]:
             for name in ("purchases_per_card_per_hour", "purchases_per_card_per_day",
                          "points_per_cashier_per_day")
         },
-        "terms": program.terms,
+        "terms": program.terms_given,
         "support_email": program.support_email,
         "support_phone": program.support_phone,
         "website": program.website,

@@ -75,6 +75,10 @@ class PassDesign:
     ``design_key`` names this exact design; the app changes it whenever any
     field changes. ``texts`` maps a text id (``how_it_works``, ``terms``,
     ``support``) to ``{locale: text}``; it is copied and frozen on construction.
+    ``names`` maps an id to ``{locale: text}`` for the other texts the merchant
+    wrote per language that pass.json carries in the primary locale (the
+    program's name as ``logo_text``, the ``description``, tier names as a card's
+    ``tier``): each locale's pass.strings turns the primary text into its own.
     """
 
     design_key: str
@@ -90,6 +94,7 @@ class PassDesign:
     locations: tuple[PassLocation, ...] = ()
     logo: bytes | None = None
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
+    names: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _require_text("design_key", self.design_key)
@@ -105,8 +110,10 @@ class PassDesign:
         _check_web_service_url(self.web_service_url)
         object.__setattr__(self, "locales", tuple(self.locales))
         object.__setattr__(self, "locations", tuple(self.locations))
-        frozen = {key: MappingProxyType(dict(value)) for key, value in self.texts.items()}
-        object.__setattr__(self, "texts", MappingProxyType(frozen))
+        for name in ("texts", "names"):
+            frozen = {key: MappingProxyType(dict(value))
+                      for key, value in getattr(self, name).items()}
+            object.__setattr__(self, name, MappingProxyType(frozen))
 
     @property
     def primary_locale(self) -> str:

@@ -104,6 +104,10 @@ def design_phrases(design: PassDesign) -> dict[str, dict[str, str]]:
             label_id = f"label.{text_id}"
             phrases[label_id] = {locale: CATALOG[label_id][locale] for locale in locales}
             phrases[f"text.{text_id}"] = texts
+    for name_id in design.names:
+        texts = merchant_text(design, name_id, design.names)
+        if texts:
+            phrases[f"name.{name_id}"] = texts
     for index, location in enumerate(design.locations[:MAX_LOCATIONS]):
         if location.relevant_text.strip():
             phrases[f"location.{index}"] = {design.primary_locale: location.relevant_text}
@@ -113,15 +117,18 @@ def design_phrases(design: PassDesign) -> dict[str, dict[str, str]]:
     return phrases
 
 
-def merchant_text(design: PassDesign, text_id: str) -> dict[str, str]:
-    """The design's ``{locale: text}`` for a text id, primary first; empty if none.
+def merchant_text(design: PassDesign, text_id: str,
+                  source: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, str]:
+    """The design's ``{locale: text}`` for a text id (of ``source``, the design's
+    ``texts`` unless given), primary first; empty if none.
 
     A text missing in the primary locale borrows another locale's, so the field
     still shows; a locale without its own text simply has no entry.
     """
     given = {
         locale: text
-        for locale, text in design.texts.get(text_id, {}).items()
+        for locale, text in (design.texts if source is None else source).get(
+            text_id, {}).items()
         if isinstance(text, str) and text.strip()
     }
     if not given:

@@ -132,12 +132,17 @@ class GoogleOffer:
 
     ``id`` names the module across updates, so a PATCH that replaces the whole
     list keeps each offer in place; it may not contain dots (Google's rule).
-    Without a ``title`` the header is the localized word "Offer".
+    Without a ``title`` the header is the localized word "Offer". ``titles`` and
+    ``bodies`` map locales to the text when it was written per language (the
+    module then carries it as a LocalizedString; the program's primary locale
+    must be among them); ``title`` and ``body`` are the holder's.
     """
 
     id: str
     title: str = ""
     body: str = ""
+    titles: Mapping[str, str] = field(default_factory=dict, hash=False)
+    bodies: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not _MODULE_ID.fullmatch(self.id):
@@ -148,6 +153,10 @@ class GoogleOffer:
             raise ValueError("offer title and body must be strings")
         if not self.title.strip() and not self.body.strip():
             raise ValueError("an offer needs a title or a body")
+        for name in ("titles", "bodies"):
+            translations = dict(getattr(self, name))
+            _check_translation_locales(f"offer {name}", translations)
+            object.__setattr__(self, name, MappingProxyType(translations))
 
 
 @dataclass(frozen=True)

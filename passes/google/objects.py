@@ -269,11 +269,15 @@ def _offer_module(program: GoogleProgram, card: GoogleCard, offer: GoogleOffer) 
     module: JsonObject = {"id": f"offer_{offer.id}"}
     if offer.title.strip():
         module["header"] = offer.title
+        if program.primary_locale in offer.titles:
+            module["localizedHeader"] = localized_string(offer.titles, program.locales)
     else:
         module["header"] = _plain("offer", program, card)
         module["localizedHeader"] = _label("offer", program.locales)
     if offer.body.strip():
         module["body"] = offer.body
+        if program.primary_locale in offer.bodies:
+            module["localizedBody"] = localized_string(offer.bodies, program.locales)
     return module
 
 

@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card, Customer
 from app.google_wallet.account import GoogleAccount
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
-from app.i18n import SOURCE_LOCALE, gettext, using_locale
+from app.i18n import gettext, using_locale
+from app.merchants.models import Program
 from app.offers.models import Offer
+from app.texts import localized, tier_name
 
 OBJECTS = cast(Table, GoogleObject.__table__)
 CLASSES = cast(Table, GoogleClass.__table__)
@@ -69,32 +71,45 @@ def mark_programs(session: Session, account: GoogleAccount, program_ids: Sequenc
     ensure_classes(session, account, program_ids, now)
 
 
+def _readers(session: Session, card_ids: Iterable[int]) -> dict[int, tuple[str, Program]]:
+    """Each card's holder's language and its program, for the texts sent to that card."""
+    rows = session.execute(
+        select(Card.id, Customer.locale, Program).join(Customer, Customer.id == Card.customer_id)
+        .join(Program, Program.id == Card.program_id).where(Card.id.in_(set(card_ids)))).all()
+    return {row.id: (row.locale, row.Program) for row in rows}
+
+
 def queue_tier_messages(session: Session, upgrades: Sequence[tuple[int, str]],
                         now: datetime) -> None:
-    """One notifying message per tier upgrade, in the customer's language."""
+    """One notifying message per tier upgrade (a card and its new tier's key), in the
+    customer's language, naming the tier as it reads in that language."""
     if not upgrades:
         return
-    locales = dict(session.execute(
-        select(Card.id, Customer.locale).join(Customer, Customer.id == Card.customer_id)
-        .where(Card.id.in_([card_id for card_id, _ in upgrades]))).all())
+    readers = _readers(session, [card_id for card_id, _ in upgrades])
     for card_id, tier in upgrades:
-        with using_locale(locales.get(card_id, SOURCE_LOCALE)):
-            header = gettext("Welcome to %(tier)s", tier=tier)[:200]
+        locale, program = readers[card_id]
+        name = tier_name(program.tiers, tier, locale, program.locales) or tier
+        with using_locale(locale):
+            header = gettext("Welcome to %(tier)s", tier=name)[:200]
             body = gettext("Your card is now %(tier)s: you earn more with every purchase.",
-                           tier=tier)
+                           tier=name)
         session.add(GoogleMessage(card_id=card_id, kind="tier", available_at=now,
                                   created_at=now, header=header, body=body))
 
 
 def queue_offer_messages(session: Session, offered: Sequence[tuple[int, int]],
                          now: datetime) -> None:
-    """A notifying message per (card, offer) published: the offer's title and text."""
+    """A notifying message per (card, offer) published: the offer's title and text in the
+    customer's language."""
     if not offered:
         return
     offers = {offer.id: offer for offer in session.scalars(
         select(Offer).where(Offer.id.in_({offer_id for _, offer_id in offered})))}
+    readers = _readers(session, [card_id for card_id, _ in offered])
     for card_id, offer_id in offered:
         offer = offers[offer_id]
+        locale, program = readers[card_id]
+        title = localized(offer.title_given, locale, program.locales)
+        body = localized(offer.body_given, locale, program.locales)
         session.add(GoogleMessage(card_id=card_id, kind="offer", available_at=now,
-                                  created_at=now, header=offer.title,
-                                  body=offer.body or offer.title))
+                                  created_at=now, header=title, body=body or title))
