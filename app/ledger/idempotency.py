@@ -95,7 +95,7 @@ def claim(session: Session, *, merchant_id: int, key: str, fingerprint: str
     committed (then its record is replayed) or the row if it rolled back; on SQLite the
     write lock has already serialised the two. A replay ends this transaction.
     """
-    raw = Raw.of(session)
+    raw = Raw.of_session(session)
     row = raw.one(_CLAIM, {"merchant_id": merchant_id, "key": key,
                            "request_hash": fingerprint, "created_at": raw.time(utcnow())})
     if row is not None:
@@ -108,7 +108,7 @@ def claim(session: Session, *, merchant_id: int, key: str, fingerprint: str
 
 def finish(session: Session, record_id: int, answer: Answer) -> None:
     """Store the answer with the work; the caller commits both."""
-    raw = Raw.of(session)
+    raw = Raw.of_session(session)
     raw.execute(_FINISH, {"record_id": record_id, "status_code": answer.status,
                           "response": raw.json(answer.body)})
 

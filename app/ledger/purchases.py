@@ -42,8 +42,8 @@ from app.ledger.idempotency import Answer, replay
 from app.ledger.models import Alert
 from app.ledger.purchase_rows import (
     LOCK_CARD,
-    Card,
     ProgramTerms,
+    PurchaseCardRow,
     Read,
     Terms,
     Unwritten,
@@ -82,9 +82,10 @@ class Lane:
     wakeups: Wakeups
 
 
-class Sessions:
-    """The request's session, made on first use (``session``): most purchases need none,
-    and one costs as much CPU to make and close as a statement."""
+class LazySession:
+    """The request's session, made on first call (``make``) and the same one after:
+    most purchases need none, and one costs as much CPU to make and close as a
+    statement. ``made`` is the session if one was made, else None."""
 
     def __init__(self, make: Callable[[], Session]) -> None:
         self._make = make
@@ -111,7 +112,8 @@ class Asked:
 class _Refused(Exception):
     """A velocity limit refused the purchase of this card."""
 
-    def __init__(self, exceeded: fraud.LimitExceeded, card: Card, request: Request) -> None:
+    def __init__(self, exceeded: fraud.LimitExceeded, card: PurchaseCardRow,
+                 request: Request) -> None:
         super().__init__(exceeded.detail)
         self.exceeded, self.card, self.request = exceeded, card, request
 
@@ -126,16 +128,16 @@ def record_purchase(session: Callable[[], Session], *, lane: Lane,
     if number is None:
         raise NotFound("No card of yours has this barcode or number.", code="unknown_barcode")
     asked = Asked(presented, admit, data, number, key, fingerprint)
-    sessions = Sessions(session)
-    with Raw.apart(lane.held, sessions) as raw:
+    lazy_session = LazySession(session)
+    with Raw.thread_connection(lane.held, lazy_session) as raw:
         # Without the card's lock first on PostgreSQL, then with it; at most one more run
         # to replay an answer that another request with the key stored meanwhile.
         for locked in (not raw.postgres, True, True):
             try:
-                answer = _attempt(sessions, raw, asked, lane, locked=locked)
+                answer = _attempt(lazy_session, raw, asked, lane, locked=locked)
             except _Refused as refused:
                 raw.rollback()
-                _alert(sessions(), refused)
+                _record_alert(lazy_session(), refused)
                 raise TooMany(refused.exceeded.detail, code="velocity_limit",
                               limit=refused.exceeded.limit) from None
             except BaseException:
@@ -164,7 +166,8 @@ def location_for(session: Callable[[], Session], actor: Actor, asked: int | None
     return location.id
 
 
-def _alert(session: Session, refused: _Refused) -> None:
+def _record_alert(session: Session, refused: _Refused) -> None:
+    """The velocity limit's refusal, kept for the merchant (``GET /api/v1/alerts``)."""
     actor = refused.request.actor
     session.add(Alert(merchant_id=actor.merchant_id, program_id=refused.card.program_id,
                       card_id=refused.card.id, api_key_id=actor.api_key_id,
@@ -173,7 +176,7 @@ def _alert(session: Session, refused: _Refused) -> None:
     session.commit()
 
 
-def _attempt(session: Sessions, raw: Raw, asked: Asked, lane: Lane, *, locked: bool
+def _attempt(session: LazySession, raw: Raw, asked: Asked, lane: Lane, *, locked: bool
              ) -> Answer | None:
     """The purchase, committed, or its replay; None when it must run again (see above)."""
     if locked and raw.postgres:  # in a transaction that holds the lock
@@ -211,7 +214,7 @@ def _attempt(session: Sessions, raw: Raw, asked: Asked, lane: Lane, *, locked: b
     return answer
 
 
-def _commit(session: Sessions, raw: Raw, wakeups: Wakeups) -> None:
+def _commit(session: LazySession, raw: Raw, wakeups: Wakeups) -> None:
     """Commit, and wake this process's workers (the statement notified the others')."""
     if raw.in_session:
         wake_after_commit(session(), notified=raw.postgres)
@@ -236,7 +239,7 @@ def _replay(raw: Raw, request: Request) -> Answer | None:
     return replay(record.request_hash, record.status_code, record.response, request.fingerprint)
 
 
-def _active(card: Card | None) -> Card:
+def _active(card: PurchaseCardRow | None) -> PurchaseCardRow:
     if card is None:
         raise NotFound("No card of yours has this barcode or number.", code="unknown_barcode")
     if card.status != "active":
@@ -244,8 +247,8 @@ def _active(card: Card | None) -> Card:
     return card
 
 
-def _decide(session: Sessions, request: Request, card: Card, terms: Terms, read: Read,
-            now: datetime) -> PurchaseOutcome:
+def _decide(session: LazySession, request: Request, card: PurchaseCardRow, terms: Terms,
+            read: Read, now: datetime) -> PurchaseOutcome:
     """What the rules make of the purchase; raises when they refuse it."""
     data = request.data
     state = CardState(balance=card.balance, stamps=card.stamps, visits=card.visits,

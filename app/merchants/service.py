@@ -195,13 +195,14 @@ def authenticate_api_key(session: Session, presented: str) -> Caller | None:
     """The live key matching ``presented``, or None.
 
     Read on every request with hand-written SQL, as a statement of its own on PostgreSQL
-    (``Raw.alone``: no BEGIN and COMMIT round trips).
+    (``Raw.one_without_begin``: no BEGIN and COMMIT round trips).
     """
     key = PresentedKey.parse(presented)
     if key is None:
         return None
-    raw = Raw.of(session)
-    caller = live_key(raw, key, KeyRow.of(raw.alone(_FIND_KEY, {"prefix": key.prefix})))
+    raw = Raw.of_session(session)
+    row = raw.one_without_begin(_FIND_KEY, {"prefix": key.prefix})
+    caller = live_key(raw, key, KeyRow.of(row))
     if caller is not None and caller.touched:
         session.commit()  # SQLite's: kept even if the request ends without a commit
     return caller
@@ -222,7 +223,7 @@ def live_key(raw: Raw, key: PresentedKey, row: KeyRow | None) -> Caller | None:
     last_used = row.last_used_at
     touched = last_used is None or now - raw.read_time(last_used) > KEY_USE_PRECISION
     if touched:
-        raw.alone(_TOUCH_KEY, {"key_id": row.id, "now": raw.time(now)}, rows=False)
+        raw.execute_without_begin(_TOUCH_KEY, {"key_id": row.id, "now": raw.time(now)})
     return Caller(id=row.id, merchant_id=row.merchant_id, staff_id=row.staff_id,
                   location_id=row.location_id, role=row.role, touched=touched)
 

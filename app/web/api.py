@@ -19,8 +19,8 @@ from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, P
 from app.validation import parse, parse_id
 from app.web.auth import COUNTER, READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response, runtime
+from app.web.json_shapes import card_json, join_url, location_json, program_json
 from app.web.openapi import openapi_document
-from app.web.views import card_json, join_url, location_json, program_json
 
 blueprint = Blueprint("api", __name__)
 

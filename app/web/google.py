@@ -55,12 +55,12 @@ def callback() -> Response:
     issuer_id = runtime().config.google_issuer_id
     if issuer_id is None:
         raise NotFound("Google Wallet is not enabled on this service.")
-    verified = _verified(_body(), issuer_id)
+    verified = _verified(_callback_bytes(), issuer_id)
     recorded = callbacks.record_callback(db(), callback=verified)
     return json_response({"recorded": recorded})
 
 
-def _body() -> bytes:
+def _callback_bytes() -> bytes:
     """The raw body, read no further than the limit (the signatures cover exact bytes)."""
     if (request.content_length or 0) > MAX_BODY:
         raise PayloadTooLarge(f"A callback may be at most {MAX_BODY} bytes.")

@@ -1,6 +1,6 @@
 """JSON Schemas of what the API answers, for the OpenAPI description.
 
-Each mirrors a function that writes a body (``app.web.views``, ``app.ledger.service``,
+Each mirrors a function that writes a body (``app.web.json_shapes``, ``app.ledger.service``,
 ``app.ledger.purchases``, ``app.offers.service``, ``app.delivery.deliveries``,
 ``app.google_wallet.service``, ``app.web.problems``): a field they may leave null is
 nullable here, and every field they always write is required. Objects stay open to new

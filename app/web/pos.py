@@ -35,7 +35,7 @@ from app.web.auth import (
     requires,
 )
 from app.web.context import db, json_response, runtime
-from app.web.views import card_json
+from app.web.json_shapes import card_json
 
 blueprint = Blueprint("pos", __name__)
 MAX_PAGE = 1000
@@ -54,7 +54,8 @@ def _raw_body() -> Any:
     return data
 
 
-def _answer(answer: Answer) -> Response:
+def _as_response(answer: Answer) -> Response:
+    """A use case's answer (new or replayed under its Idempotency-Key) as the response."""
     headers = {"Idempotency-Replayed": "true"} if answer.replayed else None
     return json_response(answer.body, answer.status, headers)
 
@@ -100,7 +101,7 @@ def purchase() -> Response:
                                        admit=_admitted, data=data, key=key,
                                        fingerprint=fingerprint, secret=_secret())
     if answer.text is None or answer.replayed:
-        return _answer(answer)
+        return _as_response(answer)
     return Response(answer.text, status=answer.status, mimetype="application/json")
 
 
@@ -125,7 +126,7 @@ def refund(purchase_id: int) -> Response:
     raw = _raw_body() if request.data else {}
     key, fingerprint = _keyed(raw)
     data = parse(RefundInput, raw)
-    return _answer(ledger.refund_purchase(db(), actor=_actor(), purchase_id=purchase_id,
+    return _as_response(ledger.refund_purchase(db(), actor=_actor(), purchase_id=purchase_id,
                                           data=data, key=key, fingerprint=fingerprint))
 
 
@@ -135,7 +136,7 @@ def adjust(card_id: int) -> Response:
     raw = _raw_body()
     key, fingerprint = _keyed(raw)
     data = parse(AdjustmentInput, raw)
-    return _answer(ledger.adjust(db(), actor=_actor(), card_id=card_id, data=data, key=key,
+    return _as_response(ledger.adjust(db(), actor=_actor(), card_id=card_id, data=data, key=key,
                                  fingerprint=fingerprint))
 
 

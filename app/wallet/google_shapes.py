@@ -1,4 +1,5 @@
-"""Google views of programs and cards, in the shapes ``passes.google`` takes."""
+"""A program's Google class and a card's Google object, in the shapes ``passes.google``
+takes."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from app.cards.models import Card
 from app.google_wallet.account import GoogleAccount
 from app.merchants.models import Program
 from app.offers.models import Offer
-from app.wallet.views import program_texts
+from app.wallet.apple_shapes import program_texts
 from passes.google import MAX_BALANCE, GoogleCard, GoogleOffer, GoogleProgram
 
 

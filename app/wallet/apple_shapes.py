@@ -1,4 +1,5 @@
-"""Plain pass views of programs and cards, in the shapes ``passes.apple`` takes."""
+"""A program's pass design and a card's pass, in the shapes ``passes.apple`` takes, and
+the texts they carry (``program_texts``, also Google's: ``google_shapes``)."""
 
 from __future__ import annotations
 
