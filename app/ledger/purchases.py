@@ -65,6 +65,7 @@ from app.points.rules import (
     RuleViolation,
     evaluate_purchase,
 )
+from app.problem_codes import ProblemCode
 from app.sql import HeldConnections, Raw
 
 # The API key's row as the purchase read it (``KEY_COLUMNS``; None: no key has the prefix)
@@ -126,7 +127,8 @@ def record_purchase(session: Callable[[], Session], *, lane: Lane,
     (or gets) the request's session, for the few purchases that need one."""
     number = number_from_scan(data.barcode, secret)
     if number is None:
-        raise NotFound("No card of yours has this barcode or number.", code="unknown_barcode")
+        raise NotFound("No card of yours has this barcode or number.",
+                       code=ProblemCode.UNKNOWN_BARCODE)
     asked = Asked(presented, admit, data, number, key, fingerprint)
     lazy_session = LazySession(session)
     with Raw.thread_connection(lane.held, lazy_session) as raw:
@@ -138,7 +140,7 @@ def record_purchase(session: Callable[[], Session], *, lane: Lane,
             except _Refused as refused:
                 raw.rollback()
                 _record_alert(lazy_session(), refused)
-                raise TooMany(refused.exceeded.detail, code="velocity_limit",
+                raise TooMany(refused.exceeded.detail, code=ProblemCode.VELOCITY_LIMIT,
                               limit=refused.exceeded.limit) from None
             except BaseException:
                 raw.rollback()
@@ -155,13 +157,13 @@ def location_for(session: Callable[[], Session], actor: Actor, asked: int | None
     if actor.location_id is not None:
         if asked is not None and asked != actor.location_id:
             raise Forbidden("This cashier key records purchases at its own location only.",
-                            code="location_forbidden")
+                            code=ProblemCode.LOCATION_FORBIDDEN)
         return actor.location_id
     if asked is None:
         return None
     location = session().get(Location, asked)
     if location is None or location.merchant_id != actor.merchant_id:
-        raise Invalid("location_id: no such location.", code="unknown_location",
+        raise Invalid("location_id: no such location.", code=ProblemCode.UNKNOWN_LOCATION,
                       errors=[{"field": "location_id", "message": "no such location"}])
     return location.id
 
@@ -241,9 +243,10 @@ def _replay(raw: Raw, request: Request) -> Answer | None:
 
 def _active(card: PurchaseCardRow | None) -> PurchaseCardRow:
     if card is None:
-        raise NotFound("No card of yours has this barcode or number.", code="unknown_barcode")
+        raise NotFound("No card of yours has this barcode or number.",
+                       code=ProblemCode.UNKNOWN_BARCODE)
     if card.status != "active":
-        raise Conflict("This card is blocked.", code="card_blocked")
+        raise Conflict("This card is blocked.", code=ProblemCode.CARD_BLOCKED)
     return card
 
 
@@ -260,7 +263,7 @@ def _decide(session: LazySession, request: Request, card: PurchaseCardRow, terms
                                     redeem_points=data.redeem_points)
         if data.redeem_rewards > card.rewards:
             raise Conflict(f"The card holds {card.rewards} rewards, not {data.redeem_rewards}.",
-                           code="insufficient_rewards")
+                           code=ProblemCode.INSUFFICIENT_REWARDS)
         if fraud.limit(terms.limits, "points_per_cashier_per_day") is not None:
             fraud.check_cashier_points(session(), terms.limits, request.actor, now,
                                        outcome.earned + outcome.bonus_points)

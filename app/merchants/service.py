@@ -36,6 +36,7 @@ from app.merchants.schemas import (
     ProgramUpdate,
 )
 from app.outbox.messages import program_changed
+from app.problem_codes import ProblemCode
 from app.sql import SQL, Raw
 
 KEY_PREFIX = "lp_"
@@ -65,7 +66,7 @@ def create_merchant(
     if not name or "@" not in email:
         raise Invalid("A merchant needs a name and an owner's email address.")
     if session.scalar(select(Staff.id).where(Staff.email == email)) is not None:
-        raise Conflict(f"{email} already belongs to a merchant.", code="email_taken")
+        raise Conflict(f"{email} already belongs to a merchant.", code=ProblemCode.EMAIL_TAKEN)
     merchant = Merchant(name=name, email=email)
     owner = Staff(
         merchant=merchant, email=email, name=name, role="owner",
@@ -243,7 +244,7 @@ def _unique_slug(session: Session, base: str) -> str:
 def create_program(session: Session, *, merchant_id: int, data: ProgramCreate) -> Program:
     if data.slug is not None:
         if session.scalar(select(Program.id).where(Program.slug == data.slug)) is not None:
-            raise Conflict(f"The slug {data.slug!r} is taken.", code="slug_taken")
+            raise Conflict(f"The slug {data.slug!r} is taken.", code=ProblemCode.SLUG_TAKEN)
         slug = data.slug
     else:
         slug = _unique_slug(session, program_slug(data.name))
@@ -255,7 +256,7 @@ def create_program(session: Session, *, merchant_id: int, data: ProgramCreate) -
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"The slug {slug!r} is taken.", code="slug_taken") from None
+        raise Conflict(f"The slug {slug!r} is taken.", code=ProblemCode.SLUG_TAKEN) from None
     # Its Google class is created now, not when the first customer is waiting for it.
     program_changed(session, merchant_id=merchant_id, program_id=program.id, reason="created")
     session.commit()

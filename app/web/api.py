@@ -16,6 +16,7 @@ from app.merchants import service as merchants
 from app.merchants.logos import set_logo
 from app.merchants.models import ApiKey
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
+from app.problem_codes import ProblemCode
 from app.validation import parse, parse_id
 from app.web.auth import COUNTER, READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response, runtime
@@ -27,10 +28,10 @@ blueprint = Blueprint("api", __name__)
 
 def _body() -> Any:
     if not request.data:
-        raise BadRequest("The request needs a JSON body.", code="malformed_body")
+        raise BadRequest("The request needs a JSON body.", code=ProblemCode.MALFORMED_BODY)
     data = request.get_json(silent=True)
     if data is None:
-        raise BadRequest("The body is not valid JSON.", code="malformed_body")
+        raise BadRequest("The body is not valid JSON.", code=ProblemCode.MALFORMED_BODY)
     return data
 
 

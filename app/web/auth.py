@@ -17,6 +17,7 @@ from app.merchants.service import (
     authenticate_api_key,
     live_key,
 )
+from app.problem_codes import ProblemCode
 from app.sql import Raw
 from app.web.context import db
 from app.web.limits import LimitName, rate_limits
@@ -116,8 +117,8 @@ def _presented() -> str:
 
 def _admit(key: Caller | None, roles: tuple[str, ...]) -> Caller:
     if key is None:
-        raise Unauthorized("This API key is not valid.", code="invalid_api_key")
+        raise Unauthorized("This API key is not valid.", code=ProblemCode.INVALID_API_KEY)
     if key.role not in roles:
-        raise Forbidden(f"A {key.role} key may not do this.", code="role_forbidden")
+        raise Forbidden(f"A {key.role} key may not do this.", code=ProblemCode.ROLE_FORBIDDEN)
     g.api_key = key
     return key

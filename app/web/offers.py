@@ -10,6 +10,7 @@ from app.errors import BadRequest
 from app.merchants import service as merchants
 from app.offers import service as offers
 from app.offers.schemas import OfferCreate
+from app.problem_codes import ProblemCode
 from app.validation import parse
 from app.web.auth import READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response
@@ -20,7 +21,8 @@ blueprint = Blueprint("offers", __name__)
 def _body() -> Any:
     data = request.get_json(silent=True) if request.data else None
     if data is None:
-        raise BadRequest("The request needs a JSON object as its body.", code="malformed_body")
+        raise BadRequest("The request needs a JSON object as its body.",
+                         code=ProblemCode.MALFORMED_BODY)
     return data
 
 

@@ -23,6 +23,7 @@ from app.ledger.schemas import (
 )
 from app.offers.service import current_offers, offer_json
 from app.points.postings import Actor
+from app.problem_codes import ProblemCode
 from app.sql import Raw
 from app.validation import MAX_INT32, parse, parse_whole
 from app.web.auth import (
@@ -50,7 +51,8 @@ def _actor() -> Actor:
 def _raw_body() -> Any:
     data = request.get_json(silent=True) if request.data else None
     if data is None:
-        raise BadRequest("The request needs a JSON object as its body.", code="malformed_body")
+        raise BadRequest("The request needs a JSON object as its body.",
+                         code=ProblemCode.MALFORMED_BODY)
     return data
 
 
@@ -94,7 +96,8 @@ def purchase() -> Response:
     # What _raw_body reads, without werkzeug's form parsing first: the counter's hot path.
     raw = request.get_json(silent=True)
     if raw is None:
-        raise BadRequest("The request needs a JSON object as its body.", code="malformed_body")
+        raise BadRequest("The request needs a JSON object as its body.",
+                         code=ProblemCode.MALFORMED_BODY)
     key, fingerprint = _keyed(raw)
     data = parse(PurchaseInput, raw)
     answer = purchases.record_purchase(db, lane=runtime().lane, presented=presented_key(),
