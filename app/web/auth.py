@@ -28,6 +28,9 @@ R = TypeVar("R")
 READERS = ("owner", "manager", "analyst")
 WRITERS = ("owner", "manager")
 COUNTER = ("owner", "manager", "cashier")
+# The attribute of a view that holds the roles it admits (the API's description reads it:
+# ``app.web.openapi``).
+REQUIRED_ROLES = "required_roles"
 
 
 def current_key() -> Caller:
@@ -62,6 +65,7 @@ def requires(*roles: str, read_by_view: bool = False
                 rate_limits().check(LimitName.AUTH_FAILURES)
                 raise
 
+        setattr(wrapper, REQUIRED_ROLES, roles)
         return wrapper
 
     return decorate

@@ -37,9 +37,11 @@ from app.web.auth import (
 )
 from app.web.context import db, json_response, runtime
 from app.web.json_shapes import card_json
+from app.web.openapi import REPLAYED, documented, query_parameter, response_doc
 
 blueprint = Blueprint("pos", __name__)
 MAX_PAGE = 1000
+CARD = response_doc("the card", "Card")
 
 
 def _actor() -> Actor:
@@ -72,6 +74,10 @@ def _keyed(raw: Any) -> tuple[str, str]:
 
 
 @blueprint.post("/v1/pos/lookup")
+@documented("Find a card by its scanned barcode or typed number",
+            {"200": response_doc("the card, redeemable points and open offers",
+                                 "LookedUpCard")},
+            body=LookupInput, refusals=(ProblemCode.UNKNOWN_BARCODE,))
 @requires(*COUNTER, "analyst")
 def lookup() -> Response:
     data = parse(LookupInput, _raw_body())
@@ -91,6 +97,19 @@ def lookup() -> Response:
 
 
 @blueprint.post("/v1/pos/purchases")
+@documented(
+    "Record a purchase, earning and optionally redeeming points",
+    {"201": response_doc("the purchase", "Purchase", headers=REPLAYED)}, body=PurchaseInput,
+    keyed=True,
+    refusals=(ProblemCode.UNKNOWN_BARCODE, ProblemCode.UNKNOWN_LOCATION,
+              ProblemCode.INSUFFICIENT_POINTS, ProblemCode.REDEEM_NOT_ALLOWED,
+              ProblemCode.REDEEM_LIMIT, ProblemCode.INSUFFICIENT_REWARDS,
+              ProblemCode.CARD_BLOCKED, ProblemCode.IDEMPOTENCY_KEY_REUSED,
+              (ProblemCode.VELOCITY_LIMIT, "the program's purchase limits"),
+              (ProblemCode.LOCATION_FORBIDDEN, "a cashier key bound to a location named "
+                                               "another")),
+    note=f"a cashier key bound to a location records purchases there only "
+         f"({ProblemCode.LOCATION_FORBIDDEN.status} {ProblemCode.LOCATION_FORBIDDEN})")
 @requires(*COUNTER, read_by_view=True)  # the key is read with the card: a round trip less
 def purchase() -> Response:
     # What _raw_body reads, without werkzeug's form parsing first: the counter's hot path.
@@ -114,6 +133,7 @@ def _admitted(raw: Raw, row: tuple[Any, ...] | None) -> Actor:
 
 
 @blueprint.get("/v1/pos/purchases/<int:purchase_id>")
+@documented("Get a purchase", {"200": response_doc("the purchase", "Purchase")})
 @requires(*COUNTER, "analyst")
 def get_purchase(purchase_id: int) -> Response:
     found = db().get(Purchase, purchase_id)
@@ -124,6 +144,18 @@ def get_purchase(purchase_id: int) -> Response:
 
 
 @blueprint.post("/v1/pos/purchases/<int:purchase_id>/refund")
+@documented(
+    "Refund a purchase, whole (no body or no amount) or in part",
+    {"201": response_doc("the refund", "Refund", headers=REPLAYED)}, body=RefundInput,
+    body_optional=True, keyed=True,
+    refusals=(ProblemCode.REFUND_EXCEEDS_PURCHASE, ProblemCode.IDEMPOTENCY_KEY_REUSED,
+              (ProblemCode.LOCATION_FORBIDDEN,
+               "a cashier key bound to a location, for a purchase made at another location "
+               "or at none (nothing changed)")),
+    note=f"a cashier key bound to a location refunds only purchases made at that location "
+         f"({ProblemCode.LOCATION_FORBIDDEN.status} {ProblemCode.LOCATION_FORBIDDEN}, nothing "
+         f"changed); owner and manager keys, and cashier keys bound to none, refund any of "
+         f"the merchant's purchases")
 @requires(*COUNTER)
 def refund(purchase_id: int) -> Response:
     raw = _raw_body() if request.data else {}
@@ -134,6 +166,11 @@ def refund(purchase_id: int) -> Response:
 
 
 @blueprint.post("/v1/cards/<int:card_id>/adjustments")
+@documented("Correct a balance with a reason",
+            {"201": response_doc("the entry and the new balance", "Adjustment",
+                                 headers=REPLAYED)},
+            body=AdjustmentInput, keyed=True,
+            refusals=(ProblemCode.INSUFFICIENT_POINTS, ProblemCode.IDEMPOTENCY_KEY_REUSED))
 @requires(*WRITERS)
 def adjust(card_id: int) -> Response:
     raw = _raw_body()
@@ -151,18 +188,25 @@ def _set_blocked(card_id: int, blocked: bool) -> Response:
 
 
 @blueprint.post("/v1/cards/<int:card_id>/block")
+@documented("Block a card: refused at the counter, its pass voided", {"200": CARD},
+            body=BlockInput, body_optional=True)
 @requires(*WRITERS)
 def block(card_id: int) -> Response:
     return _set_blocked(card_id, True)
 
 
 @blueprint.post("/v1/cards/<int:card_id>/unblock")
+@documented("Unblock a card", {"200": CARD}, body=BlockInput, body_optional=True)
 @requires(*WRITERS)
 def unblock(card_id: int) -> Response:
     return _set_blocked(card_id, False)
 
 
 @blueprint.get("/v1/cards/<int:card_id>/entries")
+@documented("The card's ledger, newest first",
+            {"200": response_doc("entries, and the next page's before", "Entries")},
+            query=(query_parameter("limit", "page size (default 50)", 1, MAX_PAGE),
+                   query_parameter("before", "the next of the previous page")))
 @requires(*READERS, "cashier")
 def entries(card_id: int) -> Response:
     limit = _int_arg("limit", 50, 1, MAX_PAGE)
@@ -185,6 +229,8 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> Any:
 
 
 @blueprint.get("/v1/alerts")
+@documented("Fraud alerts, newest first", {"200": response_doc("alerts", "Alerts")},
+            query=(query_parameter("limit", "how many (default 100)", 1, MAX_PAGE),))
 @requires(*READERS)
 def alerts() -> Response:
     limit = _int_arg("limit", 100, 1, MAX_PAGE)
