@@ -65,8 +65,9 @@ class Raw:
     """A DBAPI connection to run ``SQL`` on.
 
     ``Raw.of_session(session)`` runs statements in the session's transaction, so that
-    they commit or roll back with the rest of it (but for ``*_without_begin``'s, see
-    there). ``Raw.thread_connection(held, session)`` is for a unit of work that needs
+    they commit or roll back with the rest of it (but for a statement ``one_without_begin``
+    or ``execute_without_begin`` ran while none was open: see there).
+    ``Raw.thread_connection(held, session)`` is for a unit of work that needs
     nothing else of the session: on PostgreSQL the thread's own connection (see above),
     on SQLite the session's (its write lock, from BEGIN IMMEDIATE). Either way ``begin``
     opens a transaction and ``commit`` or ``rollback`` end it.
