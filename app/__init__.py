@@ -43,7 +43,6 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     from app.sql import HeldConnections
     from app.wallet.identity import check_key_files, load_identity
     from app.wallet.service import Wallet
-    from app.web.limits import RateLimits
 
     config = config or Config.from_env()
     check_key_files(config)
@@ -60,7 +59,6 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
         engine=engine,
         sessions=sessions,
         wallet=Wallet(config=config, identity=load_identity(config), google=google),
-        limits=RateLimits(config),
         wakeups=_wakeups(sessions),
         held=HeldConnections(engine),
         terms=ProgramTerms(),

@@ -60,7 +60,7 @@ def serve(host: str, port: int) -> None:
 
 def _print_demo(app: Flask, config: Config) -> None:
     from app.demo import seed_demo
-    from app.web.views import join_url
+    from app.web.json_shapes import join_url
 
     runtime = app.extensions["loyalpass"]
     with runtime.sessions() as session:

@@ -1,21 +1,24 @@
 """Domain errors that carry their HTTP meaning as RFC 9457 problem details.
 
 Services raise these; ``app.web.problems`` renders them as ``application/problem+json``.
-They hold no Flask objects so that services stay free of the web layer.
+They hold no Flask objects so that services stay free of the web layer. Every ``code`` is
+a ``ProblemCode`` (``app.problem_codes``, the registry), of the class's status.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from app.problem_codes import ProblemCode
+
 
 class Problem(Exception):
     status = 400
-    code = "bad_request"
+    code = ProblemCode.BAD_REQUEST
     title = "Bad request"
     retry_after: int | None = None  # seconds, sent as Retry-After when set
 
-    def __init__(self, detail: str, *, code: str | None = None, **extra: Any) -> None:
+    def __init__(self, detail: str, *, code: ProblemCode | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
         if code is not None:
@@ -40,25 +43,25 @@ class BadRequest(Problem):
 
 class Unauthorized(Problem):
     status = 401
-    code = "unauthorized"
+    code = ProblemCode.UNAUTHORIZED
     title = "Unauthorized"
 
 
 class Forbidden(Problem):
     status = 403
-    code = "forbidden"
+    code = ProblemCode.FORBIDDEN
     title = "Forbidden"
 
 
 class NotFound(Problem):
     status = 404
-    code = "not_found"
+    code = ProblemCode.NOT_FOUND
     title = "Not found"
 
 
 class Conflict(Problem):
     status = 409
-    code = "conflict"
+    code = ProblemCode.CONFLICT
     title = "Conflict"
 
 
@@ -66,13 +69,13 @@ class Gone(Problem):
     """It existed and is no more (a used or expired one-time link)."""
 
     status = 410
-    code = "gone"
+    code = ProblemCode.GONE
     title = "Gone"
 
 
 class PayloadTooLarge(Problem):
     status = 413
-    code = "payload_too_large"
+    code = ProblemCode.PAYLOAD_TOO_LARGE
     title = "Payload too large"
 
 
@@ -80,13 +83,13 @@ class Invalid(Problem):
     """The request was understood but a field is wrong; ``errors`` names each field."""
 
     status = 422
-    code = "invalid"
+    code = ProblemCode.INVALID
     title = "Invalid request"
 
 
 class TooMany(Problem):
     status = 429
-    code = "rate_limited"
+    code = ProblemCode.RATE_LIMITED
     title = "Too many requests"
 
 
@@ -106,7 +109,7 @@ class Unavailable(Problem):
     was what got lost, the retry replays it)."""
 
     status = 503
-    code = "database_unavailable"
+    code = ProblemCode.DATABASE_UNAVAILABLE
     title = "Service unavailable"
     retry_after = 1  # seconds
 

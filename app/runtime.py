@@ -1,7 +1,11 @@
-"""What a running Loyalpass holds: its config, database engine, sessions, wallet, rate
-limits, the wake-ups of its worker loops, the connections its purchases hold and the
-programs' terms they read (one set per app: tests get fresh ones with
-each app, and one app's commits never wake another's loops)."""
+"""What a running Loyalpass holds: its config, database engine, sessions, wallet, the
+wake-ups of its worker loops, the connections its purchases hold and the programs' terms
+they read (one set per app: tests get fresh ones with each app, and one app's commits
+never wake another's loops).
+
+It sits below the web layer (``app.web.context.runtime`` reads it) and names nothing of
+it: what only the web layer uses of an app, its rate limits and Google's root keys, the
+web layer keeps in the app's extensions itself (``app.web.limits``, ``app.web.google``)."""
 
 from __future__ import annotations
 
@@ -20,7 +24,6 @@ from app.wallet.service import Wallet
 
 if TYPE_CHECKING:
     from app.delivery.loop import Loop
-    from app.web.limits import RateLimits
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,6 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     wallet: Wallet
-    limits: RateLimits
     wakeups: Wakeups  # watching ``sessions`` (``Wakeups.watch``)
     held: HeldConnections  # to ``engine``'s database, closed with its ``dispose``
     terms: ProgramTerms

@@ -5,9 +5,9 @@ SQLAlchemy's own work per statement (about 0.2 ms of CPU, five times the driver'
 be most of a purchase's cost, and so would a pool checkout per request: the checkout, its
 events and the reset at checkin cost as much CPU in the web process as a statement, and
 PostgreSQL spent more too, measured, when a worker's requests went round the pooled
-connections instead of staying on one. So ``Raw.apart`` gives each thread one connection
-of its own, in autocommit: a statement is a transaction of its own (no BEGIN or COMMIT
-round trips) unless ``begin`` opened one.
+connections instead of staying on one. So ``Raw.thread_connection`` gives each thread one
+connection of its own, in autocommit: a statement is a transaction of its own (no BEGIN or
+COMMIT round trips) unless ``begin`` opened one.
 
 The held connections are the running app's (``HeldConnections``, made with its engine:
 ``app.runtime.Runtime.held``). Each (``_Held``) is taken from the engine's pool once and
@@ -64,12 +64,13 @@ class SQL:
 class Raw:
     """A DBAPI connection to run ``SQL`` on.
 
-    ``Raw.of(session)`` runs statements in the session's transaction, so that they commit
-    or roll back with the rest of it (but ``alone``'s). ``Raw.apart(held, session)`` is
-    for a unit of work that needs nothing else of the session: on PostgreSQL the thread's
-    own connection (see above), on SQLite the session's (its write lock, from BEGIN
-    IMMEDIATE). Either way ``begin`` opens a transaction and ``commit`` or ``rollback``
-    end it.
+    ``Raw.of_session(session)`` runs statements in the session's transaction, so that
+    they commit or roll back with the rest of it (but for a statement ``one_without_begin``
+    or ``execute_without_begin`` ran while none was open: see there).
+    ``Raw.thread_connection(held, session)`` is for a unit of work that needs
+    nothing else of the session: on PostgreSQL the thread's own connection (see above),
+    on SQLite the session's (its write lock, from BEGIN IMMEDIATE). Either way ``begin``
+    opens a transaction and ``commit`` or ``rollback`` end it.
 
     Values are bound the way SQLAlchemy binds them, so that what is written reads back
     the same through the ORM: on SQLite, datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' text
@@ -83,7 +84,7 @@ class Raw:
                  driver: Any = None) -> None:
         self._session, self.postgres = session, postgres
         self._transaction: Any = None  # the session's, that _driver belongs to
-        self._driver: Any = driver  # apart: in autocommit
+        self._driver: Any = driver  # the thread's own (``thread_connection``): autocommit
         self._cursor: Any = driver.cursor() if driver is not None else None
         if postgres:  # psycopg's wrapper: the same text, sent as json rather than text
             from psycopg.types.json import Json
@@ -93,8 +94,9 @@ class Raw:
             self._json = json.dumps
 
     @classmethod
-    def of(cls, session: Session) -> Raw:
-        """The session's, on its connection in its current transaction (begun if need be)."""
+    def of_session(cls, session: Session) -> Raw:
+        """The session's, on its connection in its current transaction (begun if need be);
+        the same one for every call with that session."""
         raw: Raw | None = session.info.get(_RAW)
         if raw is None:
             postgres = session.get_bind().dialect.name == "postgresql"
@@ -103,12 +105,13 @@ class Raw:
 
     @classmethod
     @contextmanager
-    def apart(cls, connections: HeldConnections, session: Callable[[], Session]
-              ) -> Iterator[Raw]:
-        """See above (``session`` makes or gets the session, for SQLite). Leaving rolls
-        back what was begun and not committed."""
+    def thread_connection(cls, connections: HeldConnections, session: Callable[[], Session]
+                          ) -> Iterator[Raw]:
+        """The thread's own connection from ``connections`` (PostgreSQL), or the
+        session's (SQLite: ``session`` makes or gets it), for the block; see above.
+        Leaving rolls back what was begun and not committed."""
         if not connections.postgres:
-            yield cls.of(session())
+            yield cls.of_session(session())
             return
         held = connections.acquire()
         try:
@@ -118,7 +121,7 @@ class Raw:
 
     @property
     def in_session(self) -> bool:
-        """Whether it is the session's (``of``), not a connection apart."""
+        """Whether it is the session's (``of_session``), not the thread's own."""
         return self._session is not None
 
     def begin(self) -> None:
@@ -151,7 +154,8 @@ class Raw:
         return self._driver
 
     def execute(self, sql: SQL, values: Mapping[str, Any]) -> Any:
-        """Run one statement (apart and outside ``begin``: as a transaction of its own);
+        """Run one statement (on the thread's own connection outside ``begin``: as a
+        transaction of its own);
         the DBAPI cursor, to fetch from. The driver's OperationalError (the server went
         away, a timeout, SQLite stayed locked) is ``Unavailable``: nothing committed."""
         self._connection()
@@ -168,12 +172,21 @@ class Raw:
         row: tuple[Any, ...] | None = self.execute(sql, values).fetchone()
         return row
 
-    def alone(self, sql: SQL, values: Mapping[str, Any], *, rows: bool = True
-              ) -> tuple[Any, ...] | None:
-        """``one`` (or ``execute``, without ``rows``) as a transaction of its own when none
-        is open on the connection yet (PostgreSQL): the server commits it as it ends,
-        without BEGIN and COMMIT round trips. The session's transaction stays open around
-        it, and on SQLite it has begun already: there the statement is part of it."""
+    def one_without_begin(self, sql: SQL, values: Mapping[str, Any]
+                          ) -> tuple[Any, ...] | None:
+        """``one``, but never opening a transaction for it: when none is open on the
+        connection yet (PostgreSQL), the statement is a transaction of its own, which the
+        server commits as it ends, without BEGIN and COMMIT round trips. A transaction
+        already open stays open around it (on SQLite the session's has begun already:
+        there the statement is part of it)."""
+        return self._without_begin(sql, values, rows=True)
+
+    def execute_without_begin(self, sql: SQL, values: Mapping[str, Any]) -> None:
+        """``one_without_begin`` for a statement that returns no rows."""
+        self._without_begin(sql, values, rows=False)
+
+    def _without_begin(self, sql: SQL, values: Mapping[str, Any], *, rows: bool
+                       ) -> tuple[Any, ...] | None:
         driver = self._connection()
         if (self._session is None or not self.postgres
                 or driver.pgconn.transaction_status != _IDLE):
@@ -242,7 +255,7 @@ _IDLE = 0  # psycopg.pq.TransactionStatus.IDLE (``pgconn.transaction_status``): 
 # The connections held apart (PostgreSQL).
 
 class _Held:
-    """One thread's connection for ``Raw.apart``."""
+    """One thread's connection for ``Raw.thread_connection``."""
 
     __slots__ = ("__weakref__", "busy", "closed", "owner", "pid", "raw", "stale", "used_at")
 
@@ -292,7 +305,7 @@ class HeldConnections:
     """A running app's held connections to its engine's database: one per thread, all of
     them known for the engine's ``dispose``, which closes them; those of threads that
     ended are kept (``MAX_SPARE`` at most) for new threads, as a threaded development
-    server starts one per request. On SQLite there are none (``Raw.apart``)."""
+    server starts one per request. On SQLite there are none (``Raw.thread_connection``)."""
 
     MAX_SPARE = 8
 

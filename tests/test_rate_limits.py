@@ -308,10 +308,10 @@ def test_flask_limiter_still_checks_requests_through_the_one_method_we_narrow(ap
 
     from flask_limiter import Limiter
 
-    from app.web.limits import _ViewLimiter
+    from app.web.limits import LIMITS_EXTENSION, _ViewLimiter
 
     hooks = app.before_request_funcs[None]
-    limiter = app.extensions["loyalpass"].limits.limiter
+    limiter = app.extensions[LIMITS_EXTENSION].limiter
     assert any(getattr(hook, "__func__", None) is _ViewLimiter._check_request_limit
                and hook.__self__ is limiter for hook in hooks)
     assert list(inspect.signature(Limiter._check_request_limit).parameters) == [

@@ -44,6 +44,7 @@ from app.errors import Gone
 from app.merchants.models import Program
 from app.outbox.messages import queue_mail
 from app.outbox.models import MAIL_KIND_CARD_RECOVERY
+from app.problem_codes import ProblemCode
 
 log = logging.getLogger("loyalpass.recovery")
 
@@ -170,7 +171,7 @@ def _consume(session: Session, link_id: int, now: datetime) -> Card:
         .values(used_at=now).execution_options(synchronize_session=False))
     if getattr(consumed, "rowcount", 0) != 1:
         session.rollback()
-        raise Gone("This link has been used or has expired.", code="link_gone")
+        raise Gone("This link has been used or has expired.", code=ProblemCode.LINK_GONE)
     link = session.get(CardRecoveryLink, link_id, populate_existing=True)
     assert link is not None
     card = card_of(session, program_id=link.program_id, customer_id=link.customer_id)

@@ -27,6 +27,7 @@ from app.merchants.models import Program
 from app.outbox.messages import pass_changed, queue_pass_update
 from app.points.postings import Actor, post, program_rules
 from app.points.rules import tier_for
+from app.problem_codes import ProblemCode
 
 
 @dataclass(frozen=True)
@@ -216,5 +217,6 @@ def card_by_scan(session: Session, *, merchant_id: int, scanned: str, secret: by
         card = session.scalar(select(Card).where(Card.number == number,
                                                  Card.merchant_id == merchant_id))
     if card is None:
-        raise NotFound("No card of yours has this barcode or number.", code="unknown_barcode")
+        raise NotFound("No card of yours has this barcode or number.",
+                       code=ProblemCode.UNKNOWN_BARCODE)
     return card

@@ -65,7 +65,7 @@ def retry_failed(session: Session, *, card: Card) -> int:
         .execution_options(synchronize_session=False)
     )
     requeued = int(getattr(result, "rowcount", 0) or 0)
-    requeued += google.retry_failed(session, card_id=card.id)
+    requeued += google.retry_failed_google_updates(session, card_id=card.id)
     requeued += retry_failed_mails(session, customer_id=card.customer_id)
     wake_after_commit(session)
     session.commit()

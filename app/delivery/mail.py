@@ -56,12 +56,14 @@ class Unsent:
 
 
 @dataclass(frozen=True)
-class Claimed:
+class ClaimedMail:
+    """A mail row this worker leased."""
+
     mail_id: int
     attempts: int
 
 
-def claim_mails(session: Session, *, limit: int, now: datetime) -> list[Claimed]:
+def claim_mails(session: Session, *, limit: int, now: datetime) -> list[ClaimedMail]:
     """Lease up to ``limit`` due mails and commit the lease."""
     rows = session.execute(
         select(MAILS.c.id, MAILS.c.attempts)
@@ -74,7 +76,7 @@ def claim_mails(session: Session, *, limit: int, now: datetime) -> list[Claimed]
         session.execute(update(MAILS).where(MAILS.c.id.in_([row.id for row in rows]))
                         .values(leased_until=now + LEASE))
     session.commit()
-    return [Claimed(row.id, row.attempts) for row in rows]
+    return [ClaimedMail(row.id, row.attempts) for row in rows]
 
 
 def compose_recovery_mail(link: CardRecoveryLink, *, recipient: str, locale: str, url: str,
@@ -154,13 +156,13 @@ class MailSync:
             return Unsent(f"not sent: the mail could not be written: {error}"[:500])
 
 
-def _park_unsent(session: Session, row: Claimed, unsent: Unsent) -> None:
+def _park_unsent(session: Session, row: ClaimedMail, unsent: Unsent) -> None:
     session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
         status="failed", leased_until=None, last_error=unsent.reason))
     log.warning("mail %d parked: %s", row.mail_id, unsent.reason)
 
 
-def _record(session: Session, row: Claimed, result: MailResult) -> None:
+def _record(session: Session, row: ClaimedMail, result: MailResult) -> None:
     """What the server said about a mail that was sent to it."""
     now = utcnow()
     attempts = row.attempts + 1

@@ -21,6 +21,7 @@ from app.cards.models import Card
 from app.clock import utcnow
 from app.errors import BadRequest
 from app.google_wallet.models import GoogleEvent, GoogleObject
+from app.problem_codes import ProblemCode
 from passes.google.callbacks import Callback
 
 _EVENTS = cast(Table, GoogleEvent.__table__)
@@ -100,4 +101,4 @@ def _check_fits(callback: Callback) -> None:
     for name, limit in _LIMITS.items():
         if len(getattr(callback, name)) > limit:
             raise BadRequest(f"The callback's {name} is longer than {limit} characters.",
-                             code="invalid_callback")
+                             code=ProblemCode.INVALID_CALLBACK)

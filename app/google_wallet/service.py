@@ -38,7 +38,7 @@ def object_state(session: Session, *, card_id: int) -> dict[str, Any] | None:
     }
 
 
-def retry_failed(session: Session, *, card_id: int) -> int:
+def retry_failed_google_updates(session: Session, *, card_id: int) -> int:
     """Put the card's parked object update and messages back in the queue (the caller
     commits); returns how many."""
     now = utcnow()

@@ -89,7 +89,7 @@ class SmtpSender:
         except smtplib.SMTPAuthenticationError as error:
             log.error("the mail server at %s:%d refused the login (%s); mails will be "
                       "retried: check the user and password in LOYALPASS_SMTP_URL",
-                      self.host, self.port, _describe(error))
+                      self.host, self.port, _smtp_error_text(error))
             return [_retry(error)] * len(messages)
         except (smtplib.SMTPException, OSError) as error:
             return [_retry(error)] * len(messages)
@@ -161,7 +161,7 @@ def _code(error: Exception) -> int | None:
     return code if isinstance(code, int) else None
 
 
-def _describe(error: Exception) -> str:
+def _smtp_error_text(error: Exception) -> str:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         replies = [f"{code} {text.decode(errors='replace')}"
                    for code, text in error.recipients.values()]
@@ -173,10 +173,10 @@ def _describe(error: Exception) -> str:
 
 
 def _retry(error: Exception) -> MailResult:
-    return MailResult("retry", _code(error), _describe(error))
+    return MailResult("retry", _code(error), _smtp_error_text(error))
 
 
 def _refused(error: Exception) -> MailResult:
     code = _code(error)
     outcome: Outcome = "rejected" if code is not None and 500 <= code < 600 else "retry"
-    return MailResult(outcome, code, _describe(error))
+    return MailResult(outcome, code, _smtp_error_text(error))

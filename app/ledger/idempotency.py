@@ -24,6 +24,7 @@ from app import rows
 from app.clock import utcnow
 from app.errors import Conflict, Invalid
 from app.ledger.models import IdempotencyRecord
+from app.problem_codes import ProblemCode
 from app.sql import SQL, Raw
 
 KEY_PATTERN_MAX = 255
@@ -46,12 +47,12 @@ def request_hash(method: str, path: str, body: Any) -> str:
 def check_key(key: str | None) -> str:
     if key is None or not key.strip():
         raise Invalid("Send an Idempotency-Key header with every write.",
-                      code="idempotency_key_required",
+                      code=ProblemCode.IDEMPOTENCY_KEY_REQUIRED,
                       errors=[{"field": "Idempotency-Key", "message": "required"}])
     key = key.strip()
     if len(key) > KEY_PATTERN_MAX or not key.isascii() or not key.isprintable():
         raise Invalid("The Idempotency-Key must be printable ASCII of at most 255 characters.",
-                      code="invalid_idempotency_key",
+                      code=ProblemCode.INVALID_IDEMPOTENCY_KEY,
                       errors=[{"field": "Idempotency-Key", "message": "malformed"}])
     return key
 
@@ -61,7 +62,7 @@ def replay(request_hash: str, status_code: int, response: dict[str, Any], finger
     """A key's stored answer, for the same request again; another request is a 409."""
     if request_hash != fingerprint:
         raise Conflict("This Idempotency-Key was used with a different request.",
-                       code="idempotency_key_reused")
+                       code=ProblemCode.IDEMPOTENCY_KEY_REUSED)
     return Answer(status_code, response, replayed=True)
 
 
@@ -95,7 +96,7 @@ def claim(session: Session, *, merchant_id: int, key: str, fingerprint: str
     committed (then its record is replayed) or the row if it rolled back; on SQLite the
     write lock has already serialised the two. A replay ends this transaction.
     """
-    raw = Raw.of(session)
+    raw = Raw.of_session(session)
     row = raw.one(_CLAIM, {"merchant_id": merchant_id, "key": key,
                            "request_hash": fingerprint, "created_at": raw.time(utcnow())})
     if row is not None:
@@ -108,7 +109,7 @@ def claim(session: Session, *, merchant_id: int, key: str, fingerprint: str
 
 def finish(session: Session, record_id: int, answer: Answer) -> None:
     """Store the answer with the work; the caller commits both."""
-    raw = Raw.of(session)
+    raw = Raw.of_session(session)
     raw.execute(_FINISH, {"record_id": record_id, "status_code": answer.status,
                           "response": raw.json(answer.body)})
 

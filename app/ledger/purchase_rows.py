@@ -46,7 +46,7 @@ MAX_CACHED_TERMS = 256
 
 
 @dataclass(frozen=True, slots=True)
-class Card:
+class PurchaseCardRow:
     """The card row as the purchase read it: ``cards``' columns by their names, and the
     version of its program (``_FROM_PROGRAM``)."""
 
@@ -71,7 +71,7 @@ class Card:
 _FROM_PROGRAM = {"program_updated_at": "programs.updated_at"}
 _TIMES = frozenset({  # which SQLite returns as text (``Raw.read_time``)
     "last_visit_at", "pass_updated_at", "pass_last_modified", "program_updated_at"})
-_CARD = rows.names(Card)
+_CARD = rows.names(PurchaseCardRow)
 _KEY_WIDTH = len(rows.names(KeyRow))
 _SELECT = "SELECT " + ", ".join(
     [KEY_COLUMNS] + [f"{_FROM_PROGRAM[name]} AS {name}" if name in _FROM_PROGRAM
@@ -179,7 +179,7 @@ class Read:
     """``READ_PURCHASE``'s row, by name; the key's columns are for the caller to check."""
 
     key: tuple[Any, ...] | None  # ``KEY_COLUMNS``; None: no key has the prefix
-    card: Card | None  # None: no card of the key's merchant has this number
+    card: PurchaseCardRow | None  # None: no card of the key's merchant has this number
     card_version: str | None  # PostgreSQL: the card row's xmin
     purchase_id: int | None  # None for a key presented with another secret
     spend_12_months: int
@@ -191,8 +191,9 @@ class Read:
             return cls(None, None, None, None, 0, {})
         # The key's columns go to the caller as they are (``KeyRow.of`` reads them by name).
         named = dict(zip(_READ_NAMES, row[_KEY_WIDTH:], strict=True))
-        card = Card(**{name: raw.read_time(named[name]) if name in _TIMES else named[name]
-                       for name in _CARD}) if named["id"] is not None else None
+        card = PurchaseCardRow(**{
+            name: raw.read_time(named[name]) if name in _TIMES else named[name]
+            for name in _CARD}) if named["id"] is not None else None
         return cls(
             key=row[:_KEY_WIDTH], card=card, card_version=named["card_version"],
             purchase_id=named["purchase_id"], spend_12_months=int(named["spend_12_months"]),
@@ -202,14 +203,14 @@ class Read:
 def read_purchase(raw: Raw, *, key: PresentedKey, number: str, now: datetime) -> Read:
     """``READ_PURCHASE``, as a transaction of its own unless one is open."""
     windows = {name: raw.time(now - window) for name, window, _ in CARD_WINDOWS}
-    return Read.of(raw, raw.alone(READ_PURCHASE[raw.postgres], {
+    return Read.of(raw, raw.one_without_begin(READ_PURCHASE[raw.postgres], {
         "prefix": key.prefix, "secret_hash": key.secret_hash, "number": number,
         "since": raw.time(now - TIER_WINDOW), **windows}))
 
 
 def find_record(raw: Raw, *, merchant_id: int, key: str) -> Record | None:
     """The key's idempotency record, or None."""
-    row = raw.alone(FIND_RECORD, {"merchant_id": merchant_id, "key": key})
+    row = raw.one_without_begin(FIND_RECORD, {"merchant_id": merchant_id, "key": key})
     if row is None:
         return None
     record = rows.read(Record, row)
@@ -298,7 +299,8 @@ def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry], *,
             raw.execute(sql, values)
         return None
     try:
-        written = raw.alone(WRITE_PURCHASE[notify], {**values, "entries": raw.json(posted)})
+        written = raw.one_without_begin(WRITE_PURCHASE[notify],
+                                        {**values, "entries": raw.json(posted)})
     except Exception as error:
         if raw.unique_violation(error) != KEY_CONSTRAINT:
             raise

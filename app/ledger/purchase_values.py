@@ -17,7 +17,7 @@ from typing import Any
 
 from app.cards.models import next_pass_stamps
 from app.ledger.idempotency import Answer
-from app.ledger.purchase_rows import Card, Entry, Read
+from app.ledger.purchase_rows import Entry, PurchaseCardRow, Read
 from app.ledger.receipts import NewPurchase, purchase_json
 from app.ledger.schemas import PurchaseInput
 from app.outbox.messages import pass_update_payload
@@ -39,7 +39,7 @@ class Request:
     fingerprint: str
 
 
-def purchase_values(raw: Raw, request: Request, card: Card, rules: Rules,
+def purchase_values(raw: Raw, request: Request, card: PurchaseCardRow, rules: Rules,
                     outcome: PurchaseOutcome, entries: list[Entry], read: Read, now: datetime
                     ) -> tuple[Answer, dict[str, Any]]:
     """The answer, and the values of everything the purchase writes (by parameter name)."""
@@ -85,7 +85,7 @@ def purchase_values(raw: Raw, request: Request, card: Card, rules: Rules,
     }
 
 
-def tier_change(card: Card, tier: str | None, rules: Rules) -> dict[str, Any]:
+def tier_change(card: PurchaseCardRow, tier: str | None, rules: Rules) -> dict[str, Any]:
     """For the outbox row: the senders tell the customer of an upgrade."""
     if tier == card.tier:
         return {}

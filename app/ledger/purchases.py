@@ -42,8 +42,8 @@ from app.ledger.idempotency import Answer, replay
 from app.ledger.models import Alert
 from app.ledger.purchase_rows import (
     LOCK_CARD,
-    Card,
     ProgramTerms,
+    PurchaseCardRow,
     Read,
     Terms,
     Unwritten,
@@ -65,6 +65,7 @@ from app.points.rules import (
     RuleViolation,
     evaluate_purchase,
 )
+from app.problem_codes import ProblemCode
 from app.sql import HeldConnections, Raw
 
 # The API key's row as the purchase read it (``KEY_COLUMNS``; None: no key has the prefix)
@@ -82,9 +83,10 @@ class Lane:
     wakeups: Wakeups
 
 
-class Sessions:
-    """The request's session, made on first use (``session``): most purchases need none,
-    and one costs as much CPU to make and close as a statement."""
+class LazySession:
+    """The request's session, made on first call (``make``) and the same one after:
+    most purchases need none, and one costs as much CPU to make and close as a
+    statement. ``made`` is the session if one was made, else None."""
 
     def __init__(self, make: Callable[[], Session]) -> None:
         self._make = make
@@ -111,7 +113,8 @@ class Asked:
 class _Refused(Exception):
     """A velocity limit refused the purchase of this card."""
 
-    def __init__(self, exceeded: fraud.LimitExceeded, card: Card, request: Request) -> None:
+    def __init__(self, exceeded: fraud.LimitExceeded, card: PurchaseCardRow,
+                 request: Request) -> None:
         super().__init__(exceeded.detail)
         self.exceeded, self.card, self.request = exceeded, card, request
 
@@ -124,19 +127,20 @@ def record_purchase(session: Callable[[], Session], *, lane: Lane,
     (or gets) the request's session, for the few purchases that need one."""
     number = number_from_scan(data.barcode, secret)
     if number is None:
-        raise NotFound("No card of yours has this barcode or number.", code="unknown_barcode")
+        raise NotFound("No card of yours has this barcode or number.",
+                       code=ProblemCode.UNKNOWN_BARCODE)
     asked = Asked(presented, admit, data, number, key, fingerprint)
-    sessions = Sessions(session)
-    with Raw.apart(lane.held, sessions) as raw:
+    lazy_session = LazySession(session)
+    with Raw.thread_connection(lane.held, lazy_session) as raw:
         # Without the card's lock first on PostgreSQL, then with it; at most one more run
         # to replay an answer that another request with the key stored meanwhile.
         for locked in (not raw.postgres, True, True):
             try:
-                answer = _attempt(sessions, raw, asked, lane, locked=locked)
+                answer = _attempt(lazy_session, raw, asked, lane, locked=locked)
             except _Refused as refused:
                 raw.rollback()
-                _alert(sessions(), refused)
-                raise TooMany(refused.exceeded.detail, code="velocity_limit",
+                _record_alert(lazy_session(), refused)
+                raise TooMany(refused.exceeded.detail, code=ProblemCode.VELOCITY_LIMIT,
                               limit=refused.exceeded.limit) from None
             except BaseException:
                 raw.rollback()
@@ -153,18 +157,19 @@ def location_for(session: Callable[[], Session], actor: Actor, asked: int | None
     if actor.location_id is not None:
         if asked is not None and asked != actor.location_id:
             raise Forbidden("This cashier key records purchases at its own location only.",
-                            code="location_forbidden")
+                            code=ProblemCode.LOCATION_FORBIDDEN)
         return actor.location_id
     if asked is None:
         return None
     location = session().get(Location, asked)
     if location is None or location.merchant_id != actor.merchant_id:
-        raise Invalid("location_id: no such location.", code="unknown_location",
+        raise Invalid("location_id: no such location.", code=ProblemCode.UNKNOWN_LOCATION,
                       errors=[{"field": "location_id", "message": "no such location"}])
     return location.id
 
 
-def _alert(session: Session, refused: _Refused) -> None:
+def _record_alert(session: Session, refused: _Refused) -> None:
+    """The velocity limit's refusal, kept for the merchant (``GET /api/v1/alerts``)."""
     actor = refused.request.actor
     session.add(Alert(merchant_id=actor.merchant_id, program_id=refused.card.program_id,
                       card_id=refused.card.id, api_key_id=actor.api_key_id,
@@ -173,7 +178,7 @@ def _alert(session: Session, refused: _Refused) -> None:
     session.commit()
 
 
-def _attempt(session: Sessions, raw: Raw, asked: Asked, lane: Lane, *, locked: bool
+def _attempt(session: LazySession, raw: Raw, asked: Asked, lane: Lane, *, locked: bool
              ) -> Answer | None:
     """The purchase, committed, or its replay; None when it must run again (see above)."""
     if locked and raw.postgres:  # in a transaction that holds the lock
@@ -211,7 +216,7 @@ def _attempt(session: Sessions, raw: Raw, asked: Asked, lane: Lane, *, locked: b
     return answer
 
 
-def _commit(session: Sessions, raw: Raw, wakeups: Wakeups) -> None:
+def _commit(session: LazySession, raw: Raw, wakeups: Wakeups) -> None:
     """Commit, and wake this process's workers (the statement notified the others')."""
     if raw.in_session:
         wake_after_commit(session(), notified=raw.postgres)
@@ -236,16 +241,17 @@ def _replay(raw: Raw, request: Request) -> Answer | None:
     return replay(record.request_hash, record.status_code, record.response, request.fingerprint)
 
 
-def _active(card: Card | None) -> Card:
+def _active(card: PurchaseCardRow | None) -> PurchaseCardRow:
     if card is None:
-        raise NotFound("No card of yours has this barcode or number.", code="unknown_barcode")
+        raise NotFound("No card of yours has this barcode or number.",
+                       code=ProblemCode.UNKNOWN_BARCODE)
     if card.status != "active":
-        raise Conflict("This card is blocked.", code="card_blocked")
+        raise Conflict("This card is blocked.", code=ProblemCode.CARD_BLOCKED)
     return card
 
 
-def _decide(session: Sessions, request: Request, card: Card, terms: Terms, read: Read,
-            now: datetime) -> PurchaseOutcome:
+def _decide(session: LazySession, request: Request, card: PurchaseCardRow, terms: Terms,
+            read: Read, now: datetime) -> PurchaseOutcome:
     """What the rules make of the purchase; raises when they refuse it."""
     data = request.data
     state = CardState(balance=card.balance, stamps=card.stamps, visits=card.visits,
@@ -257,7 +263,7 @@ def _decide(session: Sessions, request: Request, card: Card, terms: Terms, read:
                                     redeem_points=data.redeem_points)
         if data.redeem_rewards > card.rewards:
             raise Conflict(f"The card holds {card.rewards} rewards, not {data.redeem_rewards}.",
-                           code="insufficient_rewards")
+                           code=ProblemCode.INSUFFICIENT_REWARDS)
         if fraud.limit(terms.limits, "points_per_cashier_per_day") is not None:
             fraud.check_cashier_points(session(), terms.limits, request.actor, now,
                                        outcome.earned + outcome.bonus_points)

@@ -36,6 +36,7 @@ from app.points.rules import (
     evaluate_refund,
     max_redeemable,
 )
+from app.problem_codes import ProblemCode
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ def refund_purchase(session: Session, *, actor: Actor, purchase_id: int, data: R
         # A till refunds its own sales: a key lost at one shop cannot drain the points
         # of purchases made at the others.
         raise Forbidden("This cashier key refunds only purchases made at its own location.",
-                        code="location_forbidden")
+                        code=ProblemCode.LOCATION_FORBIDDEN)
     return run_once(session, merchant_id=actor.merchant_id, key=key, fingerprint=fingerprint,
                     work=lambda: _refund(session, actor, purchase_id, data))
 
@@ -78,7 +79,7 @@ def _refund(session: Session, actor: Actor, purchase_id: int, data: RefundInput)
         purchase.amount - purchase.refunded_amount)
     if refund_amount == 0:
         raise Conflict("This purchase was refunded in full already.",
-                       code="refund_exceeds_purchase")
+                       code=ProblemCode.REFUND_EXCEEDS_PURCHASE)
     try:
         outcome = evaluate_refund(
             amount=purchase.amount, amount_paid=purchase.amount_paid,
@@ -136,7 +137,7 @@ def _adjust(session: Session, actor: Actor, card_id: int, data: AdjustmentInput)
     card = lock_card(session, card_id)
     if card.balance + data.points < 0:
         raise Conflict(f"The card holds {card.balance} points; it cannot lose {-data.points}.",
-                       code="insufficient_points")
+                       code=ProblemCode.INSUFFICIENT_POINTS)
     entry = post(session, card, actor, kind="adjust", points=data.points, reason=data.reason)
     assert entry is not None
     session.flush()

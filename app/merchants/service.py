@@ -36,6 +36,7 @@ from app.merchants.schemas import (
     ProgramUpdate,
 )
 from app.outbox.messages import program_changed
+from app.problem_codes import ProblemCode
 from app.sql import SQL, Raw
 from app.texts import is_per_locale, localized, program_text_faults
 
@@ -66,7 +67,7 @@ def create_merchant(
     if not name or "@" not in email:
         raise Invalid("A merchant needs a name and an owner's email address.")
     if session.scalar(select(Staff.id).where(Staff.email == email)) is not None:
-        raise Conflict(f"{email} already belongs to a merchant.", code="email_taken")
+        raise Conflict(f"{email} already belongs to a merchant.", code=ProblemCode.EMAIL_TAKEN)
     merchant = Merchant(name=name, email=email)
     owner = Staff(
         merchant=merchant, email=email, name=name, role="owner",
@@ -196,13 +197,14 @@ def authenticate_api_key(session: Session, presented: str) -> Caller | None:
     """The live key matching ``presented``, or None.
 
     Read on every request with hand-written SQL, as a statement of its own on PostgreSQL
-    (``Raw.alone``: no BEGIN and COMMIT round trips).
+    (``Raw.one_without_begin``: no BEGIN and COMMIT round trips).
     """
     key = PresentedKey.parse(presented)
     if key is None:
         return None
-    raw = Raw.of(session)
-    caller = live_key(raw, key, KeyRow.of(raw.alone(_FIND_KEY, {"prefix": key.prefix})))
+    raw = Raw.of_session(session)
+    row = raw.one_without_begin(_FIND_KEY, {"prefix": key.prefix})
+    caller = live_key(raw, key, KeyRow.of(row))
     if caller is not None and caller.touched:
         session.commit()  # SQLite's: kept even if the request ends without a commit
     return caller
@@ -223,7 +225,7 @@ def live_key(raw: Raw, key: PresentedKey, row: KeyRow | None) -> Caller | None:
     last_used = row.last_used_at
     touched = last_used is None or now - raw.read_time(last_used) > KEY_USE_PRECISION
     if touched:
-        raw.alone(_TOUCH_KEY, {"key_id": row.id, "now": raw.time(now)}, rows=False)
+        raw.execute_without_begin(_TOUCH_KEY, {"key_id": row.id, "now": raw.time(now)})
     return Caller(id=row.id, merchant_id=row.merchant_id, staff_id=row.staff_id,
                   location_id=row.location_id, role=row.role, touched=touched)
 
@@ -244,7 +246,7 @@ def create_program(session: Session, *, merchant_id: int, data: ProgramCreate) -
     locales = data.locales or _DEFAULTS["locales"]
     if data.slug is not None:
         if session.scalar(select(Program.id).where(Program.slug == data.slug)) is not None:
-            raise Conflict(f"The slug {data.slug!r} is taken.", code="slug_taken")
+            raise Conflict(f"The slug {data.slug!r} is taken.", code=ProblemCode.SLUG_TAKEN)
         slug = data.slug
     else:
         slug = _unique_slug(session, program_slug(localized(data.name, locales[0], locales)))
@@ -256,7 +258,7 @@ def create_program(session: Session, *, merchant_id: int, data: ProgramCreate) -
         session.flush()
     except IntegrityError:
         session.rollback()
-        raise Conflict(f"The slug {slug!r} is taken.", code="slug_taken") from None
+        raise Conflict(f"The slug {slug!r} is taken.", code=ProblemCode.SLUG_TAKEN) from None
     # Its Google class is created now, not when the first customer is waiting for it.
     program_changed(session, merchant_id=merchant_id, program_id=program.id, reason="created")
     session.commit()

@@ -16,6 +16,7 @@ from app.merchants.models import Program
 from app.offers.models import CardOffer, Offer
 from app.offers.schemas import OfferCreate, naive_utc
 from app.outbox.messages import program_changed
+from app.problem_codes import ProblemCode
 from app.texts import is_per_locale, localized, program_text_faults, tier_key
 
 SHOWN_OFFERS = 3  # a pass has room for a few; the newest win
@@ -37,7 +38,7 @@ def create_offer(session: Session, *, program: Program, data: OfferCreate) -> Of
                       errors=[{"field": "audience.tiers", "message": "unknown tier"}])
     if data.audience.segments:
         raise Invalid("audience.segments: customer segments are not available yet; "
-                      "target by tiers and inactive_days.", code="segments_unavailable",
+                      "target by tiers and inactive_days.", code=ProblemCode.SEGMENTS_UNAVAILABLE,
                       errors=[{"field": "audience.segments", "message": "not available"}])
     offer = Offer(merchant_id=program.merchant_id, program_id=program.id,
                   title=localized(data.title, locales[0], locales),
@@ -78,12 +79,12 @@ def publish(session: Session, *, offer: Offer) -> int:
                             .execution_options(populate_existing=True))
     assert locked is not None
     if locked.status != "draft":
-        raise Conflict("This offer was published already.", code="offer_published")
+        raise Conflict("This offer was published already.", code=ProblemCode.OFFER_PUBLISHED)
     if locked.starts_at > now:
         raise Conflict("This offer starts later; publish it when it starts.",
-                       code="offer_not_started")
+                       code=ProblemCode.OFFER_NOT_STARTED)
     if locked.ends_at is not None and locked.ends_at <= now:
-        raise Conflict("This offer has ended.", code="offer_ended")
+        raise Conflict("This offer has ended.", code=ProblemCode.OFFER_ENDED)
     targeted = _audience(session, locked, now)
     holdout = int(locked.audience.get("holdout_percent") or 0)
     held = {card_id for card_id in targeted if _held_out(locked.id, card_id, holdout)}

@@ -15,15 +15,17 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal
 from typing import Any
 
+from app.problem_codes import ProblemCode
 from app.texts import tier_key
 
 HUNDRED = Decimal(100)
 
 
 class RuleViolation(Exception):
-    """A purchase the rules do not allow; ``code`` is the problem code the API uses."""
+    """A purchase or refund the rules do not allow; ``code`` is the problem code the API
+    answers it with (a 409)."""
 
-    def __init__(self, code: str, message: str) -> None:
+    def __init__(self, code: ProblemCode, message: str) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -142,14 +144,15 @@ def evaluate_purchase(
 ) -> PurchaseOutcome:
     """What a purchase earns and spends; raises RuleViolation when it may not happen."""
     if redeem_points and rules.kind != "points":
-        raise RuleViolation("redeem_not_allowed", "A stamps program has no points to redeem.")
+        raise RuleViolation(ProblemCode.REDEEM_NOT_ALLOWED,
+                            "A stamps program has no points to redeem.")
     if redeem_points > state.balance:
-        raise RuleViolation("insufficient_points",
+        raise RuleViolation(ProblemCode.INSUFFICIENT_POINTS,
                             f"The card holds {state.balance} points, not {redeem_points}.")
     cap = max_redeemable(rules, balance=redeem_points, amount=amount)
     if redeem_points > cap:
         raise RuleViolation(
-            "redeem_limit",
+            ProblemCode.REDEEM_LIMIT,
             f"Points may pay for at most {rules.max_redeem_percent}% of a purchase: "
             f"{cap} points here.",
         )
@@ -204,10 +207,10 @@ def evaluate_refund(
 ) -> RefundOutcome:
     """The incremental reversal of a refund after ``refunded_before`` was refunded already."""
     if refund <= 0:
-        raise RuleViolation("invalid_refund", "A refund must be of a positive amount.")
+        raise RuleViolation(ProblemCode.INVALID_REFUND, "A refund must be of a positive amount.")
     if refunded_before + refund > amount:
         raise RuleViolation(
-            "refund_exceeds_purchase",
+            ProblemCode.REFUND_EXCEEDS_PURCHASE,
             f"Only {amount - refunded_before} of this purchase is left to refund.",
         )
     after = refunded_before + refund

@@ -1,5 +1,7 @@
-"""The bridge from the domain to the wallet libraries: certificates, pass views, packages,
-and the Google class and object views (``google_views``).
+"""The bridge from the domain to the wallet libraries: certificates (``identity``), a
+program's and a card's pass in the shapes ``passes.apple`` takes (``apple_shapes``) and
+``.pkpass`` packages (``service``), and the Google class and object in the shapes
+``passes.google`` takes (``google_shapes``).
 
 Invariants: ``passTypeIdentifier`` and ``teamIdentifier`` come from the loaded
 certificate, never from settings; per-program artwork is prepared once per design version

@@ -15,7 +15,7 @@ from app.config import Config
 from app.google_wallet.account import GoogleAccount
 from app.merchants.models import Program
 from app.metrics import PASSES_BUILT
-from app.wallet.views import design_key, pass_card, pass_design
+from app.wallet.apple_shapes import design_key, pass_card, pass_design
 from passes.apple import PassDesign, PassPackager, SigningIdentity
 from passes.apple.images import square_mark
 

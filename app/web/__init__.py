@@ -23,6 +23,7 @@ def register_web(app: Flask) -> None:
     )
     from app.web.context import IdConverter, install_session_teardown
     from app.web.jsonbody import BoundedJSONProvider
+    from app.web.limits import install_rate_limits
     from app.web.pages import init_babel
     from app.web.problems import install_problem_handlers
     from app.web.security import install_security_headers
@@ -35,7 +36,7 @@ def register_web(app: Flask) -> None:
     init_babel(app)
     runtime = app.extensions["loyalpass"]
     install_security_headers(app, https=runtime.config.base_url.startswith("https://"))
-    runtime.limits.init_app(app)
+    install_rate_limits(app, runtime.config)
     app.register_blueprint(apple_ws.blueprint, url_prefix="/passkit/v1")
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_blueprint(pos.blueprint, url_prefix="/api")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from app.cards import service as cards
 from app.cards.links import reissue_link
@@ -14,21 +14,23 @@ from app.merchants import service as merchants
 from app.merchants.logos import set_logo
 from app.merchants.models import ApiKey
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
+from app.problem_codes import ProblemCode
 from app.validation import parse
 from app.web.auth import COUNTER, READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response, runtime
-from app.web.openapi import openapi_document
-from app.web.views import card_json, location_json, program_json
+from app.web.json_shapes import card_json, location_json, program_json
+from app.web.openapi import documented, openapi_document, response_doc
 
 blueprint = Blueprint("api", __name__)
+PROGRAM, CARD = response_doc("the program", "Program"), response_doc("the card", "Card")
 
 
 def _body() -> Any:
     if not request.data:
-        raise BadRequest("The request needs a JSON body.", code="malformed_body")
+        raise BadRequest("The request needs a JSON body.", code=ProblemCode.MALFORMED_BODY)
     data = request.get_json(silent=True)
     if data is None:
-        raise BadRequest("The body is not valid JSON.", code="malformed_body")
+        raise BadRequest("The body is not valid JSON.", code=ProblemCode.MALFORMED_BODY)
     return data
 
 
@@ -38,10 +40,12 @@ def _base_url() -> str:
 
 @blueprint.get("/openapi.json")
 def openapi() -> Response:
-    return json_response(openapi_document(_base_url()))
+    return json_response(openapi_document(_base_url(), current_app))
 
 
 @blueprint.post("/v1/programs")
+@documented("Create a program", {"201": PROGRAM}, body=ProgramCreate,
+            refusals=(ProblemCode.SLUG_TAKEN,))
 @requires(*WRITERS)
 def create_program() -> Response:
     data = parse(ProgramCreate, _body())
@@ -51,6 +55,7 @@ def create_program() -> Response:
 
 
 @blueprint.get("/v1/programs")
+@documented("List programs", {"200": response_doc("programs", "Programs")})
 @requires(*READERS)
 def list_programs() -> Response:
     programs = merchants.list_programs(db(), merchant_id=merchant_id())
@@ -58,6 +63,7 @@ def list_programs() -> Response:
 
 
 @blueprint.get("/v1/programs/<int:program_id>")
+@documented("Get a program", {"200": PROGRAM})
 @requires(*READERS)
 def get_program(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
@@ -65,6 +71,7 @@ def get_program(program_id: int) -> Response:
 
 
 @blueprint.patch("/v1/programs/<int:program_id>")
+@documented("Change a program", {"200": PROGRAM}, body=ProgramUpdate)
 @requires(*WRITERS)
 def update_program(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
@@ -74,6 +81,14 @@ def update_program(program_id: int) -> Response:
 
 
 @blueprint.put("/v1/programs/<int:program_id>/logo")
+@documented(
+    "Upload the program's logo: a PNG or JPEG of 16 to 4096 pixels a side, decoded in full",
+    {"200": PROGRAM},
+    raw_body={"required": True, "content": {
+        media: {"schema": {"type": "string", "format": "binary"}}
+        for media in ("image/png", "image/jpeg")}},
+    refusals=((ProblemCode.INVALID,
+               "not a readable PNG or JPEG, or too small or large (errors: (body))"),))
 @requires(*WRITERS)
 def upload_logo(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
@@ -82,6 +97,8 @@ def upload_logo(program_id: int) -> Response:
 
 
 @blueprint.post("/v1/programs/<int:program_id>/locations")
+@documented("Add a location", {"201": response_doc("location", "Location")},
+            body=LocationCreate)
 @requires(*WRITERS)
 def create_location(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
@@ -91,6 +108,7 @@ def create_location(program_id: int) -> Response:
 
 
 @blueprint.get("/v1/programs/<int:program_id>/locations")
+@documented("List locations", {"200": response_doc("locations", "Locations")})
 @requires(*READERS)
 def list_locations(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
@@ -107,6 +125,9 @@ def _key_json(key: ApiKey) -> dict[str, Any]:
 
 
 @blueprint.post("/v1/api-keys")
+@documented("Issue a key with a role; the key is shown once",
+            {"201": response_doc("the key, with api_key", "NewApiKey")}, body=ApiKeyCreate,
+            refusals=((ProblemCode.NOT_FOUND, "no such location"),))
 @requires("owner")
 def create_api_key() -> Response:
     data = parse(ApiKeyCreate, _body())
@@ -116,6 +137,7 @@ def create_api_key() -> Response:
 
 
 @blueprint.get("/v1/api-keys")
+@documented("List keys (no secrets)", {"200": response_doc("keys", "ApiKeys")})
 @requires("owner")
 def list_api_keys() -> Response:
     keys = merchants.list_api_keys(db(), merchant_id=merchant_id())
@@ -123,6 +145,7 @@ def list_api_keys() -> Response:
 
 
 @blueprint.delete("/v1/api-keys/<int:key_id>")
+@documented("Revoke a key", {"200": response_doc("the key", "ApiKey")})
 @requires("owner")
 def revoke_api_key(key_id: int) -> Response:
     key = merchants.revoke_api_key(db(), merchant_id=merchant_id(), key_id=key_id)
@@ -130,6 +153,12 @@ def revoke_api_key(key_id: int) -> Response:
 
 
 @blueprint.post("/v1/programs/<int:program_id>/cards")
+@documented(
+    "Enrol a customer (the merchant's own key: a card already enrolled with this email or "
+    "phone is returned; the public join form never does that)",
+    {"201": response_doc("new card", "Card"),
+     "200": response_doc("the card already enrolled with this email or phone", "Card")},
+    body=EnrolmentInput)
 @requires(*COUNTER)
 def enroll(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
@@ -140,6 +169,7 @@ def enroll(program_id: int) -> Response:
 
 
 @blueprint.get("/v1/cards/<int:card_id>")
+@documented("Get a card", {"200": CARD})
 @requires(*READERS, "cashier")
 def get_card(card_id: int) -> Response:
     card = cards.get_card(db(), merchant_id=merchant_id(), card_id=card_id)
@@ -147,6 +177,12 @@ def get_card(card_id: int) -> Response:
 
 
 @blueprint.post("/v1/cards/<int:card_id>/link")
+@documented(
+    "Give the card a new customer link: the old card_url and the pass download under it "
+    "stop working at once, and the pass is bumped so that it carries the new link. The "
+    "body may be left out.",
+    {"200": response_doc("the new card_url", "CardLink")}, body=CardLinkInput,
+    body_optional=True)
 @requires(*WRITERS)
 def reissue_card_link(card_id: int) -> Response:
     """A new customer link for the card; the old one (and the pass under it) stops working."""

@@ -17,6 +17,7 @@ from app.devices import service
 from app.errors import BadRequest, PayloadTooLarge, Unauthorized
 from app.metrics import DEVICE_REGISTRATIONS
 from app.offers.service import shown_offers
+from app.problem_codes import ProblemCode
 from app.validation import text_fault
 from app.web.context import db, json_response, runtime
 
@@ -31,7 +32,7 @@ PKPASS = "application/vnd.apple.pkpass"
 
 def _check(pattern: re.Pattern[str], value: str, name: str) -> None:
     if pattern.fullmatch(value) is None:
-        raise BadRequest(f"{name} is malformed.", code="malformed_identifier")
+        raise BadRequest(f"{name} is malformed.", code=ProblemCode.MALFORMED_IDENTIFIER)
 
 
 def _check_path(device: str | None, pass_type: str, serial: str | None = None) -> None:
@@ -68,7 +69,7 @@ def register(device: str, pass_type: str, serial: str) -> Response:
         # Authenticate first so that a stranger learns nothing from a 400.
         service.authenticated_card(db(), serial_number=serial, token=token)
         raise BadRequest("The body must be JSON with a hexadecimal pushToken.",
-                         code="malformed_body")
+                         code=ProblemCode.MALFORMED_BODY)
     created = service.register(db(), device_library_identifier=device, serial_number=serial,
                                push_token=push_token, token=token)
     DEVICE_REGISTRATIONS.labels("created" if created else "updated").inc()
@@ -125,7 +126,7 @@ def log() -> Response:
             isinstance(item, str) and text_fault(item, multiline=True) is None for item in logs):
         raise BadRequest("The body must be JSON with a list of strings (text without control"
                          " characters but tabs and line breaks) under logs.",
-                         code="malformed_body")
+                         code=ProblemCode.MALFORMED_BODY)
     service.store_log(db(), messages=logs[:100], remote_addr=request.remote_addr,
                       keep_rows=runtime().config.log_keep_rows)
     return _empty(200)

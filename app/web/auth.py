@@ -17,6 +17,7 @@ from app.merchants.service import (
     authenticate_api_key,
     live_key,
 )
+from app.problem_codes import ProblemCode
 from app.sql import Raw
 from app.web.context import db
 from app.web.limits import LimitName, rate_limits
@@ -27,6 +28,9 @@ R = TypeVar("R")
 READERS = ("owner", "manager", "analyst")
 WRITERS = ("owner", "manager")
 COUNTER = ("owner", "manager", "cashier")
+# The attribute of a view that holds the roles it admits (the API's description reads it:
+# ``app.web.openapi``).
+REQUIRED_ROLES = "required_roles"
 
 
 def current_key() -> Caller:
@@ -61,6 +65,7 @@ def requires(*roles: str, read_by_view: bool = False
                 rate_limits().check(LimitName.AUTH_FAILURES)
                 raise
 
+        setattr(wrapper, REQUIRED_ROLES, roles)
         return wrapper
 
     return decorate
@@ -116,8 +121,8 @@ def _presented() -> str:
 
 def _admit(key: Caller | None, roles: tuple[str, ...]) -> Caller:
     if key is None:
-        raise Unauthorized("This API key is not valid.", code="invalid_api_key")
+        raise Unauthorized("This API key is not valid.", code=ProblemCode.INVALID_API_KEY)
     if key.role not in roles:
-        raise Forbidden(f"A {key.role} key may not do this.", code="role_forbidden")
+        raise Forbidden(f"A {key.role} key may not do this.", code=ProblemCode.ROLE_FORBIDDEN)
     g.api_key = key
     return key

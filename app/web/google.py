@@ -22,6 +22,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from app.errors import BadRequest, NotFound, PayloadTooLarge, Problem
 from app.google_wallet import callbacks
 from app.google_wallet.keys import GoogleRootKeys, RootKeysUnavailable
+from app.problem_codes import ProblemCode
 from app.web.context import db, json_response, runtime
 from app.web.jsonbody import loads
 from passes.google.callbacks import Callback, CallbackError, verify_callback
@@ -35,7 +36,7 @@ MAX_BODY = 64 * 1024  # Google's callbacks are well under 4 KiB
 
 class KeysUnavailable(Problem):
     status = 503
-    code = "google_keys_unavailable"
+    code = ProblemCode.GOOGLE_KEYS_UNAVAILABLE
     title = "Service unavailable"
 
 
@@ -55,12 +56,12 @@ def callback() -> Response:
     issuer_id = runtime().config.google_issuer_id
     if issuer_id is None:
         raise NotFound("Google Wallet is not enabled on this service.")
-    verified = _verified(_body(), issuer_id)
+    verified = _verified(_callback_bytes(), issuer_id)
     recorded = callbacks.record_callback(db(), callback=verified)
     return json_response({"recorded": recorded})
 
 
-def _body() -> bytes:
+def _callback_bytes() -> bytes:
     """The raw body, read no further than the limit (the signatures cover exact bytes)."""
     if (request.content_length or 0) > MAX_BODY:
         raise PayloadTooLarge(f"A callback may be at most {MAX_BODY} bytes.")
@@ -79,7 +80,7 @@ def _verified(body: bytes, issuer_id: str) -> Callback:
     except CallbackError as error:
         log.warning("Google callback refused: %s", error)
         raise BadRequest(f"The callback cannot be trusted: {error}",
-                         code="invalid_callback") from None
+                         code=ProblemCode.INVALID_CALLBACK) from None
     except RootKeysUnavailable as error:
         log.error("Google callback not checked: %s", error)
         raise KeysUnavailable("Google's signing keys cannot be fetched now; retry later."

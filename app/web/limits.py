@@ -26,7 +26,8 @@ process counts in its own memory. A Redis that does not answer at start stops th
 one that goes away later makes Flask-Limiter count in process memory (the same limits,
 per process) and try Redis again after 1, 2, 4 … 32 seconds, so requests never fail for
 it (a Redis that hangs costs a request at most ``REDIS_TIMEOUT`` seconds). The Limiter
-belongs to one app (``Runtime.limits``); nothing here is global.
+belongs to one app (its ``RateLimits``, made as the web layer is registered, kept in the
+app's extensions as ``LIMITS_EXTENSION``); nothing here is global.
 """
 
 from __future__ import annotations
@@ -40,15 +41,15 @@ from functools import wraps
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, current_app, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits.errors import ConfigurationError
 from limits.storage import storage_from_string
 
 from app.config import Config, ConfigError
 from app.errors import RateLimited
-from app.web.context import runtime
 
+LIMITS_EXTENSION = "loyalpass_limits"  # the app's RateLimits, in app.extensions
 log = logging.getLogger("loyalpass.limits")
 
 P = ParamSpec("P")
@@ -171,9 +172,17 @@ class RateLimits:
         return int(refused.limit.limit.get_expiry())
 
 
+def install_rate_limits(app: Flask, config: Config) -> None:
+    """The app's limits, made as it starts (a Redis that does not answer stops it)."""
+    limits = RateLimits(config)
+    limits.init_app(app)
+    app.extensions[LIMITS_EXTENSION] = limits
+
+
 def rate_limits() -> RateLimits:
     """The current app's limits."""
-    return runtime().limits
+    limits: RateLimits = current_app.extensions[LIMITS_EXTENSION]
+    return limits
 
 
 def limited(*names: LimitName) -> Callable[[Callable[P, R]], Callable[P, R]]:

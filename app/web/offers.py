@@ -10,21 +10,28 @@ from app.errors import BadRequest
 from app.merchants import service as merchants
 from app.offers import service as offers
 from app.offers.schemas import OfferCreate
+from app.problem_codes import ProblemCode
 from app.validation import parse
 from app.web.auth import READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response
+from app.web.openapi import documented, response_doc
 
 blueprint = Blueprint("offers", __name__)
+OFFER = response_doc("the offer", "Offer")
 
 
 def _body() -> Any:
     data = request.get_json(silent=True) if request.data else None
     if data is None:
-        raise BadRequest("The request needs a JSON object as its body.", code="malformed_body")
+        raise BadRequest("The request needs a JSON object as its body.",
+                         code=ProblemCode.MALFORMED_BODY)
     return data
 
 
 @blueprint.post("/v1/programs/<int:program_id>/offers")
+@documented("Create an offer (a draft) for the program's audience", {"201": OFFER},
+            body=OfferCreate,
+            refusals=(ProblemCode.SEGMENTS_UNAVAILABLE, (ProblemCode.INVALID, "an unknown tier")))
 @requires(*WRITERS)
 def create_offer(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
@@ -33,6 +40,7 @@ def create_offer(program_id: int) -> Response:
 
 
 @blueprint.get("/v1/programs/<int:program_id>/offers")
+@documented("The program's offers, newest first", {"200": response_doc("offers", "Offers")})
 @requires(*READERS)
 def list_offers(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
@@ -41,6 +49,7 @@ def list_offers(program_id: int) -> Response:
 
 
 @blueprint.get("/v1/offers/<int:offer_id>")
+@documented("An offer", {"200": OFFER})
 @requires(*READERS)
 def get_offer(offer_id: int) -> Response:
     offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)
@@ -48,6 +57,11 @@ def get_offer(offer_id: int) -> Response:
 
 
 @blueprint.post("/v1/offers/<int:offer_id>/publish")
+@documented(
+    "Publish: the offer appears on every targeted pass and their devices are pushed",
+    {"202": response_doc("how many cards it reached", "Published")},
+    refusals=(ProblemCode.OFFER_PUBLISHED, ProblemCode.OFFER_NOT_STARTED,
+              ProblemCode.OFFER_ENDED))
 @requires(*WRITERS)
 def publish_offer(offer_id: int) -> Response:
     offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)

@@ -1,73 +1,61 @@
-"""The OpenAPI 3.1 description served at ``/api/openapi.json``.
+"""The OpenAPI 3.1 description served at ``/api/openapi.json``, built from the app's routes.
+
+Its paths are the routes the app serves under ``/api/v1`` (``app.url_map``), each path
+id as ``{id}``. A view carries its operation's documentation (``@documented``, between the
+route and ``requires``: summary, answers, request body, refusals), and the roles come from
+its ``requires``: nothing is listed twice. A route without documentation is left out,
+and tests/test_openapi_routes.py fails on it (as on a described operation no route serves).
 
 Request schemas come from the same pydantic models that validate the requests, so the
 description cannot drift from what the service accepts. Every operation lists every
 status the service may answer, from what it is (``Op``): 400 ``malformed_body`` and 413
 for a body, 401 and 429 for the key (and repeated failures), 403 when a role may be
 refused, 404 for a path id, 422 for a body, a query or a header that is checked, 503 for
-the database; each problem with the problem+json schema. The schemathesis run in the test
-suite holds the service to it.
+the database, and the operation's own refusals; each problem with the problem+json schema,
+its ``code`` one of those listed for that status (``app.problem_codes``). The
+schemathesis run in the test suite holds the service to it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
+from flask import Flask
 from pydantic import BaseModel
 
-from app.cards.attribution import SOURCE_PATTERN, SOURCE_RULE
-from app.cards.schemas import CardLinkInput, EnrolmentInput
-from app.i18n import LOCALES
-from app.ledger.schemas import (
-    AdjustmentInput,
-    BlockInput,
-    LookupInput,
-    PurchaseInput,
-    RefundInput,
-)
 from app.merchants.models import ROLES
-from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
-from app.offers.schemas import OfferCreate
+from app.problem_codes import ProblemCode
 from app.validation import MAX_INT32
-from app.web.auth import COUNTER, READERS, WRITERS
+from app.web.auth import REQUIRED_ROLES
 from app.web.openapi_schemas import ref, response_schemas
 
-REQUEST_MODELS: tuple[type[BaseModel], ...] = (
-    ProgramCreate, ProgramUpdate, LocationCreate, EnrolmentInput, LookupInput, PurchaseInput,
-    RefundInput, AdjustmentInput, BlockInput, ApiKeyCreate, OfferCreate, CardLinkInput,
-)
-EVERYONE = tuple(ROLES)
-SOURCE_PATTERN_TEXT = f"^{SOURCE_PATTERN.pattern}$"
+API_PREFIX = "/api/v1/"
+OPERATION = "openapi_operation"  # the attribute of a view that holds its ``Op``
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before sending again",
                                "schema": {"type": "integer"}}}
+REPLAYED = {"Idempotency-Replayed": {"description": "true on a replayed answer",
+                                     "schema": {"type": "string"}}}
 ID = {"name": "id", "in": "path", "required": True,
       "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT32}}
 IDEMPOTENCY_KEY = {
     "name": "Idempotency-Key", "in": "header", "required": True,
     "description": "Printable ASCII, at most 255 characters, unique per merchant; the same "
                    "key and body replay the first answer (with Idempotency-Replayed: true), "
-                   "another body under it is 409 idempotency_key_reused.",
+                   f"another body under it is 409 {ProblemCode.IDEMPOTENCY_KEY_REUSED}.",
     "schema": {"type": "string", "minLength": 1, "maxLength": 255,
                "pattern": "^[\\x20-\\x7e]+$"},
 }
+_ROUTE_PARAMETER = re.compile(r"<(?:(\w+):)?\w+>")  # werkzeug's <converter:name>
 
-# The join link's attribution, as qr.png and poster.pdf take it.
-JOIN_LINK_QUERY = (
-    {"name": "location", "in": "query", "description": "one of the program's locations",
-     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT32}},
-    {"name": "src", "in": "query", "description": f"campaign tag: {SOURCE_RULE}",
-     "schema": {"type": "string", "pattern": SOURCE_PATTERN_TEXT}},
-)
-NO_SUCH_LOCATION = "no such location in the program (any other value of location)"
-
-
-def _query(name: str, description: str, minimum: int = 1,
-           maximum: int = MAX_INT32) -> dict[str, Any]:
-    return {"name": name, "in": "query", "description": description,
-            "schema": {"type": "integer", "minimum": minimum, "maximum": maximum}}
+# A problem the operation may answer besides those every operation of its kind does: its
+# code, or its code and when.
+Refusal = ProblemCode | tuple[ProblemCode, str]
+View = TypeVar("View", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True)
@@ -75,249 +63,171 @@ class Op:
     """One operation: what it answers when it succeeds, and what makes it refuse."""
 
     summary: str
-    roles: tuple[str, ...]
     answers: dict[str, Any]
-    body: str | None = None  # the request model's name; a JSON body
+    body: type[BaseModel] | None = None  # a JSON body, checked by this model
     body_optional: bool = False
+    raw_body: dict[str, Any] | None = None  # a request body that is not JSON (the logo)
     keyed: bool = False  # needs an Idempotency-Key
     query: tuple[dict[str, Any], ...] = ()
     query_refused: bool = True  # a query parameter out of its schema is a 422
-    conflicts: str | None = None  # the 409 codes
-    not_found: str | None = None  # a 404 besides the path id's
-    invalid: str | None = None  # a 422 besides the body's, the query's and the key's
-    limited: str | None = None  # a 429 besides repeated failed authentications
-    forbidden: str | None = None  # a 403 besides a role's
-    extra: dict[str, Any] = field(default_factory=dict)
+    refusals: tuple[Refusal, ...] = ()
+    note: str | None = None  # said after the roles in the operation's description
 
 
-def _answer(description: str, schema: str | None = None, media: str = "application/json",
-            headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    answer: dict[str, Any] = {"description": description}
+def documented(summary: str, answers: dict[str, Any], **details: Any
+               ) -> Callable[[View], View]:
+    """The view's operation in the description (``Op``'s fields); put it between the
+    route and ``requires`` (whose roles it reads: a view without them is refused here, as
+    the module is imported)."""
+    operation = Op(summary, answers, **details)
+
+    def attach(view: View) -> View:
+        if not hasattr(view, REQUIRED_ROLES):
+            raise TypeError(f"{view.__name__}: put @documented above @requires")
+        setattr(view, OPERATION, operation)
+        return view
+
+    return attach
+
+
+def response_doc(description: str, schema: str | None = None,
+                 media: str = "application/json", headers: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    """A response object: a success's description, and its body's schema if it has one."""
+    response: dict[str, Any] = {"description": description}
     if schema is not None:
-        answer["content"] = {media: {"schema": ref(schema)}}
+        response["content"] = {media: {"schema": ref(schema)}}
     if headers:
-        answer["headers"] = headers
-    return answer
+        response["headers"] = headers
+    return response
 
 
-def _problem(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
-    return _answer(description, "Problem", PROBLEM_JSON, headers)
+def query_parameter(name: str, description: str, minimum: int = 1,
+                    maximum: int = MAX_INT32) -> dict[str, Any]:
+    return {"name": name, "in": "query", "description": description,
+            "schema": {"type": "integer", "minimum": minimum, "maximum": maximum}}
 
 
-def _refusals(op: Op, has_id: bool) -> dict[str, Any]:
-    refusals: dict[str, Any] = {}
+def _problem_doc(refusals: list[tuple[ProblemCode, str | None]]) -> dict[str, Any]:
+    """A problem response object: its codes and when, and the Problem schema with ``code``
+    one of them."""
+    whens: dict[ProblemCode, list[str]] = {}
+    for code, when in refusals:
+        whens.setdefault(code, [])
+        if when:
+            whens[code].append(when)
+    description = "; ".join(f"{code}: {' or '.join(said)}" if said else str(code)
+                            for code, said in whens.items())
+    status = refusals[0][0].status
+    if status == ProblemCode.CONFLICT.status:
+        description += " (nothing changed)"
+    schema = {"allOf": [ref("Problem"), {"properties": {"code": {"enum": list(whens)}}}]}
+    response: dict[str, Any] = {"description": description,
+                                "content": {PROBLEM_JSON: {"schema": schema}}}
+    if status in (ProblemCode.RATE_LIMITED.status, ProblemCode.DATABASE_UNAVAILABLE.status):
+        response["headers"] = RETRY_AFTER
+    return response
+
+
+def _refusals(op: Op, roles: tuple[str, ...], has_id: bool) -> dict[str, Any]:
+    refused: dict[int, list[tuple[ProblemCode, str | None]]] = {}
+
+    def add(code: ProblemCode, when: str | None = None) -> None:
+        assert code.status is not None
+        refused.setdefault(code.status, []).append((code, when))
+
     if op.body is not None:
-        refusals["400"] = _problem("malformed_body: not JSON, not an object where one is due, "
-                                   "or nested deeper than 32 levels")
-    refusals["401"] = _problem("unauthorized, invalid_api_key: no key, or not a live one")
-    refused = [text for text in (
-        f"role_forbidden: only {', '.join(op.roles)} keys" if op.roles != EVERYONE else None,
-        op.forbidden) if text]
-    if refused:
-        refusals["403"] = _problem("; ".join(refused))
-    found = [text for text in ("the id is not the merchant's" if has_id else None,
-                               op.not_found) if text]
-    if found:
-        refusals["404"] = _problem("not_found: " + "; ".join(found))
-    if op.conflicts:
-        refusals["409"] = _problem(op.conflicts + " (nothing changed)")
-    if op.body is not None or "requestBody" in op.extra:
-        refusals["413"] = _problem("payload_too_large: the body is over 4 MiB")
-    checked = [text for text in (
-        "a field of the body (errors names each)" if op.body else None,
-        "a query parameter" if op.query and op.query_refused else None,
-        "idempotency_key_required, invalid_idempotency_key" if op.keyed else None,
-        op.invalid) if text]
-    if checked:
-        refusals["422"] = _problem("invalid: " + "; ".join(checked))
-    refusals["429"] = _problem("rate_limited: too many failed authentications from the "
-                               "client" + (f"; {op.limited}" if op.limited else ""),
-                               RETRY_AFTER)
-    refusals["503"] = _problem("database_unavailable: send again (a write with the same "
-                               "Idempotency-Key is recorded once)", RETRY_AFTER)
-    return refusals
+        add(ProblemCode.MALFORMED_BODY,
+            "not JSON, not an object where one is due, or nested deeper than 32 levels")
+    add(ProblemCode.UNAUTHORIZED, "no key")
+    add(ProblemCode.INVALID_API_KEY, "not a live one")
+    if set(roles) != set(ROLES):
+        add(ProblemCode.ROLE_FORBIDDEN, f"only {', '.join(roles)} keys")
+    if has_id:
+        add(ProblemCode.NOT_FOUND, "the id is not the merchant's")
+    if op.body is not None or op.raw_body is not None:
+        add(ProblemCode.PAYLOAD_TOO_LARGE, "the body is over 4 MiB")
+    if op.body is not None:
+        add(ProblemCode.INVALID, "a field of the body (errors names each)")
+    if op.query and op.query_refused:
+        add(ProblemCode.INVALID, "a query parameter")
+    if op.keyed:
+        add(ProblemCode.IDEMPOTENCY_KEY_REQUIRED)
+        add(ProblemCode.INVALID_IDEMPOTENCY_KEY)
+    add(ProblemCode.RATE_LIMITED, "too many failed authentications from the client")
+    add(ProblemCode.DATABASE_UNAVAILABLE,
+        "send again (a write with the same Idempotency-Key is recorded once)")
+    for refusal in op.refusals:
+        code, when = (refusal, None) if isinstance(refusal, ProblemCode) else refusal
+        add(code, when)
+    return {str(status): _problem_doc(refused[status]) for status in sorted(refused)}
 
 
-def _operation(op: Op, has_id: bool) -> dict[str, Any]:
+def _operation(op: Op, roles: tuple[str, ...], has_id: bool) -> dict[str, Any]:
+    said = f"Roles: {', '.join(roles)}" + (f"; {op.note}" if op.note else "") + "."
     operation: dict[str, Any] = {
         "summary": op.summary,
-        "description": f"Roles: {', '.join(op.roles)}.",
-        "responses": {**op.answers, **_refusals(op, has_id)},
+        "description": said,
+        "responses": {**op.answers, **_refusals(op, roles, has_id)},
     }
     parameters = [*op.query, *([IDEMPOTENCY_KEY] if op.keyed else [])]
     if parameters:
         operation["parameters"] = parameters
     if op.body is not None:
         operation["requestBody"] = {"required": not op.body_optional, "content": {
-            "application/json": {"schema": ref(op.body)}}}
-    operation.update(op.extra)
+            "application/json": {"schema": ref(op.body.__name__)}}}
+    elif op.raw_body is not None:
+        operation["requestBody"] = op.raw_body
     return operation
 
 
-def _paths() -> dict[str, Any]:
+@dataclass(frozen=True)
+class Routed:
+    """An operation the app serves: its path as the description writes it, its method,
+    its documentation (None: undocumented) and the roles its ``requires`` admits."""
+
+    path: str
+    method: str
+    op: Op | None
+    roles: tuple[str, ...]
+
+
+def described_path(rule: str) -> str:
+    """A route's path as the description writes it: its one id (``<int:…>``) as ``{id}``."""
+    converters = _ROUTE_PARAMETER.findall(rule)
+    if len(converters) > 1 or any(converter != "int" for converter in converters):
+        raise ValueError(f"{rule}: an API path has at most one parameter, an <int:…> id")
+    return _ROUTE_PARAMETER.sub("{id}", rule)
+
+
+def api_routes(app: Flask) -> Iterator[Routed]:
+    """Every operation the app serves under ``/api/v1``, in the order of its routes."""
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith(API_PREFIX):
+            continue
+        view = app.view_functions[rule.endpoint]
+        required: tuple[str, ...] = getattr(view, REQUIRED_ROLES, ())
+        roles = tuple(role for role in ROLES if role in required)  # in ROLES' order
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            yield Routed(described_path(rule.rule), method.lower(),
+                         getattr(view, OPERATION, None), roles)
+
+
+def _paths(routes: list[Routed]) -> dict[str, Any]:
     paths: dict[str, Any] = {}
-    for path, methods in _operations().items():
-        has_id = "{id}" in path
-        item: dict[str, Any] = {"parameters": [ID]} if has_id else {}
-        item.update({method: _operation(op, has_id) for method, op in methods.items()})
-        paths[path] = item
+    for routed in routes:
+        if routed.op is None:
+            continue  # undocumented: tests/test_openapi_routes.py names it
+        has_id = "{id}" in routed.path
+        item = paths.setdefault(routed.path, {"parameters": [ID]} if has_id else {})
+        item[routed.method] = _operation(routed.op, routed.roles, has_id)
     return paths
 
 
-def _operations() -> dict[str, dict[str, Op]]:
-    card, program = _answer("the card", "Card"), _answer("the program", "Program")
-    return {
-        "/api/v1/programs": {
-            "post": Op("Create a program", WRITERS, {"201": program}, "ProgramCreate",
-                       conflicts="slug_taken"),
-            "get": Op("List programs", READERS, {"200": _answer("programs", "Programs")})},
-        "/api/v1/programs/{id}": {
-            "get": Op("Get a program", READERS, {"200": program}),
-            "patch": Op("Change a program", WRITERS, {"200": program}, "ProgramUpdate")},
-        "/api/v1/programs/{id}/logo": {"put": Op(
-            "Upload the program's logo: a PNG or JPEG of 16 to 4096 pixels a side, decoded "
-            "in full", WRITERS, {"200": program},
-            invalid="not a readable PNG or JPEG, or too small or large (errors: (body))",
-            extra={"requestBody": {"required": True, "content": {
-                media: {"schema": {"type": "string", "format": "binary"}}
-                for media in ("image/png", "image/jpeg")}}})},
-        "/api/v1/programs/{id}/locations": {
-            "post": Op("Add a location", WRITERS, {"201": _answer("location", "Location")},
-                       "LocationCreate"),
-            "get": Op("List locations", READERS, {"200": _answer("locations", "Locations")})},
-        "/api/v1/programs/{id}/qr.png": {"get": Op(
-            "The counter QR code: the join URL, naming the location and the campaign tag "
-            "when given (cards joined through it record them)", EVERYONE,
-            {"200": {"description": "PNG", "content": {"image/png": {}}}},
-            query=JOIN_LINK_QUERY, not_found=NO_SUCH_LOCATION)},
-        "/api/v1/programs/{id}/poster.pdf": {"get": Op(
-            "The printable counter poster (one PDF page): the program's colours, logo and "
-            "name, the location, the offer in one line from the program's rules, the QR "
-            "code of the join URL (as qr.png), two steps and the link, in one language",
-            EVERYONE, {"200": {"description": "PDF", "content": {"application/pdf": {}}}},
-            query=(*JOIN_LINK_QUERY,
-                   {"name": "size", "in": "query", "description": "paper (default A4)",
-                    "schema": {"enum": ["A4", "A5"]}},
-                   {"name": "lang", "in": "query", "description": (
-                       "the poster's language (default the program's first)"),
-                    "schema": {"enum": list(LOCALES)}}),
-            not_found=NO_SUCH_LOCATION)},
-        "/api/v1/programs/{id}/cards": {"post": Op(
-            "Enrol a customer (the merchant's own key: a card already enrolled with this "
-            "email or phone is returned; the public join form never does that)", COUNTER,
-            {"201": _answer("new card", "Card"),
-             "200": _answer("the card already enrolled with this email or phone", "Card")},
-            "EnrolmentInput")},
-        "/api/v1/cards/{id}": {"get": Op("Get a card", EVERYONE, {"200": card})},
-        "/api/v1/cards/{id}/link": {"post": Op(
-            "Give the card a new customer link: the old card_url and the pass download under "
-            "it stop working at once, and the pass is bumped so that it carries the new "
-            "link. The body may be left out.", WRITERS,
-            {"200": _answer("the new card_url", "CardLink")}, "CardLinkInput",
-            body_optional=True)},
-        "/api/v1/api-keys": {
-            "post": Op("Issue a key with a role; the key is shown once", ("owner",),
-                       {"201": _answer("the key, with api_key", "NewApiKey")},
-                       "ApiKeyCreate", not_found="no such location"),
-            "get": Op("List keys (no secrets)", ("owner",),
-                      {"200": _answer("keys", "ApiKeys")})},
-        "/api/v1/api-keys/{id}": {"delete": Op("Revoke a key", ("owner",),
-                                               {"200": _answer("the key", "ApiKey")})},
-        **_ledger_operations(), **_offer_operations(), **_delivery_operations(),
-    }
-
-
-def _ledger_operations() -> dict[str, dict[str, Op]]:
-    replayed = {"Idempotency-Replayed": {"description": "true on a replayed answer",
-                                         "schema": {"type": "string"}}}
-    card = _answer("the card", "Card")
-    return {
-        "/api/v1/pos/lookup": {"post": Op(
-            "Find a card by its scanned barcode or typed number", EVERYONE,
-            {"200": _answer("the card, redeemable points and open offers", "LookedUpCard")},
-            "LookupInput", not_found="unknown_barcode")},
-        "/api/v1/pos/purchases": {"post": Op(
-            "Record a purchase, earning and optionally redeeming points", COUNTER,
-            {"201": _answer("the purchase", "Purchase", headers=replayed)}, "PurchaseInput",
-            keyed=True, not_found="unknown_barcode", invalid="unknown_location",
-            conflicts="insufficient_points, redeem_limit, insufficient_rewards, card_blocked,"
-                      " idempotency_key_reused",
-            limited="velocity_limit: the program's purchase limits",
-            forbidden="location_forbidden: a cashier key bound to a location named another",
-            extra={"description": f"Roles: {', '.join(COUNTER)}; a cashier key bound to a "
-                   "location records purchases there only (403 location_forbidden)."})},
-        "/api/v1/pos/purchases/{id}": {"get": Op(
-            "Get a purchase", EVERYONE, {"200": _answer("the purchase", "Purchase")})},
-        "/api/v1/pos/purchases/{id}/refund": {"post": Op(
-            "Refund a purchase, whole (no body or no amount) or in part", COUNTER,
-            {"201": _answer("the refund", "Refund", headers=replayed)}, "RefundInput",
-            body_optional=True, keyed=True,
-            conflicts="refund_exceeds_purchase, idempotency_key_reused",
-            forbidden="location_forbidden: a cashier key bound to a location, for a purchase "
-                      "made at another location or at none (nothing changed)",
-            extra={"description": f"Roles: {', '.join(COUNTER)}; a cashier key bound to a "
-                   "location refunds only purchases made at that location (403 "
-                   "location_forbidden, nothing changed); owner and manager keys, and "
-                   "cashier keys bound to none, refund any of the merchant's purchases."})},
-        "/api/v1/cards/{id}/adjustments": {"post": Op(
-            "Correct a balance with a reason", WRITERS,
-            {"201": _answer("the entry and the new balance", "Adjustment", headers=replayed)},
-            "AdjustmentInput", keyed=True,
-            conflicts="insufficient_points, idempotency_key_reused")},
-        "/api/v1/cards/{id}/block": {"post": Op(
-            "Block a card: refused at the counter, its pass voided", WRITERS, {"200": card},
-            "BlockInput", body_optional=True)},
-        "/api/v1/cards/{id}/unblock": {"post": Op(
-            "Unblock a card", WRITERS, {"200": card}, "BlockInput", body_optional=True)},
-        "/api/v1/cards/{id}/entries": {"get": Op(
-            "The card's ledger, newest first", EVERYONE,
-            {"200": _answer("entries, and the next page's before", "Entries")},
-            query=(_query("limit", "page size (default 50)", 1, 1000),
-                   _query("before", "the next of the previous page")))},
-        "/api/v1/alerts": {"get": Op(
-            "Fraud alerts, newest first", READERS, {"200": _answer("alerts", "Alerts")},
-            query=(_query("limit", "how many (default 100)", 1, 1000),))},
-    }
-
-
-def _offer_operations() -> dict[str, dict[str, Op]]:
-    offer = _answer("the offer", "Offer")
-    return {
-        "/api/v1/programs/{id}/offers": {
-            "post": Op("Create an offer (a draft) for the program's audience", WRITERS,
-                       {"201": offer}, "OfferCreate",
-                       invalid="segments_unavailable, an unknown tier"),
-            "get": Op("The program's offers, newest first", READERS,
-                      {"200": _answer("offers", "Offers")})},
-        "/api/v1/offers/{id}": {"get": Op("An offer", READERS, {"200": offer})},
-        "/api/v1/offers/{id}/publish": {"post": Op(
-            "Publish: the offer appears on every targeted pass and their devices are pushed",
-            WRITERS, {"202": _answer("how many cards it reached", "Published")},
-            conflicts="offer_published, offer_not_started, offer_ended")},
-    }
-
-
-def _delivery_operations() -> dict[str, dict[str, Op]]:
-    return {
-        "/api/v1/cards/{id}/deliveries": {"get": Op(
-            "What became of the card's updates: per Apple device, its Google object (null "
-            "while Google Wallet is off or before the object exists), and the mails sent to "
-            "its holder (card recovery links), newest first", READERS,
-            {"200": _answer("deliveries", "Deliveries")})},
-        "/api/v1/cards/{id}/deliveries/retry": {"post": Op(
-            "Requeue the card's parked pushes, Google updates and the mails to its holder "
-            "whose links are still open", WRITERS,
-            {"200": _answer("how many were requeued", "Requeued")})},
-        "/api/v1/pushes": {"get": Op(
-            "The merchant's push counts", READERS,
-            {"200": _answer("pending, failed, delivered, devices", "PushCounts")})},
-    }
-
-
 @cache
-def _components() -> dict[str, Any]:
+def _components(request_models: tuple[type[BaseModel], ...]) -> dict[str, Any]:
     schemas: dict[str, Any] = {}
-    for model in REQUEST_MODELS:
+    for model in request_models:
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -328,12 +238,15 @@ def _components() -> dict[str, Any]:
     }
 
 
-def openapi_document(base_url: str) -> dict[str, Any]:
+def openapi_document(base_url: str, app: Flask) -> dict[str, Any]:
+    routes = list(api_routes(app))
+    models = tuple(dict.fromkeys(routed.op.body for routed in routes
+                                 if routed.op is not None and routed.op.body is not None))
     return {
         "openapi": "3.1.0",
         "info": {"title": "Loyalpass API", "version": "1"},
         "servers": [{"url": base_url}],
         "security": [{"apiKey": []}],
-        "paths": _paths(),
-        "components": _components(),
+        "paths": _paths(routes),
+        "components": _components(models),
     }

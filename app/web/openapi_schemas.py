@@ -1,10 +1,12 @@
 """JSON Schemas of what the API answers, for the OpenAPI description.
 
-Each mirrors a function that writes a body (``app.web.views``, ``app.ledger.service``,
-``app.ledger.purchases``, ``app.offers.service``, ``app.delivery.deliveries``,
-``app.google_wallet.service``, ``app.web.problems``): a field they may leave null is
-nullable here, and every field they always write is required. Objects stay open to new
-fields. The schemathesis run in the test suite checks every answer against them.
+Each mirrors a function that writes a body (``app.web.json_shapes``,
+``app.ledger.service``, ``app.ledger.purchases``, ``app.offers.service``,
+``app.delivery.deliveries``, ``app.google_wallet.service``, ``app.web.problems``): a field
+they may leave null is nullable here, and every field they always write is required.
+Objects stay open to new fields. A problem's ``code`` is one of
+``app.problem_codes.ProblemCode``. The schemathesis run in the test suite checks every
+answer against them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from app.i18n import LOCALES
 from app.ledger.models import ENTRY_KINDS
 from app.merchants.models import ROLES
 from app.merchants.schemas import BarcodeFormat
+from app.problem_codes import ProblemCode
 
 STRING: dict[str, Any] = {"type": "string"}
 INTEGER: dict[str, Any] = {"type": "integer"}
@@ -40,14 +43,16 @@ def listing(key: str, item: str) -> dict[str, Any]:
     return record({key: {"type": "array", "items": ref(item)}})
 
 
-def _problem() -> dict[str, Any]:
+def _problem_schema() -> dict[str, Any]:
     error = record({"field": STRING, "message": STRING})
+    code = {"type": "string", "enum": [code.value for code in ProblemCode],
+            "description": "stable; each is in the README's table of error codes"}
     return record({"type": STRING, "status": INTEGER, "title": STRING, "detail": STRING,
-                   "code": STRING, "errors": {"type": "array", "items": error}},
+                   "code": code, "errors": {"type": "array", "items": error}},
                   optional=("errors",))
 
 
-def _localized_text() -> dict[str, Any]:
+def _localized_text_schema() -> dict[str, Any]:
     return {"oneOf": [STRING, {"type": "object", "propertyNames": {"enum": list(LOCALES)},
                                "additionalProperties": STRING}],
             "description": "A text as the merchant gave it: one string for every language, "
@@ -56,7 +61,7 @@ def _localized_text() -> dict[str, Any]:
                            "of its other languages that has one."}
 
 
-def _program() -> dict[str, Any]:
+def _program_schema() -> dict[str, Any]:
     tier = record({"key": {**STRING, "description": (
                        "the tier's identity: what a card's tier and an offer's audience "
                        "name")},
@@ -79,7 +84,7 @@ def _program() -> dict[str, Any]:
         "qr_url": STRING, "created_at": STRING})
 
 
-def _card() -> dict[str, Any]:
+def _card_schema() -> dict[str, Any]:
     customer = record({"name": STRING, "email": nullable("string"),
                        "phone": nullable("string"), "locale": STRING,
                        "marketing_consent": BOOLEAN})
@@ -100,7 +105,7 @@ def _card() -> dict[str, Any]:
     }, optional=("google_save_url",))
 
 
-def _looked_up() -> dict[str, Any]:
+def _looked_up_schema() -> dict[str, Any]:
     program = record({"id": INTEGER, "name": STRING, "kind": STRING, "currency": STRING,
                       "point_value": INTEGER, "stamps_required": nullable("integer")})
     extra = record({"redeemable_points": INTEGER, "redeemable_value": INTEGER,
@@ -108,7 +113,7 @@ def _looked_up() -> dict[str, Any]:
     return {"allOf": [ref("Card"), extra]}
 
 
-def _purchase() -> dict[str, Any]:
+def _purchase_schema() -> dict[str, Any]:
     return record({
         "id": INTEGER, "card_id": INTEGER, "amount": INTEGER, "amount_paid": INTEGER,
         "earned": INTEGER, "bonus": INTEGER, "redeemed": INTEGER, "redeemed_value": INTEGER,
@@ -118,7 +123,7 @@ def _purchase() -> dict[str, Any]:
         "created_at": STRING})
 
 
-def _refund() -> dict[str, Any]:
+def _refund_schema() -> dict[str, Any]:
     return record({
         "id": INTEGER, "purchase_id": INTEGER, "card_id": INTEGER, "amount": INTEGER,
         "refunded_total": INTEGER, "points_reversed": INTEGER, "points_returned": INTEGER,
@@ -126,7 +131,7 @@ def _refund() -> dict[str, Any]:
         "stamps": INTEGER, "created_at": STRING})
 
 
-def _entry() -> dict[str, Any]:
+def _entry_schema() -> dict[str, Any]:
     return record({
         "id": INTEGER, "kind": {"enum": list(ENTRY_KINDS)},
         "points": INTEGER, "stamps": INTEGER, "rewards": INTEGER,
@@ -135,7 +140,7 @@ def _entry() -> dict[str, Any]:
         "reason": STRING, "created_at": STRING})
 
 
-def _api_key() -> dict[str, Any]:
+def _api_key_schema() -> dict[str, Any]:
     return record({
         "id": INTEGER, "role": {"enum": list(ROLES)},
         "name": STRING, "location_id": nullable("integer"), "prefix": STRING,
@@ -143,7 +148,7 @@ def _api_key() -> dict[str, Any]:
         "revoked_at": nullable("string")})
 
 
-def _offer() -> dict[str, Any]:
+def _offer_schema() -> dict[str, Any]:
     return record({
         "id": INTEGER, "program_id": INTEGER, "title": ref("LocalizedText"),
         "body": ref("LocalizedText"),
@@ -152,14 +157,14 @@ def _offer() -> dict[str, Any]:
         "published_at": nullable("string")})
 
 
-def _alert() -> dict[str, Any]:
+def _alert_schema() -> dict[str, Any]:
     return record({
         "id": INTEGER, "kind": STRING, "detail": STRING, "card_id": nullable("integer"),
         "program_id": nullable("integer"), "api_key_id": nullable("integer"),
         "location_id": nullable("integer"), "created_at": STRING})
 
 
-def _deliveries() -> dict[str, Any]:
+def _deliveries_schema() -> dict[str, Any]:
     device = record({
         "device": STRING, "registered_at": nullable("string"), "status": STRING,
         "pending": BOOLEAN, "attempts": INTEGER, "next_attempt_at": nullable("string"),
@@ -180,10 +185,10 @@ def _deliveries() -> dict[str, Any]:
         "deliveries": {"type": "array", "items": device},
         "google": {"oneOf": [google, {"type": "null"}], "description": (
             "null while Google Wallet is off or before the card's object exists")},
-        "mails": {"type": "array", "items": _mail()}})
+        "mails": {"type": "array", "items": _mail_schema()}})
 
 
-def _mail() -> dict[str, Any]:
+def _mail_schema() -> dict[str, Any]:
     return record({
         "id": INTEGER, "kind": {"enum": ["card_recovery"]},
         "program_id": nullable("integer"),
@@ -197,25 +202,25 @@ def _mail() -> dict[str, Any]:
 
 def response_schemas() -> dict[str, Any]:
     return {
-        "Problem": _problem(), "LocalizedText": _localized_text(),
-        "Program": _program(), "Programs": listing("programs", "Program"),
+        "Problem": _problem_schema(), "LocalizedText": _localized_text_schema(),
+        "Program": _program_schema(), "Programs": listing("programs", "Program"),
         "Location": record({"id": INTEGER, "program_id": INTEGER, "name": STRING,
                             "address": nullable("string"), "latitude": nullable("number"),
                             "longitude": nullable("number"), "join_url": STRING}),
         "Locations": listing("locations", "Location"),
-        "Card": _card(), "LookedUpCard": _looked_up(),
-        "ApiKey": _api_key(),
+        "Card": _card_schema(), "LookedUpCard": _looked_up_schema(),
+        "ApiKey": _api_key_schema(),
         "NewApiKey": {"allOf": [ref("ApiKey"), record({"api_key": STRING})]},
         "ApiKeys": listing("api_keys", "ApiKey"),
-        "Purchase": _purchase(), "Refund": _refund(), "Entry": _entry(),
+        "Purchase": _purchase_schema(), "Refund": _refund_schema(), "Entry": _entry_schema(),
         "Adjustment": {"allOf": [ref("Entry"), record({"balance": INTEGER})]},
         "Entries": {"allOf": [listing("entries", "Entry"),
                               record({"next": nullable("integer")})]},
-        "Alerts": listing("alerts", "Alert"), "Alert": _alert(),
-        "Offer": _offer(), "Offers": listing("offers", "Offer"),
+        "Alerts": listing("alerts", "Alert"), "Alert": _alert_schema(),
+        "Offer": _offer_schema(), "Offers": listing("offers", "Offer"),
         "Published": record({"cards": INTEGER}),
         "CardLink": record({"card_url": STRING}),
-        "Deliveries": _deliveries(), "Requeued": record({"requeued": INTEGER}),
+        "Deliveries": _deliveries_schema(), "Requeued": record({"requeued": INTEGER}),
         "PushCounts": record({"pending": INTEGER, "failed": INTEGER, "delivered": INTEGER,
                               "devices": INTEGER}),
     }

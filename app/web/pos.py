@@ -23,6 +23,7 @@ from app.ledger.schemas import (
 )
 from app.offers.service import current_offers, offer_json
 from app.points.postings import Actor
+from app.problem_codes import ProblemCode
 from app.sql import Raw
 from app.validation import MAX_INT32, parse, parse_whole
 from app.web.auth import (
@@ -35,10 +36,12 @@ from app.web.auth import (
     requires,
 )
 from app.web.context import db, json_response, runtime
-from app.web.views import card_json
+from app.web.json_shapes import card_json
+from app.web.openapi import REPLAYED, documented, query_parameter, response_doc
 
 blueprint = Blueprint("pos", __name__)
 MAX_PAGE = 1000
+CARD = response_doc("the card", "Card")
 
 
 def _actor() -> Actor:
@@ -50,11 +53,13 @@ def _actor() -> Actor:
 def _raw_body() -> Any:
     data = request.get_json(silent=True) if request.data else None
     if data is None:
-        raise BadRequest("The request needs a JSON object as its body.", code="malformed_body")
+        raise BadRequest("The request needs a JSON object as its body.",
+                         code=ProblemCode.MALFORMED_BODY)
     return data
 
 
-def _answer(answer: Answer) -> Response:
+def _as_response(answer: Answer) -> Response:
+    """A use case's answer (new or replayed under its Idempotency-Key) as the response."""
     headers = {"Idempotency-Replayed": "true"} if answer.replayed else None
     return json_response(answer.body, answer.status, headers)
 
@@ -69,6 +74,10 @@ def _keyed(raw: Any) -> tuple[str, str]:
 
 
 @blueprint.post("/v1/pos/lookup")
+@documented("Find a card by its scanned barcode or typed number",
+            {"200": response_doc("the card, redeemable points and open offers",
+                                 "LookedUpCard")},
+            body=LookupInput, refusals=(ProblemCode.UNKNOWN_BARCODE,))
 @requires(*COUNTER, "analyst")
 def lookup() -> Response:
     data = parse(LookupInput, _raw_body())
@@ -88,19 +97,33 @@ def lookup() -> Response:
 
 
 @blueprint.post("/v1/pos/purchases")
+@documented(
+    "Record a purchase, earning and optionally redeeming points",
+    {"201": response_doc("the purchase", "Purchase", headers=REPLAYED)}, body=PurchaseInput,
+    keyed=True,
+    refusals=(ProblemCode.UNKNOWN_BARCODE, ProblemCode.UNKNOWN_LOCATION,
+              ProblemCode.INSUFFICIENT_POINTS, ProblemCode.REDEEM_NOT_ALLOWED,
+              ProblemCode.REDEEM_LIMIT, ProblemCode.INSUFFICIENT_REWARDS,
+              ProblemCode.CARD_BLOCKED, ProblemCode.IDEMPOTENCY_KEY_REUSED,
+              (ProblemCode.VELOCITY_LIMIT, "the program's purchase limits"),
+              (ProblemCode.LOCATION_FORBIDDEN, "a cashier key bound to a location named "
+                                               "another")),
+    note=f"a cashier key bound to a location records purchases there only "
+         f"({ProblemCode.LOCATION_FORBIDDEN.status} {ProblemCode.LOCATION_FORBIDDEN})")
 @requires(*COUNTER, read_by_view=True)  # the key is read with the card: a round trip less
 def purchase() -> Response:
     # What _raw_body reads, without werkzeug's form parsing first: the counter's hot path.
     raw = request.get_json(silent=True)
     if raw is None:
-        raise BadRequest("The request needs a JSON object as its body.", code="malformed_body")
+        raise BadRequest("The request needs a JSON object as its body.",
+                         code=ProblemCode.MALFORMED_BODY)
     key, fingerprint = _keyed(raw)
     data = parse(PurchaseInput, raw)
     answer = purchases.record_purchase(db, lane=runtime().lane, presented=presented_key(),
                                        admit=_admitted, data=data, key=key,
                                        fingerprint=fingerprint, secret=_secret())
     if answer.text is None or answer.replayed:
-        return _answer(answer)
+        return _as_response(answer)
     return Response(answer.text, status=answer.status, mimetype="application/json")
 
 
@@ -110,6 +133,7 @@ def _admitted(raw: Raw, row: tuple[Any, ...] | None) -> Actor:
 
 
 @blueprint.get("/v1/pos/purchases/<int:purchase_id>")
+@documented("Get a purchase", {"200": response_doc("the purchase", "Purchase")})
 @requires(*COUNTER, "analyst")
 def get_purchase(purchase_id: int) -> Response:
     found = db().get(Purchase, purchase_id)
@@ -120,22 +144,39 @@ def get_purchase(purchase_id: int) -> Response:
 
 
 @blueprint.post("/v1/pos/purchases/<int:purchase_id>/refund")
+@documented(
+    "Refund a purchase, whole (no body or no amount) or in part",
+    {"201": response_doc("the refund", "Refund", headers=REPLAYED)}, body=RefundInput,
+    body_optional=True, keyed=True,
+    refusals=(ProblemCode.REFUND_EXCEEDS_PURCHASE, ProblemCode.IDEMPOTENCY_KEY_REUSED,
+              (ProblemCode.LOCATION_FORBIDDEN,
+               "a cashier key bound to a location, for a purchase made at another location "
+               "or at none (nothing changed)")),
+    note=f"a cashier key bound to a location refunds only purchases made at that location "
+         f"({ProblemCode.LOCATION_FORBIDDEN.status} {ProblemCode.LOCATION_FORBIDDEN}, nothing "
+         f"changed); owner and manager keys, and cashier keys bound to none, refund any of "
+         f"the merchant's purchases")
 @requires(*COUNTER)
 def refund(purchase_id: int) -> Response:
     raw = _raw_body() if request.data else {}
     key, fingerprint = _keyed(raw)
     data = parse(RefundInput, raw)
-    return _answer(ledger.refund_purchase(db(), actor=_actor(), purchase_id=purchase_id,
+    return _as_response(ledger.refund_purchase(db(), actor=_actor(), purchase_id=purchase_id,
                                           data=data, key=key, fingerprint=fingerprint))
 
 
 @blueprint.post("/v1/cards/<int:card_id>/adjustments")
+@documented("Correct a balance with a reason",
+            {"201": response_doc("the entry and the new balance", "Adjustment",
+                                 headers=REPLAYED)},
+            body=AdjustmentInput, keyed=True,
+            refusals=(ProblemCode.INSUFFICIENT_POINTS, ProblemCode.IDEMPOTENCY_KEY_REUSED))
 @requires(*WRITERS)
 def adjust(card_id: int) -> Response:
     raw = _raw_body()
     key, fingerprint = _keyed(raw)
     data = parse(AdjustmentInput, raw)
-    return _answer(ledger.adjust(db(), actor=_actor(), card_id=card_id, data=data, key=key,
+    return _as_response(ledger.adjust(db(), actor=_actor(), card_id=card_id, data=data, key=key,
                                  fingerprint=fingerprint))
 
 
@@ -147,18 +188,25 @@ def _set_blocked(card_id: int, blocked: bool) -> Response:
 
 
 @blueprint.post("/v1/cards/<int:card_id>/block")
+@documented("Block a card: refused at the counter, its pass voided", {"200": CARD},
+            body=BlockInput, body_optional=True)
 @requires(*WRITERS)
 def block(card_id: int) -> Response:
     return _set_blocked(card_id, True)
 
 
 @blueprint.post("/v1/cards/<int:card_id>/unblock")
+@documented("Unblock a card", {"200": CARD}, body=BlockInput, body_optional=True)
 @requires(*WRITERS)
 def unblock(card_id: int) -> Response:
     return _set_blocked(card_id, False)
 
 
 @blueprint.get("/v1/cards/<int:card_id>/entries")
+@documented("The card's ledger, newest first",
+            {"200": response_doc("entries, and the next page's before", "Entries")},
+            query=(query_parameter("limit", "page size (default 50)", 1, MAX_PAGE),
+                   query_parameter("before", "the next of the previous page")))
 @requires(*READERS, "cashier")
 def entries(card_id: int) -> Response:
     limit = _int_arg("limit", 50, 1, MAX_PAGE)
@@ -181,6 +229,8 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> Any:
 
 
 @blueprint.get("/v1/alerts")
+@documented("Fraud alerts, newest first", {"200": response_doc("alerts", "Alerts")},
+            query=(query_parameter("limit", "how many (default 100)", 1, MAX_PAGE),))
 @requires(*READERS)
 def alerts() -> Response:
     limit = _int_arg("limit", 100, 1, MAX_PAGE)

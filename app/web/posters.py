@@ -14,21 +14,39 @@ import io
 import qrcode
 from flask import Blueprint, Response, request
 
-from app.cards.attribution import SOURCE_RULE, campaign_source
+from app.cards.attribution import SOURCE_PATTERN, SOURCE_RULE, campaign_source
 from app.errors import Invalid, NotFound
 from app.i18n import LOCALES
 from app.merchants import service as merchants
 from app.merchants.models import Location, Program
 from app.posters.content import poster_content
 from app.posters.pdf import Paper, render_poster
+from app.problem_codes import ProblemCode
 from app.validation import parse_id
 from app.web.auth import READERS, merchant_id, requires
 from app.web.context import db, runtime
-from app.web.views import join_url
+from app.web.json_shapes import join_url
+from app.web.openapi import documented, query_parameter
 
 blueprint = Blueprint("posters", __name__)
 
 PAPERS = {paper.value: paper for paper in Paper}
+
+# The join link's attribution, as both answers take it, in the API description.
+JOIN_LINK_QUERY = (
+    query_parameter("location", "one of the program's locations"),
+    {"name": "src", "in": "query", "description": f"campaign tag: {SOURCE_RULE}",
+     "schema": {"type": "string", "pattern": f"^{SOURCE_PATTERN.pattern}$"}},
+)
+POSTER_QUERY = (
+    *JOIN_LINK_QUERY,
+    {"name": "size", "in": "query", "description": "paper (default A4)",
+     "schema": {"enum": list(PAPERS)}},
+    {"name": "lang", "in": "query", "description": "the poster's language (default the "
+     "program's first)", "schema": {"enum": list(LOCALES)}},
+)
+NO_SUCH_LOCATION = ((ProblemCode.NOT_FOUND,
+                     "no such location in the program (any other value of location)"),)
 
 
 def _refuse(name: str, rule: str) -> Invalid:
@@ -62,6 +80,10 @@ def _join_link(program: Program) -> tuple[Location | None, str]:
 
 
 @blueprint.get("/v1/programs/<int:program_id>/qr.png")
+@documented("The counter QR code: the join URL, naming the location and the campaign tag "
+            "when given (cards joined through it record them)",
+            {"200": {"description": "PNG", "content": {"image/png": {}}}},
+            query=JOIN_LINK_QUERY, refusals=NO_SUCH_LOCATION)
 @requires(*READERS, "cashier")
 def program_qr(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
@@ -73,6 +95,11 @@ def program_qr(program_id: int) -> Response:
 
 
 @blueprint.get("/v1/programs/<int:program_id>/poster.pdf")
+@documented("The printable counter poster (one PDF page): the program's colours, logo and "
+            "name, the location, the offer in one line from the program's rules, the QR code "
+            "of the join URL (as qr.png), two steps and the link, in one language",
+            {"200": {"description": "PDF", "content": {"application/pdf": {}}}},
+            query=POSTER_QUERY, refusals=NO_SUCH_LOCATION)
 @requires(*READERS, "cashier")
 def program_poster(program_id: int) -> Response:
     """The printable poster: ``size`` A4 (default) or A5, ``lang`` one of ours (default the

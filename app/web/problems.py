@@ -1,4 +1,5 @@
-"""Every error as ``application/problem+json`` (RFC 9457) with a stable ``code``."""
+"""Every error as ``application/problem+json`` (RFC 9457) with a stable ``code``, one of
+``app.problem_codes.ProblemCode``."""
 
 from __future__ import annotations
 
@@ -12,15 +13,10 @@ from werkzeug.exceptions import HTTPException
 
 from app.db import describe_error
 from app.errors import Problem, Unavailable
+from app.problem_codes import HTTP_LAYER_CODES, ProblemCode
 
 log = logging.getLogger("loyalpass.web")
 
-HTTP_CODES = {
-    400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-    405: "method_not_allowed", 406: "not_acceptable", 409: "conflict",
-    413: "payload_too_large", 415: "unsupported_media_type", 422: "invalid",
-    429: "rate_limited",
-}
 
 
 def problem_response(body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -55,7 +51,7 @@ def install_problem_handlers(app: Flask) -> None:
             "status": status,
             "title": error.name,
             "detail": error.description or error.name,
-            "code": HTTP_CODES.get(status, "http_error"),
+            "code": HTTP_LAYER_CODES.get(status, ProblemCode.HTTP_ERROR),
         }
         headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
         return problem_response(body, headers)
@@ -71,7 +67,7 @@ def install_problem_handlers(app: Flask) -> None:
         return problem_response({
             "type": "about:blank", "status": 500, "title": "Internal Server Error",
             "detail": "Something went wrong on our side; nothing was changed.",
-            "code": "internal_error",
+            "code": ProblemCode.INTERNAL_ERROR,
         })
 
 

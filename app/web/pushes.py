@@ -10,11 +10,17 @@ from app.delivery.mail import card_mails
 from app.google_wallet import service as google
 from app.web.auth import READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response
+from app.web.openapi import documented, response_doc
 
 blueprint = Blueprint("pushes", __name__)
 
 
 @blueprint.get("/v1/cards/<int:card_id>/deliveries")
+@documented(
+    "What became of the card's updates: per Apple device, its Google object (null while "
+    "Google Wallet is off or before the object exists), and the mails sent to its holder "
+    "(card recovery links), newest first",
+    {"200": response_doc("deliveries", "Deliveries")})
 @requires(*READERS)
 def card_deliveries(card_id: int) -> Response:
     card = get_card(db(), merchant_id=merchant_id(), card_id=card_id)
@@ -25,6 +31,10 @@ def card_deliveries(card_id: int) -> Response:
 
 
 @blueprint.post("/v1/cards/<int:card_id>/deliveries/retry")
+@documented(
+    "Requeue the card's parked pushes, Google updates and the mails to its holder whose "
+    "links are still open",
+    {"200": response_doc("how many were requeued", "Requeued")})
 @requires(*WRITERS)
 def retry_card_deliveries(card_id: int) -> Response:
     card = get_card(db(), merchant_id=merchant_id(), card_id=card_id)
@@ -32,6 +42,8 @@ def retry_card_deliveries(card_id: int) -> Response:
 
 
 @blueprint.get("/v1/pushes")
+@documented("The merchant's push counts",
+            {"200": response_doc("pending, failed, delivered, devices", "PushCounts")})
 @requires(*READERS)
 def push_counts() -> Response:
     return json_response(pushes.merchant_push_counts(db(), merchant_id=merchant_id()))

@@ -28,7 +28,7 @@ from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
 from app.integrations.google import GoogleResult, GoogleWallet
 from app.merchants.models import Program
 from app.offers.service import current_offers
-from app.wallet.google_views import google_card, google_program
+from app.wallet.google_shapes import google_card, google_program
 from app.wallet.service import Wallet
 from passes.google import loyalty_class, loyalty_object, message, object_patch
 
@@ -44,14 +44,16 @@ LEASE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
-class Claimed:
+class ClaimedGoogleRow:
+    """A Google class, object or message row this worker leased (``key``: its id)."""
+
     key: int
     generation: int
     attempts: int
 
 
 def _claim(session: Session, table: Table, key: ColumnElement[Any], *, limit: int,
-           now: datetime, ready: ColumnElement[bool] | None = None) -> list[Claimed]:
+           now: datetime, ready: ColumnElement[bool] | None = None) -> list[ClaimedGoogleRow]:
     """Lease up to ``limit`` due rows of ``table`` and commit the lease."""
     generation = table.c.generation if "generation" in table.c else literal(0)
     query = (select(key.label("key"), generation.label("generation"), table.c.attempts)
@@ -66,7 +68,7 @@ def _claim(session: Session, table: Table, key: ColumnElement[Any], *, limit: in
         session.execute(update(table).where(key.in_([row.key for row in rows]))
                         .values(leased_until=now + LEASE))
     session.commit()
-    return [Claimed(key=int(row.key), generation=int(row.generation),
+    return [ClaimedGoogleRow(key=int(row.key), generation=int(row.generation),
                     attempts=int(row.attempts)) for row in rows]
 
 
@@ -113,7 +115,7 @@ class GoogleSync:
             self._send_object(session, row)
         return len(claimed)
 
-    def _send_object(self, session: Session, row: Claimed) -> None:
+    def _send_object(self, session: Session, row: ClaimedGoogleRow) -> None:
         state = session.get(GoogleObject, row.key)
         card = session.get(Card, row.key)
         assert state is not None and card is not None
@@ -152,7 +154,7 @@ class GoogleSync:
             self._send_message(session, row)
         return len(claimed)
 
-    def _send_message(self, session: Session, row: Claimed) -> None:
+    def _send_message(self, session: Session, row: ClaimedGoogleRow) -> None:
         note = session.get(GoogleMessage, row.key)
         state = session.get(GoogleObject, note.card_id) if note is not None else None
         assert note is not None and state is not None
@@ -185,7 +187,7 @@ class GoogleSync:
     # Answers
 
     def _record(self, session: Session, table: Table, key: ColumnElement[Any],
-                row: Claimed, result: GoogleResult) -> None:
+                row: ClaimedGoogleRow, result: GoogleResult) -> None:
         now = utcnow()
         values: dict[str, Any] = {"leased_until": None}
         if "last_status" in table.c:
@@ -201,17 +203,17 @@ class GoogleSync:
         else:
             attempts = row.attempts + 1
             final = result.outcome == "invalid" or attempts >= MAX_ATTEMPTS
-            values.update(attempts=attempts, last_error=_describe(result),
+            values.update(attempts=attempts, last_error=_result_text(result),
                           status="failed" if final else "pending",
                           available_at=now + timedelta(
                               seconds=backoff(attempts, result.retry_after)))
             session.execute(update(table).where(key == row.key).values(**values))
             log.warning("google: %s %d: %s (attempt %d)", table.name, row.key,
-                        _describe(result), attempts)
+                        _result_text(result), attempts)
         session.commit()
 
 
-def _describe(result: GoogleResult) -> str:
+def _result_text(result: GoogleResult) -> str:
     return f"{result.outcome} {result.status or ''} {result.reason or ''}".strip()[:500]
 
 

@@ -1,4 +1,5 @@
-"""JSON shapes of programs, locations and cards, as the contract fixes them."""
+"""The API's JSON shapes of programs, locations and cards, as the contract fixes them (the
+OpenAPI description's schemas of them: ``app.web.openapi_schemas``)."""
 
 from __future__ import annotations
 

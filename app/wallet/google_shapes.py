@@ -17,7 +17,7 @@ from app.i18n import LOCALES
 from app.merchants.models import Program
 from app.offers.models import Offer
 from app.texts import in_every_locale, is_per_locale, localized, own_texts, tier_name
-from app.wallet.views import program_texts
+from app.wallet.apple_shapes import program_texts
 from passes.google import MAX_BALANCE, GoogleCard, GoogleOffer, GoogleProgram
 
 
