@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, get_args
 
 from app.ledger.models import ENTRY_KINDS
-from app.merchants.models import ROLES
+from app.merchants.models import ROLES, ContactRule
 from app.merchants.schemas import BarcodeFormat
 
 STRING: dict[str, Any] = {"type": "string"}
@@ -60,7 +60,9 @@ def _program() -> dict[str, Any]:
         "stamps_required": nullable("integer"), "reward_text": nullable("string"),
         "colors": colors, "locales": {"type": "array", "items": STRING},
         "barcode_format": {"enum": list(get_args(BarcodeFormat))}, "limits": limits,
-        "terms": nullable("string"), "support_email": nullable("string"),
+        "terms": nullable("string"), "contact": {"enum": [rule.value for rule in ContactRule]},
+        "ask_birthday": BOOLEAN, "terms_url": nullable("string"), "privacy": STRING,
+        "privacy_url": nullable("string"), "support_email": nullable("string"),
         "support_phone": nullable("string"), "website": nullable("string"),
         "has_logo": BOOLEAN, "design_version": INTEGER, "join_url": STRING,
         "qr_url": STRING, "created_at": STRING})
@@ -69,7 +71,7 @@ def _program() -> dict[str, Any]:
 def _card() -> dict[str, Any]:
     customer = record({"name": STRING, "email": nullable("string"),
                        "phone": nullable("string"), "locale": STRING,
-                       "marketing_consent": BOOLEAN})
+                       "marketing_consent": BOOLEAN, "birthday": nullable("string")})
     return record({
         "id": INTEGER, "program_id": INTEGER, "number": STRING, "serial_number": STRING,
         "status": {"enum": ["active", "blocked"]}, "balance": INTEGER,

@@ -1,14 +1,18 @@
-"""What the customer's pages share: their language, the form token, rendering."""
+"""What the customer's pages share: their language and rendering.
+
+Forms and their CSRF tokens are Flask-WTF's (``app.web.forms``).
+"""
 
 from __future__ import annotations
 
-import hmac
-import secrets
+from datetime import date
 from typing import Any
 
-from flask import Response, render_template, request, session
+import phonenumbers
+from babel.dates import format_date
+from flask import Response, render_template, request
 
-from app.i18n import LOCALES, best_locale, translate
+from app.i18n import LOCALES, best_locale, gettext, ngettext, translate, using_locale
 from app.merchants.models import Program
 
 
@@ -22,19 +26,10 @@ def page_locale(program: Program | None, chosen: str | None = None) -> str:
     return best_locale(requested, program.locales if program is not None else LOCALES)
 
 
-def csrf_token() -> str:
-    """The form token of this browser's session (the join form, the recovery button)."""
-    token = session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(24)
-        session["csrf"] = token
-    return token
-
-
-def csrf_matches(sent: str) -> bool:
-    """Whether a form came back with this session's token. As bytes: ``compare_digest``
-    refuses text that is not ASCII, and a form may hold any."""
-    return hmac.compare_digest(sent.encode(), csrf_token().encode())
+def phone_display(e164: str) -> str:
+    """A stored phone as people read it: ``+380 67 123 4567``."""
+    return phonenumbers.format_number(phonenumbers.parse(e164),
+                                      phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def page(template: str, program: Program | None, locale: str, status: int = 200,
@@ -45,8 +40,13 @@ def page(template: str, program: Program | None, locale: str, status: int = 200,
     def t(key: str, **values: object) -> str:
         return translate(locale, key, **values)
 
-    html = render_template(template, program=program, locale=locale, t=t,
-                           locales=program.locales if program is not None else LOCALES,
-                           **context)
-    return Response(html, status=status, mimetype="text/html")
+    def date_display(value: date) -> str:
+        return format_date(value, format="long", locale=locale)
 
+    with using_locale(locale):
+        html = render_template(template, program=program, locale=locale, t=t, _=gettext,
+                               ngettext=ngettext, phone_display=phone_display,
+                               date_display=date_display,
+                               locales=program.locales if program is not None else LOCALES,
+                               **context)
+    return Response(html, status=status, mimetype="text/html")
