@@ -16,19 +16,15 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card, CardRecoveryLink, Customer
 from app.ledger.models import AuditRecord, LedgerEntry
 from app.outbox.models import OutboxMessage
+from tests import test_card_recovery as recovery_tests
 from tests.conftest import Api, count_rows
 from tests.push_helpers import wait_for
 from tests.smtp_standin import SmtpStandIn
-from tests.test_card_recovery import (  # noqa: F401  (fixtures: the mail server, its config)
-    assert_reveals_nothing,
-    config,
-    csrf,
-    join,
-    link_path,
-    mail_server,
-    smtp_tls,
-    snapshot,
-)
+from tests.test_card_recovery import assert_reveals_nothing, csrf, join, link_path, snapshot
+
+# The recovery tests' mail server on loopback (STARTTLS, a login) and the inline worker.
+smtp_tls, mail_server, config = (recovery_tests.smtp_tls, recovery_tests.mail_server,
+                                 recovery_tests.config)
 
 
 def welcome_program(api: Api) -> dict[str, Any]:
