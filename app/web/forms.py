@@ -35,7 +35,7 @@ from app.cards.details import Detail, Offered
 from app.cards.schemas import EnrolmentInput
 from app.clock import utcnow
 from app.errors import Invalid
-from app.i18n import gettext
+from app.i18n import gettext, ngettext
 from app.merchants.models import ContactRule, Program
 from app.validation import parse, text_fault
 
@@ -65,8 +65,9 @@ class TextLine:
                 raise StopValidation(gettext("Enter your name."))
             return
         if len(value) > self.limit:
-            raise StopValidation(gettext("Write at most %(limit)d characters here.",
-                                         limit=self.limit))
+            raise StopValidation(ngettext("Write at most %(num)d character here.",
+                                          "Write at most %(num)d characters here.",
+                                          self.limit))
         if text_fault(value) is not None:
             raise StopValidation(gettext("Remove the special characters from this field."))
 

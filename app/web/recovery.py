@@ -52,13 +52,15 @@ def _gone(link: CardRecoveryLink, message_key: str) -> Response:
                 join_url=join_url, minutes=recovery.LINK_MINUTES)
 
 
-def _confirm(link: CardRecoveryLink, form: OpenCardForm | None = None, status: int = 200,
-             error: str | None = None) -> Response:
+def _confirm(link: CardRecoveryLink, form: OpenCardForm | None = None,
+             status: int = 200) -> Response:
+    """The button, and the details to tick; ``form`` is the one that came back without
+    a valid token (400: it says the session expired)."""
     locale = page_locale(link.program, link.locale)
     with using_locale(locale):
-        form = form or OpenCardForm.for_offers(offered(link), formdata=None)
-        return page("recovery.html", link.program, locale, status, form=form, error=error,
-                    country=link.program.country)
+        shown = form or OpenCardForm.for_offers(offered(link), formdata=None)
+        return page("recovery.html", link.program, locale, status, form=shown,
+                    expired=form is not None and form.expired)
 
 
 @blueprint.get("/r/<token>")
@@ -78,7 +80,7 @@ def open_card(token: str) -> BaseResponse:
         return link
     form = OpenCardForm.for_offers(offered(link))
     if not form.validate():
-        return _confirm(link, form, 400, error="session_expired")
+        return _confirm(link, form, 400)
     try:
         card = recovery.open_link(db(), link_id=link.id, accept=form.accepted())
     except Gone:
