@@ -144,7 +144,7 @@ class JoinForm(FlaskForm):
         form.name.label.text = gettext("Your name")
         form.email.label.text = gettext("Email")
         form.phone.label.text = gettext("Phone")
-        form.birthday.label.text = gettext("Birthday (optional)")
+        form.birthday.label.text = gettext("Birthday, for a treat (optional)")
         if not rule.asks_email:
             del form.email
         if not rule.asks_phone:
