@@ -111,7 +111,7 @@ def assert_valid_pkpass(package: bytes, live: Live, tmp_path: Path) -> dict[str,
     manifest = json.loads(files["manifest.json"])
     assert set(manifest) == set(files) - {"manifest.json", "signature"}
     for name, digest in manifest.items():
-        assert hashlib.sha1(files[name]).hexdigest() == digest, name  # noqa: S324
+        assert hashlib.sha1(files[name]).hexdigest() == digest, name
     verified = openssl_verify(tmp_path, signature=files["signature"],
                               content=files["manifest.json"],
                               root_pem=(live.certs_dir / "root.pem").read_bytes())
