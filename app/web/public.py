@@ -187,8 +187,12 @@ def program_theme(slug: str) -> Response:
 @blueprint.get("/c/<token>")
 @no_store
 def card_page(token: str) -> Response:
+    """The card's own page, in the customer's language; one they choose with the page's
+    language links (``?lang=``) is kept for them (their mails and wallet follow it)."""
     card = _card_from_token(token)
-    locale = page_locale(card.program)
+    locale = page_locale(card.program, card.customer.locale)
+    if request.args.get("lang") == locale:  # chosen with the page's language links
+        cards.remember_locale(db(), card=card, locale=locale)
     wallet = runtime().wallet
     return page("card.html", card.program, locale, card=card,
                 apple_pass_url=wallet.apple_pass_url(card),
