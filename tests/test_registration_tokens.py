@@ -18,13 +18,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
 from app import create_app
-from app.cards import service as cards
-from app.cards.schemas import EnrolmentInput
 from app.config import Config
-from app.db import make_engine, make_session_factory
+from app.db import make_engine
 from app.devices.models import Device, Registration
-from app.merchants.schemas import ProgramCreate
-from app.merchants.service import create_merchant, create_program
+from app.merchants.service import create_merchant
 from app.migrations import upgrade
 from tests.apns_standin import UNREGISTERED, ApnsStandIn, write_test_certificates
 from tests.conftest import POSTGRES_PROBLEM, POSTGRES_SERVER, Api, count_rows
@@ -194,19 +191,41 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     admin.dispose()
 
 
+def _cards_as_of_0007(engine: Any) -> list[int]:
+    """Two cards written as the schema stood at 0007, in SQL: the models describe the
+    newest schema, whose later columns an old database does not have yet."""
+    now = "CURRENT_TIMESTAMP"
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO merchants (id, name, email, created_at)"
+                                f" VALUES (1, 'Old', 'old@x.io', {now})"))
+        connection.execute(text(
+            "INSERT INTO programs (id, merchant_id, slug, name, kind, currency, earn_percent,"
+            " point_value, welcome_points, tiers, reward_text, colors, locales, barcode_format,"
+            " limits, triggers, max_redeem_percent, terms, design_version, created_at,"
+            " updated_at) VALUES (1, 1, 'old', 'Old', 'points', 'USD', 0, 100, 0, '[]', '',"
+            f" '{{}}', '[\"en\"]', 'qr', '{{}}', '[]', 100, '', 1, {now}, {now})"))
+        for number, name in ((1, "a"), (2, "b")):
+            connection.execute(text(
+                "INSERT INTO customers (id, merchant_id, name, email, locale, marketing_consent,"
+                f" created_at) VALUES (:id, 1, :name, :email, 'en', false, {now})"),
+                {"id": number, "name": name, "email": f"{name}@example.com"})
+            connection.execute(text(
+                "INSERT INTO cards (id, merchant_id, program_id, customer_id, number,"
+                " serial_number, authentication_token, link_version, status, balance, stamps,"
+                " rewards, lifetime_spend, visits, pass_version, pass_updated_at,"
+                " pass_last_modified, created_at) VALUES (:id, 1, 1, :id, :number, :serial,"
+                f" :token, 0, 'active', 0, 0, 0, 0, 0, 1, {now}, {now}, {now})"),
+                {"id": number, "number": f"00000000000{number}", "serial": f"serial-{number}",
+                 "token": "t" * 43})
+    return [1, 2]
+
+
 def test_upgrading_gives_each_registration_the_token_its_device_had(
     empty_database: str,
 ) -> None:
     engine = make_engine(empty_database)
     upgrade(engine, "0007")
-    sessions = make_session_factory(engine)
-    with sessions() as session:
-        merchant = create_merchant(session, name="Old", email="old@example.com").merchant
-        program = create_program(session, merchant_id=merchant.id,
-                                 data=ProgramCreate(name="Old"))
-        card_ids = [cards.enroll(session, program=program, location_id=None,
-                                 data=EnrolmentInput(name=n, email=f"{n}@example.com")).card.id
-                    for n in ("a", "b")]
+    card_ids = _cards_as_of_0007(engine)
     with engine.begin() as connection:
         connection.execute(text(
             "INSERT INTO devices (id, device_library_identifier, push_token, created_at,"
