@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from app.cards.attribution import SOURCE_MAX_LENGTH
 from app.clock import utcnow
 from app.db import Base
 from app.merchants.models import Program
@@ -67,7 +68,10 @@ class Card(Base):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    # Where the customer joined: the counter's location and the join link's campaign tag
+    # (``app.cards.attribution``); null when the link named none.
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    source: Mapped[str | None] = mapped_column(String(SOURCE_MAX_LENGTH))
     number: Mapped[str] = mapped_column(String(20), unique=True)
     serial_number: Mapped[str] = mapped_column(String(64), unique=True)
     authentication_token: Mapped[str] = mapped_column(String(64))
@@ -117,6 +121,7 @@ class CardRecoveryLink(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    source: Mapped[str | None] = mapped_column(String(SOURCE_MAX_LENGTH))  # the join's tag
     locale: Mapped[str] = mapped_column(String(8))
     requested_from: Mapped[str | None] = mapped_column(String(64))  # the client's address
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

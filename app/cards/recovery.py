@@ -80,19 +80,22 @@ class LinkState(enum.Enum):
 
 
 def join(session: Session, *, program: Program, data: EnrolmentInput,
-         location_id: int | None = None, requested_from: str | None = None,
+         location_id: int | None = None, source: str | None = None,
+         requested_from: str | None = None,
          mail_allowed: Callable[[], bool] = lambda: True,
          now: datetime | None = None) -> Joined:
     """The join form: a new customer gets a card; a known one gets a mailed link or is
-    sent to the counter (see the module's invariants). ``ContactInvalid`` when the
-    contact is not what the program asks for."""
+    sent to the counter (see the module's invariants). The card, or the link that may
+    enrol them later, is attributed to ``location_id`` and ``source``
+    (``app.cards.attribution``). ``ContactInvalid`` when the contact is not what the
+    program asks for."""
     contact = read_contact(program, email=data.email, phone=data.phone)
     email, phone = contact.email, contact.phone
     customer = find_customer(session, program.merchant_id, email, phone)
     if customer is None:
         try:
             created = new_customer(session, program, data, contact)
-            card = create_card(session, program, created, location_id)
+            card = create_card(session, program, created, location_id, source)
             session.commit()
             return Joined(Reply.CARD_CREATED, card)
         except IntegrityError:
@@ -102,9 +105,9 @@ def join(session: Session, *, program: Program, data: EnrolmentInput,
             if customer is None:
                 raise
     reply = _returning(session, program, customer, Typed(data, contact),
-                       location_id=location_id, locale=data.locale or customer.locale,
-                       requested_from=requested_from, mail_allowed=mail_allowed,
-                       now=now or utcnow())
+                       location_id=location_id, source=source,
+                       locale=data.locale or customer.locale, requested_from=requested_from,
+                       mail_allowed=mail_allowed, now=now or utcnow())
     session.commit()
     return Joined(reply)
 
@@ -118,7 +121,8 @@ class Typed:
 
 
 def _returning(session: Session, program: Program, customer: Customer, typed: Typed, *,
-               location_id: int | None, locale: str, requested_from: str | None,
+               location_id: int | None, source: str | None, locale: str,
+               requested_from: str | None,
                mail_allowed: Callable[[], bool], now: datetime) -> Reply:
     if customer.email is None:
         return Reply.ASK_AT_COUNTER
@@ -141,7 +145,7 @@ def _returning(session: Session, program: Program, customer: Customer, typed: Ty
     link = CardRecoveryLink(
         merchant_id=program.merchant_id, program_id=program.id, customer_id=customer.id,
         card_id=card.id if card is not None else None, location_id=location_id,
-        locale=locale, requested_from=(requested_from or "")[:64] or None,
+        source=source, locale=locale, requested_from=(requested_from or "")[:64] or None,
         created_at=now, expires_at=now + LINK_LIFETIME)
     details.propose(session, link, customer, typed.data, typed.contact)
     session.add(link)
@@ -195,7 +199,8 @@ def _consume(session: Session, link_id: int, accept: frozenset[details.Detail],
     changed = details.store_accepted(session, link, accept)
     card = card_of(session, program_id=link.program_id, customer_id=link.customer_id)
     if card is None:
-        card = create_card(session, link.program, link.customer, link.location_id)
+        card = create_card(session, link.program, link.customer, link.location_id,
+                           link.source)
     details.audit(session, link, card, changed)
     session.commit()
     return card

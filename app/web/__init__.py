@@ -16,6 +16,7 @@ def register_web(app: Flask) -> None:
         offers,
         operations,
         pos,
+        posters,
         public,
         pushes,
         recovery,
@@ -40,6 +41,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(apple_ws.blueprint, url_prefix="/passkit/v1")
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_blueprint(pos.blueprint, url_prefix="/api")
+    app.register_blueprint(posters.blueprint, url_prefix="/api")
     app.register_blueprint(pushes.blueprint, url_prefix="/api")
     app.register_blueprint(offers.blueprint, url_prefix="/api")
     app.register_blueprint(google.blueprint, url_prefix="/google")

@@ -2,25 +2,23 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
-import qrcode
 from flask import Blueprint, Response, request
 
 from app.cards import service as cards
 from app.cards.links import reissue_link
 from app.cards.schemas import CardLinkInput, EnrolmentInput
-from app.errors import BadRequest, NotFound
+from app.errors import BadRequest
 from app.merchants import service as merchants
 from app.merchants.logos import set_logo
 from app.merchants.models import ApiKey
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
-from app.validation import parse, parse_id
+from app.validation import parse
 from app.web.auth import COUNTER, READERS, WRITERS, merchant_id, requires
 from app.web.context import db, json_response, runtime
 from app.web.openapi import openapi_document
-from app.web.views import card_json, join_url, location_json, program_json
+from app.web.views import card_json, location_json, program_json
 
 blueprint = Blueprint("api", __name__)
 
@@ -98,25 +96,6 @@ def list_locations(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
     locations = [location_json(location, _base_url()) for location in program.locations]
     return json_response({"locations": locations})
-
-
-@blueprint.get("/v1/programs/<int:program_id>/qr.png")
-@requires(*READERS, "cashier")
-def program_qr(program_id: int) -> Response:
-    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
-    asked = request.args.get("location")
-    location = None
-    if asked is not None:
-        # Anything but an id of one of the program's locations: there is no such location.
-        location = merchants.program_location(db(), program=program,
-                                              location_id=parse_id(asked))
-        if location is None:
-            raise NotFound("No such location in this program.")
-    location_id = location.id if location is not None else None
-    image = qrcode.make(join_url(_base_url(), program, location_id), box_size=12, border=2)
-    buffer = io.BytesIO()
-    image.save(buffer)
-    return Response(buffer.getvalue(), mimetype="image/png")
 
 
 def _key_json(key: ApiKey) -> dict[str, Any]:

@@ -17,7 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from app.cards.attribution import SOURCE_PATTERN, SOURCE_RULE
 from app.cards.schemas import CardLinkInput, EnrolmentInput
+from app.i18n import LOCALES
 from app.ledger.schemas import (
     AdjustmentInput,
     BlockInput,
@@ -37,6 +39,7 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     RefundInput, AdjustmentInput, BlockInput, ApiKeyCreate, OfferCreate, CardLinkInput,
 )
 EVERYONE = tuple(ROLES)
+SOURCE_PATTERN_TEXT = f"^{SOURCE_PATTERN.pattern}$"
 PROBLEM_JSON = "application/problem+json"
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before sending again",
                                "schema": {"type": "integer"}}}
@@ -50,6 +53,15 @@ IDEMPOTENCY_KEY = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255,
                "pattern": "^[\\x20-\\x7e]+$"},
 }
+
+# The join link's attribution, as qr.png and poster.pdf take it.
+JOIN_LINK_QUERY = (
+    {"name": "location", "in": "query", "description": "one of the program's locations",
+     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_INT32}},
+    {"name": "src", "in": "query", "description": f"campaign tag: {SOURCE_RULE}",
+     "schema": {"type": "string", "pattern": SOURCE_PATTERN_TEXT}},
+)
+NO_SUCH_LOCATION = "no such location in the program (any other value of location)"
 
 
 def _query(name: str, description: str, minimum: int = 1,
@@ -174,11 +186,22 @@ def _operations() -> dict[str, dict[str, Op]]:
                        "LocationCreate"),
             "get": Op("List locations", READERS, {"200": _answer("locations", "Locations")})},
         "/api/v1/programs/{id}/qr.png": {"get": Op(
-            "The counter QR code (the join URL)", EVERYONE,
+            "The counter QR code: the join URL, naming the location and the campaign tag "
+            "when given (cards joined through it record them)", EVERYONE,
             {"200": {"description": "PNG", "content": {"image/png": {}}}},
-            query=(_query("location", "one of the program's locations"),),
-            query_refused=False, not_found="no such location in the program (any other "
-                                           "value of location)")},
+            query=JOIN_LINK_QUERY, not_found=NO_SUCH_LOCATION)},
+        "/api/v1/programs/{id}/poster.pdf": {"get": Op(
+            "The printable counter poster (one PDF page): the program's colours, logo and "
+            "name, the location, the offer in one line from the program's rules, the QR "
+            "code of the join URL (as qr.png), two steps and the link, in one language",
+            EVERYONE, {"200": {"description": "PDF", "content": {"application/pdf": {}}}},
+            query=(*JOIN_LINK_QUERY,
+                   {"name": "size", "in": "query", "description": "paper (default A4)",
+                    "schema": {"enum": ["A4", "A5"]}},
+                   {"name": "lang", "in": "query", "description": (
+                       "the poster's language (default the program's first)"),
+                    "schema": {"enum": list(LOCALES)}}),
+            not_found=NO_SUCH_LOCATION)},
         "/api/v1/programs/{id}/cards": {"post": Op(
             "Enrol a customer (the merchant's own key: a card already enrolled with this "
             "email or phone is returned; the public join form never does that)", COUNTER,

@@ -77,6 +77,10 @@ def _card() -> dict[str, Any]:
         "status": {"enum": ["active", "blocked"]}, "balance": INTEGER,
         "tier": nullable("string"), "stamps": INTEGER, "rewards": INTEGER,
         "visits": INTEGER, "lifetime_spend": INTEGER, "last_visit_at": nullable("string"),
+        "location_id": {"type": ["integer", "null"], "description": (
+            "the location whose join link (counter QR code, poster) the customer used")},
+        "source": {"type": ["string", "null"], "description": (
+            "the campaign tag of that join link (?src=)")},
         "barcode": record({"format": STRING, "message": STRING}),
         "apple_pass_url": STRING, "card_url": STRING, "customer": customer,
         "created_at": STRING,

@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from app.cards import recovery
 from app.cards import service as cards
+from app.cards.attribution import campaign_source
 from app.cards.contacts import ContactInvalid, phone_example
 from app.cards.models import Card
 from app.clock import utcnow
@@ -37,6 +38,11 @@ def _location(program: Program) -> Location | None:
                             location_id=parse_id(request.values.get("location")))
 
 
+def _source() -> str | None:
+    """The link's campaign tag (``?src=``); any other text is left out, as if none."""
+    return campaign_source(request.values.get("src"))
+
+
 @blueprint.get("/join/<slug>")
 def join_form(slug: str) -> Response:
     program = program_by_slug(db(), slug)
@@ -57,7 +63,7 @@ def join(slug: str) -> BaseResponse:
         rate_limits().check(LimitName.JOIN_PER_ADDRESS, LimitName.JOIN_PER_PROGRAM)
     except RateLimited as refused:
         return busy_page(refused, program, locale)
-    location = _location(program)
+    location, source = _location(program), _source()
     with using_locale(locale):
         form = JoinForm.for_program(program)
         if not form.validate():
@@ -65,7 +71,7 @@ def join(slug: str) -> BaseResponse:
         try:
             joined = recovery.join(db(), program=program, data=form.enrolment(locale),
                                    location_id=location.id if location else None,
-                                   requested_from=request.remote_addr,
+                                   source=source, requested_from=request.remote_addr,
                                    mail_allowed=_mail_budget)
         except ContactInvalid as invalid:  # the rules moved between the two checks
             form.show_faults(invalid)
@@ -82,7 +88,7 @@ def join(slug: str) -> BaseResponse:
 
 
 def _join_page(program: Program, locale: str, form: JoinForm, status: int = 200) -> Response:
-    return page("join.html", program, locale, status, form=form,
+    return page("join.html", program, locale, status, form=form, source=_source(),
                 errors=fields_in_error(form), documents=_documents(program, locale),
                 phone_example=phone_example(program.country),
                 today=utcnow().date().isoformat())

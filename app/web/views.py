@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from app.cards.models import Card
 from app.merchants.models import Location, Program
@@ -15,9 +16,14 @@ def _number(value: Decimal | str | float | int) -> int | float:
     return int(decimal) if decimal == decimal.to_integral_value() else float(decimal)
 
 
-def join_url(base_url: str, program: Program, location_id: int | None = None) -> str:
+def join_url(base_url: str, program: Program, location_id: int | None = None,
+             source: str | None = None) -> str:
+    """The join page's link, naming the counter's location and the campaign tag (a
+    checked one: ``app.cards.attribution``) when given, so the card records them."""
     url = f"{base_url}/join/{program.slug}"
-    return f"{url}?location={location_id}" if location_id is not None else url
+    query = urlencode([(name, value) for name, value in (("location", location_id),
+                                                         ("src", source)) if value is not None])
+    return f"{url}?{query}" if query else url
 
 
 def program_json(program: Program, base_url: str) -> dict[str, Any]:
@@ -89,6 +95,8 @@ def card_json(card: Card, wallet: Wallet) -> dict[str, Any]:
         "rewards": card.rewards,
         "visits": card.visits,
         "lifetime_spend": card.lifetime_spend,
+        "location_id": card.location_id,
+        "source": card.source,
         "last_visit_at": card.last_visit_at.isoformat() + "Z" if card.last_visit_at else None,
         "barcode": {"format": card.program.barcode_format,
                     "message": wallet.barcode_message(card)},

@@ -1,0 +1,89 @@
+"""The counter QR code and the printable poster of a program, under ``/api/v1``.
+
+Both encode the program's join link, naming the location (``?location=ID``, one of the
+program's) and the campaign tag (``?src=``, ``app.cards.attribution``) when asked, so
+that every card joined through them records where it came from. Their query is checked
+before anything is drawn: a location that is not the program's is 404 (as the program
+itself would be), any other value out of its rules is 422 naming the parameter.
+"""
+
+from __future__ import annotations
+
+import io
+
+import qrcode
+from flask import Blueprint, Response, request
+
+from app.cards.attribution import SOURCE_RULE, campaign_source
+from app.errors import Invalid, NotFound
+from app.i18n import LOCALES
+from app.merchants import service as merchants
+from app.merchants.models import Location, Program
+from app.posters.content import poster_content
+from app.posters.pdf import Paper, render_poster
+from app.validation import parse_id
+from app.web.auth import READERS, merchant_id, requires
+from app.web.context import db, runtime
+from app.web.views import join_url
+
+blueprint = Blueprint("posters", __name__)
+
+PAPERS = {paper.value: paper for paper in Paper}
+
+
+def _refuse(name: str, rule: str) -> Invalid:
+    return Invalid(f"{name}: {rule}.", errors=[{"field": name, "message": rule}])
+
+
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = request.args.get(name, default)
+    if value not in allowed:
+        raise _refuse(name, f"one of {', '.join(allowed)}")
+    return value
+
+
+def _join_link(program: Program) -> tuple[Location | None, str]:
+    """The location asked for (or none) and the join link naming it and the tag."""
+    asked = request.args.get("location")
+    location = None
+    if asked is not None:
+        # Anything but an id of one of the program's locations: there is no such location.
+        location = merchants.program_location(db(), program=program,
+                                              location_id=parse_id(asked))
+        if location is None:
+            raise NotFound("No such location in this program.")
+    tag = request.args.get("src")
+    source = campaign_source(tag)
+    if tag is not None and source is None:
+        raise _refuse("src", SOURCE_RULE)
+    url = join_url(runtime().config.base_url, program,
+                   location.id if location is not None else None, source)
+    return location, url
+
+
+@blueprint.get("/v1/programs/<int:program_id>/qr.png")
+@requires(*READERS, "cashier")
+def program_qr(program_id: int) -> Response:
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    _, url = _join_link(program)
+    image = qrcode.make(url, box_size=12, border=4)
+    buffer = io.BytesIO()
+    image.save(buffer)
+    return Response(buffer.getvalue(), mimetype="image/png")
+
+
+@blueprint.get("/v1/programs/<int:program_id>/poster.pdf")
+@requires(*READERS, "cashier")
+def program_poster(program_id: int) -> Response:
+    """The printable poster: ``size`` A4 (default) or A5, ``lang`` one of ours (default the
+    program's first language), ``location`` and ``src`` as for the QR code."""
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    paper = PAPERS[_choice("size", tuple(PAPERS), Paper.A4.value)]
+    first = next((locale for locale in program.locales if locale in LOCALES), LOCALES[0])
+    language = _choice("lang", LOCALES, first)
+    location, url = _join_link(program)
+    poster = poster_content(program, location=location, locale=language, url=url)
+    response = Response(render_poster(poster, paper), mimetype="application/pdf")
+    filename = f"{program.slug}-poster-{paper.value.lower()}-{language}.pdf"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response

@@ -1,0 +1,132 @@
+"""A card remembers where its customer joined: the counter's location and the campaign
+tag of the join link (``?src=``), through the join form and through a mailed link that
+enrols a returning customer later; a tag or location that is not one is left out and the
+customer still joins. On SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.cards import recovery
+from app.cards.models import Card, CardRecoveryLink, Customer
+from app.cards.schemas import EnrolmentInput
+from app.merchants.models import Program
+from tests.conftest import BASE_URL, Api, count_rows
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match
+    return match.group(1)
+
+
+def _join(client: FlaskClient, path: str, **fields: str) -> Any:
+    page = client.get(path)
+    assert page.status_code == 200
+    return client.post(path, data={"csrf": _csrf(page.text), **fields})
+
+
+def _cards(session: Session) -> list[tuple[int, int | None, str | None]]:
+    """(id, location_id, source) of every card, read in a transaction that ends at once
+    (so that the test never holds SQLite's write lock while the app works)."""
+    session.rollback()
+    try:
+        return [(card.id, card.location_id, card.source)
+                for card in session.scalars(select(Card).order_by(Card.id))]
+    finally:
+        session.rollback()
+
+
+def _location(api: Api, program: dict[str, Any], name: str = "Podil") -> dict[str, Any]:
+    response = api.post(f"/api/v1/programs/{program['id']}/locations", {"name": name})
+    assert response.status_code == 201
+    body: dict[str, Any] = response.get_json()
+    return body
+
+
+def test_a_join_through_a_counters_link_with_a_campaign_tag_records_both_on_the_card(
+    api: Api, client: FlaskClient, program: dict[str, Any], session: Session
+) -> None:
+    location = _location(api, program)
+    assert location["join_url"] == f"{BASE_URL}/join/{program['slug']}?location={location['id']}"
+    path = f"/join/{program['slug']}?location={location['id']}&src=flyer-may"
+    page = client.get(path)
+    assert 'name="src" value="flyer-may"' in page.text  # carried by the form itself too
+    response = _join(client, path, name="Марія", phone="+380671234567")
+    assert response.status_code == 303
+    [(card_id, location_id, source)] = _cards(session)
+    assert (location_id, source) == (location["id"], "flyer-may")
+    shown = api.get(f"/api/v1/cards/{card_id}").get_json()
+    assert (shown["location_id"], shown["source"]) == (location["id"], "flyer-may")
+
+
+def test_the_form_alone_carries_the_tag_when_the_address_lost_its_query(
+    api: Api, client: FlaskClient, program: dict[str, Any], session: Session
+) -> None:
+    location = _location(api, program)
+    page = client.get(f"/join/{program['slug']}?location={location['id']}&src=window_2")
+    response = client.post(f"/join/{program['slug']}", data={
+        "csrf": _csrf(page.text), "name": "Ivan", "email": "ivan@example.com",
+        "location": str(location["id"]), "src": "window_2"})
+    assert response.status_code == 303
+    assert [row[1:] for row in _cards(session)] == [(location["id"], "window_2")]
+
+
+def test_a_bad_tag_or_a_location_of_another_program_is_left_out_and_the_customer_still_joins(
+    api: Api, client: FlaskClient, program: dict[str, Any], session: Session
+) -> None:
+    other = api.post("/api/v1/programs", {"name": "Bakery"}).get_json()
+    elsewhere = _location(api, other, "Bakery counter")
+    for number, query in enumerate([
+        f"?location={elsewhere['id']}&src=Flyer-May",
+        "?location=abc&src=" + "x" * 33,
+        "?src=a%20b",
+        "?src=%00",
+        "?src=%D1%84%D0%BB%D0%B0%D1%94%D1%80",  # флаєр
+    ]):
+        path = f"/join/{program['slug']}{query}"
+        page = client.get(path)
+        assert page.status_code == 200 and 'name="src"' not in page.text
+        response = _join(client, path, name="Guest", email=f"guest{number}@example.com")
+        assert response.status_code == 303, query
+    assert [row[1:] for row in _cards(session)] == [(None, None)] * 5
+
+
+def test_a_join_without_a_link_tag_records_no_attribution(
+    api: Api, client: FlaskClient, program: dict[str, Any], session: Session
+) -> None:
+    response = _join(client, f"/join/{program['slug']}", name="Olha", email="olha@example.com")
+    assert response.status_code == 303
+    [(card_id, location_id, source)] = _cards(session)
+    assert (location_id, source) == (None, None)
+    shown = api.get(f"/api/v1/cards/{card_id}").get_json()
+    assert (shown["location_id"], shown["source"]) == (None, None)
+
+
+def test_a_returning_customer_enrolled_from_a_mailed_link_keeps_the_joins_attribution(
+    api: Api, program: dict[str, Any], session: Session
+) -> None:
+    """Known from another of the merchant's programs, they get a link, not a card; the
+    card their link enrols them in records where they joined."""
+    bakery = api.post("/api/v1/programs", {"name": "Bakery"}).get_json()
+    assert api.post(f"/api/v1/programs/{bakery['id']}/cards",
+                    {"name": "Olena", "email": "olena@example.com"}).status_code == 201
+    location = _location(api, program)
+    kava = session.get(Program, program["id"])
+    assert kava is not None
+    joined = recovery.join(session, program=kava, location_id=location["id"],
+                           source="poster-a5",
+                           data=EnrolmentInput(name="Olena", email="olena@example.com"))
+    assert joined.reply is recovery.Reply.LINK_MAILED and joined.card is None
+    assert count_rows(session, Card) == 1  # only the bakery's
+    link = session.scalars(select(CardRecoveryLink)).one()
+    assert (link.location_id, link.source) == (location["id"], "poster-a5")
+    card = recovery.open_link(session, link_id=link.id)
+    assert (card.program_id, card.location_id, card.source) == (
+        program["id"], location["id"], "poster-a5")
+    assert count_rows(session, Customer) == 1
