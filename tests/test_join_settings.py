@@ -264,6 +264,7 @@ def test_a_form_with_neither_contact_flags_both_fields(
 
 
 @pytest.mark.parametrize(("name", "message"), [
+    ("   ", "Enter your name."),
     ("A" * 201, "Write at most 200 characters here."),
     ("Olena\x07", "Remove the special characters from this field."),
 ])

@@ -12,6 +12,7 @@ to its field in the page's language. Forms are built and validated inside the pa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -52,17 +53,18 @@ def csrf_settings() -> dict[str, Any]:
 
 
 class TextLine:
-    """A single line of text: required or not, at most ``limit`` characters, no control
-    characters (what the use case would refuse, said here in the page's language)."""
+    """A single line of text, as the use case stores it (stripped): at most ``limit``
+    characters, no control characters, and, when ``missing`` says what to write, not
+    empty; each refusal said in the page's language."""
 
-    def __init__(self, limit: int, *, required: bool = False) -> None:
-        self.limit, self.required = limit, required
+    def __init__(self, limit: int, *, missing: Callable[[], str] | None = None) -> None:
+        self.limit, self.missing = limit, missing
 
-    def __call__(self, form: FlaskForm, field: Field) -> None:
-        value = field.data or ""
+    def __call__(self, form: BaseForm, field: Field) -> None:
+        value = (field.data or "").strip()
         if not value:
-            if self.required:
-                raise StopValidation(gettext("Enter your name."))
+            if self.missing is not None:
+                raise StopValidation(self.missing())
             return
         if len(value) > self.limit:
             raise StopValidation(ngettext("Write at most %(num)d character here.",
@@ -126,7 +128,7 @@ def fault_message(fault: Fault, country: str | None, field: str = "") -> str:
 class JoinForm(FlaskForm):
     """The join form of one program: the fields its settings ask for (``for_program``)."""
 
-    name = StringField(validators=[TextLine(200, required=True)])
+    name = StringField(validators=[TextLine(200, missing=lambda: gettext("Enter your name."))])
     email = EmailField(validators=[TextLine(320)])
     phone = TelField(validators=[TextLine(40)])
     birthday = BirthdayField()
