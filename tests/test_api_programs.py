@@ -198,7 +198,7 @@ def test_the_same_person_in_another_program_of_the_merchant_gets_a_second_card(
 
 
 @pytest.mark.parametrize(("body", "field"), [
-    ({"name": "A"}, "(body)"),
+    ({"name": "A"}, "email"),  # neither contact: both fields are named (and "phone")
     ({"name": "A", "email": "not-an-email"}, "email"),
     ({"name": "A", "phone": "12"}, "phone"),
     ({"name": "A", "email": "a@x.com", "marketing_consent": "yes"}, "marketing_consent"),

@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 
 from app import create_app
 from app.config import Config
-from app.db import make_engine, make_session_factory
+from app.db import make_engine
 from app.devices.models import Device, Registration
-from app.merchants.schemas import ProgramCreate
-from app.merchants.service import create_merchant, create_program
+from app.merchants.service import create_merchant
 from app.migrations import upgrade
 from tests.apns_standin import UNREGISTERED, ApnsStandIn, write_test_certificates
 from tests.conftest import POSTGRES_PROBLEM, POSTGRES_SERVER, Api, count_rows
@@ -192,25 +191,33 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     admin.dispose()
 
 
-def _card_at_0007(connection: Any, merchant_id: int, program_id: int, index: int) -> int:
-    """A customer and their card as revision 0007 stored them, in SQL: today's models
-    have columns that the tables did not have then."""
-    customer_id: int = connection.execute(text(
-        "INSERT INTO customers (merchant_id, name, email, locale, marketing_consent,"
-        " created_at) VALUES (:merchant, :name, :email, 'en', false, CURRENT_TIMESTAMP)"
-        " RETURNING id"),
-        {"merchant": merchant_id, "name": f"Customer {index}",
-         "email": f"customer{index}@example.com"}).scalar_one()
-    card_id: int = connection.execute(text(
-        "INSERT INTO cards (merchant_id, program_id, customer_id, number, serial_number,"
-        " authentication_token, status, balance, stamps, rewards, lifetime_spend, visits,"
-        " pass_version, pass_updated_at, pass_last_modified, created_at) VALUES (:merchant,"
-        " :program, :customer, :number, :serial, :token, 'active', 0, 0, 0, 0, 0, 1,"
-        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP) RETURNING id"),
-        {"merchant": merchant_id, "program": program_id, "customer": customer_id,
-         "number": f"{index:012d}", "serial": uuid.uuid4().hex,
-         "token": uuid.uuid4().hex}).scalar_one()
-    return card_id
+def _cards_as_of_0007(engine: Any) -> list[int]:
+    """Two cards written as the schema stood at 0007, in SQL: the models describe the
+    newest schema, whose later columns an old database does not have yet."""
+    now = "CURRENT_TIMESTAMP"
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO merchants (id, name, email, created_at)"
+                                f" VALUES (1, 'Old', 'old@x.io', {now})"))
+        connection.execute(text(
+            "INSERT INTO programs (id, merchant_id, slug, name, kind, currency, earn_percent,"
+            " point_value, welcome_points, tiers, reward_text, colors, locales, barcode_format,"
+            " limits, triggers, max_redeem_percent, terms, design_version, created_at,"
+            " updated_at) VALUES (1, 1, 'old', 'Old', 'points', 'USD', 0, 100, 0, '[]', '',"
+            f" '{{}}', '[\"en\"]', 'qr', '{{}}', '[]', 100, '', 1, {now}, {now})"))
+        for number, name in ((1, "a"), (2, "b")):
+            connection.execute(text(
+                "INSERT INTO customers (id, merchant_id, name, email, locale, marketing_consent,"
+                f" created_at) VALUES (:id, 1, :name, :email, 'en', false, {now})"),
+                {"id": number, "name": name, "email": f"{name}@example.com"})
+            connection.execute(text(
+                "INSERT INTO cards (id, merchant_id, program_id, customer_id, number,"
+                " serial_number, authentication_token, link_version, status, balance, stamps,"
+                " rewards, lifetime_spend, visits, pass_version, pass_updated_at,"
+                " pass_last_modified, created_at) VALUES (:id, 1, 1, :id, :number, :serial,"
+                f" :token, 0, 'active', 0, 0, 0, 0, 0, 1, {now}, {now}, {now})"),
+                {"id": number, "number": f"00000000000{number}", "serial": f"serial-{number}",
+                 "token": "t" * 43})
+    return [1, 2]
 
 
 def test_upgrading_gives_each_registration_the_token_its_device_had(
@@ -218,15 +225,8 @@ def test_upgrading_gives_each_registration_the_token_its_device_had(
 ) -> None:
     engine = make_engine(empty_database)
     upgrade(engine, "0007")
-    sessions = make_session_factory(engine)
-    with sessions() as session:
-        merchant = create_merchant(session, name="Old", email="old@example.com").merchant
-        program = create_program(session, merchant_id=merchant.id,
-                                 data=ProgramCreate(name="Old"))
-        merchant_id, program_id = merchant.id, program.id
+    card_ids = _cards_as_of_0007(engine)
     with engine.begin() as connection:
-        card_ids = [_card_at_0007(connection, merchant_id, program_id, index)
-                    for index in (1, 2)]
         connection.execute(text(
             "INSERT INTO devices (id, device_library_identifier, push_token, created_at,"
             " updated_at) VALUES (1, 'phone', :one, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP),"

@@ -8,18 +8,20 @@ MAC: the database never holds a usable secret.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -49,6 +51,7 @@ class Customer(Base):
     locale: Mapped[str] = mapped_column(String(8), default="en")
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[datetime | None] = mapped_column(DateTime)
+    birthday: Mapped[date | None] = mapped_column(Date)  # for birthday offers; optional
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (
@@ -124,6 +127,15 @@ class CardRecoveryLink(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
     used_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # What the join form held that the customer's record lacks or has otherwise
+    # (``app.cards.recovery``): offered to the mailbox's owner when they open the link,
+    # stored only if they tick it, and cleared when the link is used.
+    proposed_name: Mapped[str | None] = mapped_column(String(200))
+    proposed_email: Mapped[str | None] = mapped_column(String(320))
+    proposed_phone: Mapped[str | None] = mapped_column(String(32))
+    proposed_birthday: Mapped[date | None] = mapped_column(Date)
+    proposed_consent: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
 
     program: Mapped[Program] = relationship(lazy="joined")
     customer: Mapped[Customer] = relationship()

@@ -1,12 +1,23 @@
 """The public join form as a use case, and the one-time links that open a returning
 customer's card.
 
+A customer is one person per merchant, matched on either contact: a join whose email or
+phone the merchant knows is that customer's (the email's when the two name different
+customers: people share phones more than mailboxes), never a second card with a second
+welcome bonus. What the form held beyond the match (a new phone next to a known email,
+a new email next to a known phone, another name, a birthday, a consent) is not dropped
+silently and not stored either: it rides on the mailed link, and the mailbox's owner
+may tick it into their record when they open the link (``app.cards.details``). A
+customer with a phone only has no mailbox to ask: they are sent to the counter, and what
+they typed is not kept (they can add an email on their card's page).
+
 Invariants:
 
-- A join with an email or phone the merchant already knows creates and changes nothing
-  (no card, no customer, no name or consent), and its answer names nothing of the
-  customer: ``Reply.LINK_MAILED`` when they have an email on file (a link is mailed
-  there) or ``Reply.ASK_AT_COUNTER`` when they have a phone only. Over the per-customer
+- A join with an email or phone the merchant already knows creates and changes no
+  customer or card (no card, no name, contact or consent), and its answer names nothing
+  of the customer: ``Reply.LINK_MAILED`` when they have an email on file (a link is
+  mailed there) or ``Reply.ASK_AT_COUNTER`` when they have a phone only. Over the
+  per-customer
   limit (``MAILS_PER_HOUR``, counted from the links) no link and no mail are made and the
   answer is the same, so the page cannot tell whether a mail went out. The same holds
   when the caller's ``mail_allowed`` says no (the web's per-client-address budget, so
@@ -29,16 +40,11 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.cards import details
+from app.cards.contacts import Contact, read_contact
 from app.cards.models import Card, CardRecoveryLink, Customer
 from app.cards.schemas import EnrolmentInput
-from app.cards.service import (
-    card_of,
-    create_card,
-    find_customer,
-    new_customer,
-    normalize_email,
-    normalize_phone,
-)
+from app.cards.service import card_of, create_card, find_customer, new_customer
 from app.clock import utcnow
 from app.errors import Gone
 from app.merchants.models import Program
@@ -82,13 +88,14 @@ def join(session: Session, *, program: Program, data: EnrolmentInput,
     """The join form: a new customer gets a card; a known one gets a mailed link or is
     sent to the counter (see the module's invariants). The card, or the link that may
     enrol them later, is attributed to ``location_id`` and ``source``
-    (``app.cards.attribution``)."""
-    email = normalize_email(data.email)
-    phone = normalize_phone(data.phone, program.country)
+    (``app.cards.attribution``). ``ContactInvalid`` when the contact is not what the
+    program asks for."""
+    contact = read_contact(program, email=data.email, phone=data.phone)
+    email, phone = contact.email, contact.phone
     customer = find_customer(session, program.merchant_id, email, phone)
     if customer is None:
         try:
-            created = new_customer(session, program, data, email, phone)
+            created = new_customer(session, program, data, contact)
             card = create_card(session, program, created, location_id, source)
             session.commit()
             return Joined(Reply.CARD_CREATED, card)
@@ -98,15 +105,25 @@ def join(session: Session, *, program: Program, data: EnrolmentInput,
             customer = find_customer(session, program.merchant_id, email, phone)
             if customer is None:
                 raise
-    reply = _returning(session, program, customer, location_id=location_id, source=source,
+    reply = _returning(session, program, customer, Typed(data, contact),
+                       location_id=location_id, source=source,
                        locale=data.locale or customer.locale, requested_from=requested_from,
                        mail_allowed=mail_allowed, now=now or utcnow())
     session.commit()
     return Joined(reply)
 
 
-def _returning(session: Session, program: Program, customer: Customer, *,
-               location_id: int | None, source: str | None, locale: str, requested_from: str | None,
+@dataclass(frozen=True)
+class Typed:
+    """What a returning customer's form held: offered to them on the link."""
+
+    data: EnrolmentInput
+    contact: Contact
+
+
+def _returning(session: Session, program: Program, customer: Customer, typed: Typed, *,
+               location_id: int | None, source: str | None, locale: str,
+               requested_from: str | None,
                mail_allowed: Callable[[], bool], now: datetime) -> Reply:
     if customer.email is None:
         return Reply.ASK_AT_COUNTER
@@ -131,6 +148,7 @@ def _returning(session: Session, program: Program, customer: Customer, *,
         card_id=card.id if card is not None else None, location_id=location_id,
         source=source, locale=locale, requested_from=(requested_from or "")[:64] or None,
         created_at=now, expires_at=now + LINK_LIFETIME)
+    details.propose(session, link, customer, typed.data, typed.contact)
     session.add(link)
     session.flush()
     queue_mail(session, merchant_id=program.merchant_id, customer_id=customer.id,
@@ -151,19 +169,24 @@ def link_state(link: CardRecoveryLink, *, now: datetime | None = None) -> LinkSt
     return LinkState.OPEN
 
 
-def open_link(session: Session, *, link_id: int, now: datetime | None = None) -> Card:
+def open_link(session: Session, *, link_id: int,
+              accept: frozenset[details.Detail] = frozenset(),
+              now: datetime | None = None) -> Card:
     """Consume the link and return the card it opens (enrolling the customer in the
-    link's program when they have no card there); ``Gone`` when used or expired."""
+    link's program when they have no card there), storing the offered details the
+    owner ticked (``accept``); ``Gone`` when used or expired."""
     now = now or utcnow()
     try:
-        return _consume(session, link_id, now)
+        return _consume(session, link_id, accept, now)
     except IntegrityError:
-        # The merchant enrolled them at this very moment: open that card instead.
+        # The merchant enrolled them at this very moment (open that card instead), or
+        # another customer took a ticked contact (``store_accepted`` skips it now).
         session.rollback()
-        return _consume(session, link_id, now)
+        return _consume(session, link_id, accept, now)
 
 
-def _consume(session: Session, link_id: int, now: datetime) -> Card:
+def _consume(session: Session, link_id: int, accept: frozenset[details.Detail],
+             now: datetime) -> Card:
     consumed = session.execute(
         update(CardRecoveryLink)
         .where(CardRecoveryLink.id == link_id, CardRecoveryLink.used_at.is_(None),
@@ -174,9 +197,11 @@ def _consume(session: Session, link_id: int, now: datetime) -> Card:
         raise Gone("This link has been used or has expired.", code=ProblemCode.LINK_GONE)
     link = session.get(CardRecoveryLink, link_id, populate_existing=True)
     assert link is not None
+    changed = details.store_accepted(session, link, accept)
     card = card_of(session, program_id=link.program_id, customer_id=link.customer_id)
     if card is None:
         card = create_card(session, link.program, link.customer, link.location_id,
                            link.source)
+    details.audit(session, link, card, changed)
     session.commit()
     return card

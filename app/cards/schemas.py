@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import date
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool
 
+from app.cards.contacts import API_MESSAGES, birthday_fault
+from app.clock import utcnow
 from app.validation import LINE, Body
+
+
+def _date_text(value: Any) -> Any:
+    if not isinstance(value, str | date):
+        raise ValueError("must be a date, YYYY-MM-DD, as a string")
+    return value
+
+
+def _a_birthday(value: date) -> date:
+    fault = birthday_fault(value, today=utcnow().date())
+    if fault is not None:
+        raise ValueError(API_MESSAGES[fault])
+    return value
+
+
+# JSON has no date: "1990-05-17", from 1900 to today.
+Birthday = Annotated[date, Field(strict=False), BeforeValidator(_date_text),
+                     AfterValidator(_a_birthday)]
 
 
 class EnrolmentInput(Body):
@@ -15,12 +36,9 @@ class EnrolmentInput(Body):
     phone: Annotated[str, Field(max_length=40), LINE] | None = None
     marketing_consent: StrictBool = False
     locale: Literal["en", "ru", "uk"] | None = None
-
-    @model_validator(mode="after")
-    def _reachable(self) -> EnrolmentInput:
-        if not self.email and not self.phone:
-            raise ValueError("give an email address or a phone number")
-        return self
+    birthday: Birthday | None = None
+    # Which contact is required is the program's choice (``contact``), checked with the
+    # program at hand (``app.cards.contacts.read_contact``).
 
 
 class CardLinkInput(Body):

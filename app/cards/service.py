@@ -11,12 +11,11 @@ import secrets
 import uuid
 from dataclasses import dataclass
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.cards.contacts import Contact, read_contact
 from app.cards.models import Card, Customer
 from app.cards.numbers import new_card_number, number_from_scan
 from app.cards.schemas import EnrolmentInput
@@ -36,38 +35,15 @@ class Enrolment:
     created: bool
 
 
-def normalize_email(value: str | None) -> str | None:
-    if not value:
-        return None
-    try:
-        result = validate_email(value, check_deliverability=False)
-    except EmailNotValidError as error:
-        raise Invalid(f"email: {error}",
-                      errors=[{"field": "email", "message": str(error)}]) from None
-    return result.normalized.lower()
-
-
-def normalize_phone(value: str | None, country: str | None) -> str | None:
-    if not value:
-        return None
-    message = "not a valid phone number; write it with the country code, like +380 44 123 4567"
-    try:
-        parsed = phonenumbers.parse(value, country)
-    except phonenumbers.NumberParseException:
-        parsed = None
-    if parsed is None or not phonenumbers.is_valid_number(parsed):
-        raise Invalid(f"phone: {message}", errors=[{"field": "phone", "message": message}])
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-
-
 def enroll(
     session: Session, *, program: Program, data: EnrolmentInput, location_id: int | None = None
 ) -> Enrolment:
     """For the merchant's API: the program's card for this customer, a new one or the one
     already enrolled. A customer of another of the merchant's programs gets a card here
-    (their name and contact stay; a consent given now is recorded)."""
-    email = normalize_email(data.email)
-    phone = normalize_phone(data.phone, program.country)
+    (their name and contact stay; a consent given now is recorded). The program's
+    contact rule holds here as on the join form (``ContactInvalid``)."""
+    contact = read_contact(program, email=data.email, phone=data.phone)
+    email, phone = contact.email, contact.phone
     customer = find_customer(session, program.merchant_id, email, phone)
     if customer is not None:
         existing = card_of(session, program_id=program.id, customer_id=customer.id)
@@ -75,7 +51,7 @@ def enroll(
             return Enrolment(existing, created=False)
     try:
         if customer is None:
-            customer = new_customer(session, program, data, email, phone)
+            customer = new_customer(session, program, data, contact)
         elif data.marketing_consent and not customer.marketing_consent:
             customer.marketing_consent, customer.consent_at = True, utcnow()
         card = create_card(session, program, customer, location_id)
@@ -120,11 +96,12 @@ def card_of(session: Session, *, program_id: int, customer_id: int) -> Card | No
 
 
 def new_customer(session: Session, program: Program, data: EnrolmentInput,
-                 email: str | None, phone: str | None) -> Customer:
+                 contact: Contact) -> Customer:
     """A customer the merchant did not know (the caller found none with this contact);
     their consent is recorded as given (the caller flushes and commits)."""
-    customer = Customer(merchant_id=program.merchant_id, name=data.name, email=email,
-                        phone=phone, locale=data.locale or program.locales[0],
+    customer = Customer(merchant_id=program.merchant_id, name=data.name,
+                        email=contact.email, phone=contact.phone, birthday=data.birthday,
+                        locale=data.locale or program.locales[0],
                         marketing_consent=data.marketing_consent,
                         consent_at=utcnow() if data.marketing_consent else None)
     session.add(customer)

@@ -10,6 +10,7 @@ texts could be localized reads so). ``*_given`` is the text as the merchant gave
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -25,6 +27,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -33,6 +36,28 @@ from app.db import Base
 from app.texts import LocalizedValue
 
 ROLES = ("owner", "manager", "cashier", "analyst")
+
+
+class ContactRule(enum.StrEnum):
+    """Which contact a program's join form asks for and requires (``Program.contact``)."""
+
+    EMAIL = "email"  # the email field alone, required
+    PHONE = "phone"  # the phone field alone, required
+    EITHER = "either"  # both fields; one of them is enough
+    BOTH = "both"  # both fields, both required
+
+    @property
+    def asks_email(self) -> bool:
+        return self is not ContactRule.PHONE
+
+    @property
+    def asks_phone(self) -> bool:
+        return self is not ContactRule.EMAIL
+
+    @property
+    def required_fields(self) -> tuple[str, ...]:
+        return {ContactRule.EMAIL: ("email",), ContactRule.PHONE: ("phone",),
+                ContactRule.EITHER: (), ContactRule.BOTH: ("email", "phone")}[self]
 
 
 class Merchant(Base):
@@ -112,6 +137,15 @@ class Program(Base):
     name_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)
     reward_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)
     terms_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # The join form (``app.cards.contacts``): which contact it requires, whether it asks
+    # for a birthday, and where its terms and privacy notice are (a URL of the merchant's,
+    # or ``terms``/``privacy`` served as a page of their own).
+    contact: Mapped[str] = mapped_column(String(8), default=ContactRule.EITHER.value,
+                                         server_default=ContactRule.EITHER.value)
+    ask_birthday: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    terms_url: Mapped[str | None] = mapped_column(String(500))
+    privacy: Mapped[str] = mapped_column(Text, default="", server_default="")
+    privacy_url: Mapped[str | None] = mapped_column(String(500))
     support_email: Mapped[str | None] = mapped_column(String(320))
     support_phone: Mapped[str | None] = mapped_column(String(32))
     website: Mapped[str | None] = mapped_column(String(500))
@@ -130,6 +164,7 @@ class Program(Base):
         CheckConstraint("kind IN ('points', 'stamps')", name="kind"),
         CheckConstraint("point_value > 0", name="point_value_positive"),
         CheckConstraint("welcome_points >= 0", name="welcome_points_not_negative"),
+        CheckConstraint("contact IN ('email', 'phone', 'either', 'both')", name="contact"),
     )
 
     @property

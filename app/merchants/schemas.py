@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, HttpUrl, model_validator
+import phonenumbers
+from pydantic import AfterValidator, EmailStr, Field, HttpUrl, StrictBool, model_validator
 
+from app.merchants.models import ContactRule
 from app.texts import LocalizedText, LocalizedValue
 from app.validation import LINE, LINES, MAX_INT, MAX_INT32, WHOLE, Body, Count, Percent, Real
 
@@ -20,6 +22,17 @@ SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
 Locale = Literal["en", "ru", "uk"]
 BarcodeFormat = Literal["qr", "pdf417", "aztec", "code128"]
+
+
+def _known_country(code: str) -> str:
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError("must be an ISO 3166 alpha-2 country code, such as UA")
+    return code
+
+
+Country = Annotated[str, Field(pattern=r"^[A-Z]{2}$"), AfterValidator(_known_country)]
+# Which contact the join form requires (``ContactRule``), given by its value.
+ContactSetting = Annotated[ContactRule, Field(strict=False)]
 
 DEFAULT_COLORS = {"background": "#1F2A44", "foreground": "#FFFFFF", "label": "#C9D3E6"}
 
@@ -78,7 +91,11 @@ class ProgramFields(Body):
     name: Annotated[LocalizedValue, LocalizedText(120, min_length=1)] | None = None
     kind: Literal["points", "stamps"] | None = None
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
-    country: Annotated[str, Field(pattern=r"^[A-Z]{2}$")] | None = None
+    country: Country | None = Field(None, description=(
+        "ISO 3166 alpha-2 country whose local phone numbers customers may type "
+        "('067 123 45 67' in UA); on creation it defaults to the one country whose "
+        "currency 'currency' is, and stays null when several share it (USD, EUR): "
+        "customers then write numbers with their country code."))
     earn_percent: Percent | None = None
     point_value: Annotated[int, Field(ge=1, le=MAX_INT32), WHOLE] | None = None
     welcome_points: Annotated[int, Field(ge=0, le=MAX_INT32), WHOLE] | None = None
@@ -95,6 +112,19 @@ class ProgramFields(Body):
     stamp_min_amount: Count | None = None
     terms: (Annotated[LocalizedValue, LocalizedText(4000, multiline=True)]
            | None) = None
+    contact: ContactSetting | None = Field(None, description=(
+        "Which contact the join form asks for and requires: 'email' or 'phone' (that one "
+        "field), 'either' (both fields, one is enough; the default) or 'both'."))
+    ask_birthday: StrictBool | None = Field(None, description=(
+        "Whether the join form asks for the customer's birthday (never required)."))
+    terms_url: Annotated[HttpUrl, LINE] | None = Field(None, description=(
+        "The merchant's terms on their own site, linked from the join form; without it "
+        "the join form links 'terms' as a page of its own, when there are terms."))
+    privacy: Annotated[str, Field(max_length=20000), LINES] | None = Field(None, description=(
+        "The merchant's privacy notice, served as a page linked from the join form unless "
+        "privacy_url is given."))
+    privacy_url: Annotated[HttpUrl, LINE] | None = Field(None, description=(
+        "The merchant's privacy notice on their own site, linked from the join form."))
     support_email: Annotated[EmailStr, LINE] | None = None
     support_phone: Annotated[str, Field(max_length=32), LINE] | None = None
     website: Annotated[HttpUrl, LINE] | None = None

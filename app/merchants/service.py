@@ -17,6 +17,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import phonenumbers
+from babel.core import get_global
 from slugify import slugify
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +29,15 @@ from app import rows
 from app.cards.models import Card
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound
-from app.merchants.models import ROLES, ApiKey, Location, Merchant, Program, Staff
+from app.merchants.models import (
+    ROLES,
+    ApiKey,
+    ContactRule,
+    Location,
+    Merchant,
+    Program,
+    Staff,
+)
 from app.merchants.schemas import (
     DEFAULT_COLORS,
     SLUG_PATTERN,
@@ -252,6 +262,8 @@ def create_program(session: Session, *, merchant_id: int, data: ProgramCreate) -
         slug = _unique_slug(session, program_slug(localized(data.name, locales[0], locales)))
     program = Program(merchant_id=merchant_id, slug=slug)
     _apply(program, data, set(ProgramCreate.model_fields))
+    if data.country is None:
+        program.country = default_country(program.currency)
     _check_kind(program)
     session.add(program)
     try:
@@ -296,11 +308,13 @@ def _apply(program: Program, data: ProgramCreate | ProgramUpdate, fields: set[st
 
 # A program's localized texts: the plain column and the one of its texts per language.
 _TEXT_COLUMNS = {"name": "name_texts", "reward_text": "reward_texts", "terms": "terms_texts"}
-_JSON_FIELDS = frozenset({"tiers", "colors", "limits", "website", "support_email", "triggers"})
+_JSON_FIELDS = frozenset({"tiers", "colors", "limits", "website", "support_email", "triggers",
+                          "terms_url", "privacy_url", "contact"})
 _DEFAULTS: dict[str, Any] = {
     "kind": "points", "currency": "USD", "earn_percent": Decimal(0), "point_value": 100,
     "welcome_points": 0, "locales": ["en"], "barcode_format": "qr", "tiers": [],
     "limits": {}, "colors": DEFAULT_COLORS, "triggers": [], "max_redeem_percent": Decimal(100),
+    "contact": ContactRule.EITHER.value, "ask_birthday": False, "privacy": "",
 }
 
 
@@ -369,6 +383,20 @@ def _tier_clashes(tiers: list[dict[str, Any]], locales: list[str]) -> list[dict[
                 faults.append({"field": f"tiers.{index}.name",
                                "message": f"another tier has this name in {locale}"})
     return faults
+
+
+def default_country(currency: str) -> str | None:
+    """The country whose phone numbers a new program's customers may type without the
+    country code: the one country whose legal tender ``currency`` is today (UAH: UA),
+    or None when several share it (USD, EUR, GBP) or none does, so that no customer's
+    number is read as another country's (from CLDR, through Babel)."""
+    countries = {
+        territory for territory, periods in get_global("territory_currencies").items()
+        if territory in phonenumbers.SUPPORTED_REGIONS
+        and any(code == currency and end is None and tender
+                for code, _start, end, tender in periods)
+    }
+    return countries.pop() if len(countries) == 1 else None
 
 
 def _check_kind(program: Program) -> None:

@@ -139,17 +139,18 @@ class Wallet:
             return replace(design, logo=None)
         return design
 
-    def program_mark(self, program: Program) -> bytes:
-        """The program's square mark (PNG) for Google Wallet, with the same fallback."""
+    def program_mark(self, program: Program, side: int = 660) -> bytes:
+        """The program's square mark (PNG), ``side`` pixels, for Google Wallet (660) and
+        the customer's pages (small), with the same fallback."""
         colors = program.colors
         try:
             return square_mark(program.name, colors["background"], colors["foreground"],
-                               program.logo)
+                               program.logo, side=side)
         except (ValueError, OSError) as error:
             log.warning("program %s: its logo cannot be drawn (%s); the default mark is "
                         "served", program.id, error)
             return square_mark(program.name, colors["background"], colors["foreground"],
-                               None)
+                               None, side=side)
 
     def package(self, card: Card, *, offers: Sequence[str] = ()) -> bytes:
         """The signed pass; ``offers`` are the titles of the offers the card shows now."""

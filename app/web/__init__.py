@@ -22,6 +22,7 @@ def register_web(app: Flask) -> None:
         recovery,
     )
     from app.web.context import IdConverter, install_session_teardown
+    from app.web.forms import csrf_settings
     from app.web.jsonbody import BoundedJSONProvider
     from app.web.limits import install_rate_limits
     from app.web.pages import init_babel
@@ -29,6 +30,7 @@ def register_web(app: Flask) -> None:
     from app.web.security import install_security_headers
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
+    app.config.update(csrf_settings())  # Flask-WTF: the customer's forms (app.web.forms)
     app.json = BoundedJSONProvider(app)  # every request body is parsed with a bound
     install_session_teardown(app)
     operations.install_request_metrics(app)

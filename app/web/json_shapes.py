@@ -57,6 +57,11 @@ def program_json(program: Program, base_url: str) -> dict[str, Any]:
                          "points_per_cashier_per_day")
         },
         "terms": program.terms_given,
+        "contact": program.contact,
+        "ask_birthday": program.ask_birthday,
+        "terms_url": program.terms_url,
+        "privacy": program.privacy,
+        "privacy_url": program.privacy_url,
         "support_email": program.support_email,
         "support_phone": program.support_phone,
         "website": program.website,
@@ -107,6 +112,7 @@ def card_json(card: Card, wallet: Wallet) -> dict[str, Any]:
             "phone": customer.phone,
             "locale": customer.locale,
             "marketing_consent": customer.marketing_consent,
+            "birthday": customer.birthday.isoformat() if customer.birthday else None,
         },
         "created_at": card.created_at.isoformat() + "Z",
     }

@@ -15,7 +15,7 @@ from typing import Any, get_args
 
 from app.i18n import LOCALES
 from app.ledger.models import ENTRY_KINDS
-from app.merchants.models import ROLES
+from app.merchants.models import ROLES, ContactRule
 from app.merchants.schemas import BarcodeFormat
 from app.problem_codes import ProblemCode
 
@@ -78,7 +78,9 @@ def _program_schema() -> dict[str, Any]:
         "stamps_required": nullable("integer"), "reward_text": ref("LocalizedText"),
         "colors": colors, "locales": {"type": "array", "items": STRING},
         "barcode_format": {"enum": list(get_args(BarcodeFormat))}, "limits": limits,
-        "terms": ref("LocalizedText"), "support_email": nullable("string"),
+        "terms": ref("LocalizedText"), "contact": {"enum": [rule.value for rule in ContactRule]},
+        "ask_birthday": BOOLEAN, "terms_url": nullable("string"), "privacy": STRING,
+        "privacy_url": nullable("string"), "support_email": nullable("string"),
         "support_phone": nullable("string"), "website": nullable("string"),
         "has_logo": BOOLEAN, "design_version": INTEGER, "join_url": STRING,
         "qr_url": STRING, "created_at": STRING})
@@ -87,7 +89,7 @@ def _program_schema() -> dict[str, Any]:
 def _card_schema() -> dict[str, Any]:
     customer = record({"name": STRING, "email": nullable("string"),
                        "phone": nullable("string"), "locale": STRING,
-                       "marketing_consent": BOOLEAN})
+                       "marketing_consent": BOOLEAN, "birthday": nullable("string")})
     return record({
         "id": INTEGER, "program_id": INTEGER, "number": STRING, "serial_number": STRING,
         "status": {"enum": ["active", "blocked"]}, "balance": INTEGER,

@@ -1,12 +1,16 @@
-"""What the customer's pages share: their language, the form token, rendering."""
+"""What the customer's pages share: their language and rendering.
+
+Forms and their CSRF tokens are Flask-WTF's (``app.web.forms``).
+"""
 
 from __future__ import annotations
 
-import hmac
-import secrets
+from datetime import date
 from typing import Any
 
-from flask import Flask, Response, render_template, request, session
+import phonenumbers
+from babel.dates import format_date
+from flask import Flask, Response, render_template, request
 from flask_babel import Babel, refresh
 
 from app import i18n
@@ -41,19 +45,10 @@ def page_locale(program: Program | None, chosen: str | None = None) -> str:
     return best_locale(requested, program.locales if program is not None else LOCALES)
 
 
-def csrf_token() -> str:
-    """The form token of this browser's session (the join form, the recovery button)."""
-    token = session.get("csrf")
-    if not isinstance(token, str):
-        token = secrets.token_urlsafe(24)
-        session["csrf"] = token
-    return token
-
-
-def csrf_matches(sent: str) -> bool:
-    """Whether a form came back with this session's token. As bytes: ``compare_digest``
-    refuses text that is not ASCII, and a form may hold any."""
-    return hmac.compare_digest(sent.encode(), csrf_token().encode())
+def phone_display(e164: str) -> str:
+    """A stored phone as people read it: ``+380 67 123 4567``."""
+    return phonenumbers.format_number(phonenumbers.parse(e164),
+                                      phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
 
 def page(template: str, program: Program | None, locale: str, status: int = 200,
@@ -65,6 +60,9 @@ def page(template: str, program: Program | None, locale: str, status: int = 200,
     The merchant's texts read in the page's language (``app.texts``): ``program_name``,
     ``text(value)`` for any localized text, ``tier_name(key)`` for a card's tier.
     """
+    def date_display(value: date) -> str:
+        return format_date(value, format="long", locale=locale)
+
     locales = program.locales if program is not None else LOCALES
 
     def text(value: LocalizedValue | None) -> str:
@@ -77,6 +75,7 @@ def page(template: str, program: Program | None, locale: str, status: int = 200,
         refresh()  # Flask-Babel's locale of this request follows (its number formats)
         html = render_template(template, program=program, locale=locale, locales=locales,
                                program_name=text(program.name_given) if program else None,
-                               text=text, tier_name=tier, **context)
+                               text=text, tier_name=tier, phone_display=phone_display,
+                               date_display=date_display, **context)
     return Response(html, status=status, mimetype="text/html")
 

@@ -13,18 +13,21 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.cards import recovery
 from app.cards import service as cards
 from app.cards.attribution import campaign_source
+from app.cards.contacts import ContactInvalid, phone_example
 from app.cards.models import Card
-from app.cards.schemas import EnrolmentInput
+from app.clock import utcnow
 from app.errors import Invalid, NotFound, RateLimited
-from app.i18n import lazy_gettext
+from app.i18n import using_locale
 from app.merchants.models import Location, Program
 from app.merchants.service import program_by_slug, program_location
 from app.offers.service import shown_offers
-from app.validation import parse, parse_id
+from app.texts import localized
+from app.validation import parse_id
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
+from app.web.forms import JoinForm, fields_in_error
 from app.web.limits import LimitName, rate_limits
-from app.web.pages import csrf_matches, csrf_token, page, page_locale
+from app.web.pages import page, page_locale
 from app.web.security import no_store
 
 blueprint = Blueprint("public", __name__)
@@ -44,8 +47,12 @@ def _source() -> str | None:
 @blueprint.get("/join/<slug>")
 def join_form(slug: str) -> Response:
     program = program_by_slug(db(), slug)
-    return page("join.html", program, page_locale(program), form={}, errors=[],
-                location=_location(program), source=_source(), csrf=csrf_token())
+    locale = page_locale(program)
+    location = _location(program)
+    with using_locale(locale):
+        form = JoinForm.for_program(program, formdata=None)
+        form.location.data = str(location.id) if location is not None else ""
+        return _join_page(program, locale, form)
 
 
 @blueprint.post("/join/<slug>")
@@ -57,32 +64,66 @@ def join(slug: str) -> BaseResponse:
         rate_limits().check(LimitName.JOIN_PER_ADDRESS, LimitName.JOIN_PER_PROGRAM)
     except RateLimited as refused:
         return busy_page(refused, program, locale)
-    form = {name: request.form.get(name, "").strip() for name in ("name", "email", "phone")}
     location, source = _location(program), _source()
-    sent_token = request.form.get("csrf", "")
-    if not csrf_matches(sent_token):
-        errors = [lazy_gettext("Your session expired; please send the form again.")]
-        return page("join.html", program, locale, 400, form=form, errors=errors,
-                    location=location, source=source, csrf=csrf_token())
-    data: dict[str, object] = {key: value for key, value in form.items() if value}
-    data["marketing_consent"] = request.form.get("consent") == "yes"
-    data["locale"] = locale
-    try:
-        joined = recovery.join(db(), program=program, data=parse(EnrolmentInput, data),
-                               location_id=location.id if location else None,
-                               source=source, requested_from=request.remote_addr,
-                               mail_allowed=_mail_budget)
-    except Invalid as problem:
-        messages = [f"{item['field']}: {item['message']}"
-                    for item in problem.extra.get("errors", [])] or [problem.detail]
-        return page("join.html", program, locale, 422, form=form, errors=messages,
-                    location=location, source=source, csrf=csrf_token())
+    with using_locale(locale):
+        form = JoinForm.for_program(program)
+        if not form.validate():
+            return _join_page(program, locale, form, 400 if form.expired else 422)
+        try:
+            joined = recovery.join(db(), program=program, data=form.enrolment(locale),
+                                   location_id=location.id if location else None,
+                                   source=source, requested_from=request.remote_addr,
+                                   mail_allowed=_mail_budget)
+        except ContactInvalid as invalid:  # the rules moved between the two checks
+            form.show_faults(invalid)
+            return _join_page(program, locale, form, 422)
+        except Invalid as problem:
+            form.show_problem(problem)
+            return _join_page(program, locale, form, 422)
     if joined.card is not None:
         token = runtime().wallet.card_token(joined.card)
         return redirect(url_for("public.card_page", token=token, lang=locale), code=303)
     # A returning customer: one page per kind of answer, and nothing of theirs on it.
     return page("returning.html", program, locale, reply=joined.reply.value,
                 minutes=recovery.LINK_MINUTES)
+
+
+def _join_page(program: Program, locale: str, form: JoinForm, status: int = 200) -> Response:
+    return page("join.html", program, locale, status, form=form, source=_source(),
+                errors=fields_in_error(form), documents=_documents(program, locale),
+                phone_example=phone_example(program.country),
+                today=utcnow().date().isoformat())
+
+
+def _documents(program: Program, locale: str) -> dict[str, str]:
+    """Where the join form links the merchant's terms and privacy notice: their own
+    site's page, or the text they gave served here; neither when there is none."""
+    links: dict[str, str] = {}
+    terms = localized(program.terms_given, locale, program.locales)
+    for kind, url, text in (("terms", program.terms_url, terms),
+                            ("privacy", program.privacy_url, program.privacy)):
+        if url:
+            links[kind] = url
+        elif text.strip():
+            links[kind] = url_for("public.document", slug=program.slug, kind=kind,
+                                  lang=locale)
+    return links
+
+
+@blueprint.get("/join/<slug>/<any(terms, privacy):kind>")
+def document(slug: str, kind: str) -> Response:
+    """The merchant's terms or privacy notice, as they wrote it; 404 when they gave none
+    (or gave a URL of their own, which the join form links instead)."""
+    program = program_by_slug(db(), slug)
+    locale = page_locale(program)
+    text = (localized(program.terms_given, locale, program.locales) if kind == "terms"
+            else program.privacy)
+    if not text.strip():
+        raise NotFound("No such page.")
+    paragraphs = [part.strip() for part in text.replace("\r\n", "\n").split("\n\n")
+                  if part.strip()]
+    return page("document.html", program, locale, kind=kind, paragraphs=paragraphs,
+                join_url=url_for("public.join_form", slug=program.slug, lang=locale))
 
 
 def _mail_budget() -> bool:
@@ -120,6 +161,21 @@ def program_logo(slug: str) -> Response:
     """The program's square mark, public: Google Wallet fetches it for the class."""
     program = program_by_slug(db(), slug)
     response = Response(runtime().wallet.program_mark(program), mimetype="image/png")
+    response.headers["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
+ICON_SIDE = 96  # pixels: the pages show it at 48 CSS pixels, sharp on a 2x screen
+
+
+@blueprint.get("/p/<slug>/icon.png")
+def program_icon(slug: str) -> Response:
+    """The program's mark, small, for its pages (and their tab icon): a few kilobytes,
+    where the 660-pixel mark may weigh more than the whole page should. Links carry the
+    design version, so it may be cached."""
+    program = program_by_slug(db(), slug)
+    response = Response(runtime().wallet.program_mark(program, side=ICON_SIDE),
+                        mimetype="image/png")
     response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 

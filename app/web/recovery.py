@@ -1,24 +1,28 @@
 """The one-time link a returning customer gets by mail (``/r/{token}``).
 
 GET only shows a page with a button: mail scanners fetch links before people do, and
-must not use the link up. The button POSTs (with the join form's CSRF token), which
-consumes the link and sends the browser to the card's page (303). A used or expired link
+must not use the link up. The button POSTs (with the form's CSRF token, Flask-WTF's),
+which consumes the link and sends the browser to the card's page (303). The page offers
+what the join form held beyond the match (``app.cards.details``), a box per detail,
+unticked; the ticked ones are stored. A used or expired link
 is 410 and an unknown or forged one 404, each a page in the customer's language saying
 how to ask for a new link. Nothing here is cached.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, request, url_for
+from flask import Blueprint, Response, redirect, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.cards import recovery
+from app.cards.details import offered
 from app.cards.models import CardRecoveryLink
 from app.errors import Gone, RateLimited
-from app.i18n import LazyText, lazy_gettext
+from app.i18n import LazyText, lazy_gettext, using_locale
 from app.web.context import db, runtime
+from app.web.forms import OpenCardForm
 from app.web.limits import LimitName, limited
-from app.web.pages import csrf_matches, csrf_token, page, page_locale
+from app.web.pages import page, page_locale
 from app.web.public import refused_page
 from app.web.security import no_store
 
@@ -29,7 +33,6 @@ LINK_INVALID = lazy_gettext("This link is not valid.")
 LINK_USED = lazy_gettext("This link has already been used.")
 GONE_MESSAGES = {recovery.LinkState.USED: LINK_USED,
                  recovery.LinkState.EXPIRED: lazy_gettext("This link has expired.")}
-SESSION_EXPIRED = lazy_gettext("Your session expired; please press the button again.")
 
 
 def _open_link(token: str) -> CardRecoveryLink | BaseResponse:
@@ -52,11 +55,15 @@ def _gone(link: CardRecoveryLink, message: LazyText) -> Response:
                 join_url=join_url, minutes=recovery.LINK_MINUTES)
 
 
-def _confirm(link: CardRecoveryLink, status: int = 200,
-             error: LazyText | None = None) -> Response:
+def _confirm(link: CardRecoveryLink, form: OpenCardForm | None = None,
+             status: int = 200) -> Response:
+    """The button, and the details to tick; ``form`` is the one that came back without
+    a valid token (400: it says the session expired)."""
     locale = page_locale(link.program, link.locale)
-    return page("recovery.html", link.program, locale, status, csrf=csrf_token(),
-                error=error)
+    with using_locale(locale):
+        shown = form or OpenCardForm.for_offers(offered(link), formdata=None)
+        return page("recovery.html", link.program, locale, status, form=shown,
+                    expired=form is not None and form.expired)
 
 
 @blueprint.get("/r/<token>")
@@ -74,10 +81,11 @@ def open_card(token: str) -> BaseResponse:
     link = _open_link(token)
     if not isinstance(link, CardRecoveryLink):
         return link
-    if not csrf_matches(request.form.get("csrf", "")):
-        return _confirm(link, 400, error=SESSION_EXPIRED)
+    form = OpenCardForm.for_offers(offered(link))
+    if not form.validate():
+        return _confirm(link, form, 400)
     try:
-        card = recovery.open_link(db(), link_id=link.id)
+        card = recovery.open_link(db(), link_id=link.id, accept=form.accepted())
     except Gone:
         return _gone(link, LINK_USED)  # another click won the race
     locale = page_locale(link.program, link.locale)

@@ -1,0 +1,141 @@
+"""How a customer can be reached, as the program's join settings ask it: the email and
+phone normalized, the program's contact rule applied, a birthday checked.
+
+One set of rules for both doors (the join page and the merchant's API): each check names
+what is wrong as a ``Fault`` per field, which the page says in the customer's language
+and the API in English (``ContactInvalid``, 422 with ``errors`` naming each field).
+
+Invariants: a stored email is lower-cased as ``email_validator`` normalizes it; a stored
+phone is E.164, read with the program's country when it has no country code
+(``"067 123 45 67"`` in UA is ``+380671234567``); a birthday lies between
+``EARLIEST_BIRTHDAY`` and today.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import date
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from app.errors import Invalid
+from app.merchants.models import ContactRule, Program
+
+EARLIEST_BIRTHDAY = date(1900, 1, 1)
+
+
+class Fault(enum.Enum):
+    """What is wrong with one field of a join."""
+
+    MISSING = "missing"  # the program requires this field and it is empty
+    CONTACT_MISSING = "contact_missing"  # 'either': neither an email nor a phone
+    EMAIL_INVALID = "email_invalid"
+    PHONE_INVALID = "phone_invalid"
+    BIRTHDAY_INVALID = "birthday_invalid"  # not a date (only a form can send one)
+    BIRTHDAY_IN_FUTURE = "birthday_in_future"
+    BIRTHDAY_TOO_EARLY = "birthday_too_early"
+
+
+# What the API says (its clients are developers, in English); pages say their own.
+API_MESSAGES = {
+    Fault.MISSING: "is required by this program",
+    Fault.CONTACT_MISSING: "give an email address or a phone number",
+    Fault.EMAIL_INVALID: "not a valid email address",
+    Fault.PHONE_INVALID: "not a valid phone number; write it with the country code, "
+                         "like +380 44 123 4567",
+    Fault.BIRTHDAY_INVALID: "must be a date, YYYY-MM-DD",
+    Fault.BIRTHDAY_IN_FUTURE: "must not be in the future",
+    Fault.BIRTHDAY_TOO_EARLY: "must be in 1900 or later",
+}
+
+
+class ContactInvalid(Invalid):
+    """422: the fields named in ``faults`` are wrong (each with its ``Fault``)."""
+
+    def __init__(self, faults: dict[str, Fault]) -> None:
+        errors = [{"field": field, "message": API_MESSAGES[fault]}
+                  for field, fault in faults.items()]
+        first = errors[0]
+        super().__init__(f"{first['field']}: {first['message']}", errors=errors)
+        self.faults = faults
+
+
+@dataclass(frozen=True)
+class Contact:
+    """A customer's email and phone, normalized; at least one of them is set."""
+
+    email: str | None
+    phone: str | None
+
+
+def normalize_email(value: str | None) -> str | None:
+    """The email as stored, None for none; ``ContactInvalid`` if it is not one."""
+    if not value:
+        return None
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError:
+        raise ContactInvalid({"email": Fault.EMAIL_INVALID}) from None
+    return result.normalized.lower()
+
+
+def normalize_phone(value: str | None, country: str | None) -> str | None:
+    """The phone in E.164, read with ``country`` when it has no country code; None for
+    none; ``ContactInvalid`` if it is no valid number."""
+    if not value:
+        return None
+    try:
+        parsed = phonenumbers.parse(value, country)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is None or not phonenumbers.is_valid_number(parsed):
+        raise ContactInvalid({"phone": Fault.PHONE_INVALID})
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def read_contact(program: Program, *, email: str | None, phone: str | None) -> Contact:
+    """The contact the program's rule asks for, normalized; ``ContactInvalid`` naming
+    every wrong field at once."""
+    faults: dict[str, Fault] = {}
+    normalized: dict[str, str | None] = {"email": None, "phone": None}
+    for field, value, normalize in (
+            ("email", email, normalize_email),
+            ("phone", phone, lambda text: normalize_phone(text, program.country))):
+        try:
+            normalized[field] = normalize(value)
+        except ContactInvalid as invalid:
+            faults.update(invalid.faults)
+    rule = ContactRule(program.contact)
+    for field in rule.required_fields:
+        if not normalized[field] and field not in faults:
+            faults[field] = Fault.MISSING
+    if rule is ContactRule.EITHER and not faults and not any(normalized.values()):
+        faults = {"email": Fault.CONTACT_MISSING, "phone": Fault.CONTACT_MISSING}
+    if faults:
+        raise ContactInvalid(faults)
+    return Contact(email=normalized["email"], phone=normalized["phone"])
+
+
+def birthday_fault(value: date, *, today: date) -> Fault | None:
+    """Why ``value`` cannot be a birthday, or None when it can."""
+    if value > today:
+        return Fault.BIRTHDAY_IN_FUTURE
+    if value < EARLIEST_BIRTHDAY:
+        return Fault.BIRTHDAY_TOO_EARLY
+    return None
+
+
+def phone_example(country: str | None) -> str:
+    """A mobile number as a customer of ``country`` would write it (``050 123 4567`` in
+    UA), or with a country code when the program has no country."""
+    example = phonenumbers.example_number_for_type(
+        country or "UA", phonenumbers.PhoneNumberType.MOBILE)
+    if example is None:  # a region without mobile examples
+        example = phonenumbers.example_number(country or "UA")
+    if example is None:
+        return "+380 50 123 4567"
+    kind = (phonenumbers.PhoneNumberFormat.NATIONAL if country
+            else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(example, kind)
