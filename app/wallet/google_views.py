@@ -49,7 +49,7 @@ def google_card(card: Card, *, barcode_message: str, customer_url: str,
         balance=min(card.balance, MAX_BALANCE),
         tier=card.tier,
         stamps=card.stamps,
-        blocked=card.status == "blocked",
+        blocked=card.pass_voided,  # blocked or deleted: INACTIVE
         customer_url=customer_url,
         locale=card.customer.locale if card.customer.locale in ("en", "ru", "uk") else None,
         offers=tuple(GoogleOffer(id=f"offer_{offer.id}", title=offer.title, body=offer.body)

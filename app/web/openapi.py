@@ -243,9 +243,11 @@ def _ledger_operations() -> dict[str, dict[str, Op]]:
             conflicts="insufficient_points, idempotency_key_reused")},
         "/api/v1/cards/{id}/block": {"post": Op(
             "Block a card: refused at the counter, its pass voided", WRITERS, {"200": card},
-            "BlockInput", body_optional=True)},
+            "BlockInput", body_optional=True,
+            conflicts="card_deleted: its holder deleted their data")},
         "/api/v1/cards/{id}/unblock": {"post": Op(
-            "Unblock a card", WRITERS, {"200": card}, "BlockInput", body_optional=True)},
+            "Unblock a card", WRITERS, {"200": card}, "BlockInput", body_optional=True,
+            conflicts="card_deleted: its holder deleted their data")},
         "/api/v1/cards/{id}/entries": {"get": Op(
             "The card's ledger, newest first", EVERYONE,
             {"200": _answer("entries, and the next page's before", "Entries")},
