@@ -236,3 +236,13 @@ def best_locale(requested: Iterable[str], available: Iterable[str]) -> str:
         if primary in offered:
             return primary
     return offered[0]
+
+
+# Interim, until Flask-Babel's catalogs land (branch ``babel``): the same calls, in
+# English, so that pages written with msgids render meanwhile. The merge takes babel's.
+def gettext(msgid: str, **values: object) -> str:
+    return msgid % values if values else msgid
+
+
+def ngettext(singular: str, plural: str, num: int, **values: object) -> str:
+    return (singular if num == 1 else plural) % {"num": num, **values}

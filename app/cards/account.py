@@ -95,7 +95,11 @@ class Contact:
 
 @dataclass
 class _Checked:
-    contact: Contact | None = None
+    """The form's values, each normalized when valid (None when blank or refused)."""
+
+    name: str
+    email: str | None
+    phone: str | None
     problems: dict[str, ContactProblem] = field(default_factory=dict)
 
 
@@ -114,26 +118,24 @@ def _locked_holder(session: Session, card_id: int) -> tuple[Card, Customer]:
 
 
 def _checked_contact(data: ContactInput, country: str | None) -> _Checked:
-    checked = _Checked()
-    name = data.name.strip()
-    if not name:
-        checked.problems["name"] = ContactProblem.NAME_MISSING
-    elif len(name) > MAX_NAME:
-        checked.problems["name"] = ContactProblem.NAME_TOO_LONG
+    problems: dict[str, ContactProblem] = {}
     for key, value in (("name", data.name), ("email", data.email), ("phone", data.phone)):
-        if key not in checked.problems and text_fault(value) is not None:
-            checked.problems[key] = ContactProblem.TEXT_CHARACTERS
-    email = _email(data.email.strip()) if "email" not in checked.problems else None
-    if data.email.strip() and email is None:
-        checked.problems.setdefault("email", ContactProblem.EMAIL_INVALID)
-    phone = _phone(data.phone.strip(), country) if "phone" not in checked.problems else None
-    if data.phone.strip() and phone is None:
-        checked.problems.setdefault("phone", ContactProblem.PHONE_INVALID)
-    if not data.email.strip() and not data.phone.strip():
-        checked.problems["email"] = ContactProblem.UNREACHABLE
-    if not checked.problems:
-        checked.contact = Contact(name=name, email=email, phone=phone)
-    return checked
+        if text_fault(value) is not None:
+            problems[key] = ContactProblem.TEXT_CHARACTERS
+    name, typed_email, typed_phone = data.name.strip(), data.email.strip(), data.phone.strip()
+    if not name:
+        problems["name"] = ContactProblem.NAME_MISSING
+    elif len(name) > MAX_NAME:
+        problems.setdefault("name", ContactProblem.NAME_TOO_LONG)
+    email = _email(typed_email) if "email" not in problems else None
+    if typed_email and email is None:
+        problems.setdefault("email", ContactProblem.EMAIL_INVALID)
+    phone = _phone(typed_phone, country) if "phone" not in problems else None
+    if typed_phone and phone is None:
+        problems.setdefault("phone", ContactProblem.PHONE_INVALID)
+    if not typed_email and not typed_phone:
+        problems["email"] = ContactProblem.UNREACHABLE
+    return _Checked(name=name, email=email, phone=phone, problems=problems)
 
 
 def _email(value: str) -> str | None:
@@ -157,11 +159,12 @@ def _phone(value: str, country: str | None) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _taken(session: Session, customer: Customer, contact: Contact) -> dict[str, ContactProblem]:
+def _taken(session: Session, customer: Customer, checked: _Checked
+           ) -> dict[str, ContactProblem]:
     """Which of the new email and phone another customer of the merchant holds."""
     taken: dict[str, ContactProblem] = {}
-    for key, value, problem in (("email", contact.email, ContactProblem.EMAIL_TAKEN),
-                                ("phone", contact.phone, ContactProblem.PHONE_TAKEN)):
+    for key, value, problem in (("email", checked.email, ContactProblem.EMAIL_TAKEN),
+                                ("phone", checked.phone, ContactProblem.PHONE_TAKEN)):
         if value is None or value == getattr(customer, key):
             continue
         column = Customer.email if key == "email" else Customer.phone
@@ -179,12 +182,10 @@ def change_contact(session: Session, *, card_id: int, who: Who, data: ContactInp
     changed (none: nothing written). Raises ``ContactRefused`` (nothing changed)."""
     card, customer = _locked_holder(session, card_id)
     checked = _checked_contact(data, card.program.country)
-    if checked.contact is None:
-        raise ContactRefused(checked.problems)
-    contact = checked.contact
-    taken = _taken(session, customer, contact)
-    if taken:
-        raise ContactRefused(taken)
+    problems = {**_taken(session, customer, checked), **checked.problems}
+    if problems:
+        raise ContactRefused(problems)
+    contact = Contact(name=checked.name, email=checked.email, phone=checked.phone)
     changed = [key for key in CONTACT_FIELDS
                if getattr(contact, key) != getattr(customer, key)]
     if not changed:
@@ -227,6 +228,13 @@ def set_marketing_consent(session: Session, *, card_id: int, who: Who, consent: 
                fields=["marketing_consent"], given_at=iso(given_at))
     session.commit()
     return True
+
+
+def other_cards(session: Session, *, card: Card) -> int:
+    """How many more cards the card's holder has with the merchant (deleted with it)."""
+    return int(session.scalar(select(func.count()).select_from(Card).where(
+        Card.customer_id == card.customer_id, Card.id != card.id,
+        Card.status != CardStatus.DELETED)) or 0)
 
 
 def _cards_of(session: Session, customer: Customer) -> list[Card]:

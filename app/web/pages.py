@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Response, render_template, request, session
 
-from app.i18n import LOCALES, best_locale, translate
+from app.i18n import LOCALES, best_locale, gettext, ngettext, translate
 from app.merchants.models import Program
 
 
@@ -45,7 +45,8 @@ def page(template: str, program: Program | None, locale: str, status: int = 200,
     def t(key: str, **values: object) -> str:
         return translate(locale, key, **values)
 
-    html = render_template(template, program=program, locale=locale, t=t,
+    html = render_template(template, program=program, locale=locale, t=t, _=gettext,
+                           ngettext=ngettext,
                            locales=program.locales if program is not None else LOCALES,
                            **context)
     return Response(html, status=status, mimetype="text/html")

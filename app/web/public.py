@@ -1,4 +1,5 @@
-"""The customer's pages: the join form behind the counter QR code, and the card's own page.
+"""The customer's pages: the join form behind the counter QR code, and the program's
+public artwork (logo, colours). The card's own page is ``app.web.card_page``.
 
 The join form never shows or links a card that already exists: a returning customer is
 told where their card is (``app.cards.recovery``), whoever typed their email or phone.
@@ -11,16 +12,12 @@ from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.cards import recovery
-from app.cards import service as cards
-from app.cards.models import Card
 from app.cards.schemas import EnrolmentInput
-from app.errors import Invalid, NotFound, RateLimited
+from app.errors import Invalid, RateLimited
 from app.i18n import translate
 from app.merchants.models import Location, Program
 from app.merchants.service import program_by_slug, program_location
-from app.offers.service import shown_offers
 from app.validation import parse, parse_id
-from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
 from app.web.limits import LimitName, rate_limits
 from app.web.pages import csrf_matches, csrf_token, page, page_locale
@@ -73,7 +70,7 @@ def join(slug: str) -> BaseResponse:
                     location=location, csrf=csrf_token())
     if joined.card is not None:
         token = runtime().wallet.card_token(joined.card)
-        return redirect(url_for("public.card_page", token=token, lang=locale), code=303)
+        return redirect(url_for("card.card_page", token=token, lang=locale), code=303)
     # A returning customer: one page per kind of answer, and nothing of theirs on it.
     return page("returning.html", program, locale, reply=joined.reply.value,
                 minutes=recovery.LINK_MINUTES)
@@ -99,16 +96,6 @@ def refused_page(refused: RateLimited) -> Response:
     return busy_page(refused, None, page_locale(None))
 
 
-def _card_from_token(token: str) -> Card:
-    """The card whose current link this is; an earlier link of it, or a forged one, 404."""
-    wallet = runtime().wallet
-    serial_number = wallet.serial_in_token(token)
-    card = cards.card_by_serial(db(), serial_number) if serial_number is not None else None
-    if card is None or not wallet.token_opens(card, token):
-        raise NotFound("No such card.")
-    return card
-
-
 @blueprint.get("/p/<slug>/logo.png")
 def program_logo(slug: str) -> Response:
     """The program's square mark, public: Google Wallet fetches it for the class."""
@@ -128,25 +115,4 @@ def program_theme(slug: str) -> Response:
            f"--label: {colors['label']}; }}\n")
     response = Response(css, mimetype="text/css")
     response.headers["Cache-Control"] = "public, max-age=86400"
-    return response
-
-
-@blueprint.get("/c/<token>")
-@no_store
-def card_page(token: str) -> Response:
-    card = _card_from_token(token)
-    locale = page_locale(card.program)
-    wallet = runtime().wallet
-    return page("card.html", card.program, locale, card=card,
-                apple_pass_url=wallet.apple_pass_url(card),
-                google_save_url=wallet.google_save_url(card))
-
-
-@blueprint.get("/c/<token>/pass.pkpass")
-@no_store
-def card_pass(token: str) -> Response:
-    card = _card_from_token(token)
-    package = runtime().wallet.package(card, offers=shown_offers(db(), card.id))
-    response = Response(package, mimetype=PKPASS)
-    response.headers["Content-Disposition"] = f'attachment; filename="{card.program.slug}.pkpass"'
     return response
