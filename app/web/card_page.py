@@ -26,7 +26,6 @@ from app.cards import service as cards
 from app.cards.audit import Who
 from app.cards.models import Card, CardStatus
 from app.errors import NotFound
-from app.i18n import gettext
 from app.ledger.statement import card_statement
 from app.offers.service import current_offers, shown_offers
 from app.web.apple_ws import PKPASS
@@ -75,7 +74,7 @@ def _card_page(card: Card, token: str, status: int = 200, **form: Any) -> Respon
     context: dict[str, Any] = {
         "details": {"name": customer.name, "email": customer.email or "",
                     "phone": customer.phone or ""},
-        "details_errors": {}, "form_error": None,
+        "details_errors": {}, "form_expired": False,
     }
     context.update(form)
     return page(
@@ -132,8 +131,7 @@ def _back(token: str, card: Card, done: Done | None = None, anchor: str = "") ->
 
 
 def _form_expired(card: Card, token: str) -> Response:
-    return _card_page(card, token, 400, form_error=gettext(
-        "Your session expired; please send the form again."))
+    return _card_page(card, token, 400, form_expired=True)
 
 
 @blueprint.get("/c/<token>/details")
@@ -211,7 +209,7 @@ def confirm_delete(token: str) -> Response:
         return _deleted(card, locale)
     return page("card_delete.html", card.program, locale, card=card, token=token,
                 csrf=csrf_token(), fmt=page_formats(locale, card.program.currency),
-                other_cards=account.other_cards(db(), card=card), error=None)
+                other_cards=account.other_cards(db(), card=card), form_expired=False)
 
 
 @blueprint.post("/c/<token>/delete")
@@ -224,8 +222,7 @@ def delete_data(token: str) -> BaseResponse:
     if not csrf_matches(request.form.get("csrf", "")) or request.form.get("confirm") != "yes":
         return page("card_delete.html", card.program, locale, 400, card=card, token=token,
                     csrf=csrf_token(), fmt=page_formats(locale, card.program.currency),
-                    other_cards=account.other_cards(db(), card=card),
-                    error=gettext("Your session expired; please send the form again."))
+                    other_cards=account.other_cards(db(), card=card), form_expired=True)
     with contextlib.suppress(account.CardDeleted):  # another request deleted it first
         account.delete_data(db(), card_id=card.id, who=Who.customer())
     return redirect(url_for("card.card_page", token=token, lang=locale), code=303)
