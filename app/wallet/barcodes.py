@@ -18,11 +18,13 @@ SYMBOLOGIES = {
     "aztec": zint.Symbology.AZTEC,
     "code128": zint.Symbology.CODE128,
 }
-# Pixels per module: sharp on a phone's screen when the page scales the image down.
+# libzint's scale: half the pixels per module (4: 8 pixels), sharp on a phone's screen
+# when the page draws the image smaller.
 SCALES = {"qr": 4.0, "pdf417": 2.0, "aztec": 4.0, "code128": 2.0}
+LINK_QR_SCALE = 2.5  # 5 pixels per module: about 250 pixels for a card's link
 
 
-def barcode_png(barcode_format: str, message: str) -> bytes:
+def barcode_png(barcode_format: str, message: str, *, scale: float | None = None) -> bytes:
     """``message`` in ``barcode_format`` (one of ``SYMBOLOGIES``) as a PNG, black on
     white, without human-readable text (the page prints the number beside it)."""
     symbol = zint.Symbol()
@@ -30,7 +32,7 @@ def barcode_png(barcode_format: str, message: str) -> bytes:
     symbol.output_options = (zint.OutputOptions.BARCODE_MEMORY_FILE
                              | zint.OutputOptions.BARCODE_QUIET_ZONES)
     symbol.show_text = False
-    symbol.scale = SCALES[barcode_format]
+    symbol.scale = scale or SCALES[barcode_format]
     if barcode_format == "code128":
         symbol.height = 50.0  # modules: tall enough to scan at an angle
     symbol.encode(message)
@@ -43,4 +45,4 @@ def barcode_png(barcode_format: str, message: str) -> bytes:
 
 def link_qr_png(url: str) -> bytes:
     """A QR code of ``url`` for a phone's camera to open."""
-    return barcode_png("qr", url)
+    return barcode_png("qr", url, scale=LINK_QR_SCALE)
