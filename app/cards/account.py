@@ -189,6 +189,7 @@ def change_contact(session: Session, *, card_id: int, who: Who, data: ContactInp
     changed = [key for key in CONTACT_FIELDS
                if getattr(contact, key) != getattr(customer, key)]
     if not changed:
+        session.rollback()  # nothing to write: let go of the lock at once
         return []
     for key in changed:
         setattr(customer, key, getattr(contact, key))
@@ -214,6 +215,7 @@ def set_marketing_consent(session: Session, *, card_id: int, who: Who, consent: 
     for every offer published after it (``app.offers`` targets consenting holders only)."""
     card, customer = _locked_holder(session, card_id)
     if customer.marketing_consent == consent:
+        session.rollback()  # nothing to write: let go of the lock at once
         return False
     now = utcnow()
     if consent:
