@@ -5,9 +5,9 @@ through ``[tool.setuptools.cmdclass]`` in pyproject.toml) both for a wheel (``pi
 install .``, ``python -m build``) and for an editable install (``pip install -e .``, PEP
 660, with ``editable_mode`` set): a wheel gets the ``.mo`` files in its build directory;
 an editable install writes them beside the ``.po`` files in the source tree, which is
-where the editable package reads them (they are gitignored). The tests compile stale
-catalogs the same way (``tests/conftest.py``), so a worktree run with ``PYTHONPATH``
-reads the ``.po`` files as they are.
+where the editable package reads them (they are gitignored). The tests compile the
+catalogs the same way when they start (``tests/conftest.py``), so a worktree run with
+``PYTHONPATH`` reads the ``.po`` files as they are.
 
 A catalog whose translations do not fit their msgids (a ``%(name)s`` missing or added)
 stops the build: that text would fail when it is shown. Fuzzy entries are left out, as
@@ -36,31 +36,24 @@ def compile_catalogs(source: Path, target: Path) -> list[Path]:
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
-    written = []
+    catalogs = []
     for po_path in sorted(source.glob("*/LC_MESSAGES/*.po")):
         locale = po_path.relative_to(source).parts[0]
         with po_path.open("rb") as po_file:
             catalog = read_po(po_file, locale=locale)
         problems = [f"{po_path}: {message.id!r}: {error}"
                     for message, errors in catalog.check() for error in errors]
-        if problems:
+        if problems:  # before anything is written: no half-built set of catalogs
             raise CatalogError("\n".join(problems))
+        catalogs.append((po_path, catalog))
+    written = []
+    for po_path, catalog in catalogs:
         mo_path = target / po_path.relative_to(source).with_suffix(".mo")
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         with mo_path.open("wb") as mo_file:
             write_mo(mo_file, catalog, use_fuzzy=False)
         written.append(mo_path)
     return written
-
-
-def stale_catalogs(source: Path) -> list[Path]:
-    """The ``.po`` files under ``source`` whose ``.mo`` beside them is missing or older."""
-    stale = []
-    for po_path in sorted(source.glob("*/LC_MESSAGES/*.po")):
-        mo_path = po_path.with_suffix(".mo")
-        if not mo_path.exists() or mo_path.stat().st_mtime < po_path.stat().st_mtime:
-            stale.append(po_path)
-    return stale
 
 
 class BuildPyWithCatalogs(build_py):

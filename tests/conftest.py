@@ -33,7 +33,7 @@ from app.wallet.identity import write_development_chain
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_build_catalogs() -> Any:
+def load_build_catalogs() -> Any:
     """The build hook that compiles the gettext catalogs (it sits beside pyproject.toml,
     outside any package)."""
     spec = importlib.util.spec_from_file_location(
@@ -45,12 +45,11 @@ def _load_build_catalogs() -> Any:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Compile the catalogs whose .po is newer than its .mo, as an editable install
-    does: a worktree run with PYTHONPATH reads the translations as they are now."""
-    build_catalogs = _load_build_catalogs()
+    """Compile the catalogs in place, as an editable install does: a worktree run with
+    PYTHONPATH reads the translations of its .po files as they are now."""
+    build_catalogs = load_build_catalogs()
     source = PROJECT_ROOT / build_catalogs.CATALOGS
-    if build_catalogs.stale_catalogs(source):
-        build_catalogs.compile_catalogs(source, source)
+    build_catalogs.compile_catalogs(source, source)
 
 
 POSTGRES_SERVER = os.environ.get(

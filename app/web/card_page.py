@@ -91,7 +91,12 @@ def _card_page(card: Card, token: str, status: int = 200, **form: Any) -> Respon
 @blueprint.get("/c/<token>")
 @no_store
 def card_page(token: str) -> Response:
-    return _card_page(_card_from_token(token), token)
+    """The card's page in the customer's language; one they choose with the page's
+    language links (``?lang=``) is kept for them (their mails and wallet follow it)."""
+    card = _card_from_token(token)
+    if card.status != CardStatus.DELETED and request.args.get("lang") == _locale(card):
+        cards.remember_locale(db(), card=card, locale=_locale(card))
+    return _card_page(card, token)
 
 
 @blueprint.get("/c/<token>/pass.pkpass")

@@ -10,7 +10,7 @@ from flask import Flask, Response, render_template, request, session
 from flask_babel import Babel, refresh
 
 from app import i18n
-from app.i18n import LOCALES, best_locale, translate, using_locale
+from app.i18n import LOCALES, best_locale, using_locale
 from app.merchants.models import Program
 
 
@@ -58,14 +58,11 @@ def csrf_matches(sent: str) -> bool:
 def page(template: str, program: Program | None, locale: str, status: int = 200,
          **context: Any) -> Response:
     """A customer's page in ``locale``; without a program (a link we cannot place) it
-    wears neutral colours and offers all our languages."""
-
-    def t(key: str, **values: object) -> str:
-        return translate(locale, key, **values)
-
+    wears neutral colours and offers all our languages. Texts the view made with
+    ``lazy_gettext`` are put into the page in ``locale`` too."""
     with using_locale(locale):
         refresh()  # Flask-Babel's locale of this request follows (its number formats)
-        html = render_template(template, program=program, locale=locale, t=t,
+        html = render_template(template, program=program, locale=locale,
                                locales=program.locales if program is not None else LOCALES,
                                **context)
     return Response(html, status=status, mimetype="text/html")

@@ -14,7 +14,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from app.cards import recovery
 from app.cards.schemas import EnrolmentInput
 from app.errors import Invalid, RateLimited
-from app.i18n import translate
+from app.i18n import lazy_gettext
 from app.merchants.models import Location, Program
 from app.merchants.service import program_by_slug, program_location
 from app.validation import parse, parse_id
@@ -52,7 +52,7 @@ def join(slug: str) -> BaseResponse:
     location = _location(program)
     sent_token = request.form.get("csrf", "")
     if not csrf_matches(sent_token):
-        errors = [translate(locale, "form_expired")]
+        errors = [lazy_gettext("Your session expired; please send the form again.")]
         return page("join.html", program, locale, 400, form=form, errors=errors,
                     location=location, csrf=csrf_token())
     data: dict[str, object] = {key: value for key, value in form.items() if value}
