@@ -13,6 +13,7 @@ whole upgrade rolls back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -37,9 +38,18 @@ class BrokenForeignKeys(RuntimeError):
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
+    _migrate(engine, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Back to ``revision`` (tests of a migration start from the schema before it)."""
+    _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(engine: Engine, step: Callable[[AlembicConfig], None]) -> None:
     if engine.dialect.name != "sqlite":
         with engine.begin() as connection:
-            command.upgrade(alembic_config(connection), revision)
+            step(alembic_config(connection))
         return
     with engine.connect() as connection:
         # Outside any transaction: the raw connection has not begun one yet.
@@ -47,7 +57,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             "PRAGMA foreign_keys = OFF")
         try:
             with connection.begin():
-                command.upgrade(alembic_config(connection), revision)
+                step(alembic_config(connection))
                 broken = connection.execute(text("PRAGMA foreign_key_check")).all()
                 if broken:
                     raise BrokenForeignKeys(
