@@ -1,6 +1,6 @@
 """Every model, imported in one place so that the metadata knows all tables."""
 
-from app.cards.models import Card, CardRecoveryLink, Customer
+from app.cards.models import AuditEvent, Card, CardRecoveryLink, Customer
 from app.devices.models import Device, DeviceLog, Registration
 from app.google_wallet.models import (
     GoogleClass,
@@ -22,9 +22,9 @@ from app.offers.models import CardOffer, Offer
 from app.outbox.models import Mail, OutboxMessage
 
 __all__ = [
-    "Alert", "ApiKey", "AuditRecord", "Card", "CardOffer", "CardRecoveryLink", "Customer",
-    "Device", "DeviceLog", "GoogleClass", "GoogleEvent", "GoogleMessage", "GoogleObject",
-    "IdempotencyRecord", "LedgerEntry", "Location", "Mail", "Merchant", "Offer",
+    "Alert", "ApiKey", "AuditEvent", "AuditRecord", "Card", "CardOffer", "CardRecoveryLink",
+    "Customer", "Device", "DeviceLog", "GoogleClass", "GoogleEvent", "GoogleMessage",
+    "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail", "Merchant", "Offer",
     "OutboxMessage", "Program", "Purchase",
     "RateWindow", "Refund", "Registration", "Staff",
 ]

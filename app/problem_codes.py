@@ -94,6 +94,8 @@ class ProblemCode(StrEnum):
     UNKNOWN_BARCODE = "unknown_barcode", 404, (
         "no card of the merchant has this barcode or number")
     CARD_BLOCKED = "card_blocked", 409, "a purchase on a blocked card"
+    CARD_DELETED = "card_deleted", 409, (
+        "blocking or unblocking a card whose holder deleted their data")
     INSUFFICIENT_POINTS = "insufficient_points", 409, (
         "redeeming or taking away more points than the card holds")
     INSUFFICIENT_REWARDS = "insufficient_rewards", 409, (

@@ -44,12 +44,12 @@ def test_the_card_page_counts_points_as_each_language_does(
 ) -> None:
     _give_points(api, card, 21)
     path = _card_path(card)
-    assert 'id="balance">21 балл<' in client.get(f"{path}?lang=ru").text
-    assert 'id="balance">21 бал<' in client.get(f"{path}?lang=uk").text
-    assert 'id="balance">21 points<' in client.get(f"{path}?lang=en").text
+    assert 'id="balance">21</span> <span class="unit">балл<' in client.get(f"{path}?lang=ru").text
+    assert 'id="balance">21</span> <span class="unit">бал<' in client.get(f"{path}?lang=uk").text
+    assert 'id="balance">21</span> <span class="unit">points<' in client.get(f"{path}?lang=en").text
     _give_points(api, card, 1)
-    assert 'id="balance">22 балла<' in client.get(f"{path}?lang=ru").text
-    assert 'id="balance">22 бали<' in client.get(f"{path}?lang=uk").text
+    assert 'id="balance">22</span> <span class="unit">балла<' in client.get(f"{path}?lang=ru").text
+    assert 'id="balance">22</span> <span class="unit">бали<' in client.get(f"{path}?lang=uk").text
 
 
 def test_the_pages_say_every_sentence_in_the_chosen_language(

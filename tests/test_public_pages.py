@@ -45,7 +45,8 @@ def test_joining_creates_the_card_and_shows_the_wallet_link(
     page = client.get(response.headers["Location"])
     assert page.status_code == 200
     number = session.query(Card).one().number
-    assert f'id="number">{number}<' in page.text
+    grouped = f"{number[:4]} {number[4:8]} {number[8:]}"  # as the number is read aloud
+    assert f'id="number">{grouped}<' in page.text
     session.rollback()
     link = re.search(r'id="add-to-apple-wallet" href="([^"]+)"', page.text)
     assert link is not None

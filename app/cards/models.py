@@ -4,13 +4,21 @@ A card's own link (``card_url``) is its serial number and a MAC of it and of
 ``link_version`` (``app.wallet.service``); reissuing the link bumps the version, so every
 earlier link stops working. A recovery link is a row here and, in the mail, its id with a
 MAC: the database never holds a usable secret.
+
+A customer who deleted their data keeps a row (the ledger's cards point at it) with every
+personal field erased and ``erased_at`` set; their cards are ``deleted`` for good (the
+pass voided). Changes a customer or the merchant makes to a customer's data leave an
+``AuditEvent`` naming the fields changed, never their values.
 """
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -50,15 +58,25 @@ class Customer(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     locale: Mapped[str] = mapped_column(String(8), default="en")
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the consent now held (or last withdrawn) was given, and when it was withdrawn.
     consent_at: Mapped[datetime | None] = mapped_column(DateTime)
     birthday: Mapped[date | None] = mapped_column(Date)  # for birthday offers; optional
+    consent_withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime)  # their data deleted
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("merchant_id", "email", name="uq_customers_merchant_email"),
         UniqueConstraint("merchant_id", "phone", name="uq_customers_merchant_phone"),
-        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL", name="reachable"),
+        CheckConstraint("email IS NOT NULL OR phone IS NOT NULL OR erased_at IS NOT NULL",
+                        name="reachable"),
     )
+
+
+class CardStatus(StrEnum):
+    ACTIVE = "active"
+    BLOCKED = "blocked"  # by the merchant, who may unblock it
+    DELETED = "deleted"  # its holder deleted their data: for good
 
 
 class Card(Base):
@@ -77,7 +95,7 @@ class Card(Base):
     authentication_token: Mapped[str] = mapped_column(String(64))
     # 0: the link every card had before links could be reissued (its MAC is the old one).
     link_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    status: Mapped[str] = mapped_column(String(16), default="active")
+    status: Mapped[str] = mapped_column(String(16), default=CardStatus.ACTIVE.value)
     balance: Mapped[int] = mapped_column(BigInteger, default=0)
     tier: Mapped[str | None] = mapped_column(String(64))
     stamps: Mapped[int] = mapped_column(Integer, default=0)
@@ -104,8 +122,13 @@ class Card(Base):
         CheckConstraint("balance >= 0", name="balance_not_negative"),
         CheckConstraint("stamps >= 0", name="stamps_not_negative"),
         CheckConstraint("rewards >= 0", name="rewards_not_negative"),
-        CheckConstraint("status IN ('active', 'blocked')", name="status"),
+        CheckConstraint("status IN ('active', 'blocked', 'deleted')", name="status"),
     )
+
+    @property
+    def pass_voided(self) -> bool:
+        """Whether its passes show as void: blocked by the merchant, or deleted."""
+        return self.status != CardStatus.ACTIVE
 
 
 class CardRecoveryLink(Base):
@@ -143,4 +166,36 @@ class CardRecoveryLink(Base):
     __table_args__ = (
         # The per-customer limit counts the links of the last hour.
         Index("ix_card_recovery_links_customer_created", "customer_id", "created_at"),
+    )
+
+
+class AuditActor(StrEnum):
+    """Who changed a customer's data."""
+
+    CUSTOMER = "customer"  # on their card's page, holding its secret link
+    MERCHANT_KEY = "merchant_key"  # through the API, with ``api_key_id``
+    SYSTEM = "system"  # Loyalpass itself (a scheduled job, a migration)
+
+
+class AuditEvent(Base):
+    """One change of a customer's data or consent, written in the transaction that made
+    it. ``detail`` names the fields changed (``{"fields": ["email"]}``) and never holds a
+    personal value: the trail outlives an erasure."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    actor: Mapped[str] = mapped_column(String(16))
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    card_id: Mapped[int | None] = mapped_column(ForeignKey("cards.id"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("actor IN ('customer', 'merchant_key', 'system')", name="actor"),
+        Index("ix_audit_events_customer_id_id", "customer_id", "id"),
+        Index("ix_audit_events_card_id", "card_id"),
     )

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.cards.models import Card
+from app.cards.models import Card, CardStatus
 from app.cards.service import card_by_scan
 from app.clock import utcnow
 from app.errors import Conflict, Forbidden, Invalid, NotFound
@@ -149,6 +149,10 @@ def _adjust(session: Session, actor: Actor, card_id: int, data: AdjustmentInput)
 def set_blocked(session: Session, *, actor: Actor, card_id: int, blocked: bool,
                 reason: str) -> Card:
     card = lock_card(session, _merchant_card(session, actor, card_id).id)
+    if card.status == CardStatus.DELETED:
+        # Its holder deleted their data: the card stays void for good.
+        raise Conflict("This card was deleted with its holder's data.",
+                       code=ProblemCode.CARD_DELETED)
     status = "blocked" if blocked else "active"
     if card.status != status:
         card.status = status

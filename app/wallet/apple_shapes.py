@@ -167,7 +167,7 @@ def pass_card(card: Card, *, barcode_message: str, customer_url: str,
         balance=card.balance,
         tier=tier_name(program.tiers, card.tier, locales[0], locales),
         stamps=card.stamps,
-        voided=card.status == "blocked",
+        voided=card.pass_voided,
         customer_url=customer_url,
         offers=tuple(offers),
     )

@@ -64,7 +64,7 @@ def google_card(card: Card, *, barcode_message: str, customer_url: str,
         balance=min(card.balance, MAX_BALANCE),
         tier=tier_name(program.tiers, card.tier, locale, locales),
         stamps=card.stamps,
-        blocked=card.status == "blocked",
+        blocked=card.pass_voided,  # blocked or deleted: INACTIVE
         customer_url=customer_url,
         locale=locale if locale in LOCALES else None,
         offers=tuple(google_offer(offer, locale, locales) for offer in offers),

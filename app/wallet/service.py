@@ -16,6 +16,7 @@ from app.google_wallet.account import GoogleAccount
 from app.merchants.models import Program
 from app.metrics import PASSES_BUILT
 from app.wallet.apple_shapes import design_key, pass_card, pass_design
+from app.wallet.barcodes import barcode_png, link_qr_png
 from passes.apple import PassDesign, PassPackager, SigningIdentity
 from passes.apple.images import square_mark
 
@@ -53,6 +54,14 @@ class Wallet:
 
     def barcode_message(self, card: Card) -> str:
         return barcode_message(card.number, self._secret)
+
+    def barcode_image(self, card: Card) -> bytes:
+        """The pass's barcode as a PNG (same format, same message), for the card's page."""
+        return barcode_png(card.program.barcode_format, self.barcode_message(card))
+
+    def card_url_qr(self, card: Card) -> bytes:
+        """A QR code of the card's page (its secret link), for a desktop to hand it on."""
+        return link_qr_png(self.card_url(card))
 
     def _link_mac(self, serial_number: str, link_version: int) -> str:
         # Version 0 is the link cards had before links could be reissued: its MAC covers

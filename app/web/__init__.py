@@ -12,6 +12,7 @@ def register_web(app: Flask) -> None:
     from app.web import (
         api,
         apple_ws,
+        card_page,
         google,
         offers,
         operations,
@@ -48,5 +49,6 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(google.blueprint, url_prefix="/google")
     google.init_app(app)
     app.register_blueprint(public.blueprint)
+    app.register_blueprint(card_page.blueprint)
     app.register_blueprint(recovery.blueprint)
     app.register_blueprint(operations.blueprint)

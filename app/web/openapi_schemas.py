@@ -92,7 +92,7 @@ def _card_schema() -> dict[str, Any]:
                        "marketing_consent": BOOLEAN, "birthday": nullable("string")})
     return record({
         "id": INTEGER, "program_id": INTEGER, "number": STRING, "serial_number": STRING,
-        "status": {"enum": ["active", "blocked"]}, "balance": INTEGER,
+        "status": {"enum": ["active", "blocked", "deleted"]}, "balance": INTEGER,
         "tier": nullable("string"), "stamps": INTEGER, "rewards": INTEGER,
         "visits": INTEGER, "lifetime_spend": INTEGER, "last_visit_at": nullable("string"),
         "location_id": {"type": ["integer", "null"], "description": (

@@ -12,6 +12,8 @@ import phonenumbers
 from babel.dates import format_date
 from flask import Flask, Response, render_template, request
 from flask_babel import Babel, refresh
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms.validators import ValidationError
 
 from app import i18n
 from app.i18n import LOCALES, best_locale, using_locale
@@ -79,3 +81,16 @@ def page(template: str, program: Program | None, locale: str, status: int = 200,
                                date_display=date_display, **context)
     return Response(html, status=status, mimetype="text/html")
 
+
+def csrf_token() -> str:
+    """The session's Flask-WTF CSRF token, for a page's plain forms (field ``csrf``)."""
+    return str(generate_csrf())
+
+
+def csrf_matches(sent: str) -> bool:
+    """Whether a plain form came back with the session's valid Flask-WTF token."""
+    try:
+        validate_csrf(sent)
+    except ValidationError:
+        return False
+    return True

@@ -187,16 +187,20 @@ def _set_blocked(card_id: int, blocked: bool) -> Response:
     return json_response(card_json(card, runtime().wallet))
 
 
+HOLDER_DELETED = ((ProblemCode.CARD_DELETED, "its holder deleted their data"),)
+
+
 @blueprint.post("/v1/cards/<int:card_id>/block")
 @documented("Block a card: refused at the counter, its pass voided", {"200": CARD},
-            body=BlockInput, body_optional=True)
+            body=BlockInput, body_optional=True, refusals=HOLDER_DELETED)
 @requires(*WRITERS)
 def block(card_id: int) -> Response:
     return _set_blocked(card_id, True)
 
 
 @blueprint.post("/v1/cards/<int:card_id>/unblock")
-@documented("Unblock a card", {"200": CARD}, body=BlockInput, body_optional=True)
+@documented("Unblock a card", {"200": CARD}, body=BlockInput, body_optional=True,
+            refusals=HOLDER_DELETED)
 @requires(*WRITERS)
 def unblock(card_id: int) -> Response:
     return _set_blocked(card_id, False)

@@ -1,4 +1,5 @@
-"""The customer's pages: the join form behind the counter QR code, and the card's own page.
+"""The customer's pages: the join form behind the counter QR code, and the program's
+public artwork (logo, colours). The card's own page is ``app.web.card_page``.
 
 The join form never shows or links a card that already exists: a returning customer is
 told where their card is (``app.cards.recovery``), whoever typed their email or phone.
@@ -11,19 +12,15 @@ from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.cards import recovery
-from app.cards import service as cards
 from app.cards.attribution import campaign_source
 from app.cards.contacts import ContactInvalid, phone_example
-from app.cards.models import Card
 from app.clock import utcnow
 from app.errors import Invalid, NotFound, RateLimited
 from app.i18n import using_locale
 from app.merchants.models import Location, Program
 from app.merchants.service import program_by_slug, program_location
-from app.offers.service import shown_offers
 from app.texts import localized
 from app.validation import parse_id
-from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
 from app.web.forms import JoinForm, fields_in_error
 from app.web.limits import LimitName, rate_limits
@@ -82,7 +79,7 @@ def join(slug: str) -> BaseResponse:
             return _join_page(program, locale, form, 422)
     if joined.card is not None:
         token = runtime().wallet.card_token(joined.card)
-        return redirect(url_for("public.card_page", token=token, lang=locale), code=303)
+        return redirect(url_for("card.card_page", token=token, lang=locale), code=303)
     # A returning customer: one page per kind of answer, and nothing of theirs on it.
     return page("returning.html", program, locale, reply=joined.reply.value,
                 minutes=recovery.LINK_MINUTES)
@@ -146,16 +143,6 @@ def refused_page(refused: RateLimited) -> Response:
     return busy_page(refused, None, page_locale(None))
 
 
-def _card_from_token(token: str) -> Card:
-    """The card whose current link this is; an earlier link of it, or a forged one, 404."""
-    wallet = runtime().wallet
-    serial_number = wallet.serial_in_token(token)
-    card = cards.card_by_serial(db(), serial_number) if serial_number is not None else None
-    if card is None or not wallet.token_opens(card, token):
-        raise NotFound("No such card.")
-    return card
-
-
 @blueprint.get("/p/<slug>/logo.png")
 def program_logo(slug: str) -> Response:
     """The program's square mark, public: Google Wallet fetches it for the class."""
@@ -190,29 +177,4 @@ def program_theme(slug: str) -> Response:
            f"--label: {colors['label']}; }}\n")
     response = Response(css, mimetype="text/css")
     response.headers["Cache-Control"] = "public, max-age=86400"
-    return response
-
-
-@blueprint.get("/c/<token>")
-@no_store
-def card_page(token: str) -> Response:
-    """The card's own page, in the customer's language; one they choose with the page's
-    language links (``?lang=``) is kept for them (their mails and wallet follow it)."""
-    card = _card_from_token(token)
-    locale = page_locale(card.program, card.customer.locale)
-    if request.args.get("lang") == locale:  # chosen with the page's language links
-        cards.remember_locale(db(), card=card, locale=locale)
-    wallet = runtime().wallet
-    return page("card.html", card.program, locale, card=card,
-                apple_pass_url=wallet.apple_pass_url(card),
-                google_save_url=wallet.google_save_url(card))
-
-
-@blueprint.get("/c/<token>/pass.pkpass")
-@no_store
-def card_pass(token: str) -> Response:
-    card = _card_from_token(token)
-    package = runtime().wallet.package(card, offers=shown_offers(db(), card))
-    response = Response(package, mimetype=PKPASS)
-    response.headers["Content-Disposition"] = f'attachment; filename="{card.program.slug}.pkpass"'
     return response

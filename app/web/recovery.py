@@ -90,4 +90,4 @@ def open_card(token: str) -> BaseResponse:
         return _gone(link, LINK_USED)  # another click won the race
     locale = page_locale(link.program, link.locale)
     card_token = runtime().wallet.card_token(card)
-    return redirect(url_for("public.card_page", token=card_token, lang=locale), code=303)
+    return redirect(url_for("card.card_page", token=card_token, lang=locale), code=303)

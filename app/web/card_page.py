@@ -1,0 +1,233 @@
+"""The customer's own page (``card_url``, ``/c/{token}``) and what they do there.
+
+Reached only by the card's secret link: every route here opens the card from its token
+(an earlier link of the card, or a forged one, is 404) and answers ``no-store``. The page
+offers the wallet of the device (``app.web.platforms``), shows the card, its progress,
+offers and recent history, and its barcode for a phone without a wallet. The customer
+changes their contact details and consent, downloads their data and deletes it, through
+forms that carry the session's CSRF token; a refused form is the page again with the
+error beside its field and nothing changed. Deleting takes a second, confirming step, and
+a deleted card's link shows that it was deleted (410) while its pass download still
+answers, with the voided pass, so that a phone holding it learns it is void.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from enum import StrEnum
+from typing import Any
+
+from flask import Blueprint, Response, redirect, request, url_for
+from werkzeug.wrappers import Response as BaseResponse
+
+from app.cards import account
+from app.cards import service as cards
+from app.cards.audit import Who
+from app.cards.models import Card, CardStatus
+from app.errors import NotFound
+from app.ledger.statement import card_statement
+from app.offers.service import current_offers, shown_offers
+from app.web.apple_ws import PKPASS
+from app.web.context import db, runtime
+from app.web.formats import page_formats
+from app.web.pages import csrf_matches, csrf_token, page, page_locale
+from app.web.platforms import platform_of
+from app.web.security import no_store
+
+blueprint = Blueprint("card", __name__)
+
+
+class Done(StrEnum):
+    """What the page confirms after a form went through (``?done=``)."""
+
+    DETAILS = "details"
+    CONSENT = "consent"
+
+
+def _card_from_token(token: str) -> Card:
+    """The card whose current link this is; an earlier link of it, or a forged one, 404."""
+    wallet = runtime().wallet
+    serial_number = wallet.serial_in_token(token)
+    card = cards.card_by_serial(db(), serial_number) if serial_number is not None else None
+    if card is None or not wallet.token_opens(card, token):
+        raise NotFound("No such card.")
+    return card
+
+
+def _locale(card: Card) -> str:
+    return page_locale(card.program, card.customer.locale or None)
+
+
+def _deleted(card: Card, locale: str) -> Response:
+    return page("card_deleted.html", card.program, locale, 410)
+
+
+def _card_page(card: Card, token: str, status: int = 200, **form: Any) -> Response:
+    """The page, with ``form`` holding a refused form's values and errors, if any."""
+    locale = _locale(card)
+    if card.status == CardStatus.DELETED:
+        return _deleted(card, locale)
+    wallet = runtime().wallet
+    customer = card.customer
+    done = request.args.get("done")
+    context: dict[str, Any] = {
+        "details": {"name": customer.name, "email": customer.email or "",
+                    "phone": customer.phone or ""},
+        "details_errors": {}, "form_expired": False,
+    }
+    context.update(form)
+    return page(
+        "card.html", card.program, locale, status, card=card, token=token,
+        platform=platform_of(request.headers.get("User-Agent", "")),
+        apple_pass_url=wallet.apple_pass_url(card),
+        google_save_url=wallet.google_save_url(card),
+        statement=card_statement(db(), card=card),
+        offers=current_offers(db(), card_id=card.id),
+        done=done if done in set(Done) else None,
+        csrf=csrf_token(), fmt=page_formats(locale, card.program.currency), **context)
+
+
+@blueprint.get("/c/<token>")
+@no_store
+def card_page(token: str) -> Response:
+    """The card's page in the customer's language; one they choose with the page's
+    language links (``?lang=``) is kept for them (their mails and wallet follow it)."""
+    card = _card_from_token(token)
+    if card.status != CardStatus.DELETED and request.args.get("lang") == _locale(card):
+        cards.remember_locale(db(), card=card, locale=_locale(card))
+    return _card_page(card, token)
+
+
+@blueprint.get("/c/<token>/pass.pkpass")
+@no_store
+def card_pass(token: str) -> Response:
+    card = _card_from_token(token)
+    package = runtime().wallet.package(card, offers=shown_offers(db(), card))
+    response = Response(package, mimetype=PKPASS)
+    response.headers["Content-Disposition"] = f'attachment; filename="{card.program.slug}.pkpass"'
+    return response
+
+
+def _image(card: Card, png: bytes) -> Response:
+    if card.status == CardStatus.DELETED:
+        raise NotFound("No such card.")
+    return Response(png, mimetype="image/png")
+
+
+@blueprint.get("/c/<token>/barcode.png")
+@no_store
+def card_barcode(token: str) -> Response:
+    card = _card_from_token(token)
+    return _image(card, runtime().wallet.barcode_image(card))
+
+
+@blueprint.get("/c/<token>/qr.png")
+@no_store
+def card_qr(token: str) -> Response:
+    card = _card_from_token(token)
+    return _image(card, runtime().wallet.card_url_qr(card))
+
+
+def _back(token: str, card: Card, done: Done | None = None, anchor: str = "") -> BaseResponse:
+    url = url_for("card.card_page", token=token, lang=_locale(card),
+                  done=done.value if done else None)
+    return redirect(url + anchor, code=303)
+
+
+def _form_expired(card: Card, token: str) -> Response:
+    return _card_page(card, token, 400, form_expired=True)
+
+
+@blueprint.get("/c/<token>/details")
+@blueprint.get("/c/<token>/consent")
+@blueprint.get("/c/<token>/data.json")
+@no_store
+def form_target(token: str) -> BaseResponse:
+    """A form's address opened as a page (a reload, a language switch): the card's page."""
+    card = _card_from_token(token)
+    return _back(token, card)
+
+
+@blueprint.post("/c/<token>/details")
+@no_store
+def change_details(token: str) -> BaseResponse:
+    card = _card_from_token(token)
+    sent = {key: request.form.get(key, "") for key in account.CONTACT_FIELDS}
+    if card.status == CardStatus.DELETED:
+        return _deleted(card, _locale(card))
+    if not csrf_matches(request.form.get("csrf", "")):
+        return _form_expired(card, token)
+    data = account.ContactInput(name=sent["name"], email=sent["email"], phone=sent["phone"])
+    try:
+        account.change_contact(db(), card_id=card.id, who=Who.customer(), data=data)
+    except account.CardDeleted:
+        return _deleted(card, _locale(card))
+    except account.ContactRefused as refused:
+        db().rollback()
+        return _card_page(card, token, 422, details=sent,
+                          details_errors=dict(refused.problems))
+    return _back(token, card, Done.DETAILS, "#details")
+
+
+@blueprint.post("/c/<token>/consent")
+@no_store
+def change_consent(token: str) -> BaseResponse:
+    card = _card_from_token(token)
+    if card.status == CardStatus.DELETED:
+        return _deleted(card, _locale(card))
+    if not csrf_matches(request.form.get("csrf", "")):
+        return _form_expired(card, token)
+    try:
+        account.set_marketing_consent(db(), card_id=card.id, who=Who.customer(),
+                                      consent=request.form.get("consent") == "yes")
+    except account.CardDeleted:
+        return _deleted(card, _locale(card))
+    return _back(token, card, Done.CONSENT, "#consent")
+
+
+@blueprint.post("/c/<token>/data.json")
+@no_store
+def export_data(token: str) -> BaseResponse:
+    card = _card_from_token(token)
+    if card.status == CardStatus.DELETED:
+        return _deleted(card, _locale(card))
+    if not csrf_matches(request.form.get("csrf", "")):
+        return _form_expired(card, token)
+    try:
+        document = account.export_data(db(), card_id=card.id, who=Who.customer())
+    except account.CardDeleted:
+        return _deleted(card, _locale(card))
+    response = Response(json.dumps(document, ensure_ascii=False, indent=2),
+                        mimetype="application/json")
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{card.program.slug}-{card.number}.json"')
+    return response
+
+
+@blueprint.get("/c/<token>/delete")
+@no_store
+def confirm_delete(token: str) -> Response:
+    card = _card_from_token(token)
+    locale = _locale(card)
+    if card.status == CardStatus.DELETED:
+        return _deleted(card, locale)
+    return page("card_delete.html", card.program, locale, card=card, token=token,
+                csrf=csrf_token(), fmt=page_formats(locale, card.program.currency),
+                other_cards=account.other_cards(db(), card=card), form_expired=False)
+
+
+@blueprint.post("/c/<token>/delete")
+@no_store
+def delete_data(token: str) -> BaseResponse:
+    card = _card_from_token(token)
+    locale = _locale(card)
+    if card.status == CardStatus.DELETED:
+        return _deleted(card, locale)  # done before: a replay changes nothing
+    if not csrf_matches(request.form.get("csrf", "")) or request.form.get("confirm") != "yes":
+        return page("card_delete.html", card.program, locale, 400, card=card, token=token,
+                    csrf=csrf_token(), fmt=page_formats(locale, card.program.currency),
+                    other_cards=account.other_cards(db(), card=card), form_expired=True)
+    with contextlib.suppress(account.CardDeleted):  # another request deleted it first
+        account.delete_data(db(), card_id=card.id, who=Who.customer())
+    return redirect(url_for("card.card_page", token=token, lang=locale), code=303)
