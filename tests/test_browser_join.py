@@ -245,7 +245,7 @@ def test_a_returning_customer_is_mailed_a_link_that_opens_the_card_and_keeps_the
     assert customer(live, "oksana@example.com").phone is None  # nothing stored yet
     assert live.deliver_mails() == 1
     mail = live.mail.mails()[0]
-    assert mail["To"] == "oksana@example.com" and mail["Subject"] == "Ваша картка Зерно Club"
+    assert mail["To"] == "oksana@example.com" and mail["Subject"] == "Ваша картка · Зерно Club"
     link = live.mail.links()[0]
     stranger.goto(link)
     assert stranger.locator("#open-card").inner_text() == "Показати картку"
