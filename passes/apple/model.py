@@ -75,6 +75,11 @@ class PassDesign:
     ``design_key`` names this exact design; the app changes it whenever any
     field changes. ``texts`` maps a text id (``how_it_works``, ``terms``,
     ``support``) to ``{locale: text}``; it is copied and frozen on construction.
+    ``tier_names`` are the program's tiers as cards show them (the header is planned
+    for the widest); ``reward_text`` is what a completed stamp card earns ("Free
+    coffee"; empty: the catalog's word for a reward). ``logo``, ``strip`` (a photo
+    behind the primary field) and ``stamp_icon`` (drawn in each stamp) are PNG or JPEG
+    bytes as uploaded, or None for the drawn defaults.
     """
 
     design_key: str
@@ -90,6 +95,10 @@ class PassDesign:
     locations: tuple[PassLocation, ...] = ()
     logo: bytes | None = None
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
+    tier_names: tuple[str, ...] = ()
+    reward_text: str = ""
+    strip: bytes | None = None
+    stamp_icon: bytes | None = None
 
     def __post_init__(self) -> None:
         _require_text("design_key", self.design_key)
@@ -105,6 +114,9 @@ class PassDesign:
         _check_web_service_url(self.web_service_url)
         object.__setattr__(self, "locales", tuple(self.locales))
         object.__setattr__(self, "locations", tuple(self.locations))
+        object.__setattr__(self, "tier_names", tuple(self.tier_names))
+        if not isinstance(self.reward_text, str):
+            raise ValueError("reward_text must be a string (empty for the default)")
         frozen = {key: MappingProxyType(dict(value)) for key, value in self.texts.items()}
         object.__setattr__(self, "texts", MappingProxyType(frozen))
 
@@ -115,7 +127,14 @@ class PassDesign:
 
 @dataclass(frozen=True)
 class PassCard:
-    """One card as its pass shows it, at one moment."""
+    """One card as its pass shows it, at one moment.
+
+    ``rewards`` is how many rewards the holder has earned and not used yet (a completed
+    stamp card is one). ``next_step`` and ``history`` are sentences the app wrote in the
+    holder's language: what to do for the next tier ("Spend 1,200 UAH more for Gold";
+    empty when there is none) and the last few movements of the card's ledger, newest
+    first, one line each.
+    """
 
     serial_number: str
     authentication_token: str
@@ -128,12 +147,15 @@ class PassCard:
     voided: bool
     customer_url: str
     offers: tuple[str, ...] = ()
+    rewards: int = 0
+    next_step: str = ""
+    history: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_text("serial_number", self.serial_number)
         if len(self.authentication_token) < MIN_AUTHENTICATION_TOKEN_LENGTH:
             raise ValueError("authentication_token must be at least 16 characters (Apple's rule)")
-        for name in ("balance", "stamps"):
+        for name in ("balance", "stamps", "rewards"):
             value = getattr(self, name)
             # bool is an int in Python; a True balance is a bug upstream.
             if not isinstance(value, int) or isinstance(value, bool):
@@ -144,7 +166,10 @@ class PassCard:
             raise ValueError(
                 "barcode_message must be ISO-8859-1 text (its messageEncoding)"
             ) from None
+        if self.stamps < 0 or self.rewards < 0:
+            raise ValueError("stamps and rewards cannot be negative")
         object.__setattr__(self, "offers", tuple(self.offers))
+        object.__setattr__(self, "history", tuple(self.history))
 
 
 def _require_text(name: str, value: str) -> None:
