@@ -8,6 +8,8 @@ from app.cards.models import Card
 from app.google_wallet.account import GoogleAccount
 from app.merchants.models import Program
 from app.offers.models import Offer
+from app.wallet.card_texts import history_lines, holder_locale, next_step_text
+from app.wallet.facts import CardFacts
 from app.wallet.views import program_texts
 from passes.google import MAX_BALANCE, GoogleCard, GoogleOffer, GoogleProgram
 
@@ -35,11 +37,16 @@ def google_program(program: Program, account: GoogleAccount, *, base_url: str) -
         callback_url=callback,
         country_code=program.country,
         texts=texts,
+        reward_text=program.reward_text,
     )
 
 
 def google_card(card: Card, *, barcode_message: str, customer_url: str,
-                offers: Sequence[Offer] = ()) -> GoogleCard:
+                offers: Sequence[Offer] = (), facts: CardFacts | None = None) -> GoogleCard:
+    """The card's Google object view; with ``facts`` (``app.wallet.facts.card_facts``) it
+    carries the next tier and the recent movements, as the Apple pass does."""
+    facts = facts or CardFacts()
+    locale = holder_locale(card)
     return GoogleCard(
         object_suffix=card.serial_number,
         card_number=card.number,
@@ -54,4 +61,7 @@ def google_card(card: Card, *, barcode_message: str, customer_url: str,
         locale=card.customer.locale if card.customer.locale in ("en", "ru", "uk") else None,
         offers=tuple(GoogleOffer(id=f"offer_{offer.id}", title=offer.title, body=offer.body)
                      for offer in offers),
+        rewards=card.rewards,
+        next_step=next_step_text(card.program, card, facts, locale),
+        history=history_lines(facts, locale),
     )

@@ -6,7 +6,7 @@ import base64
 import hmac
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from app.cards.models import Card
@@ -15,8 +15,17 @@ from app.config import Config
 from app.google_wallet.account import GoogleAccount
 from app.merchants.models import Program
 from app.metrics import PASSES_BUILT
+from app.wallet.card_texts import history_lines, holder_locale, next_step_text
+from app.wallet.facts import CardFacts
 from app.wallet.views import design_key, pass_card, pass_design
-from passes.apple import PassDesign, PassPackager, SigningIdentity
+from passes.apple import (
+    PassDesign,
+    PassPackager,
+    SigningIdentity,
+    validate_logo,
+    validate_stamp_icon,
+    validate_strip,
+)
 from passes.apple.images import square_mark
 
 log = logging.getLogger("loyalpass.wallet")
@@ -126,18 +135,30 @@ class Wallet:
         return design
 
     def _drawable(self, design: PassDesign, program: Program) -> PassDesign:
-        """``design``, prepared; without its logo when that cannot be drawn (one stored
-        before uploads were decoded in full): one program's artwork must not stop its
-        passes from being served."""
-        if design.logo is None:
-            return design
-        try:
-            self.packager.prepared(design)
-        except (ValueError, OSError) as error:
-            log.warning("program %s: its logo cannot be drawn (%s); its passes show the "
-                        "default artwork until a new logo is uploaded", program.id, error)
-            return replace(design, logo=None)
+        """``design`` without any uploaded image that cannot be drawn (one stored before
+        uploads were decoded in full): one program's artwork must not stop its passes
+        from being served."""
+        if not self._can_draw(design.logo, validate_logo, "logo", program):
+            design = replace(design, logo=None)
+        if not self._can_draw(design.strip, validate_strip, "strip photo", program):
+            design = replace(design, strip=None)
+        if not self._can_draw(design.stamp_icon, validate_stamp_icon, "stamp icon", program):
+            design = replace(design, stamp_icon=None)
         return design
+
+    @staticmethod
+    def _can_draw(image: bytes | None, validate: Callable[[bytes], None], what: str,
+                  program: Program) -> bool:
+        if image is None:
+            return True
+        try:
+            validate(image)
+        except (ValueError, OSError) as error:
+            log.warning("program %s: its %s cannot be drawn (%s); its passes show the "
+                        "default artwork until a new %s is uploaded", program.id, what,
+                        error, what)
+            return False
+        return True
 
     def program_mark(self, program: Program) -> bytes:
         """The program's square mark (PNG) for Google Wallet, with the same fallback."""
@@ -151,11 +172,18 @@ class Wallet:
             return square_mark(program.name, colors["background"], colors["foreground"],
                                None)
 
-    def package(self, card: Card, *, offers: Sequence[str] = ()) -> bytes:
-        """The signed pass; ``offers`` are the titles of the offers the card shows now."""
+    def package(self, card: Card, *, offers: Sequence[str] = (),
+                facts: CardFacts | None = None) -> bytes:
+        """The signed pass; ``offers`` are the titles of the offers the card shows now,
+        ``facts`` its recent movements and tier spend (``app.wallet.facts.card_facts``;
+        without them the pass has no history and no next tier)."""
         design = self.design(card.program)
+        facts = facts or CardFacts()
+        locale = holder_locale(card)
         view = pass_card(card, barcode_message=self.barcode_message(card),
-                         customer_url=self.card_url(card), offers=offers)
+                         customer_url=self.card_url(card), offers=offers,
+                         next_step=next_step_text(card.program, card, facts, locale),
+                         history=history_lines(facts, locale))
         package = self.packager.package(view, design)
         PASSES_BUILT.inc()
         return package

@@ -104,11 +104,16 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
         ),
         logo=program.logo,
         texts=texts,
+        tier_names=tuple(str(tier["name"]) for tier in program.tiers),
+        reward_text=program.reward_text,
+        strip=program.strip_image,
+        stamp_icon=program.stamp_icon,
     )
 
 
 def pass_card(card: Card, *, barcode_message: str, customer_url: str,
-              offers: Sequence[str] = ()) -> PassCard:
+              offers: Sequence[str] = (), next_step: str = "",
+              history: Sequence[str] = ()) -> PassCard:
     return PassCard(
         serial_number=card.serial_number,
         authentication_token=card.authentication_token,
@@ -121,4 +126,7 @@ def pass_card(card: Card, *, barcode_message: str, customer_url: str,
         voided=card.status == "blocked",
         customer_url=customer_url,
         offers=tuple(offers),
+        rewards=card.rewards,
+        next_step=next_step,
+        history=tuple(history),
     )

@@ -13,6 +13,7 @@ from app.cards.links import reissue_link
 from app.cards.schemas import CardLinkInput, EnrolmentInput
 from app.errors import BadRequest, NotFound
 from app.merchants import service as merchants
+from app.merchants.artwork import set_stamp_icon, set_strip
 from app.merchants.logos import set_logo
 from app.merchants.models import ApiKey
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
@@ -80,6 +81,38 @@ def update_program(program_id: int) -> Response:
 def upload_logo(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
     set_logo(db(), program=program, image=request.get_data())
+    return json_response(program_json(program, _base_url()))
+
+
+@blueprint.put("/v1/programs/<int:program_id>/strip")
+@requires(*WRITERS)
+def upload_strip(program_id: int) -> Response:
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    set_strip(db(), program=program, image=request.get_data())
+    return json_response(program_json(program, _base_url()))
+
+
+@blueprint.delete("/v1/programs/<int:program_id>/strip")
+@requires(*WRITERS)
+def remove_strip(program_id: int) -> Response:
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    set_strip(db(), program=program, image=None)
+    return json_response(program_json(program, _base_url()))
+
+
+@blueprint.put("/v1/programs/<int:program_id>/stamp-icon")
+@requires(*WRITERS)
+def upload_stamp_icon(program_id: int) -> Response:
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    set_stamp_icon(db(), program=program, image=request.get_data())
+    return json_response(program_json(program, _base_url()))
+
+
+@blueprint.delete("/v1/programs/<int:program_id>/stamp-icon")
+@requires(*WRITERS)
+def remove_stamp_icon(program_id: int) -> Response:
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    set_stamp_icon(db(), program=program, image=None)
     return json_response(program_json(program, _base_url()))
 
 

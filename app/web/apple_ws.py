@@ -18,6 +18,7 @@ from app.errors import BadRequest, PayloadTooLarge, Unauthorized
 from app.metrics import DEVICE_REGISTRATIONS
 from app.offers.service import shown_offers
 from app.validation import text_fault
+from app.wallet.facts import card_facts
 from app.web.context import db, json_response, runtime
 
 blueprint = Blueprint("apple_ws", __name__)
@@ -110,7 +111,8 @@ def latest_pass(pass_type: str, serial: str) -> Response:
     since = parse_date(request.headers.get("If-Modified-Since"))
     if since is not None and since.replace(tzinfo=None) >= last_modified:
         return Response(status=304, headers=headers)
-    package = runtime().wallet.package(card, offers=shown_offers(db(), card.id))
+    package = runtime().wallet.package(card, offers=shown_offers(db(), card.id),
+                                      facts=card_facts(db(), card))
     return Response(package, mimetype=PKPASS, headers=headers)
 
 

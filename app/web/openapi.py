@@ -152,6 +152,22 @@ def _paths() -> dict[str, Any]:
     return paths
 
 
+def _artwork(name: str, what: str, program: dict[str, Any]) -> dict[str, Op]:
+    """Upload (PUT) and removal (DELETE) of one kind of the program's pass artwork."""
+    media = ("image/png", "image/jpeg")
+    return {
+        "put": Op(f"Upload the program's {name}: {what}; every pass is redrawn with it",
+                  WRITERS, {"200": program},
+                  invalid="not a readable PNG or JPEG, or too small or large "
+                          "(errors: (body))",
+                  extra={"requestBody": {"required": True, "content": {
+                      kind: {"schema": {"type": "string", "format": "binary"}}
+                      for kind in media}}}),
+        "delete": Op(f"Remove the program's {name}: the passes return to the drawn "
+                     "default", WRITERS, {"200": program}),
+    }
+
+
 def _operations() -> dict[str, dict[str, Op]]:
     card, program = _answer("the card", "Card"), _answer("the program", "Program")
     return {
@@ -169,6 +185,14 @@ def _operations() -> dict[str, dict[str, Op]]:
             extra={"requestBody": {"required": True, "content": {
                 media: {"schema": {"type": "string", "format": "binary"}}
                 for media in ("image/png", "image/jpeg")}}})},
+        "/api/v1/programs/{id}/strip": _artwork(
+            "strip photo", "the photo behind the balance on the pass: a PNG or JPEG of at "
+            "least 375×123 and at most 4096 pixels a side (1125×369 is sharp on every "
+            "phone), up to 5 MiB, decoded in full", program),
+        "/api/v1/programs/{id}/stamp-icon": _artwork(
+            "stamp icon", "the icon in each stamp of a stamp card: a PNG or JPEG of 16 to "
+            "4096 pixels a side, up to 1 MiB, decoded in full (a transparent PNG is drawn "
+            "as a silhouette in the program's colours)", program),
         "/api/v1/programs/{id}/locations": {
             "post": Op("Add a location", WRITERS, {"201": _answer("location", "Location")},
                        "LocationCreate"),

@@ -62,7 +62,8 @@ def _program() -> dict[str, Any]:
         "barcode_format": {"enum": list(get_args(BarcodeFormat))}, "limits": limits,
         "terms": nullable("string"), "support_email": nullable("string"),
         "support_phone": nullable("string"), "website": nullable("string"),
-        "has_logo": BOOLEAN, "design_version": INTEGER, "join_url": STRING,
+        "has_logo": BOOLEAN, "has_strip": BOOLEAN, "has_stamp_icon": BOOLEAN,
+        "design_version": INTEGER, "join_url": STRING,
         "qr_url": STRING, "created_at": STRING})
 
 

@@ -20,6 +20,7 @@ from app.merchants.models import Location, Program
 from app.merchants.service import program_by_slug, program_location
 from app.offers.service import shown_offers
 from app.validation import parse, parse_id
+from app.wallet.facts import card_facts
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
 from app.web.limits import LimitName, rate_limits
@@ -146,7 +147,8 @@ def card_page(token: str) -> Response:
 @no_store
 def card_pass(token: str) -> Response:
     card = _card_from_token(token)
-    package = runtime().wallet.package(card, offers=shown_offers(db(), card.id))
+    package = runtime().wallet.package(card, offers=shown_offers(db(), card.id),
+                                      facts=card_facts(db(), card))
     response = Response(package, mimetype=PKPASS)
     response.headers["Content-Disposition"] = f'attachment; filename="{card.program.slug}.pkpass"'
     return response

@@ -355,15 +355,24 @@ def _font(size: float, scale: int, *, bold: bool = False
 
 def _wrap(text: str, face: ImageFont.FreeTypeFont | ImageFont.ImageFont,
           width: float) -> list[str]:
+    """Lines of ``text`` no wider than ``width``, broken between words, and inside a word
+    (a link) only when it is wider than a line by itself."""
     lines: list[str] = []
     current = ""
     for word in text.split(" "):
         candidate = f"{current} {word}".strip()
-        if current and face.getlength(candidate) > width:
-            lines.append(current)
-            current = word
-        else:
+        if face.getlength(candidate) <= width:
             current = candidate
+            continue
+        if current:
+            lines.append(current)
+        current = word
+        while face.getlength(current) > width and len(current) > 1:
+            cut = len(current) - 1
+            while cut > 1 and face.getlength(current[:cut]) > width:
+                cut -= 1
+            lines.append(current[:cut])
+            current = current[cut:]
     lines.append(current)
     return lines
 

@@ -164,6 +164,14 @@ def stamp_points(design: PassDesign, scale: int) -> list[tuple[int, int]]:
     return points
 
 
+def first_stamp_centre(design: PassDesign, scale: int) -> tuple[int, int]:
+    """The centre of the first stamp of a one-row grid."""
+    left, top, right, bottom = stamp_area(design)
+    _, columns, cell = grid_shape(design.stamps_required or 1, right - left, bottom - top)
+    x = left + (right - left - columns * cell) / 2 + cell / 2
+    return round(x * scale), round((top + bottom) / 2 * scale)
+
+
 def is_near(color: tuple[int, ...], target: tuple[int, int, int], slack: int = 30) -> bool:
     return all(abs(a - b) <= slack for a, b in zip(color[:3], target, strict=True))
 
@@ -202,10 +210,7 @@ def test_an_uploaded_transparent_stamp_icon_is_drawn_in_the_programs_colours(
     icon.save(buffer, format="PNG")
     design = make_design(kind="stamps", stamps_required=4, stamp_icon=buffer.getvalue())
     strip = opened(render_images(design, stamps=1)["strip@2x.png"]).convert("RGB")
-    left, top, right, bottom = stamp_area(design)
-    rows, columns, cell = grid_shape(4, right - left, bottom - top)
-    x = left + (right - left - columns * cell) / 2 + cell / 2
-    centre = (round(x * 2), round((top + bottom)))
+    centre = first_stamp_centre(design, 2)
     assert is_near(pixel(strip, centre), (0x1E, 0x3A, 0x5F))  # the silhouette, tinted
 
 
@@ -215,10 +220,7 @@ def test_an_opaque_stamp_icon_keeps_its_colours_inside_the_stamp(
     design = make_design(kind="stamps", stamps_required=4,
                          stamp_icon=picture(80, 80, "JPEG", color="#00C000"))
     strip = opened(render_images(design, stamps=1)["strip@2x.png"]).convert("RGB")
-    left, top, right, bottom = stamp_area(design)
-    rows, columns, cell = grid_shape(4, right - left, bottom - top)
-    x = left + (right - left - columns * cell) / 2 + cell / 2
-    assert is_near(pixel(strip, (round(x * 2), round(top + bottom))), (0, 192, 0))
+    assert is_near(pixel(strip, first_stamp_centre(design, 2)), (0, 192, 0))
 
 
 def test_a_strip_photo_covers_the_strip_shaded_where_the_balance_is_written(
@@ -238,7 +240,7 @@ def test_a_stamp_card_over_a_photo_gets_a_shade_behind_its_stamps(
     design = make_design(kind="stamps", stamps_required=8,
                          strip=picture(1200, 400, "JPEG", color="#E02020"))
     strip = opened(render_images(design, stamps=3)["strip.png"]).convert("RGB")
-    left, top, right, bottom = stamp_area(design)
+    _, top, right, _ = stamp_area(design)
     assert not is_near(pixel(strip, (round(right) - 1, round(top) + 1)), (0xE0, 0x20, 0x20))
 
 

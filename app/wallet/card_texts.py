@@ -1,0 +1,84 @@
+"""The sentences a card's pass says about that one card, in its holder's language: what to
+do for the next tier and the last few movements of its ledger.
+
+Labels and the program's texts reach the phone through the pass's ``pass.strings`` (in
+the phone's language); these sentences differ per card, so they are written here, once,
+in the language the customer chose when joining (kept on the customer), or the
+program's first. Numbers, amounts and dates follow that language's conventions
+(Babel's CLDR data); no sentence needs a plural form or declines a name.
+
+Invariant: pure functions of the values handed in; no database, no clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from babel.dates import format_date
+from babel.numbers import format_decimal
+
+from app.cards.models import Card
+from app.i18n import best_locale, translate
+from app.merchants.models import Program
+from app.points.rules import Tier
+from app.wallet.facts import CardFacts, Movement
+from app.wallet.views import ZERO_DECIMAL_CURRENCIES
+
+MINUS = "\u2212"  # a real minus sign: a hyphen reads as a dash beside a date
+
+
+def holder_locale(card: Card) -> str:
+    """The language the card's sentences are written in: the customer's, when the program
+    speaks it, else the program's first."""
+    return best_locale([card.customer.locale], card.program.locales)
+
+
+def money_text(amount: int, currency: str, locale: str) -> str:
+    """An amount in minor units as the language writes it: "1,200 UAH", "1 200,50 UAH"."""
+    if currency in ZERO_DECIMAL_CURRENCIES:
+        return f"{format_decimal(amount, locale=locale)} {currency}"
+    value = Decimal(amount) / 100
+    pattern = "#,##0" if amount % 100 == 0 else "#,##0.00"
+    return f"{format_decimal(value, format=pattern, locale=locale)} {currency}"
+
+
+def next_tier(tiers: Sequence[Tier], *, spend: int, current: str | None) -> Tier | None:
+    """The lowest tier above both the spend and the card's tier now, if any: a card whose
+    tier has not been recounted yet is never told to reach the tier it shows."""
+    shown = next((tier.min_spend for tier in tiers if tier.name == current), -1)
+    above = [tier for tier in tiers if tier.min_spend > max(spend, shown)]
+    return min(above, key=lambda tier: tier.min_spend) if above else None
+
+
+def next_step_text(program: Program, card: Card, facts: CardFacts, locale: str) -> str:
+    """"Spend 1,200 UAH more for Gold", or empty when there is no tier above the card."""
+    if facts.spend_12_months is None or not program.tiers:
+        return ""
+    tiers = [Tier(name=str(tier["name"]), min_spend=int(tier["min_spend"]),
+                  earn_percent=Decimal(str(tier["earn_percent"]))) for tier in program.tiers]
+    target = next_tier(tiers, spend=facts.spend_12_months, current=card.tier)
+    if target is None:
+        return ""
+    left = target.min_spend - facts.spend_12_months
+    return translate(locale, "pass_next_tier", tier=target.name,
+                     amount=money_text(left, program.currency, locale))
+
+
+def movement_text(movement: Movement, *, locale: str) -> str:
+    """One line of the pass's history: "12 Mar · Purchase · +12"."""
+    when = format_date(movement.created_at.date(), "d MMM", locale=locale)
+    if movement.rewards > 0:
+        return f"{when} · {translate(locale, 'pass_history_reward_earned')}"
+    if movement.rewards < 0 and not movement.points:
+        return f"{when} · {translate(locale, 'pass_history_reward_used')}"
+    what = translate(locale, f"pass_history_{movement.kind}")
+    change = movement.points or movement.stamps
+    if not change:
+        return f"{when} · {what}"
+    sign = "+" if change > 0 else MINUS
+    return f"{when} · {what} · {sign}{format_decimal(abs(change), locale=locale)}"
+
+
+def history_lines(facts: CardFacts, locale: str) -> tuple[str, ...]:
+    return tuple(movement_text(movement, locale=locale) for movement in facts.movements)
