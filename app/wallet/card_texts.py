@@ -5,7 +5,9 @@ Labels and the program's texts reach the phone through the pass's ``pass.strings
 the phone's language); these sentences differ per card, so they are written here, once,
 in the language the customer chose when joining (kept on the customer), or the
 program's first. Numbers, amounts and dates follow that language's conventions
-(Babel's CLDR data); no sentence needs a plural form or declines a name.
+(Babel's CLDR data: its symbols and month names, read once per language, since this
+runs for every pass built and Babel's formatters would cost more than the rest of the
+pass); no sentence needs a plural form or declines a name.
 
 Invariant: pure functions of the values handed in; no database, no clock.
 """
@@ -13,10 +15,12 @@ Invariant: pure functions of the values handed in; no database, no clock.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 
-from babel.dates import format_date
-from babel.numbers import format_decimal
+from babel.dates import get_month_names
+from babel.numbers import get_decimal_symbol, get_group_symbol
 
 from app.cards.models import Card
 from app.i18n import best_locale, translate
@@ -25,6 +29,7 @@ from app.points.rules import Tier
 from app.wallet.facts import CardFacts, Movement
 from app.wallet.views import ZERO_DECIMAL_CURRENCIES
 
+_UNUSED_RATE = Decimal(0)
 MINUS = "\u2212"  # a real minus sign: a hyphen reads as a dash beside a date
 
 
@@ -34,13 +39,35 @@ def holder_locale(card: Card) -> str:
     return best_locale([card.customer.locale], card.program.locales)
 
 
+@lru_cache(maxsize=8)
+def _symbols(locale: str) -> tuple[str, str]:
+    """The language's digit-group and decimal separators."""
+    return get_group_symbol(locale=locale), get_decimal_symbol(locale=locale)
+
+
+@lru_cache(maxsize=8)
+def _months(locale: str) -> dict[int, str]:
+    """The language's abbreviated month names, as a date's "d MMM" shows them."""
+    return dict(get_month_names("abbreviated", "format", locale=locale))
+
+
+def number_text(number: int, locale: str) -> str:
+    """A whole number as the language writes it: "1,200", "1 200"."""
+    return f"{number:,}".replace(",", _symbols(locale)[0])
+
+
 def money_text(amount: int, currency: str, locale: str) -> str:
     """An amount in minor units as the language writes it: "1,200 UAH", "1 200,50 UAH"."""
     if currency in ZERO_DECIMAL_CURRENCIES:
-        return f"{format_decimal(amount, locale=locale)} {currency}"
-    value = Decimal(amount) / 100
-    pattern = "#,##0" if amount % 100 == 0 else "#,##0.00"
-    return f"{format_decimal(value, format=pattern, locale=locale)} {currency}"
+        return f"{number_text(amount, locale)} {currency}"
+    whole, cents = divmod(amount, 100)
+    fraction = f"{_symbols(locale)[1]}{cents:02d}" if cents else ""
+    return f"{number_text(whole, locale)}{fraction} {currency}"
+
+
+def date_text(moment: datetime, locale: str) -> str:
+    """A day as "4 Dec", "4 груд."."""
+    return f"{moment.day} {_months(locale)[moment.month]}"
 
 
 def next_tier(tiers: Sequence[Tier], *, spend: int, current: str | None) -> Tier | None:
@@ -55,8 +82,9 @@ def next_step_text(program: Program, card: Card, facts: CardFacts, locale: str) 
     """"Spend 1,200 UAH more for Gold", or empty when there is no tier above the card."""
     if facts.spend_12_months is None or not program.tiers:
         return ""
+    # Only names and thresholds matter here: no need to parse each tier's rate.
     tiers = [Tier(name=str(tier["name"]), min_spend=int(tier["min_spend"]),
-                  earn_percent=Decimal(str(tier["earn_percent"]))) for tier in program.tiers]
+                  earn_percent=_UNUSED_RATE) for tier in program.tiers]
     target = next_tier(tiers, spend=facts.spend_12_months, current=card.tier)
     if target is None:
         return ""
@@ -67,7 +95,7 @@ def next_step_text(program: Program, card: Card, facts: CardFacts, locale: str) 
 
 def movement_text(movement: Movement, *, locale: str) -> str:
     """One line of the pass's history: "12 Mar · Purchase · +12"."""
-    when = format_date(movement.created_at.date(), "d MMM", locale=locale)
+    when = date_text(movement.created_at, locale)
     if movement.rewards > 0:
         return f"{when} · {translate(locale, 'pass_history_reward_earned')}"
     if movement.rewards < 0 and not movement.points:
@@ -77,7 +105,7 @@ def movement_text(movement: Movement, *, locale: str) -> str:
     if not change:
         return f"{when} · {what}"
     sign = "+" if change > 0 else MINUS
-    return f"{when} · {what} · {sign}{format_decimal(abs(change), locale=locale)}"
+    return f"{when} · {what} · {sign}{number_text(abs(change), locale)}"
 
 
 def history_lines(facts: CardFacts, locale: str) -> tuple[str, ...]:

@@ -40,7 +40,13 @@ from typing import Generic, Protocol, TypeVar
 from passes.apple.identity import SigningIdentity
 from passes.apple.images import render_marks, render_strip, strip_variant
 from passes.apple.model import PassCard, PassDesign
-from passes.apple.passjson import card_part, design_members, serialize_with_design_part
+from passes.apple.passjson import (
+    FrontPlan,
+    card_part,
+    design_members,
+    front_plan,
+    serialize_with_design_part,
+)
 from passes.apple.signing import sign_manifest
 from passes.apple.strings import Phrases, design_phrases, render_strings
 
@@ -73,6 +79,7 @@ class DesignParts:
     files: tuple[PreparedFile, ...]
     phrases: Phrases
     pass_json_members: bytes
+    plan: FrontPlan
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,7 +89,8 @@ class PreparedDesign:
 
     ``files`` are the images and pass.strings files sorted by name;
     ``phrases`` the design's localizable texts; ``pass_json_members`` the
-    serialized card-independent members of pass.json; ``manifest_head`` the
+    serialized card-independent members of pass.json; ``plan`` what the design decides
+    about every front (measured once); ``manifest_head`` the
     manifest's bytes up to the pass.json hash; ``archive_entries`` zipfile's
     local records of ``files`` and ``archive_directory`` its central-directory
     records of them, from which each package's zip starts.
@@ -95,6 +103,7 @@ class PreparedDesign:
     manifest_head: bytes
     archive_entries: bytes
     archive_directory: bytes
+    plan: FrontPlan
     variant: int | None = None
 
     def file(self, name: str) -> PreparedFile:
@@ -109,7 +118,8 @@ def prepare_parts(design: PassDesign) -> DesignParts:
     phrases = design_phrases(design)
     contents = {**render_marks(design), **render_strings(phrases, design.locales)}
     return DesignParts(design=design, files=_prepared_files(contents), phrases=phrases,
-                       pass_json_members=design_members(design, phrases))
+                       pass_json_members=design_members(design, phrases),
+                       plan=front_plan(design))
 
 
 def prepare_design(design: PassDesign, *, stamps: int = 0,
@@ -142,6 +152,7 @@ def prepare_design(design: PassDesign, *, stamps: int = 0,
         manifest_head=manifest_head,
         archive_entries=archive_bytes[:entries_end],
         archive_directory=archive_bytes[entries_end:directory_end],
+        plan=parts.plan,
         variant=variant,
     )
 
@@ -153,7 +164,7 @@ def _prepared_files(contents: dict[str, bytes]) -> tuple[PreparedFile, ...]:
 
 def build_package(card: PassCard, prepared: PreparedDesign, identity: SigningIdentity) -> bytes:
     """The .pkpass bytes of ``card`` in a prepared design."""
-    document = card_part(card, prepared.design, identity, prepared.phrases)
+    document = card_part(card, prepared.design, identity, prepared.phrases, prepared.plan)
     pass_json = serialize_with_design_part(document, prepared.pass_json_members)
     manifest = prepared.manifest_head + _sha1(pass_json).encode() + b'"}'
     tail = _ZipTail(len(prepared.archive_entries))

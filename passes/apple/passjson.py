@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -36,16 +37,30 @@ BARCODE_MESSAGE_ENCODING = "iso-8859-1"
 Field = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class FrontPlan:
+    """What a design decides about every card's front, measured once per design
+    (:mod:`passes.apple.layout`): whether the tier fits in the header."""
+
+    tier_in_header: bool
+
+
+def front_plan(design: PassDesign) -> FrontPlan:
+    return FrontPlan(tier_in_header=tier_in_header(design))
+
+
 def build_pass_json(
     card: PassCard, design: PassDesign, identity: SigningIdentity
 ) -> dict[str, Any]:
     """The pass.json object of ``card`` drawn with ``design``, signed by ``identity``."""
     phrases = design_phrases(design)
-    return {**card_part(card, design, identity, phrases), **design_part(design, phrases)}
+    return {**card_part(card, design, identity, phrases, front_plan(design)),
+            **design_part(design, phrases)}
 
 
 def card_part(
-    card: PassCard, design: PassDesign, identity: SigningIdentity, phrases: Phrases
+    card: PassCard, design: PassDesign, identity: SigningIdentity, phrases: Phrases,
+    plan: FrontPlan,
 ) -> dict[str, Any]:
     """The keys of pass.json that vary by card (or identity), in their pass.json order."""
     document: dict[str, Any] = {
@@ -55,7 +70,7 @@ def card_part(
         "serialNumber": card.serial_number,
         "authenticationToken": card.authentication_token,
         "barcodes": [_barcode(card, design)],
-        "storeCard": _store_card(card, design, _Sayer(phrases, design.primary_locale)),
+        "storeCard": _store_card(card, design, plan, _Sayer(phrases, design.primary_locale)),
     }
     if card.voided:
         document["voided"] = True
@@ -127,7 +142,8 @@ def _barcode(card: PassCard, design: PassDesign) -> dict[str, str]:
     }
 
 
-def _store_card(card: PassCard, design: PassDesign, say: _Sayer) -> dict[str, list[Field]]:
+def _store_card(card: PassCard, design: PassDesign, plan: FrontPlan,
+                say: _Sayer) -> dict[str, list[Field]]:
     """The front as the best store cards have it: the balance (or the stamps) as the
     primary field over the strip; the tier in the header when it fits beside the name;
     under the strip, in this order and at most two: the reward (stamp cards), the tier
@@ -142,7 +158,7 @@ def _store_card(card: PassCard, design: PassDesign, say: _Sayer) -> dict[str, li
         short = not card.rewards
     if card.tier is not None and card.tier.strip():
         tier = _changing_field("tier", card.tier, say)
-        (header if tier_in_header(design) else row).append(tier)
+        (header if plan.tier_in_header else row).append(tier)
     if card.next_step.strip():
         row.append({"key": "next", "label": say("label.next_tier"), "value": card.next_step})
         short = False
