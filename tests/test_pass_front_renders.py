@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import uuid
 import zipfile
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from passes.apple.preview import render_back, render_front
 from tests.conftest import Api
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "pass-front"
+REFERENCE = (Path(__file__).resolve().parents[2] / "shared/reference"
+             / "apple-signed-storecard.pkpass")
 LONG_UK = "Кавʼярня «Зерно на Подолі»"
 LONG_RU = "Кофейня «Зерно на Подоле»"
 COFFEE = {"background": "#3B2416", "foreground": "#FFF8EE", "label": "#E8C9A0"}
@@ -35,7 +38,6 @@ TIERS = [{"name": "Bronze", "min_spend": 0, "earn_percent": 3},
          {"name": "Silver", "min_spend": 300000, "earn_percent": 5},
          {"name": "Gold", "min_spend": 1000000, "earn_percent": 7}]
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @dataclass
@@ -124,6 +126,7 @@ def package_files(client: FlaskClient, card: dict[str, Any]) -> dict[str, bytes]
         return {info.filename: archive.read(info) for info in archive.infolist()}
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_the_front_shows_the_essentials_and_cuts_nothing_short(
         api: Api, client: FlaskClient, case: Case) -> None:
@@ -158,3 +161,20 @@ def test_the_front_shows_the_essentials_and_cuts_nothing_short(
         assert front.text(f"row.{key}").shown == value
     with Image.open(io.BytesIO(front.png)) as picture:
         assert picture.size[0] == (375 + 32) * 2
+
+
+def test_apples_reference_store_card_is_drawn_too_for_comparison() -> None:
+    """The real Apple-signed card in the workplace's reference folder, drawn by the same
+    preview (its white text on a white pass is the card's own)."""
+    reference = Path(os.environ.get("LOYALPASS_TEST_REFERENCE_PASS", "")) \
+        if os.environ.get("LOYALPASS_TEST_REFERENCE_PASS") else REFERENCE
+    if not reference.is_file():
+        pytest.skip("no Apple-signed reference pass beside the checkout")
+    with zipfile.ZipFile(reference) as archive:
+        files = {info.filename: archive.read(info) for info in archive.infolist()}
+    document = json.loads(files["pass.json"])
+    front = render_front(document, files, locale="fr")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "apple-reference-front.png").write_bytes(front.png)
+    assert front.text("header.balance").shown == "0 EUR"
+    assert front.text("row.name").shown == "GERMAINE DUPONT"

@@ -87,9 +87,9 @@ def logo_text_width(design: PassDesign) -> float:
     return text_width(design.logo_text.strip(), LOGO_TEXT_SIZE, bold=True)
 
 
-@lru_cache(maxsize=512)
 def tier_in_header(design: PassDesign) -> bool:
-    """Whether the design's widest tier fits in the header beside a logo and the name."""
+    """Whether the design's widest tier fits in the header beside a logo and the name.
+    Measured when a design is prepared (not cached here: a design holds its images)."""
     if not design.tier_names:
         return False
     return _logo_room(design, header=tier_header_width(design) + GAP) >= LOGO_MIN_WIDTH

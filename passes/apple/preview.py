@@ -212,22 +212,22 @@ class _Canvas:
     def barcode(self) -> None:
         barcodes = self.document.get("barcodes") or [self.document.get("barcode") or {}]
         barcode: Mapping[str, Any] = barcodes[0] if barcodes else {}
-        side = _BARCODE_SIDE
-        box_width = side + 2 * _BARCODE_PAD
-        box_height = side + 2 * _BARCODE_PAD + 18
+        width, height = _barcode_size(barcode)
+        box_width = width + 2 * _BARCODE_PAD
+        box_height = height + 2 * _BARCODE_PAD + 18
         left = (PASS_WIDTH - box_width) / 2
         top = self.height - MARGIN - box_height
         self.draw.rounded_rectangle(self._box(left, top, box_width, box_height),
                                     radius=6 * self.scale, fill=(255, 255, 255))
-        code = _barcode_image(barcode, side * self.scale)
+        code = _barcode_image(barcode, (width * self.scale, height * self.scale))
         self.pass_layer.alpha_composite(code, (round((left + _BARCODE_PAD) * self.scale),
                                                round((top + _BARCODE_PAD) * self.scale)))
         alt = str(barcode.get("altText", ""))
         if alt:
             fitted = self._fit("barcode.altText", alt, LABEL_SIZE, box_width - 8)
             text_width = self._width(fitted, LABEL_SIZE)
-            self._text(((PASS_WIDTH - text_width) / 2, top + _BARCODE_PAD + side + 3), fitted,
-                       LABEL_SIZE, (0, 0, 0))
+            self._text(((PASS_WIDTH - text_width) / 2, top + _BARCODE_PAD + height + 3),
+                       fitted, LABEL_SIZE, (0, 0, 0))
 
     def finish(self) -> bytes:
         mask = Image.new("L", self.pass_layer.size, 0)
@@ -331,9 +331,11 @@ def _value_text(field: Mapping[str, Any], strings: Mapping[str, str], locale: st
     value = field.get("value", "")
     if isinstance(value, bool):
         return str(value)
-    if isinstance(value, int):
+    if isinstance(value, int | float):
         separator = "," if locale == "en" else "\u00a0"
-        return f"{value:,}".replace(",", separator)
+        text = f"{value:,}".replace(",", separator)
+        currency = field.get("currencyCode")
+        return f"{text} {currency}" if currency else text
     return _say(strings, str(value))
 
 
@@ -377,7 +379,17 @@ def _wrap(text: str, face: ImageFont.FreeTypeFont | ImageFont.ImageFont,
     return lines
 
 
-def _barcode_image(barcode: Mapping[str, Any], side: int) -> Image.Image:
+def _barcode_size(barcode: Mapping[str, Any]) -> tuple[int, int]:
+    """The code's size in points: square codes square, linear and stacked ones wide."""
+    kind = barcode.get("format")
+    if kind == "PKBarcodeFormatCode128":
+        return 250, 70
+    if kind == "PKBarcodeFormatPDF417":
+        return 250, 90
+    return _BARCODE_SIDE, _BARCODE_SIDE
+
+
+def _barcode_image(barcode: Mapping[str, Any], size: tuple[int, int]) -> Image.Image:
     """The barcode as Wallet would draw it: a real QR code when ``qrcode`` is installed,
     otherwise (and for the other formats) a box naming the format."""
     message = str(barcode.get("message", ""))
@@ -390,13 +402,13 @@ def _barcode_image(barcode: Mapping[str, Any], side: int) -> Image.Image:
             code = qrcode.QRCode(border=0, box_size=8)
             code.add_data(message)
             picture: Image.Image = code.make_image().get_image().convert("RGBA")
-            return picture.resize((side, side), Image.Resampling.NEAREST)
-    image = Image.new("RGBA", (side, side), (240, 240, 240, 255))
+            return picture.resize(size, Image.Resampling.NEAREST)
+    image = Image.new("RGBA", size, (240, 240, 240, 255))
     draw = ImageDraw.Draw(image)
-    draw.rectangle((0, 0, side - 1, side - 1), outline=(0, 0, 0, 255), width=2)
+    draw.rectangle((0, 0, size[0] - 1, size[1] - 1), outline=(0, 0, 0, 255), width=2)
     name = str(barcode.get("format", "")).removeprefix("PKBarcodeFormat") or "barcode"
-    draw.text((side / 2, side / 2), name, fill=(0, 0, 0, 255), anchor="mm",
-              font=_font(12, max(1, side // _BARCODE_SIDE)))
+    draw.text((size[0] / 2, size[1] / 2), name, fill=(0, 0, 0, 255), anchor="mm",
+              font=_font(12, max(1, size[1] // _BARCODE_SIDE)))
     return image
 
 

@@ -261,7 +261,8 @@ def test_an_earned_reward_takes_that_place_and_counts_beyond_one() -> None:
 
 def test_beside_a_tier_the_reward_next_tier_and_movements_are_text_modules() -> None:
     card = card_with(tier="Silver", rewards=1, next_step="Spend 1,200 UAH more for Gold",
-                     history=("4 Dec · Purchase · +12", "1 Dec · Welcome bonus · +50"))
+                     history=("4 Dec · Purchase · +12", "1 Dec · Welcome bonus · +50"),
+                     offers=())
     patch = object_patch(program_with(reward_text="Free coffee"), card)
     assert patch["secondaryLoyaltyPoints"]["balance"] == {"string": "Silver"}
     modules = {module["id"]: module for module in patch["textModulesData"]}
@@ -269,8 +270,7 @@ def test_beside_a_tier_the_reward_next_tier_and_movements_are_text_modules() -> 
     assert modules["next_tier"]["body"] == "Spend 1,200 UAH more for Gold"
     assert modules["next_tier"]["header"] == "Next tier"
     assert modules["history"]["body"] == "4 Dec · Purchase · +12\n1 Dec · Welcome bonus · +50"
-    assert [module["id"] for module in patch["textModulesData"]][0] == "reward"
-    assert [module["id"] for module in patch["textModulesData"]][-1] == "history"
+    assert list(modules) == ["reward", "next_tier", "history"]
 
 
 def test_an_active_card_is_active_and_a_blocked_one_inactive() -> None:
