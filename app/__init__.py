@@ -47,6 +47,7 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
 
     config = config or Config.from_env()
     check_key_files(config)
+    _check_catalogs()
     engine = make_engine(config.database_url)
     _check_database(engine)
     if config.smtp_url:
@@ -90,6 +91,16 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
                                  mail_sender=mail_sender, name="inline-worker"):
             loop.start()
     return app
+
+
+def _check_catalogs() -> None:
+    """The compiled translations are there (they are built at install), or one sentence."""
+    from app.i18n import CatalogMissing, check_catalogs
+
+    try:
+        check_catalogs()
+    except CatalogMissing as missing:
+        raise ConfigError(str(missing)) from None
 
 
 def _wakeups(sessions: sessionmaker[Session]) -> Wakeups:

@@ -8,6 +8,7 @@ when that server cannot be reached, the PostgreSQL variants skip and say why.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import uuid
@@ -28,6 +29,28 @@ from app.config import Config
 from app.db import Base, make_engine
 from app.migrations import upgrade
 from app.wallet.identity import write_development_chain
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_build_catalogs() -> Any:
+    """The build hook that compiles the gettext catalogs (it sits beside pyproject.toml,
+    outside any package)."""
+    spec = importlib.util.spec_from_file_location(
+        "build_catalogs", PROJECT_ROOT / "build_catalogs.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Compile the catalogs in place, as an editable install does: a worktree run with
+    PYTHONPATH reads the translations of its .po files as they are now."""
+    build_catalogs = load_build_catalogs()
+    source = PROJECT_ROOT / build_catalogs.CATALOGS
+    build_catalogs.compile_catalogs(source, source)
+
 
 POSTGRES_SERVER = os.environ.get(
     "LOYALPASS_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432"

@@ -22,8 +22,9 @@ from app.cards.numbers import new_card_number, number_from_scan
 from app.cards.schemas import EnrolmentInput
 from app.clock import utcnow
 from app.errors import Invalid, NotFound
+from app.i18n import LOCALES
 from app.merchants.models import Program
-from app.outbox.messages import queue_pass_update
+from app.outbox.messages import pass_changed, queue_pass_update
 from app.points.postings import Actor, post, program_rules
 from app.points.rules import tier_for
 
@@ -148,6 +149,29 @@ def create_card(
     queue_pass_update(session, merchant_id=card.merchant_id, card_id=card.id,
                       pass_version=card.pass_version, reason="enrolled")
     return card
+
+
+def remember_locale(session: Session, *, card: Card, locale: str) -> bool:
+    """Keep the language the customer chose on their card's page: it is their customer
+    record's (one per merchant), so their pages, mails and every one of their Google
+    objects speak it from now on. The objects show their plain texts in it, so each of
+    the customer's cards is bumped and pushed. Whether anything changed (the same
+    language again writes and commits nothing)."""
+    if locale not in LOCALES:
+        raise Invalid(f"locale: one of {', '.join(LOCALES)}.",
+                      errors=[{"field": "locale", "message": f"one of {list(LOCALES)}"}])
+    if card.customer.locale == locale:
+        return False
+    # Lock the customer's cards, as every pass bump does, so that versions never repeat.
+    locked = session.scalars(select(Card.id).where(Card.customer_id == card.customer_id)
+                             .order_by(Card.id).with_for_update()).all()
+    cards = session.scalars(select(Card).where(Card.id.in_(locked))
+                            .execution_options(populate_existing=True)).all()
+    card.customer.locale = locale
+    for each in cards:
+        pass_changed(session, each, reason="locale")
+    session.commit()
+    return True
 
 
 def new_authentication_token() -> str:

@@ -31,7 +31,7 @@ from app.clock import iso, utcnow
 from app.config import Config
 from app.delivery.loop import ChannelLoop
 from app.delivery.pushes import backoff
-from app.i18n import translate
+from app.i18n import gettext, ngettext, using_locale
 from app.integrations.mail import LoggingMailSender, MailResult, MailSender, SmtpSender
 from app.outbox.models import Mail
 from app.wallet.service import Wallet
@@ -85,12 +85,23 @@ def compose_recovery_mail(link: CardRecoveryLink, *, recipient: str, locale: str
     message = EmailMessage()
     message["From"] = sender_address
     message["To"] = recipient
-    message["Subject"] = translate(locale, "recovery_mail_subject", program=program.name)
+    with using_locale(locale):
+        subject = gettext("Your %(program)s card", program=program.name)
+        body = ngettext(
+            "Hello,\n\nsomeone, probably you, asked for your %(program)s card from "
+            "%(merchant)s. Open this link to see it and add it to your wallet:\n\n"
+            "%(url)s\n\nThe link works once and expires in %(num)d minute.\n\nIf you did "
+            "not ask for this, ignore this mail: your card stays as it is.\n",
+            "Hello,\n\nsomeone, probably you, asked for your %(program)s card from "
+            "%(merchant)s. Open this link to see it and add it to your wallet:\n\n"
+            "%(url)s\n\nThe link works once and expires in %(num)d minutes.\n\nIf you did "
+            "not ask for this, ignore this mail: your card stays as it is.\n",
+            minutes, program=program.name, merchant=program.merchant.name, url=url)
+    message["Subject"] = subject
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender_address.rpartition("@")[2].strip("<>[] "))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
-    message.set_content(translate(locale, "recovery_mail_body", program=program.name,
-                                  merchant=program.merchant.name, url=url, minutes=minutes))
+    message.set_content(body)
     return message
 
 

@@ -23,7 +23,7 @@ from babel.dates import get_month_names
 from babel.numbers import get_decimal_symbol, get_group_symbol
 
 from app.cards.models import Card
-from app.i18n import best_locale, translate
+from app.i18n import LazyText, best_locale, gettext, lazy_gettext, using_locale
 from app.merchants.models import Program
 from app.points.rules import Tier
 from app.wallet.facts import CardFacts, Movement
@@ -31,6 +31,16 @@ from app.wallet.views import ZERO_DECIMAL_CURRENCIES
 
 _UNUSED_RATE = Decimal(0)
 MINUS = "\u2212"  # a real minus sign: a hyphen reads as a dash beside a date
+# What each kind of ledger entry is called on the pass (``app.ledger.models.ENTRY_KINDS``).
+MOVEMENT_KINDS: dict[str, LazyText] = {
+    "welcome": lazy_gettext("Welcome bonus"),
+    "earn": lazy_gettext("Purchase"),
+    "redeem": lazy_gettext("Paid with points"),
+    "bonus": lazy_gettext("Bonus"),
+    "adjust": lazy_gettext("Correction"),
+    "reverse": lazy_gettext("Refund"),
+    "expire": lazy_gettext("Points expired"),
+}
 
 
 def holder_locale(card: Card) -> str:
@@ -89,18 +99,20 @@ def next_step_text(program: Program, card: Card, facts: CardFacts, locale: str) 
     if target is None:
         return ""
     left = target.min_spend - facts.spend_12_months
-    return translate(locale, "pass_next_tier", tier=target.name,
-                     amount=money_text(left, program.currency, locale))
+    with using_locale(locale):
+        return gettext("Spend %(amount)s more for %(tier)s", tier=target.name,
+                       amount=money_text(left, program.currency, locale))
 
 
 def movement_text(movement: Movement, *, locale: str) -> str:
-    """One line of the pass's history: "12 Mar · Purchase · +12"."""
+    """One line of the pass's history: "12 Mar · Purchase · +12" (in the language of the
+    caller's ``using_locale``; ``locale`` writes the date and the number)."""
     when = date_text(movement.created_at, locale)
     if movement.rewards > 0:
-        return f"{when} · {translate(locale, 'pass_history_reward_earned')}"
+        return when + " · " + gettext("Reward earned")
     if movement.rewards < 0 and not movement.points:
-        return f"{when} · {translate(locale, 'pass_history_reward_used')}"
-    what = translate(locale, f"pass_history_{movement.kind}")
+        return when + " · " + gettext("Reward received")
+    what = str(MOVEMENT_KINDS.get(movement.kind, movement.kind))
     change = movement.points or movement.stamps
     if not change:
         return f"{when} · {what}"
@@ -109,4 +121,5 @@ def movement_text(movement: Movement, *, locale: str) -> str:
 
 
 def history_lines(facts: CardFacts, locale: str) -> tuple[str, ...]:
-    return tuple(movement_text(movement, locale=locale) for movement in facts.movements)
+    with using_locale(locale):
+        return tuple(movement_text(movement, locale=locale) for movement in facts.movements)

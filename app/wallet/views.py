@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from app.cards.models import Card
-from app.i18n import translate
+from app.i18n import gettext, ngettext, using_locale
 from app.merchants.models import Program
 from passes.apple import Colors, PassCard, PassDesign, PassLocation
 
@@ -28,38 +28,51 @@ def percent_text(value: Decimal | str | float) -> str:
 
 
 def rules_text(program: Program, locale: str) -> str:
+    with using_locale(locale):
+        return "\n".join(_rules_lines(program))
+
+
+def _rules_lines(program: Program) -> list[str]:
     lines: list[str] = []
     if program.kind == "stamps":
-        reward = program.reward_text or translate(locale, "reward_default")
-        lines.append(translate(locale, "stamps_rule", required=program.stamps_required,
-                               reward=reward))
+        lines.append(ngettext(
+            "Get a stamp with every purchase. %(num)d stamp: %(reward)s.",
+            "Get a stamp with every purchase. %(num)d stamps: %(reward)s.",
+            program.stamps_required or 0,  # set on every stamps program (merchants.service)
+            reward=program.reward_text or gettext("a reward")))
     else:
-        lines.append(translate(
-            locale, "earn_rule", percent=percent_text(program.earn_percent),
+        lines.append(gettext(
+            "Earn %(percent)s%% of every purchase back in points. "
+            "1 point = %(point_value)s %(currency)s.",
+            percent=percent_text(program.earn_percent),
             point_value=major_units(program.point_value, program.currency),
             currency=program.currency,
         ))
         for tier in program.tiers:
-            lines.append(translate(
-                locale, "tier_rule", name=tier["name"], currency=program.currency,
+            lines.append(gettext(
+                "%(name)s: from %(min_spend)s %(currency)s spent in 12 months, "
+                "%(percent)s%% back.",
+                name=tier["name"], currency=program.currency,
                 min_spend=major_units(int(tier["min_spend"]), program.currency),
                 percent=percent_text(tier["earn_percent"]),
             ))
         if program.reward_text:
             lines.append(program.reward_text)
     if program.welcome_points:
-        lines.append(translate(locale, "welcome_rule", points=program.welcome_points))
-    return "\n".join(lines)
+        lines.append(ngettext("%(num)d welcome point when you join.",
+                              "%(num)d welcome points when you join.", program.welcome_points))
+    return lines
 
 
 def support_text(program: Program, locale: str) -> str:
     lines = []
-    if program.support_email:
-        lines.append(translate(locale, "support_email", email=program.support_email))
-    if program.support_phone:
-        lines.append(translate(locale, "support_phone", phone=program.support_phone))
-    if program.website:
-        lines.append(translate(locale, "support_website", website=program.website))
+    with using_locale(locale):
+        if program.support_email:
+            lines.append(gettext("Email: %(email)s", email=program.support_email))
+        if program.support_phone:
+            lines.append(gettext("Phone: %(phone)s", phone=program.support_phone))
+        if program.website:
+            lines.append(gettext("Web: %(website)s", website=program.website))
     return "\n".join(lines)
 
 
@@ -85,6 +98,9 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
     texts = program_texts(program, locales)
     colors = program.colors
     located = [loc for loc in program.locations if loc.latitude is not None]
+    with using_locale(locales[0]):
+        relevant_texts = [gettext("Show your card at %(name)s", name=loc.name)
+                          for loc in located[:MAX_PASS_LOCATIONS]]
     return PassDesign(
         design_key=design_key(program),
         organization_name=program.merchant.name,
@@ -99,8 +115,8 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
         web_service_url=web_service_url,
         locations=tuple(
             PassLocation(latitude=float(loc.latitude or 0), longitude=float(loc.longitude or 0),
-                         relevant_text=translate(locales[0], "relevant", name=loc.name))
-            for loc in located[:MAX_PASS_LOCATIONS]
+                         relevant_text=relevant_text)
+            for loc, relevant_text in zip(located[:MAX_PASS_LOCATIONS], relevant_texts, strict=True)
         ),
         logo=program.logo,
         texts=texts,

@@ -22,6 +22,7 @@ def register_web(app: Flask) -> None:
     )
     from app.web.context import IdConverter, install_session_teardown
     from app.web.jsonbody import BoundedJSONProvider
+    from app.web.pages import init_babel
     from app.web.problems import install_problem_handlers
     from app.web.security import install_security_headers
 
@@ -30,6 +31,7 @@ def register_web(app: Flask) -> None:
     install_session_teardown(app)
     operations.install_request_metrics(app)
     install_problem_handlers(app)
+    init_babel(app)
     runtime = app.extensions["loyalpass"]
     install_security_headers(app, https=runtime.config.base_url.startswith("https://"))
     runtime.limits.init_app(app)

@@ -15,7 +15,7 @@ from app.cards import service as cards
 from app.cards.models import Card
 from app.cards.schemas import EnrolmentInput
 from app.errors import Invalid, NotFound, RateLimited
-from app.i18n import translate
+from app.i18n import lazy_gettext
 from app.merchants.models import Location, Program
 from app.merchants.service import program_by_slug, program_location
 from app.offers.service import shown_offers
@@ -56,7 +56,7 @@ def join(slug: str) -> BaseResponse:
     location = _location(program)
     sent_token = request.form.get("csrf", "")
     if not csrf_matches(sent_token):
-        errors = [translate(locale, "form_expired")]
+        errors = [lazy_gettext("Your session expired; please send the form again.")]
         return page("join.html", program, locale, 400, form=form, errors=errors,
                     location=location, csrf=csrf_token())
     data: dict[str, object] = {key: value for key, value in form.items() if value}
@@ -135,8 +135,12 @@ def program_theme(slug: str) -> Response:
 @blueprint.get("/c/<token>")
 @no_store
 def card_page(token: str) -> Response:
+    """The card's own page, in the customer's language; one they choose with the page's
+    language links (``?lang=``) is kept for them (their mails and wallet follow it)."""
     card = _card_from_token(token)
-    locale = page_locale(card.program)
+    locale = page_locale(card.program, card.customer.locale)
+    if request.args.get("lang") == locale:  # chosen with the page's language links
+        cards.remember_locale(db(), card=card, locale=locale)
     wallet = runtime().wallet
     return page("card.html", card.program, locale, card=card,
                 apple_pass_url=wallet.apple_pass_url(card),

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card, Customer
 from app.google_wallet.account import GoogleAccount
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
-from app.i18n import translate
+from app.i18n import SOURCE_LOCALE, gettext, using_locale
 from app.offers.models import Offer
 
 OBJECTS = cast(Table, GoogleObject.__table__)
@@ -78,11 +78,12 @@ def queue_tier_messages(session: Session, upgrades: Sequence[tuple[int, str]],
         select(Card.id, Customer.locale).join(Customer, Customer.id == Card.customer_id)
         .where(Card.id.in_([card_id for card_id, _ in upgrades]))).all())
     for card_id, tier in upgrades:
-        locale = locales.get(card_id, "en")
-        session.add(GoogleMessage(
-            card_id=card_id, kind="tier", available_at=now, created_at=now,
-            header=translate(locale, "tier_upgrade_header", tier=tier)[:200],
-            body=translate(locale, "tier_upgrade_body", tier=tier)))
+        with using_locale(locales.get(card_id, SOURCE_LOCALE)):
+            header = gettext("Welcome to %(tier)s", tier=tier)[:200]
+            body = gettext("Your card is now %(tier)s: you earn more with every purchase.",
+                           tier=tier)
+        session.add(GoogleMessage(card_id=card_id, kind="tier", available_at=now,
+                                  created_at=now, header=header, body=body))
 
 
 def queue_offer_messages(session: Session, offered: Sequence[tuple[int, int]],
