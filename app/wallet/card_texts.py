@@ -29,7 +29,7 @@ from app.points.rules import Tier
 from app.wallet.facts import CardFacts, Movement
 from app.wallet.views import ZERO_DECIMAL_CURRENCIES
 
-_UNUSED_RATE = Decimal(0)
+_UNUSED_RATE = Decimal(0)  # a tier's rate: the next step needs only names and thresholds
 MINUS = "\u2212"  # a real minus sign: a hyphen reads as a dash beside a date
 # What each kind of ledger entry is called on the pass (``app.ledger.models.ENTRY_KINDS``).
 MOVEMENT_KINDS: dict[str, LazyText] = {
@@ -88,20 +88,24 @@ def next_tier(tiers: Sequence[Tier], *, spend: int, current: str | None) -> Tier
     return min(above, key=lambda tier: tier.min_spend) if above else None
 
 
-def next_step_text(program: Program, card: Card, facts: CardFacts, locale: str) -> str:
+def program_tiers(program: Program) -> tuple[Tier, ...]:
+    """The program's tiers by name and threshold (what the next step needs of them)."""
+    return tuple(Tier(name=str(tier["name"]), min_spend=int(tier["min_spend"]),
+                      earn_percent=_UNUSED_RATE) for tier in program.tiers)
+
+
+def next_step_text(tiers: Sequence[Tier], *, currency: str, current: str | None,
+                   facts: CardFacts, locale: str) -> str:
     """"Spend 1,200 UAH more for Gold", or empty when there is no tier above the card."""
-    if facts.spend_12_months is None or not program.tiers:
+    if facts.spend_12_months is None or not tiers:
         return ""
-    # Only names and thresholds matter here: no need to parse each tier's rate.
-    tiers = [Tier(name=str(tier["name"]), min_spend=int(tier["min_spend"]),
-                  earn_percent=_UNUSED_RATE) for tier in program.tiers]
-    target = next_tier(tiers, spend=facts.spend_12_months, current=card.tier)
+    target = next_tier(tiers, spend=facts.spend_12_months, current=current)
     if target is None:
         return ""
     left = target.min_spend - facts.spend_12_months
     with using_locale(locale):
         return gettext("Spend %(amount)s more for %(tier)s", tier=target.name,
-                       amount=money_text(left, program.currency, locale))
+                       amount=money_text(left, currency, locale))
 
 
 def movement_text(movement: Movement, *, locale: str) -> str:

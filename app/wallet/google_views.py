@@ -8,7 +8,12 @@ from app.cards.models import Card
 from app.google_wallet.account import GoogleAccount
 from app.merchants.models import Program
 from app.offers.models import Offer
-from app.wallet.card_texts import history_lines, holder_locale, next_step_text
+from app.wallet.card_texts import (
+    history_lines,
+    holder_locale,
+    next_step_text,
+    program_tiers,
+)
 from app.wallet.facts import CardFacts
 from app.wallet.views import program_texts
 from passes.google import MAX_BALANCE, GoogleCard, GoogleOffer, GoogleProgram
@@ -62,6 +67,7 @@ def google_card(card: Card, *, barcode_message: str, customer_url: str,
         offers=tuple(GoogleOffer(id=f"offer_{offer.id}", title=offer.title, body=offer.body)
                      for offer in offers),
         rewards=card.rewards,
-        next_step=next_step_text(card.program, card, facts, locale),
+        next_step=next_step_text(program_tiers(card.program), currency=card.program.currency,
+                                 current=card.tier, facts=facts, locale=locale),
         history=history_lines(facts, locale),
     )

@@ -15,7 +15,8 @@ from app.config import Config
 from app.google_wallet.account import GoogleAccount
 from app.merchants.models import Program
 from app.metrics import PASSES_BUILT
-from app.wallet.card_texts import history_lines, holder_locale, next_step_text
+from app.points.rules import Tier
+from app.wallet.card_texts import history_lines, holder_locale, next_step_text, program_tiers
 from app.wallet.facts import CardFacts
 from app.wallet.views import design_key, pass_card, pass_design
 from passes.apple import (
@@ -34,6 +35,15 @@ MAX_CACHED_DESIGNS = 512
 BARCODE_FORMATS = {"qr": "QR", "pdf417": "PDF417", "aztec": "Aztec", "code128": "Code 128"}
 
 
+@dataclass(frozen=True)
+class _Drawn:
+    """What every pass of one design version shares."""
+
+    design: PassDesign
+    tiers: tuple[Tier, ...]
+    currency: str
+
+
 @dataclass
 class Wallet:
     config: Config
@@ -48,7 +58,7 @@ class Wallet:
         # And one for recovery links, so that no card link MAC opens a recovery link.
         self._recovery_key = hmac.new(self._secret, b"loyalpass.card-recovery",
                                       "sha256").digest()
-        self._designs: dict[str, PassDesign] = {}
+        self._designs: dict[str, _Drawn] = {}
         self._lock = threading.Lock()
 
     @property
@@ -122,17 +132,23 @@ class Wallet:
                                     serial_number=card.serial_number)
 
     def design(self, program: Program) -> PassDesign:
+        return self._drawn(program).design
+
+    def _drawn(self, program: Program) -> _Drawn:
+        """The program's pass design and parsed tiers, made once per design version (any
+        change to how a pass looks, tiers and currency included, is a new version)."""
         key = design_key(program)
         with self._lock:
-            design = self._designs.get(key)
-        if design is None:
+            drawn = self._designs.get(key)
+        if drawn is None:
             design = self._drawable(
                 pass_design(program, web_service_url=self.config.web_service_url), program)
+            drawn = _Drawn(design, program_tiers(program), program.currency)
             with self._lock:
                 if len(self._designs) >= MAX_CACHED_DESIGNS:
                     self._designs.clear()
-                self._designs[key] = design
-        return design
+                self._designs[key] = drawn
+        return drawn
 
     def _drawable(self, design: PassDesign, program: Program) -> PassDesign:
         """``design`` without any uploaded image that cannot be drawn (one stored before
@@ -177,13 +193,14 @@ class Wallet:
         """The signed pass; ``offers`` are the titles of the offers the card shows now,
         ``facts`` its recent movements and tier spend (``app.wallet.facts.card_facts``;
         without them the pass has no history and no next tier)."""
-        design = self.design(card.program)
+        drawn = self._drawn(card.program)
         facts = facts or CardFacts()
         locale = holder_locale(card)
+        next_step = next_step_text(drawn.tiers, currency=drawn.currency, current=card.tier,
+                                   facts=facts, locale=locale)
         view = pass_card(card, barcode_message=self.barcode_message(card),
                          customer_url=self.card_url(card), offers=offers,
-                         next_step=next_step_text(card.program, card, facts, locale),
-                         history=history_lines(facts, locale))
-        package = self.packager.package(view, design)
+                         next_step=next_step, history=history_lines(facts, locale))
+        package = self.packager.package(view, drawn.design)
         PASSES_BUILT.inc()
         return package

@@ -115,6 +115,8 @@ class PassDesign:
         object.__setattr__(self, "locales", tuple(self.locales))
         object.__setattr__(self, "locations", tuple(self.locations))
         object.__setattr__(self, "tier_names", tuple(self.tier_names))
+        if not all(isinstance(name, str) and name.strip() for name in self.tier_names):
+            raise ValueError("tier_names must be non-empty strings")
         if not isinstance(self.reward_text, str):
             raise ValueError("reward_text must be a string (empty for the default)")
         frozen = {key: MappingProxyType(dict(value)) for key, value in self.texts.items()}

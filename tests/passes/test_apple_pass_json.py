@@ -412,6 +412,8 @@ def test_bad_card_values_are_refused(make_card: MakeCard, changes: dict[str, Any
         {"web_service_url": "https://loyalpass.example/passkit/"},
         {"web_service_url": "ftp://loyalpass.example/passkit"},
         {"description": ""},
+        {"tier_names": ("Gold", " ")},
+        {"reward_text": None},
     ],
 )
 def test_bad_design_values_are_refused(make_design: MakeDesign, changes: dict[str, Any]) -> None:
