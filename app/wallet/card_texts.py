@@ -14,10 +14,12 @@ Invariant: pure functions of the values handed in; no database, no clock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
+from types import MappingProxyType
 
 from babel.dates import get_month_names
 from babel.numbers import get_decimal_symbol, get_group_symbol
@@ -103,20 +105,19 @@ def next_step_text(tiers: Sequence[Tier], *, currency: str, current: str | None,
     if target is None:
         return ""
     left = target.min_spend - facts.spend_12_months
-    with using_locale(locale):
-        return gettext("Spend %(amount)s more for %(tier)s", tier=target.name,
-                       amount=money_text(left, currency, locale))
+    return _phrases(locale).next_tier % {"tier": target.name,
+                                         "amount": money_text(left, currency, locale)}
 
 
 def movement_text(movement: Movement, *, locale: str) -> str:
-    """One line of the pass's history: "12 Mar · Purchase · +12" (in the language of the
-    caller's ``using_locale``; ``locale`` writes the date and the number)."""
+    """One line of the pass's history: "12 Mar · Purchase · +12"."""
     when = date_text(movement.created_at, locale)
+    phrases = _phrases(locale)
     if movement.rewards > 0:
-        return when + " · " + gettext("Reward earned")
+        return f"{when} · {phrases.reward_earned}"
     if movement.rewards < 0 and not movement.points:
-        return when + " · " + gettext("Reward received")
-    what = str(MOVEMENT_KINDS.get(movement.kind, movement.kind))
+        return f"{when} · {phrases.reward_received}"
+    what = phrases.kinds.get(movement.kind, movement.kind)
     change = movement.points or movement.stamps
     if not change:
         return f"{when} · {what}"
@@ -125,5 +126,27 @@ def movement_text(movement: Movement, *, locale: str) -> str:
 
 
 def history_lines(facts: CardFacts, locale: str) -> tuple[str, ...]:
+    return tuple(movement_text(movement, locale=locale) for movement in facts.movements)
+
+
+@dataclass(frozen=True)
+class _Phrases:
+    next_tier: str
+    kinds: Mapping[str, str]
+    reward_earned: str
+    reward_received: str
+
+
+@lru_cache(maxsize=8)
+def _phrases(locale: str) -> _Phrases:
+    """The pass's sentences in ``locale``, translated once: catalogs are read once per
+    process, and translating per pass (locale switch, lookups, lazy texts) cost more
+    than the rest of its text."""
     with using_locale(locale):
-        return tuple(movement_text(movement, locale=locale) for movement in facts.movements)
+        return _Phrases(
+            # Without values gettext leaves the placeholders for the caller to fill.
+            next_tier=gettext("Spend %(amount)s more for %(tier)s"),
+            kinds=MappingProxyType({kind: str(text) for kind, text in MOVEMENT_KINDS.items()}),
+            reward_earned=gettext("Reward earned"),
+            reward_received=gettext("Reward received"),
+        )
