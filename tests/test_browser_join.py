@@ -39,6 +39,7 @@ from tests.browser_helpers import (
     write_artifact,
 )
 from tests.passes.conftest import openssl_verify
+from tests.wallet_helpers import pass_field
 
 pytestmark = [
     pytest.mark.browser,
@@ -143,7 +144,7 @@ def test_an_iphone_customer_scans_joins_and_downloads_a_signed_pass(
     download = download_info.value
     assert download.suggested_filename == f"{live.program['slug']}.pkpass"
     body = assert_valid_pkpass(Path(download.path()).read_bytes(), live, tmp_path)
-    assert body["storeCard"]["secondaryFields"][0]["value"] == "Оксана Шевченко"
+    assert pass_field(body, "member")["value"] == "Оксана Шевченко"
     assert body["webServiceURL"] == f"{live.origin}/passkit"
     with live.app.extensions["loyalpass"].sessions() as session:
         stored = session.scalars(select(Customer)).one()

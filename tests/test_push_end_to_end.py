@@ -82,7 +82,7 @@ def test_a_purchase_reaches_the_device_and_its_next_download_shows_the_balance(
     assert changed["serialNumbers"] == [installed["serial"]]
     fresh = device.get(f"/passkit/v1/passes/{installed['type']}/{installed['serial']}",
                        headers={"Authorization": f"ApplePass {installed['token']}"})
-    header = pass_json(fresh.data)["storeCard"]["headerFields"][0]
+    header = pass_json(fresh.data)["storeCard"]["primaryFields"][0]
     assert header["key"] == "balance" and header["value"] == 50
 
 

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
+import app.models  # noqa: F401  (every table is in the metadata)
 from app import create_app
 from app.config import Config
 from app.db import make_engine

@@ -31,3 +31,10 @@ def pass_strings(package: bytes, locale: str) -> dict[str, str]:
     assert data[:2] == b"\xff\xfe"
     text = data[2:].decode("utf-16-le")
     return {_unescape(key): _unescape(value) for key, value in _STRINGS_LINE.findall(text)}
+
+
+def pass_field(document: dict[str, Any], key: str) -> dict[str, Any]:
+    """The field with ``key``, front or back (which group depends on what else the pass
+    shows)."""
+    return next(field for group in document["storeCard"].values() for field in group
+                if field["key"] == key)

@@ -151,6 +151,12 @@ class Program(Base):
     website: Mapped[str | None] = mapped_column(String(500))
     logo: Mapped[bytes | None] = mapped_column(LargeBinary)
     logo_content_type: Mapped[str | None] = mapped_column(String(32))
+    # Deferred: loaded when a pass design is drawn, not with every card that joins its
+    # program (a photo may be a few megabytes).
+    strip_image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    strip_content_type: Mapped[str | None] = mapped_column(String(32))
+    stamp_icon: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    stamp_icon_content_type: Mapped[str | None] = mapped_column(String(32))
     design_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)

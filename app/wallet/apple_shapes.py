@@ -150,11 +150,16 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
         logo=program.logo,
         texts=texts,
         names=names,
+        tier_names=tuple(localized(tier["name"], locales[0], locales) for tier in program.tiers),
+        reward_text=localized(program.reward_text_given, locales[0], locales),
+        strip=program.strip_image,
+        stamp_icon=program.stamp_icon,
     )
 
 
 def pass_card(card: Card, *, barcode_message: str, customer_url: str,
-              offers: Sequence[str] = ()) -> PassCard:
+              offers: Sequence[str] = (), next_step: str = "",
+              history: Sequence[str] = ()) -> PassCard:
     """The card's view; its tier named in the primary locale (pass.strings has the rest)."""
     program = card.program
     locales = tuple(program.locales) or ("en",)
@@ -170,4 +175,7 @@ def pass_card(card: Card, *, barcode_message: str, customer_url: str,
         voided=card.pass_voided,
         customer_url=customer_url,
         offers=tuple(offers),
+        rewards=card.rewards,
+        next_step=next_step,
+        history=tuple(history),
     )

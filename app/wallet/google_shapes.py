@@ -18,6 +18,13 @@ from app.merchants.models import Program
 from app.offers.models import Offer
 from app.texts import in_every_locale, is_per_locale, localized, own_texts, tier_name
 from app.wallet.apple_shapes import program_texts
+from app.wallet.card_texts import (
+    history_lines,
+    holder_locale,
+    next_step_text,
+    program_tiers,
+)
+from app.wallet.facts import CardFacts
 from passes.google import MAX_BALANCE, GoogleCard, GoogleOffer, GoogleProgram
 
 
@@ -47,14 +54,18 @@ def google_program(program: Program, account: GoogleAccount, *, base_url: str) -
         callback_url=callback,
         country_code=program.country,
         texts=texts,
+        reward_text=localized(program.reward_text_given, locales[0], locales),
     )
 
 
 def google_card(card: Card, *, barcode_message: str, customer_url: str,
-                offers: Sequence[Offer] = ()) -> GoogleCard:
+                offers: Sequence[Offer] = (), facts: CardFacts | None = None) -> GoogleCard:
+    """The card's Google object view; with ``facts`` (``app.wallet.facts.card_facts``) it
+    carries the next tier and the recent movements, as the Apple pass does."""
+    facts = facts or CardFacts()
     program = card.program
     locales = tuple(program.locales) or ("en",)
-    locale = card.customer.locale
+    locale = holder_locale(card)
     return GoogleCard(
         object_suffix=card.serial_number,
         card_number=card.number,
@@ -66,8 +77,13 @@ def google_card(card: Card, *, barcode_message: str, customer_url: str,
         stamps=card.stamps,
         blocked=card.pass_voided,  # blocked or deleted: INACTIVE
         customer_url=customer_url,
-        locale=locale if locale in LOCALES else None,
+        locale=card.customer.locale if card.customer.locale in LOCALES else None,
         offers=tuple(google_offer(offer, locale, locales) for offer in offers),
+        rewards=card.rewards,
+        next_step=next_step_text(program_tiers(card.program), currency=card.program.currency,
+                                 current=card.tier, facts=facts, locale=locale,
+                                 program=program),
+        history=history_lines(facts, locale),
     )
 
 

@@ -6,7 +6,7 @@ import base64
 import hmac
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from app.cards.models import Card
@@ -15,15 +15,34 @@ from app.config import Config
 from app.google_wallet.account import GoogleAccount
 from app.merchants.models import Program
 from app.metrics import PASSES_BUILT
+from app.points.rules import Tier
 from app.wallet.apple_shapes import design_key, pass_card, pass_design
 from app.wallet.barcodes import barcode_png, link_qr_png
-from passes.apple import PassDesign, PassPackager, SigningIdentity
+from app.wallet.card_texts import history_lines, holder_locale, next_step_text, program_tiers
+from app.wallet.facts import CardFacts
+from passes.apple import (
+    PassDesign,
+    PassPackager,
+    SigningIdentity,
+    validate_logo,
+    validate_stamp_icon,
+    validate_strip,
+)
 from passes.apple.images import square_mark
 
 log = logging.getLogger("loyalpass.wallet")
 MAX_CACHED_DESIGNS = 512
 
 BARCODE_FORMATS = {"qr": "QR", "pdf417": "PDF417", "aztec": "Aztec", "code128": "Code 128"}
+
+
+@dataclass(frozen=True)
+class _Drawn:
+    """What every pass of one design version shares."""
+
+    design: PassDesign
+    tiers: tuple[Tier, ...]
+    currency: str
 
 
 @dataclass
@@ -40,7 +59,7 @@ class Wallet:
         # And one for recovery links, so that no card link MAC opens a recovery link.
         self._recovery_key = hmac.new(self._secret, b"loyalpass.card-recovery",
                                       "sha256").digest()
-        self._designs: dict[str, PassDesign] = {}
+        self._designs: dict[str, _Drawn] = {}
         self._lock = threading.Lock()
 
     @property
@@ -122,31 +141,49 @@ class Wallet:
                                     serial_number=card.serial_number)
 
     def design(self, program: Program) -> PassDesign:
+        return self._drawn(program).design
+
+    def _drawn(self, program: Program) -> _Drawn:
+        """The program's pass design and parsed tiers, made once per design version (any
+        change to how a pass looks, tiers and currency included, is a new version)."""
         key = design_key(program)
         with self._lock:
-            design = self._designs.get(key)
-        if design is None:
+            drawn = self._designs.get(key)
+        if drawn is None:
             design = self._drawable(
                 pass_design(program, web_service_url=self.config.web_service_url), program)
+            drawn = _Drawn(design, program_tiers(program), program.currency)
             with self._lock:
                 if len(self._designs) >= MAX_CACHED_DESIGNS:
                     self._designs.clear()
-                self._designs[key] = design
-        return design
+                self._designs[key] = drawn
+        return drawn
 
     def _drawable(self, design: PassDesign, program: Program) -> PassDesign:
-        """``design``, prepared; without its logo when that cannot be drawn (one stored
-        before uploads were decoded in full): one program's artwork must not stop its
-        passes from being served."""
-        if design.logo is None:
-            return design
-        try:
-            self.packager.prepared(design)
-        except (ValueError, OSError) as error:
-            log.warning("program %s: its logo cannot be drawn (%s); its passes show the "
-                        "default artwork until a new logo is uploaded", program.id, error)
-            return replace(design, logo=None)
+        """``design`` without any uploaded image that cannot be drawn (one stored before
+        uploads were decoded in full): one program's artwork must not stop its passes
+        from being served."""
+        if not self._can_draw(design.logo, validate_logo, "logo", program):
+            design = replace(design, logo=None)
+        if not self._can_draw(design.strip, validate_strip, "strip photo", program):
+            design = replace(design, strip=None)
+        if not self._can_draw(design.stamp_icon, validate_stamp_icon, "stamp icon", program):
+            design = replace(design, stamp_icon=None)
         return design
+
+    @staticmethod
+    def _can_draw(image: bytes | None, validate: Callable[[bytes], None], what: str,
+                  program: Program) -> bool:
+        if image is None:
+            return True
+        try:
+            validate(image)
+        except (ValueError, OSError) as error:
+            log.warning("program %s: its %s cannot be drawn (%s); its passes show the "
+                        "default artwork until a new %s is uploaded", program.id, what,
+                        error, what)
+            return False
+        return True
 
     def program_mark(self, program: Program, side: int = 660) -> bytes:
         """The program's square mark (PNG), ``side`` pixels, for Google Wallet (660) and
@@ -161,11 +198,19 @@ class Wallet:
             return square_mark(program.name, colors["background"], colors["foreground"],
                                None, side=side)
 
-    def package(self, card: Card, *, offers: Sequence[str] = ()) -> bytes:
-        """The signed pass; ``offers`` are the titles of the offers the card shows now."""
-        design = self.design(card.program)
+    def package(self, card: Card, *, offers: Sequence[str] = (),
+                facts: CardFacts | None = None) -> bytes:
+        """The signed pass; ``offers`` are the titles of the offers the card shows now,
+        ``facts`` its recent movements and tier spend (``app.wallet.facts.card_facts``;
+        without them the pass has no history and no next tier)."""
+        drawn = self._drawn(card.program)
+        facts = facts or CardFacts()
+        locale = holder_locale(card)
+        next_step = next_step_text(drawn.tiers, currency=drawn.currency, current=card.tier,
+                                   facts=facts, locale=locale, program=card.program)
         view = pass_card(card, barcode_message=self.barcode_message(card),
-                         customer_url=self.card_url(card), offers=offers)
-        package = self.packager.package(view, design)
+                         customer_url=self.card_url(card), offers=offers,
+                         next_step=next_step, history=history_lines(facts, locale))
+        package = self.packager.package(view, drawn.design)
         PASSES_BUILT.inc()
         return package

@@ -11,6 +11,7 @@ from app.cards.links import reissue_link
 from app.cards.schemas import CardLinkInput, EnrolmentInput
 from app.errors import BadRequest
 from app.merchants import service as merchants
+from app.merchants.artwork import set_stamp_icon, set_strip
 from app.merchants.logos import set_logo
 from app.merchants.models import ApiKey
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
@@ -80,19 +81,62 @@ def update_program(program_id: int) -> Response:
     return json_response(program_json(program, _base_url()))
 
 
+IMAGE_BODY = {"required": True, "content": {
+    media: {"schema": {"type": "string", "format": "binary"}}
+    for media in ("image/png", "image/jpeg")}}
+IMAGE_REFUSED = ((ProblemCode.INVALID,
+                  "not a readable PNG or JPEG, or too small or large (errors: (body))"),)
+
+
 @blueprint.put("/v1/programs/<int:program_id>/logo")
 @documented(
     "Upload the program's logo: a PNG or JPEG of 16 to 4096 pixels a side, decoded in full",
-    {"200": PROGRAM},
-    raw_body={"required": True, "content": {
-        media: {"schema": {"type": "string", "format": "binary"}}
-        for media in ("image/png", "image/jpeg")}},
-    refusals=((ProblemCode.INVALID,
-               "not a readable PNG or JPEG, or too small or large (errors: (body))"),))
+    {"200": PROGRAM}, raw_body=IMAGE_BODY, refusals=IMAGE_REFUSED)
 @requires(*WRITERS)
 def upload_logo(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
     set_logo(db(), program=program, image=request.get_data())
+    return json_response(program_json(program, _base_url()))
+
+
+@blueprint.put("/v1/programs/<int:program_id>/strip")
+@documented("Upload the program's strip photo (behind the pass's balance): a PNG or JPEG of "
+            "at least 375x123 pixels and at most 5 MiB; every pass is redrawn with it",
+            {"200": PROGRAM}, raw_body=IMAGE_BODY, refusals=IMAGE_REFUSED)
+@requires(*WRITERS)
+def upload_strip(program_id: int) -> Response:
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    set_strip(db(), program=program, image=request.get_data())
+    return json_response(program_json(program, _base_url()))
+
+
+@blueprint.delete("/v1/programs/<int:program_id>/strip")
+@documented("Remove the program's strip photo: the passes return to the drawn strip",
+            {"200": PROGRAM})
+@requires(*WRITERS)
+def remove_strip(program_id: int) -> Response:
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    set_strip(db(), program=program, image=None)
+    return json_response(program_json(program, _base_url()))
+
+
+@blueprint.put("/v1/programs/<int:program_id>/stamp-icon")
+@documented("Upload the stamp icon drawn in each stamp of a stamp card's strip: a PNG or "
+            "JPEG; every pass is redrawn with it",
+            {"200": PROGRAM}, raw_body=IMAGE_BODY, refusals=IMAGE_REFUSED)
+@requires(*WRITERS)
+def upload_stamp_icon(program_id: int) -> Response:
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    set_stamp_icon(db(), program=program, image=request.get_data())
+    return json_response(program_json(program, _base_url()))
+
+
+@blueprint.delete("/v1/programs/<int:program_id>/stamp-icon")
+@documented("Remove the stamp icon: the stamps return to the drawn cup", {"200": PROGRAM})
+@requires(*WRITERS)
+def remove_stamp_icon(program_id: int) -> Response:
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    set_stamp_icon(db(), program=program, image=None)
     return json_response(program_json(program, _base_url()))
 
 

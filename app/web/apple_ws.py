@@ -19,6 +19,7 @@ from app.metrics import DEVICE_REGISTRATIONS
 from app.offers.service import shown_offers
 from app.problem_codes import ProblemCode
 from app.validation import text_fault
+from app.wallet.facts import card_facts
 from app.web.context import db, json_response, runtime
 
 blueprint = Blueprint("apple_ws", __name__)
@@ -111,7 +112,8 @@ def latest_pass(pass_type: str, serial: str) -> Response:
     since = parse_date(request.headers.get("If-Modified-Since"))
     if since is not None and since.replace(tzinfo=None) >= last_modified:
         return Response(status=304, headers=headers)
-    package = runtime().wallet.package(card, offers=shown_offers(db(), card))
+    package = runtime().wallet.package(card, offers=shown_offers(db(), card),
+                                      facts=card_facts(db(), card))
     return Response(package, mimetype=PKPASS, headers=headers)
 
 

@@ -28,6 +28,7 @@ from app.cards.models import Card, CardStatus
 from app.errors import NotFound
 from app.ledger.statement import card_statement
 from app.offers.service import current_offers, shown_offers
+from app.wallet.facts import card_facts
 from app.web.apple_ws import PKPASS
 from app.web.context import db, runtime
 from app.web.formats import page_formats
@@ -103,7 +104,8 @@ def card_page(token: str) -> Response:
 @no_store
 def card_pass(token: str) -> Response:
     card = _card_from_token(token)
-    package = runtime().wallet.package(card, offers=shown_offers(db(), card))
+    package = runtime().wallet.package(card, offers=shown_offers(db(), card),
+                                      facts=card_facts(db(), card))
     response = Response(package, mimetype=PKPASS)
     response.headers["Content-Disposition"] = f'attachment; filename="{card.program.slug}.pkpass"'
     return response

@@ -66,6 +66,9 @@ def program_json(program: Program, base_url: str) -> dict[str, Any]:
         "support_phone": program.support_phone,
         "website": program.website,
         "has_logo": program.logo is not None,
+        # By their media types: the images themselves are loaded only to draw passes.
+        "has_strip": program.strip_content_type is not None,
+        "has_stamp_icon": program.stamp_icon_content_type is not None,
         "design_version": program.design_version,
         "join_url": join_url(base_url, program),
         "qr_url": f"{base_url}/api/v1/programs/{program.id}/qr.png",

@@ -82,7 +82,8 @@ def _program_schema() -> dict[str, Any]:
         "ask_birthday": BOOLEAN, "terms_url": nullable("string"), "privacy": STRING,
         "privacy_url": nullable("string"), "support_email": nullable("string"),
         "support_phone": nullable("string"), "website": nullable("string"),
-        "has_logo": BOOLEAN, "design_version": INTEGER, "join_url": STRING,
+        "has_logo": BOOLEAN, "has_strip": BOOLEAN, "has_stamp_icon": BOOLEAN,
+        "design_version": INTEGER, "join_url": STRING,
         "qr_url": STRING, "created_at": STRING})
 
 

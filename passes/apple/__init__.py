@@ -14,21 +14,26 @@ Invariants:
 - pass.json text is in the design's primary locale, and each of its localizable
   strings is a key in every locale's pass.strings.
 - Per-design work (artwork, strings, hashes) happens once per ``design_key``
-  in :class:`PassPackager`; per card only pass.json, the manifest, the
-  signature and three zip entries are produced.
+  in :class:`PassPackager` (a stamp card's strip once per design and number of
+  stamps shown); per card only pass.json, the manifest, the signature and three
+  zip entries are produced.
+- Only fields a customer wants to hear about carry a ``changeMessage``: the
+  balance or stamps, a reward earned, the tier, the offers.
 """
 
 from passes.apple.devcerts import DevelopmentChain, make_development_chain
 from passes.apple.identity import CertificateError, SigningIdentity, load_signing_identity
-from passes.apple.images import validate_logo
+from passes.apple.images import validate_logo, validate_stamp_icon, validate_strip
 from passes.apple.model import Colors, PassCard, PassDesign, PassLocation
 from passes.apple.package import (
     MEDIA_TYPE,
+    DesignParts,
     PassPackager,
     PreparedDesign,
     PreparedFile,
     build_package,
     prepare_design,
+    prepare_parts,
 )
 from passes.apple.passjson import build_pass_json
 from passes.apple.signing import sign_manifest
@@ -37,6 +42,7 @@ __all__ = [
     "MEDIA_TYPE",
     "CertificateError",
     "Colors",
+    "DesignParts",
     "DevelopmentChain",
     "PassCard",
     "PassDesign",
@@ -50,6 +56,9 @@ __all__ = [
     "load_signing_identity",
     "make_development_chain",
     "prepare_design",
+    "prepare_parts",
     "sign_manifest",
     "validate_logo",
+    "validate_stamp_icon",
+    "validate_strip",
 ]

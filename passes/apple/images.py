@@ -14,11 +14,12 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
+from passes.apple.layout import MONOGRAM_SIZE, STRIP_SIZE, logo_box
 from passes.apple.model import PassDesign, hex_to_rgb
+from passes.apple.stamps import draw_stamps, stamp_mark
 
 ICON_SIZE = (29, 29)
-LOGO_SIZE = (160, 50)
-STRIP_SIZE = (375, 123)
+LOGO_SIZE = (160, 50)  # Apple's largest logo; the drawn one is trimmed to its content
 SCALES = (1, 2, 3)
 MAX_LOGO_PIXELS = 40_000_000  # refuses decompression bombs long before Pillow's own limit
 ACCEPTED_LOGO_FORMATS = ("PNG", "JPEG")
@@ -28,6 +29,9 @@ _SUPERSAMPLE = 4  # shapes are drawn large and scaled down for smooth edges
 _ICON_RADIUS = 0.225  # corner radius as a share of the icon's side
 _ICON_LOGO_SHARE = 0.72  # how much of the icon an uploaded logo may fill
 _STRIP_SHADE = 0.08  # the strip runs from 8% lighter to 8% darker
+_SCRIM_ALPHA = 0.7  # how much background colour covers a photo at its left edge
+_SCRIM_REACH = 0.6  # the share of the strip's width the scrim fades over
+_CIRCLE_ALPHA = 20  # of 255: the default strip's circles are barely there
 
 RGB = tuple[int, int, int]
 # What Pillow raises for unknown, truncated or hostile input.
@@ -41,24 +45,56 @@ _PILLOW_ERRORS = (
 )
 
 
-def render_images(design: PassDesign) -> dict[str, bytes]:
-    """``{"icon.png": png, "icon@2x.png": png, ...}`` for the design, nine files in all."""
+def render_images(design: PassDesign, *, stamps: int = 0) -> dict[str, bytes]:
+    """``{"icon.png": png, "icon@2x.png": png, ...}`` for the design, nine files in all;
+    a stamps design's strip shows ``stamps`` collected."""
+    return {**render_marks(design), **render_strip(design, strip_variant(design, stamps))}
+
+
+def render_marks(design: PassDesign) -> dict[str, bytes]:
+    """The icon and the logo at 1x, 2x and 3x: the same for every card of a design."""
     logo = load_logo(design.logo) if design.logo is not None else None
     background = hex_to_rgb(design.colors.background)
     foreground = hex_to_rgb(design.colors.foreground)
     initial = _initial(design.logo_text) or _initial(design.organization_name)
+    box = logo_box(design)
     files: dict[str, bytes] = {}
     for scale in SCALES:
-        suffix = "" if scale == 1 else f"@{scale}x"
+        suffix = _suffix(scale)
         if logo is not None:
             icon = _logo_icon(logo, background, scale)
-            mark = _fit_left(logo, _scaled(LOGO_SIZE, scale))
+            mark = _trimmed_logo(logo, box, scale)
         else:
             icon = _monogram_icon(initial, background, foreground, scale)
-            mark = _monogram_logo(initial, background, foreground, scale)
+            mark = _monogram_logo(initial, background, foreground, min(box), scale)
         files[f"icon{suffix}.png"] = _png(icon)
         files[f"logo{suffix}.png"] = _png(mark)
-        files[f"strip{suffix}.png"] = _png(_strip(background, scale))
+    return files
+
+
+def strip_variant(design: PassDesign, stamps: int) -> int | None:
+    """Which strip a card with ``stamps`` shows: None on a points design (one strip for
+    every card), else the number of stamps drawn filled (at most the card's size)."""
+    if design.kind != "stamps":
+        return None
+    return max(0, min(stamps, design.stamps_required or 0))
+
+
+def render_strip(design: PassDesign, variant: int | None) -> dict[str, bytes]:
+    """The strip at 1x, 2x and 3x: the merchant's photo or the drawn background, and on
+    a stamps design the card's stamps over it (``variant`` of them filled)."""
+    photo = load_strip(design.strip) if design.strip is not None else None
+    stamp = None
+    if variant is not None:
+        stamp = stamp_mark(design, load_stamp_icon(design.stamp_icon)
+                           if design.stamp_icon is not None else None)
+    files: dict[str, bytes] = {}
+    for scale in SCALES:
+        strip = _strip_base(design, photo, scale, decorated=variant is None)
+        if variant is not None and stamp is not None:
+            draw_stamps(strip, design, stamp, filled=variant, scale=scale,
+                        panel=photo is not None)
+        files[f"strip{_suffix(scale)}.png"] = _png(strip.convert("RGB"))
     return files
 
 
@@ -68,7 +104,21 @@ def load_logo(data: bytes) -> Image.Image:
     Raises ValueError with a message fit for the uploader when ``data`` is not a
     readable PNG or JPEG image.
     """
-    unreadable = "The logo is not a readable PNG or JPEG image."
+    return _load_picture(data, "logo", trim=True)
+
+
+def load_strip(data: bytes) -> Image.Image:
+    """The uploaded strip photo as RGBA, upright; ValueError as for a logo."""
+    return _load_picture(data, "strip photo", trim=False)
+
+
+def load_stamp_icon(data: bytes) -> Image.Image:
+    """The uploaded stamp icon as RGBA, upright and trimmed; ValueError as for a logo."""
+    return _load_picture(data, "stamp icon", trim=True)
+
+
+def _load_picture(data: bytes, what: str, *, trim: bool) -> Image.Image:
+    unreadable = f"The {what} is not a readable PNG or JPEG image."
     try:
         opened = Image.open(io.BytesIO(data), formats=ACCEPTED_LOGO_FORMATS)
     except _PILLOW_ERRORS:
@@ -77,7 +127,8 @@ def load_logo(data: bytes) -> Image.Image:
         width, height = opened.size
         if width * height > MAX_LOGO_PIXELS:
             raise ValueError(
-                f"The logo is too large ({width}×{height} pixels); upload one under 40 megapixels."
+                f"The {what} is too large ({width}×{height} pixels); upload one under "
+                "40 megapixels."
             )
         try:
             opened.load()
@@ -86,13 +137,27 @@ def load_logo(data: bytes) -> Image.Image:
             raise ValueError(unreadable) from None
     box = image.getchannel("A").getbbox()
     if box is None:
-        raise ValueError("The logo is fully transparent, so there is nothing to show.")
-    return image.crop(box)
+        raise ValueError(f"The {what} is fully transparent, so there is nothing to show.")
+    return image.crop(box) if trim else image
 
 
 def validate_logo(data: bytes) -> None:
     """Raise ValueError (with a message for the uploader) unless ``data`` is a usable logo."""
     load_logo(data)
+
+
+def validate_strip(data: bytes) -> None:
+    """Raise ValueError (with a message for the uploader) unless ``data`` is a usable strip."""
+    load_strip(data)
+
+
+def validate_stamp_icon(data: bytes) -> None:
+    """Raise ValueError (with a message for the uploader) unless ``data`` is a usable icon."""
+    load_stamp_icon(data)
+
+
+def _suffix(scale: int) -> str:
+    return "" if scale == 1 else f"@{scale}x"
 
 
 def _scaled(size: tuple[int, int], scale: int) -> tuple[int, int]:
@@ -116,12 +181,13 @@ def _fit(image: Image.Image, box: tuple[int, int]) -> Image.Image:
     return image.resize(size, Image.Resampling.LANCZOS)
 
 
-def _fit_left(image: Image.Image, canvas_size: tuple[int, int]) -> Image.Image:
-    # Wallet puts the logo at the pass's top-left corner, so hug the left edge.
-    fitted = _fit(image, canvas_size)
-    canvas = Image.new("RGBA", canvas_size, (0, 0, 0, 0))
-    canvas.alpha_composite(fitted, (0, (canvas_size[1] - fitted.height) // 2))
-    return canvas
+def _trimmed_logo(logo: Image.Image, box: tuple[int, int], scale: int) -> Image.Image:
+    """The logo at its own shape inside ``box`` (points), with no transparent padding:
+    Wallet gives ``logoText`` whatever width the logo image leaves."""
+    ratio = min(box[0] / logo.width, box[1] / logo.height)
+    width = max(1, round(logo.width * ratio))
+    height = max(1, round(logo.height * ratio))
+    return logo.resize((width * scale, height * scale), Image.Resampling.LANCZOS)
 
 
 def _rounded_square(side: int, color: RGB) -> Image.Image:
@@ -149,16 +215,15 @@ def _monogram_icon(initial: str, background: RGB, foreground: RGB, scale: int) -
     return icon
 
 
-def _monogram_logo(initial: str, background: RGB, foreground: RGB, scale: int) -> Image.Image:
-    width, height = _scaled(LOGO_SIZE, scale)
-    big = height * _SUPERSAMPLE
+def _monogram_logo(initial: str, background: RGB, foreground: RGB, room: int,
+                   scale: int) -> Image.Image:
+    side = min(MONOGRAM_SIZE, room) * scale
+    big = side * _SUPERSAMPLE
     disc = Image.new("RGBA", (big, big), (0, 0, 0, 0))
-    inset = big // 16
+    inset = big // 32
     ImageDraw.Draw(disc).ellipse((inset, inset, big - inset, big - inset), fill=(*foreground, 255))
     disc.alpha_composite(_glyph(initial, big, background))
-    canvas = Image.new("RGBA", (width, height), (0, 0, 0, 0))
-    canvas.alpha_composite(disc.resize((height, height), Image.Resampling.LANCZOS))
-    return canvas
+    return disc.resize((side, side), Image.Resampling.LANCZOS)
 
 
 def _glyph(initial: str, side: int, color: RGB) -> Image.Image:
@@ -206,8 +271,8 @@ def _shade(color: RGB, amount: float) -> RGB:
     return red, green, blue
 
 
-def _strip(background: RGB, scale: int) -> Image.Image:
-    width, height = _scaled(STRIP_SIZE, scale)
+def _gradient(background: RGB, size: tuple[int, int]) -> Image.Image:
+    width, height = size
     top, bottom = _shade(background, _STRIP_SHADE), _shade(background, -_STRIP_SHADE)
     column = Image.new("RGB", (1, height))
     last = max(1, height - 1)
@@ -219,6 +284,54 @@ def _strip(background: RGB, scale: int) -> Image.Image:
     )
     # Rows of one colour each compress to almost nothing in PNG.
     return column.resize((width, height), Image.Resampling.NEAREST)
+
+
+def _strip_base(design: PassDesign, photo: Image.Image | None, scale: int, *,
+                decorated: bool) -> Image.Image:
+    """The strip's background: the merchant's photo, covering the strip and shaded
+    towards the left where Wallet writes the primary field, or a gradient of the
+    background colour (with two soft circles when no stamps are drawn on it)."""
+    size = _scaled(STRIP_SIZE, scale)
+    background = hex_to_rgb(design.colors.background)
+    if photo is not None:
+        strip = ImageOps.fit(photo.convert("RGB"), size, Image.Resampling.LANCZOS).convert("RGBA")
+        strip.alpha_composite(_scrim(background, size))
+        return strip
+    strip = _gradient(background, size).convert("RGBA")
+    if decorated:
+        strip.alpha_composite(_circles(hex_to_rgb(design.colors.foreground), size))
+    return strip
+
+
+def _scrim(color: RGB, size: tuple[int, int]) -> Image.Image:
+    """The background colour fading out from the left, under the primary field's text."""
+    width = size[0]
+    reach = max(1, round(width * _SCRIM_REACH))
+    row = [round(_SCRIM_ALPHA * 255 * max(0.0, 1 - x / reach)) for x in range(width)]
+    alpha = Image.new("L", (width, 1))
+    alpha.putdata(row)
+    layer = Image.new("RGBA", size, (*color, 0))
+    layer.putalpha(alpha.resize(size, Image.Resampling.NEAREST))
+    return layer
+
+
+def _circles(color: RGB, size: tuple[int, int]) -> Image.Image:
+    """A faint disc with rings around it, off the right edge: a strip that is not just
+    empty, and quiet enough for the balance written over it."""
+    width, height = size
+    big = (width * _SUPERSAMPLE // 2, height * _SUPERSAMPLE // 2)
+    layer = Image.new("RGBA", big, (*color, 0))
+    draw = ImageDraw.Draw(layer)
+    x, y = 0.93 * big[0], 0.5 * big[1]
+    line = max(1, round(big[1] * 0.012))
+    for share, fill in ((0.55, True), (0.85, False), (1.15, False)):
+        r = share * big[1]
+        if fill:
+            draw.ellipse((x - r, y - r, x + r, y + r), fill=(*color, _CIRCLE_ALPHA))
+        else:
+            draw.ellipse((x - r, y - r, x + r, y + r), outline=(*color, _CIRCLE_ALPHA),
+                         width=line)
+    return layer.resize(size, Image.Resampling.LANCZOS)
 
 
 def square_mark(text: str, background: str, foreground: str, logo: bytes | None,

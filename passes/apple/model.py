@@ -79,6 +79,11 @@ class PassDesign:
     wrote per language that pass.json carries in the primary locale (the
     program's name as ``logo_text``, the ``description``, tier names as a card's
     ``tier``): each locale's pass.strings turns the primary text into its own.
+    ``tier_names`` are the program's tiers as cards show them (the header is planned
+    for the widest); ``reward_text`` is what a completed stamp card earns ("Free
+    coffee"; empty: the catalog's word for a reward). ``logo``, ``strip`` (a photo
+    behind the primary field) and ``stamp_icon`` (drawn in each stamp) are PNG or JPEG
+    bytes as uploaded, or None for the drawn defaults.
     """
 
     design_key: str
@@ -95,6 +100,10 @@ class PassDesign:
     logo: bytes | None = None
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
     names: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
+    tier_names: tuple[str, ...] = ()
+    reward_text: str = ""
+    strip: bytes | None = None
+    stamp_icon: bytes | None = None
 
     def __post_init__(self) -> None:
         _require_text("design_key", self.design_key)
@@ -110,6 +119,11 @@ class PassDesign:
         _check_web_service_url(self.web_service_url)
         object.__setattr__(self, "locales", tuple(self.locales))
         object.__setattr__(self, "locations", tuple(self.locations))
+        object.__setattr__(self, "tier_names", tuple(self.tier_names))
+        if not all(isinstance(name, str) and name.strip() for name in self.tier_names):
+            raise ValueError("tier_names must be non-empty strings")
+        if not isinstance(self.reward_text, str):
+            raise ValueError("reward_text must be a string (empty for the default)")
         for name in ("texts", "names"):
             frozen = {key: MappingProxyType(dict(value))
                       for key, value in getattr(self, name).items()}
@@ -122,7 +136,14 @@ class PassDesign:
 
 @dataclass(frozen=True)
 class PassCard:
-    """One card as its pass shows it, at one moment."""
+    """One card as its pass shows it, at one moment.
+
+    ``rewards`` is how many rewards the holder has earned and not used yet (a completed
+    stamp card is one). ``next_step`` and ``history`` are sentences the app wrote in the
+    holder's language: what to do for the next tier ("Spend 1,200 UAH more for Gold";
+    empty when there is none) and the last few movements of the card's ledger, newest
+    first, one line each.
+    """
 
     serial_number: str
     authentication_token: str
@@ -135,12 +156,15 @@ class PassCard:
     voided: bool
     customer_url: str
     offers: tuple[str, ...] = ()
+    rewards: int = 0
+    next_step: str = ""
+    history: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_text("serial_number", self.serial_number)
         if len(self.authentication_token) < MIN_AUTHENTICATION_TOKEN_LENGTH:
             raise ValueError("authentication_token must be at least 16 characters (Apple's rule)")
-        for name in ("balance", "stamps"):
+        for name in ("balance", "stamps", "rewards"):
             value = getattr(self, name)
             # bool is an int in Python; a True balance is a bug upstream.
             if not isinstance(value, int) or isinstance(value, bool):
@@ -151,7 +175,10 @@ class PassCard:
             raise ValueError(
                 "barcode_message must be ISO-8859-1 text (its messageEncoding)"
             ) from None
+        if self.stamps < 0 or self.rewards < 0:
+            raise ValueError("stamps and rewards cannot be negative")
         object.__setattr__(self, "offers", tuple(self.offers))
+        object.__setattr__(self, "history", tuple(self.history))
 
 
 def _require_text(name: str, value: str) -> None:

@@ -2,19 +2,24 @@
 
 The texts come from :func:`passes.apple.strings.design_phrases` in the primary
 locale, so every label, change message and relevant text here is also a key of
-each locale's pass.strings. Fields whose change should reach the lock screen
-carry a ``changeMessage`` with ``%@``; identifiers come from the certificate.
+each locale's pass.strings; the card's own sentences (``next_step``, ``history``)
+come written in the holder's language. Identifiers come from the certificate.
+
+Only what a customer wants to hear about carries a ``changeMessage`` (with ``%@``):
+the balance (or the stamps collected), a reward earned, the tier, the offers.
 """
 
 from __future__ import annotations
 
 import html
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from passes.apple.identity import SigningIdentity
+from passes.apple.layout import tier_in_header
 from passes.apple.model import (
     BARCODE_FORMATS,
     MAX_LOCATIONS,
@@ -26,9 +31,22 @@ from passes.apple.model import (
 from passes.apple.strings import Phrases, design_phrases
 
 FORMAT_VERSION = 1
+MAX_ROW_FIELDS = 2  # under the strip: more than two and Wallet cuts every value short
 BARCODE_MESSAGE_ENCODING = "iso-8859-1"
 
 Field = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FrontPlan:
+    """What a design decides about every card's front, measured once per design
+    (:mod:`passes.apple.layout`): whether the tier fits in the header."""
+
+    tier_in_header: bool
+
+
+def front_plan(design: PassDesign) -> FrontPlan:
+    return FrontPlan(tier_in_header=tier_in_header(design))
 
 
 def build_pass_json(
@@ -36,11 +54,13 @@ def build_pass_json(
 ) -> dict[str, Any]:
     """The pass.json object of ``card`` drawn with ``design``, signed by ``identity``."""
     phrases = design_phrases(design)
-    return {**card_part(card, design, identity, phrases), **design_part(design, phrases)}
+    return {**card_part(card, design, identity, phrases, front_plan(design)),
+            **design_part(design, phrases)}
 
 
 def card_part(
-    card: PassCard, design: PassDesign, identity: SigningIdentity, phrases: Phrases
+    card: PassCard, design: PassDesign, identity: SigningIdentity, phrases: Phrases,
+    plan: FrontPlan,
 ) -> dict[str, Any]:
     """The keys of pass.json that vary by card (or identity), in their pass.json order."""
     document: dict[str, Any] = {
@@ -50,7 +70,7 @@ def card_part(
         "serialNumber": card.serial_number,
         "authenticationToken": card.authentication_token,
         "barcodes": [_barcode(card, design)],
-        "storeCard": _store_card(card, design, _Sayer(phrases, design.primary_locale)),
+        "storeCard": _store_card(card, design, plan, _Sayer(phrases, design.primary_locale)),
     }
     if card.voided:
         document["voided"] = True
@@ -122,24 +142,74 @@ def _barcode(card: PassCard, design: PassDesign) -> dict[str, str]:
     }
 
 
-def _store_card(card: PassCard, design: PassDesign, say: _Sayer) -> dict[str, list[Field]]:
-    if design.kind == "stamps":
-        progress = f"{card.stamps}/{design.stamps_required}"
-        header = _changing_field("stamps", progress, say)
-    else:
-        header = _changing_field("balance", card.balance, say)
-    secondary: list[Field] = []
-    if card.holder_name.strip():
-        secondary.append({"key": "member", "label": say("label.member"), "value": card.holder_name})
+def _store_card(card: PassCard, design: PassDesign, plan: FrontPlan,
+                say: _Sayer) -> dict[str, list[Field]]:
+    """The front as the best store cards have it: the balance (or the stamps) as the
+    primary field over the strip; the tier in the header when it fits beside the name;
+    under the strip, in this order and at most two: the reward (stamp cards), the tier
+    (when not in the header), what to do next, the offers; the holder's name joins them
+    only beside short values (a number, a tier), so that no value is cut short. What
+    does not fit on the front is on the back."""
+    header: list[Field] = []
+    row: list[Field] = []
+    short = True  # every field in the row has a short value
+    if design.kind == "stamps" or card.rewards:
+        row.append(_reward_field(card, design, say))
+        short = not card.rewards
     if card.tier is not None and card.tier.strip():
-        secondary.append(_changing_field("tier", card.tier, say))
-    fields: dict[str, list[Field]] = {"headerFields": [header], "secondaryFields": secondary}
+        tier = _changing_field("tier", card.tier, say)
+        (header if plan.tier_in_header else row).append(tier)
+    if card.next_step.strip():
+        row.append({"key": "next", "label": say("label.next_tier"), "value": card.next_step})
+        short = False
     offers = [offer for offer in card.offers if offer.strip()]
     if offers:
-        fields["auxiliaryFields"] = [
-            {"key": "offers", "label": say("label.offers"), "value": ", ".join(offers)}]
-    fields["backFields"] = [_offers_now(offers, say), *_back_fields(card, say)]
+        row.append({"key": "offers", "label": say("label.offers"), "value": ", ".join(offers)})
+        short = False
+    member: Field | None = None
+    if card.holder_name.strip():
+        member = {"key": "member", "label": say("label.member"), "value": card.holder_name}
+        if short and len(row) < MAX_ROW_FIELDS:
+            row.append(member)
+    shown = row[:MAX_ROW_FIELDS]
+    fields: dict[str, list[Field]] = {}
+    if header:
+        fields["headerFields"] = header
+    fields["primaryFields"] = [_primary_field(card, design, say)]
+    fields["secondaryFields"] = shown[:1]
+    if shown[1:]:
+        fields["auxiliaryFields"] = shown[1:]
+    back = [_offers_now(offers, say)]
+    if card.history:
+        back.append({"key": "history", "label": say("label.history"),
+                     "value": "\n".join(card.history)})
+    back += _back_fields(card, say, None if member in shown else member)
+    fields["backFields"] = back
     return fields
+
+
+def _primary_field(card: PassCard, design: PassDesign, say: _Sayer) -> Field:
+    """The balance, or the stamps as "3/8". A stamp count that falls to zero is never
+    news (the card was just completed, and its reward is announced instead)."""
+    if design.kind != "stamps":
+        return _changing_field("balance", card.balance, say, label="label.points")
+    value = f"{card.stamps}/{design.stamps_required}"
+    if card.stamps == 0:
+        return {"key": "stamps", "label": say("label.stamps"), "value": value}
+    return _changing_field("stamps", value, say)
+
+
+def _reward_field(card: PassCard, design: PassDesign, say: _Sayer) -> Field:
+    """The reward the holder may claim ("Free coffee", "Free coffee × 2"), announced when
+    earned; without one, how many stamps are still missing (never announced). One key
+    for both, so that earning a reward is a change of this field, which Wallet
+    announces, and not a field appearing, which it does not."""
+    if card.rewards:
+        reward = say("value.reward")
+        value = reward if card.rewards == 1 else f"{reward} × {card.rewards}"
+        return _changing_field("reward", value, say)
+    missing = max(0, (design.stamps_required or 0) - card.stamps)
+    return {"key": "reward", "label": say("label.to_reward"), "value": missing}
 
 
 def _offers_now(offers: list[str], say: _Sayer) -> Field:
@@ -154,20 +224,22 @@ def _offers_now(offers: list[str], say: _Sayer) -> Field:
     }
 
 
-def _changing_field(key: str, value: str | int, say: _Sayer) -> Field:
+def _changing_field(key: str, value: str | int, say: _Sayer, *, label: str = "") -> Field:
     """A field whose change shows on the lock screen (its change message has ``%@``)."""
     return {
         "key": key,
-        "label": say(f"label.{key}"),
+        "label": say(label or f"label.{key}"),
         "value": value,
         "changeMessage": say(f"change.{key}"),
     }
 
 
-def _back_fields(card: PassCard, say: _Sayer) -> list[Field]:
+def _back_fields(card: PassCard, say: _Sayer, member: Field | None) -> list[Field]:
     fields: list[Field] = []
     if say.has("text.how_it_works"):
         fields.append(_text_field("how_it_works", say))
+    if member is not None:
+        fields.append(member)
     fields.append({"key": "number", "label": say("label.number"), "value": card.card_number})
     if card.customer_url:
         link = html.escape(card.customer_url, quote=True)

@@ -11,6 +11,7 @@ device language matches no ``.lproj`` folder Wallet picks one arbitrarily.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
@@ -25,9 +26,9 @@ STRINGS_BOM = b"\xff\xfe"
 STRINGS_ENCODING = "utf-16-le"
 
 _RAW_CATALOG: dict[str, dict[str, str]] = {
-    "label.balance": {"en": "Balance", "ru": "Баланс", "uk": "Баланс"},
+    "label.points": {"en": "Points", "ru": "Баллы", "uk": "Бали"},
     "change.balance": {
-        "en": "Your balance is now %@ points",
+        "en": "Points on your card: %@",
         "ru": "Теперь на вашей карте баллов: %@",
         "uk": "Тепер на вашій картці балів: %@",
     },
@@ -36,6 +37,24 @@ _RAW_CATALOG: dict[str, dict[str, str]] = {
         "en": "Stamps collected: %@",
         "ru": "Собрано штампов: %@",
         "uk": "Зібрано штампів: %@",
+    },
+    "label.reward": {"en": "Your reward", "ru": "Ваш подарок", "uk": "Ваш подарунок"},
+    "change.reward": {
+        "en": "Your reward is ready: %@",
+        "ru": "Ваш подарок ждёт вас: %@",
+        "uk": "Ваш подарунок чекає на вас: %@",
+    },
+    "label.to_reward": {
+        "en": "Stamps to your reward",
+        "ru": "Штампов до подарка",
+        "uk": "Штампів до подарунка",
+    },
+    "value.reward_default": {"en": "A reward", "ru": "Подарок", "uk": "Подарунок"},
+    "label.next_tier": {"en": "Next tier", "ru": "Следующий уровень", "uk": "Наступний рівень"},
+    "label.history": {
+        "en": "Recent activity",
+        "ru": "Последние операции",
+        "uk": "Останні операції",
     },
     "label.member": {"en": "Member", "ru": "Участник", "uk": "Учасник"},
     "label.tier": {"en": "Tier", "ru": "Уровень", "uk": "Рівень"},
@@ -76,10 +95,14 @@ CATALOG: Phrases = MappingProxyType(
 )
 
 _KIND_PHRASES = {
-    "points": ("label.balance", "change.balance"),
-    "stamps": ("label.stamps", "change.stamps"),
+    "points": ("label.points", "change.balance"),
+    "stamps": ("label.stamps", "change.stamps", "label.to_reward"),
 }
 _CARD_PHRASES = (
+    "label.next_tier",
+    "label.reward",
+    "change.reward",
+    "label.history",
     "label.member",
     "label.tier",
     "change.tier",
@@ -98,6 +121,11 @@ def design_phrases(design: PassDesign) -> dict[str, dict[str, str]]:
     phrases: dict[str, dict[str, str]] = {}
     for phrase_id in (*_KIND_PHRASES[design.kind], *_CARD_PHRASES):
         phrases[phrase_id] = {locale: CATALOG[phrase_id][locale] for locale in locales}
+    if design.reward_text.strip():
+        phrases["value.reward"] = {design.primary_locale: design.reward_text.strip()}
+    else:
+        default = CATALOG["value.reward_default"]
+        phrases["value.reward"] = {locale: default[locale] for locale in locales}
     for text_id in TEXT_IDS:
         texts = merchant_text(design, text_id)
         if texts:
@@ -161,6 +189,47 @@ def render_strings(phrases: Phrases, locales: Sequence[str]) -> dict[str, bytes]
             STRINGS_ENCODING
         )
     return files
+
+
+def read_strings(data: bytes) -> dict[str, str]:
+    """The entries of a pass.strings file as :func:`render_strings` writes them (UTF-16
+    with a BOM, one ``"key" = "value";`` a line); ValueError for anything else."""
+    if data[:2] not in (b"\xff\xfe", b"\xfe\xff"):
+        raise ValueError("a pass.strings file starts with a UTF-16 byte order mark")
+    entries: dict[str, str] = {}
+    for line in data.decode("utf-16").split("\n"):
+        if not line.strip():
+            continue
+        match = _ENTRY.fullmatch(line.strip())
+        if match is None:
+            raise ValueError(f"not a strings entry: {line!r}")
+        key, value = (_unescape(part) for part in match.groups())
+        entries.setdefault(key, value)
+    return entries
+
+
+_LITERAL = r'"((?:[^"\\]|\\.)*)"'
+_ENTRY = re.compile(_LITERAL + r" = " + _LITERAL + ";")
+_UNESCAPES = {"n": "\n", "r": "\r", "t": "\t", "\\": "\\", '"': '"'}
+
+
+def _unescape(text: str) -> str:
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            code = text[index + 1]
+            if code == "U":
+                out.append(chr(int(text[index + 2:index + 6], 16)))
+                index += 6
+                continue
+            out.append(_UNESCAPES.get(code, code))
+            index += 2
+            continue
+        out.append(char)
+        index += 1
+    return "".join(out)
 
 
 _ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}

@@ -63,6 +63,7 @@ class GoogleProgram:
     hero_image_url: str | None = None
     callback_url: str | None = None
     country_code: str | None = None
+    reward_text: str = ""
     program_name_translations: Mapping[str, str] = field(default_factory=dict, hash=False)
     issuer_name_translations: Mapping[str, str] = field(default_factory=dict, hash=False)
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
@@ -167,6 +168,9 @@ class GoogleCard:
     carries); ``barcode_message`` is the Apple pass's barcode message too, so
     a scanner reads either wallet alike. ``locale`` is the holder's language,
     used for the plain (untranslated) text beside each localized one.
+    ``rewards``, ``next_step`` and ``history`` are what the Apple pass shows of
+    them: rewards earned and not used, what to do for the next tier (a sentence in
+    the holder's language, empty when none) and the last movements, one line each.
     """
 
     object_suffix: str
@@ -180,6 +184,9 @@ class GoogleCard:
     customer_url: str
     offers: tuple[GoogleOffer, ...] = ()
     locale: str | None = None
+    rewards: int = 0
+    next_step: str = ""
+    history: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _require_id_suffix("object_suffix", self.object_suffix)
@@ -187,12 +194,12 @@ class GoogleCard:
         _require_text("barcode_message", self.barcode_message)
         if not isinstance(self.holder_name, str):
             raise ValueError("holder_name must be a string (empty when unknown)")
-        for name in ("balance", "stamps"):
+        for name in ("balance", "stamps", "rewards"):
             _require_int(name, getattr(self, name))
         if not 0 <= self.balance <= MAX_BALANCE:
             raise ValueError(f"balance must be between 0 and {MAX_BALANCE}, not {self.balance}")
-        if self.stamps < 0:
-            raise ValueError(f"stamps must not be negative, not {self.stamps}")
+        if self.stamps < 0 or self.rewards < 0:
+            raise ValueError("stamps and rewards must not be negative")
         if self.tier is not None:
             _require_text("tier", self.tier)
         if not isinstance(self.blocked, bool):
@@ -206,6 +213,7 @@ class GoogleCard:
         if len({offer.id for offer in offers}) != len(offers):
             raise ValueError("offer ids must be unique on a card")
         object.__setattr__(self, "offers", offers)
+        object.__setattr__(self, "history", tuple(self.history))
 
 
 def check_google_id(name: str, value: str) -> str:

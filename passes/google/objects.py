@@ -41,6 +41,15 @@ _RAW_LABELS: dict[str, dict[str, str]] = {
     "how_it_works": {"en": "How it works", "ru": "Как это работает", "uk": "Як це працює"},
     "terms": {"en": "Terms", "ru": "Условия", "uk": "Умови"},
     "support": {"en": "Support", "ru": "Поддержка", "uk": "Підтримка"},
+    "reward": {"en": "Your reward", "ru": "Ваш подарок", "uk": "Ваш подарунок"},
+    "reward_default": {"en": "A reward", "ru": "Подарок", "uk": "Подарунок"},
+    "to_reward": {
+        "en": "Stamps to your reward",
+        "ru": "Штампов до подарка",
+        "uk": "Штампів до подарунка",
+    },
+    "next_tier": {"en": "Next tier", "ru": "Следующий уровень", "uk": "Наступний рівень"},
+    "history": {"en": "Recent activity", "ru": "Последние операции", "uk": "Останні операції"},
 }
 LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType(
     {key: MappingProxyType(value) for key, value in _RAW_LABELS.items()}
@@ -131,15 +140,31 @@ def loyalty_object(program: GoogleProgram, card: GoogleCard) -> JsonObject:
 def object_patch(program: GoogleProgram, card: GoogleCard) -> JsonObject:
     """The fields that follow the ledger, for a PATCH after a balance, tier or offer change.
 
-    Always complete: ``textModulesData`` is the full list of current offers
-    (empty when none), and ``secondaryLoyaltyPoints`` is ``None`` when the card
-    has no tier, so Google deletes the old one.
+    What the Apple pass's front and back show, in Google's shapes: the balance (or the
+    stamps) as the loyalty points; beside it the tier, or on a stamp card the reward
+    earned (or the stamps still missing); as text modules the reward when the tier took
+    that place, what to do next, the current offers and the recent movements.
+
+    Always complete: ``textModulesData`` is the full list (empty when there is
+    nothing), and ``secondaryLoyaltyPoints`` is ``None`` when there is nothing beside
+    the balance, so Google deletes the old one.
     """
+    secondary = _tier_points(program, card)
+    modules: list[JsonObject] = []
+    if secondary is None:
+        secondary = _reward_points(program, card)
+    elif card.rewards:
+        modules.append(_module("reward", _reward_value(program, card), program, card))
+    if card.next_step.strip():
+        modules.append(_module("next_tier", card.next_step, program, card))
+    modules += [_offer_module(program, card, offer) for offer in card.offers]
+    if card.history:
+        modules.append(_module("history", "\n".join(card.history), program, card))
     return {
         "state": "INACTIVE" if card.blocked else "ACTIVE",
         "loyaltyPoints": _primary_points(program, card),
-        "secondaryLoyaltyPoints": _tier_points(program, card),
-        "textModulesData": [_offer_module(program, card, offer) for offer in card.offers],
+        "secondaryLoyaltyPoints": secondary,
+        "textModulesData": modules,
     }
 
 
@@ -262,6 +287,39 @@ def _tier_points(program: GoogleProgram, card: GoogleCard) -> JsonObject | None:
         "label": _plain("tier", program, card),
         "localizedLabel": _label("tier", program.locales),
         "balance": {"string": card.tier},
+    }
+
+
+def _reward_value(program: GoogleProgram, card: GoogleCard) -> str:
+    """"Free coffee", or "Free coffee × 2" for two."""
+    reward = program.reward_text.strip() or _plain("reward_default", program, card)
+    return reward if card.rewards == 1 else f"{reward} × {card.rewards}"
+
+
+def _reward_points(program: GoogleProgram, card: GoogleCard) -> JsonObject | None:
+    """A stamp card's reward beside its stamps, or how many stamps are still missing."""
+    if card.rewards:
+        return {
+            "label": _plain("reward", program, card),
+            "localizedLabel": _label("reward", program.locales),
+            "balance": {"string": _reward_value(program, card)},
+        }
+    if program.kind != "stamps":
+        return None
+    return {
+        "label": _plain("to_reward", program, card),
+        "localizedLabel": _label("to_reward", program.locales),
+        "balance": {"int": max(0, (program.stamps_required or 0) - card.stamps)},
+    }
+
+
+def _module(label_id: str, body: str, program: GoogleProgram, card: GoogleCard) -> JsonObject:
+    """A text module under one of the labels (its id is the label's: no dots)."""
+    return {
+        "id": label_id,
+        "header": _plain(label_id, program, card),
+        "localizedHeader": _label(label_id, program.locales),
+        "body": body,
     }
 
 

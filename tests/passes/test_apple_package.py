@@ -138,7 +138,8 @@ def test_pass_json_in_the_package_is_the_compact_build_pass_json(
 ) -> None:
     expected = serialize_pass_json(build_pass_json(card, design, identity))
     assert read_package(package)["pass.json"] == expected
-    assert b": " not in expected and b", " not in expected.replace(b"Free coffee, ", b"")
+    compact = json.dumps(json.loads(expected), separators=(",", ":"), ensure_ascii=False)
+    assert compact.encode() == expected
 
 
 def test_json_and_strings_are_deflated_and_the_rest_stored(package: bytes) -> None:
@@ -185,7 +186,47 @@ def test_card_changes_reach_pass_json_and_manifest_only(
     after = read_package(packager.package(make_card(balance=121), design))
     changed = {name for name in before if before[name] != after[name]}
     assert changed == {"pass.json", "manifest.json", "signature"}
-    assert json.loads(after["pass.json"])["storeCard"]["headerFields"][0]["value"] == 121
+    assert json.loads(after["pass.json"])["storeCard"]["primaryFields"][0]["value"] == 121
+
+
+def test_a_stamp_changes_the_strip_of_a_stamp_card_and_nothing_else_of_the_design(
+    packager: PassPackager,
+    make_card: Callable[..., PassCard],
+    make_design: MakeDesign,
+    read_package: ReadPackage,
+) -> None:
+    design = make_design(kind="stamps", stamps_required=8)
+    before = read_package(packager.package(make_card(stamps=3), design))
+    after = read_package(packager.package(make_card(stamps=4), design))
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"pass.json", "manifest.json", "signature", "strip.png", "strip@2x.png",
+                       "strip@3x.png"}
+
+
+def test_a_stamps_design_draws_its_icon_and_logo_once_and_each_strip_once(
+    monkeypatch: pytest.MonkeyPatch, identity: SigningIdentity,
+    make_card: Callable[..., PassCard], make_design: MakeDesign,
+) -> None:
+    marks: list[str] = []
+    strips: list[int | None] = []
+    real_marks, real_strip = package_module.render_marks, package_module.render_strip
+
+    def counting_marks(design: PassDesign) -> dict[str, bytes]:
+        marks.append(design.design_key)
+        return real_marks(design)
+
+    def counting_strip(design: PassDesign, variant: int | None) -> dict[str, bytes]:
+        strips.append(variant)
+        return real_strip(design, variant)
+
+    monkeypatch.setattr(package_module, "render_marks", counting_marks)
+    monkeypatch.setattr(package_module, "render_strip", counting_strip)
+    packager = PassPackager(identity)
+    design = make_design(kind="stamps", stamps_required=8)
+    for stamps in (0, 3, 3, 0, 7, 3, 12):  # 12 of 8 (the card outgrew its size) shows 8
+        packager.package(make_card(stamps=stamps), design)
+    assert marks == [design.design_key]
+    assert strips == [0, 3, 7, 8]
 
 
 def test_encrypted_key_identity_builds_verifiable_packages(
@@ -276,9 +317,9 @@ def test_concurrent_requests_prepare_a_design_once(
     calls: list[str] = []
     real_prepare = package_module.prepare_design
 
-    def counting_prepare(design: PassDesign) -> Any:
+    def counting_prepare(design: PassDesign, **options: Any) -> Any:
         calls.append(design.design_key)
-        return real_prepare(design)
+        return real_prepare(design, **options)
 
     monkeypatch.setattr(package_module, "prepare_design", counting_prepare)
     packager = PassPackager(identity)
@@ -334,6 +375,6 @@ def test_any_card_makes_a_consistent_package(
     files = read_package(shared_packager.package(card, design))
     assert check_manifest(files) == []
     document = json.loads(files["pass.json"])
-    assert document["storeCard"]["headerFields"][0]["value"] == balance
+    assert document["storeCard"]["primaryFields"][0]["value"] == balance
     expected = build_pass_json(card, design, shared_packager.identity)
     assert document == json.loads(serialize_pass_json(expected))

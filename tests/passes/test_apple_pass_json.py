@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from passes.apple import (
     Colors,
@@ -78,81 +80,214 @@ def test_colors_are_rgb_triplets(
         assert re.fullmatch(r"rgb\(\d{1,3},\d{1,3},\d{1,3}\)", document[key])
 
 
-def test_points_balance_is_an_integer_header_with_a_change_message(
+def test_points_balance_is_the_primary_field_an_integer_with_a_change_message(
     card: PassCard, design: PassDesign, identity: SigningIdentity
 ) -> None:
-    header = fields_of(build_pass_json(card, design, identity), "headerFields")
-    assert list(header) == ["balance"]
-    balance = header["balance"]
+    primary = fields_of(build_pass_json(card, design, identity), "primaryFields")
+    assert list(primary) == ["balance"]
+    balance = primary["balance"]
     assert balance["value"] == 120 and type(balance["value"]) is int
-    assert balance["label"] == "Balance"
-    assert balance["changeMessage"] == "Your balance is now %@ points"
+    assert balance["label"] == "Points"
+    assert balance["changeMessage"] == "Points on your card: %@"
 
 
-def test_stamps_header_shows_collected_of_required(
+def test_stamps_are_the_primary_field_as_collected_of_required(
     make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
 ) -> None:
     design = make_design(kind="stamps", stamps_required=8)
-    header = fields_of(build_pass_json(make_card(stamps=3), design, identity), "headerFields")
-    assert list(header) == ["stamps"]
-    assert header["stamps"]["value"] == "3/8"
-    assert "%@" in header["stamps"]["changeMessage"]
+    primary = fields_of(build_pass_json(make_card(stamps=3), design, identity), "primaryFields")
+    assert list(primary) == ["stamps"]
+    assert primary["stamps"]["value"] == "3/8"
+    assert primary["stamps"]["changeMessage"] == "Stamps collected: %@"
 
 
-def test_member_and_tier_are_secondary_fields(
-    card: PassCard, design: PassDesign, identity: SigningIdentity
+def test_stamps_falling_to_zero_are_not_announced(
+    make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
 ) -> None:
-    secondary = fields_of(build_pass_json(card, design, identity), "secondaryFields")
-    assert list(secondary) == ["member", "tier"]
-    assert secondary["member"]["value"] == "Олена Петренко"
-    assert "changeMessage" not in secondary["member"]
-    assert secondary["tier"]["value"] == "Gold"
-    assert secondary["tier"]["changeMessage"] == "You are now %@"
+    """After the eighth stamp the card starts again at 0/8: the reward is the news."""
+    design = make_design(kind="stamps", stamps_required=8)
+    document = build_pass_json(make_card(stamps=0, rewards=1), design, identity)
+    stamps = fields_of(document, "primaryFields")["stamps"]
+    assert stamps["value"] == "0/8" and "changeMessage" not in stamps
+
+
+def test_a_stamp_card_says_how_many_stamps_are_missing_without_announcing_it(
+    make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
+) -> None:
+    design = make_design(kind="stamps", stamps_required=8, reward_text="Free coffee")
+    document = build_pass_json(make_card(stamps=3, tier=None, offers=()), design, identity)
+    reward = fields_of(document, "secondaryFields")["reward"]
+    assert reward == {"key": "reward", "label": "Stamps to your reward", "value": 5}
+
+
+def test_an_earned_reward_is_on_the_front_and_announced(
+    make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
+) -> None:
+    design = make_design(kind="stamps", stamps_required=8, reward_text="Free coffee")
+    document = build_pass_json(make_card(stamps=0, rewards=1, tier=None), design, identity)
+    reward = fields_of(document, "secondaryFields")["reward"]
+    assert reward["label"] == "Your reward"
+    assert reward["value"] == "Free coffee"
+    assert reward["changeMessage"] == "Your reward is ready: %@"
+    two = build_pass_json(make_card(stamps=2, rewards=2, tier=None), design, identity)
+    assert fields_of(two, "secondaryFields")["reward"]["value"] == "Free coffee × 2"
+
+
+def test_a_reward_without_a_text_is_called_a_reward_in_each_language(
+    make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
+) -> None:
+    design = make_design(kind="stamps", stamps_required=6, reward_text="", locales=("uk",))
+    document = build_pass_json(make_card(stamps=0, rewards=1), design, identity)
+    assert fields_of(document, "secondaryFields")["reward"]["value"] == "Подарунок"
+
+
+def test_the_tier_is_in_the_header_when_it_fits_beside_the_name(
+    card: PassCard, make_design: MakeDesign, identity: SigningIdentity
+) -> None:
+    design = make_design(tier_names=("Silver", "Gold", "Platinum"))
+    document = build_pass_json(card, design, identity)
+    header = fields_of(document, "headerFields")
+    assert list(header) == ["tier"]
+    assert header["tier"]["value"] == "Gold"
+    assert header["tier"]["changeMessage"] == "You are now %@"
+
+
+def test_a_long_name_keeps_its_width_and_the_tier_moves_under_the_strip(
+    card: PassCard, make_design: MakeDesign, identity: SigningIdentity
+) -> None:
+    design = make_design(logo_text="Кавʼярня «Зерно на Подолі»",
+                         tier_names=("Bronze", "Silver", "Platinum"))
+    document = build_pass_json(card, design, identity)
+    assert "headerFields" not in document["storeCard"]
+    assert fields_of(document, "secondaryFields")["tier"]["changeMessage"] == "You are now %@"
+
+
+def test_the_next_tier_is_said_under_the_strip_and_never_announced(
+    make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
+) -> None:
+    design = make_design(tier_names=("Silver", "Gold"))
+    card = make_card(tier="Silver", offers=(), next_step="Spend 1,200 UAH more for Gold")
+    row = fields_of(build_pass_json(card, design, identity), "secondaryFields")
+    assert row["next"] == {"key": "next", "label": "Next tier",
+                           "value": "Spend 1,200 UAH more for Gold"}
+
+
+def test_the_holders_name_joins_the_row_only_beside_short_values(
+    make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
+) -> None:
+    design = make_design(tier_names=("Gold",))
+    alone = build_pass_json(make_card(tier=None, offers=()), design, identity)
+    assert fields_of(alone, "secondaryFields")["member"]["value"] == "Олена Петренко"
+    stamps = make_design(kind="stamps", stamps_required=8)
+    beside = build_pass_json(make_card(tier=None, offers=(), stamps=2), stamps, identity)
+    assert list(fields_of(beside, "auxiliaryFields")) == ["member"]
+    offers = build_pass_json(make_card(tier=None), design, identity)
+    front = {**fields_of(offers, "secondaryFields"), **fields_of(offers, "auxiliaryFields")}
+    assert list(front) == ["offers"]
+    assert fields_of(offers, "backFields")["member"]["value"] == "Олена Петренко"
 
 
 def test_no_tier_means_no_tier_field(
-    make_card: MakeCard, design: PassDesign, identity: SigningIdentity
+    make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
 ) -> None:
-    document = build_pass_json(make_card(tier=None), design, identity)
-    secondary = fields_of(document, "secondaryFields")
-    assert list(secondary) == ["member"]
+    document = build_pass_json(make_card(tier=None), make_design(tier_names=("Gold",)),
+                               identity)
+    every = [field["key"] for group in document["storeCard"].values() for field in group]
+    assert "tier" not in every
+
+
+def test_at_most_two_fields_under_the_strip(
+    make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
+) -> None:
+    design = make_design(kind="stamps", stamps_required=8,
+                         logo_text="Кавʼярня «Зерно на Подолі»", tier_names=("Platinum",))
+    card = make_card(rewards=1, tier="Platinum", next_step="Spend more", stamps=1)
+    document = build_pass_json(card, design, identity)
+    front = [*fields_of(document, "secondaryFields"), *fields_of(document, "auxiliaryFields")]
+    assert front == ["reward", "tier"]
+    assert "offers_now" in fields_of(document, "backFields")
 
 
 def test_offers_are_joined_in_one_auxiliary_field(
-    card: PassCard, design: PassDesign, identity: SigningIdentity
+    make_card: MakeCard, design: PassDesign, identity: SigningIdentity
 ) -> None:
-    document = build_pass_json(card, design, identity)
-    auxiliary = fields_of(document, "auxiliaryFields")
-    assert auxiliary["offers"]["value"] == "Free coffee, −10% on cakes"
-    assert "changeMessage" not in auxiliary["offers"]  # the back field announces them
+    document = build_pass_json(make_card(tier=None), design, identity)
+    row = fields_of(document, "secondaryFields")
+    assert row["offers"]["value"] == "Free coffee, −10% on cakes"
+    assert "changeMessage" not in row["offers"]  # the back field announces them
     back = fields_of(document, "backFields")
     assert back["offers_now"]["value"] == "Free coffee\n−10% on cakes"
     assert back["offers_now"]["changeMessage"] == "%@"
+    beside_tier = build_pass_json(make_card(), design, identity)
+    assert fields_of(beside_tier, "auxiliaryFields")["offers"]["value"].startswith("Free")
 
 
 def test_the_offers_field_is_on_the_back_before_any_offer_so_the_first_one_is_announced(
     make_card: MakeCard, design: PassDesign, identity: SigningIdentity
 ) -> None:
     document = build_pass_json(make_card(offers=()), design, identity)
-    assert "auxiliaryFields" not in document["storeCard"]
+    front = [field["key"] for group in ("secondaryFields", "auxiliaryFields")
+             for field in document["storeCard"].get(group, [])]
+    assert "offers" not in front
     back = fields_of(document, "backFields")
     assert back["offers_now"]["value"] == "No offers right now"
     assert back["offers_now"]["changeMessage"] == "%@"
 
 
-def test_no_offers_means_no_auxiliary_fields(
+def test_the_recent_movements_are_on_the_back_and_never_announced(
     make_card: MakeCard, design: PassDesign, identity: SigningIdentity
 ) -> None:
-    document = build_pass_json(make_card(offers=()), design, identity)
-    assert "auxiliaryFields" not in document["storeCard"]
+    lines = ("12 Mar · Purchase · +12", "1 Mar · Welcome bonus · +100")
+    back = fields_of(build_pass_json(make_card(history=lines), design, identity),
+                     "backFields")
+    assert back["history"] == {"key": "history", "label": "Recent activity",
+                               "value": "12 Mar · Purchase · +12\n1 Mar · Welcome bonus · +100"}
+    assert list(back)[:2] == ["offers_now", "history"]
+    assert "history" not in fields_of(build_pass_json(make_card(), design, identity),
+                                      "backFields")
+
+
+ANNOUNCED = {"balance", "stamps", "reward", "tier", "offers_now"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    kind=st.sampled_from(["points", "stamps"]),
+    stamps=st.integers(min_value=0, max_value=12),
+    rewards=st.integers(min_value=0, max_value=3),
+    tier=st.none() | st.sampled_from(["Silver", "Gold"]),
+    offers=st.lists(st.sampled_from(["Free coffee", "−10%"]), max_size=2).map(tuple),
+    next_step=st.sampled_from(["", "Spend 1,200 UAH more for Gold"]),
+    history=st.lists(st.just("1 Mar · Purchase · +1"), max_size=3).map(tuple),
+)
+def test_only_what_a_customer_wants_to_hear_about_is_announced(
+    make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity, kind: str,
+    stamps: int, rewards: int, tier: str | None, offers: tuple[str, ...], next_step: str,
+    history: tuple[str, ...],
+) -> None:
+    design = make_design(kind=kind, stamps_required=8 if kind == "stamps" else None,
+                         tier_names=("Silver", "Gold"))
+    card = make_card(stamps=stamps, rewards=rewards, tier=tier, offers=offers,
+                     next_step=next_step, history=history)
+    document = build_pass_json(card, design, identity)
+    announced = {field["key"] for group in document["storeCard"].values() for field in group
+                 if "changeMessage" in field}
+    assert announced <= ANNOUNCED
+    assert all("%@" in field["changeMessage"] for group in document["storeCard"].values()
+               for field in group if "changeMessage" in field)
+    keys = [field["key"] for group in document["storeCard"].values() for field in group]
+    assert len(keys) == len(set(keys))  # Wallet wants every key once
+    front = len(document["storeCard"].get("secondaryFields", [])) + len(
+        document["storeCard"].get("auxiliaryFields", []))
+    assert front <= 2
 
 
 def test_back_fields_in_order_with_a_link_to_the_customer_page(
     card: PassCard, design: PassDesign, identity: SigningIdentity
 ) -> None:
     back = fields_of(build_pass_json(card, design, identity), "backFields")
-    assert list(back) == ["offers_now", "how_it_works", "number", "customer_url", "terms",
-                          "support"]
+    assert list(back) == ["offers_now", "how_it_works", "member", "number", "customer_url",
+                          "terms", "support"]
     assert back["how_it_works"]["value"] == "Earn 5% back"
     assert back["number"]["value"] == "4821 0000 1234"
     link = back["customer_url"]
@@ -168,7 +303,7 @@ def test_texts_not_supplied_are_omitted(
 ) -> None:
     design = make_design(texts={"terms": {"en": "   "}})
     back = fields_of(build_pass_json(card, design, identity), "backFields")
-    assert list(back) == ["offers_now", "number", "customer_url"]
+    assert list(back) == ["offers_now", "member", "number", "customer_url"]
 
 
 def test_text_missing_in_the_primary_locale_borrows_another(
@@ -240,7 +375,7 @@ def test_labels_are_in_the_primary_locale(
     card: PassCard, make_design: MakeDesign, identity: SigningIdentity
 ) -> None:
     document = build_pass_json(card, make_design(locales=("ru", "en")), identity)
-    assert fields_of(document, "headerFields")["balance"]["label"] == "Баланс"
+    assert fields_of(document, "primaryFields")["balance"]["label"] == "Баллы"
     assert fields_of(document, "secondaryFields")["tier"]["label"] == "Уровень"
     assert fields_of(document, "backFields")["how_it_works"]["value"] == "5% баллами"
 
@@ -252,6 +387,9 @@ def test_labels_are_in_the_primary_locale(
         {"balance": True},
         {"balance": "12"},
         {"stamps": 1.5},
+        {"stamps": -1},
+        {"rewards": -1},
+        {"rewards": True},
         {"barcode_message": "Привіт"},
         {"serial_number": " "},
     ],
@@ -274,6 +412,8 @@ def test_bad_card_values_are_refused(make_card: MakeCard, changes: dict[str, Any
         {"web_service_url": "https://loyalpass.example/passkit/"},
         {"web_service_url": "ftp://loyalpass.example/passkit"},
         {"description": ""},
+        {"tier_names": ("Gold", " ")},
+        {"reward_text": None},
     ],
 )
 def test_bad_design_values_are_refused(make_design: MakeDesign, changes: dict[str, Any]) -> None:

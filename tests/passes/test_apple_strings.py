@@ -19,6 +19,7 @@ from passes.apple import (
 )
 from passes.apple.model import SUPPORTED_LOCALES
 from passes.apple.strings import CATALOG, design_phrases, render_strings
+from passes.apple.strings import read_strings as library_read_strings
 
 MakeDesign = Callable[..., PassDesign]
 ReadStrings = Callable[[bytes], dict[str, str]]
@@ -57,10 +58,13 @@ def test_strings_translate_the_catalog_into_russian_and_ukrainian(
     design: PassDesign, read_strings: ReadStrings
 ) -> None:
     strings = strings_of(design, read_strings)
-    assert strings["en"]["Balance"] == "Balance"
-    assert strings["ru"]["Balance"] == "Баланс"
+    assert strings["en"]["Points"] == "Points"
+    assert strings["ru"]["Points"] == "Баллы"
     assert strings["uk"]["Tier"] == "Рівень"
-    assert strings["ru"]["Your balance is now %@ points"] == "Теперь на вашей карте баллов: %@"
+    assert strings["ru"]["Points on your card: %@"] == "Теперь на вашей карте баллов: %@"
+    assert strings["uk"]["Your reward is ready: %@"] == "Ваш подарунок чекає на вас: %@"
+    assert strings["ru"]["Next tier"] == "Следующий уровень"
+    assert strings["uk"]["Recent activity"] == "Останні операції"
     assert strings["uk"]["Card number"] == "Номер картки"
     assert strings["ru"]["Earn 5% back"] == "5% баллами"
 
@@ -96,8 +100,8 @@ def test_primary_russian_design_keys_its_strings_in_russian(
     make_design: MakeDesign, read_strings: ReadStrings
 ) -> None:
     strings = strings_of(make_design(locales=("ru", "en")), read_strings)
-    assert strings["en"]["Баланс"] == "Balance"
-    assert strings["ru"]["Баланс"] == "Баланс"
+    assert strings["en"]["Баллы"] == "Points"
+    assert strings["ru"]["Баллы"] == "Баллы"
     assert set(strings) == {"ru", "en"}
 
 
@@ -145,8 +149,18 @@ def test_shared_primary_text_keeps_the_first_translation(read_strings: ReadStrin
 def test_phrases_follow_the_kind_of_program(make_design: MakeDesign) -> None:
     points = design_phrases(make_design())
     stamps = design_phrases(make_design(kind="stamps", stamps_required=6))
-    assert "label.balance" in points and "label.stamps" not in points
-    assert "label.stamps" in stamps and "label.balance" not in stamps
+    assert "label.points" in points and "label.stamps" not in points
+    assert "label.stamps" in stamps and "label.points" not in stamps
+    assert "label.to_reward" in stamps and "label.to_reward" not in points
+
+
+def test_the_reward_text_is_a_phrase_so_a_translation_can_reach_the_phone(
+    make_design: MakeDesign, read_strings: ReadStrings
+) -> None:
+    design = make_design(kind="stamps", stamps_required=8, reward_text="Free coffee")
+    assert design_phrases(design)["value.reward"] == {"en": "Free coffee"}
+    default = design_phrases(make_design(kind="stamps", stamps_required=8))["value.reward"]
+    assert default == {"en": "A reward", "ru": "Подарок", "uk": "Подарунок"}
 
 
 @given(key=st.text(min_size=1), value=st.text())
@@ -156,3 +170,5 @@ def test_any_text_round_trips_through_a_strings_file(
     files = render_strings({"x": {"en": key, "uk": value}}, ("en", "uk"))
     assert read_strings(files["uk.lproj/pass.strings"]) == {key: value}
     assert read_strings(files["en.lproj/pass.strings"]) == {key: key}
+    # The library's own reader (the preview's) agrees with this independent one.
+    assert library_read_strings(files["uk.lproj/pass.strings"]) == {key: value}

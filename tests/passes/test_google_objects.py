@@ -240,6 +240,39 @@ def test_tier_is_shown_as_secondary_points_and_left_out_without_one() -> None:
     assert "secondaryLoyaltyPoints" not in loyalty_object(program_with(), card_with(tier=None))
 
 
+def test_a_stamp_card_shows_the_stamps_still_missing_beside_its_stamps() -> None:
+    secondary = loyalty_object(stamps_program(), card_with(stamps=3, tier=None))[
+        "secondaryLoyaltyPoints"]
+    assert secondary["balance"] == {"int": 7}
+    assert translations(secondary["localizedLabel"]) == {
+        "en": "Stamps to your reward", "ru": "Штампов до подарка", "uk": "Штампів до подарунка"}
+
+
+def test_an_earned_reward_takes_that_place_and_counts_beyond_one() -> None:
+    program = stamps_program(reward_text="Free coffee")
+    one = object_patch(program, card_with(stamps=0, rewards=1, tier=None))
+    assert one["secondaryLoyaltyPoints"]["balance"] == {"string": "Free coffee"}
+    assert one["secondaryLoyaltyPoints"]["label"] == "Your reward"
+    two = object_patch(program, card_with(stamps=0, rewards=2, tier=None))
+    assert two["secondaryLoyaltyPoints"]["balance"] == {"string": "Free coffee × 2"}
+    default = object_patch(stamps_program(), card_with(rewards=1, tier=None, locale="uk"))
+    assert default["secondaryLoyaltyPoints"]["balance"] == {"string": "Подарунок"}
+
+
+def test_beside_a_tier_the_reward_next_tier_and_movements_are_text_modules() -> None:
+    card = card_with(tier="Silver", rewards=1, next_step="Spend 1,200 UAH more for Gold",
+                     history=("4 Dec · Purchase · +12", "1 Dec · Welcome bonus · +50"),
+                     offers=())
+    patch = object_patch(program_with(reward_text="Free coffee"), card)
+    assert patch["secondaryLoyaltyPoints"]["balance"] == {"string": "Silver"}
+    modules = {module["id"]: module for module in patch["textModulesData"]}
+    assert modules["reward"]["body"] == "Free coffee"
+    assert modules["next_tier"]["body"] == "Spend 1,200 UAH more for Gold"
+    assert modules["next_tier"]["header"] == "Next tier"
+    assert modules["history"]["body"] == "4 Dec · Purchase · +12\n1 Dec · Welcome bonus · +50"
+    assert list(modules) == ["reward", "next_tier", "history"]
+
+
 def test_an_active_card_is_active_and_a_blocked_one_inactive() -> None:
     assert loyalty_object(program_with(), card_with(blocked=False))["state"] == "ACTIVE"
     assert loyalty_object(program_with(), card_with(blocked=True))["state"] == "INACTIVE"
@@ -438,6 +471,8 @@ def test_a_bad_program_is_refused(changes: dict[str, Any]) -> None:
         {"balance": 2**31},
         {"stamps": False},
         {"stamps": -1},
+        {"rewards": -1},
+        {"rewards": True},
         {"object_suffix": "card 0001"},
         {"object_suffix": "card/0001"},
         {"locale": "de"},

@@ -28,6 +28,7 @@ from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
 from app.integrations.google import GoogleResult, GoogleWallet
 from app.merchants.models import Program
 from app.offers.service import current_offers
+from app.wallet.facts import card_facts
 from app.wallet.google_shapes import google_card, google_program
 from app.wallet.service import Wallet
 from passes.google import loyalty_class, loyalty_object, message, object_patch
@@ -123,7 +124,8 @@ class GoogleSync:
                                  base_url=self.wallet.config.base_url)
         view = google_card(card, barcode_message=self.wallet.barcode_message(card),
                            customer_url=self.wallet.card_url(card),
-                           offers=current_offers(session, card_id=card.id))
+                           offers=current_offers(session, card_id=card.id),
+                           facts=card_facts(session, card))
         inserted, object_id = state.inserted, state.object_id
         body = object_patch(program, view) if inserted else loyalty_object(program, view)
         session.rollback()  # no transaction (on SQLite: no write lock) while Google answers

@@ -11,7 +11,7 @@ SQLite cannot alter a CHECK constraint in place: ``customers`` and ``cards`` are
 afterwards, as SQLite's own procedure for such changes asks.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-10 12:00:00.000000
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
