@@ -4,6 +4,7 @@ refusal leaving everything as it was."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -165,19 +166,26 @@ def test_deleting_erases_the_customer_voids_their_cards_and_keeps_the_ledger(
     other = enroll(shop, shop.stamps, name="Oksana", email="o@example.com")
     buy(shop, card, 50000)
     bystander = enroll(shop, shop.points, name="Taras", email="t@example.com")
-    session.add(CardRecoveryLink(merchant_id=card_id_merchant(session, card),
-                                 program_id=shop.points["id"],
-                                 customer_id=holder(session, card).id, card_id=card["id"],
+    owner = holder(session, card)  # (each holder() call starts afresh: read them first)
+    merchant_id = card_id_merchant(session, card)
+    session.execute(update(Customer).where(Customer.id == owner.id)
+                    .values(birthday=date(1990, 5, 17)))
+    session.add(CardRecoveryLink(merchant_id=merchant_id, program_id=shop.points["id"],
+                                 customer_id=owner.id, card_id=card["id"],
                                  locale="uk", requested_from="203.0.113.9",
-                                 expires_at=holder(session, card).created_at))
+                                 expires_at=owner.created_at))
+    session.flush()
     session.commit()
+    links_before = count_rows(session, CardRecoveryLink)
     outbox_before = count_rows(session, OutboxMessage)
+    assert links_before == 1
 
     deleted = account.delete_data(session, card_id=card["id"], who=Who.customer())
 
     assert sorted(deleted) == sorted([card["id"], other["id"]])
     customer = holder(session, card)
-    assert (customer.name, customer.email, customer.phone) == ("", None, None)
+    assert (customer.name, customer.email, customer.phone, customer.birthday) == (
+        "", None, None, None)
     assert customer.erased_at is not None and not customer.marketing_consent
     statuses = dict(session.execute(select(Card.id, Card.status)).all())
     assert statuses == {card["id"]: "deleted", other["id"]: "deleted",
@@ -187,7 +195,7 @@ def test_deleting_erases_the_customer_voids_their_cards_and_keeps_the_ledger(
     entries = shop.api.get(f"/api/v1/cards/{card['id']}/entries").get_json()["entries"]
     assert [entry["kind"] for entry in entries] == ["earn", "welcome"]  # kept
     [erased] = [event for event in events(session) if event.action == "data.erased"]
-    assert erased.detail["fields"] == ["email", "name", "phone"]
+    assert erased.detail["fields"] == ["birthday", "email", "name", "phone"]
     assert sorted(erased.detail["cards"]) == sorted(deleted)
     answer = shop.api.get(f"/api/v1/cards/{card['id']}").get_json()
     assert answer["status"] == "deleted" and answer["customer"]["email"] is None

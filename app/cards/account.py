@@ -39,9 +39,8 @@ from app.outbox.messages import pass_changed
 from app.outbox.models import Mail
 from app.validation import text_fault
 
-# The customer's personal fields, erased on deletion (a birthday joins them when the
-# join form asks for one).
-PERSONAL_FIELDS = ("name", "email", "phone")
+# The customer's personal fields, erased on deletion.
+PERSONAL_FIELDS = ("name", "email", "phone", "birthday")
 CONTACT_FIELDS = ("name", "email", "phone")
 MAX_NAME = 200
 MAX_EMAIL = 320
@@ -255,7 +254,7 @@ def delete_data(session: Session, *, card_id: int, who: Who) -> list[int]:
         pass_changed(session, each, reason="deleted")  # voided, pushed, Google inactive
     erased = [key for key in PERSONAL_FIELDS if getattr(customer, key)]
     now = utcnow()
-    customer.name, customer.email, customer.phone = "", None, None
+    customer.name, customer.email, customer.phone, customer.birthday = "", None, None, None
     if customer.marketing_consent:
         customer.marketing_consent, customer.consent_withdrawn_at = False, now
     customer.erased_at = now
@@ -291,7 +290,9 @@ def _export(session: Session, card: Card, customer: Customer) -> dict[str, Any]:
         "merchant": card.program.merchant.name,
         "program": card.program.name,
         "customer": {"name": customer.name, "email": customer.email,
-                     "phone": customer.phone, "language": customer.locale,
+                     "phone": customer.phone,
+                     "birthday": customer.birthday.isoformat() if customer.birthday else None,
+                     "language": customer.locale,
                      "joined_at": iso(customer.created_at)},
         "marketing_consent": {"given": customer.marketing_consent,
                               "given_at": iso(customer.consent_at),
