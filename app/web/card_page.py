@@ -14,7 +14,9 @@ answers, with the voided pass, so that a phone holding it learns it is void.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -151,20 +153,34 @@ def form_target(token: str) -> BaseResponse:
     return _back(token, card)
 
 
+def _customer_form(view: Callable[[str, Card], BaseResponse]) -> Callable[[str], BaseResponse]:
+    """A form the card's page posts: the card by its secret link; a deleted card's page
+    instead of any change (also when a deletion wins the race with it); the page again,
+    changing nothing, when the form's Flask-WTF token is missing or stale."""
+
+    @functools.wraps(view)
+    def checked(token: str) -> BaseResponse:
+        card = _card_from_token(token)
+        if card.status == CardStatus.DELETED:
+            return _deleted(card, _locale(card))
+        if not csrf_matches(request.form.get("csrf", "")):
+            return _form_expired(card, token)
+        try:
+            return view(token, card)
+        except account.CardDeleted:
+            return _deleted(card, _locale(card))
+
+    return checked
+
+
 @blueprint.post("/c/<token>/details")
 @no_store
-def change_details(token: str) -> BaseResponse:
-    card = _card_from_token(token)
+@_customer_form
+def change_details(token: str, card: Card) -> BaseResponse:
     sent = {key: request.form.get(key, "") for key in account.CONTACT_FIELDS}
-    if card.status == CardStatus.DELETED:
-        return _deleted(card, _locale(card))
-    if not csrf_matches(request.form.get("csrf", "")):
-        return _form_expired(card, token)
     data = account.ContactInput(name=sent["name"], email=sent["email"], phone=sent["phone"])
     try:
         account.change_contact(db(), card_id=card.id, who=Who.customer(), data=data)
-    except account.CardDeleted:
-        return _deleted(card, _locale(card))
     except account.ContactRefused as refused:
         db().rollback()
         return _card_page(card, token, 422, details=sent,
@@ -174,37 +190,31 @@ def change_details(token: str) -> BaseResponse:
 
 @blueprint.post("/c/<token>/consent")
 @no_store
-def change_consent(token: str) -> BaseResponse:
-    card = _card_from_token(token)
-    if card.status == CardStatus.DELETED:
-        return _deleted(card, _locale(card))
-    if not csrf_matches(request.form.get("csrf", "")):
-        return _form_expired(card, token)
-    try:
-        account.set_marketing_consent(db(), card_id=card.id, who=Who.customer(),
-                                      consent=request.form.get("consent") == "yes")
-    except account.CardDeleted:
-        return _deleted(card, _locale(card))
+@_customer_form
+def change_consent(token: str, card: Card) -> BaseResponse:
+    account.set_marketing_consent(db(), card_id=card.id, who=Who.customer(),
+                                  consent=request.form.get("consent") == "yes")
     return _back(token, card, Done.CONSENT, "#consent")
 
 
 @blueprint.post("/c/<token>/data.json")
 @no_store
-def export_data(token: str) -> BaseResponse:
-    card = _card_from_token(token)
-    if card.status == CardStatus.DELETED:
-        return _deleted(card, _locale(card))
-    if not csrf_matches(request.form.get("csrf", "")):
-        return _form_expired(card, token)
-    try:
-        document = account.export_data(db(), card_id=card.id, who=Who.customer())
-    except account.CardDeleted:
-        return _deleted(card, _locale(card))
+@_customer_form
+def export_data(token: str, card: Card) -> BaseResponse:
+    document = account.export_data(db(), card_id=card.id, who=Who.customer())
     response = Response(json.dumps(document, ensure_ascii=False, indent=2),
                         mimetype="application/json")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{card.program.slug}-{card.number}.json"')
     return response
+
+
+def _delete_page(card: Card, token: str, locale: str, status: int = 200,
+                 form_expired: bool = False) -> Response:
+    """The step that asks before deleting, naming the holder's other cards it takes too."""
+    return page("card_delete.html", card.program, locale, status, card=card, token=token,
+                csrf=csrf_token(), fmt=page_formats(locale, card.program.currency),
+                other_cards=account.other_cards(db(), card=card), form_expired=form_expired)
 
 
 @blueprint.get("/c/<token>/delete")
@@ -214,9 +224,7 @@ def confirm_delete(token: str) -> Response:
     locale = _locale(card)
     if card.status == CardStatus.DELETED:
         return _deleted(card, locale)
-    return page("card_delete.html", card.program, locale, card=card, token=token,
-                csrf=csrf_token(), fmt=page_formats(locale, card.program.currency),
-                other_cards=account.other_cards(db(), card=card), form_expired=False)
+    return _delete_page(card, token, locale)
 
 
 @blueprint.post("/c/<token>/delete")
@@ -227,9 +235,7 @@ def delete_data(token: str) -> BaseResponse:
     if card.status == CardStatus.DELETED:
         return _deleted(card, locale)  # done before: a replay changes nothing
     if not csrf_matches(request.form.get("csrf", "")) or request.form.get("confirm") != "yes":
-        return page("card_delete.html", card.program, locale, 400, card=card, token=token,
-                    csrf=csrf_token(), fmt=page_formats(locale, card.program.currency),
-                    other_cards=account.other_cards(db(), card=card), form_expired=True)
+        return _delete_page(card, token, locale, 400, form_expired=True)
     with contextlib.suppress(account.CardDeleted):  # another request deleted it first
         account.delete_data(db(), card_id=card.id, who=Who.customer())
     return redirect(url_for("card.card_page", token=token, lang=locale), code=303)
