@@ -21,7 +21,7 @@ import redis
 
 from app.integrations.fakes import FakeGoogleWallet
 from app.integrations.google import GoogleWalletClient
-from app.integrations.ratelimit import LocalLimiter, RedisLimiter, WindowLimiter
+from app.integrations.ratelimit import LocalLimiter, RedisLimiter, WindowCount, WindowLimiter
 from tests.google_helpers import (
     LoopbackGuard,
     make_service_account,
@@ -393,7 +393,7 @@ def test_a_window_limiter_whose_shared_storage_is_down_limits_this_process_alone
     class BrokenCounter:
         tries = 0
 
-        def increment(self) -> tuple[int, float]:
+        def increment(self) -> WindowCount:
             self.tries += 1
             raise ConnectionError("storage is down")
 

@@ -20,6 +20,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -39,11 +40,21 @@ class Limiter(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class WindowCount:
+    """What a ``WindowCounter`` counted: the window (a second of the shared clock, as Unix
+    seconds), the requests counted in it so far, this one included, and the seconds left
+    until it ends."""
+
+    window: int
+    count: int
+    remaining: float
+
+
 class WindowCounter(Protocol):
-    def increment(self) -> tuple[int, float]:
+    def increment(self) -> WindowCount:
         """Count one request in the current one-second window of a clock shared by every
-        process, and return (requests counted in that window so far, seconds until it
-        ends). May raise if the shared storage is unreachable."""
+        process. May raise if the shared storage is unreachable."""
         ...
 
 
@@ -99,17 +110,17 @@ class WindowLimiter:
                 self._fallback.acquire()
                 return
             try:
-                count, remaining = self._counter.increment()
+                counted = self._counter.increment()
             except Exception as error:  # shared storage down: limit this process alone
                 # ...for a while, so a storage that times out does not slow every request.
                 self._shared_down_until = time.monotonic() + _SHARED_RETRY_SECONDS
                 self._warn(error)
                 self._fallback.acquire()
                 return
-            if count <= self.rate_per_second:
+            if counted.count <= self.rate_per_second:
                 return
             # A little jitter so the processes that waited do not all wake at one instant.
-            self._sleep(max(remaining, 0.0) + random.uniform(0.0, 0.01))  # noqa: S311
+            self._sleep(max(counted.remaining, 0.0) + random.uniform(0.0, 0.01))  # noqa: S311
 
     def _warn(self, error: Exception) -> None:
         now = time.monotonic()
@@ -128,7 +139,7 @@ local count = redis.call('INCR', key)
 if count == 1 then
   redis.call('EXPIRE', key, 5)
 end
-return {count, now[2]}
+return {count, now[1], now[2]}
 """
 
 
@@ -140,9 +151,10 @@ class RedisWindowCounter:
         self._key = key
         self._script = client.register_script(_INCREMENT_SCRIPT)
 
-    def increment(self) -> tuple[int, float]:
-        count, microseconds = self._script(keys=[self._key])
-        return int(count), (1_000_000 - int(microseconds)) / 1_000_000
+    def increment(self) -> WindowCount:
+        count, seconds, microseconds = self._script(keys=[self._key])
+        return WindowCount(window=int(seconds), count=int(count),
+                           remaining=(1_000_000 - int(microseconds)) / 1_000_000)
 
 
 class RedisLimiter(WindowLimiter):

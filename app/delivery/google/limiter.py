@@ -16,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from app.google_wallet.models import RateWindow
+from app.integrations.ratelimit import WindowCount
 
 WINDOWS = cast(Table, RateWindow.__table__)
 KEEP_SECONDS = 60
@@ -35,7 +36,7 @@ class DatabaseWindowCounter:
         ).returning(WINDOWS.c.count)
         self._last_purge = 0
 
-    def increment(self) -> tuple[int, float]:
+    def increment(self) -> WindowCount:
         now = time.time()
         window = int(now)
         with self.engine.begin() as connection:
@@ -45,4 +46,4 @@ class DatabaseWindowCounter:
                 self._last_purge = window
                 connection.execute(delete(WINDOWS).where(WINDOWS.c.name == self.name,
                                                          WINDOWS.c.window < window - 10))
-        return int(count or 0), window + 1 - now
+        return WindowCount(window=window, count=int(count or 0), remaining=window + 1 - now)
