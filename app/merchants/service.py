@@ -29,6 +29,7 @@ from app import rows
 from app.cards.models import Card
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound
+from app.merchants.access import Principal
 from app.merchants.models import (
     ROLES,
     ApiKey,
@@ -158,6 +159,14 @@ class Caller:
     location_id: int | None
     role: str
     touched: bool = False  # its last-used time was written by this request
+
+    @property
+    def principal(self) -> Principal:
+        """Who the key speaks for, as the one authorization function reads it."""
+        return Principal(merchant_id=self.merchant_id, role=self.role, staff_id=self.staff_id,
+                         locations=frozenset(() if self.location_id is None
+                                             else (self.location_id,)),
+                         api_key_id=self.id)
 
 
 @dataclass(frozen=True, slots=True)
