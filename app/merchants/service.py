@@ -23,7 +23,6 @@ from slugify import slugify
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
 
 from app import rows
 from app.cards.models import Card
@@ -39,6 +38,7 @@ from app.merchants.models import (
     Program,
     Staff,
 )
+from app.merchants.passwords import hash_password
 from app.merchants.schemas import (
     DEFAULT_COLORS,
     SLUG_PATTERN,
@@ -82,7 +82,7 @@ def create_merchant(
     merchant = Merchant(name=name, email=email)
     owner = Staff(
         merchant=merchant, email=email, name=name, role="owner",
-        password_hash=generate_password_hash(password) if password else None,
+        password_hash=hash_password(password) if password else None,
     )
     session.add_all([merchant, owner])
     session.flush()
