@@ -58,6 +58,12 @@ def list_locations(session: Session, *, merchant_id: int) -> list[Location]:
                                 .order_by(Location.name, Location.id)))
 
 
+def staff_names(session: Session, *, merchant_id: int) -> dict[int, str]:
+    """Every member's email by id, removed ones too (the action log names them)."""
+    return dict(session.execute(select(Staff.id, Staff.email)
+                                .where(Staff.merchant_id == merchant_id)).tuples().all())
+
+
 def staff_events(session: Session, *, merchant_id: int, limit: int = 100) -> list[StaffEvent]:
     return list(session.scalars(select(StaffEvent).where(StaffEvent.merchant_id == merchant_id)
                                 .order_by(StaffEvent.id.desc()).limit(limit)))
@@ -110,7 +116,8 @@ def invite_staff(session: Session, *, actor: Principal, email: str, name: str,
     return staff
 
 
-def _member(session: Session, actor: Principal, staff_id: int) -> Staff:
+def member(session: Session, *, actor: Principal, staff_id: int) -> Staff:
+    """One of the merchant's current members; ``NotFound`` for anyone else."""
     staff = session.get(Staff, staff_id)
     if staff is None or staff.merchant_id != actor.merchant_id or not staff.active:
         raise NotFound("No such staff member.")
@@ -139,7 +146,7 @@ def change_staff(session: Session, *, actor: Principal, staff_id: int, change: M
                  where: Where) -> Staff:
     """Set a member's role and locations; their sessions end when either changed."""
     authorize(actor, OWNERS)
-    staff = _member(session, actor, staff_id)
+    staff = member(session, actor=actor, staff_id=staff_id)
     _checked(session, actor.merchant_id, change)
     before = (staff.role, staff.location_ids)
     if before == (change.role, change.location_ids):
@@ -160,7 +167,7 @@ def change_staff(session: Session, *, actor: Principal, staff_id: int, change: M
 def remove_staff(session: Session, *, actor: Principal, staff_id: int, where: Where) -> None:
     """Remove a member: their sessions end, their password and their API keys stop."""
     authorize(actor, OWNERS)
-    staff = _member(session, actor, staff_id)
+    staff = member(session, actor=actor, staff_id=staff_id)
     _keep_an_owner(session, staff)
     now = utcnow()
     staff.removed_at, staff.password_hash = now, None

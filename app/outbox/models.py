@@ -54,17 +54,18 @@ class OutboxMessage(QueuedRow, Base):
 
 MAIL_KIND_CARD_RECOVERY = "card_recovery"
 MAIL_KIND_STAFF_INVITE = "staff_invite"
-MAIL_KIND_PASSWORD_RESET = "password_reset"
+MAIL_KIND_PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of mail)
 MAIL_KINDS = (MAIL_KIND_CARD_RECOVERY, MAIL_KIND_STAFF_INVITE, MAIL_KIND_PASSWORD_RESET)
 MAIL_KINDS_CHECK = "kind IN ('card_recovery', 'staff_invite', 'password_reset')"
 MAIL_STATES = ("pending", "sent", "failed")
 
 
 class Mail(QueuedRow, Base):
-    """A mail to a customer or a staff member, written in the transaction that decided to send it and sent
-    by the mail worker after commit (``app.delivery.mail``): pending until the server took it,
-    leased by one worker at a time, parked as failed after its last attempt. The body is
-    composed at send time; a recovery mail names its link, whose token is built then."""
+    """A mail to a customer or a staff member, written in the transaction that decided to
+    send it and sent by the mail worker after commit (``app.delivery.mail``): pending until
+    the server took it, leased by one worker at a time, parked as failed after its last
+    attempt. The body is composed at send time; a recovery mail names its link (a staff
+    member's mail its ``StaffLink``), whose token is built then."""
 
     __tablename__ = "mails"
 
