@@ -60,8 +60,8 @@ def list_locations(session: Session, *, merchant_id: int) -> list[Location]:
 
 def staff_names(session: Session, *, merchant_id: int) -> dict[int, str]:
     """Every member's email by id, removed ones too (the action log names them)."""
-    return dict(session.execute(select(Staff.id, Staff.email)
-                                .where(Staff.merchant_id == merchant_id)).tuples().all())
+    rows = session.execute(select(Staff.id, Staff.email).where(Staff.merchant_id == merchant_id))
+    return {row.id: row.email for row in rows}
 
 
 def staff_events(session: Session, *, merchant_id: int, limit: int = 100) -> list[StaffEvent]:
