@@ -34,7 +34,7 @@ class Merchant:
 
 def merchant_with_owner(session: Session, name: str = "Kava Bar") -> Merchant:
     slug = re.sub(r"\W", "", name.lower())
-    created = create_merchant(session, name=name, email=f"owner@{slug}.test",
+    created = create_merchant(session, name=name, email=f"owner@{slug}.example",
                               password=PASSWORD)
     return Merchant(created.merchant.id, created.owner.email, created.api_key)
 

@@ -54,13 +54,13 @@ def world(session: Session) -> World:
     place = location(session, ours.merchant_id, program.id, "Podil")
     emails = {"owner": ours.owner_email}
     for role in ("manager", "cashier", "analyst"):
-        emails[role] = f"{role}@kavabar.test"
+        emails[role] = f"{role}@kavabar.example"
         member(session, ours.merchant_id, role, emails[role])
     return World(ours=emails, our_member=member(session, ours.merchant_id, "cashier",
-                                                "second@kavabar.test"),
+                                                "second@kavabar.example"),
                  our_key=key_of(session, ours.merchant_id),
                  their_member=member(session, theirs.merchant_id, "cashier",
-                                     "cashier@chaishop.test"),
+                                     "cashier@chaishop.example"),
                  their_key=key_of(session, theirs.merchant_id), location=place)
 
 
@@ -95,7 +95,7 @@ ROUTES: dict[str, Route] = {
         "a new password 1"}),
     "dashboard.staff": Route(OWNERS, fixed("/dashboard/staff")),
     "dashboard.invite": Route(OWNERS, fixed("/dashboard/staff"), lambda world: {
-        "email": "new@kavabar.test", "role": "cashier"}),
+        "email": "new@kavabar.example", "role": "cashier"}),
     "dashboard.member": Route(OWNERS, _member_path(), lambda world: {
         "role": "analyst", "locations": str(world.location)}),
     "dashboard.remove": Route(OWNERS, _member_path("/remove")),

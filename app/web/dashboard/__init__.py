@@ -31,6 +31,7 @@ from app.merchants.access import (
     READERS,
     WRITERS,
 )
+from app.merchants.passwords import MIN_LENGTH
 from app.web.dashboard.forms import ROLE_NAMES
 from app.web.pages import csrf_matches
 
@@ -71,6 +72,7 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
         refresh()
         html = render_template(template, locale=locale, locales=LOCALES, user=user,
                                language_names=LANGUAGE_NAMES, role_names=ROLE_NAMES,
+                               min_length=MIN_LENGTH,
                                csrf=generate_csrf(), **context)
     response = Response(html, status=status, mimetype="text/html")
     response.headers["Cache-Control"] = "no-store"  # pages of a signed-in member

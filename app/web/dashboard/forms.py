@@ -4,6 +4,7 @@ label and message is said in the page's language."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:  # Flask-WTF ships no types; its FlaskForm is a WTForms Form
@@ -13,24 +14,23 @@ else:
 from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from app.i18n import lazy_gettext as _lazy
+from app.i18n import lazy_gettext as _lazy_gettext
+from app.i18n import lazy_ngettext as _lazy_ngettext
 from app.merchants.access import ANALYST, CASHIER, MANAGER, OWNER
 from app.merchants.models import ROLES
 from app.merchants.passwords import MAX_LENGTH, MIN_LENGTH
 
-
-def _text(msgid: str, **values: object) -> str:
-    """A text said in the language of the page that shows it (a lazy text: WTForms keeps
-    labels and messages made at import, and turns them into text as it renders)."""
-    return cast(str, _lazy(msgid, **values))
-
-
-ROLE_NAMES = {OWNER: _text("Owner"), MANAGER: _text("Manager"),
-              CASHIER: _text("Cashier"), ANALYST: _text("Analyst")}
-REQUIRED = InputRequired(message=_text("Fill in this field."))
-NEW_PASSWORD = [REQUIRED, Length(min=MIN_LENGTH, max=MAX_LENGTH, message=_text(
-    "A password needs at least %(min)d characters.", min=MIN_LENGTH))]
-SAME_PASSWORD = EqualTo("password", message=_text("The two passwords differ."))
+# WTForms takes labels and messages as text: a lazy text is one, said in the language of
+# the page as it renders (these are made once, at import).
+lazy_gettext = cast("Callable[..., str]", _lazy_gettext)
+lazy_ngettext = cast("Callable[..., str]", _lazy_ngettext)
+ROLE_NAMES = {OWNER: lazy_gettext("Owner"), MANAGER: lazy_gettext("Manager"),
+              CASHIER: lazy_gettext("Cashier"), ANALYST: lazy_gettext("Analyst")}
+REQUIRED = InputRequired(message=lazy_gettext("Fill in this field."))
+NEW_PASSWORD = [REQUIRED, Length(min=MIN_LENGTH, max=MAX_LENGTH, message=lazy_ngettext(
+    "A password needs at least %(num)d character.",
+    "A password needs at least %(num)d characters.", MIN_LENGTH))]
+SAME_PASSWORD = EqualTo("password", message=lazy_gettext("The two passwords differ."))
 
 
 class _Form(FlaskForm):
@@ -39,23 +39,23 @@ class _Form(FlaskForm):
 
 
 class LoginForm(_Form):
-    email = EmailField(_text("Email"), [REQUIRED, Length(max=320)])
-    password = PasswordField(_text("Password"), [REQUIRED, Length(max=MAX_LENGTH)])
+    email = EmailField(lazy_gettext("Email"), [REQUIRED, Length(max=320)])
+    password = PasswordField(lazy_gettext("Password"), [REQUIRED, Length(max=MAX_LENGTH)])
 
 
 class ForgotForm(_Form):
-    email = EmailField(_text("Email"), [REQUIRED, Length(max=320)])
+    email = EmailField(lazy_gettext("Email"), [REQUIRED, Length(max=320)])
 
 
 class SetPasswordForm(_Form):
-    password = PasswordField(_text("New password"), NEW_PASSWORD)
-    confirm = PasswordField(_text("The new password again"), [REQUIRED, SAME_PASSWORD])
+    password = PasswordField(lazy_gettext("New password"), NEW_PASSWORD)
+    confirm = PasswordField(lazy_gettext("The new password again"), [REQUIRED, SAME_PASSWORD])
 
 
 class ChangePasswordForm(_Form):
-    current_password = PasswordField(_text("Current password"), [REQUIRED])
-    password = PasswordField(_text("New password"), NEW_PASSWORD)
-    confirm = PasswordField(_text("The new password again"), [REQUIRED, SAME_PASSWORD])
+    current_password = PasswordField(lazy_gettext("Current password"), [REQUIRED])
+    password = PasswordField(lazy_gettext("New password"), NEW_PASSWORD)
+    confirm = PasswordField(lazy_gettext("The new password again"), [REQUIRED, SAME_PASSWORD])
 
 
 def _role_choices() -> list[tuple[str, str]]:
@@ -63,8 +63,8 @@ def _role_choices() -> list[tuple[str, str]]:
 
 
 class MemberForm(_Form):
-    role = SelectField(_text("Role"), [REQUIRED])
-    locations = SelectMultipleField(_text("Locations"), coerce=int)
+    role = SelectField(lazy_gettext("Role"), [REQUIRED])
+    locations = SelectMultipleField(lazy_gettext("Locations"), coerce=int)
 
     def offer(self, locations: list[tuple[int, str]]) -> None:
         """The choices, in the page's language and the merchant's locations."""
@@ -73,15 +73,15 @@ class MemberForm(_Form):
 
 
 class InviteForm(MemberForm):
-    email = EmailField(_text("Email"), [REQUIRED, Length(max=320)])
-    name = StringField(_text("Name"), [Length(max=200)])
+    email = EmailField(lazy_gettext("Email"), [REQUIRED, Length(max=320)])
+    name = StringField(lazy_gettext("Name"), [Length(max=200)])
 
 
 class ApiKeyForm(_Form):
-    name = StringField(_text("Name"), [Length(max=200)])
-    role = SelectField(_text("Role"), [REQUIRED])
-    location = SelectField(_text("Location"), coerce=int)
+    name = StringField(lazy_gettext("Name"), [Length(max=200)])
+    role = SelectField(lazy_gettext("Role"), [REQUIRED])
+    location = SelectField(lazy_gettext("Location"), coerce=int)
 
     def offer(self, locations: list[tuple[int, str]]) -> None:
         self.role.choices = _role_choices()
-        self.location.choices = [(0, str(_text("Any location"))), *locations]
+        self.location.choices = [(0, str(lazy_gettext("Any location"))), *locations]
