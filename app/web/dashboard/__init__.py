@@ -40,7 +40,9 @@ LOCALE_KEY = "dashboard_locale"
 EVERYONE = (OWNER, MANAGER, CASHIER, ANALYST)
 __all__ = ["EVERYONE", "OWNERS", "READERS", "WRITERS", "blueprint", "install_dashboard"]
 
-LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "uk": "Українська"}
+# Each language's name in itself, short (as the customer's pages show them) and whole.
+LANGUAGE_NAMES = {"en": ("ENG", "English"), "ru": ("РУС", "Русский"),
+                  "uk": ("УКР", "Українська")}
 ERROR_TEXTS = {
     400: lazy_gettext("This form has expired. Go back, reload the page and send it again."),
     403: lazy_gettext("Your role does not allow this. Ask an owner of the account if you "

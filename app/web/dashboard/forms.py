@@ -59,11 +59,13 @@ class ChangePasswordForm(_Form):
 
 
 def _role_choices() -> list[tuple[str, str]]:
-    return [(role, str(ROLE_NAMES[role])) for role in ROLES]
+    # The names stay lazy: the page says them in its language as it renders.
+    return [(role, ROLE_NAMES[role]) for role in ROLES]
 
 
 class MemberForm(_Form):
-    role = SelectField(lazy_gettext("Role"), [REQUIRED])
+    # The least a new member may need at first; an owner is made on purpose.
+    role = SelectField(lazy_gettext("Role"), [REQUIRED], default=CASHIER)
     locations = SelectMultipleField(lazy_gettext("Locations"), coerce=int)
 
     def offer(self, locations: list[tuple[int, str]]) -> None:
@@ -79,9 +81,9 @@ class InviteForm(MemberForm):
 
 class ApiKeyForm(_Form):
     name = StringField(lazy_gettext("Name"), [Length(max=200)])
-    role = SelectField(lazy_gettext("Role"), [REQUIRED])
+    role = SelectField(lazy_gettext("Role"), [REQUIRED], default=CASHIER)
     location = SelectField(lazy_gettext("Location"), coerce=int)
 
     def offer(self, locations: list[tuple[int, str]]) -> None:
         self.role.choices = _role_choices()
-        self.location.choices = [(0, str(lazy_gettext("Any location"))), *locations]
+        self.location.choices = [(0, lazy_gettext("Any location")), *locations]
