@@ -163,3 +163,11 @@ def test_the_reset_link_is_not_stored_anywhere(app: Flask, session: Session) -> 
         dump = str(session.execute(select("*").select_from(
             __import__("sqlalchemy").table(table))).all())
         assert mac not in dump, table
+
+
+def test_the_apis_answers_do_not_touch_the_session_cookie(app: Flask, session: Session) -> None:
+    owner = merchant_with_owner(session)
+    client = signed_in(app, owner.owner_email)  # a browser signed in to the dashboard
+    answer = client.get("/api/v1/programs", headers={"Authorization": f"Bearer {owner.api_key}"})
+    assert answer.status_code == 200
+    assert "Vary" not in answer.headers and "Set-Cookie" not in answer.headers

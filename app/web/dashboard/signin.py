@@ -66,8 +66,20 @@ def _expired() -> bool:
             or now - seen_at > config.session_idle_minutes * 60)
 
 
+class _DashboardLogins(LoginManager):  # type: ignore[misc]
+    """Flask-Login for the dashboard's requests only. Its after-request hook reads the
+    session of every request, which would make every API answer (the counter's
+    purchases too) say ``Vary: Cookie``; no other blueprint signs anyone in."""
+
+    def _update_remember_cookie(self, response: WerkzeugResponse) -> WerkzeugResponse:
+        if request.blueprint != "dashboard":
+            return response
+        updated: WerkzeugResponse = super()._update_remember_cookie(response)
+        return updated
+
+
 def install_login(app: Flask) -> None:
-    manager = LoginManager()
+    manager = _DashboardLogins()
     manager.user_loader(_load)
     manager.login_view = "dashboard.login"
     manager.init_app(app)
