@@ -95,7 +95,7 @@ ROUTES: dict[str, Route] = {
         "a new password 1"}),
     "dashboard.staff": Route(OWNERS, fixed("/dashboard/staff")),
     "dashboard.invite": Route(OWNERS, fixed("/dashboard/staff"), lambda world: {
-        "email": "new@kavabar.example", "role": "cashier"}),
+        "email": "new@kavabar.example", "role": "cashier", "language": "en"}),
     "dashboard.member": Route(OWNERS, _member_path(), lambda world: {
         "role": "analyst", "locations": str(world.location)}),
     "dashboard.remove": Route(OWNERS, _member_path("/remove")),

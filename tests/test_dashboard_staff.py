@@ -57,14 +57,16 @@ def test_an_invited_cashier_sets_a_password_by_the_mailed_link_and_cannot_manage
                              data=ProgramCreate(name="Kava Club"))
     place = location(session, owner.merchant_id, program.id, "Podil")
     boss = signed_in(app, owner.owner_email)
-    response = boss.post("/dashboard/staff?lang=uk", data={
-        "csrf": csrf_of(boss, "/dashboard/staff?lang=uk"), "email": "Ann@KavaBar.example",
-        "name": "Ann", "role": "cashier", "locations": str(place)})
+    page = boss.get("/dashboard/staff?lang=ru").get_data(as_text=True)
+    assert '<option selected value="ru">' in page  # the page's language is offered first
+    response = boss.post("/dashboard/staff", data={
+        "csrf": csrf_of(boss, "/dashboard/staff"), "email": "Ann@KavaBar.example",
+        "name": "Ann", "role": "cashier", "locations": str(place), "language": "uk"})
     assert response.status_code == 302
     (mail,) = send_mails(app)
     assert mail["To"] == "ann@kavabar.example"
     assert "Kava Bar" in mail["Subject"] and "Loyalpass" in mail["Subject"]
-    assert "запрошено" in mail.get_body(("plain",)).get_content()  # in the owner's language
+    assert "запрошено" in mail.get_body(("plain",)).get_content()  # in the language chosen
     path = link_in(mail)
     invitee = app.test_client()
     page = invitee.get(path)
@@ -85,7 +87,8 @@ def test_inviting_an_email_of_another_merchants_staff_is_refused_and_nothing_cha
     other = merchant_with_owner(session, "Chai Shop")
     boss = signed_in(app, owner.owner_email)
     before = snapshot(session)
-    response = _post(boss, "/dashboard/staff", {"email": other.owner_email, "role": "manager"})
+    response = _post(boss, "/dashboard/staff", {"email": other.owner_email, "role": "manager",
+                                                 "language": "en"})
     assert response.status_code == 409
     assert "belongs to a staff member already" in response.get_data(as_text=True)
     assert snapshot(session) == before
@@ -200,3 +203,10 @@ def test_an_api_key_made_in_the_dashboard_is_shown_once_and_works_until_revoked(
     session.rollback()
     assert _post(boss, f"/dashboard/keys/{key_id}/revoke", {}).status_code == 302
     assert api.get("/api/v1/programs", headers=headers).status_code == 401
+    made = api.post("/api/v1/api-keys", json={"role": "cashier"},
+                    headers={"Authorization": f"Bearer {owner.api_key}"})
+    assert made.status_code == 201
+    # Both doors leave the same trace in the action log, with the owner as who.
+    assert _actions(session)[-3:] == ["api_key.created", "api_key.revoked", "api_key.created"]
+    activity = boss.get("/dashboard/activity").get_data(as_text=True)
+    assert activity.count("created an API key") == 2 and owner.owner_email in activity

@@ -13,7 +13,7 @@ Invariants: a principal belongs to one merchant; its ``locations`` are that merc
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from app.errors import Forbidden
 from app.problem_codes import ProblemCode
@@ -29,7 +29,10 @@ COUNTER = (OWNER, MANAGER, CASHIER)
 OWNERS = (OWNER,)
 
 
-@dataclass(frozen=True)
+_EVERYWHERE: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Principal:
     """Who is acting, for which merchant, with which role, and where."""
 
@@ -37,7 +40,7 @@ class Principal:
     role: str
     staff_id: int | None = None
     # The locations it may act at; empty when it is not limited to any.
-    locations: frozenset[int] = field(default_factory=frozenset)
+    locations: frozenset[int] = _EVERYWHERE
     api_key_id: int | None = None  # set when it acts through an API key
 
     @property
@@ -47,6 +50,11 @@ class Principal:
     def may_act_at(self, location_id: int | None) -> bool:
         """Whether it may act at ``location_id`` (None: no location named)."""
         return not self.locations or location_id in self.locations
+
+
+def at_location(location_id: int | None) -> frozenset[int]:
+    """The locations of a principal bound to ``location_id`` (None: not bound)."""
+    return _EVERYWHERE if location_id is None else frozenset((location_id,))
 
 
 def authorize(principal: Principal, roles: Iterable[str]) -> Principal:

@@ -28,7 +28,8 @@ from app import rows
 from app.cards.models import Card
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound
-from app.merchants.access import Principal
+from app.merchants.access import Principal, at_location
+from app.merchants.accounts import Where, record_event
 from app.merchants.models import (
     ROLES,
     ApiKey,
@@ -109,8 +110,10 @@ def create_api_key(
 
 def issue_api_key(
     session: Session, *, merchant_id: int, role: str, name: str = "",
-    location_id: int | None = None,
+    location_id: int | None = None, by: Principal | None = None, where: Where | None = None,
 ) -> IssuedKey:
+    """A new key; with ``by`` (a staff member's key or session) the staff action log
+    records who made it."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}.")
     if location_id is not None:
@@ -119,6 +122,10 @@ def issue_api_key(
             raise NotFound("No such location.")
     issued = _new_api_key(session, merchant_id=merchant_id, role=role, name=name,
                           location_id=location_id)
+    if by is not None:
+        record_event(session, merchant_id=merchant_id, actor_staff_id=by.staff_id,
+                     action="api_key.created", where=where or Where(), api_key=issued.key.id,
+                     role=role, key_location=location_id)
     session.commit()
     return issued
 
@@ -139,12 +146,16 @@ def list_api_keys(session: Session, *, merchant_id: int) -> list[ApiKey]:
                                 .order_by(ApiKey.id)))
 
 
-def revoke_api_key(session: Session, *, merchant_id: int, key_id: int) -> ApiKey:
+def revoke_api_key(session: Session, *, merchant_id: int, key_id: int,
+                   by: Principal | None = None, where: Where | None = None) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None or key.merchant_id != merchant_id:
         raise NotFound("No such API key.")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        if by is not None:
+            record_event(session, merchant_id=merchant_id, actor_staff_id=by.staff_id,
+                         action="api_key.revoked", where=where or Where(), api_key=key.id)
         session.commit()
     return key
 
@@ -164,8 +175,7 @@ class Caller:
     def principal(self) -> Principal:
         """Who the key speaks for, as the one authorization function reads it."""
         return Principal(merchant_id=self.merchant_id, role=self.role, staff_id=self.staff_id,
-                         locations=frozenset(() if self.location_id is None
-                                             else (self.location_id,)),
+                         locations=at_location(self.location_id),
                          api_key_id=self.id)
 
 

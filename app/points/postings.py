@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.clock import utcnow
 from app.ledger.models import AuditRecord, LedgerEntry, Purchase
-from app.merchants.access import Principal
+from app.merchants.access import Principal, at_location
 from app.merchants.models import Program
 from app.points.figures import SpendFigures, card_figures
 from app.points.rules import Rules
@@ -38,8 +38,7 @@ class Actor:
     def principal(self) -> Principal:
         """Who writes, as the one authorization function reads it."""
         return Principal(merchant_id=self.merchant_id, role=self.role, staff_id=self.staff_id,
-                         locations=frozenset(() if self.location_id is None
-                                             else (self.location_id,)),
+                         locations=at_location(self.location_id),
                          api_key_id=self.api_key_id)
 
 

@@ -32,7 +32,7 @@ from app.merchants.access import (
     WRITERS,
 )
 from app.merchants.passwords import MIN_LENGTH
-from app.web.dashboard.forms import ROLE_NAMES
+from app.web.dashboard.forms import LANGUAGE_NAMES, ROLE_NAMES
 from app.web.pages import csrf_matches
 
 blueprint = Blueprint("dashboard", __name__, template_folder="../../templates")
@@ -41,8 +41,8 @@ EVERYONE = (OWNER, MANAGER, CASHIER, ANALYST)
 __all__ = ["EVERYONE", "OWNERS", "READERS", "WRITERS", "blueprint", "install_dashboard"]
 
 # Each language's name in itself, short (as the customer's pages show them) and whole.
-LANGUAGE_NAMES = {"en": ("ENG", "English"), "ru": ("РУС", "Русский"),
-                  "uk": ("УКР", "Українська")}
+LANGUAGE_LABELS = {code: (short, LANGUAGE_NAMES[code])
+                   for code, short in (("en", "ENG"), ("ru", "РУС"), ("uk", "УКР"))}
 ERROR_TEXTS = {
     400: lazy_gettext("This form has expired. Go back, reload the page and send it again."),
     403: lazy_gettext("Your role does not allow this. Ask an owner of the account if you "
@@ -73,7 +73,7 @@ def render(template: str, status: int = 200, **context: Any) -> Response:
     with using_locale(locale):
         refresh()
         html = render_template(template, locale=locale, locales=LOCALES, user=user,
-                               language_names=LANGUAGE_NAMES, role_names=ROLE_NAMES,
+                               language_names=LANGUAGE_LABELS, role_names=ROLE_NAMES,
                                min_length=MIN_LENGTH,
                                csrf=generate_csrf(), **context)
     response = Response(html, status=status, mimetype="text/html")

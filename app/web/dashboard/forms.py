@@ -14,6 +14,7 @@ else:
 from wtforms import EmailField, PasswordField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
+from app.i18n import LOCALES
 from app.i18n import lazy_gettext as _lazy_gettext
 from app.i18n import lazy_ngettext as _lazy_ngettext
 from app.merchants.access import ANALYST, CASHIER, MANAGER, OWNER
@@ -24,6 +25,8 @@ from app.merchants.passwords import MAX_LENGTH, MIN_LENGTH
 # the page as it renders (these are made once, at import).
 lazy_gettext = cast("Callable[..., str]", _lazy_gettext)
 lazy_ngettext = cast("Callable[..., str]", _lazy_ngettext)
+# Each language's name in itself.
+LANGUAGE_NAMES = {"en": "English", "ru": "Русский", "uk": "Українська"}
 ROLE_NAMES = {OWNER: lazy_gettext("Owner"), MANAGER: lazy_gettext("Manager"),
               CASHIER: lazy_gettext("Cashier"), ANALYST: lazy_gettext("Analyst")}
 REQUIRED = InputRequired(message=lazy_gettext("Fill in this field."))
@@ -77,6 +80,9 @@ class MemberForm(_Form):
 class InviteForm(MemberForm):
     email = EmailField(lazy_gettext("Email"), [REQUIRED, Length(max=320)])
     name = StringField(lazy_gettext("Name"), [Length(max=200)])
+    # The invitation mail's language, and the one they will see first.
+    language = SelectField(lazy_gettext("Language of the invitation"), [REQUIRED],
+                           choices=[(code, LANGUAGE_NAMES[code]) for code in LOCALES])
 
 
 class ApiKeyForm(_Form):

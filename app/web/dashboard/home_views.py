@@ -11,7 +11,7 @@ from app.merchants.access import OWNERS
 from app.web.context import db
 from app.web.dashboard import EVERYONE, blueprint, render
 from app.web.dashboard.forms import ApiKeyForm
-from app.web.dashboard.signin import principal_now, staff_required
+from app.web.dashboard.signin import principal_now, staff_required, where
 
 
 @blueprint.get("/")
@@ -50,7 +50,8 @@ def create_key() -> Response:
         return _keys_page(form, status=422)
     issued = merchants.issue_api_key(db(), merchant_id=principal_now().merchant_id,
                                      role=form.role.data or "", name=form.name.data or "",
-                                     location_id=form.location.data or None)
+                                     location_id=form.location.data or None,
+                                     by=principal_now(), where=where())
     # Shown once, on this answer only (no-store): only the key's hash is kept.
     return _keys_page(_blank_key_form(), secret=issued.secret)
 
@@ -65,5 +66,6 @@ def _blank_key_form() -> ApiKeyForm:
 @blueprint.post("/keys/<int:key_id>/revoke")
 @staff_required(*OWNERS)
 def revoke_key(key_id: int) -> WerkzeugResponse:
-    merchants.revoke_api_key(db(), merchant_id=principal_now().merchant_id, key_id=key_id)
+    merchants.revoke_api_key(db(), merchant_id=principal_now().merchant_id, key_id=key_id,
+                             by=principal_now(), where=where())
     return redirect(url_for("dashboard.keys"))

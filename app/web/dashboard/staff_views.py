@@ -27,6 +27,8 @@ ACTION_NAMES = {
     "staff.invited": lazy_gettext("invited"),
     "staff.changed": lazy_gettext("changed the role or locations of"),
     "staff.removed": lazy_gettext("removed"),
+    "api_key.created": lazy_gettext("created an API key"),
+    "api_key.revoked": lazy_gettext("revoked an API key"),
 }
 
 
@@ -57,7 +59,7 @@ def _conflict_text(conflict: Conflict) -> str:
 @blueprint.get("/staff")
 @staff_required(*OWNERS)
 def staff() -> Response:
-    form = InviteForm(None)
+    form = InviteForm(None, language=dashboard_locale())
     form.offer(_location_choices())
     return _staff_page(form, notice=request.args.get("done"))
 
@@ -72,7 +74,8 @@ def invite() -> Response | WerkzeugResponse:
     try:
         staff_service.invite_staff(db(), actor=principal_now(), email=form.email.data or "",
                                    name=form.name.data or "", change=_change(form),
-                                   locale=dashboard_locale(), where=where())
+                                   locale=form.language.data or dashboard_locale(),
+                                   where=where())
     except Invalid:
         form.email.errors = [gettext("This is not an email address.")]
         return _staff_page(form, status=422)
