@@ -210,3 +210,15 @@ def test_an_api_key_made_in_the_dashboard_is_shown_once_and_works_until_revoked(
     assert _actions(session)[-3:] == ["api_key.created", "api_key.revoked", "api_key.created"]
     activity = boss.get("/dashboard/activity").get_data(as_text=True)
     assert activity.count("created an API key") == 2 and owner.owner_email in activity
+
+
+def test_inviting_something_that_is_not_an_email_says_so_and_nothing_changes(
+        app: Flask, session: Session) -> None:
+    owner = merchant_with_owner(session)
+    boss = signed_in(app, owner.owner_email)
+    before = snapshot(session)
+    response = _post(boss, "/dashboard/staff?lang=ru", {
+        "email": "ann at kavabar", "role": "cashier", "language": "en"})
+    assert response.status_code == 422
+    assert "Это не адрес электронной почты." in response.get_data(as_text=True)
+    assert snapshot(session) == before

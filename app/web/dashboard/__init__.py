@@ -20,7 +20,7 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from werkzeug.exceptions import HTTPException
 
-from app.errors import Problem
+from app.errors import Invalid, Problem
 from app.i18n import LOCALES, best_locale, lazy_gettext, using_locale
 from app.merchants.access import (
     ANALYST,
@@ -86,6 +86,13 @@ def _csrf_on_every_post() -> Response | None:
     if request.method == "POST" and not csrf_matches(request.form.get("csrf", "")):
         return error_page(400)
     return None
+
+
+def invalid_field(invalid: Invalid) -> str | None:
+    """The first field a use case refused (its ``errors``), to say it next to the field."""
+    errors = invalid.extra.get("errors") or [{}]
+    field: str | None = errors[0].get("field")
+    return field
 
 
 def error_page(status: int) -> Response:

@@ -10,17 +10,24 @@ from flask_login import current_user
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.errors import Invalid
-from app.i18n import gettext
 from app.merchants import accounts
 from app.merchants.links import link_id_of
 from app.merchants.models import StaffLinkPurpose
 from app.web.context import db, runtime
-from app.web.dashboard import EVERYONE, blueprint, dashboard_locale, error_page, render
+from app.web.dashboard import (
+    EVERYONE,
+    blueprint,
+    dashboard_locale,
+    error_page,
+    invalid_field,
+    render,
+)
 from app.web.dashboard.forms import (
     ChangePasswordForm,
     ForgotForm,
     LoginForm,
     SetPasswordForm,
+    lazy_gettext,
 )
 from app.web.dashboard.signin import (
     keep_session,
@@ -85,8 +92,10 @@ def password() -> Response | WerkzeugResponse:
                 db(), staff_id=principal_now().staff_id or 0,
                 current=form.current_password.data or "", new=form.password.data or "",
                 where=where())
-        except Invalid:
-            form.current_password.errors = [gettext("This is not your current password.")]
+        except Invalid as invalid:
+            if invalid_field(invalid) != "current_password":
+                raise
+            form.current_password.errors = [lazy_gettext("This is not your current password.")]
         else:
             keep_session(version)
             return render("dashboard/password.html", form=ChangePasswordForm(None), saved=True)

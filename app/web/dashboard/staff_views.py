@@ -7,14 +7,13 @@ from flask import Response, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.errors import Conflict, Invalid
-from app.i18n import gettext, lazy_gettext
 from app.merchants import staff as staff_service
 from app.merchants.access import OWNERS
 from app.merchants.staff import MemberChange
 from app.problem_codes import ProblemCode
 from app.web.context import db
-from app.web.dashboard import blueprint, dashboard_locale, render
-from app.web.dashboard.forms import InviteForm, MemberForm
+from app.web.dashboard import blueprint, dashboard_locale, invalid_field, render
+from app.web.dashboard.forms import InviteForm, MemberForm, lazy_gettext
 from app.web.dashboard.signin import principal_now, staff_required, where
 
 ACTION_NAMES = {
@@ -52,8 +51,8 @@ def _change(form: MemberForm) -> MemberChange:
 
 def _conflict_text(conflict: Conflict) -> str:
     if conflict.code == ProblemCode.LAST_OWNER:
-        return gettext("The account needs an owner: make someone else an owner first.")
-    return gettext("This email belongs to a staff member already.")
+        return lazy_gettext("The account needs an owner: make someone else an owner first.")
+    return lazy_gettext("This email belongs to a staff member already.")
 
 
 @blueprint.get("/staff")
@@ -76,8 +75,10 @@ def invite() -> Response | WerkzeugResponse:
                                    name=form.name.data or "", change=_change(form),
                                    locale=form.language.data or dashboard_locale(),
                                    where=where())
-    except Invalid:
-        form.email.errors = [gettext("This is not an email address.")]
+    except Invalid as invalid:
+        if invalid_field(invalid) != "email":
+            raise
+        form.email.errors = [lazy_gettext("This is not an email address.")]
         return _staff_page(form, status=422)
     except Conflict as conflict:
         form.email.errors = [_conflict_text(conflict)]
