@@ -162,5 +162,9 @@ def test_the_pages_in_each_language_on_a_phone_and_a_desktop(
         shot(page, f"staff-{size}-{lang}")
         page.goto(f"{live.origin}/dashboard/keys")
         shot(page, f"keys-{size}-{lang}")
+        page.goto(f"{live.origin}/dashboard/activity")
+        shot(page, f"activity-{size}-{lang}")
+        page.goto(f"{live.origin}/dashboard/password")
+        shot(page, f"password-{size}-{lang}")
         if phone:  # wider than the screen is a defect on a phone
             assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1

@@ -5,13 +5,19 @@ is reset through a one-time mailed link."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
+from app import create_app
+from app.config import Config
 from app.merchants.models import Staff, StaffEvent
 from app.web.dashboard.signin import LOGIN_AT, SEEN_AT
 from tests.dashboard_helpers import (
@@ -171,3 +177,30 @@ def test_the_apis_answers_do_not_touch_the_session_cookie(app: Flask, session: S
     answer = client.get("/api/v1/programs", headers={"Authorization": f"Bearer {owner.api_key}"})
     assert answer.status_code == 200
     assert "Vary" not in answer.headers and "Set-Cookie" not in answer.headers
+
+
+def test_merchant_create_with_a_password_makes_an_owner_who_logs_in(
+        tmp_path: Path, certs_dir: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("LOYALPASS_")},
+           "LOYALPASS_DATABASE_URL": database}
+
+    def loyalpass(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=120,
+                              check=False)
+
+    assert loyalpass("db", "upgrade").returncode == 0
+    short = loyalpass("merchant", "create", "--name", "Salon Lux", "--email",
+                      "owner@salon.example", "--password", "short")
+    assert short.returncode == 1 and "at least 10 characters" in short.stderr
+    made = loyalpass("merchant", "create", "--name", "Salon Lux", "--email",
+                     "owner@salon.example", "--password", PASSWORD)
+    assert made.returncode == 0, made.stderr
+    app = create_app(Config(database_url=database, base_url="https://cards.example.test",
+                            secret_key="cli-secret-0123456789abcdef", certs_dir=certs_dir,
+                            instance_dir=tmp_path / "instance", worker="external"))
+    try:
+        assert log_in(app.test_client(), "owner@salon.example").status_code == 302
+    finally:
+        app.extensions["loyalpass"].engine.dispose()

@@ -15,8 +15,8 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
 from app.merchants.access import MANAGER, OWNERS
-from app.merchants.service import create_program
 from app.merchants.schemas import ProgramCreate
+from app.merchants.service import create_program
 from app.web.dashboard import EVERYONE
 from app.web.dashboard.signin import PUBLIC, REQUIRED_ROLES
 from tests.dashboard_helpers import (

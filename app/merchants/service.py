@@ -39,7 +39,7 @@ from app.merchants.models import (
     Program,
     Staff,
 )
-from app.merchants.passwords import hash_password
+from app.merchants.passwords import hash_password, password_fault
 from app.merchants.schemas import (
     DEFAULT_COLORS,
     SLUG_PATTERN,
@@ -78,6 +78,9 @@ def create_merchant(
     name, email = name.strip(), email.strip().lower()
     if not name or "@" not in email:
         raise Invalid("A merchant needs a name and an owner's email address.")
+    fault = password_fault(password) if password is not None else None
+    if fault is not None:
+        raise Invalid(f"password: {fault}", errors=[{"field": "password", "message": fault}])
     if session.scalar(select(Staff.id).where(Staff.email == email)) is not None:
         raise Conflict(f"{email} already belongs to a merchant.", code=ProblemCode.EMAIL_TAKEN)
     merchant = Merchant(name=name, email=email)
