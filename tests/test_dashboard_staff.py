@@ -168,6 +168,12 @@ def test_a_member_limited_to_a_location_carries_it_in_their_principal(
     assert principal.may_act_at(podil) and not principal.may_act_at(lviv)
     page = boss.get("/dashboard/staff").get_data(as_text=True)
     assert "Cashier · Podil" in page
+    # What they do is logged at their location.
+    cashier = signed_in(app, "ann@kavabar.example")
+    assert _post(cashier, "/dashboard/password", {
+        "current_password": PASSWORD, "password": "x" * 12, "confirm": "x" * 12,
+    }).status_code == 200
+    assert "Podil · 127.0.0.1" in boss.get("/dashboard/activity").get_data(as_text=True)
 
 
 def test_a_location_of_another_merchant_is_refused_and_nothing_changes(

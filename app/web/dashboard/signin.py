@@ -113,8 +113,13 @@ def principal_now() -> Principal:
 
 
 def where() -> Where:
-    """Where the current request comes from, for the staff action log."""
-    return Where(address=client_address())
+    """Where the current request comes from, for the staff action log: the client's
+    address, and the location of a member who works at one only."""
+    location_id = None
+    if current_user.is_authenticated:
+        locations = principal_now().locations
+        location_id = next(iter(locations)) if len(locations) == 1 else None
+    return Where(address=client_address(), location_id=location_id)
 
 
 def staff_required(*roles: str) -> Callable[[Callable[P, R]], Callable[P, R | WerkzeugResponse]]:

@@ -129,4 +129,5 @@ def activity() -> Response:
     names = staff_service.staff_names(db(), merchant_id=principal.merchant_id)
     events = staff_service.staff_events(db(), merchant_id=principal.merchant_id)
     return render("dashboard/activity.html", events=events, names=names,
+                  location_names=dict(_location_choices()),
                   action_names=ACTION_NAMES)
