@@ -24,6 +24,7 @@ from app.merchants import accounts
 from app.merchants.access import Principal, authorize
 from app.merchants.accounts import Where
 from app.web.context import db, runtime
+from app.web.dashboard import LOCALE_KEY
 from app.web.limits import client_address
 
 P = ParamSpec("P")
@@ -87,10 +88,10 @@ def install_login(app: Flask) -> None:
 
 def sign_in(principal: Principal, session_version: int) -> None:
     """Start a fresh session for the member (nothing of the old one is kept)."""
-    locale = session.get("dashboard_locale")
+    locale = session.get(LOCALE_KEY)
     session.clear()
     if locale:
-        session["dashboard_locale"] = locale
+        session[LOCALE_KEY] = locale  # the language chosen before logging in stays
     now = int(time.time())
     session[LOGIN_AT] = session[SEEN_AT] = now
     login_user(DashboardUser(principal, session_version))
