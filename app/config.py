@@ -82,6 +82,12 @@ class Config:
     limit_auth_failures: str = "20/minute;200/hour"
     limit_recovery: str = "5/minute;20/hour"
     limit_recovery_mails: str = "10/hour;50/day"
+    # Dashboard logins (and password reset requests), per client address and per email.
+    limit_login_per_address: str = "10/minute;100/hour"
+    limit_login_per_account: str = "5/minute;30/hour"
+    # A dashboard session ends this long after its login, or after this long unused.
+    session_lifetime_minutes: float = 12 * 60
+    session_idle_minutes: float = 30
     redis_prefix: str = "loyalpass"  # keys in LOYALPASS_REDIS_URL start with it
     trusted_proxies: int = 0  # proxies in front whose X-Forwarded-For names the client
     worker_poll_interval: float = 1.0  # retries and lapsed leases; new work wakes it at once
@@ -164,6 +170,14 @@ class Config:
             limit_recovery=_limit(env, "LOYALPASS_LIMIT_RECOVERY", cls.limit_recovery),
             limit_recovery_mails=_limit(env, "LOYALPASS_LIMIT_RECOVERY_MAILS",
                                         cls.limit_recovery_mails),
+            limit_login_per_address=_limit(env, "LOYALPASS_LIMIT_LOGIN_PER_ADDRESS",
+                                           cls.limit_login_per_address),
+            limit_login_per_account=_limit(env, "LOYALPASS_LIMIT_LOGIN_PER_ACCOUNT",
+                                           cls.limit_login_per_account),
+            session_lifetime_minutes=_positive(env, "LOYALPASS_SESSION_LIFETIME_MINUTES",
+                                               cls.session_lifetime_minutes),
+            session_idle_minutes=_positive(env, "LOYALPASS_SESSION_IDLE_MINUTES",
+                                           cls.session_idle_minutes),
             redis_prefix=env.get("LOYALPASS_REDIS_PREFIX") or cls.redis_prefix,
             trusted_proxies=_count(env, "LOYALPASS_TRUSTED_PROXIES", 0),
         )

@@ -122,6 +122,14 @@ class ProblemCode(StrEnum):
         "Google's callbacks while Google's signing keys cannot be fetched; Google sends "
         "again")
 
+    # Staff accounts (the dashboard).
+    STAFF_EMAIL_TAKEN = "staff_email_taken", 409, (
+        "inviting an email that belongs to a staff member already")
+    LAST_OWNER = "last_owner", 409, (
+        "removing the merchant's last owner, or making them another role")
+    STAFF_LINK_GONE = "staff_link_gone", 410, (
+        "a staff invitation or password reset link used or expired")
+
 
 # The code of an HTTP error the web layer meets without one of ours (werkzeug's 404 for an
 # unknown path, its 405, Flask-Limiter's 429, ...), by its status; any other status is

@@ -31,8 +31,10 @@ from app.clock import iso, utcnow
 from app.config import Config
 from app.delivery.loop import ChannelLoop
 from app.delivery.pushes import backoff
+from app.delivery.staff_mail import compose_staff_mail, staff_link_open
 from app.i18n import gettext, ngettext, using_locale
 from app.integrations.mail import LoggingMailSender, MailResult, MailSender, SmtpSender
+from app.merchants.models import StaffLink
 from app.outbox.models import Mail
 from app.texts import localized
 from app.wallet.service import Wallet
@@ -102,11 +104,16 @@ def compose_recovery_mail(link: CardRecoveryLink, *, recipient: str, locale: str
             "not ask for this, ignore this mail: your card stays as it is.\n",
             minutes, program=name, merchant=program.merchant.name, url=url)
     message["Subject"] = subject
+    stamp(message, sender_address)
+    message.set_content(body)
+    return message
+
+
+def stamp(message: EmailMessage, sender_address: str) -> None:
+    """The headers every mail of ours carries besides its own."""
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain=sender_address.rpartition("@")[2].strip("<>[] "))
     message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no out-of-office replies
-    message.set_content(body)
-    return message
 
 
 class MailSync:
@@ -143,6 +150,8 @@ class MailSync:
                  ) -> EmailMessage | Unsent:
         mail = session.get(Mail, mail_id)
         assert mail is not None
+        if mail.staff_link_id is not None:
+            return self._compose_staff(session, mail, now)
         link = session.get(CardRecoveryLink, mail.recovery_link_id or 0)
         if link is None or link.used_at is not None or link.expires_at <= now:
             return Unsent(LINK_GONE)
@@ -154,6 +163,21 @@ class MailSync:
             # A header the email package refuses (a line break in a name, say): this mail
             # can never be written, so it is parked rather than tried in every round.
             return Unsent(f"not sent: the mail could not be written: {error}"[:500])
+
+
+    def _compose_staff(self, session: Session, mail: Mail, now: datetime
+                       ) -> EmailMessage | Unsent:
+        link = session.get(StaffLink, mail.staff_link_id)
+        if link is None or not staff_link_open(link, now):
+            return Unsent(LINK_GONE)
+        try:
+            message = compose_staff_mail(link, recipient=mail.recipient, locale=mail.locale,
+                                         config=self.wallet.config,
+                                         sender_address=self.sender_address)
+        except ValueError as error:
+            return Unsent(f"not sent: the mail could not be written: {error}"[:500])
+        stamp(message, self.sender_address)
+        return message
 
 
 def _park_unsent(session: Session, row: ClaimedMail, unsent: Unsent) -> None:

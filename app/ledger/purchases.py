@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from app.cards.numbers import number_from_scan
 from app.clock import utcnow
-from app.errors import Conflict, Forbidden, Invalid, NotFound, Problem, TooMany
+from app.errors import Conflict, Invalid, NotFound, Problem, TooMany
 from app.ledger import fraud
 from app.ledger.idempotency import Answer, replay
 from app.ledger.models import Alert
@@ -54,6 +54,7 @@ from app.ledger.purchase_rows import (
 )
 from app.ledger.purchase_values import Request, purchase_values
 from app.ledger.schemas import PurchaseInput
+from app.merchants.access import location_of
 from app.merchants.models import Location
 from app.merchants.service import PresentedKey
 from app.outbox.messages import wake_after_commit
@@ -154,14 +155,12 @@ def record_purchase(session: Callable[[], Session], *, lane: Lane,
 def location_for(session: Callable[[], Session], actor: Actor, asked: int | None
                  ) -> int | None:
     """Where the purchase happened: the key's own location, or one of the merchant's."""
-    if actor.location_id is not None:
-        if asked is not None and asked != actor.location_id:
-            raise Forbidden("This cashier key records purchases at its own location only.",
-                            code=ProblemCode.LOCATION_FORBIDDEN)
-        return actor.location_id
-    if asked is None:
-        return None
-    location = session().get(Location, asked)
+    principal = actor.principal
+    where = location_of(principal, asked,
+                        doing="This cashier key records purchases at its own location only.")
+    if where is None or principal.limited:
+        return where
+    location = session().get(Location, where)
     if location is None or location.merchant_id != actor.merchant_id:
         raise Invalid("location_id: no such location.", code=ProblemCode.UNKNOWN_LOCATION,
                       errors=[{"field": "location_id", "message": "no such location"}])

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card, CardStatus
 from app.cards.service import card_by_scan
 from app.clock import utcnow
-from app.errors import Conflict, Forbidden, Invalid, NotFound
+from app.errors import Conflict, Invalid, NotFound
 from app.ledger.idempotency import Answer, run_once
 from app.ledger.models import LedgerEntry, Purchase, Refund
 from app.ledger.schemas import AdjustmentInput, RefundInput
+from app.merchants.access import CASHIER, check_location
 from app.outbox.messages import pass_changed
 from app.points.postings import (
     Actor,
@@ -60,12 +61,12 @@ def refund_purchase(session: Session, *, actor: Actor, purchase_id: int, data: R
     purchase = session.get(Purchase, purchase_id)
     if purchase is None or purchase.merchant_id != actor.merchant_id:
         raise NotFound("No such purchase.")
-    if (actor.role == "cashier" and actor.location_id is not None
-            and purchase.location_id != actor.location_id):
+    if actor.role == CASHIER:
         # A till refunds its own sales: a key lost at one shop cannot drain the points
         # of purchases made at the others.
-        raise Forbidden("This cashier key refunds only purchases made at its own location.",
-                        code=ProblemCode.LOCATION_FORBIDDEN)
+        check_location(actor.principal, purchase.location_id,
+                       doing="This cashier key refunds only purchases made at its own "
+                             "location.")
     return run_once(session, merchant_id=actor.merchant_id, key=key, fingerprint=fingerprint,
                     work=lambda: _refund(session, actor, purchase_id, data))
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     Numeric,
@@ -79,8 +80,22 @@ class Staff(Base):
     role: Mapped[str] = mapped_column(String(16))
     password_hash: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Raised by every change that must end the member's other sessions (a new password,
+    # a new role, new locations, removal): a session carries the number it began with.
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     merchant: Mapped[Merchant] = relationship()
+    locations: Mapped[list[StaffLocation]] = relationship(
+        cascade="all, delete-orphan", order_by="StaffLocation.location_id")
+
+    @property
+    def active(self) -> bool:
+        return self.removed_at is None
+
+    @property
+    def location_ids(self) -> frozenset[int]:
+        return frozenset(limit.location_id for limit in self.locations)
 
     __table_args__ = (
         CheckConstraint("role IN ('owner', 'manager', 'cashier', 'analyst')", name="role"),
@@ -199,3 +214,59 @@ class Location(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     program: Mapped[Program] = relationship(back_populates="locations")
+
+
+class StaffLocation(Base):
+    """A location a staff member is limited to; a member with none works at all of them."""
+
+    __tablename__ = "staff_locations"
+
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    location_id: Mapped[int] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"),
+                                             primary_key=True)
+
+
+class StaffLinkPurpose(enum.StrEnum):
+    INVITE = "invite"  # sets the first password of an invited member
+    RESET = "reset"  # sets a new password for a member who forgot theirs
+
+
+class StaffLink(Base):
+    """A one-time link mailed to a staff member (``app.merchants.links``): the row says
+    whom, what for and until when; the mailed token is its id and a MAC, never stored."""
+
+    __tablename__ = "staff_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"),
+                                          index=True)
+    purpose: Mapped[str] = mapped_column(String(16))
+    locale: Mapped[str] = mapped_column(String(8), default="en")
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+    staff: Mapped[Staff] = relationship()
+
+    __table_args__ = (CheckConstraint("purpose IN ('invite', 'reset')", name="purpose"),)
+
+
+class StaffEvent(Base):
+    """The staff action log: who (a member, or an API key), what, to whom, when, where.
+    ``detail`` holds ids, roles and counts, never a password or a token."""
+
+    __tablename__ = "staff_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    actor_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    action: Mapped[str] = mapped_column(String(40))
+    subject_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
+    address: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_staff_events_merchant_id", "merchant_id", "id"),)

@@ -23,12 +23,13 @@ from slugify import slugify
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from werkzeug.security import generate_password_hash
 
 from app import rows
 from app.cards.models import Card
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound
+from app.merchants.access import Principal, at_location
+from app.merchants.accounts import Where, record_event
 from app.merchants.models import (
     ROLES,
     ApiKey,
@@ -38,6 +39,7 @@ from app.merchants.models import (
     Program,
     Staff,
 )
+from app.merchants.passwords import hash_password, password_fault
 from app.merchants.schemas import (
     DEFAULT_COLORS,
     SLUG_PATTERN,
@@ -76,12 +78,15 @@ def create_merchant(
     name, email = name.strip(), email.strip().lower()
     if not name or "@" not in email:
         raise Invalid("A merchant needs a name and an owner's email address.")
+    fault = password_fault(password) if password is not None else None
+    if fault is not None:
+        raise Invalid(f"password: {fault}", errors=[{"field": "password", "message": fault}])
     if session.scalar(select(Staff.id).where(Staff.email == email)) is not None:
         raise Conflict(f"{email} already belongs to a merchant.", code=ProblemCode.EMAIL_TAKEN)
     merchant = Merchant(name=name, email=email)
     owner = Staff(
         merchant=merchant, email=email, name=name, role="owner",
-        password_hash=generate_password_hash(password) if password else None,
+        password_hash=hash_password(password) if password else None,
     )
     session.add_all([merchant, owner])
     session.flush()
@@ -108,8 +113,10 @@ def create_api_key(
 
 def issue_api_key(
     session: Session, *, merchant_id: int, role: str, name: str = "",
-    location_id: int | None = None,
+    location_id: int | None = None, by: Principal | None = None, where: Where | None = None,
 ) -> IssuedKey:
+    """A new key; with ``by`` (a staff member's key or session) the staff action log
+    records who made it."""
     if role not in ROLES:
         raise Invalid(f"role must be one of {', '.join(ROLES)}.")
     if location_id is not None:
@@ -118,6 +125,10 @@ def issue_api_key(
             raise NotFound("No such location.")
     issued = _new_api_key(session, merchant_id=merchant_id, role=role, name=name,
                           location_id=location_id)
+    if by is not None:
+        record_event(session, merchant_id=merchant_id, actor_staff_id=by.staff_id,
+                     action="api_key.created", where=where or Where(), api_key=issued.key.id,
+                     role=role, key_location=location_id)
     session.commit()
     return issued
 
@@ -138,12 +149,16 @@ def list_api_keys(session: Session, *, merchant_id: int) -> list[ApiKey]:
                                 .order_by(ApiKey.id)))
 
 
-def revoke_api_key(session: Session, *, merchant_id: int, key_id: int) -> ApiKey:
+def revoke_api_key(session: Session, *, merchant_id: int, key_id: int,
+                   by: Principal | None = None, where: Where | None = None) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None or key.merchant_id != merchant_id:
         raise NotFound("No such API key.")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        if by is not None:
+            record_event(session, merchant_id=merchant_id, actor_staff_id=by.staff_id,
+                         action="api_key.revoked", where=where or Where(), api_key=key.id)
         session.commit()
     return key
 
@@ -158,6 +173,13 @@ class Caller:
     location_id: int | None
     role: str
     touched: bool = False  # its last-used time was written by this request
+
+    @property
+    def principal(self) -> Principal:
+        """Who the key speaks for, as the one authorization function reads it."""
+        return Principal(merchant_id=self.merchant_id, role=self.role, staff_id=self.staff_id,
+                         locations=at_location(self.location_id),
+                         api_key_id=self.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -99,6 +99,15 @@ def program_changed(session: Session, *, merchant_id: int, program_id: int,
     wake_after_commit(session)
 
 
+def queue_staff_mail(session: Session, *, merchant_id: int, kind: str, recipient: str,
+                     locale: str, staff_link_id: int) -> None:
+    """Queue a staff member's mail (an invitation, a password reset) in the caller's
+    transaction; like ``queue_mail``, it is composed and sent after commit."""
+    session.add(Mail(merchant_id=merchant_id, customer_id=None, kind=kind,
+                     recipient=recipient, locale=locale, staff_link_id=staff_link_id))
+    wake_after_commit(session)
+
+
 def queue_mail(session: Session, *, merchant_id: int, customer_id: int, kind: str,
                recipient: str, locale: str, recovery_link_id: int | None = None) -> None:
     """Queue a mail in the caller's transaction; the mail worker composes and sends it

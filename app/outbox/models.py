@@ -53,27 +53,35 @@ class OutboxMessage(QueuedRow, Base):
 
 
 MAIL_KIND_CARD_RECOVERY = "card_recovery"
+MAIL_KIND_STAFF_INVITE = "staff_invite"
+MAIL_KIND_PASSWORD_RESET = "password_reset"  # noqa: S105 (a kind of mail)
+MAIL_KINDS = (MAIL_KIND_CARD_RECOVERY, MAIL_KIND_STAFF_INVITE, MAIL_KIND_PASSWORD_RESET)
+MAIL_KINDS_CHECK = "kind IN ('card_recovery', 'staff_invite', 'password_reset')"
 MAIL_STATES = ("pending", "sent", "failed")
 
 
 class Mail(QueuedRow, Base):
-    """A mail to a customer, written in the transaction that decided to send it and sent
-    by the mail worker after commit (``app.delivery.mail``): pending until the server took it,
-    leased by one worker at a time, parked as failed after its last attempt. The body is
-    composed at send time; a recovery mail names its link, whose token is built then."""
+    """A mail to a customer or a staff member, written in the transaction that decided to
+    send it and sent by the mail worker after commit (``app.delivery.mail``): pending until
+    the server took it, leased by one worker at a time, parked as failed after its last
+    attempt. The body is composed at send time; a recovery mail names its link (a staff
+    member's mail its ``StaffLink``), whose token is built then."""
 
     __tablename__ = "mails"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))
     recovery_link_id: Mapped[int | None] = mapped_column(ForeignKey("card_recovery_links.id"))
+    # A staff member's invitation or password reset (``app.merchants.models.StaffLink``).
+    staff_link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_links.id", ondelete="CASCADE"))
     recipient: Mapped[str] = mapped_column(String(320))
     locale: Mapped[str] = mapped_column(String(8))
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
-        CheckConstraint("kind IN ('card_recovery')", name="kind"),
+        CheckConstraint(MAIL_KINDS_CHECK, name="kind"),
         Index("ix_mails_due", "status", "available_at"),
     )

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.clock import utcnow
 from app.ledger.models import AuditRecord, LedgerEntry, Purchase
+from app.merchants.access import Principal, at_location
 from app.merchants.models import Program
 from app.points.figures import SpendFigures, card_figures
 from app.points.rules import Rules
@@ -32,6 +33,13 @@ class Actor:
     staff_id: int | None = None
     location_id: int | None = None
     role: str = "owner"
+
+    @property
+    def principal(self) -> Principal:
+        """Who writes, as the one authorization function reads it."""
+        return Principal(merchant_id=self.merchant_id, role=self.role, staff_id=self.staff_id,
+                         locations=at_location(self.location_id),
+                         api_key_id=self.api_key_id)
 
 
 def program_rules(program: Program) -> Rules:

@@ -1,4 +1,5 @@
-"""The HTTP surfaces: Apple's web service, the JSON API, the public pages, operations.
+"""The HTTP surfaces: Apple's web service, the JSON API, the public pages, the merchant's
+dashboard, operations.
 
 Invariant: views parse, authenticate and call one service function; they never commit.
 """
@@ -23,6 +24,7 @@ def register_web(app: Flask) -> None:
         recovery,
     )
     from app.web.context import IdConverter, install_session_teardown
+    from app.web.dashboard import install_dashboard
     from app.web.forms import csrf_settings
     from app.web.jsonbody import BoundedJSONProvider
     from app.web.limits import install_rate_limits
@@ -52,3 +54,4 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(card_page.blueprint)
     app.register_blueprint(recovery.blueprint)
     app.register_blueprint(operations.blueprint)
+    install_dashboard(app)

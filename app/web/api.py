@@ -11,15 +11,17 @@ from app.cards.links import reissue_link
 from app.cards.schemas import CardLinkInput, EnrolmentInput
 from app.errors import BadRequest
 from app.merchants import service as merchants
+from app.merchants.accounts import Where
 from app.merchants.artwork import set_stamp_icon, set_strip
 from app.merchants.logos import set_logo
 from app.merchants.models import ApiKey
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
 from app.problem_codes import ProblemCode
 from app.validation import parse
-from app.web.auth import COUNTER, READERS, WRITERS, merchant_id, requires
+from app.web.auth import COUNTER, READERS, WRITERS, current_key, merchant_id, requires
 from app.web.context import db, json_response, runtime
 from app.web.json_shapes import card_json, location_json, program_json
+from app.web.limits import client_address
 from app.web.openapi import documented, openapi_document, response_doc
 
 blueprint = Blueprint("api", __name__)
@@ -176,7 +178,9 @@ def _key_json(key: ApiKey) -> dict[str, Any]:
 def create_api_key() -> Response:
     data = parse(ApiKeyCreate, _body())
     issued = merchants.issue_api_key(db(), merchant_id=merchant_id(), role=data.role,
-                                     name=data.name, location_id=data.location_id)
+                                     name=data.name, location_id=data.location_id,
+                                     by=current_key().principal,
+                                     where=Where(address=client_address()))
     return json_response({**_key_json(issued.key), "api_key": issued.secret}, 201)
 
 
@@ -192,7 +196,9 @@ def list_api_keys() -> Response:
 @documented("Revoke a key", {"200": response_doc("the key", "ApiKey")})
 @requires("owner")
 def revoke_api_key(key_id: int) -> Response:
-    key = merchants.revoke_api_key(db(), merchant_id=merchant_id(), key_id=key_id)
+    key = merchants.revoke_api_key(db(), merchant_id=merchant_id(), key_id=key_id,
+                                   by=current_key().principal,
+                                   where=Where(address=client_address()))
     return json_response(_key_json(key))
 
 

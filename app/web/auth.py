@@ -1,4 +1,8 @@
-"""Bearer API keys: who is calling, for which merchant, with which role."""
+"""Bearer API keys: who is calling, for which merchant, with which role.
+
+Whether the key's role may run a view is ``app.merchants.access.authorize``'s to say (the
+dashboard asks the same function); this module reads the key and says when it is bad.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,8 @@ from typing import Any, ParamSpec, TypeVar
 from flask import g, request
 from werkzeug.exceptions import HTTPException
 
-from app.errors import Forbidden, Problem, Unauthorized
+from app.errors import Problem, Unauthorized
+from app.merchants.access import COUNTER, READERS, WRITERS, authorize
 from app.merchants.service import (
     Caller,
     KeyRow,
@@ -22,12 +27,11 @@ from app.sql import Raw
 from app.web.context import db
 from app.web.limits import LimitName, rate_limits
 
+__all__ = ["COUNTER", "READERS", "WRITERS", "requires"]
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
-READERS = ("owner", "manager", "analyst")
-WRITERS = ("owner", "manager")
-COUNTER = ("owner", "manager", "cashier")
 # The attribute of a view that holds the roles it admits (the API's description reads it:
 # ``app.web.openapi``).
 REQUIRED_ROLES = "required_roles"
@@ -122,7 +126,6 @@ def _presented() -> str:
 def _admit(key: Caller | None, roles: tuple[str, ...]) -> Caller:
     if key is None:
         raise Unauthorized("This API key is not valid.", code=ProblemCode.INVALID_API_KEY)
-    if key.role not in roles:
-        raise Forbidden(f"A {key.role} key may not do this.", code=ProblemCode.ROLE_FORBIDDEN)
+    authorize(key.principal, roles)
     g.api_key = key
     return key

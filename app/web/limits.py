@@ -11,6 +11,9 @@ What is limited (the numbers are ``Config`` fields, from ``LOYALPASS_LIMIT_*``):
 - ``RECOVERY_MAILS``: recovery mails the join form sends on behalf of one client address
   (to any customers): past it the form answers as always but sends nothing
   (``allows``), so one address cannot flood many inboxes;
+- ``LOGIN_PER_ADDRESS``, ``LOGIN_PER_ACCOUNT``: every POST of the dashboard's login form,
+  per client address and per email typed (and reset requests per address), checked
+  before the password is;
 - ``RECOVERY``: per client address, for public views that start a card recovery; put it
   (or any other name) on a view with ``@limited(LimitName.RECOVERY)``, or call
   ``rate_limits().check(...)`` where the view knows more.
@@ -65,11 +68,17 @@ class LimitName(enum.StrEnum):
     AUTH_FAILURES = "auth-failures"
     RECOVERY = "recovery"
     RECOVERY_MAILS = "recovery-mails"
+    LOGIN_PER_ADDRESS = "login-address"
+    LOGIN_PER_ACCOUNT = "login-account"
 
 
 def client_address() -> str:
     """The client's address (behind ``LOYALPASS_TRUSTED_PROXIES``, the forwarded one)."""
     return request.remote_addr or "unknown"
+
+
+def _account_in_form() -> str:
+    return f"account:{request.form.get('email', '').strip().lower()[:320]}"
 
 
 def _program_in_url() -> str:
@@ -82,6 +91,8 @@ KEYS: dict[LimitName, Callable[[], str]] = {
     LimitName.AUTH_FAILURES: client_address,
     LimitName.RECOVERY: client_address,
     LimitName.RECOVERY_MAILS: client_address,
+    LimitName.LOGIN_PER_ADDRESS: client_address,
+    LimitName.LOGIN_PER_ACCOUNT: _account_in_form,
 }
 
 
@@ -92,6 +103,8 @@ def _values(config: Config) -> dict[LimitName, str]:
         LimitName.AUTH_FAILURES: config.limit_auth_failures,
         LimitName.RECOVERY: config.limit_recovery,
         LimitName.RECOVERY_MAILS: config.limit_recovery_mails,
+        LimitName.LOGIN_PER_ADDRESS: config.limit_login_per_address,
+        LimitName.LOGIN_PER_ACCOUNT: config.limit_login_per_account,
     }
 
 
