@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from app.cards import search
 from app.cards.models import Card
 from app.cards.search import search_cards
 from app.merchants.models import Program
@@ -167,8 +168,12 @@ def test_a_card_of_the_merchants_other_program_is_not_listed(
     assert _found(api, kava["id"], "коваль") == ["Ірина Ковальчук", "Олена Коваль"]
 
 
+@pytest.mark.parametrize("candidates", [search.CANDIDATES, 2])
 def test_paging_by_before_visits_every_card_once_in_order_while_new_cards_arrive(
-        api: Api, kava: dict[str, Any]) -> None:
+        monkeypatch: pytest.MonkeyPatch, api: Api, kava: dict[str, Any],
+        candidates: int) -> None:
+    # With 2, a fragment held by more customers than that walks the newest cards.
+    monkeypatch.setattr(search, "CANDIDATES", candidates)
     first = [_enroll(api, kava["id"], f"Покупець {n}", f"buyer{n}@example.com", None)["id"]
              for n in range(12)]
     seen: list[int] = []
@@ -186,6 +191,16 @@ def test_paging_by_before_visits_every_card_once_in_order_while_new_cards_arrive
         assert body["next"] == seen[-1]
         before = body["next"]
     assert seen == sorted(first, reverse=True)
+
+
+def test_a_common_fragment_walks_the_newest_cards_and_finds_the_same_ones(
+        monkeypatch: pytest.MonkeyPatch, api: Api, kava: dict[str, Any],
+        people: Any) -> None:
+    typed = ("коваль", "оле", "0671234567", "example", "45 67", "ковальчук ірина")
+    through_indexes = {text: _found(api, kava["id"], text) for text in typed}
+    assert through_indexes["коваль"] == ["Ірина Ковальчук", "Олена Коваль"]
+    monkeypatch.setattr(search, "CANDIDATES", 1)
+    assert {text: _found(api, kava["id"], text) for text in typed} == through_indexes
 
 
 def test_a_page_as_long_as_the_rest_says_there_is_no_next(

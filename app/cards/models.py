@@ -85,8 +85,7 @@ Index("ix_customers_email_trigrams", func.lower(Customer.email).label("email_low
       ).ddl_if(dialect="postgresql")
 Index("ix_customers_phone_reversed", Customer.merchant_id,
       func.reverse(Customer.phone).label("phone_reversed"),
-      postgresql_ops={"phone_reversed": "text_pattern_ops"},
-      postgresql_where=Customer.phone.is_not(None)).ddl_if(dialect="postgresql")
+      postgresql_ops={"phone_reversed": "text_pattern_ops"}).ddl_if(dialect="postgresql")
 
 
 class CardStatus(StrEnum):

@@ -21,10 +21,10 @@ at the till by card or barcode (``POST /pos/lookup``). Who sees contacts whole i
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, ColumnExpressionArgument, Select, and_, func, or_, select
+from sqlalchemy.orm import Session, lazyload
 
 from app.cards.models import Card, Customer
 from app.cards.search_terms import LIKE_ESCAPE, SearchTerms, like_escaped, read
@@ -33,6 +33,13 @@ from app.merchants.models import Program
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
 MAX_QUERY_LENGTH = 200
+SelectOf = TypeVar("SelectOf", bound=Select[*tuple[Any, ...]])
+# How many of the newest cards a name or email fragment is first checked against, and
+# how many matching customers the indexes fetch before the search walks the newest cards
+# instead (``_customer_card_ids``): past it a fragment is common enough (one customer in
+# a few hundred) that the walk meets ``limit`` matches within some thousands of cards.
+WALK = 4000
+CANDIDATES = 3000
 # The roles that see a customer's email and phone whole in the list; the others (the
 # analyst, who reads figures) see them masked: enough to tell two namesakes apart.
 CONTACT_ROLES = ("owner", "manager")
@@ -69,36 +76,70 @@ def search_cards(session: Session, *, program: Program, query: str, limit: int,
     ``MAX_QUERY_LENGTH`` characters)."""
     scope = Scope(program=program, location_id=location_id, before=before)
     terms = read(query, program.country)
-    dialect = session.get_bind().dialect.name
-    ids: set[int] = set()
-    for statement in id_statements(scope, terms, dialect, limit + 1):
-        ids.update(session.scalars(statement))
-    page = sorted(ids, reverse=True)[:limit + 1]
-    cards = list(session.scalars(select(Card).where(Card.id.in_(page))
-                                 .order_by(Card.id.desc()))) if page else []
+    count = limit + 1
+    if terms.blank:
+        ids = set(session.scalars(_newest(select(Card.id).where(*_scope(scope)), count)))
+    else:
+        ids = set(_customer_card_ids(session, scope, terms, count))
+        if terms.numbers:
+            ids.update(session.scalars(_newest(
+                select(Card.id).where(*_scope(scope), number_match(terms.numbers)), count)))
+    page = sorted(ids, reverse=True)[:count]
+    # The program is the session's already: not joined again into each card's row.
+    cards = list(session.scalars(select(Card).options(lazyload(Card.program))
+                                 .where(Card.id.in_(page)).order_by(Card.id.desc()))
+                 ) if page else []
     following = cards[limit - 1].id if len(cards) > limit else None
     return CardPage(cards=cards[:limit], next=following)
 
 
-def id_statements(scope: Scope, terms: SearchTerms, dialect: str, count: int
-                  ) -> list[Select[Any]]:
-    """The statements whose ids, together, hold the first ``count`` matching cards: one
-    per kind of match, each newest first, so that each may use its own index (an OR
-    across the two tables could use none)."""
+def _customer_card_ids(session: Session, scope: Scope, terms: SearchTerms, count: int
+                       ) -> list[int]:
+    """The newest ``count`` cards in scope whose holder matches, found in steps whose
+    cost is bounded however common the text is (PostgreSQL's own choice between an
+    index and walking the cards rests on an estimate of that, and a wrong one walked a
+    million cards for a phone number):
+
+    1. a name or email fragment may be common: the newest ``WALK`` cards are checked
+       first, and when ``count`` of them match, that is the answer;
+    2. the matching customers through the indexes, at most ``CANDIDATES``: when there
+       are fewer, all of them are there, and their cards are looked up by id;
+    3. else the text is common (one customer in a few hundred or more), and the newest
+       cards are walked, each holder checked, until ``count`` match.
+    """
+    dialect = session.get_bind().dialect.name
+    match = _customer_match(terms, dialect)
+    if match is None:
+        return []
     where = _scope(scope)
-    if terms.blank:
-        return [_newest(select(Card.id).where(*where), count)]
-    statements = []
-    customer_match = _customer_match(terms, dialect)
-    if customer_match is not None:
-        statements.append(_newest(
-            select(Card.id).join(Customer, Customer.id == Card.customer_id)
-            .where(*where, Customer.merchant_id == scope.program.merchant_id,
-                   customer_match), count))
-    if terms.numbers:
-        statements.append(_newest(select(Card.id).where(*where, number_match(terms.numbers)),
-                                  count))
-    return statements
+    if terms.words:
+        recent = _newest(select(Card.id, Card.customer_id).where(*where), WALK).subquery()
+        found = list(session.scalars(
+            select(recent.c.id).where(_holder_matches(match, recent.c.customer_id))
+            .order_by(recent.c.id.desc()).limit(count)))
+        if len(found) == count:
+            return found
+    matched = select(Customer.id).where(
+        Customer.merchant_id == scope.program.merchant_id, match).cte("matched")
+    if dialect == "postgresql":
+        # Planned for all of them (the indexes, not a scan that the LIMIT would make
+        # look cheap), and read only as far as the LIMIT.
+        matched = matched.prefix_with("MATERIALIZED")
+    customer_ids = list(session.scalars(select(matched.c.id).limit(CANDIDATES)))
+    if len(customer_ids) < CANDIDATES:
+        if not customer_ids:
+            return []
+        return list(session.scalars(_newest(
+            select(Card.id).where(*where, Card.customer_id.in_(customer_ids)), count)))
+    return list(session.scalars(_newest(
+        select(Card.id).where(*where, _holder_matches(match, Card.customer_id)), count)))
+
+
+def _holder_matches(match: ColumnElement[bool], customer_id: ColumnExpressionArgument[int]
+                    ) -> ColumnElement[bool]:
+    # A scalar subquery is never turned into a join: the walk goes newest card first,
+    # checking each holder by its primary key.
+    return select(match).where(Customer.id == customer_id).scalar_subquery()
 
 
 def number_match(numbers: tuple[str, ...]) -> ColumnElement[bool]:
@@ -115,7 +156,7 @@ def _scope(scope: Scope) -> list[ColumnElement[bool]]:
     return where
 
 
-def _newest(statement: Select[Any], count: int) -> Select[Any]:
+def _newest(statement: SelectOf, count: int) -> SelectOf:
     return statement.order_by(Card.id.desc()).limit(count)
 
 
