@@ -275,7 +275,8 @@ def percentile(values: list[float], share: float) -> float:
 
 def plan_lines(session: Any, run_search: Callable[[], Any]) -> list[str]:
     """The index lines and execution time of EXPLAIN (ANALYZE) of each statement one
-    search ran (caught as it ran, with its parameters), but the cards' loading."""
+    search ran (caught as it ran, with its parameters), but the planner's estimates it
+    asked for and the cards' loading."""
     from sqlalchemy import event
 
     engine = session.get_bind()
@@ -283,8 +284,8 @@ def plan_lines(session: Any, run_search: Callable[[], Any]) -> list[str]:
 
     def caught(_connection: Any, _cursor: Any, statement: str, parameters: Any,
                _context: Any, _many: bool) -> None:
-        if statement.lstrip().startswith(("SELECT cards.id", "WITH")):
-            statements.append((statement, parameters))
+        if not statement.lstrip().startswith(("EXPLAIN", "SELECT cards.id, cards.")):
+            statements.append((statement, parameters))  # but the cards' loading
 
     event.listen(engine, "before_cursor_execute", caught)
     try:

@@ -193,14 +193,18 @@ def test_paging_by_before_visits_every_card_once_in_order_while_new_cards_arrive
     assert seen == sorted(first, reverse=True)
 
 
-def test_a_common_fragment_walks_the_newest_cards_and_finds_the_same_ones(
-        monkeypatch: pytest.MonkeyPatch, api: Api, kava: dict[str, Any],
-        people: Any) -> None:
-    typed = ("коваль", "оле", "0671234567", "example", "45 67", "ковальчук ірина")
-    through_indexes = {text: _found(api, kava["id"], text) for text in typed}
-    assert through_indexes["коваль"] == ["Ірина Ковальчук", "Олена Коваль"]
-    monkeypatch.setattr(search, "CANDIDATES", 1)
-    assert {text: _found(api, kava["id"], text) for text in typed} == through_indexes
+@pytest.mark.parametrize("bounds", [{"WALK": 1}, {"CANDIDATES": 1}, {"WALK": 1, "CANDIDATES": 1}])
+def test_each_way_of_finding_a_fragment_finds_the_same_cards(
+        monkeypatch: pytest.MonkeyPatch, api: Api, kava: dict[str, Any], people: Any,
+        bounds: dict[str, int]) -> None:
+    """The newest cards walked first, the customers fetched by the indexes, and the walk
+    past them for a common fragment (``app.cards.search._customer_card_ids``)."""
+    typed = ("коваль", "оле", "0671234567", "example", "45 67", "ковальчук ірина", "zzz")
+    usual = {text: _found(api, kava["id"], text) for text in typed}
+    assert usual["коваль"] == ["Ірина Ковальчук", "Олена Коваль"]
+    for name, value in bounds.items():
+        monkeypatch.setattr(search, name, value)
+    assert {text: _found(api, kava["id"], text) for text in typed} == usual
 
 
 def test_a_page_as_long_as_the_rest_says_there_is_no_next(
