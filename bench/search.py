@@ -284,7 +284,8 @@ def plan_lines(session: Any, run_search: Callable[[], Any]) -> list[str]:
 
     def caught(_connection: Any, _cursor: Any, statement: str, parameters: Any,
                _context: Any, _many: bool) -> None:
-        if not statement.lstrip().startswith(("EXPLAIN", "SELECT cards.id, cards.")):
+        if not statement.lstrip().startswith(("EXPLAIN", "SELECT cards.id, cards.",
+                                               "SELECT programs.")):
             statements.append((statement, parameters))  # but the cards' loading
 
     event.listen(engine, "before_cursor_execute", caught)
