@@ -144,9 +144,11 @@ def _customer_card_ids(session: Session, scope: Scope, terms: SearchTerms, count
     if len(customer_ids) < CANDIDATES:
         if not customer_ids:
             return []
-        return list(session.scalars(_newest(
-            select(Card.id).where(*where, _among(Card.customer_id, customer_ids, dialect)),
-            count)))
+        # All their cards here (one each at most), sorted here: with ORDER BY and LIMIT,
+        # PostgreSQL may walk the newest cards to meet them instead of looking them up.
+        cards = session.scalars(select(Card.id).where(
+            *where, _among(Card.customer_id, customer_ids, dialect)))
+        return sorted(cards, reverse=True)[:count]
     return list(session.scalars(_newest(
         select(Card.id).where(*where, _holder_matches(match, Card.customer_id)), count)))
 
