@@ -16,7 +16,7 @@ On PostgreSQL:
 
 Every index is built ``CONCURRENTLY``, outside the migration's transaction (Alembic's
 autocommit block): a live table with a million cards keeps taking purchases and
-enrolments while they build (47 s for a million customers and cards, measured by
+enrolments while they build (37 to 53 s for a million customers and cards, measured by
 bench/search.py). Then the trigram indexes get finer statistics and both tables are
 analyzed, so that the planner knows how common a fragment is from the first search.
 What ran before the block is committed as it starts. An index left invalid by a failed
