@@ -85,11 +85,19 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise
 
 
+def _unicode_lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Take transaction control away from pysqlite; we emit BEGIN ourselves.
         dbapi_connection.isolation_level = None
+        # SQLite's lower() knows ASCII only; the card search lower-cases names in any
+        # script, as PostgreSQL's lower() does (``app.cards.search``).
+        dbapi_connection.create_function("unicode_lower", 1, _unicode_lower,
+                                         deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA busy_timeout = 30000")

@@ -139,3 +139,27 @@ def phone_example(country: str | None) -> str:
     kind = (phonenumbers.PhoneNumberFormat.NATIONAL if country
             else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     return phonenumbers.format_number(example, kind)
+
+
+MASK = "***"
+
+
+def masked_email(email: str | None) -> str | None:
+    """The email as a list shows it to a role that may not read it whole: its first
+    character and its domain (``o***@example.com``), never its length."""
+    if not email:
+        return email
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}{MASK}@{domain}"
+
+
+def masked_phone(phone: str | None) -> str | None:
+    """The phone as a list shows it to a role that may not read it whole: its country
+    code and its last two digits (``+380***67``), never its length."""
+    if not phone:
+        return phone
+    try:
+        prefix = f"+{phonenumbers.parse(phone, None).country_code}"
+    except phonenumbers.NumberParseException:
+        prefix = ""
+    return f"{prefix}{MASK}{phone[-2:]}"

@@ -30,6 +30,7 @@ from sqlalchemy import (
     String,
     UniqueConstraint,
     false,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -71,6 +72,20 @@ class Customer(Base):
         CheckConstraint("email IS NOT NULL OR phone IS NOT NULL OR erased_at IS NOT NULL",
                         name="reachable"),
     )
+
+
+# The card search's (``app.cards.search``; migration 0015), on PostgreSQL only: SQLite
+# matches the same fragments by scanning. Trigrams find a fragment anywhere in a name or
+# an email; the phone read backwards finds a number by its end, as a cashier types it.
+Index("ix_customers_name_trigrams", func.lower(Customer.name).label("name_lower"),
+      postgresql_using="gin", postgresql_ops={"name_lower": "gin_trgm_ops"}
+      ).ddl_if(dialect="postgresql")
+Index("ix_customers_email_trigrams", func.lower(Customer.email).label("email_lower"),
+      postgresql_using="gin", postgresql_ops={"email_lower": "gin_trgm_ops"}
+      ).ddl_if(dialect="postgresql")
+Index("ix_customers_phone_reversed", Customer.merchant_id,
+      func.reverse(Customer.phone).label("phone_reversed"),
+      postgresql_ops={"phone_reversed": "text_pattern_ops"}).ddl_if(dialect="postgresql")
 
 
 class CardStatus(StrEnum):
@@ -123,6 +138,9 @@ class Card(Base):
         CheckConstraint("stamps >= 0", name="stamps_not_negative"),
         CheckConstraint("rewards >= 0", name="rewards_not_negative"),
         CheckConstraint("status IN ('active', 'blocked', 'deleted')", name="status"),
+        # A program's cards newest first, and those a location's own key sees (the search).
+        Index("ix_cards_program_id_id", "program_id", "id"),
+        Index("ix_cards_program_id_location_id_id", "program_id", "location_id", "id"),
     )
 
     @property

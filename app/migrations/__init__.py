@@ -9,6 +9,10 @@ enforced. So migrations run there with enforcement off, set before the transacti
 begins (SQLite ignores the pragma inside one), as SQLite's procedure for altering tables
 says; before the commit ``PRAGMA foreign_key_check`` must find nothing broken, or the
 whole upgrade rolls back.
+
+On PostgreSQL the upgrade is one transaction too, except where a migration builds indexes
+``CONCURRENTLY`` (0015): its autocommit block commits what ran before it, and a failure
+after that leaves the database at the last revision it reached.
 """
 
 from __future__ import annotations
@@ -48,8 +52,11 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 def _migrate(engine: Engine, step: Callable[[AlembicConfig], None]) -> None:
     if engine.dialect.name != "sqlite":
-        with engine.begin() as connection:
+        # Alembic begins the transaction itself (env.py), so that a migration's
+        # autocommit block (CREATE INDEX CONCURRENTLY) can commit what ran before it.
+        with engine.connect() as connection:
             step(alembic_config(connection))
+            connection.commit()
         return
     with engine.connect() as connection:
         # Outside any transaction: the raw connection has not begun one yet.

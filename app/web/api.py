@@ -6,9 +6,11 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from app.cards import search
 from app.cards import service as cards
 from app.cards.links import reissue_link
 from app.cards.schemas import CardLinkInput, EnrolmentInput
+from app.cards.search_terms import PHONE_MIN_DIGITS
 from app.errors import BadRequest
 from app.merchants import service as merchants
 from app.merchants.accounts import Where
@@ -17,12 +19,13 @@ from app.merchants.logos import set_logo
 from app.merchants.models import ApiKey
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
 from app.problem_codes import ProblemCode
-from app.validation import parse
+from app.validation import LINE_PATTERN, MAX_INT32, parse
 from app.web.auth import COUNTER, READERS, WRITERS, current_key, merchant_id, requires
 from app.web.context import db, json_response, runtime
 from app.web.json_shapes import card_json, location_json, program_json
 from app.web.limits import client_address
-from app.web.openapi import documented, openapi_document, response_doc
+from app.web.openapi import documented, openapi_document, query_parameter, response_doc
+from app.web.query_args import int_arg, text_arg
 
 blueprint = Blueprint("api", __name__)
 PROGRAM, CARD = response_doc("the program", "Program"), response_doc("the card", "Card")
@@ -216,6 +219,40 @@ def enroll(program_id: int) -> Response:
     enrolment = cards.enroll(db(), program=program, data=data)
     status = 201 if enrolment.created else 200
     return json_response(card_json(enrolment.card, runtime().wallet), status)
+
+
+SEARCH_QUERY = (
+    {"name": "q", "in": "query", "description": (
+        "a name or part of one (every word a fragment of it, any case, any script), part of "
+        "an email, a phone number as typed (read with the program's country; its last "
+        f"{PHONE_MIN_DIGITS} or more digits are enough), or a card number with or without "
+        "its spaces; absent or blank: every card"),
+     "schema": {"type": "string", "maxLength": search.MAX_QUERY_LENGTH,
+                "pattern": LINE_PATTERN}},
+    query_parameter("limit", f"page size (default {search.DEFAULT_LIMIT})", 1,
+                    search.MAX_LIMIT),
+    query_parameter("before", "the next of the previous page: cards with lower ids"))
+
+
+@blueprint.get("/v1/programs/<int:program_id>/cards")
+@documented(
+    "Find the program's cards by name, email, phone or card number, newest first",
+    {"200": response_doc("a page of cards, and the next page's before", "Cards")},
+    query=SEARCH_QUERY,
+    note="a key bound to a location finds the cards enrolled there only; analyst keys see "
+         "each customer's email and phone masked and no birthday")
+@requires(*READERS)
+def search_cards(program_id: int) -> Response:
+    limit = int_arg("limit", search.DEFAULT_LIMIT, 1, search.MAX_LIMIT)
+    before = int_arg("before", None, 1, MAX_INT32)
+    query = text_arg("q", search.MAX_QUERY_LENGTH)
+    program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
+    key = current_key()
+    page = search.search_cards(db(), program=program, query=query, limit=limit,
+                               before=before, location_id=key.location_id)
+    masked = not search.shows_contacts(key.role)
+    return json_response({"cards": [card_json(card, runtime().wallet, masked=masked)
+                                    for card in page.cards], "next": page.next})
 
 
 @blueprint.get("/v1/cards/<int:card_id>")

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from app.cards.contacts import masked_email, masked_phone
 from app.cards.models import Card
 from app.merchants.models import Location, Program
 from app.texts import tier_key
@@ -88,7 +89,9 @@ def location_json(location: Location, base_url: str) -> dict[str, Any]:
     }
 
 
-def card_json(card: Card, wallet: Wallet) -> dict[str, Any]:
+def card_json(card: Card, wallet: Wallet, *, masked: bool = False) -> dict[str, Any]:
+    """The card and its holder; ``masked``: their email and phone masked and no birthday
+    (``app.cards.contacts.masked_email``), for a role that may not read them whole."""
     customer = card.customer
     body: dict[str, Any] = {
         "id": card.id,
@@ -111,11 +114,13 @@ def card_json(card: Card, wallet: Wallet) -> dict[str, Any]:
         "card_url": wallet.card_url(card),
         "customer": {
             "name": customer.name,
-            "email": customer.email,
-            "phone": customer.phone,
+            "email": masked_email(customer.email) if masked else customer.email,
+            "phone": masked_phone(customer.phone) if masked else customer.phone,
             "locale": customer.locale,
             "marketing_consent": customer.marketing_consent,
-            "birthday": customer.birthday.isoformat() if customer.birthday else None,
+            "birthday": (customer.birthday.isoformat()
+                         if customer.birthday and not masked else None),
+            "masked": masked,
         },
         "created_at": card.created_at.isoformat() + "Z",
     }

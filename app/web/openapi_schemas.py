@@ -90,7 +90,10 @@ def _program_schema() -> dict[str, Any]:
 def _card_schema() -> dict[str, Any]:
     customer = record({"name": STRING, "email": nullable("string"),
                        "phone": nullable("string"), "locale": STRING,
-                       "marketing_consent": BOOLEAN, "birthday": nullable("string")})
+                       "marketing_consent": BOOLEAN, "birthday": nullable("string"),
+                       "masked": {"type": "boolean", "description": (
+                           "true where the role may not read contacts whole (an analyst "
+                           "in a list): the email and phone masked, no birthday")}})
     return record({
         "id": INTEGER, "program_id": INTEGER, "number": STRING, "serial_number": STRING,
         "status": {"enum": ["active", "blocked", "deleted"]}, "balance": INTEGER,
@@ -219,6 +222,7 @@ def response_schemas() -> dict[str, Any]:
         "Adjustment": {"allOf": [ref("Entry"), record({"balance": INTEGER})]},
         "Entries": {"allOf": [listing("entries", "Entry"),
                               record({"next": nullable("integer")})]},
+        "Cards": {"allOf": [listing("cards", "Card"), record({"next": nullable("integer")})]},
         "Alerts": listing("alerts", "Alert"), "Alert": _alert_schema(),
         "Offer": _offer_schema(), "Offers": listing("offers", "Offer"),
         "Published": record({"cards": INTEGER}),

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 from sqlalchemy import select
 
-from app.errors import BadRequest, Invalid, NotFound
+from app.errors import BadRequest, NotFound
 from app.ledger import purchases
 from app.ledger import service as ledger
 from app.ledger.idempotency import Answer, check_key, request_hash
@@ -25,7 +25,7 @@ from app.offers.service import current_offers, offer_json
 from app.points.postings import Actor
 from app.problem_codes import ProblemCode
 from app.sql import Raw
-from app.validation import MAX_INT32, parse, parse_whole
+from app.validation import MAX_INT32, parse
 from app.web.auth import (
     COUNTER,
     READERS,
@@ -38,6 +38,7 @@ from app.web.auth import (
 from app.web.context import db, json_response, runtime
 from app.web.json_shapes import card_json
 from app.web.openapi import REPLAYED, documented, query_parameter, response_doc
+from app.web.query_args import int_arg
 
 blueprint = Blueprint("pos", __name__)
 MAX_PAGE = 1000
@@ -213,23 +214,12 @@ def unblock(card_id: int) -> Response:
                    query_parameter("before", "the next of the previous page")))
 @requires(*READERS, "cashier")
 def entries(card_id: int) -> Response:
-    limit = _int_arg("limit", 50, 1, MAX_PAGE)
-    before = _int_arg("before", None, 1, MAX_INT32)
+    limit = int_arg("limit", 50, 1, MAX_PAGE)
+    before = int_arg("before", None, 1, MAX_INT32)
     rows, following = ledger.entries(db(), actor=_actor(), card_id=card_id, limit=limit,
                                      before=before)
     return json_response({"entries": [ledger.entry_json(row) for row in rows],
                           "next": following})
-
-
-def _int_arg(name: str, default: int | None, low: int, high: int) -> Any:
-    text = request.args.get(name)
-    if text is None:
-        return default
-    value = parse_whole(text, low, high)
-    if value is None:
-        raise Invalid(f"{name}: a whole number from {low} to {high}.",
-                      errors=[{"field": name, "message": f"from {low} to {high}"}])
-    return value
 
 
 @blueprint.get("/v1/alerts")
@@ -237,7 +227,7 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> Any:
             query=(query_parameter("limit", "how many (default 100)", 1, MAX_PAGE),))
 @requires(*READERS)
 def alerts() -> Response:
-    limit = _int_arg("limit", 100, 1, MAX_PAGE)
+    limit = int_arg("limit", 100, 1, MAX_PAGE)
     rows = db().scalars(select(Alert).where(Alert.merchant_id == current_key().merchant_id)
                         .order_by(Alert.id.desc()).limit(limit))
     return json_response({"alerts": [
