@@ -80,6 +80,19 @@ def queue_pass_update(session: Session, *, merchant_id: int, card_id: int, pass_
     wake_after_commit(session)
 
 
+def queue_pass_updates(session: Session, *, merchant_id: int, card_ids: list[int],
+                       pass_version: int, reason: str) -> None:
+    """``queue_pass_update`` for many cards at one version (new ones: an import), in one
+    bulk statement."""
+    if not card_ids:
+        return
+    payload = pass_update_payload(pass_version=pass_version, reason=reason)
+    session.execute(_INSERT_MESSAGE, [
+        {"merchant_id": merchant_id, "card_id": card_id, "topic": TOPIC_PASS_UPDATED,
+         "payload": payload} for card_id in card_ids])
+    wake_after_commit(session)
+
+
 def pass_update_payload(*, pass_version: int, reason: str, **detail: Any) -> dict[str, Any]:
     """What a ``pass_updated`` row tells the senders (also ``OUTBOX_ROW``'s :payload)."""
     return {"pass_version": pass_version, "reason": reason, **detail}
