@@ -3,42 +3,43 @@ not hundreds of thousands of round trips.
 
 Ids are taken before the rows are written (PostgreSQL: from each table's sequence;
 SQLite: after the largest, under the write lock its transaction took at BEGIN), so that
-rows are copied in without reading anything back. On PostgreSQL rows go in through
-``COPY ... FROM STDIN`` on the session's own connection (in its transaction); on SQLite
-through ``executemany``. Nothing here commits.
+rows are copied in without reading anything back (``app.bulk``: COPY on PostgreSQL).
+Nothing here commits.
 
 Each new card is what enrolment makes (``app.cards.service.create_card``): a fresh
 number, serial and pass token, the program's starting tier, its first outbox row (the
 worker makes its Google object; Apple has no device to push yet), and ``source`` =
 ``IMPORT_SOURCE``. Its opening balance is one ``adjust`` entry with the reason
-``IMPORT_REASON`` (``app.points.postings.post_many``), the welcome points one ``welcome``
-entry when the merchant asks for them.
+``IMPORT_REASON``, the welcome points one ``welcome`` entry when the merchant asks for
+them (``app.points.postings.post_openings``: the card row is written with the balance
+they make, once).
 """
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, text, update
+from sqlalchemy import Table, select, text, update
 from sqlalchemy.orm import Session
 
+from app.bulk import chunks, insert_rows, is_postgres, rows_among
 from app.cards.audit import AuditAction, Who
 from app.cards.models import AuditEvent, Card, Customer, LegacyCardNumber
 from app.cards.numbers import new_card_number
 from app.cards.service import new_authentication_token, starting_tier
 from app.clock import utcnow
 from app.imports.checks import Candidate
-from app.imports.plan import Outcome, Planned, chunks
+from app.imports.plan import Outcome, Planned
 from app.merchants.models import Program
 from app.outbox.messages import queue_pass_updates
-from app.points.postings import Actor, Posting, post_many
+from app.points.postings import Actor, Posting, opening_balances, post_openings
 
 IMPORT_SOURCE = "import"  # ``cards.source`` of an imported card (``app.cards.attribution``)
 IMPORT_REASON = "import"  # the reason of its opening balance's entry
+ADJUST, WELCOME = "adjust", "welcome"  # the kinds of entries a new card opens with
 CUSTOMERS, CARDS, OLD_NUMBERS, EVENTS = (cast(Table, model.__table__) for model in (
     Customer, Card, LegacyCardNumber, AuditEvent))
 
@@ -64,13 +65,19 @@ def write(session: Session, *, program: Program, planned: Sequence[Planned], act
     holders = dict(zip((each.candidate.row for each in fresh), customer_ids, strict=True))
     carded = [each for each in planned if each.outcome is not Outcome.MATCHED]
     card_ids = _new_ids(session, CARDS, len(carded))
+    cards = dict(zip((each.candidate.row for each in carded), card_ids, strict=True))
+    openings = _openings(program, carded, cards, welcome)
+    balances = opening_balances(posting for postings in openings.values()
+                                for posting in postings)
     numbers = _unused_numbers(session, len(carded))
     tier = starting_tier(program)
     insert_rows(session, CARDS, [
         _card_row(program, holders.get(each.candidate.row, each.customer_id), card_id,
-                  number, tier, now)
+                  number, tier, balances.get(card_id, 0), now)
         for each, card_id, number in zip(carded, card_ids, numbers, strict=True)])
-    cards = dict(zip((each.candidate.row for each in carded), card_ids, strict=True))
+    for kind, postings in openings.items():
+        post_openings(session, actor, postings, kind=kind,
+                      reason=IMPORT_REASON if kind == ADJUST else WELCOME)
     cards.update({each.candidate.row: each.card_id for each in planned
                   if each.card_id is not None})
     olds = [each for each in planned if each.add_old_number]
@@ -79,11 +86,11 @@ def write(session: Session, *, program: Program, planned: Sequence[Planned], act
          "card_id": cards[each.candidate.row], "number": each.candidate.old_number,
          "created_at": now} for each in olds])
     consents = _consents(session, program, planned, holders, cards, who, now)
-    points = _opening_balances(session, program, carded, cards, actor, welcome)
     queue_pass_updates(session, merchant_id=program.merchant_id, card_ids=card_ids,
                        pass_version=1, reason="imported")
     return Written(customers=len(fresh), cards=len(carded), old_numbers=len(olds),
-                   points=points, consents=consents)
+                   points=sum(posting.points for posting in openings[ADJUST]),
+                   consents=consents)
 
 
 def _customer_row(program: Program, candidate: Candidate, customer_id: int, now: Any
@@ -96,12 +103,12 @@ def _customer_row(program: Program, candidate: Candidate, customer_id: int, now:
 
 
 def _card_row(program: Program, customer_id: int | None, card_id: int, number: str,
-              tier: str | None, now: Any) -> dict[str, Any]:
+              tier: str | None, balance: int, now: Any) -> dict[str, Any]:
     return {"id": card_id, "merchant_id": program.merchant_id, "program_id": program.id,
             "customer_id": customer_id, "location_id": None, "source": IMPORT_SOURCE,
             "number": number, "serial_number": uuid.uuid4().hex,
             "authentication_token": new_authentication_token(), "link_version": 0,
-            "status": "active", "balance": 0, "tier": tier, "stamps": 0, "rewards": 0,
+            "status": "active", "balance": balance, "tier": tier, "stamps": 0, "rewards": 0,
             "lifetime_spend": 0, "visits": 0, "last_visit_at": None, "pass_version": 1,
             "pass_updated_at": now, "pass_last_modified": now.replace(microsecond=0),
             "created_at": now}
@@ -127,21 +134,23 @@ def _consents(session: Session, program: Program, planned: Sequence[Planned],
     return len(known)
 
 
-def _opening_balances(session: Session, program: Program, carded: Sequence[Planned],
-                      cards: dict[int, int], actor: Actor, welcome: bool) -> int:
-    openings = [Posting(cards[each.candidate.row], each.candidate.balance) for each in carded]
-    post_many(session, actor, openings, kind="adjust", reason=IMPORT_REASON)
+def _openings(program: Program, carded: Sequence[Planned], cards: dict[int, int],
+              welcome: bool) -> dict[str, list[Posting]]:
+    """What each new card opens with, by entry kind: its balance from the file, and the
+    program's welcome points when the merchant asks for them."""
+    openings = {ADJUST: [Posting(cards[each.candidate.row], each.candidate.balance)
+                         for each in carded]}
     if welcome and program.kind == "points" and program.welcome_points:
-        post_many(session, actor, [Posting(cards[each.candidate.row], program.welcome_points)
-                                   for each in carded], kind="welcome", reason="welcome")
-    return sum(posting.points for posting in openings)
+        openings[WELCOME] = [Posting(cards[each.candidate.row], program.welcome_points)
+                             for each in carded]
+    return openings
 
 
 def _new_ids(session: Session, table: Table, count: int) -> list[int]:
     """``count`` ids for new rows of ``table``, none of which another writer will take."""
     if not count:
         return []
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgres(session):
         return list(session.scalars(text(
             "SELECT nextval(pg_get_serial_sequence(:table, 'id'))"
             " FROM generate_series(1, :count)"), {"table": table.name, "count": count}))
@@ -155,28 +164,7 @@ def _unused_numbers(session: Session, count: int) -> list[str]:
     while len(numbers) < count:
         wanted = [number for number in {new_card_number() for _ in range(count - len(numbers))}
                   if number not in numbers]
-        taken: set[str] = set()
-        for chunk in chunks(wanted):
-            taken.update(session.scalars(select(CARDS.c.number)
-                                         .where(CARDS.c.number.in_(chunk))))
+        taken = {row.number for row in rows_among(session, select(CARDS.c.number),
+                                                  CARDS.c.number, wanted)}
         numbers.update(dict.fromkeys(number for number in wanted if number not in taken))
     return list(numbers)
-
-
-def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]]) -> None:
-    """``rows`` (each with the same keys) into ``table``: COPY on PostgreSQL, else one
-    executemany."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(table), rows)
-        return
-    names = list(rows[0])
-    driver = session.connection().connection.driver_connection
-    assert driver is not None
-    with driver.cursor() as cursor, cursor.copy(
-            f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
-        for row in rows:
-            # JSON as its text (the column parses it); the rest as psycopg adapts it.
-            copy.write_row([json.dumps(value) if isinstance(value, dict) else value
-                            for value in row.values()])

@@ -10,13 +10,21 @@ old numbers in use) is ``app.imports.plan``'s.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
-from app.cards.contacts import API_MESSAGES, ContactInvalid, Fault, birthday_fault, read_contact
+from app.cards.contacts import (
+    API_MESSAGES,
+    ContactInvalid,
+    EmailReader,
+    Fault,
+    birthday_fault,
+    read_contact,
+)
 from app.cards.numbers import LEGACY_NUMBER_RULE, legacy_number
 from app.imports.sheet import Column, SheetRow
 from app.merchants.models import Program
@@ -24,7 +32,8 @@ from app.validation import MAX_INT, text_fault
 
 NAME_MAX_LENGTH = 200  # ``customers.name``
 CELL_MAX_LENGTH = 320  # the longest column (``customers.email``)
-DATE_FORMATS = ("%Y-%m-%d", "%d.%m.%Y")
+_ISO_DATE = re.compile(r"(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})", re.ASCII)
+_DOTTED_DATE = re.compile(r"(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{4})", re.ASCII)
 YES = frozenset({"1", "yes", "y", "true", "+", "да", "так", "x", "✓"})
 NO = frozenset({"", "0", "no", "n", "false", "-", "нет", "ні"})
 _THOUSANDS = re.compile(r"(?<=\d)[ \u00a0\u202f'](?=\d{3}\b)")
@@ -106,8 +115,9 @@ class Checked:
     faults: list[RowFault]
 
 
-def check_row(program: Program, sheet_row: SheetRow, *, today: date) -> Checked:
-    """The row as a candidate, or every fault of it."""
+def check_row(program: Program, sheet_row: SheetRow, *, today: date,
+              email_reader: EmailReader) -> Checked:
+    """The row as a candidate, or every fault of it (``email_reader``: one per file)."""
     cells, row = sheet_row.cells, sheet_row.row
     faults = [RowFault(row, column, problem) for column, value in cells.items()
               if (problem := _text_problem(value)) is not None]
@@ -118,7 +128,7 @@ def check_row(program: Program, sheet_row: SheetRow, *, today: date) -> Checked:
         faults.append(RowFault(row, Column.NAME, RowProblem.NAME_MISSING))
     elif len(name) > NAME_MAX_LENGTH:
         faults.append(RowFault(row, Column.NAME, RowProblem.TOO_LONG))
-    email, phone = _contact(program, cells, row, faults)
+    email, phone = _contact(program, cells, row, faults, email_reader)
     birthday = _birthday(cells.get(Column.BIRTHDAY, ""), row, today, faults)
     consent = _consent(cells.get(Column.CONSENT, ""), row, faults)
     balance = _balance(program, cells.get(Column.BALANCE, ""), row, faults)
@@ -142,10 +152,12 @@ def _text_problem(value: str) -> RowProblem | None:
 
 
 def _contact(program: Program, cells: Mapping[Column, str], row: int,
-             faults: list[RowFault]) -> tuple[str | None, str | None]:
+             faults: list[RowFault], email_reader: EmailReader
+             ) -> tuple[str | None, str | None]:
     try:
         contact = read_contact(program, email=cells.get(Column.EMAIL) or None,
-                               phone=cells.get(Column.PHONE) or None)
+                               phone=cells.get(Column.PHONE) or None,
+                               email_reader=email_reader)
     except ContactInvalid as invalid:
         faults.extend(RowFault(row, field, BY_FAULT[fault])
                       for field, fault in invalid.faults.items())
@@ -156,17 +168,15 @@ def _contact(program: Program, cells: Mapping[Column, str], row: int,
 def _birthday(text: str, row: int, today: date, faults: list[RowFault]) -> date | None:
     if not text:
         return None
-    for pattern in DATE_FORMATS:
-        try:
-            value = datetime.strptime(text, pattern).date()
-        except ValueError:
-            continue
-        fault = birthday_fault(value, today=today)
-        if fault is not None:
-            faults.append(RowFault(row, Column.BIRTHDAY, BY_FAULT[fault]))
-        return value
-    faults.append(RowFault(row, Column.BIRTHDAY, RowProblem.BIRTHDAY_INVALID))
-    return None
+    written = _ISO_DATE.fullmatch(text) or _DOTTED_DATE.fullmatch(text)
+    value = None
+    if written is not None:
+        with contextlib.suppress(ValueError):  # no such day
+            value = date(int(written["year"]), int(written["month"]), int(written["day"]))
+    fault = Fault.BIRTHDAY_INVALID if value is None else birthday_fault(value, today=today)
+    if fault is not None:
+        faults.append(RowFault(row, Column.BIRTHDAY, BY_FAULT[fault]))
+    return value
 
 
 def _consent(text: str, row: int, faults: list[RowFault]) -> bool:

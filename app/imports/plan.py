@@ -1,7 +1,7 @@
 """What an import would do with each row, given the rest of the file and the database:
 duplicates within the file, customers the merchant knows already, old numbers in use.
 
-Reads only, a few statements per ``CHUNK`` values (never one per row), in the caller's
+Reads only, a few statements for the whole file (``app.bulk.rows_among``), in the caller's
 transaction, so that the import that follows writes what its own reads saw.
 
 A row's customer is the merchant's customer with its email, else with its phone (the
@@ -16,20 +16,16 @@ as an earlier one is a ``duplicate_in_file``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.bulk import rows_among
 from app.cards.models import Card, Customer, LegacyCardNumber
 from app.imports.checks import Candidate, RowFault, RowProblem
 from app.imports.sheet import Column
 from app.merchants.models import Program
-
-CHUNK = 5000  # values per IN (...): well inside SQLite's and PostgreSQL's limits
-T = TypeVar("T")
 
 
 class Outcome(enum.StrEnum):
@@ -60,11 +56,6 @@ class _Known:
     cards: dict[int, int]  # customer id -> their card of the program
     old_numbers: dict[str, int]  # old number -> card id (any of the merchant's programs)
     card_numbers: set[str]  # the merchant's cards' own numbers among the old numbers
-
-
-def chunks(values: Sequence[T]) -> Iterator[Sequence[T]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start:start + CHUNK]
 
 
 def plan(session: Session, program: Program, candidates: list[Candidate]
@@ -133,25 +124,19 @@ def _known(session: Session, program: Program, candidates: list[Candidate]) -> _
     consenting: set[int] = set()
     for column, values, found in ((Customer.email, emails, by_email),
                                   (Customer.phone, phones, by_phone)):
-        for row in _rows(session, select(column.label("contact"), Customer.id,
+        for row in rows_among(session, select(column.label("contact"), Customer.id,
                                          Customer.marketing_consent)
                          .where(Customer.merchant_id == merchant), column, values):
             found[row.contact] = row.id
             if row.marketing_consent:
                 consenting.add(row.id)
     customer_ids = sorted(set(by_email.values()) | set(by_phone.values()))
-    cards = {row.customer_id: row.id for row in _rows(
+    cards = {row.customer_id: row.id for row in rows_among(
         session, select(Card.customer_id, Card.id).where(Card.program_id == program.id),
         Card.customer_id, customer_ids)}
-    old_numbers = {row.number: row.card_id for row in _rows(
+    old_numbers = {row.number: row.card_id for row in rows_among(
         session, select(LegacyCardNumber.number, LegacyCardNumber.card_id)
         .where(LegacyCardNumber.merchant_id == merchant), LegacyCardNumber.number, olds)}
-    card_numbers = {row.number for row in _rows(
+    card_numbers = {row.number for row in rows_among(
         session, select(Card.number).where(Card.merchant_id == merchant), Card.number, olds)}
     return _Known(by_email, by_phone, consenting, cards, old_numbers, card_numbers)
-
-
-def _rows(session: Session, query: Any, column: Any, values: Sequence[Any]
-          ) -> Iterator[Any]:
-    for chunk in chunks(values):
-        yield from session.execute(query.where(column.in_(chunk))).all()

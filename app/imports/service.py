@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.cards.audit import Who
+from app.cards.contacts import EmailReader
 from app.clock import utcnow
 from app.errors import Conflict, Invalid
 from app.imports.bulk import Written, write
@@ -120,10 +121,11 @@ def import_customers(session: Session, *, program: Program, data: bytes, actor: 
 def _preview(session: Session, program: Program, data: bytes) -> Preview:
     sheet = read_sheet(data)
     today = utcnow().date()
+    email_reader = EmailReader()
     candidates: list[Candidate] = []
     faults: list[RowFault] = []
     for row in sheet.rows:
-        checked = check_row(program, row, today=today)
+        checked = check_row(program, row, today=today, email_reader=email_reader)
         faults += checked.faults
         if checked.candidate is not None:
             candidates.append(checked.candidate)

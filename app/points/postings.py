@@ -6,14 +6,15 @@ Nothing here commits; the calling use case does, once.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, update
+from sqlalchemy import Table, case, func, select
 from sqlalchemy.orm import Session
 
+from app.bulk import insert_rows
 from app.cards.models import Card
 from app.clock import utcnow
 from app.ledger.models import AuditRecord, LedgerEntry, Purchase
@@ -87,30 +88,33 @@ class Posting:
 
 
 _ENTRIES = cast(Table, LedgerEntry.__table__)
-_CARDS = cast(Table, Card.__table__)
-_MOVE_BALANCE = (update(_CARDS).where(_CARDS.c.id == bindparam("posted_card"))
-                 .values(balance=_CARDS.c.balance + bindparam("posted_points")))
 
 
-def post_many(session: Session, actor: Actor, postings: Sequence[Posting], *, kind: str,
-              reason: str) -> int:
-    """``post`` for many cards at once (points only): one entry of ``kind`` per posting
-    and each card's cached balance moved by it, in two bulk statements rather than a
-    round trip per card; zero postings left out. For cards the caller's transaction
-    holds (made in it, or locked); the database's CHECK refuses a balance below zero.
-    How many entries were appended."""
+def opening_balances(postings: Iterable[Posting]) -> dict[int, int]:
+    """Each card's balance after ``postings``, for cards that open with them
+    (``post_openings``)."""
+    balances: dict[int, int] = {}
+    for posting in postings:
+        balances[posting.card_id] = balances.get(posting.card_id, 0) + posting.points
+    return balances
+
+
+def post_openings(session: Session, actor: Actor, postings: Sequence[Posting], *,
+                  kind: str, reason: str) -> int:
+    """The entries that new cards open with (points only, one of ``kind`` per posting,
+    zero ones left out), in one bulk statement (``app.bulk``) rather than a round trip
+    per card. For cards inserted in the caller's transaction with their cached balance
+    already ``opening_balances`` of all their openings: a card row is written once, not
+    written and then rewritten (an import makes 100,000 of them), and the cache equals
+    the sum of the entries when the transaction commits. How many entries."""
     posted = [posting for posting in postings if posting.points]
-    if not posted:
-        return 0
     now = utcnow()
-    session.execute(insert(_ENTRIES), [{
+    insert_rows(session, _ENTRIES, [{
         "merchant_id": actor.merchant_id, "card_id": posting.card_id, "kind": kind,
         "points": posting.points, "stamps": 0, "rewards": 0, "purchase_id": None,
         "refund_id": None, "location_id": actor.location_id, "api_key_id": actor.api_key_id,
         "staff_id": actor.staff_id, "reason": reason, "created_at": now,
     } for posting in posted])
-    session.execute(_MOVE_BALANCE, [{"posted_card": posting.card_id,
-                                     "posted_points": posting.points} for posting in posted])
     return len(posted)
 
 
