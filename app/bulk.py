@@ -14,8 +14,10 @@ import json
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
+import psycopg
 from sqlalchemy import Table, any_, bindparam, insert
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 CHUNK = 5000  # values per IN (...) on SQLite: well inside its limit of bound values
@@ -53,10 +55,13 @@ def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) 
         return
     driver = session.connection().connection.driver_connection
     assert driver is not None
-    names = ", ".join(rows[0])
-    with driver.cursor() as cursor, cursor.copy(
-            f"COPY {table.name} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            # JSON as its text (the column parses it); the rest as psycopg adapts it.
-            copy.write_row([json.dumps(value) if isinstance(value, dict) else value
-                            for value in row.values()])
+    statement = f"COPY {table.name} ({', '.join(rows[0])}) FROM STDIN"
+    try:
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                # JSON as its text (the column parses it); the rest as psycopg adapts it.
+                copy.write_row([json.dumps(value) if isinstance(value, dict) else value
+                                for value in row.values()])
+    except psycopg.IntegrityError as error:
+        # As SQLAlchemy raises it for its own statements, so callers catch one kind.
+        raise IntegrityError(statement, None, error) from error

@@ -47,7 +47,7 @@ class Column(enum.StrEnum):
 _SYNONYMS = {
     Column.NAME: ("name", "full name", "customer", "customer name", "имя", "фио", "ф и о",
                   "клиент", "имя клиента", "імя", "піб", "п і б", "клієнт", "імя клієнта"),
-    Column.PHONE: ("phone", "phone number", "mobile", "telephone", "телефон",
+    Column.PHONE: ("phone", "phone number", "mobile", "telephone", "tel", "телефон",
                    "номер телефона", "мобильный", "тел", "номер телефону", "мобільний"),
     Column.EMAIL: ("email", "e mail", "mail", "email address", "электронная почта",
                    "эл почта", "почта", "емейл", "електронна пошта", "ел пошта", "пошта"),
