@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -34,12 +34,14 @@ HEADER = (*(str(column) for column in Column), "card number", "tier", "created",
 _RISKY_STARTS = (*FORMULA_STARTS, "\t", "\r")
 
 
-def export_cards(session: Session, *, program: Program, actor: Actor) -> Iterator[str]:
-    """The file's text, in pieces; the export's audit record is committed before the
-    first piece."""
+def export_cards(session: Session, *, program: Program, actor: Actor,
+                 sessions: Callable[[], Session]) -> Iterator[str]:
+    """The file's text, in pieces read on a session of their own from ``sessions``
+    (closed when the last piece is read or the reader goes away: the pieces outlive the
+    request's session); the export's audit record is committed before the first."""
     audit(session, actor, "export", program_id=program.id)
     session.commit()
-    return _pieces(session, program.id)
+    return _pieces(sessions, program.id)
 
 
 def neutralized(cell: str) -> str:
@@ -47,7 +49,7 @@ def neutralized(cell: str) -> str:
     return PROTECTED + cell if cell.startswith(_RISKY_STARTS) else cell
 
 
-def _pieces(session: Session, program_id: int) -> Iterator[str]:
+def _pieces(sessions: Callable[[], Session], program_id: int) -> Iterator[str]:
     old_number = (select(LegacyCardNumber.number).where(LegacyCardNumber.card_id == Card.id)
                   .order_by(LegacyCardNumber.id).limit(1).scalar_subquery())
     query = (select(Card.id, Card.number, Card.balance, Card.tier, Card.created_at,
@@ -59,13 +61,14 @@ def _pieces(session: Session, program_id: int) -> Iterator[str]:
              .order_by(Card.id).limit(CHUNK))
     yield BOM + _line(HEADER)
     after = 0
-    while True:
-        rows = session.execute(query.where(Card.id > after)).all()
-        session.rollback()  # no transaction held while the client reads
-        if not rows:
-            return
-        yield "".join(_line(_cells(row)) for row in rows)
-        after = rows[-1].id
+    with sessions() as session:
+        while True:
+            rows = session.execute(query.where(Card.id > after)).all()
+            session.rollback()  # no transaction held while the client reads
+            if not rows:
+                return
+            yield "".join(_line(_cells(row)) for row in rows)
+            after = rows[-1].id
 
 
 def _cells(row: Any) -> tuple[str, ...]:

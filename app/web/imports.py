@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request, stream_with_context
+from flask import Blueprint, Response, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.errors import Invalid, PayloadTooLarge, UnsupportedMediaType
@@ -14,7 +14,7 @@ from app.merchants import service as merchants
 from app.points.postings import Actor
 from app.problem_codes import ProblemCode
 from app.web.auth import READERS, WRITERS, current_key, merchant_id, requires
-from app.web.context import db, json_response
+from app.web.context import db, json_response, runtime
 from app.web.openapi import documented, response_doc
 
 blueprint = Blueprint("imports", __name__)
@@ -104,8 +104,8 @@ def import_cards(program_id: int) -> Response:
 @requires(*READERS)
 def export_cards_csv(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
-    pieces = export_cards(db(), program=program, actor=_actor())
-    response = Response(stream_with_context(pieces), mimetype="text/csv")
+    pieces = export_cards(db(), program=program, actor=_actor(), sessions=runtime().sessions)
+    response = Response(pieces, mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{program.slug}-cards.csv"')
     return response
