@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.cards.models import AuditEvent, Card, Customer, LegacyCardNumber
+from app.cards.numbers import luhn_check_digit
 from app.ledger.models import LedgerEntry
 from app.outbox.models import OutboxMessage
 from tests.conftest import Api, count_rows, new_merchant
@@ -213,6 +214,13 @@ def test_old_numbers_find_the_card_at_lookup_and_purchase(
     assert bought.status_code == 201, bought.get_json()
     assert bought.get_json()["card_id"] == found.get_json()["id"]
     assert bought.get_json()["balance"] == 300 + 2
+    # An old number that reads as one of ours (12 digits, a valid check digit) too.
+    twelve = "40000000000" + luhn_check_digit("40000000000")
+    assert csv_post(api, shop["id"], HEADER + f"Petro;;petro@example.com;;;{twelve};9\n"
+                    ).status_code == 201
+    petro = api.post("/api/v1/pos/purchases", {"barcode": twelve, "amount": 10_000},
+                     headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert petro.status_code == 201 and petro.get_json()["balance"] == 9 + 2
     # Another merchant's till does not find it.
     stranger = new_merchant(api.client, session, "Other")
     assert stranger.post("/api/v1/pos/lookup", {"barcode": "00427781"}).status_code == 404

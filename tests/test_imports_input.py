@@ -6,14 +6,20 @@ refused file writes nothing."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.cards.contacts import ContactInvalid, EmailReader, normalize_email
 from app.cards.models import Card, Customer
 from app.imports import bulk, sheet
+from app.imports.checks import check_row
+from app.merchants.models import Program
 from app.web import imports as import_views
 from tests.conftest import Api
 from tests.test_imports import HEADER, csv_post, written
@@ -140,3 +146,49 @@ def test_the_export_keeps_spreadsheets_from_running_formulas(
     session.rollback()
     assert sorted(session.scalars(select(Customer.name))) == sorted(names)
     assert len(session.scalars(select(Card.id)).all()) == len(names)
+
+
+FUZZ = settings(max_examples=300, derandomize=True, deadline=None, database=None)
+_SHEET_BYTES = st.one_of(
+    st.binary(max_size=400),
+    st.lists(st.lists(st.text(max_size=12), max_size=8), max_size=6).map(
+        lambda rows: "\n".join(";".join(cells) for cells in [["name", "phone", "email",
+                                                             "birthday", "consent",
+                                                             "old card number",
+                                                             "balance"], *rows]).encode()))
+
+
+@FUZZ
+@given(data=_SHEET_BYTES)
+def test_any_bytes_are_read_as_rows_with_their_problems_or_refused_as_no_csv(
+        data: bytes) -> None:
+    program = Program(kind="points", contact="either", country="UA", merchant_id=1)
+    try:
+        read = sheet.read_sheet(data)
+    except sheet.CsvUnreadable as refused:
+        assert refused.status == 422 and refused.code == "csv_unreadable"
+        return
+    reader = EmailReader()
+    for row in read.rows:
+        checked = check_row(program, row, today=date(2026, 12, 4), email_reader=reader)
+        assert (checked.candidate is None) == bool(checked.faults)
+        for fault in checked.faults:
+            assert fault.row == row.row and fault.field in set(sheet.Column)
+
+
+@FUZZ
+@given(local=st.from_regex(r"[a-z0-9._+-]{1,20}", fullmatch=True),
+       domain=st.sampled_from(["example.com", "ukr.net", "Gmail.COM", "a..b", "-x.com",
+                               "xn--80ak6aa92e.com", "test", "пошта.укр"]))
+def test_the_email_reader_answers_as_the_enrolment_does(local: str, domain: str) -> None:
+    reader = EmailReader()
+    for address in (f"first@{domain}", f"{local}@{domain}"):
+        try:
+            expected: str | None = normalize_email(address)
+        except ContactInvalid:
+            expected = None
+        try:
+            said: str | None = reader(address)
+        except ContactInvalid:
+            said = None
+        assert said == expected
