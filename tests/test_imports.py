@@ -232,12 +232,12 @@ def test_old_numbers_find_the_card_at_lookup_and_purchase(
 def test_a_failed_import_leaves_nothing_written(
         api: Api, shop: dict[str, Any], session: Session,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from app.imports import bulk
+    from app.imports import writes
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("the database went away mid-import")
 
-    monkeypatch.setattr(bulk, "queue_pass_updates", broken)  # the last write of all
+    monkeypatch.setattr(writes, "queue_pass_updates", broken)  # the last write of all
     before = written(session)
     api.client.application.config["PROPAGATE_EXCEPTIONS"] = False
     response = csv_post(api, shop["id"], HEADER + "Olena;;olena@example.com;;yes;A1;300\n")

@@ -17,9 +17,8 @@ from sqlalchemy.orm import Session
 
 from app.cards.contacts import ContactInvalid, EmailReader, normalize_email
 from app.cards.models import Card, Customer
-from app.imports import bulk, sheet
-from app.imports.checks import check_row
-from app.merchants.models import Program
+from app.imports import sheet, writes
+from app.imports.checks import RowTerms, check_row
 from app.web import imports as import_views
 from tests.conftest import Api
 from tests.test_imports import HEADER, csv_post, written
@@ -119,7 +118,7 @@ def test_an_import_that_meets_a_concurrent_change_is_a_conflict_and_writes_nothi
     card = api.post(f"/api/v1/programs/{shop['id']}/cards",
                     {"name": "Ira", "email": "ira@example.com"}).get_json()
     # As if another enrolment took the id (or a number) between the reads and the writes.
-    monkeypatch.setattr(bulk, "_new_ids", lambda session, table, count: [card["id"]] * count)
+    monkeypatch.setattr(writes, "_new_ids", lambda session, table, count: [card["id"]] * count)
     before = written(session)
     response = csv_post(api, shop["id"], HEADER + "Olena;;olena@example.com;;yes;A1;30\n")
     assert (response.status_code, response.get_json()["code"]) == (409, "import_conflict")
@@ -162,7 +161,7 @@ _SHEET_BYTES = st.one_of(
 @given(data=_SHEET_BYTES)
 def test_any_bytes_are_read_as_rows_with_their_problems_or_refused_as_no_csv(
         data: bytes) -> None:
-    program = Program(kind="points", contact="either", country="UA", merchant_id=1)
+    terms = RowTerms(country="UA", contact="either", kind="points")
     try:
         read = sheet.read_sheet(data)
     except sheet.CsvUnreadable as refused:
@@ -170,7 +169,7 @@ def test_any_bytes_are_read_as_rows_with_their_problems_or_refused_as_no_csv(
         return
     reader = EmailReader()
     for row in read.rows:
-        checked = check_row(program, row, today=date(2026, 12, 4), email_reader=reader)
+        checked = check_row(terms, row, today=date(2026, 12, 4), email_reader=reader)
         assert (checked.candidate is None) == bool(checked.faults)
         for fault in checked.faults:
             assert fault.row == row.row and fault.field in set(sheet.Column)

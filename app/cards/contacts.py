@@ -17,12 +17,13 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from app.errors import Invalid
-from app.merchants.models import ContactRule, Program
+from app.merchants.models import ContactRule
 
 EARLIEST_BIRTHDAY = date(1900, 1, 1)
 
@@ -123,7 +124,17 @@ def normalize_phone(value: str | None, country: str | None) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def read_contact(program: Program, *, email: str | None, phone: str | None,
+class ContactSettings(Protocol):
+    """What the contact rules read of a program (``Program``, or a copy of its values)."""
+
+    @property
+    def country(self) -> str | None: ...
+
+    @property
+    def contact(self) -> str: ...
+
+
+def read_contact(program: ContactSettings, *, email: str | None, phone: str | None,
                  email_reader: Callable[[str | None], str | None] = normalize_email
                  ) -> Contact:
     """The contact the program's rule asks for, normalized; ``ContactInvalid`` naming

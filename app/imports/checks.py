@@ -110,12 +110,26 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class RowTerms:
+    """What the checks read of the program, copied from it, so that a file is checked
+    holding no transaction (on SQLite, no write lock) while its rows are read."""
+
+    country: str | None
+    contact: str
+    kind: str
+
+    @classmethod
+    def of(cls, program: Program) -> RowTerms:
+        return cls(country=program.country, contact=program.contact, kind=program.kind)
+
+
+@dataclass(frozen=True)
 class Checked:
     candidate: Candidate | None  # None when the row has faults
     faults: list[RowFault]
 
 
-def check_row(program: Program, sheet_row: SheetRow, *, today: date,
+def check_row(terms: RowTerms, sheet_row: SheetRow, *, today: date,
               email_reader: EmailReader) -> Checked:
     """The row as a candidate, or every fault of it (``email_reader``: one per file)."""
     cells, row = sheet_row.cells, sheet_row.row
@@ -128,10 +142,10 @@ def check_row(program: Program, sheet_row: SheetRow, *, today: date,
         faults.append(RowFault(row, Column.NAME, RowProblem.NAME_MISSING))
     elif len(name) > NAME_MAX_LENGTH:
         faults.append(RowFault(row, Column.NAME, RowProblem.TOO_LONG))
-    email, phone = _contact(program, cells, row, faults, email_reader)
+    email, phone = _contact(terms, cells, row, faults, email_reader)
     birthday = _birthday(cells.get(Column.BIRTHDAY, ""), row, today, faults)
     consent = _consent(cells.get(Column.CONSENT, ""), row, faults)
-    balance = _balance(program, cells.get(Column.BALANCE, ""), row, faults)
+    balance = _balance(terms, cells.get(Column.BALANCE, ""), row, faults)
     old_number = None
     if cells.get(Column.OLD_NUMBER):
         old_number = legacy_number(cells[Column.OLD_NUMBER])
@@ -151,11 +165,11 @@ def _text_problem(value: str) -> RowProblem | None:
     return None
 
 
-def _contact(program: Program, cells: Mapping[Column, str], row: int,
+def _contact(terms: RowTerms, cells: Mapping[Column, str], row: int,
              faults: list[RowFault], email_reader: EmailReader
              ) -> tuple[str | None, str | None]:
     try:
-        contact = read_contact(program, email=cells.get(Column.EMAIL) or None,
+        contact = read_contact(terms, email=cells.get(Column.EMAIL) or None,
                                phone=cells.get(Column.PHONE) or None,
                                email_reader=email_reader)
     except ContactInvalid as invalid:
@@ -188,7 +202,7 @@ def _consent(text: str, row: int, faults: list[RowFault]) -> bool:
     return False
 
 
-def _balance(program: Program, text: str, row: int, faults: list[RowFault]) -> int:
+def _balance(terms: RowTerms, text: str, row: int, faults: list[RowFault]) -> int:
     written = _THOUSANDS.sub("", text)  # "1 200" as a spreadsheet may format it
     if not written:
         return 0
@@ -204,7 +218,7 @@ def _balance(program: Program, text: str, row: int, faults: list[RowFault]) -> i
     if negative and value:
         faults.append(RowFault(row, Column.BALANCE, RowProblem.BALANCE_NEGATIVE))
         return 0
-    if value and program.kind != "points":
+    if value and terms.kind != "points":
         faults.append(RowFault(row, Column.BALANCE, RowProblem.BALANCE_NOT_POINTS))
         return 0
     return value

@@ -19,10 +19,10 @@ from app.cards.audit import Who
 from app.cards.contacts import EmailReader
 from app.clock import utcnow
 from app.errors import Conflict, Invalid
-from app.imports.bulk import Written, write
-from app.imports.checks import Candidate, RowFault, check_row
+from app.imports.checks import Candidate, RowFault, RowTerms, check_row
 from app.imports.plan import Outcome, Planned, plan
 from app.imports.sheet import read_sheet
+from app.imports.writes import Written, write
 from app.merchants.models import Program
 from app.points.postings import Actor, audit
 from app.problem_codes import ProblemCode
@@ -120,12 +120,14 @@ def import_customers(session: Session, *, program: Program, data: bytes, actor: 
 
 def _preview(session: Session, program: Program, data: bytes) -> Preview:
     sheet = read_sheet(data)
+    terms = RowTerms.of(program)
+    session.rollback()  # the rows are checked holding no transaction (SQLite: its lock)
     today = utcnow().date()
     email_reader = EmailReader()
     candidates: list[Candidate] = []
     faults: list[RowFault] = []
     for row in sheet.rows:
-        checked = check_row(program, row, today=today, email_reader=email_reader)
+        checked = check_row(terms, row, today=today, email_reader=email_reader)
         faults += checked.faults
         if checked.candidate is not None:
             candidates.append(checked.candidate)
