@@ -79,6 +79,12 @@ class PayloadTooLarge(Problem):
     title = "Payload too large"
 
 
+class UnsupportedMediaType(Problem):
+    status = 415
+    code = ProblemCode.UNSUPPORTED_MEDIA_TYPE
+    title = "Unsupported media type"
+
+
 class Invalid(Problem):
     """The request was understood but a field is wrong; ``errors`` names each field."""
 

@@ -116,6 +116,18 @@ class ProblemCode(StrEnum):
     OFFER_NOT_STARTED = "offer_not_started", 409, "publishing an offer before it starts"
     OFFER_ENDED = "offer_ended", 409, "publishing an offer that has ended"
 
+    # Importing customers from a CSV file.
+    CSV_UNREADABLE = "csv_unreadable", 422, (
+        "an import's body is not a CSV table: binary, no header naming a `name` column, two "
+        "columns of one meaning, a cell over 128 KiB, more than 100,000 rows")
+    IMPORT_HAS_PROBLEMS = "import_has_problems", 422, (
+        "importing a file some rows of which have problems, without `skip_invalid=true`; "
+        "`errors` lists each (row, field, code); nothing was imported")
+    IMPORT_CONFLICT = "import_conflict", 409, (
+        "the customers or numbers of an import changed while it was written; nothing was "
+        "imported")
+    IMPORT_TOO_LARGE = "import_too_large", 413, "an import's body is over 16 MiB"
+
     # Customers' links and Google.
     LINK_GONE = "link_gone", 410, "a card recovery link used or expired"
     GOOGLE_KEYS_UNAVAILABLE = "google_keys_unavailable", 503, (

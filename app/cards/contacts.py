@@ -14,14 +14,16 @@ phone is E.164, read with the program's country when it has no country code
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from typing import Protocol
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
 from app.errors import Invalid
-from app.merchants.models import ContactRule, Program
+from app.merchants.models import ContactRule
 
 EARLIEST_BIRTHDAY = date(1900, 1, 1)
 
@@ -81,6 +83,33 @@ def normalize_email(value: str | None) -> str | None:
     return result.normalized.lower()
 
 
+class EmailReader:
+    """``normalize_email`` for many addresses (an import's), each distinct domain checked
+    once: an address at a domain that passed is checked with a stand-in domain for its
+    local part, and given the domain as it was normalized then. The answers are
+    ``normalize_email``'s (a long address is checked in full, for the length limits)."""
+
+    STAND_IN = "a.io"
+    CHECKED_IN_FULL_FROM = 200  # characters: near email_validator's length limits
+
+    def __init__(self) -> None:
+        self._domains: dict[str, str] = {}  # as written -> as normalized
+
+    def __call__(self, value: str | None) -> str | None:
+        if not value:
+            return None
+        local, _, domain = value.rpartition("@")
+        known = self._domains.get(domain)
+        if known is None or not local or len(value) >= self.CHECKED_IN_FULL_FROM:
+            normalized = normalize_email(value)
+            assert normalized is not None
+            self._domains.setdefault(domain, normalized.rpartition("@")[2])
+            return normalized
+        checked = normalize_email(f"{local}@{self.STAND_IN}")
+        assert checked is not None
+        return f"{checked.rpartition('@')[0]}@{known}"
+
+
 def normalize_phone(value: str | None, country: str | None) -> str | None:
     """The phone in E.164, read with ``country`` when it has no country code; None for
     none; ``ContactInvalid`` if it is no valid number."""
@@ -95,13 +124,26 @@ def normalize_phone(value: str | None, country: str | None) -> str | None:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def read_contact(program: Program, *, email: str | None, phone: str | None) -> Contact:
+class ContactSettings(Protocol):
+    """What the contact rules read of a program (``Program``, or a copy of its values)."""
+
+    @property
+    def country(self) -> str | None: ...
+
+    @property
+    def contact(self) -> str: ...
+
+
+def read_contact(program: ContactSettings, *, email: str | None, phone: str | None,
+                 email_reader: Callable[[str | None], str | None] = normalize_email
+                 ) -> Contact:
     """The contact the program's rule asks for, normalized; ``ContactInvalid`` naming
-    every wrong field at once."""
+    every wrong field at once. ``email_reader`` normalizes the email (``EmailReader``
+    does it faster for many)."""
     faults: dict[str, Fault] = {}
     normalized: dict[str, str | None] = {"email": None, "phone": None}
     for field, value, normalize in (
-            ("email", email, normalize_email),
+            ("email", email, email_reader),
             ("phone", phone, lambda text: normalize_phone(text, program.country))):
         try:
             normalized[field] = normalize(value)

@@ -35,6 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.cards.attribution import SOURCE_MAX_LENGTH
+from app.cards.numbers import LEGACY_NUMBER_MAX_LENGTH
 from app.clock import utcnow
 from app.db import Base
 from app.merchants.models import Program
@@ -147,6 +148,28 @@ class Card(Base):
     def pass_voided(self) -> bool:
         """Whether its passes show as void: blocked by the merchant, or deleted."""
         return self.status != CardStatus.ACTIVE
+
+
+class LegacyCardNumber(Base):
+    """A number the customer's card had in the merchant's previous program (a plastic card,
+    a spreadsheet), brought by an import: the till finds the card by it when no card of the
+    merchant has that number (``app.cards.service.card_by_scan``). Stored as
+    ``app.cards.numbers.legacy_number`` normalizes it; one card per number in a program
+    (the import also keeps it to one card per merchant)."""
+
+    __tablename__ = "legacy_card_numbers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    number: Mapped[str] = mapped_column(String(LEGACY_NUMBER_MAX_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("program_id", "number", name="uq_legacy_card_numbers_program_number"),
+        Index("ix_legacy_card_numbers_merchant_number", "merchant_id", "number"),
+    )
 
 
 class CardRecoveryLink(Base):

@@ -4,6 +4,9 @@ The barcode message is the card number followed by an 8-digit keyed MAC, all dig
 that it stays compact in every symbology (Code 128 set C, QR numeric mode) and cannot be
 forged from a number read off someone's card. A cashier may still type the bare number:
 the check digit catches typos.
+
+A card imported from the merchant's previous program may also keep the number it had
+there (``legacy_number``: what the till looks for when no card has the number read).
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ import secrets
 
 NUMBER_LENGTH = 12
 MAC_DIGITS = 8
+LEGACY_NUMBER_MAX_LENGTH = 32
+LEGACY_NUMBER_RULE = (f"1 to {LEGACY_NUMBER_MAX_LENGTH} letters and digits (spaces and "
+                      "dashes are left out)")
 
 
 def luhn_check_digit(payload: str) -> str:
@@ -53,7 +59,7 @@ def barcode_message(number: str, secret: bytes) -> str:
 
 def number_from_scan(scanned: str, secret: bytes) -> str | None:
     """The card number a scanned barcode or a typed number stands for, or None."""
-    text = "".join(scanned.split()).replace("-", "")
+    text = _compact(scanned)
     if len(text) == NUMBER_LENGTH:
         return text if is_valid_number(text) else None
     if len(text) == NUMBER_LENGTH + MAC_DIGITS and text.isascii() and text.isdigit():
@@ -62,3 +68,19 @@ def number_from_scan(scanned: str, secret: bytes) -> str | None:
                                                            text[NUMBER_LENGTH:]):
             return number
     return None
+
+
+def _compact(text: str) -> str:
+    """What a cashier typed or a scanner read, without spaces and dashes."""
+    return "".join(text.split()).replace("-", "")
+
+
+def legacy_number(text: str) -> str | None:
+    """An old card number as stored and looked for: spaces and dashes left out, letters
+    upper-cased; None when what is left is not 1 to ``LEGACY_NUMBER_MAX_LENGTH`` ASCII
+    letters and digits."""
+    compact = _compact(text).upper()
+    if not (0 < len(compact) <= LEGACY_NUMBER_MAX_LENGTH and compact.isascii()
+            and compact.isalnum()):
+        return None
+    return compact

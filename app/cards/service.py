@@ -16,13 +16,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.cards.contacts import Contact, read_contact
-from app.cards.models import Card, Customer
-from app.cards.numbers import new_card_number, number_from_scan
+from app.cards.models import Card, Customer, LegacyCardNumber
+from app.cards.numbers import legacy_number, new_card_number, number_from_scan
 from app.cards.schemas import EnrolmentInput
 from app.clock import utcnow
 from app.errors import Invalid, NotFound
 from app.i18n import LOCALES
-from app.merchants.models import Program
+from app.merchants.models import ApiKey, Program
 from app.outbox.messages import pass_changed, queue_pass_update
 from app.points.postings import Actor, post, program_rules
 from app.points.rules import tier_for
@@ -160,10 +160,15 @@ def new_authentication_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def starting_tier(program: Program) -> str | None:
+    """The tier a new card of the program starts in (None: the program has none)."""
+    first_tier = tier_for(program_rules(program).tiers, 0)
+    return first_tier.name if first_tier is not None else None
+
+
 def _welcome(session: Session, card: Card, program: Program) -> None:
     rules = program_rules(program)
-    first_tier = tier_for(rules.tiers, 0)
-    card.tier = first_tier.name if first_tier is not None else None
+    card.tier = starting_tier(program)
     if rules.kind == "points" and rules.welcome_points:
         post(session, card, Actor(merchant_id=program.merchant_id), kind="welcome",
              points=rules.welcome_points, reason="welcome")
@@ -188,12 +193,44 @@ def card_by_serial(session: Session, serial_number: str) -> Card | None:
 
 
 def card_by_scan(session: Session, *, merchant_id: int, scanned: str, secret: bytes) -> Card:
+    """The merchant's card with the barcode or number scanned or typed; failing that, the
+    card that had it as its old number (an import's, ``LegacyCardNumber``)."""
     number = number_from_scan(scanned, secret)
     card = None
     if number is not None:
         card = session.scalar(select(Card).where(Card.number == number,
                                                  Card.merchant_id == merchant_id))
     if card is None:
+        card = card_by_legacy_number(session, merchant_id=merchant_id, scanned=scanned)
+    if card is None:
         raise NotFound("No card of yours has this barcode or number.",
                        code=ProblemCode.UNKNOWN_BARCODE)
     return card
+
+
+def number_by_legacy_number(session: Session, *, api_key_prefix: str, scanned: str
+                            ) -> str | None:
+    """For the counter's purchase, which reads the key with the card (the caller checks
+    the key after): the number of the card that had ``scanned`` as its old number at the
+    merchant whose key has ``api_key_prefix``, or None."""
+    old = legacy_number(scanned)
+    if old is None:
+        return None
+    return session.scalar(
+        select(Card.number).join(LegacyCardNumber, LegacyCardNumber.card_id == Card.id)
+        .join(ApiKey, ApiKey.merchant_id == LegacyCardNumber.merchant_id)
+        .where(ApiKey.prefix == api_key_prefix, LegacyCardNumber.number == old)
+        .order_by(LegacyCardNumber.id).limit(1))
+
+
+def card_by_legacy_number(session: Session, *, merchant_id: int, scanned: str
+                          ) -> Card | None:
+    """The merchant's card that had ``scanned`` as its number in the program it was
+    imported from, or None (the earliest such, should two programs share one)."""
+    old = legacy_number(scanned)
+    if old is None:
+        return None
+    return session.scalar(
+        select(Card).join(LegacyCardNumber, LegacyCardNumber.card_id == Card.id)
+        .where(LegacyCardNumber.merchant_id == merchant_id, LegacyCardNumber.number == old)
+        .order_by(LegacyCardNumber.id).limit(1))

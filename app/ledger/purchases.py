@@ -35,6 +35,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.cards.numbers import number_from_scan
+from app.cards.service import number_by_legacy_number
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound, Problem, TooMany
 from app.ledger import fraud
@@ -126,12 +127,27 @@ def record_purchase(session: Callable[[], Session], *, lane: Lane,
     """The purchase, recorded; ``admit`` checks the key with what the first statement read
     (one round trip less than reading it first: see ``app.web.auth``). ``session`` makes
     (or gets) the request's session, for the few purchases that need one."""
+    lazy_session = LazySession(session)
     number = number_from_scan(data.barcode, secret)
-    if number is None:
+    if number is not None:
+        try:
+            return _record(lazy_session, lane, Asked(presented, admit, data, number, key,
+                                                     fingerprint))
+        except NotFound as missed:
+            if missed.code != ProblemCode.UNKNOWN_BARCODE:
+                raise
+    # Only when no card has the number: a card imported with its old number
+    # (``app.cards.service.card_by_scan`` does the same for the lookup).
+    old = number_by_legacy_number(lazy_session(), api_key_prefix=presented.prefix,
+                                  scanned=data.barcode)
+    if old is None or old == number:
         raise NotFound("No card of yours has this barcode or number.",
                        code=ProblemCode.UNKNOWN_BARCODE)
-    asked = Asked(presented, admit, data, number, key, fingerprint)
-    lazy_session = LazySession(session)
+    return _record(lazy_session, lane, Asked(presented, admit, data, old, key, fingerprint))
+
+
+def _record(lazy_session: LazySession, lane: Lane, asked: Asked) -> Answer:
+    """The purchase of the card numbered ``asked.number`` (see ``record_purchase``)."""
     with Raw.thread_connection(lane.held, lazy_session) as raw:
         # Without the card's lock first on PostgreSQL, then with it; at most one more run
         # to replay an answer that another request with the key stored meanwhile.

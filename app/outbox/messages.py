@@ -21,6 +21,8 @@ from typing import Any, Protocol, cast
 from sqlalchemy import Table, insert, text
 from sqlalchemy.orm import Session
 
+from app.bulk import insert_rows
+from app.clock import utcnow
 from app.outbox.models import Mail, OutboxMessage
 from app.outbox.wakeups import PENDING_WAKE
 
@@ -77,6 +79,21 @@ def queue_pass_update(session: Session, *, merchant_id: int, card_id: int, pass_
     session.execute(_INSERT_MESSAGE, {
         "merchant_id": merchant_id, "card_id": card_id, "topic": TOPIC_PASS_UPDATED,
         "payload": pass_update_payload(pass_version=pass_version, reason=reason, **detail)})
+    wake_after_commit(session)
+
+
+def queue_pass_updates(session: Session, *, merchant_id: int, card_ids: list[int],
+                       pass_version: int, reason: str) -> None:
+    """``queue_pass_update`` for many cards at one version (new ones: an import), in one
+    bulk statement (``app.bulk``)."""
+    if not card_ids:
+        return
+    payload = pass_update_payload(pass_version=pass_version, reason=reason)
+    now = utcnow()
+    insert_rows(session, cast(Table, OutboxMessage.__table__), [
+        {"merchant_id": merchant_id, "card_id": card_id, "program_id": None,
+         "topic": TOPIC_PASS_UPDATED, "payload": payload, "status": "pending", "attempts": 0,
+         "available_at": now, "created_at": now} for card_id in card_ids])
     wake_after_commit(session)
 
 

@@ -15,6 +15,7 @@ def register_web(app: Flask) -> None:
         apple_ws,
         card_page,
         google,
+        imports,
         offers,
         operations,
         pos,
@@ -48,6 +49,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(posters.blueprint, url_prefix="/api")
     app.register_blueprint(pushes.blueprint, url_prefix="/api")
     app.register_blueprint(offers.blueprint, url_prefix="/api")
+    app.register_blueprint(imports.blueprint, url_prefix="/api")
     app.register_blueprint(google.blueprint, url_prefix="/google")
     google.init_app(app)
     app.register_blueprint(public.blueprint)

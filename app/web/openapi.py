@@ -71,6 +71,9 @@ class Op:
     query: tuple[dict[str, Any], ...] = ()
     query_refused: bool = True  # a query parameter out of its schema is a 422
     refusals: tuple[Refusal, ...] = ()
+    # What a body over the size limit is answered (an import's limit is its own).
+    too_large: tuple[ProblemCode, str] = (ProblemCode.PAYLOAD_TOO_LARGE,
+                                          "the body is over 4 MiB")
     note: str | None = None  # said after the roles in the operation's description
 
 
@@ -146,7 +149,7 @@ def _refusals(op: Op, roles: tuple[str, ...], has_id: bool) -> dict[str, Any]:
     if has_id:
         add(ProblemCode.NOT_FOUND, "the id is not the merchant's")
     if op.body is not None or op.raw_body is not None:
-        add(ProblemCode.PAYLOAD_TOO_LARGE, "the body is over 4 MiB")
+        add(*op.too_large)
     if op.body is not None:
         add(ProblemCode.INVALID, "a field of the body (errors names each)")
     if op.query and op.query_refused:

@@ -206,6 +206,21 @@ def _mail_schema() -> dict[str, Any]:
         "last_error": nullable("string")})
 
 
+def _import_preview_schema() -> dict[str, Any]:
+    problem = record({"row": INTEGER, "field": STRING, "code": STRING, "message": STRING,
+                      "of_row": {**INTEGER, "description": "the earlier row a duplicate "
+                                                           "repeats"}}, optional=("of_row",))
+    outcome = record({"row": INTEGER,
+                      "outcome": {"enum": ["new_customer", "new_card", "matched"]}})
+    return record({
+        **{name: INTEGER for name in ("rows", "valid_rows", "problem_rows", "new_customers",
+                                       "new_cards", "matched", "points")},
+        "columns": {"type": "array", "items": STRING},
+        "ignored_columns": {"type": "array", "items": STRING},
+        "problems": {"type": "array", "items": problem},
+        "outcomes": {"type": "array", "items": outcome}})
+
+
 def response_schemas() -> dict[str, Any]:
     return {
         "Problem": _problem_schema(), "LocalizedText": _localized_text_schema(),
@@ -228,6 +243,10 @@ def response_schemas() -> dict[str, Any]:
         "Published": record({"cards": INTEGER}),
         "CardLink": record({"card_url": STRING}),
         "Deliveries": _deliveries_schema(), "Requeued": record({"requeued": INTEGER}),
+        "ImportPreview": _import_preview_schema(),
+        "ImportSummary": record({name: INTEGER for name in (
+            "rows", "skipped_rows", "matched", "created_customers", "created_cards",
+            "old_numbers", "points", "consents_given")}),
         "PushCounts": record({"pending": INTEGER, "failed": INTEGER, "delivered": INTEGER,
                               "devices": INTEGER}),
     }
