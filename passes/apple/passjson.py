@@ -213,8 +213,7 @@ def _reward_field(card: PassCard, design: PassDesign, say: _Sayer) -> Field:
     never announced). One key for both, so that earning a reward is a change of this
     field, which Wallet announces, and not a field appearing, which it does not."""
     if card.rewards:
-        reward = say("value.reward")
-        value = reward if card.rewards == 1 else f"{reward} × {card.rewards}"
+        value = say("value.rewards") if card.rewards > 1 else say("value.reward")
         return _changing_field("reward", value, say)
     label = say("value.reward") if design.reward_text.strip() else say("label.reward")
     return {"key": "reward", "label": label, "value": say("value.reward_step")}

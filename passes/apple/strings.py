@@ -67,10 +67,7 @@ def design_phrases(design: PassDesign) -> dict[str, dict[str, str]]:
     for phrase_id, name in (*_KIND_LABELS[design.kind].items(), *_CARD_LABELS.items()):
         phrases[phrase_id] = label_phrase(design, name)
     phrases["change.offers"] = dict.fromkeys(locales, CHANGE_OFFERS)
-    if design.reward_text.strip():
-        phrases["value.reward"] = {design.primary_locale: design.reward_text.strip()}
-    else:
-        phrases["value.reward"] = label_phrase(design, "reward_default")
+    phrases["value.reward"] = reward_names(design)
     for text_id in TEXT_IDS:
         texts = given_texts(design, design.texts.get(text_id, {}))
         if texts:
@@ -86,14 +83,28 @@ def design_phrases(design: PassDesign) -> dict[str, dict[str, str]]:
     return phrases
 
 
+def reward_names(design: PassDesign) -> dict[str, str]:
+    """What a completed stamp card earns, in each language there is a name in: the
+    program's reward (translated by the design's ``names["reward"]``), else the labels'
+    word for a reward."""
+    if not design.reward_text.strip():
+        return label_phrase(design, "reward_default")
+    return {**given_texts(design, design.names.get("reward", {})),
+            design.primary_locale: design.reward_text.strip()}
+
+
 def card_phrases(card: PassCard, design: PassDesign) -> dict[str, dict[str, str]]:
     """The localizable strings of one card beyond its design's: a stamp card's next step
-    (when no reward waits) and its offers' titles, on the front in one line and on the
-    back one a line, each in every language it was written in."""
+    (when no reward waits) or its rewards when more than one waits ("Free coffee × 2"),
+    and its offers' titles, on the front in one line and on the back one a line, each in
+    every language it was written in."""
     phrases: dict[str, dict[str, str]] = {}
     missing = stamps_missing(card, design)
     if missing:
         phrases["value.reward_step"] = dict(design.reward_steps[missing])
+    if card.rewards > 1:
+        phrases["value.rewards"] = {locale: f"{name} × {card.rewards}"
+                                    for locale, name in reward_names(design).items()}
     offers = [texts for texts in (given_texts(design, offer) for offer in card.offers) if texts]
     if offers:
         # An offer not written in a language reads in the primary one there.

@@ -450,3 +450,18 @@ def test_design_texts_are_frozen_copies(make_design: MakeDesign) -> None:
 def test_designs_are_hashable_and_equal_by_value(make_design: MakeDesign) -> None:
     assert make_design() == make_design()
     assert hash(make_design()) == hash(make_design())
+
+
+def test_a_tier_and_next_step_that_miss_the_front_are_on_the_back(
+    make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
+) -> None:
+    design = make_design(kind="stamps", stamps_required=8, logo_text="Кавʼярня «Зерно на Подолі»",
+                         tier_names=("Bronze", "Platinum"))
+    card = make_card(stamps=3, tier="Bronze", next_step="Spend 1,200 UAH more for Platinum")
+    document = build_pass_json(card, design, identity)
+    front = [field["key"] for name in ("headerFields", "secondaryFields", "auxiliaryFields")
+             for field in document["storeCard"].get(name, [])]
+    assert front == ["reward"]
+    back = fields_of(document, "backFields")
+    assert back["tier"]["value"] == "Bronze"
+    assert back["next"]["value"] == "Spend 1,200 UAH more for Platinum"

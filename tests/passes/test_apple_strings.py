@@ -201,6 +201,24 @@ def test_a_card_without_phrases_of_its_own_shares_its_designs_strings(
     assert offered["ru.lproj/pass.strings"] != plain["ru.lproj/pass.strings"]
 
 
+def test_a_reward_named_per_language_reads_in_each_even_two_of_them(
+    make_design: MakeDesign, make_card: MakeCard, identity: SigningIdentity,
+    read_strings: ReadStrings,
+) -> None:
+    design = make_design(kind="stamps", stamps_required=8, reward_text="Free coffee",
+                         names={"reward": {"en": "Free coffee", "uk": "Безкоштовна кава"}})
+    card = make_card(stamps=0, rewards=2, offers=())
+    reward = next(field for field in build_pass_json(card, design, identity)["storeCard"][
+        "secondaryFields"] if field["key"] == "reward")
+    files = unzip(PassPackager(identity).package(card, design))
+    strings = read_strings(files["uk.lproj/pass.strings"])
+    assert reward["value"] == "Free coffee × 2"
+    assert strings["Free coffee × 2"] == "Безкоштовна кава × 2"
+    assert strings["Free coffee"] == "Безкоштовна кава"
+    # No Russian name: a Russian phone reads the primary one, as Wallet does without a key.
+    assert "Free coffee × 2" not in read_strings(files["ru.lproj/pass.strings"])
+
+
 def test_relevant_text_is_in_each_locales_strings(
     make_design: MakeDesign, identity: SigningIdentity, card: PassCard,
     read_strings: ReadStrings,
