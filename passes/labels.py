@@ -89,3 +89,9 @@ def check_reward_steps(steps: Mapping[int, Mapping[str, str]], locales: tuple[st
             text = texts.get(locale)
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"reward_steps[{missing}] has no {locale!r} sentence")
+
+
+def stamps_missing(stamps_required: int, stamps: int) -> int:
+    """How many stamps a card holding ``stamps`` lacks for its reward: the key of the
+    sentence ``reward_steps`` holds for it (1 to ``stamps_required``)."""
+    return max(1, min(stamps_required, stamps_required - stamps))

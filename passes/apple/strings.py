@@ -11,8 +11,8 @@ device language matches no ``.lproj`` folder Wallet picks one arbitrarily.
 The words come from the caller: the design's labels (:mod:`passes.labels`), the
 program's texts and names, the locations' texts, and per card its offers' titles and a
 stamp card's next step (:func:`card_phrases`). A design's phrases are written once
-(:func:`design_phrases`); a card's own are added after them (:func:`render_strings`
-with ``extra``), so a card with none shares its design's files.
+(:func:`design_phrases`); a card's own are added after them (:func:`extend_strings`),
+so a card with none shares its design's files.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from passes.apple.model import MAX_LOCATIONS, TEXT_IDS, PassCard, PassDesign
+from passes.labels import stamps_missing
 
 Phrases = Mapping[str, Mapping[str, str]]
 """phrase id -> {locale: text}; the design's primary locale is always present."""
@@ -99,8 +100,8 @@ def card_phrases(card: PassCard, design: PassDesign) -> dict[str, dict[str, str]
     and its offers' titles, on the front in one line and on the back one a line, each in
     every language it was written in."""
     phrases: dict[str, dict[str, str]] = {}
-    missing = stamps_missing(card, design)
-    if missing:
+    if design.kind == "stamps" and not card.rewards:
+        missing = stamps_missing(design.stamps_required or 1, card.stamps)
         phrases["value.reward_step"] = dict(design.reward_steps[missing])
     if card.rewards > 1:
         phrases["value.rewards"] = {locale: f"{name} × {card.rewards}"
@@ -115,15 +116,6 @@ def card_phrases(card: PassCard, design: PassDesign) -> dict[str, dict[str, str]
         phrases["value.offers_now"] = {locale: "\n".join(titles)
                                        for locale, titles in lines.items()}
     return phrases
-
-
-def stamps_missing(card: PassCard, design: PassDesign) -> int:
-    """How many stamps a stamp card lacks for its next reward; 0 when a reward waits or
-    the design counts points."""
-    if design.kind != "stamps" or card.rewards:
-        return 0
-    required = design.stamps_required or 1
-    return max(1, min(required, required - card.stamps))
 
 
 def given_texts(design: PassDesign, given: Mapping[str, str]) -> dict[str, str]:

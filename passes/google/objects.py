@@ -29,6 +29,7 @@ from passes.google.model import (
     GoogleProgram,
     check_google_id,
 )
+from passes.labels import stamps_missing
 
 JsonObject = dict[str, Any]
 
@@ -295,8 +296,7 @@ def _reward_step(program: GoogleProgram, card: GoogleCard) -> JsonObject | None:
     sentence does not fit beside the stamps."""
     if program.kind != "stamps" or card.rewards:
         return None
-    required = program.stamps_required or 1
-    texts = program.reward_steps[max(1, min(required, required - card.stamps))]
+    texts = program.reward_steps[stamps_missing(program.stamps_required or 1, card.stamps)]
     body = texts.get(card.locale or "", texts[program.primary_locale])
     module = _module("reward", body, program, card)
     module["localizedBody"] = localized_string(texts, program.locales)
