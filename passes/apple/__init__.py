@@ -31,13 +31,13 @@ from passes.apple.model import Colors, PassCard, PassDesign, PassLocation
 from passes.apple.package import (
     MEDIA_TYPE,
     DesignParts,
-    PassPackager,
     PreparedDesign,
     PreparedFile,
     build_package,
     prepare_design,
     prepare_parts,
 )
+from passes.apple.packager import PassPackager
 from passes.apple.passjson import build_pass_json
 from passes.apple.signing import sign_manifest
 from passes.labels import PassLabels

@@ -30,6 +30,7 @@ from passes.apple import (
     prepare_design,
 )
 from passes.apple import package as package_module
+from passes.apple import packager as packager_module
 from passes.apple.passjson import serialize_pass_json
 
 CheckManifest = Callable[[Mapping[str, bytes]], list[str]]
@@ -322,7 +323,7 @@ def test_concurrent_requests_prepare_a_design_once(
         calls.append(design.design_key)
         return real_prepare(design, **options)
 
-    monkeypatch.setattr(package_module, "prepare_design", counting_prepare)
+    monkeypatch.setattr(packager_module, "prepare_design", counting_prepare)
     packager = PassPackager(identity)
     start = threading.Barrier(8)
     results: list[bytes] = []
