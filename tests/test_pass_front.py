@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card
 from app.wallet.facts import card_facts
 from app.wallet.google_shapes import google_card
+from app.wallet.labels import label_set, reward_steps
 from passes.google import GoogleProgram
 from passes.google.objects import object_patch
 from tests.conftest import Api
@@ -61,8 +62,8 @@ def test_after_the_eighth_stamp_the_pass_shows_the_free_coffee_and_announces_it(
         buy(api, card, 5_000)
     before = the_pass(client, card)
     assert pass_field(before, "stamps")["value"] == "7/8"
-    assert pass_field(before, "reward") == {"key": "reward", "label": "Stamps to your reward",
-                                            "value": 1}
+    assert pass_field(before, "reward") == {"key": "reward", "label": "Free coffee",
+                                            "value": "1 more stamp to your reward"}
     assert buy(api, card, 5_000)["rewards"] == 1
     after = the_pass(client, card)
     stamps, reward = pass_field(after, "stamps"), pass_field(after, "reward")
@@ -74,8 +75,8 @@ def test_after_the_eighth_stamp_the_pass_shows_the_free_coffee_and_announces_it(
 
     buy(api, card, 5_000, redeem_rewards=1)  # the coffee is handed over, a stamp is added
     used = the_pass(client, card)
-    assert pass_field(used, "reward") == {"key": "reward", "label": "Stamps to your reward",
-                                          "value": 7}
+    assert pass_field(used, "reward") == {"key": "reward", "label": "Free coffee",
+                                          "value": "7 more stamps to your reward"}
     assert pass_field(used, "stamps")["value"] == "1/8"
 
 
@@ -119,13 +120,15 @@ def test_the_google_object_shows_the_reward_the_next_tier_and_the_movements(
     tiered = enroll(api, program, "Sam Taylor", "en")
     buy(api, tiered, 100_000)
     session.rollback()
+    card = session.get(Card, stamps["id"])
+    assert card is not None
     google = GoogleProgram(issuer_id="3388000000012345678", class_suffix="bean",
                            issuer_name="Bean", program_name="Bean There",
                            logo_url="https://cards.example.test/logo.png",
                            background_color="#112233", locales=("en",), kind="stamps",
-                           stamps_required=8, reward_text="Free coffee")
-    card = session.get(Card, stamps["id"])
-    assert card is not None
+                           stamps_required=8, reward_text="Free coffee",
+                           labels=label_set(("en",)),
+                           reward_steps=reward_steps(card.program, ("en",)))
     view = google_card(card, barcode_message="x", customer_url="https://c.example/c/1",
                        facts=card_facts(session, card))
     patch = object_patch(google, view)

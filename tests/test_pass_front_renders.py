@@ -53,6 +53,7 @@ class Case:
     row: dict[str, str] = field(default_factory=dict)
     logo: bytes | None = None
     strip: bytes | None = None
+    phone: str | None = None  # the phone's language, when not the holder's
 
 
 def wordmark() -> bytes:
@@ -102,11 +103,20 @@ CASES = [
                               "reward_text": "Бесплатный кофе", "currency": "UAH",
                               "locales": ["ru", "uk", "en"], "colors": GREEN},
          "Иван Петров", "ru", [5_000] * 3, "3/8",
-         {"reward": "5", "member": "Иван Петров"}),
+         {"reward": "Ещё 5 штампов до подарка", "reward.label": "БЕСПЛАТНЫЙ КОФЕ"}),
     Case("stamps-midway-en", {"name": "Bean There", "kind": "stamps", "stamps_required": 10,
                               "reward_text": "Free coffee", "currency": "UAH",
                               "locales": ["en"], "colors": GREEN},
-         "Sam Taylor", "en", [5_000] * 6, "6/10", {"reward": "4"}),
+         "Sam Taylor", "en", [5_000] * 6, "6/10",
+         {"reward": "4 more stamps to your reward", "reward.label": "FREE COFFEE"}),
+    # One pass file for every phone: a Russian holder's pass on a Ukrainian phone.
+    Case("stamps-midway-ru-on-a-uk-phone",
+         {"name": {"ru": LONG_RU, "uk": LONG_UK}, "kind": "stamps", "stamps_required": 8,
+          "reward_text": {"ru": "Бесплатный кофе", "uk": "Безкоштовна кава"},
+          "currency": "UAH", "locales": ["ru", "uk"], "colors": GREEN},
+         "Иван Петров", "ru", [5_000] * 6, "6/8",
+         {"reward": "Ще 2 штампи до подарунка", "reward.label": "БЕЗКОШТОВНА КАВА"},
+         phone="uk"),
     Case("stamps-reward-uk", {"name": LONG_UK, "kind": "stamps", "stamps_required": 8,
                               "reward_text": "Безкоштовна кава", "currency": "UAH",
                               "locales": ["uk", "ru", "en"], "colors": COFFEE},
@@ -150,13 +160,15 @@ def test_the_front_shows_the_essentials_and_cuts_nothing_short(
         assert bought.status_code == 201, bought.get_json()
     files = package_files(client, card)
     document = json.loads(files["pass.json"])
-    front = render_front(document, files, locale=case.locale)
+    phone = case.phone or case.locale
+    front = render_front(document, files, locale=phone)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / f"{case.name}-front.png").write_bytes(front.png)
     (ARTIFACTS / f"{case.name}-back.png").write_bytes(
-        render_back(document, files, locale=case.locale))
+        render_back(document, files, locale=phone))
     assert front.truncated() == []
-    assert front.text("logoText").shown == case.program["name"]
+    name = case.program["name"]
+    assert front.text("logoText").shown == (name[phone] if isinstance(name, dict) else name)
     primary = next(text for text in front.texts
                    if text.role.startswith("primary.") and not text.role.endswith(".label"))
     assert primary.shown == case.primary

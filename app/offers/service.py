@@ -17,7 +17,7 @@ from app.offers.models import CardOffer, Offer
 from app.offers.schemas import OfferCreate, naive_utc
 from app.outbox.messages import program_changed
 from app.problem_codes import ProblemCode
-from app.texts import is_per_locale, localized, program_text_faults, tier_key
+from app.texts import in_every_locale, is_per_locale, localized, program_text_faults, tier_key
 
 SHOWN_OFFERS = 3  # a pass has room for a few; the newest win
 CARDS = cast(Table, Card.__table__)
@@ -157,9 +157,10 @@ def offer_json(offer: Offer) -> dict[str, Any]:
     }
 
 
-def shown_offers(session: Session, card: Card) -> list[str]:
-    """The lines a pass shows for the card's current offers, in its holder's language
-    (a pass is one file for every device: these lines are not in its strings files)."""
-    locales = card.program.locales
-    return [localized(offer.title_given, card.customer.locale, locales)
+def shown_offers(session: Session, card: Card) -> list[dict[str, str]]:
+    """The titles a pass shows for the card's current offers, each in every language of
+    the program (``{locale: title}``; a pass carries them all in its strings files, so
+    each phone reads its own language's)."""
+    locales = tuple(card.program.locales) or ("en",)
+    return [in_every_locale(offer.title_given, locales)
             for offer in current_offers(session, card_id=card.id)]

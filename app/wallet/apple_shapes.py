@@ -2,20 +2,23 @@
 
 Texts the merchant wrote per language (``app.texts``) come out per locale here: the rules
 text in each locale names the tiers and the reward in that locale, and pass.json's
-primary-locale program name, description and tier name are turned into each locale's by
-the design's ``names`` (its pass.strings). Offer lines are the card holder's language's
-(``app.offers.service.shown_offers``): they change per card, strings files per design.
+primary-locale program name, description, reward and tier name are turned into each
+locale's by the design's ``names`` (its pass.strings). The pass's own words and a stamp
+card's next step are the catalogs' (``app.wallet.labels``); a location's lock-screen text
+and the offers' titles (``app.offers.service.shown_offers``) come in every language too,
+so each phone reads its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from app.cards.models import Card
 from app.i18n import gettext, ngettext, using_locale
 from app.merchants.models import Program
 from app.texts import in_every_locale, is_per_locale, localized, tier_key, tier_name
+from app.wallet.labels import label_set, reward_steps
 from passes.apple import Colors, PassCard, PassDesign, PassLocation
 
 ZERO_DECIMAL_CURRENCIES = frozenset({"JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF"})
@@ -115,6 +118,8 @@ def program_names(program: Program, locales: tuple[str, ...]) -> dict[str, dict[
                 program=localized(program.name_given, locale, locales))
     if is_per_locale(program.name_given):
         names["program"] = in_every_locale(program.name_given, locales)
+    if is_per_locale(program.reward_text_given):
+        names["reward"] = in_every_locale(program.reward_text_given, locales)
     for tier in program.tiers:
         if is_per_locale(tier["name"]):
             names[f"tier.{tier_key(tier)}"] = in_every_locale(tier["name"], locales)
@@ -127,9 +132,6 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
     names = program_names(program, locales)
     colors = program.colors
     located = [loc for loc in program.locations if loc.latitude is not None]
-    with using_locale(locales[0]):
-        relevant_texts = [gettext("Show your card at %(name)s", name=loc.name)
-                          for loc in located[:MAX_PASS_LOCATIONS]]
     return PassDesign(
         design_key=design_key(program),
         organization_name=program.merchant.name,
@@ -142,10 +144,11 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
         stamps_required=program.stamps_required,
         locales=locales,
         web_service_url=web_service_url,
+        labels=label_set(locales),
         locations=tuple(
             PassLocation(latitude=float(loc.latitude or 0), longitude=float(loc.longitude or 0),
-                         relevant_text=relevant_text)
-            for loc, relevant_text in zip(located[:MAX_PASS_LOCATIONS], relevant_texts, strict=True)
+                         relevant_texts=relevant_texts(loc.name, locales))
+            for loc in located[:MAX_PASS_LOCATIONS]
         ),
         logo=program.logo,
         texts=texts,
@@ -154,11 +157,23 @@ def pass_design(program: Program, *, web_service_url: str) -> PassDesign:
         reward_text=localized(program.reward_text_given, locales[0], locales),
         strip=program.strip_image,
         stamp_icon=program.stamp_icon,
+        # The front names the reward in the field's label: a sentence with the name too
+        # would not fit the row in Russian or Ukrainian ("Ещё 5 штампов до подарка: …").
+        reward_steps=reward_steps(program, locales, named=False),
     )
 
 
+def relevant_texts(name: str, locales: tuple[str, ...]) -> dict[str, str]:
+    """What the lock screen says near a location, in each language."""
+    texts = {}
+    for locale in locales:
+        with using_locale(locale):
+            texts[locale] = gettext("Show your card at %(name)s", name=name)
+    return texts
+
+
 def pass_card(card: Card, *, barcode_message: str, customer_url: str,
-              offers: Sequence[str] = (), next_step: str = "",
+              offers: Sequence[Mapping[str, str]] = (), next_step: str = "",
               history: Sequence[str] = ()) -> PassCard:
     """The card's view; its tier named in the primary locale (pass.strings has the rest)."""
     program = card.program

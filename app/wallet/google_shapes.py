@@ -25,6 +25,7 @@ from app.wallet.card_texts import (
     program_tiers,
 )
 from app.wallet.facts import CardFacts
+from app.wallet.labels import label_set, reward_steps
 from passes.google import MAX_BALANCE, GoogleCard, GoogleOffer, GoogleProgram
 
 
@@ -48,6 +49,7 @@ def google_program(program: Program, account: GoogleAccount, *, base_url: str) -
         logo_url=logo_url(base_url, program),
         background_color=program.colors["background"],
         locales=locales,
+        labels=label_set(locales),
         kind=program.kind,
         stamps_required=program.stamps_required,
         barcode_format=program.barcode_format,
@@ -55,6 +57,7 @@ def google_program(program: Program, account: GoogleAccount, *, base_url: str) -
         country_code=program.country,
         texts=texts,
         reward_text=localized(program.reward_text_given, locales[0], locales),
+        reward_steps=reward_steps(program, locales),
     )
 
 

@@ -6,7 +6,7 @@ import base64
 import hmac
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from app.cards.models import Card
@@ -198,9 +198,10 @@ class Wallet:
             return square_mark(program.name, colors["background"], colors["foreground"],
                                None, side=side)
 
-    def package(self, card: Card, *, offers: Sequence[str] = (),
+    def package(self, card: Card, *, offers: Sequence[Mapping[str, str]] = (),
                 facts: CardFacts | None = None) -> bytes:
-        """The signed pass; ``offers`` are the titles of the offers the card shows now,
+        """The signed pass; ``offers`` are the titles of the offers the card shows now
+        (each ``{locale: title}``, ``app.offers.service.shown_offers``),
         ``facts`` its recent movements and tier spend (``app.wallet.facts.card_facts``;
         without them the pass has no history and no next tier)."""
         drawn = self._drawn(card.program)

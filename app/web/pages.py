@@ -19,6 +19,7 @@ from app import i18n
 from app.i18n import LOCALES, best_locale, using_locale
 from app.merchants.models import Program
 from app.texts import LocalizedValue, localized, tier_name
+from app.wallet.labels import reward_step_text
 
 
 def init_babel(app: Flask) -> None:
@@ -60,7 +61,8 @@ def page(template: str, program: Program | None, locale: str, status: int = 200,
     ``lazy_gettext`` are put into the page in ``locale`` too.
 
     The merchant's texts read in the page's language (``app.texts``): ``program_name``,
-    ``text(value)`` for any localized text, ``tier_name(key)`` for a card's tier.
+    ``text(value)`` for any localized text, ``tier_name(key)`` for a card's tier,
+    ``reward_step(missing)`` for a stamp card's way to its reward (the pass's sentence).
     """
     def date_display(value: date) -> str:
         return format_date(value, format="long", locale=locale)
@@ -73,11 +75,15 @@ def page(template: str, program: Program | None, locale: str, status: int = 200,
     def tier(key: str | None) -> str | None:
         return tier_name(program.tiers, key, locale, locales) if program is not None else key
 
+    def reward_step(missing: int) -> str:
+        return reward_step_text(program, missing, locale) if program is not None else ""
+
     with using_locale(locale):
         refresh()  # Flask-Babel's locale of this request follows (its number formats)
         html = render_template(template, program=program, locale=locale, locales=locales,
                                program_name=text(program.name_given) if program else None,
-                               text=text, tier_name=tier, phone_display=phone_display,
+                               text=text, tier_name=tier, reward_step=reward_step,
+                               phone_display=phone_display,
                                date_display=date_display, **context)
     return Response(html, status=status, mimetype="text/html")
 

@@ -13,10 +13,13 @@ Invariants:
   bytes, with a signing time and the WWDR intermediate.
 - pass.json text is in the design's primary locale, and each of its localizable
   strings is a key in every locale's pass.strings.
+- pass.json text is the caller's: labels come in with the design
+  (:class:`~passes.labels.PassLabels`, one per locale); the library words nothing.
 - Per-design work (artwork, strings, hashes) happens once per ``design_key``
   in :class:`PassPackager` (a stamp card's strip once per design and number of
   stamps shown); per card only pass.json, the manifest, the signature and three
-  zip entries are produced.
+  zip entries are produced, and the strings files again (the design's lines, then
+  the card's) when the card has phrases of its own: offers, a stamp card's next step.
 - Only fields a customer wants to hear about carry a ``changeMessage``: the
   balance or stamps, a reward earned, the tier, the offers.
 """
@@ -28,15 +31,16 @@ from passes.apple.model import Colors, PassCard, PassDesign, PassLocation
 from passes.apple.package import (
     MEDIA_TYPE,
     DesignParts,
-    PassPackager,
     PreparedDesign,
     PreparedFile,
     build_package,
     prepare_design,
     prepare_parts,
 )
+from passes.apple.packager import PassPackager
 from passes.apple.passjson import build_pass_json
 from passes.apple.signing import sign_manifest
+from passes.labels import PassLabels
 
 __all__ = [
     "MEDIA_TYPE",
@@ -46,6 +50,7 @@ __all__ = [
     "DevelopmentChain",
     "PassCard",
     "PassDesign",
+    "PassLabels",
     "PassLocation",
     "PassPackager",
     "PreparedDesign",

@@ -29,7 +29,6 @@ from pathlib import Path
 from PIL import ImageFont
 
 from passes.apple.model import PassDesign
-from passes.apple.strings import CATALOG
 
 PASS_WIDTH = 375
 MARGIN = 12  # the pass's inner margin on every side
@@ -77,8 +76,7 @@ def label_width(text: str) -> float:
 def tier_header_width(design: PassDesign) -> float:
     """The width the tier's header field needs: its widest name, or its label in the
     widest of the design's languages (Wallet shows the label in the phone's)."""
-    labels = CATALOG["label.tier"]
-    widest_label = max(label_width(labels[locale]) for locale in design.locales)
+    widest_label = max(label_width(design.labels[locale].tier) for locale in design.locales)
     widest = max((text_width(name, VALUE_SIZE) for name in design.tier_names), default=0.0)
     return max(widest_label, widest)
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from passes.labels import LabelSet, PassLabels, check_labels, check_reward_steps
+
 BARCODE_FORMATS: Mapping[str, str] = MappingProxyType(
     {
         "qr": "PKBarcodeFormatQR",
@@ -57,15 +59,18 @@ def css_rgb(color: str) -> str:
 
 @dataclass(frozen=True)
 class PassLocation:
-    """A place near which Wallet offers the pass on the lock screen."""
+    """A place near which Wallet offers the pass on the lock screen, with what the lock
+    screen says there per language (``{locale: text}``; none: the labels' default)."""
 
     latitude: float
     longitude: float
-    relevant_text: str = ""
+    relevant_texts: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not -90.0 <= self.latitude <= 90.0 or not -180.0 <= self.longitude <= 180.0:
             raise ValueError(f"location ({self.latitude}, {self.longitude}) is not on Earth")
+        object.__setattr__(self, "relevant_texts", _frozen_texts("relevant_texts",
+                                                                 self.relevant_texts))
 
 
 @dataclass(frozen=True)
@@ -81,9 +86,13 @@ class PassDesign:
     ``tier``): each locale's pass.strings turns the primary text into its own.
     ``tier_names`` are the program's tiers as cards show them (the header is planned
     for the widest); ``reward_text`` is what a completed stamp card earns ("Free
-    coffee"; empty: the catalog's word for a reward). ``logo``, ``strip`` (a photo
-    behind the primary field) and ``stamp_icon`` (drawn in each stamp) are PNG or JPEG
-    bytes as uploaded, or None for the drawn defaults.
+    coffee"; empty: the labels' word for a reward). ``labels`` are the pass's own words
+    in each of ``locales`` (:mod:`passes.labels`). ``reward_steps`` (stamp designs only)
+    maps each number of stamps a card can miss, 1 to ``stamps_required``, to the sentence
+    the card then shows in each language ("3 more stamps to your reward"; the reward's
+    name is the field's label), plurals and all, as the caller's catalogs write them.
+    ``logo``, ``strip`` (a photo behind the primary field) and ``stamp_icon`` (drawn in
+    each stamp) are PNG or JPEG bytes as uploaded, or None for the drawn defaults.
     """
 
     design_key: str
@@ -96,6 +105,7 @@ class PassDesign:
     stamps_required: int | None
     locales: tuple[str, ...]
     web_service_url: str
+    labels: LabelSet = field(hash=False)
     locations: tuple[PassLocation, ...] = ()
     logo: bytes | None = None
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
@@ -104,6 +114,7 @@ class PassDesign:
     reward_text: str = ""
     strip: bytes | None = None
     stamp_icon: bytes | None = None
+    reward_steps: Mapping[int, Mapping[str, str]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         _require_text("design_key", self.design_key)
@@ -128,10 +139,21 @@ class PassDesign:
             frozen = {key: MappingProxyType(dict(value))
                       for key, value in getattr(self, name).items()}
             object.__setattr__(self, name, MappingProxyType(frozen))
+        check_labels(self.labels, self.locales)
+        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+        check_reward_steps(self.reward_steps, self.locales,
+                           self.stamps_required if self.kind == "stamps" else None)
+        object.__setattr__(self, "reward_steps", MappingProxyType(
+            {missing: MappingProxyType(dict(texts))
+             for missing, texts in self.reward_steps.items()}))
 
     @property
     def primary_locale(self) -> str:
         return self.locales[0]
+
+    @property
+    def primary_labels(self) -> PassLabels:
+        return self.labels[self.locales[0]]
 
 
 @dataclass(frozen=True)
@@ -142,7 +164,9 @@ class PassCard:
     stamp card is one). ``next_step`` and ``history`` are sentences the app wrote in the
     holder's language: what to do for the next tier ("Spend 1,200 UAH more for Gold";
     empty when there is none) and the last few movements of the card's ledger, newest
-    first, one line each.
+    first, one line each. ``offers`` are the titles of the offers the card shows, each
+    ``{locale: title}`` in as many of the design's languages as it was written in (the
+    pass shows the primary's, or the first there is, and each phone its own language's).
     """
 
     serial_number: str
@@ -155,7 +179,7 @@ class PassCard:
     stamps: int
     voided: bool
     customer_url: str
-    offers: tuple[str, ...] = ()
+    offers: tuple[Mapping[str, str], ...] = ()
     rewards: int = 0
     next_step: str = ""
     history: tuple[str, ...] = ()
@@ -177,8 +201,20 @@ class PassCard:
             ) from None
         if self.stamps < 0 or self.rewards < 0:
             raise ValueError("stamps and rewards cannot be negative")
-        object.__setattr__(self, "offers", tuple(self.offers))
+        object.__setattr__(self, "offers", tuple(_frozen_texts("offer", offer)
+                                                 for offer in self.offers))
         object.__setattr__(self, "history", tuple(self.history))
+
+
+def _frozen_texts(name: str, texts: Mapping[str, str]) -> Mapping[str, str]:
+    """A frozen copy of ``{locale: text}``; ValueError for another shape or language."""
+    if not isinstance(texts, Mapping):
+        raise ValueError(f"{name} must map language codes to texts, not {texts!r}")
+    for locale, text in texts.items():
+        if locale not in SUPPORTED_LOCALES or not isinstance(text, str):
+            raise ValueError(f"{name} must map languages of {SUPPORTED_LOCALES} to texts, "
+                             f"not {locale!r}: {text!r}")
+    return MappingProxyType(dict(texts))
 
 
 def _require_text(name: str, value: str) -> None:

@@ -1,12 +1,14 @@
 """The .pkpass package: per-design preparation and the per-card build.
 
 A design's images, pass.strings files, their SHA-1s, the static part of the
-manifest and a zip holding those files are computed once
+manifest and a zip holding the images are computed once
 (:func:`prepare_design`); on a stamp card the strip shows the card's stamps, so
 that is once per design and number of stamps shown, the icon, logo and strings
 still once per design (:func:`prepare_parts`). Building one card's package then costs one JSON
 serialization, one SHA-1, one signature and three more zip entries after the
-prepared ones.
+prepared ones, plus the strings files: the design's, already deflated and hashed, for a
+card that says nothing of its own; rewritten with the card's phrases (a stamp card's next
+step, its offers' titles: :func:`~passes.apple.strings.card_phrases`) for one that does.
 
 Zip layout: the JSON files (pass.json, manifest.json) and the .strings files
 deflated; PNGs and the DER signature stored (deflate gains nothing on them).
@@ -29,13 +31,9 @@ import hashlib
 import io
 import json
 import struct
-import threading
 import zipfile
 import zlib
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Protocol, TypeVar
 
 from passes.apple.identity import SigningIdentity
 from passes.apple.images import render_marks, render_strip, strip_variant
@@ -48,7 +46,14 @@ from passes.apple.passjson import (
     serialize_with_design_part,
 )
 from passes.apple.signing import sign_manifest
-from passes.apple.strings import Phrases, design_phrases, render_strings
+from passes.apple.strings import (
+    Phrases,
+    card_phrases,
+    design_phrases,
+    extend_strings,
+    render_strings,
+    strings_keys,
+)
 
 PASS_JSON = "pass.json"  # noqa: S105 (a file name, not a password)
 MANIFEST = "manifest.json"
@@ -69,6 +74,19 @@ class PreparedFile:
     sha1: str
 
 
+@dataclass(frozen=True)
+class DeflatedFile:
+    """A file written per card that is often the same: its name, bytes, hash, size, CRC
+    and deflated bytes, so a card that shares it only copies them."""
+
+    name: str
+    data: bytes
+    sha1: str
+    size: int
+    crc: int
+    body: bytes
+
+
 @dataclass(frozen=True, eq=False)
 class DesignParts:
     """What every card of a design shares, whatever its strip: the icon and logo
@@ -80,6 +98,8 @@ class DesignParts:
     phrases: Phrases
     pass_json_members: bytes
     plan: FrontPlan
+    strings: tuple[DeflatedFile, ...]
+    strings_keys: frozenset[str]
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,10 +110,10 @@ class PreparedDesign:
     ``files`` are the images and pass.strings files sorted by name;
     ``phrases`` the design's localizable texts; ``pass_json_members`` the
     serialized card-independent members of pass.json; ``plan`` what the design decides
-    about every front (measured once); ``manifest_head`` the
-    manifest's bytes up to the pass.json hash; ``archive_entries`` zipfile's
-    local records of ``files`` and ``archive_directory`` its central-directory
-    records of them, from which each package's zip starts.
+    about every front (measured once); ``manifest_head`` the manifest's bytes up to the
+    strings files' entries; ``archive_entries`` zipfile's local records of the images and
+    ``archive_directory`` its central-directory records of them, from which each
+    package's zip starts; ``strings`` the design's strings files, ready for the zip.
     """
 
     design: PassDesign
@@ -104,6 +124,8 @@ class PreparedDesign:
     archive_entries: bytes
     archive_directory: bytes
     plan: FrontPlan
+    strings: tuple[DeflatedFile, ...]
+    strings_keys: frozenset[str]
     variant: int | None = None
 
     def file(self, name: str) -> PreparedFile:
@@ -116,10 +138,11 @@ def prepare_parts(design: PassDesign) -> DesignParts:
     Raises ValueError when the design's logo is not a usable image.
     """
     phrases = design_phrases(design)
-    contents = {**render_marks(design), **render_strings(phrases, design.locales)}
-    return DesignParts(design=design, files=_prepared_files(contents), phrases=phrases,
-                       pass_json_members=design_members(design, phrases),
-                       plan=front_plan(design))
+    strings = render_strings(phrases, design.locales)
+    return DesignParts(design=design, files=_prepared_files({**render_marks(design), **strings}),
+                       phrases=phrases, pass_json_members=design_members(design, phrases),
+                       plan=front_plan(design), strings=_deflated_files(strings),
+                       strings_keys=strings_keys(phrases, design.primary_locale))
 
 
 def prepare_design(design: PassDesign, *, stamps: int = 0,
@@ -135,12 +158,14 @@ def prepare_design(design: PassDesign, *, stamps: int = 0,
     variant = strip_variant(design, stamps)
     strip = _prepared_files(render_strip(design, variant))
     files = tuple(sorted((*parts.files, *strip), key=lambda item: item.name))
-    entries = [f"{json.dumps(item.name)}:{json.dumps(item.sha1)}" for item in files]
-    manifest_head = ("{" + ",".join([*entries, json.dumps(PASS_JSON)]) + ':"').encode("ascii")
+    strings = {item.name for item in parts.strings}
+    images = [item for item in files if item.name not in strings]
+    manifest_head = ("{" + "".join(_manifest_entry(item.name, item.sha1) for item in images)
+                     ).encode("ascii")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for item in files:
-            _write(archive, item.name, item.data, deflate=not item.name.endswith(".png"))
+        for item in images:
+            _write(archive, item.name, item.data, deflate=False)
         entries_end = buffer.tell()
     archive_bytes = buffer.getvalue()
     directory_end = len(archive_bytes) - _END_RECORD.size  # zipfile writes no comment
@@ -153,6 +178,8 @@ def prepare_design(design: PassDesign, *, stamps: int = 0,
         archive_entries=archive_bytes[:entries_end],
         archive_directory=archive_bytes[entries_end:directory_end],
         plan=parts.plan,
+        strings=parts.strings,
+        strings_keys=parts.strings_keys,
         variant=variant,
     )
 
@@ -162,12 +189,32 @@ def _prepared_files(contents: dict[str, bytes]) -> tuple[PreparedFile, ...]:
                  for name, data in sorted(contents.items()))
 
 
+def _deflated_files(contents: dict[str, bytes]) -> tuple[DeflatedFile, ...]:
+    return tuple(DeflatedFile(name=name, data=data, sha1=_sha1(data), size=len(data),
+                              crc=zlib.crc32(data), body=_deflate(data))
+                 for name, data in sorted(contents.items()))
+
+
+def _manifest_entry(name: str, sha1: str) -> str:
+    return f"{json.dumps(name)}:{json.dumps(sha1)},"
+
+
 def build_package(card: PassCard, prepared: PreparedDesign, identity: SigningIdentity) -> bytes:
     """The .pkpass bytes of ``card`` in a prepared design."""
-    document = card_part(card, prepared.design, identity, prepared.phrases, prepared.plan)
+    design = prepared.design
+    extra = card_phrases(card, design)
+    strings = prepared.strings
+    if extra:
+        strings = _deflated_files(extend_strings({item.name: item.data for item in strings},
+                                                 prepared.strings_keys, extra, design.locales))
+    document = card_part(card, design, identity, {**prepared.phrases, **extra}, prepared.plan)
     pass_json = serialize_with_design_part(document, prepared.pass_json_members)
-    manifest = prepared.manifest_head + _sha1(pass_json).encode() + b'"}'
+    manifest = (prepared.manifest_head
+                + "".join(_manifest_entry(item.name, item.sha1) for item in strings).encode()
+                + f'{json.dumps(PASS_JSON)}:"{_sha1(pass_json)}"}}'.encode())
     tail = _ZipTail(len(prepared.archive_entries))
+    for item in strings:
+        tail.add_deflated(item)
     # Deflate before signing: the private-key operation evicts the CPU caches.
     tail.add(PASS_JSON, pass_json, deflate=True)
     tail.add(MANIFEST, manifest, deflate=True)
@@ -197,29 +244,35 @@ class _ZipTail:
         self._directory: list[bytes] = []
 
     def add(self, name: str, data: bytes, *, deflate: bool) -> None:
+        self._add(name, len(data), zlib.crc32(data), _deflate(data) if deflate else data,
+                  deflate=deflate)
+
+    def add_deflated(self, file: DeflatedFile) -> None:
+        self._add(file.name, file.size, file.crc, file.body, deflate=True)
+
+    def _add(self, name: str, size: int, crc: int, body: bytes, *, deflate: bool) -> None:
         encoded = name.encode("ascii")
-        if deflate:
-            compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, -_WINDOW_BITS, _MEMORY_LEVEL)
-            body = compressor.compress(data) + compressor.flush()
-        else:
-            body = data
         method = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
-        crc = zlib.crc32(data)
         self._entries += [_LOCAL_HEADER.pack(
             b"PK\x03\x04", _VERSION_NEEDED, 0, method, _DOS_TIME, _DOS_DATE, crc,
-            len(body), len(data), len(encoded), 0), encoded, body]
+            len(body), size, len(encoded), 0), encoded, body]
         self._directory += [_CENTRAL_HEADER.pack(
             b"PK\x01\x02", _VERSION_MADE_BY, _VERSION_NEEDED, 0, method, _DOS_TIME, _DOS_DATE,
-            crc, len(body), len(data), len(encoded), 0, 0, 0, 0, _FILE_MODE, self._offset),
+            crc, len(body), size, len(encoded), 0, 0, 0, 0, _FILE_MODE, self._offset),
             encoded]
         self._offset += _LOCAL_HEADER.size + len(encoded) + len(body)
 
     def finish(self, prepared: PreparedDesign) -> bytes:
         directory = prepared.archive_directory + b"".join(self._directory)
-        count = len(prepared.files) + len(self._directory) // 2
+        count = len(prepared.files) - len(prepared.strings) + len(self._directory) // 2
         end = _END_RECORD.pack(b"PK\x05\x06", 0, 0, count, count, len(directory),
                                self._offset, 0)
         return b"".join([prepared.archive_entries, *self._entries, directory, end])
+
+
+def _deflate(data: bytes) -> bytes:
+    compressor = zlib.compressobj(_LEVEL, zlib.DEFLATED, -_WINDOW_BITS, _MEMORY_LEVEL)
+    return compressor.compress(data) + compressor.flush()
 
 
 def _sha1(data: bytes) -> str:
@@ -233,88 +286,3 @@ def _write(archive: zipfile.ZipFile, name: str, data: bytes, *, deflate: bool) -
     info.create_system = _UNIX
     info.external_attr = _FILE_MODE
     archive.writestr(info, data)
-
-
-class PassPackager:
-    """Builds packages with one identity, keeping prepared designs in LRU caches.
-
-    Thread-safe. A design's shared parts and each of its strips are prepared at most
-    once at a time per key, however many threads ask for them; a cached entry is reused
-    only for an equal design, so a design changed without a new ``design_key`` is
-    re-prepared, not served stale. A stamp card's strip depends on its stamps, so a
-    stamps design has one prepared entry per number of stamps a card shows (prepared
-    when first asked for), each counted against ``max_designs``.
-    """
-
-    def __init__(self, identity: SigningIdentity, *, max_designs: int = 256) -> None:
-        if max_designs < 1:
-            raise ValueError("max_designs must be at least 1")
-        self.identity = identity
-        self.max_designs = max_designs
-        self._parts: _Cache[str, DesignParts] = _Cache(max_designs)
-        self._prepared: _Cache[tuple[str, int | None], PreparedDesign] = _Cache(max_designs)
-
-    def prepared(self, design: PassDesign, *, stamps: int = 0) -> PreparedDesign:
-        """The prepared form of ``design`` for a card with ``stamps``, from the cache when
-        it is there."""
-        key = (design.design_key, strip_variant(design, stamps))
-        return self._prepared.get(key, design, lambda: prepare_design(
-            design, stamps=stamps, parts=self._parts.get(
-                design.design_key, design, lambda: prepare_parts(design))))
-
-    def package(self, card: PassCard, design: PassDesign) -> bytes:
-        """The signed .pkpass bytes of ``card`` in ``design``."""
-        return build_package(card, self.prepared(design, stamps=card.stamps), self.identity)
-
-
-class _Prepares(Protocol):
-    @property
-    def design(self) -> PassDesign: ...
-
-
-_Key = TypeVar("_Key", str, tuple[str, int | None])
-_Value = TypeVar("_Value", bound=_Prepares)
-
-
-class _Cache(Generic[_Key, _Value]):
-    """An LRU of values prepared from a design, each made once at a time per key."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[_Key, _Value] = OrderedDict()
-        self._lock = threading.Lock()
-        self._key_locks: dict[_Key, threading.Lock] = {}
-
-    def get(self, key: _Key, design: PassDesign, make: Callable[[], _Value]) -> _Value:
-        cached = self._lookup(key, design)
-        if cached is not None:
-            return cached
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        try:
-            with key_lock:
-                # Another thread may have prepared it while this one waited.
-                cached = self._lookup(key, design)
-                if cached is None:
-                    cached = make()
-                    self._store(key, cached)
-        finally:
-            with self._lock:
-                if self._key_locks.get(key) is key_lock:
-                    del self._key_locks[key]
-        return cached
-
-    def _lookup(self, key: _Key, design: PassDesign) -> _Value | None:
-        with self._lock:
-            cached = self._entries.get(key)
-            if cached is None or (cached.design is not design and cached.design != design):
-                return None
-            self._entries.move_to_end(key)
-            return cached
-
-    def _store(self, key: _Key, value: _Value) -> None:
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)

@@ -1,7 +1,8 @@
 """pass.json for a Loyalpass store card.
 
-The texts come from :func:`passes.apple.strings.design_phrases` in the primary
-locale, so every label, change message and relevant text here is also a key of
+The texts come from :func:`passes.apple.strings.design_phrases` and
+:func:`~passes.apple.strings.card_phrases` in the primary locale, so every label, change
+message, relevant text, offer title and a stamp card's next step here is also a key of
 each locale's pass.strings; the card's own sentences (``next_step``, ``history``)
 come written in the holder's language. Identifiers come from the certificate.
 
@@ -28,7 +29,7 @@ from passes.apple.model import (
     PassDesign,
     css_rgb,
 )
-from passes.apple.strings import Phrases, design_phrases
+from passes.apple.strings import Phrases, card_phrases, design_phrases
 
 FORMAT_VERSION = 1
 MAX_ROW_FIELDS = 2  # under the strip: more than two and Wallet cuts every value short
@@ -54,7 +55,8 @@ def build_pass_json(
 ) -> dict[str, Any]:
     """The pass.json object of ``card`` drawn with ``design``, signed by ``identity``."""
     phrases = design_phrases(design)
-    return {**card_part(card, design, identity, phrases, front_plan(design)),
+    return {**card_part(card, design, identity, {**phrases, **card_phrases(card, design)},
+                        front_plan(design)),
             **design_part(design, phrases)}
 
 
@@ -62,7 +64,8 @@ def card_part(
     card: PassCard, design: PassDesign, identity: SigningIdentity, phrases: Phrases,
     plan: FrontPlan,
 ) -> dict[str, Any]:
-    """The keys of pass.json that vary by card (or identity), in their pass.json order."""
+    """The keys of pass.json that vary by card (or identity), in their pass.json order;
+    ``phrases`` are the design's and the card's (:func:`card_phrases`)."""
     document: dict[str, Any] = {
         "formatVersion": FORMAT_VERSION,
         "passTypeIdentifier": identity.pass_type_identifier,
@@ -148,30 +151,33 @@ def _store_card(card: PassCard, design: PassDesign, plan: FrontPlan,
     primary field over the strip; the tier in the header when it fits beside the name;
     under the strip, in this order and at most two: the reward (stamp cards), the tier
     (when not in the header), what to do next, the offers; the holder's name joins them
-    only beside short values (a number, a tier), so that no value is cut short. What
-    does not fit on the front is on the back."""
+    only beside short values (a number, a tier), so that no value is cut short. A stamp
+    card's next step is a sentence and has the row to itself. What does not fit on the
+    front is on the back (the offers are there anyway)."""
     header: list[Field] = []
     row: list[Field] = []
     short = True  # every field in the row has a short value
     if design.kind == "stamps" or card.rewards:
         row.append(_reward_field(card, design, say))
-        short = not card.rewards
+        short = False
+    sentence_row = design.kind == "stamps" and not card.rewards
     if card.tier is not None and card.tier.strip():
         tier = _changing_field("tier", card.tier, say)
         (header if plan.tier_in_header else row).append(tier)
     if card.next_step.strip():
         row.append({"key": "next", "label": say("label.next_tier"), "value": card.next_step})
         short = False
-    offers = [offer for offer in card.offers if offer.strip()]
+    offers = say.has("value.offers")
     if offers:
-        row.append({"key": "offers", "label": say("label.offers"), "value": ", ".join(offers)})
+        row.append({"key": "offers", "label": say("label.offers"),
+                     "value": say("value.offers")})
         short = False
     member: Field | None = None
     if card.holder_name.strip():
         member = {"key": "member", "label": say("label.member"), "value": card.holder_name}
         if short and len(row) < MAX_ROW_FIELDS:
             row.append(member)
-    shown = row[:MAX_ROW_FIELDS]
+    shown = row[:1] if sentence_row else row[:MAX_ROW_FIELDS]
     fields: dict[str, list[Field]] = {}
     if header:
         fields["headerFields"] = header
@@ -179,7 +185,8 @@ def _store_card(card: PassCard, design: PassDesign, plan: FrontPlan,
     fields["secondaryFields"] = shown[:1]
     if shown[1:]:
         fields["auxiliaryFields"] = shown[1:]
-    back = [_offers_now(offers, say)]
+    back = [_offers_now(say)]
+    back += [field for field in row if field not in shown and field["key"] in ("tier", "next")]
     if card.history:
         back.append({"key": "history", "label": say("label.history"),
                      "value": "\n".join(card.history)})
@@ -201,25 +208,27 @@ def _primary_field(card: PassCard, design: PassDesign, say: _Sayer) -> Field:
 
 def _reward_field(card: PassCard, design: PassDesign, say: _Sayer) -> Field:
     """The reward the holder may claim ("Free coffee", "Free coffee × 2"), announced when
-    earned; without one, how many stamps are still missing (never announced). One key
-    for both, so that earning a reward is a change of this field, which Wallet
-    announces, and not a field appearing, which it does not."""
+    earned; without one, the reward named in the label and the sentence saying how many
+    stamps are still missing as the value ("FREE COFFEE / 3 more stamps to your reward",
+    never announced). One key for both, so that earning a reward is a change of this
+    field, which Wallet announces, and not a field appearing, which it does not."""
     if card.rewards:
-        reward = say("value.reward")
-        value = reward if card.rewards == 1 else f"{reward} × {card.rewards}"
+        value = say("value.rewards") if card.rewards > 1 else say("value.reward")
         return _changing_field("reward", value, say)
-    missing = max(0, (design.stamps_required or 0) - card.stamps)
-    return {"key": "reward", "label": say("label.to_reward"), "value": missing}
+    label = say("value.reward") if design.reward_text.strip() else say("label.reward")
+    return {"key": "reward", "label": label, "value": say("value.reward_step")}
 
 
-def _offers_now(offers: list[str], say: _Sayer) -> Field:
+def _offers_now(say: _Sayer) -> Field:
     """Always on the back, so that the first offer is a change Wallet announces (a field
-    that appears is not announced); the front shows the offers without a second alert."""
+    that appears is not announced); the front shows the offers without a second alert.
+    The titles, as "none right now", are pass.strings keys: each phone reads its own
+    language's."""
+    offers = say.has("value.offers_now")
     return {
         "key": "offers_now",
         "label": say("label.offers_now"),
-        # Empty, a pass.strings key: Wallet shows it in the phone's language.
-        "value": "\n".join(offers) if offers else say("value.no_offers"),
+        "value": say("value.offers_now") if offers else say("value.no_offers"),
         "changeMessage": say("change.offers"),
     }
 

@@ -162,7 +162,7 @@ class _Canvas:
                                                    round((HEADER_HEIGHT - height) / 2 *
                                                          self.scale)))
             left += width + GAP
-        text = str(self.document.get("logoText", ""))
+        text = _say(self.strings, str(self.document.get("logoText", "")))  # localizable
         if text:
             fitted = self._fit("logoText", text, LOGO_TEXT_SIZE, right - left, bold=True)
             self._text((left, (HEADER_HEIGHT - LOGO_TEXT_SIZE * 1.2) / 2), fitted,

@@ -15,7 +15,8 @@ Invariants:
   its ``translatedValues`` list, and ``secondaryLoyaltyPoints: None`` in a
   patch when the tier is gone, since ``null`` deletes a field.
 - Localized text has the program's first locale as ``defaultValue`` and the
-  others as translations; built-in labels exist in en, ru and uk.
+  others as translations; the labels are the caller's (:mod:`passes.labels`), one set
+  for each of the program's locales.
 - The barcode carries the same message as the Apple pass, with the card
   number as its human-readable text.
 - A save link names only one object id and its class id, is RS256-signed with
@@ -35,7 +36,6 @@ from passes.google.model import (
     check_google_id,
 )
 from passes.google.objects import (
-    LABELS,
     localized_string,
     loyalty_class,
     loyalty_object,
@@ -50,11 +50,11 @@ from passes.google.savelink import (
     save_link,
     signer_from_service_account_info,
 )
+from passes.labels import PassLabels
 
 __all__ = [
     "BARCODE_TYPES",
     "KINDS",
-    "LABELS",
     "MAX_BALANCE",
     "MAX_SAVE_LINK_LENGTH",
     "SAVE_URL_PREFIX",
@@ -63,6 +63,7 @@ __all__ = [
     "GoogleCard",
     "GoogleOffer",
     "GoogleProgram",
+    "PassLabels",
     "check_google_id",
     "localized_string",
     "loyalty_class",

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from passes.labels import LabelSet, PassLabels, check_labels, check_reward_steps
+
 BARCODE_TYPES: Mapping[str, str] = MappingProxyType(
     {
         "qr": "QR_CODE",
@@ -46,8 +48,10 @@ class GoogleProgram:
     text id (``how_it_works``, ``terms``, ``support``) to ``{locale: text}``;
     as on the Apple pass, a text missing in the primary locale borrows another
     locale's. Text in a supported locale the program does not list is kept
-    but never sent.
-    Mappings are copied and frozen on construction.
+    but never sent. ``labels`` are the card's own words in each of ``locales``
+    (:mod:`passes.labels`); ``reward_steps`` (stamp programs only) the sentence a card
+    missing 1 to ``stamps_required`` stamps shows, by that number and locale, as on the
+    Apple pass. Mappings are copied and frozen on construction.
     """
 
     issuer_id: str
@@ -57,6 +61,7 @@ class GoogleProgram:
     logo_url: str
     background_color: str
     locales: tuple[str, ...]
+    labels: LabelSet = field(hash=False)
     kind: str = "points"
     stamps_required: int | None = None
     barcode_format: str = "qr"
@@ -67,6 +72,7 @@ class GoogleProgram:
     program_name_translations: Mapping[str, str] = field(default_factory=dict, hash=False)
     issuer_name_translations: Mapping[str, str] = field(default_factory=dict, hash=False)
     texts: Mapping[str, Mapping[str, str]] = field(default_factory=dict, hash=False)
+    reward_steps: Mapping[int, Mapping[str, str]] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.issuer_id, str) or not _ISSUER_ID.fullmatch(self.issuer_id):
@@ -92,6 +98,13 @@ class GoogleProgram:
         self._check_kind()
         object.__setattr__(self, "locales", _check_locales(self.locales))
         self._freeze_texts()
+        check_labels(self.labels, self.locales)
+        object.__setattr__(self, "labels", MappingProxyType(dict(self.labels)))
+        check_reward_steps(self.reward_steps, self.locales,
+                           self.stamps_required if self.kind == "stamps" else None)
+        object.__setattr__(self, "reward_steps", MappingProxyType(
+            {missing: MappingProxyType(dict(texts))
+             for missing, texts in self.reward_steps.items()}))
 
     def _check_kind(self) -> None:
         if self.barcode_format not in BARCODE_TYPES:
@@ -120,6 +133,13 @@ class GoogleProgram:
     @property
     def primary_locale(self) -> str:
         return self.locales[0]
+
+    def label(self, name: str, locale: str | None = None) -> str:
+        """The label ``name`` (a ``PassLabels`` field) in ``locale`` (one of the
+        program's), else in the primary locale."""
+        labels: PassLabels = self.labels.get(locale or "", self.labels[self.primary_locale])
+        text: str = getattr(labels, name)
+        return text
 
     @property
     def class_id(self) -> str:

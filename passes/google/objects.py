@@ -11,12 +11,14 @@ rules of Google's PATCH shape what is sent:
 Nested objects are merged on PATCH, so every ``LocalizedString`` carries its
 ``translatedValues`` list even when empty: a translation dropped from a
 program then disappears instead of lingering.
+
+Labels are the program's (``GoogleProgram.labels``): each localized label carries every
+one of the program's languages, and the plain text beside it is the holder's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from passes.google.model import (
@@ -27,34 +29,9 @@ from passes.google.model import (
     GoogleProgram,
     check_google_id,
 )
+from passes.labels import stamps_missing
 
 JsonObject = dict[str, Any]
-
-_RAW_LABELS: dict[str, dict[str, str]] = {
-    "points": {"en": "Points", "ru": "Баллы", "uk": "Бали"},
-    "stamps": {"en": "Stamps", "ru": "Штампы", "uk": "Штампи"},
-    "tier": {"en": "Tier", "ru": "Уровень", "uk": "Рівень"},
-    "my_card": {"en": "My card", "ru": "Моя карта", "uk": "Моя картка"},
-    "offer": {"en": "Offer", "ru": "Предложение", "uk": "Пропозиція"},
-    "member": {"en": "Member", "ru": "Участник", "uk": "Учасник"},
-    "card_number": {"en": "Card number", "ru": "Номер карты", "uk": "Номер картки"},
-    "how_it_works": {"en": "How it works", "ru": "Как это работает", "uk": "Як це працює"},
-    "terms": {"en": "Terms", "ru": "Условия", "uk": "Умови"},
-    "support": {"en": "Support", "ru": "Поддержка", "uk": "Підтримка"},
-    "reward": {"en": "Your reward", "ru": "Ваш подарок", "uk": "Ваш подарунок"},
-    "reward_default": {"en": "A reward", "ru": "Подарок", "uk": "Подарунок"},
-    "to_reward": {
-        "en": "Stamps to your reward",
-        "ru": "Штампов до подарка",
-        "uk": "Штампів до подарунка",
-    },
-    "next_tier": {"en": "Next tier", "ru": "Следующий уровень", "uk": "Наступний рівень"},
-    "history": {"en": "Recent activity", "ru": "Последние операции", "uk": "Останні операції"},
-}
-LABELS: Mapping[str, Mapping[str, str]] = MappingProxyType(
-    {key: MappingProxyType(value) for key, value in _RAW_LABELS.items()}
-)
-"""label id -> {locale: text}, for every supported locale."""
 
 MESSAGE_TYPE_NOTIFY = "TEXT_AND_NOTIFY"  # a plain TEXT message never notifies
 MESSAGE_TYPE_TEXT = "TEXT"
@@ -101,10 +78,10 @@ def loyalty_class(program: GoogleProgram) -> JsonObject:
         "programLogo": _image(program.logo_url, program),
         "hexBackgroundColor": program.background_color.lower(),
         "reviewStatus": "UNDER_REVIEW",
-        "accountNameLabel": LABELS["member"][program.primary_locale],
-        "localizedAccountNameLabel": _label("member", locales),
-        "accountIdLabel": LABELS["card_number"][program.primary_locale],
-        "localizedAccountIdLabel": _label("card_number", locales),
+        "accountNameLabel": program.label("member"),
+        "localizedAccountNameLabel": _label("member", program),
+        "accountIdLabel": program.label("card_number"),
+        "localizedAccountIdLabel": _label("card_number", program),
         "textModulesData": _class_text_modules(program),
     }
     if program.hero_image_url is not None:
@@ -142,8 +119,9 @@ def object_patch(program: GoogleProgram, card: GoogleCard) -> JsonObject:
 
     What the Apple pass's front and back show, in Google's shapes: the balance (or the
     stamps) as the loyalty points; beside it the tier, or on a stamp card the reward
-    earned (or the stamps still missing); as text modules the reward when the tier took
-    that place, what to do next, the current offers and the recent movements.
+    earned; as text modules the reward when the tier took that place (or, on a stamp
+    card without one, the sentence saying how many stamps are still missing, in every
+    language), what to do next, the current offers and the recent movements.
 
     Always complete: ``textModulesData`` is the full list (empty when there is
     nothing), and ``secondaryLoyaltyPoints`` is ``None`` when there is nothing beside
@@ -155,6 +133,9 @@ def object_patch(program: GoogleProgram, card: GoogleCard) -> JsonObject:
         secondary = _reward_points(program, card)
     elif card.rewards:
         modules.append(_module("reward", _reward_value(program, card), program, card))
+    step = _reward_step(program, card)
+    if step is not None:
+        modules.append(step)
     if card.next_step.strip():
         modules.append(_module("next_tier", card.next_step, program, card))
     modules += [_offer_module(program, card, offer) for offer in card.offers]
@@ -211,13 +192,15 @@ def _program_text(
     return localized_string({**translations, locales[0]: primary_text}, locales)
 
 
-def _label(label_id: str, locales: tuple[str, ...]) -> JsonObject:
-    return localized_string(LABELS[label_id], locales)
+def _label(name: str, program: GoogleProgram) -> JsonObject:
+    """The label ``name`` (a ``PassLabels`` field) in every language of the program."""
+    return localized_string({locale: program.label(name, locale) for locale in program.locales},
+                            program.locales)
 
 
-def _plain(label_id: str, program: GoogleProgram, card: GoogleCard) -> str:
+def _plain(name: str, program: GoogleProgram, card: GoogleCard) -> str:
     """The untranslated text beside a localized one: in the holder's language if known."""
-    return LABELS[label_id][card.locale or program.primary_locale]
+    return program.label(name, card.locale)
 
 
 def _image(uri: str, program: GoogleProgram) -> JsonObject:
@@ -238,8 +221,8 @@ def _class_text_modules(program: GoogleProgram) -> list[JsonObject]:
         modules.append(
             {
                 "id": text_id,
-                "header": LABELS[text_id][program.primary_locale],
-                "localizedHeader": _label(text_id, program.locales),
+                "header": program.label(text_id),
+                "localizedHeader": _label(text_id, program),
                 "body": texts[program.primary_locale],
                 "localizedBody": localized_string(texts, program.locales),
             }
@@ -269,13 +252,13 @@ def _primary_points(program: GoogleProgram, card: GoogleCard) -> JsonObject:
     if program.kind == "stamps":
         return {
             "label": _plain("stamps", program, card),
-            "localizedLabel": _label("stamps", program.locales),
+            "localizedLabel": _label("stamps", program),
             # Google shows one balance; "3/10" says how far the reward is.
             "balance": {"string": f"{card.stamps}/{program.stamps_required}"},
         }
     return {
         "label": _plain("points", program, card),
-        "localizedLabel": _label("points", program.locales),
+        "localizedLabel": _label("points", program),
         "balance": {"int": card.balance},
     }
 
@@ -285,7 +268,7 @@ def _tier_points(program: GoogleProgram, card: GoogleCard) -> JsonObject | None:
         return None
     return {
         "label": _plain("tier", program, card),
-        "localizedLabel": _label("tier", program.locales),
+        "localizedLabel": _label("tier", program),
         "balance": {"string": card.tier},
     }
 
@@ -297,28 +280,35 @@ def _reward_value(program: GoogleProgram, card: GoogleCard) -> str:
 
 
 def _reward_points(program: GoogleProgram, card: GoogleCard) -> JsonObject | None:
-    """A stamp card's reward beside its stamps, or how many stamps are still missing."""
-    if card.rewards:
-        return {
-            "label": _plain("reward", program, card),
-            "localizedLabel": _label("reward", program.locales),
-            "balance": {"string": _reward_value(program, card)},
-        }
-    if program.kind != "stamps":
+    """A stamp card's reward beside its stamps, once earned."""
+    if not card.rewards:
         return None
     return {
-        "label": _plain("to_reward", program, card),
-        "localizedLabel": _label("to_reward", program.locales),
-        "balance": {"int": max(0, (program.stamps_required or 0) - card.stamps)},
+        "label": _plain("reward", program, card),
+        "localizedLabel": _label("reward", program),
+        "balance": {"string": _reward_value(program, card)},
     }
 
 
-def _module(label_id: str, body: str, program: GoogleProgram, card: GoogleCard) -> JsonObject:
-    """A text module under one of the labels (its id is the label's: no dots)."""
+def _reward_step(program: GoogleProgram, card: GoogleCard) -> JsonObject | None:
+    """A stamp card's way to its next reward while none waits, as a sentence in every
+    language ("3 more stamps to your reward: Free coffee"); a text module, since a
+    sentence does not fit beside the stamps."""
+    if program.kind != "stamps" or card.rewards:
+        return None
+    texts = program.reward_steps[stamps_missing(program.stamps_required or 1, card.stamps)]
+    body = texts.get(card.locale or "", texts[program.primary_locale])
+    module = _module("reward", body, program, card)
+    module["localizedBody"] = localized_string(texts, program.locales)
+    return module
+
+
+def _module(name: str, body: str, program: GoogleProgram, card: GoogleCard) -> JsonObject:
+    """A text module under one of the labels (its id is the label's name: no dots)."""
     return {
-        "id": label_id,
-        "header": _plain(label_id, program, card),
-        "localizedHeader": _label(label_id, program.locales),
+        "id": name,
+        "header": _plain(name, program, card),
+        "localizedHeader": _label(name, program),
         "body": body,
     }
 
@@ -331,7 +321,7 @@ def _offer_module(program: GoogleProgram, card: GoogleCard, offer: GoogleOffer) 
             module["localizedHeader"] = localized_string(offer.titles, program.locales)
     else:
         module["header"] = _plain("offer", program, card)
-        module["localizedHeader"] = _label("offer", program.locales)
+        module["localizedHeader"] = _label("offer", program)
     if offer.body.strip():
         module["body"] = offer.body
         if program.primary_locale in offer.bodies:
@@ -344,5 +334,5 @@ def _customer_link(program: GoogleProgram, card: GoogleCard) -> JsonObject:
         "id": "customer_page",
         "uri": card.customer_url,
         "description": _plain("my_card", program, card),
-        "localizedDescription": _label("my_card", program.locales),
+        "localizedDescription": _label("my_card", program),
     }

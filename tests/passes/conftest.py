@@ -31,6 +31,7 @@ from passes.apple import (
     load_signing_identity,
     make_development_chain,
 )
+from tests.passes.sample_labels import sample_labels, sample_steps
 
 REFERENCE_PASS = (
     Path(__file__).resolve().parents[3] / "shared/reference/apple-signed-storecard.pkpass"
@@ -80,7 +81,8 @@ def design_with(**changes: Any) -> PassDesign:
         "stamps_required": None,
         "locales": ("en", "ru", "uk"),
         "web_service_url": "https://loyalpass.example/passkit",
-        "locations": (PassLocation(latitude=50.4501, longitude=30.5234, relevant_text="Hi!"),),
+        "locations": (PassLocation(latitude=50.4501, longitude=30.5234,
+                                   relevant_texts={"en": "Hi!"}),),
         "texts": {
             "how_it_works": {"en": "Earn 5% back", "ru": "5% баллами", "uk": "5% балами"},
             "terms": {"en": "Points expire after a year.", "uk": "Бали згорають за рік."},
@@ -88,6 +90,10 @@ def design_with(**changes: Any) -> PassDesign:
         },
     }
     values.update(changes)
+    values.setdefault("labels", sample_labels(values["locales"]))
+    if values["kind"] == "stamps":
+        values.setdefault("reward_steps", sample_steps(values["stamps_required"],
+                                                       values["locales"]))
     return PassDesign(**values)
 
 
@@ -103,7 +109,7 @@ def card_with(**changes: Any) -> PassCard:
         "stamps": 3,
         "voided": False,
         "customer_url": "https://loyalpass.example/c/abc?x=1&y=2",
-        "offers": ("Free coffee", "−10% on cakes"),
+        "offers": ({"en": "Free coffee"}, {"en": "−10% on cakes"}),
     }
     values.update(changes)
     return PassCard(**values)

@@ -30,6 +30,7 @@ from passes.apple import (
     prepare_design,
 )
 from passes.apple import package as package_module
+from passes.apple import packager as packager_module
 from passes.apple.passjson import serialize_pass_json
 
 CheckManifest = Callable[[Mapping[str, bytes]], list[str]]
@@ -189,7 +190,7 @@ def test_card_changes_reach_pass_json_and_manifest_only(
     assert json.loads(after["pass.json"])["storeCard"]["primaryFields"][0]["value"] == 121
 
 
-def test_a_stamp_changes_the_strip_of_a_stamp_card_and_nothing_else_of_the_design(
+def test_a_stamp_changes_the_strip_and_the_next_step_of_a_stamp_card_and_nothing_else(
     packager: PassPackager,
     make_card: Callable[..., PassCard],
     make_design: MakeDesign,
@@ -200,7 +201,8 @@ def test_a_stamp_changes_the_strip_of_a_stamp_card_and_nothing_else_of_the_desig
     after = read_package(packager.package(make_card(stamps=4), design))
     changed = {name for name in before if before[name] != after[name]}
     assert changed == {"pass.json", "manifest.json", "signature", "strip.png", "strip@2x.png",
-                       "strip@3x.png"}
+                       "strip@3x.png", "en.lproj/pass.strings", "ru.lproj/pass.strings",
+                       "uk.lproj/pass.strings"}
 
 
 def test_a_stamps_design_draws_its_icon_and_logo_once_and_each_strip_once(
@@ -321,7 +323,7 @@ def test_concurrent_requests_prepare_a_design_once(
         calls.append(design.design_key)
         return real_prepare(design, **options)
 
-    monkeypatch.setattr(package_module, "prepare_design", counting_prepare)
+    monkeypatch.setattr(packager_module, "prepare_design", counting_prepare)
     packager = PassPackager(identity)
     start = threading.Barrier(8)
     results: list[bytes] = []
@@ -357,7 +359,8 @@ def shared_packager(identity: SigningIdentity) -> PassPackager:
     holder_name=st.text(max_size=40),
     balance=st.integers(min_value=-(2**63), max_value=2**63 - 1),
     tier=st.none() | st.text(max_size=20),
-    offers=st.lists(st.text(max_size=30), max_size=4).map(tuple),
+    offers=st.lists(st.dictionaries(st.sampled_from(["en", "ru", "uk"]), st.text(max_size=30)),
+                    max_size=4).map(tuple),
 )
 def test_any_card_makes_a_consistent_package(
     shared_packager: PassPackager,
@@ -368,7 +371,7 @@ def test_any_card_makes_a_consistent_package(
     holder_name: str,
     balance: int,
     tier: str | None,
-    offers: tuple[str, ...],
+    offers: tuple[dict[str, str], ...],
 ) -> None:
     card = make_card(holder_name=holder_name, balance=balance, tier=tier, offers=offers)
     design = make_design()

@@ -111,13 +111,20 @@ def test_stamps_falling_to_zero_are_not_announced(
     assert stamps["value"] == "0/8" and "changeMessage" not in stamps
 
 
-def test_a_stamp_card_says_how_many_stamps_are_missing_without_announcing_it(
+def test_a_stamp_card_says_in_a_sentence_how_many_stamps_are_missing_without_announcing_it(
     make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
 ) -> None:
     design = make_design(kind="stamps", stamps_required=8, reward_text="Free coffee")
-    document = build_pass_json(make_card(stamps=3, tier=None, offers=()), design, identity)
+    document = build_pass_json(make_card(stamps=3, tier=None), design, identity)
     reward = fields_of(document, "secondaryFields")["reward"]
-    assert reward == {"key": "reward", "label": "Stamps to your reward", "value": 5}
+    assert reward == {"key": "reward", "label": "Free coffee",  # the reward, named
+                      "value": "5 more stamps to your reward"}
+    unnamed = make_design(kind="stamps", stamps_required=8)
+    assert fields_of(build_pass_json(make_card(stamps=3), unnamed, identity),
+                     "secondaryFields")["reward"]["label"] == "Your reward"
+    # A sentence has the row to itself: the offers are on the back, the name too.
+    assert "auxiliaryFields" not in document["storeCard"]
+    assert {"offers_now", "member"} <= set(fields_of(document, "backFields"))
 
 
 def test_an_earned_reward_is_on_the_front_and_announced(
@@ -179,8 +186,10 @@ def test_the_holders_name_joins_the_row_only_beside_short_values(
     alone = build_pass_json(make_card(tier=None, offers=()), design, identity)
     assert fields_of(alone, "secondaryFields")["member"]["value"] == "Олена Петренко"
     stamps = make_design(kind="stamps", stamps_required=8)
-    beside = build_pass_json(make_card(tier=None, offers=(), stamps=2), stamps, identity)
-    assert list(fields_of(beside, "auxiliaryFields")) == ["member"]
+    beside = build_pass_json(make_card(tier=None, offers=(), stamps=2, rewards=1), stamps,
+                             identity)
+    assert "auxiliaryFields" not in beside["storeCard"]  # "A reward" is not a short value
+    assert fields_of(beside, "backFields")["member"]["value"] == "Олена Петренко"
     offers = build_pass_json(make_card(tier=None), design, identity)
     front = {**fields_of(offers, "secondaryFields"), **fields_of(offers, "auxiliaryFields")}
     assert list(front) == ["offers"]
@@ -256,13 +265,15 @@ ANNOUNCED = {"balance", "stamps", "reward", "tier", "offers_now"}
     stamps=st.integers(min_value=0, max_value=12),
     rewards=st.integers(min_value=0, max_value=3),
     tier=st.none() | st.sampled_from(["Silver", "Gold"]),
-    offers=st.lists(st.sampled_from(["Free coffee", "−10%"]), max_size=2).map(tuple),
+    offers=st.lists(st.sampled_from([{"en": "Free coffee"}, {"en": "−10%", "ru": "−10 %"}]),
+                    max_size=2).map(tuple),
     next_step=st.sampled_from(["", "Spend 1,200 UAH more for Gold"]),
     history=st.lists(st.just("1 Mar · Purchase · +1"), max_size=3).map(tuple),
 )
 def test_only_what_a_customer_wants_to_hear_about_is_announced(
     make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity, kind: str,
-    stamps: int, rewards: int, tier: str | None, offers: tuple[str, ...], next_step: str,
+    stamps: int, rewards: int, tier: str | None, offers: tuple[dict[str, str], ...],
+    next_step: str,
     history: tuple[str, ...],
 ) -> None:
     design = make_design(kind=kind, stamps_required=8 if kind == "stamps" else None,
@@ -350,7 +361,7 @@ def test_voided_card_says_so(
 def test_at_most_ten_locations_with_relevant_text(
     card: PassCard, make_design: MakeDesign, identity: SigningIdentity
 ) -> None:
-    places = tuple(PassLocation(50.0 + i / 100, 30.0, f"Shop {i}") for i in range(12))
+    places = tuple(PassLocation(50.0 + i / 100, 30.0, {"en": f"Shop {i}"}) for i in range(12))
     locations = build_pass_json(card, make_design(locations=places), identity)["locations"]
     assert len(locations) == 10
     assert locations[0] == {"latitude": 50.0, "longitude": 30.0, "relevantText": "Shop 0"}
@@ -439,3 +450,18 @@ def test_design_texts_are_frozen_copies(make_design: MakeDesign) -> None:
 def test_designs_are_hashable_and_equal_by_value(make_design: MakeDesign) -> None:
     assert make_design() == make_design()
     assert hash(make_design()) == hash(make_design())
+
+
+def test_a_tier_and_next_step_that_miss_the_front_are_on_the_back(
+    make_card: MakeCard, make_design: MakeDesign, identity: SigningIdentity
+) -> None:
+    design = make_design(kind="stamps", stamps_required=8, logo_text="Кавʼярня «Зерно на Подолі»",
+                         tier_names=("Bronze", "Platinum"))
+    card = make_card(stamps=3, tier="Bronze", next_step="Spend 1,200 UAH more for Platinum")
+    document = build_pass_json(card, design, identity)
+    front = [field["key"] for name in ("headerFields", "secondaryFields", "auxiliaryFields")
+             for field in document["storeCard"].get(name, [])]
+    assert front == ["reward"]
+    back = fields_of(document, "backFields")
+    assert back["tier"]["value"] == "Bronze"
+    assert back["next"]["value"] == "Spend 1,200 UAH more for Platinum"

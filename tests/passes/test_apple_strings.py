@@ -1,7 +1,9 @@
-"""Localization: every pass.json string is a key of every locale's pass.strings."""
+"""Localization: every pass.json string is a key of every locale's pass.strings, the
+labels are the caller's, and a card's offers and next step reach every language."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -13,15 +15,24 @@ from passes.apple import (
     PassCard,
     PassDesign,
     PassLocation,
+    PassPackager,
     SigningIdentity,
     build_pass_json,
     prepare_design,
 )
-from passes.apple.model import SUPPORTED_LOCALES
-from passes.apple.strings import CATALOG, design_phrases, render_strings
+from passes.apple.strings import (
+    card_phrases,
+    design_phrases,
+    extend_strings,
+    render_strings,
+    strings_keys,
+)
 from passes.apple.strings import read_strings as library_read_strings
+from tests.passes.conftest import design_with, unzip
+from tests.passes.sample_labels import SAMPLE_LABELS, sample_labels
 
 MakeDesign = Callable[..., PassDesign]
+MakeCard = Callable[..., PassCard]
 ReadStrings = Callable[[bytes], dict[str, str]]
 
 
@@ -125,19 +136,113 @@ def test_awkward_texts_survive_the_round_trip(
     assert strings["ru"][text] == f"ru: {text}"
 
 
-def test_catalog_covers_every_supported_locale_without_collisions() -> None:
-    for phrase_id, texts in CATALOG.items():
-        assert set(texts) == set(SUPPORTED_LOCALES), phrase_id
-        assert all(texts.values()), phrase_id
-    for locale in SUPPORTED_LOCALES:
-        # A strings key maps once: two catalog phrases with one text in some
-        # locale would lose a translation when that locale is primary.
-        by_text: dict[str, set[tuple[str, ...]]] = {}
-        for texts in CATALOG.values():
-            by_text.setdefault(texts[locale], set()).add(
-                tuple(texts[other] for other in SUPPORTED_LOCALES)
-            )
-        assert all(len(variants) == 1 for variants in by_text.values()), locale
+def test_the_labels_are_the_callers_in_each_language(
+    make_design: MakeDesign, read_strings: ReadStrings
+) -> None:
+    labels = {**sample_labels(("en", "uk")),
+              "uk": dataclasses.replace(SAMPLE_LABELS["uk"], points="Бонуси")}
+    strings = strings_of(make_design(locales=("en", "uk"), labels=labels), read_strings)
+    assert strings["uk"]["Points"] == "Бонуси"
+    assert strings["en"]["Points"] == "Points"
+
+
+def test_a_design_without_labels_for_one_of_its_languages_is_refused(
+    make_design: MakeDesign,
+) -> None:
+    with pytest.raises(ValueError, match="labels are missing"):
+        make_design(locales=("en", "ru", "uk"), labels=sample_labels(("en", "uk")))
+
+
+def test_a_change_message_without_its_placeholder_is_refused() -> None:
+    with pytest.raises(ValueError, match="%@"):
+        dataclasses.replace(SAMPLE_LABELS["ru"], change_balance="Теперь на вашей карте баллов")
+    with pytest.raises(ValueError, match="non-empty"):
+        dataclasses.replace(SAMPLE_LABELS["uk"], tier=" ")
+
+
+def test_a_stamps_design_needs_a_sentence_for_each_number_of_stamps_missing(
+    make_design: MakeDesign,
+) -> None:
+    with pytest.raises(ValueError, match="reward_steps"):
+        make_design(kind="stamps", stamps_required=3,
+                    reward_steps={1: {"en": "1", "ru": "1", "uk": "1"}})
+    with pytest.raises(ValueError, match="'uk'"):
+        make_design(kind="stamps", stamps_required=1, reward_steps={1: {"en": "1", "ru": "1"}})
+
+
+def test_offers_are_in_each_locales_strings_in_that_locales_words(
+    make_card: MakeCard, design: PassDesign, identity: SigningIdentity,
+    read_strings: ReadStrings,
+) -> None:
+    card = make_card(offers=({"en": "Free coffee", "ru": "Кофе в подарок",
+                              "uk": "Кава в подарунок"},
+                             {"en": "−10% on cakes", "uk": "−10% на торти"}))
+    files = unzip(PassPackager(identity).package(card, design))
+    document = build_pass_json(card, design, identity)
+    front = next(field for field in document["storeCard"]["auxiliaryFields"]
+                 if field["key"] == "offers")
+    back = next(field for field in document["storeCard"]["backFields"]
+                if field["key"] == "offers_now")
+    strings = {locale: read_strings(files[f"{locale}.lproj/pass.strings"])
+               for locale in design.locales}
+    assert front["value"] == "Free coffee, −10% on cakes"
+    assert strings["uk"][front["value"]] == "Кава в подарунок, −10% на торти"
+    assert strings["ru"][back["value"]] == "Кофе в подарок\n−10% on cakes"  # none in ru
+    assert strings["en"][back["value"]] == back["value"]
+
+
+def test_a_card_without_phrases_of_its_own_shares_its_designs_strings(
+    card: PassCard, make_card: MakeCard, design: PassDesign, identity: SigningIdentity,
+) -> None:
+    plain = unzip(PassPackager(identity).package(make_card(offers=()), design))
+    prepared = prepare_design(design)
+    assert plain["ru.lproj/pass.strings"] == prepared.file("ru.lproj/pass.strings").data
+    offered = unzip(PassPackager(identity).package(card, design))
+    assert offered["ru.lproj/pass.strings"] != plain["ru.lproj/pass.strings"]
+
+
+def test_a_reward_named_per_language_reads_in_each_even_two_of_them(
+    make_design: MakeDesign, make_card: MakeCard, identity: SigningIdentity,
+    read_strings: ReadStrings,
+) -> None:
+    design = make_design(kind="stamps", stamps_required=8, reward_text="Free coffee",
+                         names={"reward": {"en": "Free coffee", "uk": "Безкоштовна кава"}})
+    card = make_card(stamps=0, rewards=2, offers=())
+    reward = next(field for field in build_pass_json(card, design, identity)["storeCard"][
+        "secondaryFields"] if field["key"] == "reward")
+    files = unzip(PassPackager(identity).package(card, design))
+    strings = read_strings(files["uk.lproj/pass.strings"])
+    assert reward["value"] == "Free coffee × 2"
+    assert strings["Free coffee × 2"] == "Безкоштовна кава × 2"
+    assert strings["Free coffee"] == "Безкоштовна кава"
+    # No Russian name: a Russian phone reads the primary one, as Wallet does without a key.
+    assert "Free coffee × 2" not in read_strings(files["ru.lproj/pass.strings"])
+
+
+def test_relevant_text_is_in_each_locales_strings(
+    make_design: MakeDesign, identity: SigningIdentity, card: PassCard,
+    read_strings: ReadStrings,
+) -> None:
+    location = PassLocation(latitude=50.0, longitude=30.0, relevant_texts={
+        "en": "Show your card at Podil", "ru": "Покажите карту на кассе · Podil",
+        "uk": "Покажіть картку на касі · Podil"})
+    design = make_design(locations=(location,))
+    text = build_pass_json(card, design, identity)["locations"][0]["relevantText"]
+    strings = strings_of(design, read_strings)
+    assert text == "Show your card at Podil"
+    assert strings["ru"][text] == "Покажите карту на кассе · Podil"
+    assert strings["uk"][text] == "Покажіть картку на касі · Podil"
+
+
+def test_a_stamp_cards_next_step_reaches_every_locale(
+    make_design: MakeDesign, make_card: MakeCard,
+) -> None:
+    design = make_design(kind="stamps", stamps_required=8)
+    phrases = card_phrases(make_card(stamps=5, offers=()), design)
+    assert phrases == {"value.reward_step": {"en": "3 more stamps to your reward",
+                                             "ru": "Ещё штампов до подарка: 3",
+                                             "uk": "Ще штампів до подарунка: 3"}}
+    assert card_phrases(make_card(stamps=0, rewards=1, offers=()), design) == {}
 
 
 def test_shared_primary_text_keeps_the_first_translation(read_strings: ReadStrings) -> None:
@@ -151,7 +256,7 @@ def test_phrases_follow_the_kind_of_program(make_design: MakeDesign) -> None:
     stamps = design_phrases(make_design(kind="stamps", stamps_required=6))
     assert "label.points" in points and "label.stamps" not in points
     assert "label.stamps" in stamps and "label.points" not in stamps
-    assert "label.to_reward" in stamps and "label.to_reward" not in points
+    assert "change.stamps" in stamps and "change.balance" not in stamps
 
 
 def test_the_reward_text_is_a_phrase_so_a_translation_can_reach_the_phone(
@@ -172,3 +277,16 @@ def test_any_text_round_trips_through_a_strings_file(
     assert read_strings(files["en.lproj/pass.strings"]) == {key: key}
     # The library's own reader (the preview's) agrees with this independent one.
     assert library_read_strings(files["uk.lproj/pass.strings"]) == {key: value}
+
+
+@given(extra=st.dictionaries(st.text(max_size=8), st.dictionaries(
+    st.sampled_from(["en", "ru", "uk"]), st.sampled_from(["Points", "Баллы", "x", "y\n"])),
+    max_size=4))
+def test_a_cards_strings_are_its_designs_with_its_own_phrases_after_them(
+    extra: dict[str, dict[str, str]],
+) -> None:
+    phrases = design_phrases(design_with())
+    locales = ("en", "ru", "uk")
+    files = render_strings(phrases, locales)
+    assert extend_strings(files, strings_keys(phrases, "en"), extra, locales) == \
+        render_strings(phrases, locales, extra)

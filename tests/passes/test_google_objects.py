@@ -10,8 +10,6 @@ from typing import Any
 import pytest
 
 from passes.google import (
-    LABELS,
-    SUPPORTED_LOCALES,
     GoogleCard,
     GoogleOffer,
     GoogleProgram,
@@ -22,6 +20,7 @@ from passes.google import (
     object_id,
     object_patch,
 )
+from tests.passes.sample_labels import sample_labels, sample_steps
 
 ISSUER_ID = "3388000000022195123"
 GOOGLE_ID_PATTERN = re.compile(r"^\d+\.[\w.-]+$", re.ASCII)
@@ -44,6 +43,10 @@ def program_with(**changes: Any) -> GoogleProgram:
         },
     }
     values.update(changes)
+    values.setdefault("labels", sample_labels(values["locales"]))
+    if values.get("kind") == "stamps":
+        values.setdefault("reward_steps", sample_steps(values["stamps_required"],
+                                                       values["locales"]))
     return GoogleProgram(**values)
 
 
@@ -240,12 +243,25 @@ def test_tier_is_shown_as_secondary_points_and_left_out_without_one() -> None:
     assert "secondaryLoyaltyPoints" not in loyalty_object(program_with(), card_with(tier=None))
 
 
-def test_a_stamp_card_shows_the_stamps_still_missing_beside_its_stamps() -> None:
-    secondary = loyalty_object(stamps_program(), card_with(stamps=3, tier=None))[
-        "secondaryLoyaltyPoints"]
-    assert secondary["balance"] == {"int": 7}
-    assert translations(secondary["localizedLabel"]) == {
-        "en": "Stamps to your reward", "ru": "Штампов до подарка", "uk": "Штампів до подарунка"}
+def test_a_stamp_card_says_in_every_language_how_many_stamps_are_still_missing() -> None:
+    body = loyalty_object(stamps_program(), card_with(stamps=3, tier=None, locale="uk"))
+    assert "secondaryLoyaltyPoints" not in body  # nothing waits beside the stamps yet
+    step = body["textModulesData"][0]
+    assert step["id"] == "reward"
+    assert step["header"] == "Ваш подарунок"
+    assert step["body"] == "Ще штампів до подарунка: 7"
+    assert translations(step["localizedBody"]) == {
+        "en": "7 more stamps to your reward", "ru": "Ещё штампов до подарка: 7",
+        "uk": "Ще штампів до подарунка: 7"}
+    earned = object_patch(stamps_program(), card_with(stamps=0, rewards=1, tier=None))
+    assert all(module["id"] != "reward" for module in earned["textModulesData"])
+
+
+def test_a_program_without_labels_for_one_of_its_languages_is_refused() -> None:
+    with pytest.raises(ValueError, match="labels are missing"):
+        program_with(labels=sample_labels(("en", "ru")))
+    with pytest.raises(ValueError, match="reward_steps"):
+        stamps_program(reward_steps={})
 
 
 def test_an_earned_reward_takes_that_place_and_counts_beyond_one() -> None:
@@ -366,12 +382,6 @@ def test_plain_labels_speak_the_holders_language_when_known() -> None:
     assert body["secondaryLoyaltyPoints"]["label"] == "Рівень"
     assert body["linksModuleData"]["uris"][0]["description"] == "Моя картка"
     assert body["loyaltyPoints"]["localizedLabel"]["defaultValue"]["language"] == "en"
-
-
-def test_every_built_in_label_exists_in_every_supported_locale() -> None:
-    for label, texts in LABELS.items():
-        assert set(texts) == set(SUPPORTED_LOCALES), label
-        assert all(text.strip() for text in texts.values()), label
 
 
 # --- the patch and messages ---------------------------------------------------
