@@ -234,6 +234,26 @@ def test_owners_and_managers_see_contacts_whole_and_analysts_masked(
                         "phone": "+380***67", "birthday": None, "masked": True}
 
 
+def test_an_analyst_gets_nothing_that_acts_for_the_customer_in_a_list_or_a_card(
+        client: FlaskClient, session: Session, api: Api, kava: dict[str, Any],
+        people: Any) -> None:
+    """The card link can change and erase the customer's data, the pass download carries
+    the pass's web-service token, and a till accepts the barcode message: a read-only role
+    gets none of them, from the list or from the card itself."""
+    analyst = Api(client, create_api_key(session, merchant_id=get_program_merchant(
+        session, kava["id"]), role="analyst"))
+    listed = analyst.get(f"/api/v1/programs/{kava['id']}/cards",
+                         query_string={"q": "олена"}).get_json()["cards"][0]
+    whole = api.get(f"/api/v1/cards/{listed['id']}").get_json()
+    assert whole["card_url"] and whole["apple_pass_url"] and whole["barcode"]["message"]
+    for card in (listed, analyst.get(f"/api/v1/cards/{listed['id']}").get_json()):
+        assert (card["card_url"], card["apple_pass_url"], card["barcode"]["message"],
+                card.get("google_save_url")) == (None, None, None, None)
+        assert card["customer"] == {**card["customer"], "email": "o***@example.com",
+                                    "birthday": None, "masked": True}
+        assert (card["number"], card["balance"]) == (whole["number"], whole["balance"])
+
+
 def test_a_cashier_key_may_not_search(client: FlaskClient, session: Session, api: Api,
                                       kava: dict[str, Any], people: Any) -> None:
     cashier = Api(client, create_api_key(session, merchant_id=get_program_merchant(

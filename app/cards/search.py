@@ -15,7 +15,7 @@ finds the same cards by scanning, with a lower-casing that knows every script
 A key bound to a location sees the cards enrolled there only (``location_id``): its
 staff serve that counter's customers, and a customer of another counter is still found
 at the till by card or barcode (``POST /pos/lookup``). Who sees contacts whole is
-``shows_contacts``.
+``app.merchants.access.sees_customers_whole``.
 """
 
 from __future__ import annotations
@@ -52,9 +52,6 @@ SelectOf = TypeVar("SelectOf", bound=Select[*tuple[Any, ...]])
 # a few hundred) that the walk meets ``limit`` matches within some thousands of cards.
 WALK = 4000
 CANDIDATES = 3000
-# The roles that see a customer's email and phone whole in the list; the others (the
-# analyst, who reads figures) see them masked: enough to tell two namesakes apart.
-CONTACT_ROLES = ("owner", "manager")
 
 
 @dataclass(frozen=True)
@@ -73,11 +70,6 @@ class Scope:
     program: Program
     location_id: int | None  # a key bound to a location: that location's cards only
     before: int | None
-
-
-def shows_contacts(role: str) -> bool:
-    """Whether a key of ``role`` sees customers' emails and phones whole in a list."""
-    return role in CONTACT_ROLES
 
 
 def search_cards(session: Session, *, program: Program, query: str, limit: int,

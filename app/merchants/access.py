@@ -27,6 +27,10 @@ READERS = (OWNER, MANAGER, ANALYST)
 WRITERS = (OWNER, MANAGER)
 COUNTER = (OWNER, MANAGER, CASHIER)
 OWNERS = (OWNER,)
+# Who sees a customer whole: their email, phone and birthday, and what acts for them (their
+# card link, which can change and erase their data; the pass download; the barcode message
+# a till accepts). A read-only role sees contacts masked and none of those.
+SEES_CUSTOMERS_WHOLE = (OWNER, MANAGER, CASHIER)
 
 
 _EVERYWHERE: frozenset[int] = frozenset()
@@ -50,6 +54,11 @@ class Principal:
     def may_act_at(self, location_id: int | None) -> bool:
         """Whether it may act at ``location_id`` (None: no location named)."""
         return not self.locations or location_id in self.locations
+
+
+def sees_customers_whole(role: str) -> bool:
+    """Whether ``role`` reads customers whole (``SEES_CUSTOMERS_WHOLE``)."""
+    return role in SEES_CUSTOMERS_WHOLE
 
 
 def at_location(location_id: int | None) -> frozenset[int]:

@@ -13,6 +13,7 @@ from app.cards.schemas import CardLinkInput, EnrolmentInput
 from app.cards.search_terms import PHONE_MIN_DIGITS
 from app.errors import BadRequest
 from app.merchants import service as merchants
+from app.merchants.access import sees_customers_whole
 from app.merchants.accounts import Where
 from app.merchants.artwork import set_stamp_icon, set_strip
 from app.merchants.logos import set_logo
@@ -240,7 +241,8 @@ SEARCH_QUERY = (
     {"200": response_doc("a page of cards, and the next page's before", "Cards")},
     query=SEARCH_QUERY,
     note="a key bound to a location finds the cards enrolled there only; analyst keys see "
-         "each customer's email and phone masked and no birthday")
+         "each customer's email and phone masked, no birthday, and no card link, pass "
+         "download or barcode message")
 @requires(*READERS)
 def search_cards(program_id: int) -> Response:
     limit = int_arg("limit", search.DEFAULT_LIMIT, 1, search.MAX_LIMIT)
@@ -250,17 +252,20 @@ def search_cards(program_id: int) -> Response:
     key = current_key()
     page = search.search_cards(db(), program=program, query=query, limit=limit,
                                before=before, location_id=key.location_id)
-    masked = not search.shows_contacts(key.role)
+    masked = not sees_customers_whole(key.role)
     return json_response({"cards": [card_json(card, runtime().wallet, masked=masked)
                                     for card in page.cards], "next": page.next})
 
 
 @blueprint.get("/v1/cards/<int:card_id>")
-@documented("Get a card", {"200": CARD})
+@documented("Get a card", {"200": CARD},
+            note="analyst keys see the customer's email and phone masked, no birthday, and "
+                 "no card link, pass download or barcode message")
 @requires(*READERS, "cashier")
 def get_card(card_id: int) -> Response:
     card = cards.get_card(db(), merchant_id=merchant_id(), card_id=card_id)
-    return json_response(card_json(card, runtime().wallet))
+    return json_response(card_json(card, runtime().wallet,
+                                   masked=not sees_customers_whole(current_key().role)))
 
 
 @blueprint.post("/v1/cards/<int:card_id>/link")

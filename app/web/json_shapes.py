@@ -90,8 +90,10 @@ def location_json(location: Location, base_url: str) -> dict[str, Any]:
 
 
 def card_json(card: Card, wallet: Wallet, *, masked: bool = False) -> dict[str, Any]:
-    """The card and its holder; ``masked``: their email and phone masked and no birthday
-    (``app.cards.contacts.masked_email``), for a role that may not read them whole."""
+    """The card and its holder. ``masked``, for a role that may not read customers whole
+    (``app.merchants.access.sees_customers_whole``): their email and phone masked
+    (``app.cards.contacts.masked_email``), no birthday, and nothing that acts for them
+    (card link, pass download, Google save link, barcode message) but null."""
     customer = card.customer
     body: dict[str, Any] = {
         "id": card.id,
@@ -109,9 +111,9 @@ def card_json(card: Card, wallet: Wallet, *, masked: bool = False) -> dict[str, 
         "source": card.source,
         "last_visit_at": card.last_visit_at.isoformat() + "Z" if card.last_visit_at else None,
         "barcode": {"format": card.program.barcode_format,
-                    "message": wallet.barcode_message(card)},
-        "apple_pass_url": wallet.apple_pass_url(card),
-        "card_url": wallet.card_url(card),
+                    "message": None if masked else wallet.barcode_message(card)},
+        "apple_pass_url": None if masked else wallet.apple_pass_url(card),
+        "card_url": None if masked else wallet.card_url(card),
         "customer": {
             "name": customer.name,
             "email": masked_email(customer.email) if masked else customer.email,
@@ -124,7 +126,7 @@ def card_json(card: Card, wallet: Wallet, *, masked: bool = False) -> dict[str, 
         },
         "created_at": card.created_at.isoformat() + "Z",
     }
-    google_save_url = wallet.google_save_url(card)
-    if google_save_url is not None:  # absent while Google Wallet is off
+    google_save_url = None if masked else wallet.google_save_url(card)
+    if google_save_url is not None or masked:  # absent while Google Wallet is off
         body["google_save_url"] = google_save_url
     return body

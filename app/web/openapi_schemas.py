@@ -92,8 +92,10 @@ def _card_schema() -> dict[str, Any]:
                        "phone": nullable("string"), "locale": STRING,
                        "marketing_consent": BOOLEAN, "birthday": nullable("string"),
                        "masked": {"type": "boolean", "description": (
-                           "true where the role may not read contacts whole (an analyst "
-                           "in a list): the email and phone masked, no birthday")}})
+                           "true where the role may not read customers whole (an "
+                           "analyst): the email and phone masked, no birthday, and the "
+                           "card's barcode message, apple_pass_url, card_url and "
+                           "google_save_url null")}})
     return record({
         "id": INTEGER, "program_id": INTEGER, "number": STRING, "serial_number": STRING,
         "status": {"enum": ["active", "blocked", "deleted"]}, "balance": INTEGER,
@@ -103,11 +105,12 @@ def _card_schema() -> dict[str, Any]:
             "the location whose join link (counter QR code, poster) the customer used")},
         "source": {"type": ["string", "null"], "description": (
             "the campaign tag of that join link (?src=)")},
-        "barcode": record({"format": STRING, "message": STRING}),
-        "apple_pass_url": STRING, "card_url": STRING, "customer": customer,
-        "created_at": STRING,
-        "google_save_url": {"type": "string", "description": (
-            "https://pay.google.com/gp/v/save/<JWT>; absent while Google Wallet is off")},
+        "barcode": record({"format": STRING, "message": nullable("string")}),
+        "apple_pass_url": nullable("string"), "card_url": nullable("string"),
+        "customer": customer, "created_at": STRING,
+        "google_save_url": {"type": ["string", "null"], "description": (
+            "https://pay.google.com/gp/v/save/<JWT>; absent while Google Wallet is off, "
+            "null for a role that may not act for the customer")},
     }, optional=("google_save_url",))
 
 
