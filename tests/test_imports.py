@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.cards.models import AuditEvent, Card, Customer, LegacyCardNumber
@@ -288,6 +288,42 @@ def test_the_export_is_for_readers_and_the_import_for_owners_and_managers(
     stranger = new_merchant(api.client, session, "Stranger")
     assert csv_post(stranger, shop["id"], HEADER).status_code == 404
     assert stranger.get(f"/api/v1/programs/{shop['id']}/cards.csv").status_code == 404
+
+
+def test_an_analyst_exports_contacts_masked_and_a_location_key_its_own_cards_only(
+        api: Api, shop: dict[str, Any], session: Session) -> None:
+    from app.merchants.models import Program
+    from app.merchants.service import create_api_key
+
+    text = HEADER + ("Olena;0671234567;olena@example.com;1990-05-17;yes;A-100;300\n"
+                     "Petro;0501234567;;;no;;20\n")
+    assert csv_post(api, shop["id"], text).status_code == 201
+    counter = api.post(f"/api/v1/programs/{shop['id']}/locations", {"name": "Podil"}
+                       ).get_json()
+    enrolled = api.post(f"/api/v1/programs/{shop['id']}/cards", {
+        "name": "Iryna", "email": "iryna@example.com"}).get_json()
+    session.execute(update(Card).where(Card.id == enrolled["id"])
+                    .values(location_id=counter["id"]))  # as if she joined at that counter
+    session.commit()
+    program = session.get(Program, shop["id"])
+    assert program is not None
+    merchant_id = program.merchant_id
+    session.rollback()
+
+    def exported(key: str) -> list[list[str]]:
+        body = Api(api.client, key).get(f"/api/v1/programs/{shop['id']}/cards.csv")
+        assert body.status_code == 200
+        return [line.split(",") for line in body.get_data(as_text=True)
+                .lstrip("\ufeff").splitlines()[1:]]
+
+    analyst = exported(create_api_key(session, merchant_id=merchant_id, role="analyst"))
+    assert [row[:5] for row in analyst] == [
+        ["Olena", "'+380***67", "o***@example.com", "", "yes"],
+        ["Petro", "'+380***67", "", "", "no"],
+        ["Iryna", "", "i***@example.com", "", "no"]]
+    bound = exported(create_api_key(session, merchant_id=merchant_id, role="manager",
+                                    location_id=counter["id"]))
+    assert [row[:3] for row in bound] == [["Iryna", "", "iryna@example.com"]]
 
 
 def test_ledger_balances_equal_their_entries_after_an_import(

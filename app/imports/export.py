@@ -10,6 +10,10 @@ after an apostrophe, so that no spreadsheet runs it as a formula (the import rea
 back without the apostrophe); phones are the exception, being E.164 as stored (``+`` and
 digits only: nothing a spreadsheet could run). Cards deleted with their holder's data
 are left out. Each export leaves an audit record (who took the customers' data, when).
+It holds what its taker may see in a list (``GET /programs/{id}/cards``): a key bound to a
+location exports the cards enrolled there only, and a role that may not read customers
+whole (``app.merchants.access.sees_customers_whole``) gets emails and phones masked and
+no birthdays.
 """
 
 from __future__ import annotations
@@ -17,14 +21,17 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.cards.contacts import masked_email, masked_phone
 from app.cards.models import Card, CardStatus, Customer, LegacyCardNumber
 from app.imports.sheet import FORMULA_STARTS, PROTECTED, Column
+from app.merchants.access import sees_customers_whole
 from app.merchants.models import Program
 from app.points.postings import Actor, audit
 
@@ -34,6 +41,15 @@ HEADER = (*(str(column) for column in Column), "card number", "tier", "created",
 _RISKY_STARTS = (*FORMULA_STARTS, "\t", "\r")
 
 
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """What of the program's cards an export holds."""
+
+    program_id: int
+    location_id: int | None  # a taker bound to a location: the cards enrolled there
+    masked: bool  # emails and phones masked, no birthdays
+
+
 def export_cards(session: Session, *, program: Program, actor: Actor,
                  sessions: Callable[[], Session]) -> Iterator[str]:
     """The file's text, in pieces read on a session of their own from ``sessions``
@@ -41,7 +57,8 @@ def export_cards(session: Session, *, program: Program, actor: Actor,
     request's session); the export's audit record is committed before the first."""
     audit(session, actor, "export", program_id=program.id)
     session.commit()
-    return _pieces(sessions, program.id)
+    return _pieces(sessions, Extent(program_id=program.id, location_id=actor.location_id,
+                                    masked=not sees_customers_whole(actor.role)))
 
 
 def neutralized(cell: str) -> str:
@@ -49,7 +66,7 @@ def neutralized(cell: str) -> str:
     return PROTECTED + cell if cell.startswith(_RISKY_STARTS) else cell
 
 
-def _pieces(sessions: Callable[[], Session], program_id: int) -> Iterator[str]:
+def _pieces(sessions: Callable[[], Session], extent: Extent) -> Iterator[str]:
     old_number = (select(LegacyCardNumber.number).where(LegacyCardNumber.card_id == Card.id)
                   .order_by(LegacyCardNumber.id).limit(1).scalar_subquery())
     query = (select(Card.id, Card.number, Card.balance, Card.tier, Card.created_at,
@@ -57,8 +74,11 @@ def _pieces(sessions: Callable[[], Session], program_id: int) -> Iterator[str]:
                     Customer.birthday, Customer.marketing_consent,
                     old_number.label("old_number"))
              .join(Customer, Customer.id == Card.customer_id)
-             .where(Card.program_id == program_id, Card.status != CardStatus.DELETED.value)
+             .where(Card.program_id == extent.program_id,
+                    Card.status != CardStatus.DELETED.value)
              .order_by(Card.id).limit(CHUNK))
+    if extent.location_id is not None:
+        query = query.where(Card.location_id == extent.location_id)
     yield BOM + _line(HEADER)
     after = 0
     with sessions() as session:
@@ -67,16 +87,24 @@ def _pieces(sessions: Callable[[], Session], program_id: int) -> Iterator[str]:
             session.rollback()  # no transaction held while the client reads
             if not rows:
                 return
-            yield "".join(_line(_cells(row)) for row in rows)
+            yield "".join(_line(_cells(row, masked=extent.masked)) for row in rows)
             after = rows[-1].id
 
 
-def _cells(row: Any) -> tuple[str, ...]:
+def _cells(row: Any, *, masked: bool) -> tuple[str, ...]:
     """A row of ``_pieces``' query (a SQLAlchemy ``Row``), by its columns' names."""
     said = row._mapping
+    if masked:
+        phone, email = masked_phone(said["phone"]) or "", masked_email(said["email"]) or ""
+        return (neutralized(said["name"]), neutralized(phone), neutralized(email), "",
+                *_card_cells(said))
     return (neutralized(said["name"]), said["phone"] or "",
-            neutralized(said["email"] or ""), _text(said["birthday"]),
-            "yes" if said["marketing_consent"] else "no",
+            neutralized(said["email"] or ""), _text(said["birthday"]), *_card_cells(said))
+
+
+def _card_cells(said: Any) -> tuple[str, ...]:
+    """The cells after the contacts: consent, the card and where it came from."""
+    return ("yes" if said["marketing_consent"] else "no",
             neutralized(said["old_number"] or ""), str(said["balance"]), said["number"],
             neutralized(said["tier"] or ""), _text(said["created_at"]),
             neutralized(said["source"] or ""))

@@ -100,7 +100,9 @@ def import_cards(program_id: int) -> Response:
     "number, tier, created and source; phones in E.164; cells a spreadsheet could run as a "
     "formula are written after an apostrophe)",
     {"200": {"description": "CSV, UTF-8 with a byte order mark",
-             "content": {"text/csv": {"schema": {"type": "string"}}}}})
+             "content": {"text/csv": {"schema": {"type": "string"}}}}},
+    note="a key bound to a location exports the cards enrolled there only; analyst keys "
+         "get emails and phones masked and no birthdays, as in the card list")
 @requires(*READERS)
 def export_cards_csv(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
