@@ -56,7 +56,8 @@ class MerchantEnrolmentInput(EnrolmentInput):
     location_id: Annotated[int, Field(ge=1, le=MAX_INT32, description=(
         "one of the program's locations: where the customer joined")), WHOLE] | None = None
     source: Annotated[str, StringConstraints(strip_whitespace=False), Field(
-        max_length=SOURCE_MAX_LENGTH, description=f"campaign tag, as ?src= of a join link: {SOURCE_RULE}",
+        max_length=SOURCE_MAX_LENGTH,
+        description=f"campaign tag, as ?src= of a join link: {SOURCE_RULE}",
         json_schema_extra={"pattern": f"^{SOURCE_PATTERN.pattern}$"}),
         AfterValidator(_a_campaign_tag)] | None = None
 
