@@ -48,6 +48,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(offers.blueprint, url_prefix="/api")
     app.register_blueprint(google.blueprint, url_prefix="/google")
     google.init_app(app)
+    posters.init_app(app)
     app.register_blueprint(public.blueprint)
     app.register_blueprint(card_page.blueprint)
     app.register_blueprint(recovery.blueprint)
