@@ -26,7 +26,7 @@ def register_web(app: Flask) -> None:
     from app.web.forms import csrf_settings
     from app.web.jsonbody import BoundedJSONProvider
     from app.web.limits import install_rate_limits
-    from app.web.pages import init_babel
+    from app.web.pages import init_babel, install_page_filters
     from app.web.problems import install_problem_handlers
     from app.web.security import install_security_headers
 
@@ -37,6 +37,7 @@ def register_web(app: Flask) -> None:
     operations.install_request_metrics(app)
     install_problem_handlers(app)
     init_babel(app)
+    install_page_filters(app)
     runtime = app.extensions["loyalpass"]
     install_security_headers(app, https=runtime.config.base_url.startswith("https://"))
     install_rate_limits(app, runtime.config)
