@@ -88,8 +88,8 @@ def _card_page(card: Card, token: str, status: int = 200, *,
         statement=card_statement(db(), card=card),
         offers=current_offers(db(), card_id=card.id),
         done=done if done in set(Done) else None, form_expired=form_expired,
-        details_form=details or DetailsForm.for_card(card, stored=True),
-        consent_form=consent or ConsentForm.for_card(card, stored=True),
+        details_form=details if details is not None else DetailsForm.for_card(card, stored=True),
+        consent_form=consent if consent is not None else ConsentForm.for_card(card, stored=True),
         export_form=ExportForm.for_card(card, stored=True),
         fmt=page_formats(locale, card.program.currency))
 
@@ -236,7 +236,7 @@ def _delete_page(card: Card, token: str, status: int = 200,
     ``form``, one sent back refused (an expired token, no confirmation)."""
     locale = _locale(card)
     return page("card_delete.html", card.program, locale, status, card=card, token=token,
-                form=form or DeleteForm.for_card(card, stored=True),
+                form=form if form is not None else DeleteForm.for_card(card, stored=True),
                 fmt=page_formats(locale, card.program.currency),
                 other_cards=account.other_cards(db(), card=card))
 
