@@ -462,3 +462,14 @@ def test_the_cache_keeps_the_most_recently_used_posters_within_its_bounds(
     small = PosterCache(max_bytes=len(cache.poster(drawn[1], Paper.A5).pdf) - 1)
     small.poster(drawn[1], Paper.A5)
     assert len(small) == 0  # larger than the whole cache: served, not kept
+
+
+def test_a_poster_shows_the_programs_name_and_reward_in_its_own_language(api: Api) -> None:
+    program = make_program(api, kind="stamps", stamps_required=6, locales=["uk", "en"],
+                           name={"uk": "Кавʼярня «Зерно»", "en": "Zerno Coffee"},
+                           reward_text={"uk": "безкоштовну каву", "en": "a free coffee"})
+    english = words(read_pdf(poster(api, program, "?lang=en&size=A5")).text)
+    ukrainian = words(read_pdf(poster(api, program, "?lang=uk&size=A5")).text)
+    assert "Zerno Coffee" in english and "Collect 6 stamps — get a free coffee" in english
+    assert "Зерно" not in english
+    assert "Кавʼярня «Зерно»" in ukrainian and "безкоштовну каву" in ukrainian
