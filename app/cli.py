@@ -185,8 +185,11 @@ def worker(concurrency: int) -> None:
 
 
 def close_workers(workers: list[Any]) -> None:
-    """Close each client the loops hold (push loops share one sender) once."""
-    for client in {id(one.client): one.client for one in workers}.values():
+    """Close each client the loops hold (push loops share one sender) once; the
+    housekeeping loop holds none."""
+    clients = [client for client in (getattr(one, "client", None) for one in workers)
+               if client is not None]
+    for client in {id(client): client for client in clients}.values():
         client.close()
 
 
@@ -239,6 +242,23 @@ def ledger_purge_keys(days: int) -> None:
     click.echo(f"Forgot {removed} idempotency keys older than {days} days.")
 
 
+@click.group("cards", help="Customers' cards: housekeeping (the worker runs it too; "
+                           "safe to repeat).")
+def cards_group() -> None:
+    pass
+
+
+@cards_group.command("purge-links", help="Erase what expired recovery links proposed "
+                                         "(contact details) and the address they came from.")
+@_fail_clearly
+def cards_purge_links() -> None:
+    from app.cards.recovery import purge_expired_links
+
+    with _sessions()() as session:
+        erased = purge_expired_links(session)
+    click.echo(f"Erased the proposed details of {erased} expired recovery links.")
+
+
 @main.command(help="Seed a demo merchant, program, location and cards.")
 @_fail_clearly
 def demo() -> None:
@@ -248,12 +268,12 @@ def demo() -> None:
     _print_demo(create_app(config), config)
 
 
-for group in (db_group, certs_group, merchant_group, ledger_group):
+for group in (db_group, certs_group, merchant_group, ledger_group, cards_group):
     main.add_command(group)
 
 
 def register_cli(app: Flask) -> None:
-    for command in (db_group, certs_group, merchant_group, ledger_group, demo):
+    for command in (db_group, certs_group, merchant_group, ledger_group, cards_group, demo):
         app.cli.add_command(command)
 
 if __name__ == "__main__":

@@ -257,3 +257,50 @@ def test_the_card_page_has_no_serious_accessibility_problems(
         shot(page, f"{device}-{lang}-delete-confirm")
         assert serious_violations(page) == []
         no_policy_violations(page)
+
+
+# For each middle dot in the element: the top of the word before it and the dot's own
+# (equal when they share a line, that is when the dot does not start one).
+DOT_LINES = """element => {
+    const found = [], range = document.createRange();
+    const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const text = node.textContent;
+        for (let at = text.indexOf('·'); at >= 0; at = text.indexOf('·', at + 1)) {
+            let before = at - 1;
+            while (before > 0 && /\\s/.test(text[before])) before--;
+            range.setStart(node, before); range.setEnd(node, before + 1);
+            const word = range.getBoundingClientRect().top;
+            range.setStart(node, at); range.setEnd(node, at + 1);
+            found.push([word, range.getBoundingClientRect().top]);
+        }
+    }
+    return found;
+}"""
+
+
+@pytest.mark.parametrize("lang", ["ru", "uk"])
+def test_a_headings_middle_dot_never_starts_a_line_on_a_narrow_phone(
+        browser: Any, live: dict[str, Any], lang: str) -> None:
+    """"Картка лояльності · Зерно Club" wraps on a 320-pixel screen: the dot stays at
+    the end of the first line, with the word before it, on the card's and the join page."""
+    card = a_points_card(live["shop"])
+    playwright, chromium = browser
+    context = chromium.new_context(viewport={"width": 320, "height": 640},
+                                   device_scale_factor=2, is_mobile=True, has_touch=True,
+                                   user_agent=playwright.devices["iPhone SE"]["user_agent"])
+    page = context.new_page()
+    slug = live["shop"].points["slug"]
+    for name, url in (("card", f"{card['card_url']}?lang={lang}"),
+                      ("join", f"{live['origin']}/join/{slug}?lang={lang}")):
+        page.goto(url)
+        heading = page.locator("header h1")
+        lines = heading.evaluate("h => h.getClientRects().length && "
+                                 "Math.round(h.getBoundingClientRect().height / "
+                                 "parseFloat(getComputedStyle(h).lineHeight))")
+        dots = heading.evaluate(DOT_LINES)
+        shot(page, f"narrow-320-{lang}-{name}")
+        assert lines >= 2, (name, heading.inner_text())  # it does wrap at this width
+        assert dots and all(abs(word - dot) < 1 for word, dot in dots), (
+            name, heading.inner_text(), dots)
+    context.close()

@@ -388,3 +388,30 @@ def test_the_join_and_recovery_pages_have_no_serious_accessibility_violations(
         seen.append(name)
     assert seen == ["join", "join-errors", "check-mail", "confirm", "link-used",
                     "link-invalid", "privacy"]
+
+
+@pytest.mark.parametrize("lang", sorted(LANGUAGES))
+def test_the_whole_form_with_a_birthday_fits_an_iphones_first_screen(
+    playwright: Any, browser: Any, live: Live, lang: str
+) -> None:
+    """iPhone 13's Safari leaves 390x664 CSS pixels: the offer, every field (name,
+    phone or email, birthday), the consent and the button show without scrolling, in
+    text no smaller than is readable, and inputs iOS does not zoom into (16 px)."""
+    assert live.program["ask_birthday"] and live.program["welcome_points"]
+    page = phone(playwright, browser, IPHONE, lang)
+    page.goto(join_url(live, location="1", src="flyer-may"))
+    assert page.locator("#birthday").count() == 1 and page.locator("#offer").count() == 1
+    button = page.locator("#join").bounding_box()
+    height = page.viewport_size["height"]
+    page.screenshot(path=str(shot(page, f"join-{lang}-iphone-birthday")).replace(
+        ".png", "-first-screen.png"))
+    assert button["y"] + button["height"] <= height, (lang, button, height)
+    small = page.evaluate("""() => [...document.querySelectorAll(
+        'main label, main legend, main button, main p, main a')]
+        .map(e => [e.textContent.trim(), parseFloat(getComputedStyle(e).fontSize)])
+        .filter(([_, size]) => size < 14)""")
+    assert small == [], small
+    inputs = page.evaluate("""() => [...document.querySelectorAll(
+        'input[type=text], input[type=tel], input[type=email], input[type=date]')]
+        .map(e => parseFloat(getComputedStyle(e).fontSize))""")
+    assert inputs and min(inputs) >= 16, inputs

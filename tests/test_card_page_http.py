@@ -4,6 +4,7 @@ nothing when refused, and never answer 500."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from pathlib import Path
@@ -215,3 +216,55 @@ def test_a_sqlite_database_with_cards_migrates_to_0012_keeping_its_rows(
         assert connection.exec_driver_sql("SELECT status FROM cards").scalar() == "active"
         assert connection.exec_driver_sql("PRAGMA foreign_key_check").all() == []
         assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _field_error(page: str, field: str) -> str:
+    found = re.search(rf'<p class="field-error" id="{field}-error">([^<]*)</p>', page)
+    assert found is not None, field
+    return html.unescape(found.group(1))
+
+
+def _value(page: str, field: str) -> str:
+    found = re.search(rf'<input [^>]*id="{field}"[^>]*value="([^"]*)"', page)
+    assert found is not None, field
+    return html.unescape(found.group(1))
+
+
+@pytest.mark.parametrize(("lang", "name_missing", "email_taken"), [
+    ("en", "Please write your name.", "belongs to another customer's card"),
+    ("ru", "Напишите своё имя.", "уже указан в карте другого клиента"),
+    ("uk", "Напишіть своє ім'я.", "вже вказана в картці іншого клієнта"),
+])
+def test_refused_details_are_said_beside_each_field_in_the_pages_language_all_at_once(
+        client: FlaskClient, session: Session, shop: Shop, lang: str, name_missing: str,
+        email_taken: str) -> None:
+    card = enroll(shop, shop.points, name="Oksana", email="o@example.com")
+    enroll(shop, shop.points, name="Taras", email="taras@example.com")
+    before = snapshot(session, card)
+    response = client.post(f"{path_of(card)}/details?lang={lang}", data={
+        "csrf": csrf(client, card), "name": "  ", "email": "taras@example.com",
+        "phone": "067 12"})
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert _field_error(page, "name") == name_missing
+    assert email_taken in _field_error(page, "email")  # the use case's, with the form's
+    assert "+380 44 123 4567" in _field_error(page, "phone")
+    assert (_value(page, "email"), _value(page, "phone")) == ("taras@example.com", "067 12")
+    assert 'aria-describedby="phone-error"' in page and "Taras" not in page
+    assert snapshot(session, card) == before
+
+
+def test_a_consent_or_deletion_form_with_a_value_of_its_own_changes_nothing(
+        client: FlaskClient, session: Session, shop: Shop) -> None:
+    card = enroll(shop, shop.points, name="Oksana", email="o@example.com", consent=True)
+    before = snapshot(session, card)
+    token = csrf(client, card)
+    consent = client.post(f"{path_of(card)}/consent?lang=en",
+                          data={"csrf": token, "consent": "maybe"})
+    assert consent.status_code == 422
+    assert 'id="consent-error">Nothing was changed' in consent.get_data(as_text=True)
+    deletion = client.post(f"{path_of(card)}/delete?lang=uk",
+                           data={"csrf": token, "confirm": "no"})
+    assert deletion.status_code == 400
+    assert "Нічого не змінено" in deletion.get_data(as_text=True)
+    assert snapshot(session, card) == before

@@ -362,7 +362,8 @@ def test_without_an_issuer_id_google_is_off_and_cards_have_no_save_link(
     from app.delivery.workers import make_workers
 
     loops = make_workers(app.extensions["loyalpass"], push_sender=FakePushSender())
-    assert [type(loop).__name__ for loop in loops] == ["MailWorker", "Worker"]  # no Google
+    # No Google loop: mail, pushes and the housekeeping.
+    assert [type(loop).__name__ for loop in loops] == ["MailWorker", "Worker", "Housekeeping"]
     for loop in loops:
         loop.run_once()
     with app.extensions["loyalpass"].sessions() as session:

@@ -16,7 +16,7 @@ from app.cards import recovery
 from app.cards.models import Card, CardRecoveryLink, Customer
 from app.cards.schemas import EnrolmentInput
 from app.merchants.models import Program
-from tests.conftest import BASE_URL, Api, count_rows
+from tests.conftest import BASE_URL, Api, count_rows, new_merchant
 
 
 def _csrf(html: str) -> str:
@@ -130,3 +130,46 @@ def test_a_returning_customer_enrolled_from_a_mailed_link_keeps_the_joins_attrib
     assert (card.program_id, card.location_id, card.source) == (
         program["id"], location["id"], "poster-a5")
     assert count_rows(session, Customer) == 1
+
+
+def test_the_merchants_api_records_where_a_card_was_enrolled_and_an_existing_card_keeps_its_own(
+    api: Api, program: dict[str, Any], session: Session
+) -> None:
+    location = _location(api, program)
+    created = api.post(f"/api/v1/programs/{program['id']}/cards", {
+        "name": "Dmytro", "email": "dmytro@example.com", "location_id": location["id"],
+        "source": "till-flyer_2"})
+    assert created.status_code == 201
+    assert (created.get_json()["location_id"], created.get_json()["source"]) == (
+        location["id"], "till-flyer_2")
+    assert [row[1:] for row in _cards(session)] == [(location["id"], "till-flyer_2")]
+    again = api.post(f"/api/v1/programs/{program['id']}/cards", {
+        "name": "Dmytro", "email": "dmytro@example.com", "source": "another"})
+    assert again.status_code == 200 and again.get_json()["source"] == "till-flyer_2"
+    shown = api.get(f"/api/v1/cards/{created.get_json()['id']}").get_json()
+    assert (shown["location_id"], shown["source"]) == (location["id"], "till-flyer_2")
+
+
+def test_the_api_refuses_a_tag_the_join_link_would_drop_and_a_location_not_the_programs(
+    api: Api, client: FlaskClient, program: dict[str, Any], session: Session
+) -> None:
+    other = api.post("/api/v1/programs", {"name": "Bakery"}).get_json()
+    elsewhere = _location(api, other, "Bakery counter")
+    stranger = new_merchant(client, session, "Other Shop")
+    theirs = stranger.post("/api/v1/programs", {"name": "Theirs"}).get_json()
+    foreign = _location(stranger, theirs, "Their counter")
+    path = f"/api/v1/programs/{program['id']}/cards"
+    for extra, code in [
+        ({"source": "Flyer-May"}, "invalid"), ({"source": "x" * 33}, "invalid"),
+        ({"source": "a b"}, "invalid"), ({"source": ""}, "invalid"),
+        ({"source": " flyer"}, "invalid"), ({"source": "флаєр"}, "invalid"),
+        ({"location_id": 2**31}, "invalid"), ({"location_id": "1"}, "invalid"),
+        ({"location_id": elsewhere["id"]}, "unknown_location"),
+        ({"location_id": foreign["id"]}, "unknown_location"),
+    ]:
+        refused = api.post(path, {"name": "Guest", "email": "guest@example.com", **extra})
+        assert refused.status_code == 422, extra
+        body = refused.get_json()
+        assert body["code"] == code, extra
+        assert [error["field"] for error in body["errors"]] == list(extra), extra
+    assert count_rows(session, Card) == 0 and count_rows(session, Customer) == 0

@@ -30,7 +30,10 @@ from sqlalchemy.orm import Session
 from app.i18n import using_locale
 from app.merchants.models import Program
 from app.posters import content
+from app.posters.cache import PosterCache
 from app.posters.layout import ELLIPSIS, fit, wrap
+from app.posters.pdf import Paper
+from app.web.posters import POSTERS_EXTENSION
 from tests.conftest import BASE_URL, Api, new_merchant
 from tests.hostile import assert_problem, snapshot
 
@@ -396,3 +399,77 @@ def test_the_welcome_offer_counts_points_in_each_languages_plural_forms(
     with using_locale(locale):
         for count, ending in zip((1, 2, 5, 11, 21, 22), expected, strict=True):
             assert content.welcome_offer(count).endswith(f" {ending}")
+
+
+def test_a_second_request_is_served_from_the_cache_and_a_matching_etag_gets_304(
+    api: Api, program: dict[str, Any]
+) -> None:
+    cache = api.client.application.extensions[POSTERS_EXTENSION]
+    path = f"/api/v1/programs/{program['id']}/poster.pdf?size=A5&lang=uk"
+    first = api.get(path)
+    assert first.status_code == 200 and (cache.misses, cache.hits) == (1, 0)
+    etag = first.headers["ETag"]
+    again = api.get(path)
+    assert again.status_code == 200 and (cache.misses, cache.hits) == (1, 1)
+    assert again.data == first.data and again.headers["ETag"] == etag
+    unchanged = api.get(path, headers={"If-None-Match": etag})
+    assert unchanged.status_code == 304 and unchanged.data == b""
+    assert unchanged.headers["ETag"] == etag
+    assert (cache.misses, cache.hits) == (1, 1)  # nothing drawn, nothing read
+    assert api.get(path, headers={"If-None-Match": '"another"'}).status_code == 200
+
+
+def test_a_design_change_or_another_query_gives_a_new_poster(
+    api: Api, program: dict[str, Any]
+) -> None:
+    location = add_location(api, program)
+    base = f"/api/v1/programs/{program['id']}/poster.pdf"
+    queries = ["", "?size=A5", "?lang=ru", f"?location={location['id']}", "?src=flyer-may"]
+    etags = [api.get(base + query).headers["ETag"] for query in queries]
+    assert len(set(etags)) == len(queries)
+    before = api.get(base)
+    assert api.patch(f"/api/v1/programs/{program['id']}", {
+        "colors": {"background": "#6B3E26", "foreground": "#FFF7EE",
+                   "label": "#F1D9C4"}}).status_code == 200
+    recoloured = api.get(base, headers={"If-None-Match": before.headers["ETag"]})
+    assert recoloured.status_code == 200 and recoloured.headers["ETag"] not in etags
+    assert read_pdf(recoloured.data).image.getpixel((5, 5)) == (0x6B, 0x3E, 0x26)
+    assert api.patch(f"/api/v1/programs/{program['id']}",
+                     {"welcome_points": 75}).status_code == 200
+    offered = api.get(base)
+    assert "75" in read_pdf(offered.data).text
+    assert offered.headers["ETag"] != recoloured.headers["ETag"]
+    uploaded = api.put(f"/api/v1/programs/{program['id']}/logo", logo_png(), "image/png")
+    assert uploaded.status_code == 200, uploaded.get_json()
+    assert api.get(base).headers["ETag"] not in {offered.headers["ETag"], *etags}
+
+
+def test_the_cache_keeps_the_most_recently_used_posters_within_its_bounds(
+    api: Api, program: dict[str, Any], session: Session
+) -> None:
+    kava = session.get(Program, program["id"])
+    assert kava is not None
+    drawn = [content.poster_content(kava, location=None, locale=language, url=BASE_URL)
+             for language in ("en", "ru", "uk")]
+    cache = PosterCache(max_entries=2)
+    for each in drawn:
+        cache.poster(each, Paper.A5)
+    assert len(cache) == 2 and cache.misses == 3
+    cache.poster(drawn[2], Paper.A5)
+    assert cache.hits == 1
+    cache.poster(drawn[0], Paper.A5)  # dropped as the oldest: drawn again
+    assert cache.misses == 4
+    small = PosterCache(max_bytes=len(cache.poster(drawn[1], Paper.A5).pdf) - 1)
+    small.poster(drawn[1], Paper.A5)
+    assert len(small) == 0  # larger than the whole cache: served, not kept
+
+
+def test_a_poster_shows_the_programs_name_and_reward_in_its_own_language(api: Api) -> None:
+    program = make_program(api, kind="stamps", stamps_required=6, locales=["uk", "en"],
+                           name={"uk": "Кавʼярня «Зерно»", "en": "Zerno Coffee"},
+                           reward_text={"uk": "безкоштовну каву", "en": "a free coffee"})
+    english = words(read_pdf(poster(api, program, "?lang=en&size=A5")).text)
+    ukrainian = words(read_pdf(poster(api, program, "?lang=uk&size=A5")).text)
+    assert "Zerno Coffee" in english and "Collect 6 stamps — get a free coffee" in english
+    assert "Зерно" not in english
+    assert "Кавʼярня «Зерно»" in ukrainian and "безкоштовну каву" in ukrainian

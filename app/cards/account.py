@@ -173,6 +173,15 @@ def _taken(session: Session, customer: Customer, checked: _Checked
     return taken
 
 
+def taken_contacts(session: Session, *, card_id: int, data: ContactInput
+                   ) -> dict[str, ContactProblem]:
+    """Which of the typed email and phone another customer of the merchant holds; reads
+    only (a form that refuses for other reasons names these faults too, all at once)."""
+    card = session.get(Card, card_id)
+    assert card is not None
+    return _taken(session, card.customer, _checked_contact(data, card.program.country))
+
+
 def change_contact(session: Session, *, card_id: int, who: Who, data: ContactInput
                    ) -> list[str]:
     """Change the holder's name, email and phone; returns the names of the fields that

@@ -26,6 +26,11 @@ Invariants:
   once, within ``LINK_LIFETIME``: one conditional UPDATE consumes it, so two clicks
   racing give one card page. A customer with no card in the link's program is enrolled
   in it when the link is opened (by the mailbox's owner), not when it was asked for.
+- A link keeps what it proposed (``proposed_*``) and the requesting client's address
+  only while it may still be opened: ``purge_expired_links`` (the worker's housekeeping,
+  ``loyalpass cards purge-links``) erases both from links past ``expires_at``. The row
+  itself stays, so the per-customer limit still counts it and its page can still say
+  that it expired.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -205,3 +210,24 @@ def _consume(session: Session, link_id: int, accept: frozenset[details.Detail],
     details.audit(session, link, card, changed)
     session.commit()
     return card
+
+
+def purge_expired_links(session: Session, *, now: datetime | None = None) -> int:
+    """Erase from every link past its ``expires_at`` the details it proposed and the
+    client's address it was asked from (used links were cleared of their proposals when
+    opened); returns how many links held any. Safe to run at any time and from several
+    workers at once: one statement, which an open link never matches."""
+    erased = session.execute(
+        update(CardRecoveryLink)
+        .where(CardRecoveryLink.expires_at <= (now or utcnow()),
+               or_(CardRecoveryLink.proposed_name.is_not(None),
+                   CardRecoveryLink.proposed_email.is_not(None),
+                   CardRecoveryLink.proposed_phone.is_not(None),
+                   CardRecoveryLink.proposed_birthday.is_not(None),
+                   CardRecoveryLink.proposed_consent.is_(True),
+                   CardRecoveryLink.requested_from.is_not(None)))
+        .values(proposed_name=None, proposed_email=None, proposed_phone=None,
+                proposed_birthday=None, proposed_consent=false(), requested_from=None)
+        .execution_options(synchronize_session=False))
+    session.commit()
+    return int(getattr(erased, "rowcount", 0) or 0)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, StrictBool
+from pydantic import AfterValidator, BeforeValidator, Field, StrictBool, StringConstraints
 
+from app.cards.attribution import SOURCE_MAX_LENGTH, SOURCE_PATTERN, SOURCE_RULE, campaign_source
 from app.cards.contacts import API_MESSAGES, birthday_fault
 from app.clock import utcnow
-from app.validation import LINE, Body
+from app.validation import LINE, MAX_INT32, WHOLE, Body
 
 
 def _date_text(value: Any) -> Any:
@@ -39,6 +40,26 @@ class EnrolmentInput(Body):
     birthday: Birthday | None = None
     # Which contact is required is the program's choice (``contact``), checked with the
     # program at hand (``app.cards.contacts.read_contact``).
+
+
+def _a_campaign_tag(value: str) -> str:
+    """The join page's rule for ``?src=`` (``campaign_source``), refused instead of dropped."""
+    if campaign_source(value) is None:
+        raise ValueError(SOURCE_RULE)
+    return value
+
+
+class MerchantEnrolmentInput(EnrolmentInput):
+    """What the merchant's API sends to enrol a customer: the enrolment, and where it
+    happened, as a join link records it (``app.cards.attribution``)."""
+
+    location_id: Annotated[int, Field(ge=1, le=MAX_INT32, description=(
+        "one of the program's locations: where the customer joined")), WHOLE] | None = None
+    source: Annotated[str, StringConstraints(strip_whitespace=False), Field(
+        max_length=SOURCE_MAX_LENGTH,
+        description=f"campaign tag, as ?src= of a join link: {SOURCE_RULE}",
+        json_schema_extra={"pattern": f"^{SOURCE_PATTERN.pattern}$"}),
+        AfterValidator(_a_campaign_tag)] | None = None
 
 
 class CardLinkInput(Body):

@@ -23,6 +23,7 @@ from app.clock import utcnow
 from app.errors import Invalid, NotFound
 from app.i18n import LOCALES
 from app.merchants.models import ApiKey, Program
+from app.merchants.service import program_location
 from app.outbox.messages import pass_changed, queue_pass_update
 from app.points.postings import Actor, post, program_rules
 from app.points.rules import tier_for
@@ -36,12 +37,21 @@ class Enrolment:
 
 
 def enroll(
-    session: Session, *, program: Program, data: EnrolmentInput, location_id: int | None = None
+    session: Session, *, program: Program, data: EnrolmentInput, location_id: int | None = None,
+    source: str | None = None,
 ) -> Enrolment:
     """For the merchant's API: the program's card for this customer, a new one or the one
     already enrolled. A customer of another of the merchant's programs gets a card here
     (their name and contact stay; a consent given now is recorded). The program's
-    contact rule holds here as on the join form (``ContactInvalid``)."""
+    contact rule holds here as on the join form (``ContactInvalid``). A new card records
+    where the customer joined: ``location_id``, which must be one of the program's
+    locations (422 ``unknown_location``, nothing written), and ``source``, a checked
+    campaign tag (``app.cards.attribution``); a card already enrolled keeps its own."""
+    if location_id is not None and program_location(
+            session, program=program, location_id=location_id) is None:
+        raise Invalid("location_id: no such location in this program.",
+                      code=ProblemCode.UNKNOWN_LOCATION,
+                      errors=[{"field": "location_id", "message": "no such location"}])
     contact = read_contact(program, email=data.email, phone=data.phone)
     email, phone = contact.email, contact.phone
     customer = find_customer(session, program.merchant_id, email, phone)
@@ -54,7 +64,7 @@ def enroll(
             customer = new_customer(session, program, data, contact)
         elif data.marketing_consent and not customer.marketing_consent:
             customer.marketing_consent, customer.consent_at = True, utcnow()
-        card = create_card(session, program, customer, location_id)
+        card = create_card(session, program, customer, location_id, source)
         session.commit()
     except IntegrityError:
         # A concurrent enrolment of the same person won the race: hand out its card.

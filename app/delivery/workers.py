@@ -1,6 +1,7 @@
 """The worker loops of one process, one or more per channel: pushes (fan-out and APNs,
 ``app.delivery.pushes``), Google Wallet (``app.delivery.google``) and mail
-(``app.delivery.mail``). A new channel is a module of its own with its loop, added here.
+(``app.delivery.mail``), and the periodic jobs (``app.delivery.housekeeping``). A new
+channel is a module of its own with its loop, added here.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import Config
 from app.delivery.google.client import make_google_client
 from app.delivery.google.sync import GoogleSync, GoogleWorker
+from app.delivery.housekeeping import Housekeeping
 from app.delivery.loop import Loop
 from app.delivery.mail import MailSync, MailWorker, make_mail_sender
 from app.delivery.pushes import Worker
@@ -48,8 +50,9 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
                  mail_sender: MailSender | None = None, loops: int = 1,
                  name: str = "worker") -> list[Loop]:
     """The worker loops of one process: ``loops`` push loops, one mail loop and, when
-    Google Wallet is on, one Google loop woken after each fan-out. They are added to
-    ``runtime.workers``, and woken by the commits of ``runtime.sessions``."""
+    Google Wallet is on, one Google loop woken after each fan-out, all woken by the
+    commits of ``runtime.sessions``; and the housekeeping loop, which runs by the clock.
+    They are added to ``runtime.workers``."""
 
     config, google = runtime.config, runtime.wallet.google
     sender = push_sender or make_sender(
@@ -75,5 +78,6 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
             after_fanout=google_loop.wake if google_loop is not None else None))
     for loop in created:
         loop.wakeups = runtime.wakeups
+    created.append(Housekeeping(runtime.sessions, name=f"{name}-housekeeping"))
     runtime.workers.extend(created)
     return created

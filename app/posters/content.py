@@ -1,5 +1,6 @@
 """What a program's poster says, in one language: its name, the location, the offer in
-one line (from the program's rules), the two steps and the join link."""
+one line (from the program's rules), the two steps and the join link. The merchant's
+texts (the name, a stamp card's reward) are the poster language's (``app.texts``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from app.merchants.models import Location, Program
 from app.merchants.schemas import DEFAULT_COLORS
 from app.points.postings import program_rules
 from app.points.rules import earn_rate
+from app.texts import localized
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,9 @@ def offer_line(program: Program) -> str:
     an invitation."""
     rules = program_rules(program)
     if rules.kind == "stamps" and rules.stamps_required:
-        required, reward = rules.stamps_required, program.reward_text.strip()
+        required = rules.stamps_required
+        reward = localized(program.reward_text_given, current_locale(),
+                           program.locales).strip()
         if reward:
             return ngettext("Collect %(count)s stamp — get %(reward)s",
                             "Collect %(count)s stamps — get %(reward)s", required,
@@ -80,7 +84,7 @@ def poster_content(program: Program, *, location: Location | None, locale: str,
     with using_locale(locale) as language:
         return Poster(
             language=language,
-            title=program.name,
+            title=localized(program.name_given, language, program.locales),
             place=location.name if location is not None else None,
             offer=offer_line(program),
             steps=(gettext("1. Scan the code with your phone's camera."),

@@ -29,7 +29,7 @@ def register_web(app: Flask) -> None:
     from app.web.forms import csrf_settings
     from app.web.jsonbody import BoundedJSONProvider
     from app.web.limits import install_rate_limits
-    from app.web.pages import init_babel
+    from app.web.pages import init_babel, install_page_filters
     from app.web.problems import install_problem_handlers
     from app.web.security import install_security_headers
 
@@ -40,6 +40,7 @@ def register_web(app: Flask) -> None:
     operations.install_request_metrics(app)
     install_problem_handlers(app)
     init_babel(app)
+    install_page_filters(app)
     runtime = app.extensions["loyalpass"]
     install_security_headers(app, https=runtime.config.base_url.startswith("https://"))
     install_rate_limits(app, runtime.config)
@@ -52,6 +53,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(imports.blueprint, url_prefix="/api")
     app.register_blueprint(google.blueprint, url_prefix="/google")
     google.init_app(app)
+    posters.init_app(app)
     app.register_blueprint(public.blueprint)
     app.register_blueprint(card_page.blueprint)
     app.register_blueprint(recovery.blueprint)

@@ -9,7 +9,7 @@ from flask import Blueprint, Response, current_app, request
 from app.cards import search
 from app.cards import service as cards
 from app.cards.links import reissue_link
-from app.cards.schemas import CardLinkInput, EnrolmentInput
+from app.cards.schemas import CardLinkInput, MerchantEnrolmentInput
 from app.cards.search_terms import PHONE_MIN_DIGITS
 from app.errors import BadRequest
 from app.merchants import service as merchants
@@ -209,15 +209,21 @@ def revoke_api_key(key_id: int) -> Response:
 @blueprint.post("/v1/programs/<int:program_id>/cards")
 @documented(
     "Enrol a customer (the merchant's own key: a card already enrolled with this email or "
-    "phone is returned; the public join form never does that)",
+    "phone is returned; the public join form never does that). A new card records where "
+    "the customer joined, as a join link does: location_id (one of the program's "
+    "locations) and source (a campaign tag, the rule of ?src=); a card already enrolled "
+    "keeps its own",
     {"201": response_doc("new card", "Card"),
      "200": response_doc("the card already enrolled with this email or phone", "Card")},
-    body=EnrolmentInput)
+    body=MerchantEnrolmentInput,
+    refusals=((ProblemCode.UNKNOWN_LOCATION,
+               "location_id is not one of the program's locations"),))
 @requires(*COUNTER)
 def enroll(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
-    data = parse(EnrolmentInput, _body())
-    enrolment = cards.enroll(db(), program=program, data=data)
+    data = parse(MerchantEnrolmentInput, _body())
+    enrolment = cards.enroll(db(), program=program, data=data, location_id=data.location_id,
+                             source=data.source)
     status = 201 if enrolment.created else 200
     return json_response(card_json(enrolment.card, runtime().wallet), status)
 

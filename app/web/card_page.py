@@ -5,8 +5,9 @@ Reached only by the card's secret link: every route here opens the card from its
 offers the wallet of the device (``app.web.platforms``), shows the card, its progress,
 offers and recent history, and its barcode for a phone without a wallet. The customer
 changes their contact details and consent, downloads their data and deletes it, through
-forms that carry the session's CSRF token; a refused form is the page again with the
-error beside its field and nothing changed. Deleting takes a second, confirming step, and
+Flask-WTF forms (``app.web.card_forms``) that carry the session's CSRF token; a refused
+form is the page again with the error beside its field, the values as typed, and nothing
+changed. Deleting takes a second, confirming step, and
 a deleted card's link shows that it was deleted (410) while its pass download still
 answers, with the voided pass, so that a phone holding it learns it is void.
 """
@@ -18,7 +19,7 @@ import functools
 import json
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
@@ -28,17 +29,20 @@ from app.cards import service as cards
 from app.cards.audit import Who
 from app.cards.models import Card, CardStatus
 from app.errors import NotFound
+from app.i18n import using_locale
 from app.ledger.statement import card_statement
 from app.offers.service import current_offers, shown_offers
 from app.wallet.facts import card_facts
 from app.web.apple_ws import PKPASS
+from app.web.card_forms import CardForm, ConsentForm, DeleteForm, DetailsForm, ExportForm
 from app.web.context import db, runtime
 from app.web.formats import page_formats
-from app.web.pages import csrf_matches, csrf_token, page, page_locale
+from app.web.pages import page, page_locale
 from app.web.platforms import platform_of
 from app.web.security import no_store
 
 blueprint = Blueprint("card", __name__)
+F = TypeVar("F", bound=CardForm)
 
 
 class Done(StrEnum):
@@ -66,20 +70,16 @@ def _deleted(card: Card, locale: str) -> Response:
     return page("card_deleted.html", card.program, locale, 410)
 
 
-def _card_page(card: Card, token: str, status: int = 200, **form: Any) -> Response:
-    """The page, with ``form`` holding a refused form's values and errors, if any."""
+def _card_page(card: Card, token: str, status: int = 200, *,
+               details: DetailsForm | None = None, consent: ConsentForm | None = None,
+               form_expired: bool = False) -> Response:
+    """The page; ``details`` or ``consent`` is a refused form, shown with its errors and
+    its values as sent (otherwise each form shows what is stored)."""
     locale = _locale(card)
     if card.status == CardStatus.DELETED:
         return _deleted(card, locale)
     wallet = runtime().wallet
-    customer = card.customer
     done = request.args.get("done")
-    context: dict[str, Any] = {
-        "details": {"name": customer.name, "email": customer.email or "",
-                    "phone": customer.phone or ""},
-        "details_errors": {}, "form_expired": False,
-    }
-    context.update(form)
     return page(
         "card.html", card.program, locale, status, card=card, token=token,
         platform=platform_of(request.headers.get("User-Agent", "")),
@@ -87,8 +87,11 @@ def _card_page(card: Card, token: str, status: int = 200, **form: Any) -> Respon
         google_save_url=wallet.google_save_url(card),
         statement=card_statement(db(), card=card),
         offers=current_offers(db(), card_id=card.id),
-        done=done if done in set(Done) else None,
-        csrf=csrf_token(), fmt=page_formats(locale, card.program.currency), **context)
+        done=done if done in set(Done) else None, form_expired=form_expired,
+        details_form=details if details is not None else DetailsForm.for_card(card, stored=True),
+        consent_form=consent if consent is not None else ConsentForm.for_card(card, stored=True),
+        export_form=ExportForm.for_card(card, stored=True),
+        fmt=page_formats(locale, card.program.currency))
 
 
 @blueprint.get("/c/<token>")
@@ -139,7 +142,8 @@ def _back(token: str, card: Card, done: Done | None = None, anchor: str = "") ->
     return redirect(url + anchor, code=303)
 
 
-def _form_expired(card: Card, token: str) -> Response:
+def _card_page_again(card: Card, token: str, _form: CardForm) -> Response:
+    """The card's page for a form sent without a valid token: 400, nothing changed."""
     return _card_page(card, token, 400, form_expired=True)
 
 
@@ -153,54 +157,71 @@ def form_target(token: str) -> BaseResponse:
     return _back(token, card)
 
 
-def _customer_form(view: Callable[[str, Card], BaseResponse]) -> Callable[[str], BaseResponse]:
-    """A form the card's page posts: the card by its secret link; a deleted card's page
-    instead of any change (also when a deletion wins the race with it); the page again,
-    changing nothing, when the form's Flask-WTF token is missing or stale."""
+FormView = Callable[[str, Card, F], BaseResponse]
+Again = Callable[[Card, str, F], Response]
 
-    @functools.wraps(view)
-    def checked(token: str) -> BaseResponse:
-        card = _card_from_token(token)
-        if card.status == CardStatus.DELETED:
-            return _deleted(card, _locale(card))
-        if not csrf_matches(request.form.get("csrf", "")):
-            return _form_expired(card, token)
-        try:
-            return view(token, card)
-        except account.CardDeleted:
-            return _deleted(card, _locale(card))
 
-    return checked
+def _customer_form(form_class: type[F], again: Again[Any] = _card_page_again
+                   ) -> Callable[[FormView[F]], Callable[[str], BaseResponse]]:
+    """A form the card's page posts, read and validated as ``form_class`` in the page's
+    language: the card by its secret link; a deleted card's page instead of any change
+    (also when a deletion wins the race with it); ``again``, the page the form sits on,
+    changing nothing, when the form's Flask-WTF token is missing or stale. The view gets
+    the validated form (its fields' errors, if any, are the view's to show)."""
+
+    def decorate(view: FormView[F]) -> Callable[[str], BaseResponse]:
+        @functools.wraps(view)
+        def checked(token: str) -> BaseResponse:
+            card = _card_from_token(token)
+            if card.status == CardStatus.DELETED:
+                return _deleted(card, _locale(card))
+            with using_locale(_locale(card)):
+                form = form_class.for_card(card)
+                form.validate()
+            if form.expired:
+                return again(card, token, form)
+            try:
+                return view(token, card, form)
+            except account.CardDeleted:
+                return _deleted(card, _locale(card))
+
+        return checked
+
+    return decorate
 
 
 @blueprint.post("/c/<token>/details")
 @no_store
-@_customer_form
-def change_details(token: str, card: Card) -> BaseResponse:
-    sent = {key: request.form.get(key, "") for key in account.CONTACT_FIELDS}
-    data = account.ContactInput(name=sent["name"], email=sent["email"], phone=sent["phone"])
+@_customer_form(DetailsForm)
+def change_details(token: str, card: Card, form: DetailsForm) -> BaseResponse:
+    if form.errors:  # and an email or phone another customer holds: every fault at once
+        form.show_problems(account.taken_contacts(db(), card_id=card.id, data=form.contact()))
+        db().rollback()
+        return _card_page(card, token, 422, details=form)
     try:
-        account.change_contact(db(), card_id=card.id, who=Who.customer(), data=data)
+        account.change_contact(db(), card_id=card.id, who=Who.customer(), data=form.contact())
     except account.ContactRefused as refused:
         db().rollback()
-        return _card_page(card, token, 422, details=sent,
-                          details_errors=dict(refused.problems))
+        form.show_problems(refused.problems)
+        return _card_page(card, token, 422, details=form)
     return _back(token, card, Done.DETAILS, "#details")
 
 
 @blueprint.post("/c/<token>/consent")
 @no_store
-@_customer_form
-def change_consent(token: str, card: Card) -> BaseResponse:
+@_customer_form(ConsentForm)
+def change_consent(token: str, card: Card, form: ConsentForm) -> BaseResponse:
+    if form.errors:
+        return _card_page(card, token, 422, consent=form)
     account.set_marketing_consent(db(), card_id=card.id, who=Who.customer(),
-                                  consent=request.form.get("consent") == "yes")
+                                  consent=form.given)
     return _back(token, card, Done.CONSENT, "#consent")
 
 
 @blueprint.post("/c/<token>/data.json")
 @no_store
-@_customer_form
-def export_data(token: str, card: Card) -> BaseResponse:
+@_customer_form(ExportForm)
+def export_data(token: str, card: Card, _form: ExportForm) -> BaseResponse:
     document = account.export_data(db(), card_id=card.id, who=Who.customer())
     response = Response(json.dumps(document, ensure_ascii=False, indent=2),
                         mimetype="application/json")
@@ -209,33 +230,37 @@ def export_data(token: str, card: Card) -> BaseResponse:
     return response
 
 
-def _delete_page(card: Card, token: str, locale: str, status: int = 200,
-                 form_expired: bool = False) -> Response:
-    """The step that asks before deleting, naming the holder's other cards it takes too."""
+def _delete_page(card: Card, token: str, status: int = 200,
+                 form: DeleteForm | None = None) -> Response:
+    """The step that asks before deleting, naming the holder's other cards it takes too;
+    ``form``, one sent back refused (an expired token, no confirmation)."""
+    locale = _locale(card)
     return page("card_delete.html", card.program, locale, status, card=card, token=token,
-                csrf=csrf_token(), fmt=page_formats(locale, card.program.currency),
-                other_cards=account.other_cards(db(), card=card), form_expired=form_expired)
+                form=form if form is not None else DeleteForm.for_card(card, stored=True),
+                fmt=page_formats(locale, card.program.currency),
+                other_cards=account.other_cards(db(), card=card))
+
+
+def _delete_page_again(card: Card, token: str, form: DeleteForm) -> Response:
+    return _delete_page(card, token, 400, form)
 
 
 @blueprint.get("/c/<token>/delete")
 @no_store
 def confirm_delete(token: str) -> Response:
     card = _card_from_token(token)
-    locale = _locale(card)
     if card.status == CardStatus.DELETED:
-        return _deleted(card, locale)
-    return _delete_page(card, token, locale)
+        return _deleted(card, _locale(card))
+    return _delete_page(card, token)
 
 
 @blueprint.post("/c/<token>/delete")
 @no_store
-def delete_data(token: str) -> BaseResponse:
-    card = _card_from_token(token)
-    locale = _locale(card)
-    if card.status == CardStatus.DELETED:
-        return _deleted(card, locale)  # done before: a replay changes nothing
-    if not csrf_matches(request.form.get("csrf", "")) or request.form.get("confirm") != "yes":
-        return _delete_page(card, token, locale, 400, form_expired=True)
+@_customer_form(DeleteForm, again=_delete_page_again)
+def delete_data(token: str, card: Card, form: DeleteForm) -> BaseResponse:
+    """A replay after the deletion changes nothing (the guard shows the deleted page)."""
+    if form.errors:
+        return _delete_page(card, token, 400, form)
     with contextlib.suppress(account.CardDeleted):  # another request deleted it first
         account.delete_data(db(), card_id=card.id, who=Who.customer())
-    return redirect(url_for("card.card_page", token=token, lang=locale), code=303)
+    return redirect(url_for("card.card_page", token=token, lang=_locale(card)), code=303)

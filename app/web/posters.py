@@ -5,6 +5,10 @@ program's) and the campaign tag (``?src=``, ``app.cards.attribution``) when aske
 that every card joined through them records where it came from. Their query is checked
 before anything is drawn: a location that is not the program's is 404 (as the program
 itself would be), any other value out of its rules is 422 naming the parameter.
+
+Posters are drawn once per design and kept in the app's ``PosterCache``
+(``app.posters.cache``); each carries its key as a strong ETag, and a request naming it
+in ``If-None-Match`` is answered 304 without drawing or sending anything.
 """
 
 from __future__ import annotations
@@ -12,15 +16,16 @@ from __future__ import annotations
 import io
 
 import qrcode
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from app.cards.attribution import SOURCE_PATTERN, SOURCE_RULE, campaign_source
 from app.errors import Invalid, NotFound
 from app.i18n import LOCALES
 from app.merchants import service as merchants
 from app.merchants.models import Location, Program
+from app.posters.cache import PosterCache, poster_key
 from app.posters.content import poster_content
-from app.posters.pdf import Paper, render_poster
+from app.posters.pdf import Paper
 from app.problem_codes import ProblemCode
 from app.validation import parse_id
 from app.web.auth import READERS, merchant_id, requires
@@ -29,6 +34,7 @@ from app.web.json_shapes import join_url
 from app.web.openapi import documented, query_parameter
 
 blueprint = Blueprint("posters", __name__)
+POSTERS_EXTENSION = "loyalpass_posters"  # the app's PosterCache, in app.extensions
 
 PAPERS = {paper.value: paper for paper in Paper}
 
@@ -47,6 +53,15 @@ POSTER_QUERY = (
 )
 NO_SUCH_LOCATION = ((ProblemCode.NOT_FOUND,
                      "no such location in the program (any other value of location)"),)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[POSTERS_EXTENSION] = PosterCache()
+
+
+def poster_cache() -> PosterCache:
+    cache: PosterCache = current_app.extensions[POSTERS_EXTENSION]
+    return cache
 
 
 def _refuse(name: str, rule: str) -> Invalid:
@@ -98,7 +113,8 @@ def program_qr(program_id: int) -> Response:
 @documented("The printable counter poster (one PDF page): the program's colours, logo and "
             "name, the location, the offer in one line from the program's rules, the QR code "
             "of the join URL (as qr.png), two steps and the link, in one language",
-            {"200": {"description": "PDF", "content": {"application/pdf": {}}}},
+            {"200": {"description": "PDF, with its ETag", "content": {"application/pdf": {}}},
+             "304": {"description": "If-None-Match named this poster's ETag: unchanged"}},
             query=POSTER_QUERY, refusals=NO_SUCH_LOCATION)
 @requires(*READERS, "cashier")
 def program_poster(program_id: int) -> Response:
@@ -110,7 +126,14 @@ def program_poster(program_id: int) -> Response:
     language = _choice("lang", LOCALES, first)
     location, url = _join_link(program)
     poster = poster_content(program, location=location, locale=language, url=url)
-    response = Response(render_poster(poster, paper), mimetype="application/pdf")
-    filename = f"{program.slug}-poster-{paper.value.lower()}-{language}.pdf"
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    key = poster_key(poster, paper)
+    if request.if_none_match.contains(key):
+        response = Response(status=304)
+    else:
+        response = Response(poster_cache().poster(poster, paper, key).pdf,
+                            mimetype="application/pdf")
+        filename = f"{program.slug}-poster-{paper.value.lower()}-{language}.pdf"
+        response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.set_etag(key)
+    response.headers["Cache-Control"] = "private, no-cache"  # the key's; ask each time
     return response
