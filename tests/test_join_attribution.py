@@ -173,3 +173,23 @@ def test_the_api_refuses_a_tag_the_join_link_would_drop_and_a_location_not_the_p
         assert body["code"] == code, extra
         assert [error["field"] for error in body["errors"]] == list(extra), extra
     assert count_rows(session, Card) == 0 and count_rows(session, Customer) == 0
+
+
+def test_a_key_bound_to_a_counter_enrols_there_and_may_name_no_other(
+    api: Api, client: FlaskClient, program: dict[str, Any], session: Session
+) -> None:
+    from app.merchants.service import create_api_key
+
+    podil, obolon = _location(api, program, "Podil"), _location(api, program, "Obolon")
+    bound = Api(client, create_api_key(session, merchant_id=session.get(
+        Program, program["id"]).merchant_id, role="cashier", location_id=podil["id"]))
+    path = f"/api/v1/programs/{program['id']}/cards"
+    refused = bound.post(path, {"name": "Guest", "email": "guest@example.com",
+                                "location_id": obolon["id"]})
+    assert refused.status_code == 403 and refused.get_json()["code"] == "location_forbidden"
+    assert count_rows(session, Card) == 0 and count_rows(session, Customer) == 0
+    unnamed = bound.post(path, {"name": "Guest", "email": "guest@example.com"})
+    named = bound.post(path, {"name": "Iryna", "email": "iryna@example.com",
+                              "location_id": podil["id"]})
+    assert (unnamed.status_code, named.status_code) == (201, 201)
+    assert [row[1] for row in _cards(session)] == [podil["id"], podil["id"]]

@@ -13,7 +13,7 @@ from app.cards.schemas import CardLinkInput, MerchantEnrolmentInput
 from app.cards.search_terms import PHONE_MIN_DIGITS
 from app.errors import BadRequest
 from app.merchants import service as merchants
-from app.merchants.access import sees_customers_whole
+from app.merchants.access import location_of, sees_customers_whole
 from app.merchants.accounts import Where
 from app.merchants.artwork import set_stamp_icon, set_strip
 from app.merchants.logos import set_logo
@@ -212,7 +212,8 @@ def revoke_api_key(key_id: int) -> Response:
     "phone is returned; the public join form never does that). A new card records where "
     "the customer joined, as a join link does: location_id (one of the program's "
     "locations) and source (a campaign tag, the rule of ?src=); a card already enrolled "
-    "keeps its own",
+    "keeps its own. A key bound to a location enrols there, whether it names it or not, "
+    "and may name no other (403 location_forbidden)",
     {"201": response_doc("new card", "Card"),
      "200": response_doc("the card already enrolled with this email or phone", "Card")},
     body=MerchantEnrolmentInput,
@@ -222,7 +223,9 @@ def revoke_api_key(key_id: int) -> Response:
 def enroll(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
     data = parse(MerchantEnrolmentInput, _body())
-    enrolment = cards.enroll(db(), program=program, data=data, location_id=data.location_id,
+    where = location_of(current_key().principal, data.location_id,
+                        doing="This key enrols customers at its own location only.")
+    enrolment = cards.enroll(db(), program=program, data=data, location_id=where,
                              source=data.source)
     status = 201 if enrolment.created else 200
     return json_response(card_json(enrolment.card, runtime().wallet), status)
