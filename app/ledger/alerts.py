@@ -20,8 +20,11 @@ from app.cards.models import Card
 from app.clock import iso, utcnow
 from app.errors import NotFound
 from app.ledger.models import Alert
+from app.ledger.service import set_blocked
 from app.merchants.access import Principal
 from app.merchants.accounts import Where, record_event
+from app.merchants.models import Location, Program
+from app.points.postings import Actor
 
 ALERT_ACKNOWLEDGED = "alert.acknowledged"  # its action in the staff action log
 
@@ -49,7 +52,7 @@ class AlertView:
         return self.acknowledged_at is not None
 
 
-def _visible(principal: Principal) -> Select[Any]:
+def _visible(principal: Principal) -> Select[Alert, str, str]:
     query = (select(Alert, Card.number, Card.status)
              .outerjoin(Card, Card.id == Alert.card_id)
              .where(Alert.merchant_id == principal.merchant_id))
@@ -81,6 +84,30 @@ def list_alerts(session: Session, *, principal: Principal, program_id: int | Non
     return [_view(row.Alert, row.number, row.status) for row in rows]
 
 
+@dataclass(frozen=True)
+class AlertsPage:
+    """A page of alerts, the merchant's programs and locations by id (to name them), and
+    where the next page starts (None: this is the last)."""
+
+    alerts: list[AlertView]
+    programs: dict[int, str]
+    locations: dict[int, str]
+    next_before: int | None
+
+
+def alerts_page(session: Session, *, principal: Principal, program_id: int | None,
+                before: int | None, limit: int) -> AlertsPage:
+    found = list_alerts(session, principal=principal, program_id=program_id,
+                        before=before, limit=limit + 1)
+    programs = session.execute(select(Program.id, Program.name).where(
+        Program.merchant_id == principal.merchant_id).order_by(Program.id)).all()
+    locations = session.execute(select(Location.id, Location.name).where(
+        Location.merchant_id == principal.merchant_id)).all()
+    return AlertsPage(alerts=found[:limit], programs={row.id: row.name for row in programs},
+                      locations={row.id: row.name for row in locations},
+                      next_before=found[limit - 1].id if len(found) > limit else None)
+
+
 def get_alert(session: Session, *, principal: Principal, alert_id: int) -> AlertView:
     row = session.execute(_visible(principal).where(Alert.id == alert_id)).one_or_none()
     if row is None:
@@ -108,6 +135,20 @@ def acknowledge_alert(session: Session, *, principal: Principal, alert_id: int,
                          actor_staff_id=principal.staff_id, action=ALERT_ACKNOWLEDGED,
                          where=where or Where(), alert=alert.id, card=alert.card_id)
     session.commit()
+    return get_alert(session, principal=principal, alert_id=alert_id)
+
+
+def block_card_of_alert(session: Session, *, principal: Principal, alert_id: int) -> AlertView:
+    """Block the card the alert names, as ``POST /api/v1/cards/{id}/block`` does (the
+    reason names the alert); an alert that names no card is a 404."""
+    alert = get_alert(session, principal=principal, alert_id=alert_id)
+    if alert.card_id is None:
+        raise NotFound("This alert names no card.")
+    location = next(iter(principal.locations)) if len(principal.locations) == 1 else None
+    actor = Actor(merchant_id=principal.merchant_id, api_key_id=principal.api_key_id,
+                  staff_id=principal.staff_id, location_id=location, role=principal.role)
+    set_blocked(session, actor=actor, card_id=alert.card_id, blocked=True,
+                reason=f"alert {alert.id}: {alert.kind}")
     return get_alert(session, principal=principal, alert_id=alert_id)
 
 

@@ -101,9 +101,9 @@ def _count_of(condition: Any) -> Any:
 
 
 def _messages(session: Session, offer: Offer) -> Delivery:
-    rows = session.execute(select(GoogleMessage.status, func.count().label("count"))
+    rows = session.execute(select(GoogleMessage.status, func.count().label("how_many"))
                            .where(GoogleMessage.offer_id == offer.id)
                            .group_by(GoogleMessage.status)).all()
-    by_status = {row.status: int(row.count) for row in rows}
+    by_status = {row.status: int(row.how_many) for row in rows}
     return Delivery(sent=by_status.get("sent", 0), failed=by_status.get("failed", 0),
                     pending=by_status.get("pending", 0))

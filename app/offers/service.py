@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -73,6 +74,23 @@ def get_offer(session: Session, *, merchant_id: int, offer_id: int) -> Offer:
 def list_offers(session: Session, *, program: Program) -> list[Offer]:
     return list(session.scalars(select(Offer).where(Offer.program_id == program.id)
                                 .order_by(Offer.id.desc())))
+
+
+@dataclass(frozen=True)
+class ProgramOffers:
+    """A program and its offers, newest first (the dashboard's offers page)."""
+
+    program: Program
+    offers: list[Offer]
+
+
+def offers_by_program(session: Session, *, merchant_id: int) -> list[ProgramOffers]:
+    programs = session.scalars(select(Program).where(Program.merchant_id == merchant_id)
+                               .order_by(Program.id)).all()
+    found = session.scalars(select(Offer).where(Offer.merchant_id == merchant_id)
+                            .order_by(Offer.id.desc())).all()
+    return [ProgramOffers(program, [offer for offer in found if offer.program_id == program.id])
+            for program in programs]
 
 
 def offer_status(offer: Offer, now: datetime | None = None) -> str:
