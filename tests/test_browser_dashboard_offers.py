@@ -221,5 +221,5 @@ def test_the_offers_and_alerts_pages_in_each_language_on_a_phone_and_a_desktop(
             width = page.evaluate("() => document.documentElement.scrollWidth")
             assert width <= page.viewport_size["width"], (name, form, width)
             shot(page, f"{name}-{form}-{lang}")
-        assert axe_violations(page) == []
+            assert axe_violations(page) == [], (name, form)
         page.context.close()
