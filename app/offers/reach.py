@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 
 from app.devices.models import Registration
 from app.google_wallet.models import GoogleMessage, GoogleObject
+from app.merchants.models import Program
 from app.offers.models import CardOffer, Offer
+from app.offers.service import get_offer
 from app.outbox.messages import TOPIC_PROGRAM_UPDATED
 from app.outbox.models import OutboxMessage
 
@@ -45,6 +47,23 @@ class OfferReach:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class OfferOverview:
+    """What the offer's page shows: the offer, its program and its reach."""
+
+    offer: Offer
+    program: Program
+    reach: OfferReach
+
+
+def offer_overview(session: Session, *, merchant_id: int, offer_id: int) -> OfferOverview:
+    """The merchant's offer with its program and reach (``NotFound`` for another's)."""
+    offer = get_offer(session, merchant_id=merchant_id, offer_id=offer_id)
+    program = session.get(Program, offer.program_id)
+    assert program is not None  # an offer's program is never deleted
+    return OfferOverview(offer, program, offer_reach(session, offer=offer))
 
 
 def offer_reach(session: Session, *, offer: Offer) -> OfferReach:

@@ -19,7 +19,7 @@ from app.offers import preview, reach
 from app.offers import service as offers
 from app.offers.schemas import OfferCreate
 from app.problem_codes import ProblemCode
-from app.texts import localized, tier_key
+from app.texts import LocalizedValue, localized, tier_key
 from app.validation import parse
 from app.web.context import db, runtime
 from app.web.dashboard import blueprint, dashboard_locale, render
@@ -52,11 +52,17 @@ def _tiers(program: Program) -> list[tuple[str, str]]:
 def offers_page() -> Response:
     grouped = offers.offers_by_program(db(), merchant_id=principal_now().merchant_id)
     return render("dashboard/offers.html", grouped=grouped, status_of=offers.offer_status,
-                  status_names=STATUS_NAMES)
+                  status_names=STATUS_NAMES, say=_in_page_language)
+
+
+def _in_page_language(text: LocalizedValue, program: Program) -> str:
+    """A program's or offer's text as a reader of the page's language sees it."""
+    return localized(text, dashboard_locale(), program.locales or ["en"])
 
 
 def _compose_page(program: Program, form: OfferForm, status: int = 200) -> Response:
-    return render("dashboard/offer_new.html", status=status, program=program, form=form)
+    return render("dashboard/offer_new.html", status=status, program=program, form=form,
+                  program_name=_in_page_language(program.name_given, program))
 
 
 @blueprint.route("/programs/<int:program_id>/offers/new", methods=["GET", "POST"])
@@ -93,16 +99,15 @@ def offer_page(offer_id: int) -> Response:
 
 
 def _offer_page(offer_id: int, *, problem: str | None = None, status: int = 200) -> Response:
-    offer = offers.get_offer(db(), merchant_id=principal_now().merchant_id, offer_id=offer_id)
-    program = merchants.get_program(db(), merchant_id=offer.merchant_id,
-                                    program_id=offer.program_id)
-    locale, locales = dashboard_locale(), program.locales or ["en"]
+    shown = reach.offer_overview(db(), merchant_id=principal_now().merchant_id,
+                                 offer_id=offer_id)
+    offer, program = shown.offer, shown.program
     return render("dashboard/offer.html", status=status, offer=offer, program=program,
-                  title=localized(offer.title_given, locale, locales),
-                  body=localized(offer.body_given, locale, locales),
+                  program_name=_in_page_language(program.name_given, program),
+                  title=_in_page_language(offer.title_given, program),
+                  body=_in_page_language(offer.body_given, program),
                   offer_status=offers.offer_status(offer), status_names=STATUS_NAMES,
-                  tier_names=dict(_tiers(program)),
-                  figures=reach.offer_reach(db(), offer=offer), problem=problem,
+                  tier_names=dict(_tiers(program)), figures=shown.reach, problem=problem,
                   may_write=principal_now().role in WRITERS,
                   done=request.args.get("done"))
 
