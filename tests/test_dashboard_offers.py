@@ -126,6 +126,8 @@ def test_publishing_in_the_page_reaches_the_tier_and_the_api_says_the_same_figur
     _compose(boss, program, tiers="gold")
     offer_id = session.scalars(select(Offer.id)).one()
     release(session)
+    draft = boss.get(f"/dashboard/offers/{offer_id}").get_data(as_text=True)
+    assert "Published now, it reaches 1 card." in draft  # of three, one in the tier
     published = _post(boss, f"/dashboard/offers/{offer_id}/publish", {})
     assert published.status_code == 302
     assert session.scalars(select(CardOffer.card_id)).all() == [cards[0]["id"]]

@@ -22,7 +22,7 @@ from app.devices.models import Registration
 from app.google_wallet.models import GoogleMessage, GoogleObject
 from app.merchants.models import Program
 from app.offers.models import CardOffer, Offer
-from app.offers.service import get_offer
+from app.offers.service import audience_size, get_offer
 from app.outbox.messages import TOPIC_PROGRAM_UPDATED
 from app.outbox.models import OutboxMessage
 
@@ -51,11 +51,13 @@ class OfferReach:
 
 @dataclass(frozen=True)
 class OfferOverview:
-    """What the offer's page shows: the offer, its program and its reach."""
+    """What the offer's page shows: the offer, its program, its reach, and (a draft)
+    how many cards publishing it now would reach."""
 
     offer: Offer
     program: Program
     reach: OfferReach
+    would_reach: int | None = None
 
 
 def offer_overview(session: Session, *, merchant_id: int, offer_id: int) -> OfferOverview:
@@ -63,7 +65,8 @@ def offer_overview(session: Session, *, merchant_id: int, offer_id: int) -> Offe
     offer = get_offer(session, merchant_id=merchant_id, offer_id=offer_id)
     program = session.get(Program, offer.program_id)
     assert program is not None  # an offer's program is never deleted
-    return OfferOverview(offer, program, offer_reach(session, offer=offer))
+    would_reach = audience_size(session, offer=offer) if offer.status == "draft" else None
+    return OfferOverview(offer, program, offer_reach(session, offer=offer), would_reach)
 
 
 def offer_reach(session: Session, *, offer: Offer) -> OfferReach:

@@ -135,6 +135,14 @@ def publish(session: Session, *, offer: Offer, by: Principal | None = None,
     return len(reached)
 
 
+def audience_size(session: Session, *, offer: Offer) -> int:
+    """How many cards publishing the draft now would reach (its control group aside),
+    by the rules ``publish`` applies."""
+    targeted = _audience(session, offer, utcnow())
+    holdout = int(offer.audience.get("holdout_percent") or 0)
+    return sum(1 for card_id in targeted if not _held_out(offer.id, card_id, holdout))
+
+
 def _audience(session: Session, offer: Offer, now: datetime) -> list[int]:
     query = select(Card.id).where(Card.program_id == offer.program_id,
                                   Card.status == "active")

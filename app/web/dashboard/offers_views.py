@@ -108,6 +108,7 @@ def _offer_page(offer_id: int, *, problem: str | None = None, status: int = 200)
                   body=_in_page_language(offer.body_given, program),
                   offer_status=offers.offer_status(offer), status_names=STATUS_NAMES,
                   tier_names=dict(_tiers(program)), figures=shown.reach, problem=problem,
+                  would_reach=shown.would_reach,
                   may_write=principal_now().role in WRITERS,
                   done=request.args.get("done"))
 
