@@ -74,10 +74,12 @@ def free_port() -> int:
 
 @contextmanager
 def live_app(tmp_path: Path, certs_dir: Path, sqlite_template: Path, *,
-             google: bool = False, program: dict[str, Any] | None = None) -> Iterator[Live]:
+             google: bool = False, program: dict[str, Any] | None = None,
+             changes: dict[str, Any] | None = None) -> Iterator[Live]:
     """The app on loopback with its mails going to an SMTP stand-in; with ``google``,
     Google Wallet on (a service account of our own; no worker runs, so nothing calls
-    Google: cards get their save links, signed here)."""
+    Google: cards get their save links, signed here); ``changes`` to its ``Config`` (a
+    worker and a push service of the test's own, say)."""
     port = free_port()
     database = tmp_path / "db.sqlite3"
     shutil.copy(sqlite_template, database)
@@ -95,7 +97,7 @@ def live_app(tmp_path: Path, certs_dir: Path, sqlite_template: Path, *,
                         secret_key="browser-secret-0123456789", certs_dir=certs_dir,
                         instance_dir=tmp_path / "instance", worker="external",
                         smtp_url=f"smtp://127.0.0.1:{mail.port}?timeout=5")
-        app = create_app(config.with_changes(**extra))
+        app = create_app(config.with_changes(**extra, **(changes or {})))
         with app.extensions["loyalpass"].sessions() as session:
             key = create_merchant(session, name="Кав'ярня Зерно",
                                   email="o@zerno.example").api_key

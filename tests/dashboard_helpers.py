@@ -14,11 +14,26 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.cards.models import Card
+from app.cards.schemas import EnrolmentInput
+from app.cards.service import enroll
 from app.delivery.mail import MailSync
 from app.integrations.mail import LoggingMailSender
-from app.merchants.models import ApiKey, Location, Staff, StaffEvent, StaffLink, StaffLocation
+from app.ledger.models import Alert
+from app.merchants.models import (
+    ApiKey,
+    Location,
+    Program,
+    Staff,
+    StaffEvent,
+    StaffLink,
+    StaffLocation,
+)
 from app.merchants.passwords import hash_password
 from app.merchants.service import create_merchant, issue_api_key
+from app.offers.models import CardOffer, Offer
+from app.offers.schemas import AudienceInput, OfferCreate
+from app.offers.service import create_offer
 from app.outbox.models import Mail
 
 PASSWORD = "correct horse battery"
@@ -60,6 +75,24 @@ def location(session: Session, merchant_id: int, program_id: int, name: str) -> 
 
 def key_of(session: Session, merchant_id: int, role: str = "cashier") -> int:
     return issue_api_key(session, merchant_id=merchant_id, role=role, name="till").key.id
+
+
+def draft_offer(session: Session, program: Program, **audience: Any) -> int:
+    """A draft offer of the program, to everyone who consented (or ``audience``)."""
+    return create_offer(session, program=program, data=OfferCreate(
+        title="Free croissant", body="With any coffee", audience=AudienceInput(**audience))).id
+
+
+def velocity_alert(session: Session, program: Program, location_id: int | None) -> int:
+    """An alert as a velocity limit raises it, on a new card of the program."""
+    card = enroll(session, program=program, data=EnrolmentInput(
+        name="Quick Buyer", email=f"quick{program.id}@example.com")).card
+    alert = Alert(merchant_id=program.merchant_id, program_id=program.id, card_id=card.id,
+                  location_id=location_id, kind="velocity_limit",
+                  detail=f"Card {card.number} already made 3 purchases in an hour.")
+    session.add(alert)
+    session.commit()
+    return alert.id
 
 
 def csrf_of(client: FlaskClient, path: str = "/dashboard/login") -> str:
@@ -114,6 +147,12 @@ def snapshot(session: Session) -> dict[str, Any]:
             "mails": session.execute(select(Mail.id)).all(),
             "events": session.execute(select(StaffEvent.action)
                                       .where(StaffEvent.action != "login")).all(),
+            "offers": session.execute(select(Offer.id, Offer.status, Offer.published_at)
+                                      .order_by(Offer.id)).all(),
+            "card_offers": session.execute(select(CardOffer.offer_id, CardOffer.card_id)).all(),
+            "alerts": session.execute(select(Alert.id, Alert.acknowledged_at)
+                                      .order_by(Alert.id)).all(),
+            "cards": session.execute(select(Card.id, Card.status).order_by(Card.id)).all(),
         }.items()}
     finally:
         session.rollback()

@@ -3,7 +3,7 @@ that a refused request changed nothing, and the world those requests aim at."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
@@ -34,13 +34,15 @@ def snapshot(session: Session) -> dict[str, list[tuple[Any, ...]]]:
 
 @dataclass(frozen=True)
 class World:
-    """A program with a location, a card that bought something, and an offer."""
+    """A program with a location, a card that bought something, an offer, and the alert
+    of a purchase its velocity limit refused (the limit is off again)."""
 
     program: dict[str, Any]
     location: dict[str, Any]
     card: dict[str, Any]
     purchase: dict[str, Any]
     offer: dict[str, Any]
+    alert: dict[str, Any] = field(default_factory=dict)
 
     def path(self, template: str) -> str:
         return template.format(program=self.program["id"], location=self.location["id"],
@@ -73,7 +75,22 @@ def build_world(api: Any) -> World:
                                  headers={"Idempotency-Key": "world-purchase"}))
     offer = _created(api.post(f"/api/v1/programs/{program['id']}/offers", {"title": "Coffee"}))
     return World(program=program, location=location, card=card, purchase=purchase,
-                 offer=offer)
+                 offer=offer, alert=_alert(api, program, card))
+
+
+def _alert(api: Any, program: dict[str, Any], card: dict[str, Any]) -> dict[str, Any]:
+    """The alert of a purchase past a limit of one an hour, set for it and unset after."""
+    path = f"/api/v1/programs/{program['id']}"
+    for limit, purchase, status in ((1, "world-limited", 429), (None, None, None)):
+        patched = api.patch(path, {"limits": {"purchases_per_card_per_hour": limit}})
+        assert patched.status_code == 200, patched.get_json()
+        if purchase is not None:
+            refused = api.post("/api/v1/pos/purchases",
+                               {"barcode": card["barcode"]["message"], "amount": 1_000},
+                               headers={"Idempotency-Key": purchase})
+            assert refused.status_code == status, refused.get_json()
+    alert: dict[str, Any] = api.get("/api/v1/alerts").get_json()["alerts"][0]
+    return alert
 
 
 def _created(response: Any) -> dict[str, Any]:

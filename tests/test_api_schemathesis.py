@@ -79,7 +79,8 @@ def _real(case: Any, world: World, keys: Keys) -> None:
     """Swap half the generated ids and barcodes (by their parity) for real ones."""
     real_ids = {"/api/v1/programs/": world.program["id"], "/api/v1/cards/": world.card["id"],
                 "/api/v1/pos/purchases/": world.purchase["id"],
-                "/api/v1/offers/": world.offer["id"], "/api/v1/api-keys/": keys.spare}
+                "/api/v1/offers/": world.offer["id"], "/api/v1/alerts/": world.alert["id"],
+                "/api/v1/api-keys/": keys.spare}
     prefix = next((p for p in real_ids if case.operation.path.startswith(p)), None)
     generated = str((case.path_parameters or {}).get("id", ""))
     if prefix is not None and generated.isascii() and generated.isdigit():

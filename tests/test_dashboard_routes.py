@@ -14,7 +14,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from app.merchants.access import MANAGER, OWNERS
+from app.merchants.access import ANALYST, CASHIER, MANAGER, OWNERS, READERS, WRITERS
 from app.merchants.schemas import ProgramCreate
 from app.merchants.service import create_program
 from app.web.dashboard import EVERYONE
@@ -22,12 +22,14 @@ from app.web.dashboard.signin import PUBLIC, REQUIRED_ROLES
 from tests.dashboard_helpers import (
     PASSWORD,
     csrf_of,
+    draft_offer,
     key_of,
     location,
     member,
     merchant_with_owner,
     signed_in,
     snapshot,
+    velocity_alert,
 )
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -43,6 +45,11 @@ class World:
     their_member: int
     their_key: int
     location: int
+    our_program: int = 0
+    our_offer: int = 0
+    their_offer: int = 0
+    our_alert: int = 0
+    their_alert: int = 0
 
 
 @pytest.fixture
@@ -56,12 +63,18 @@ def world(session: Session) -> World:
     for role in ("manager", "cashier", "analyst"):
         emails[role] = f"{role}@kavabar.example"
         member(session, ours.merchant_id, role, emails[role])
+    their_program = create_program(session, merchant_id=theirs.merchant_id,
+                                   data=ProgramCreate(name="Chai Club"))
     return World(ours=emails, our_member=member(session, ours.merchant_id, "cashier",
                                                 "second@kavabar.example"),
                  our_key=key_of(session, ours.merchant_id),
                  their_member=member(session, theirs.merchant_id, "cashier",
                                      "cashier@chaishop.example"),
-                 their_key=key_of(session, theirs.merchant_id), location=place)
+                 their_key=key_of(session, theirs.merchant_id), location=place,
+                 our_program=program.id, our_offer=draft_offer(session, program),
+                 their_offer=draft_offer(session, their_program),
+                 our_alert=velocity_alert(session, program, place),
+                 their_alert=velocity_alert(session, their_program, None))
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,16 @@ def fixed(path: str) -> Callable[[World, bool], str]:
 def _member_path(suffix: str = "") -> Callable[[World, bool], str]:
     return lambda world, theirs: (
         f"/dashboard/staff/{world.their_member if theirs else world.our_member}{suffix}")
+
+
+def _offer_path(suffix: str = "") -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/offers/{world.their_offer if theirs else world.our_offer}{suffix}")
+
+
+def _alert_path(suffix: str) -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/alerts/{world.their_alert if theirs else world.our_alert}{suffix}")
 
 
 def _key_path(world: World, theirs: bool) -> str:
@@ -104,11 +127,24 @@ ROUTES: dict[str, Route] = {
     "dashboard.create_key": Route(OWNERS, fixed("/dashboard/keys"), lambda world: {
         "name": "till 2", "role": "cashier", "location": "0"}),
     "dashboard.revoke_key": Route(OWNERS, _key_path),
+    "dashboard.offers_page": Route(READERS, fixed("/dashboard/offers")),
+    "dashboard.new_offer": Route(WRITERS, lambda world, theirs: (
+        f"/dashboard/programs/{world.our_program}/offers/new"), lambda world: {
+        "title_en": "Free croissant", "promotional": "y"}),
+    "dashboard.offer_page": Route(READERS, _offer_path()),
+    "dashboard.offer_preview": Route(READERS, _offer_path("/preview.png")),
+    "dashboard.publish_offer": Route(WRITERS, _offer_path("/publish")),
+    "dashboard.alerts": Route(READERS, fixed("/dashboard/alerts")),
+    "dashboard.acknowledge_alert": Route(WRITERS, _alert_path("/acknowledge")),
+    "dashboard.block_alert_card": Route(WRITERS, _alert_path("/block")),
 }
-NAMES_AN_OBJECT = {"dashboard.member", "dashboard.remove", "dashboard.revoke_key"}
+NAMES_AN_OBJECT = {"dashboard.member", "dashboard.remove", "dashboard.revoke_key",
+                   "dashboard.offer_page", "dashboard.offer_preview",
+                   "dashboard.publish_offer", "dashboard.acknowledge_alert",
+                   "dashboard.block_alert_card"}
 PUBLIC_ROUTES = {"dashboard.login", "dashboard.logout", "dashboard.forgot", "dashboard.link"}
 # The role that may do the least above the ones a route admits ("a lower role").
-LOWER = {OWNERS: MANAGER}
+LOWER = {OWNERS: MANAGER, WRITERS: ANALYST, READERS: CASHIER}
 
 
 def _methods(app: Flask, endpoint: str) -> set[str]:

@@ -58,7 +58,7 @@ def _problem_validator(document: dict[str, Any]) -> Draft202012Validator:
 def _path(template: str, world: World, spare_key: int) -> str:
     ids = {"programs": world.program["id"], "cards": world.card["id"],
            "purchases": world.purchase["id"], "offers": world.offer["id"],
-           "api-keys": spare_key}
+           "alerts": world.alert["id"], "api-keys": spare_key}
     return re.sub(r"/([a-z-]+)/\{id\}", lambda m: f"/{m.group(1)}/{ids[m.group(1)]}", template)
 
 

@@ -83,11 +83,13 @@ class GoogleMessage(QueuedRow, Base):
     body: Mapped[str] = mapped_column(Text)
     notified: Mapped[bool] = mapped_column(Boolean, default=False)
     budget_spent: Mapped[bool] = mapped_column(Boolean, default=False)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))  # what it announces
 
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
         Index("ix_google_messages_due", "status", "available_at"),
         Index("ix_google_messages_card_sent", "card_id", "sent_at"),
+        Index("ix_google_messages_offer_id", "offer_id"),
     )
 
 

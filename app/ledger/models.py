@@ -129,6 +129,12 @@ class Alert(Base):
     kind: Mapped[str] = mapped_column(String(32))
     detail: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # Who looked at it and said so (``app.ledger.alerts.acknowledge_alert``).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
+    acknowledged_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    acknowledged_by_api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+
+    __table_args__ = (Index("ix_alerts_program_id", "program_id", "id"),)
 
 
 class AuditRecord(Base):

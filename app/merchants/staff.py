@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.clock import utcnow
@@ -64,9 +65,33 @@ def staff_names(session: Session, *, merchant_id: int) -> dict[int, str]:
     return {row.id: row.email for row in rows}
 
 
-def staff_events(session: Session, *, merchant_id: int, limit: int = 100) -> list[StaffEvent]:
-    return list(session.scalars(select(StaffEvent).where(StaffEvent.merchant_id == merchant_id)
-                                .order_by(StaffEvent.id.desc()).limit(limit)))
+@dataclass(frozen=True)
+class EventFilter:
+    """Which entries of the staff action log to read: by whom (as the actor or the one
+    acted on), at which location, and from which day to which day (UTC, both included)."""
+
+    staff_id: int | None = None
+    location_id: int | None = None
+    since: date | None = None
+    until: date | None = None
+
+
+def staff_events(session: Session, *, merchant_id: int, limit: int = 100,
+                 only: EventFilter | None = None) -> list[StaffEvent]:
+    """The newest ``limit`` entries of the log, all or ``only`` those asked for."""
+    query = select(StaffEvent).where(StaffEvent.merchant_id == merchant_id)
+    only = only or EventFilter()
+    if only.staff_id is not None:
+        query = query.where(or_(StaffEvent.actor_staff_id == only.staff_id,
+                                StaffEvent.subject_staff_id == only.staff_id))
+    if only.location_id is not None:
+        query = query.where(StaffEvent.location_id == only.location_id)
+    if only.since is not None:
+        query = query.where(StaffEvent.created_at >= datetime.combine(only.since, time()))
+    if only.until is not None:
+        query = query.where(StaffEvent.created_at < datetime.combine(
+            only.until + timedelta(days=1), time()))
+    return list(session.scalars(query.order_by(StaffEvent.id.desc()).limit(limit)))
 
 
 def _email(value: str) -> str:

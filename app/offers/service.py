@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -12,6 +13,8 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card, Customer, next_pass_stamps
 from app.clock import iso, utcnow
 from app.errors import Conflict, Invalid, NotFound
+from app.merchants.access import Principal
+from app.merchants.accounts import Where, record_event
 from app.merchants.models import Program
 from app.offers.models import CardOffer, Offer
 from app.offers.schemas import OfferCreate, naive_utc
@@ -19,12 +22,16 @@ from app.outbox.messages import program_changed
 from app.problem_codes import ProblemCode
 from app.texts import in_every_locale, is_per_locale, localized, program_text_faults, tier_key
 
+OFFER_CREATED, OFFER_PUBLISHED = "offer.created", "offer.published"  # in the staff log
 SHOWN_OFFERS = 3  # a pass has room for a few; the newest win
 CARDS = cast(Table, Card.__table__)
 CARD_OFFERS = cast(Table, CardOffer.__table__)
 
 
-def create_offer(session: Session, *, program: Program, data: OfferCreate) -> Offer:
+def create_offer(session: Session, *, program: Program, data: OfferCreate,
+                 by: Principal | None = None, where: Where | None = None) -> Offer:
+    """A draft offer; with ``by`` (a member in the dashboard) the staff action log
+    records who wrote it."""
     locales = program.locales or ["en"]
     faults = [*program_text_faults("title", data.title, locales),
               *program_text_faults("body", data.body, locales)]
@@ -49,6 +56,10 @@ def create_offer(session: Session, *, program: Program, data: OfferCreate) -> Of
                   ends_at=naive_utc(data.ends_at), promotional=data.promotional,
                   audience=data.audience.model_dump(exclude_none=True))
     session.add(offer)
+    if by is not None and by.staff_id is not None:
+        session.flush()
+        record_event(session, merchant_id=program.merchant_id, actor_staff_id=by.staff_id,
+                     action=OFFER_CREATED, where=where or Where(), offer=offer.id)
     session.commit()
     return offer
 
@@ -65,6 +76,23 @@ def list_offers(session: Session, *, program: Program) -> list[Offer]:
                                 .order_by(Offer.id.desc())))
 
 
+@dataclass(frozen=True)
+class ProgramOffers:
+    """A program and its offers, newest first (the dashboard's offers page)."""
+
+    program: Program
+    offers: list[Offer]
+
+
+def offers_by_program(session: Session, *, merchant_id: int) -> list[ProgramOffers]:
+    programs = session.scalars(select(Program).where(Program.merchant_id == merchant_id)
+                               .order_by(Program.id)).all()
+    found = session.scalars(select(Offer).where(Offer.merchant_id == merchant_id)
+                            .order_by(Offer.id.desc())).all()
+    return [ProgramOffers(program, [offer for offer in found if offer.program_id == program.id])
+            for program in programs]
+
+
 def offer_status(offer: Offer, now: datetime | None = None) -> str:
     now = now or utcnow()
     if offer.status == "draft":
@@ -72,8 +100,10 @@ def offer_status(offer: Offer, now: datetime | None = None) -> str:
     return "ended" if offer.ends_at is not None and offer.ends_at <= now else "active"
 
 
-def publish(session: Session, *, offer: Offer) -> int:
-    """Publish to the audience: returns how many cards get it (the holdout excluded)."""
+def publish(session: Session, *, offer: Offer, by: Principal | None = None,
+            where: Where | None = None) -> int:
+    """Publish to the audience: returns how many cards get it (the holdout excluded).
+    With ``by`` (a member in the dashboard) the staff action log records who did."""
     now = utcnow()
     locked = session.scalar(select(Offer).where(Offer.id == offer.id).with_for_update()
                             .execution_options(populate_existing=True))
@@ -97,8 +127,20 @@ def publish(session: Session, *, offer: Offer) -> int:
     locked.status, locked.published_at = "published", now
     program_changed(session, merchant_id=locked.merchant_id, program_id=locked.program_id,
                     reason="offer", offer_id=locked.id)
+    if by is not None and by.staff_id is not None:
+        record_event(session, merchant_id=locked.merchant_id, actor_staff_id=by.staff_id,
+                     action=OFFER_PUBLISHED, where=where or Where(), offer=locked.id,
+                     cards=len(reached))
     session.commit()
     return len(reached)
+
+
+def audience_size(session: Session, *, offer: Offer) -> int:
+    """How many cards publishing the draft now would reach (its control group aside),
+    by the rules ``publish`` applies."""
+    targeted = _audience(session, offer, utcnow())
+    holdout = int(offer.audience.get("holdout_percent") or 0)
+    return sum(1 for card_id in targeted if not _held_out(offer.id, card_id, holdout))
 
 
 def _audience(session: Session, offer: Offer, now: datetime) -> list[int]:

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, request
 
 from app.errors import BadRequest
 from app.merchants import service as merchants
+from app.offers import reach
 from app.offers import service as offers
 from app.offers.schemas import OfferCreate
 from app.problem_codes import ProblemCode
@@ -66,3 +67,14 @@ def get_offer(offer_id: int) -> Response:
 def publish_offer(offer_id: int) -> Response:
     offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)
     return json_response({"cards": offers.publish(db(), offer=offer)}, 202)
+
+
+@blueprint.get("/v1/offers/<int:offer_id>/reach")
+@documented(
+    "How far a published offer got: cards reached, their devices, pushes and Google "
+    "messages sent, failed (parked) and pending (a draft: all zero)",
+    {"200": response_doc("the offer's reach", "OfferReach")})
+@requires(*READERS)
+def offer_reach(offer_id: int) -> Response:
+    offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)
+    return json_response(reach.offer_reach(db(), offer=offer).as_dict())

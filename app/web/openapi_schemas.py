@@ -166,11 +166,24 @@ def _offer_schema() -> dict[str, Any]:
         "published_at": nullable("string")})
 
 
+def _offer_reach_schema() -> dict[str, Any]:
+    delivery = record({"sent": INTEGER, "failed": INTEGER, "pending": INTEGER})
+    return record({
+        "cards": {**INTEGER, "description": "cards the offer reached (the control group "
+                                            "not among them)"},
+        "held_out": INTEGER, "devices": INTEGER, "pushes": delivery,
+        "google_objects": INTEGER, "google_messages": delivery})
+
+
 def _alert_schema() -> dict[str, Any]:
     return record({
         "id": INTEGER, "kind": STRING, "detail": STRING, "card_id": nullable("integer"),
+        "card_number": nullable("string"),
         "program_id": nullable("integer"), "api_key_id": nullable("integer"),
-        "location_id": nullable("integer"), "created_at": STRING})
+        "location_id": nullable("integer"), "created_at": STRING,
+        "acknowledged_at": {**nullable("string"), "description": "null until acknowledged"},
+        "acknowledged_by_staff_id": nullable("integer"),
+        "acknowledged_by_api_key_id": nullable("integer")})
 
 
 def _deliveries_schema() -> dict[str, Any]:
@@ -243,7 +256,7 @@ def response_schemas() -> dict[str, Any]:
         "Cards": {"allOf": [listing("cards", "Card"), record({"next": nullable("integer")})]},
         "Alerts": listing("alerts", "Alert"), "Alert": _alert_schema(),
         "Offer": _offer_schema(), "Offers": listing("offers", "Offer"),
-        "Published": record({"cards": INTEGER}),
+        "Published": record({"cards": INTEGER}), "OfferReach": _offer_reach_schema(),
         "CardLink": record({"card_url": STRING}),
         "Deliveries": _deliveries_schema(), "Requeued": record({"requeued": INTEGER}),
         "ImportPreview": _import_preview_schema(),

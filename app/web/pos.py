@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, request
-from sqlalchemy import select
 
 from app.errors import BadRequest, NotFound
+from app.ledger import alerts as fraud_alerts
 from app.ledger import purchases
 from app.ledger import service as ledger
 from app.ledger.idempotency import Answer, check_key, request_hash
-from app.ledger.models import Alert, Purchase
+from app.ledger.models import Purchase
 from app.ledger.receipts import purchase_json
 from app.ledger.schemas import (
     AdjustmentInput,
@@ -223,16 +223,26 @@ def entries(card_id: int) -> Response:
 
 
 @blueprint.get("/v1/alerts")
-@documented("Fraud alerts, newest first", {"200": response_doc("alerts", "Alerts")},
-            query=(query_parameter("limit", "how many (default 100)", 1, MAX_PAGE),))
+@documented("Fraud alerts, newest first (a key bound to a location: those raised there)",
+            {"200": response_doc("alerts", "Alerts")},
+            query=(query_parameter("limit", "how many (default 100)", 1, MAX_PAGE),
+                   query_parameter("program", "only this program's alerts"),
+                   query_parameter("before", "only alerts older than this alert id (the "
+                                             "next page)")))
 @requires(*READERS)
 def alerts() -> Response:
     limit = int_arg("limit", 100, 1, MAX_PAGE)
-    rows = db().scalars(select(Alert).where(Alert.merchant_id == current_key().merchant_id)
-                        .order_by(Alert.id.desc()).limit(limit))
-    return json_response({"alerts": [
-        {"id": a.id, "kind": a.kind, "detail": a.detail, "card_id": a.card_id,
-         "program_id": a.program_id, "api_key_id": a.api_key_id,
-         "location_id": a.location_id, "created_at": a.created_at.isoformat() + "Z"}
-        for a in rows
-    ]})
+    rows = fraud_alerts.list_alerts(db(), principal=_actor().principal, limit=limit,
+                                    program_id=int_arg("program", None, 1, MAX_INT32),
+                                    before=int_arg("before", None, 1, MAX_INT32))
+    return json_response({"alerts": [fraud_alerts.alert_json(alert) for alert in rows]})
+
+
+@blueprint.post("/v1/alerts/<int:alert_id>/acknowledge")
+@documented("Acknowledge an alert: marked seen, by this key, now (again: unchanged)",
+            {"200": response_doc("the alert", "Alert")})
+@requires(*WRITERS)
+def acknowledge_alert(alert_id: int) -> Response:
+    alert = fraud_alerts.acknowledge_alert(db(), principal=_actor().principal,
+                                           alert_id=alert_id)
+    return json_response(fraud_alerts.alert_json(alert))

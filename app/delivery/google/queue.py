@@ -111,5 +111,6 @@ def queue_offer_messages(session: Session, offered: Sequence[tuple[int, int]],
         locale, program = readers[card_id]
         title = localized(offer.title_given, locale, program.locales)
         body = localized(offer.body_given, locale, program.locales)
-        session.add(GoogleMessage(card_id=card_id, kind="offer", available_at=now,
-                                  created_at=now, header=title, body=body or title))
+        session.add(GoogleMessage(card_id=card_id, kind="offer", offer_id=offer_id,
+                                  available_at=now, created_at=now, header=title,
+                                  body=body or title))

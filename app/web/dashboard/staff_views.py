@@ -1,5 +1,5 @@
-"""The staff page (an owner's): members, invitations, roles and locations, removal, and
-the staff action log."""
+"""The staff page (an owner's): members, invitations, roles and locations, removal (the
+staff action log is ``activity_views``)."""
 
 from __future__ import annotations
 
@@ -15,20 +15,6 @@ from app.web.context import db
 from app.web.dashboard import blueprint, dashboard_locale, invalid_field, render
 from app.web.dashboard.forms import InviteForm, MemberForm, lazy_gettext
 from app.web.dashboard.signin import principal_now, staff_required, where
-
-ACTION_NAMES = {
-    "login": lazy_gettext("logged in"),
-    "login.failed": lazy_gettext("a wrong password was typed for"),
-    "password.changed": lazy_gettext("changed their password"),
-    "password.reset_requested": lazy_gettext("a password reset was asked for"),
-    "password.reset": lazy_gettext("set a new password by a mailed link"),
-    "invitation.accepted": lazy_gettext("accepted the invitation"),
-    "staff.invited": lazy_gettext("invited"),
-    "staff.changed": lazy_gettext("changed the role or locations of"),
-    "staff.removed": lazy_gettext("removed"),
-    "api_key.created": lazy_gettext("created an API key"),
-    "api_key.revoked": lazy_gettext("revoked an API key"),
-}
 
 
 def _location_choices() -> list[tuple[int, str]]:
@@ -121,13 +107,3 @@ def remove(staff_id: int) -> Response | WerkzeugResponse:
                       problem=_conflict_text(conflict), status=409)
     return redirect(url_for("dashboard.staff", done="removed"))
 
-
-@blueprint.get("/activity")
-@staff_required(*OWNERS)
-def activity() -> Response:
-    principal = principal_now()
-    names = staff_service.staff_names(db(), merchant_id=principal.merchant_id)
-    events = staff_service.staff_events(db(), merchant_id=principal.merchant_id)
-    return render("dashboard/activity.html", events=events, names=names,
-                  location_names=dict(_location_choices()),
-                  action_names=ACTION_NAMES)
