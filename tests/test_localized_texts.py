@@ -12,7 +12,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from alembic import command
 from flask.testing import FlaskClient
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
@@ -22,7 +21,7 @@ from app.clock import utcnow
 from app.db import make_engine, make_session_factory
 from app.delivery.mail import compose_recovery_mail
 from app.merchants.models import Program
-from app.migrations import alembic_config, upgrade
+from app.migrations import downgrade, upgrade
 from app.offers.models import Offer
 from app.texts import localized, tier_name
 from tests.conftest import Api, count_rows
@@ -443,8 +442,7 @@ def test_upgrading_keys_each_stored_tier_by_its_name_and_old_programs_read_as_be
                           "min_spend": 0, "earn_percent": "2"}]
         program.name_texts = {"en": "Old Bean", "ru": "Старое зерно"}
         session.commit()
-    with engine.begin() as connection:
-        command.downgrade(alembic_config(connection), "0008")
+    downgrade(engine, "0008")
     with engine.connect() as connection:
         row = connection.execute(text("SELECT name, tiers FROM programs")).mappings().one()
         columns = list(connection.execute(text("SELECT * FROM programs")).keys())
