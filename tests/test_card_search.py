@@ -295,3 +295,21 @@ def get_program_merchant(session: Session, program_id: int) -> int:
     merchant_id = program.merchant_id
     session.rollback()
     return merchant_id
+
+
+def test_an_old_card_number_from_an_import_finds_its_card_however_it_is_typed(
+        session: Session, api: Api, kava: dict[str, Any], people: Any) -> None:
+    text = ("name;email;old card number;balance\n"
+            "Taras Shevchenko;taras@example.com;0042-7781;300\n"
+            "Lesia Ukrainka;lesia@example.com;AB 12;10\n")
+    imported = api.client.post(f"/api/v1/programs/{kava['id']}/imports", data=text.encode(),
+                               content_type="text/csv",
+                               headers={"Authorization": f"Bearer {api.key}"})
+    assert imported.status_code == 201, imported.get_json()
+    for typed in ("0042-7781", "00427781", "0042 7781"):
+        assert _found(api, kava["id"], typed) == ["Taras Shevchenko"], typed
+    assert _found(api, kava["id"], "ab-12") == ["Lesia Ukrainka"]
+    assert _found(api, kava["id"], "0042778") == []  # an old number matches whole only
+    # Another program of the merchant does not list them.
+    other = api.post("/api/v1/programs", {"name": "Tea", "country": "UA"}).get_json()
+    assert _found(api, other["id"], "00427781") == []

@@ -226,7 +226,7 @@ SEARCH_QUERY = (
         "a name or part of one (every word a fragment of it, any case, any script), part of "
         "an email, a phone number as typed (read with the program's country; its last "
         f"{PHONE_MIN_DIGITS} or more digits are enough), or a card number with or without "
-        "its spaces; absent or blank: every card"),
+        "its spaces, or the old number a card was imported with; absent or blank: every card"),
      "schema": {"type": "string", "maxLength": search.MAX_QUERY_LENGTH,
                 "pattern": LINE_PATTERN}},
     query_parameter("limit", f"page size (default {search.DEFAULT_LIMIT})", 1,
@@ -249,7 +249,7 @@ def search_cards(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
     key = current_key()
     page = search.search_cards(db(), program=program, query=query, limit=limit,
-                               before=before, location_id=key.location_id)
+                               before=before, locations=key.principal.locations)
     masked = not search.shows_contacts(key.role)
     return json_response({"cards": [card_json(card, runtime().wallet, masked=masked)
                                     for card in page.cards], "next": page.next})
