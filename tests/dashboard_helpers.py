@@ -14,8 +14,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.cards.models import Card, Customer
 from app.delivery.mail import MailSync
 from app.integrations.mail import LoggingMailSender
+from app.ledger.models import AuditRecord, LedgerEntry
 from app.merchants.models import ApiKey, Location, Staff, StaffEvent, StaffLink, StaffLocation
 from app.merchants.passwords import hash_password
 from app.merchants.service import create_merchant, issue_api_key
@@ -114,6 +116,11 @@ def snapshot(session: Session) -> dict[str, Any]:
             "mails": session.execute(select(Mail.id)).all(),
             "events": session.execute(select(StaffEvent.action)
                                       .where(StaffEvent.action != "login")).all(),
+            "cards": session.execute(select(Card.id, Card.status, Card.balance,
+                                            Card.link_version).order_by(Card.id)).all(),
+            "customers": session.execute(select(Customer.id)).all(),
+            "entries": session.execute(select(LedgerEntry.id)).all(),
+            "audit": session.execute(select(AuditRecord.id)).all(),
         }.items()}
     finally:
         session.rollback()

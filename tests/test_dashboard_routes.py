@@ -14,7 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from app.merchants.access import MANAGER, OWNERS
+from app.cards.schemas import EnrolmentInput
+from app.cards.service import enroll
+from app.merchants.access import ANALYST, CASHIER, MANAGER, OWNERS, READERS, WRITERS
 from app.merchants.schemas import ProgramCreate
 from app.merchants.service import create_program
 from app.web.dashboard import EVERYONE
@@ -43,6 +45,10 @@ class World:
     their_member: int
     their_key: int
     location: int
+    program: int
+    their_program: int
+    card: int
+    their_card: int
 
 
 @pytest.fixture
@@ -51,7 +57,11 @@ def world(session: Session) -> World:
     theirs = merchant_with_owner(session, "Chai Shop")
     program = create_program(session, merchant_id=ours.merchant_id,
                              data=ProgramCreate(name="Kava Club"))
+    their_program = create_program(session, merchant_id=theirs.merchant_id,
+                                   data=ProgramCreate(name="Chai Club"))
     place = location(session, ours.merchant_id, program.id, "Podil")
+    card, their_card = (enroll(session, program=each, data=EnrolmentInput(
+        name="Olena", email="olena@example.com")).card.id for each in (program, their_program))
     emails = {"owner": ours.owner_email}
     for role in ("manager", "cashier", "analyst"):
         emails[role] = f"{role}@kavabar.example"
@@ -61,7 +71,9 @@ def world(session: Session) -> World:
                  our_key=key_of(session, ours.merchant_id),
                  their_member=member(session, theirs.merchant_id, "cashier",
                                      "cashier@chaishop.example"),
-                 their_key=key_of(session, theirs.merchant_id), location=place)
+                 their_key=key_of(session, theirs.merchant_id), location=place,
+                 program=program.id, their_program=their_program.id, card=card,
+                 their_card=their_card)
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,19 @@ def _key_path(world: World, theirs: bool) -> str:
     return f"/dashboard/keys/{world.their_key if theirs else world.our_key}/revoke"
 
 
+def _program_path(suffix: str) -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/programs/{world.their_program if theirs else world.program}{suffix}")
+
+
+def _card_path(suffix: str = "") -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/cards/{world.their_card if theirs else world.card}{suffix}")
+
+
+CONFIRMED = {"confirmed": "yes"}
+IMPORTED = "name;email;balance\nTaras;taras@example.com;10\n"
+
 # Every guarded dashboard endpoint, with what it needs; "names an object" below.
 ROUTES: dict[str, Route] = {
     "dashboard.home": Route(EVERYONE, fixed("/dashboard/")),
@@ -104,11 +129,27 @@ ROUTES: dict[str, Route] = {
     "dashboard.create_key": Route(OWNERS, fixed("/dashboard/keys"), lambda world: {
         "name": "till 2", "role": "cashier", "location": "0"}),
     "dashboard.revoke_key": Route(OWNERS, _key_path),
+    "dashboard.customers_home": Route(READERS, fixed("/dashboard/customers")),
+    "dashboard.customers": Route(READERS, _program_path("/customers")),
+    "dashboard.card": Route(READERS, _card_path()),
+    "dashboard.adjust_card": Route(WRITERS, _card_path("/adjust"), lambda world: {
+        "points": "50", "reason": "lost receipt", "attempt": "matrix", **CONFIRMED}),
+    "dashboard.block_card": Route(WRITERS, _card_path("/block"), lambda world: CONFIRMED),
+    "dashboard.unblock_card": Route(WRITERS, _card_path("/unblock"), lambda world: CONFIRMED),
+    "dashboard.revoke_card_link": Route(WRITERS, _card_path("/link"),
+                                        lambda world: CONFIRMED),
+    "dashboard.import_customers": Route(WRITERS, _program_path("/import"), lambda world: {
+        "data": IMPORTED, "skip_invalid": "y", **CONFIRMED}),
+    "dashboard.export_customers": Route(READERS, _program_path("/customers.csv")),
 }
-NAMES_AN_OBJECT = {"dashboard.member", "dashboard.remove", "dashboard.revoke_key"}
+NAMES_AN_OBJECT = {"dashboard.member", "dashboard.remove", "dashboard.revoke_key",
+                   "dashboard.customers", "dashboard.card", "dashboard.adjust_card",
+                   "dashboard.block_card", "dashboard.unblock_card",
+                   "dashboard.revoke_card_link", "dashboard.import_customers",
+                   "dashboard.export_customers"}
 PUBLIC_ROUTES = {"dashboard.login", "dashboard.logout", "dashboard.forgot", "dashboard.link"}
 # The role that may do the least above the ones a route admits ("a lower role").
-LOWER = {OWNERS: MANAGER}
+LOWER = {OWNERS: MANAGER, WRITERS: ANALYST, READERS: CASHIER}
 
 
 def _methods(app: Flask, endpoint: str) -> set[str]:

@@ -20,7 +20,15 @@ from app.merchants.models import ApiKey
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
 from app.problem_codes import ProblemCode
 from app.validation import LINE_PATTERN, MAX_INT32, parse
-from app.web.auth import COUNTER, READERS, WRITERS, current_key, merchant_id, requires
+from app.web.auth import (
+    COUNTER,
+    READERS,
+    WRITERS,
+    current_key,
+    key_actor,
+    merchant_id,
+    requires,
+)
 from app.web.context import db, json_response, runtime
 from app.web.json_shapes import card_json, location_json, program_json
 from app.web.limits import client_address
@@ -273,7 +281,7 @@ def get_card(card_id: int) -> Response:
 @requires(*WRITERS)
 def reissue_card_link(card_id: int) -> Response:
     """A new customer link for the card; the old one (and the pass under it) stops working."""
-    card = cards.get_card(db(), merchant_id=merchant_id(), card_id=card_id)
     data = parse(CardLinkInput, _body() if request.data else {})
-    card = reissue_link(db(), card=card, reset_pass_token=data.reset_pass_token)
+    card = reissue_link(db(), actor=key_actor(), card_id=card_id,
+                        reset_pass_token=data.reset_pass_token)
     return json_response({"card_url": runtime().wallet.card_url(card)})

@@ -32,6 +32,7 @@ from app.web.auth import (
     WRITERS,
     admit,
     current_key,
+    key_actor,
     presented_key,
     requires,
 )
@@ -44,11 +45,6 @@ blueprint = Blueprint("pos", __name__)
 MAX_PAGE = 1000
 CARD = response_doc("the card", "Card")
 
-
-def _actor() -> Actor:
-    key = current_key()
-    return Actor(merchant_id=key.merchant_id, api_key_id=key.id, staff_id=key.staff_id,
-                 location_id=key.location_id, role=key.role)
 
 
 def _raw_body() -> Any:
@@ -82,7 +78,7 @@ def _keyed(raw: Any) -> tuple[str, str]:
 @requires(*COUNTER, "analyst")
 def lookup() -> Response:
     data = parse(LookupInput, _raw_body())
-    found = ledger.lookup(db(), actor=_actor(), barcode=data.barcode, amount=data.amount,
+    found = ledger.lookup(db(), actor=key_actor(), barcode=data.barcode, amount=data.amount,
                           secret=_secret())
     program = found.card.program
     body = card_json(found.card, runtime().wallet)
@@ -130,7 +126,7 @@ def purchase() -> Response:
 
 def _admitted(raw: Raw, row: tuple[Any, ...] | None) -> Actor:
     admit(raw, row)
-    return _actor()
+    return key_actor()
 
 
 @blueprint.get("/v1/pos/purchases/<int:purchase_id>")
@@ -162,7 +158,7 @@ def refund(purchase_id: int) -> Response:
     raw = _raw_body() if request.data else {}
     key, fingerprint = _keyed(raw)
     data = parse(RefundInput, raw)
-    return _as_response(ledger.refund_purchase(db(), actor=_actor(), purchase_id=purchase_id,
+    return _as_response(ledger.refund_purchase(db(), actor=key_actor(), purchase_id=purchase_id,
                                           data=data, key=key, fingerprint=fingerprint))
 
 
@@ -177,13 +173,13 @@ def adjust(card_id: int) -> Response:
     raw = _raw_body()
     key, fingerprint = _keyed(raw)
     data = parse(AdjustmentInput, raw)
-    return _as_response(ledger.adjust(db(), actor=_actor(), card_id=card_id, data=data, key=key,
+    return _as_response(ledger.adjust(db(), actor=key_actor(), card_id=card_id, data=data, key=key,
                                  fingerprint=fingerprint))
 
 
 def _set_blocked(card_id: int, blocked: bool) -> Response:
     data = parse(BlockInput, _raw_body() if request.data else {})
-    card = ledger.set_blocked(db(), actor=_actor(), card_id=card_id, blocked=blocked,
+    card = ledger.set_blocked(db(), actor=key_actor(), card_id=card_id, blocked=blocked,
                               reason=data.reason)
     return json_response(card_json(card, runtime().wallet))
 
@@ -216,7 +212,7 @@ def unblock(card_id: int) -> Response:
 def entries(card_id: int) -> Response:
     limit = int_arg("limit", 50, 1, MAX_PAGE)
     before = int_arg("before", None, 1, MAX_INT32)
-    rows, following = ledger.entries(db(), actor=_actor(), card_id=card_id, limit=limit,
+    rows, following = ledger.entries(db(), actor=key_actor(), card_id=card_id, limit=limit,
                                      before=before)
     return json_response({"entries": [ledger.entry_json(row) for row in rows],
                           "next": following})
