@@ -277,7 +277,9 @@ def get_card(card_id: int) -> Response:
     "stop working at once, and the pass is bumped so that it carries the new link. The "
     "body may be left out.",
     {"200": response_doc("the new card_url", "CardLink")}, body=CardLinkInput,
-    body_optional=True)
+    body_optional=True, refusals=((ProblemCode.LOCATION_FORBIDDEN,
+                                   "a key bound to a location, for a card enrolled at another "
+                                   "location or at none (nothing changed)"),))
 @requires(*WRITERS)
 def reissue_card_link(card_id: int) -> Response:
     """A new customer link for the card; the old one (and the pass under it) stops working."""

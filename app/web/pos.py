@@ -42,6 +42,10 @@ from app.web.openapi import REPLAYED, documented, query_parameter, response_doc
 from app.web.query_args import int_arg
 
 blueprint = Blueprint("pos", __name__)
+# A key bound to a location changes the cards enrolled there only (``card_in_reach``).
+OTHER_LOCATION = (ProblemCode.LOCATION_FORBIDDEN,
+                  "a key bound to a location, for a card enrolled at another location or at "
+                  "none (nothing changed)")
 MAX_PAGE = 1000
 CARD = response_doc("the card", "Card")
 
@@ -167,7 +171,8 @@ def refund(purchase_id: int) -> Response:
             {"201": response_doc("the entry and the new balance", "Adjustment",
                                  headers=REPLAYED)},
             body=AdjustmentInput, keyed=True,
-            refusals=(ProblemCode.INSUFFICIENT_POINTS, ProblemCode.IDEMPOTENCY_KEY_REUSED))
+            refusals=(ProblemCode.INSUFFICIENT_POINTS, ProblemCode.IDEMPOTENCY_KEY_REUSED,
+                      OTHER_LOCATION))
 @requires(*WRITERS)
 def adjust(card_id: int) -> Response:
     raw = _raw_body()
@@ -184,7 +189,8 @@ def _set_blocked(card_id: int, blocked: bool) -> Response:
     return json_response(card_json(card, runtime().wallet))
 
 
-HOLDER_DELETED = ((ProblemCode.CARD_DELETED, "its holder deleted their data"),)
+HOLDER_DELETED = ((ProblemCode.CARD_DELETED, "its holder deleted their data"),
+                  OTHER_LOCATION)
 
 
 @blueprint.post("/v1/cards/<int:card_id>/block")
