@@ -25,7 +25,14 @@ from app.cards.service import enroll
 from app.ledger.models import AuditRecord, LedgerEntry
 from app.merchants.schemas import ProgramCreate
 from app.merchants.service import create_program
-from tests.dashboard_helpers import csrf_of, location, member, merchant_with_owner, signed_in
+from tests.dashboard_helpers import (
+    csrf_of,
+    location,
+    member,
+    merchant_with_owner,
+    send_mails,
+    signed_in,
+)
 
 
 @dataclass(frozen=True)
@@ -292,3 +299,22 @@ def test_the_export_downloads_the_programs_customers_as_csv_for_an_analyst_too(
     text = response.get_data(as_text=True)
     assert "Олена Коваль" in text and "Petro Bondar" in text
     assert "attachment" in response.headers["Content-Disposition"]
+
+
+def test_the_cards_link_is_mailed_to_its_holder_after_confirming_within_a_budget(
+        app: Flask, session: Session, shop: Shop) -> None:
+    owner = signed_in(app, shop.owner)
+    path = f"/dashboard/cards/{shop.olena}/mail-link"
+    asked = _post(owner, path, {})
+    assert "Mail the customer a link to their card?" in asked.get_data(as_text=True)
+    assert send_mails(app) == []  # asking queued nothing
+    assert _post(owner, path, {"confirmed": "yes"}).status_code == 302
+    sent = send_mails(app)
+    assert [message["To"] for message in sent] == ["olena.koval@example.com"]
+    assert "link_mailed" in [action for action, _ in _audited(session)]
+    for _ in range(2):
+        assert _post(owner, path, {"confirmed": "yes"}).status_code == 302
+    over = _post(owner, path, {"confirmed": "yes"})  # the fourth within the hour
+    assert over.status_code == 409
+    assert "within the hour" in over.get_data(as_text=True)
+    assert len(send_mails(app)) == 2

@@ -138,6 +138,7 @@ ROUTES: dict[str, Route] = {
     "dashboard.unblock_card": Route(WRITERS, _card_path("/unblock"), lambda world: CONFIRMED),
     "dashboard.revoke_card_link": Route(WRITERS, _card_path("/link"),
                                         lambda world: CONFIRMED),
+    "dashboard.mail_link": Route(WRITERS, _card_path("/mail-link"), lambda world: CONFIRMED),
     "dashboard.import_customers": Route(WRITERS, _program_path("/import"), lambda world: {
         "data": IMPORTED, "skip_invalid": "y", **CONFIRMED}),
     "dashboard.export_customers": Route(READERS, _program_path("/customers.csv")),
@@ -145,7 +146,8 @@ ROUTES: dict[str, Route] = {
 NAMES_AN_OBJECT = {"dashboard.member", "dashboard.remove", "dashboard.revoke_key",
                    "dashboard.customers", "dashboard.card", "dashboard.adjust_card",
                    "dashboard.block_card", "dashboard.unblock_card",
-                   "dashboard.revoke_card_link", "dashboard.import_customers",
+                   "dashboard.revoke_card_link", "dashboard.mail_link",
+                   "dashboard.import_customers",
                    "dashboard.export_customers"}
 PUBLIC_ROUTES = {"dashboard.login", "dashboard.logout", "dashboard.forgot", "dashboard.link"}
 # The role that may do the least above the ones a route admits ("a lower role").

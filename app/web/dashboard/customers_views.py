@@ -23,6 +23,7 @@ from app.cards import search
 from app.cards.contacts import masked_email, masked_phone
 from app.cards.links import reissue_link
 from app.cards.models import CardStatus
+from app.cards.resend import Resent, mail_card_link
 from app.delivery.card_overview import card_overview
 from app.errors import Conflict
 from app.ledger import service as ledger
@@ -41,7 +42,6 @@ from app.web.dashboard.signin import principal_now, staff_required, where
 from app.web.query_args import int_arg, text_arg
 
 CONFIRMED = "yes"
-ACTIONS = ("adjust", "block", "unblock", "link")
 STATUS_NAMES = {CardStatus.ACTIVE: lazy_gettext("Active"),
                 CardStatus.BLOCKED: lazy_gettext("Blocked"),
                 CardStatus.DELETED: lazy_gettext("Deleted with its holder's data")}
@@ -60,6 +60,16 @@ DONE = {
                           "void."),
     "unblock": lazy_gettext("The card works again."),
     "link": lazy_gettext("The card has a new link; the old one no longer opens it."),
+    "mail": lazy_gettext("A link to the card is on its way to the customer's email."),
+}
+# Each action's view, by the name the card page asks to confirm it under.
+ACTIONS = {"adjust": "dashboard.adjust_card", "block": "dashboard.block_card",
+           "unblock": "dashboard.unblock_card", "link": "dashboard.revoke_card_link",
+           "mail": "dashboard.mail_link"}
+NOT_MAILED = {
+    Resent.NO_EMAIL: lazy_gettext("This customer has no email to send the link to."),
+    Resent.TOO_MANY: lazy_gettext("Three links were mailed to this customer within the hour "
+                                  "already; try again later."),
 }
 
 
@@ -69,7 +79,8 @@ def _shown(**context: Any) -> dict[str, Any]:
     return {"masked": not search.shows_contacts(principal_now().role),
             "masked_email": masked_email, "masked_phone": masked_phone,
             "status_names": STATUS_NAMES, "entry_kinds": ENTRY_KINDS,
-            "delivery_states": DELIVERY_STATES, "mail_kinds": MAIL_KINDS, **context}
+            "delivery_states": DELIVERY_STATES, "actions": ACTIONS, "mail_kinds": MAIL_KINDS,
+            **context}
 
 
 def staff_actor() -> Actor:
@@ -190,3 +201,19 @@ def customers_home() -> WerkzeugResponse:
     if not programs:
         return redirect(url_for("dashboard.home"))
     return redirect(url_for("dashboard.customers", program_id=programs[0].id))
+
+
+@blueprint.post("/cards/<int:card_id>/mail-link")
+@staff_required(*WRITERS)
+def mail_link(card_id: int) -> Response | WerkzeugResponse:
+    asked = _confirmed_or_asked(card_id, "mail")
+    if asked is not None:
+        return asked
+    try:
+        resent = mail_card_link(db(), actor=staff_actor(), card_id=card_id)
+    except Conflict:
+        return _card_page(card_id, status=409, problem=lazy_gettext(
+            "Its holder deleted their data: this card stays void."))
+    if resent is not Resent.MAILED:
+        return _card_page(card_id, status=409, problem=NOT_MAILED[resent])
+    return _done(card_id, "mail")
