@@ -33,6 +33,7 @@ from tests.dashboard_helpers import (
     send_mails,
     signed_in,
 )
+from tests.push_helpers import install, register
 
 
 @dataclass(frozen=True)
@@ -318,3 +319,23 @@ def test_the_cards_link_is_mailed_to_its_holder_after_confirming_within_a_budget
     assert over.status_code == 409
     assert "within the hour" in over.get_data(as_text=True)
     assert len(send_mails(app)) == 2
+
+
+def test_a_cards_page_shows_its_apple_devices_and_the_mails_to_its_holder(
+        app: Flask, session: Session, shop: Shop) -> None:
+    card = session.get(Card, shop.olena)
+    assert card is not None
+    url = app.extensions["loyalpass"].wallet.apple_pass_url(card)
+    session.rollback()
+    device = app.test_client()
+    installed = install(device, {"apple_pass_url": url})
+    assert register(device, installed, "a1b2c3d4e5f6a7b8c9d0", "ff" * 32) == 201
+    owner = signed_in(app, shop.owner)
+    before = _text(owner, f"/dashboard/cards/{shop.olena}")
+    assert "Device a1b2c3d4…" in before and "No mails." in before
+    assert _post(owner, f"/dashboard/cards/{shop.olena}/mail-link",
+                 {"confirmed": "yes"}).status_code == 302
+    waiting = _text(owner, f"/dashboard/cards/{shop.olena}")
+    assert "The card&#39;s link: On its way" in waiting
+    send_mails(app)
+    assert "The card&#39;s link: Sent" in _text(owner, f"/dashboard/cards/{shop.olena}")
