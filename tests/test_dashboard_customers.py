@@ -63,6 +63,9 @@ def shop(session: Session) -> Shop:
         member(session, merchant.merchant_id, role, emails[role])
     emails["podil"] = "podil@kavabar.example"
     member(session, merchant.merchant_id, "manager", emails["podil"], (podil,))
+    emails["two"] = "two@kavabar.example"  # Podil and a third location: not Lviv
+    member(session, merchant.merchant_id, "manager", emails["two"],
+           (podil, location(session, merchant.merchant_id, program.id, "Obolon")))
     session.commit()
     return Shop(program.id, merchant.owner_email, olena, petro, podil, emails)
 
@@ -213,9 +216,10 @@ def test_block_unblock_and_a_new_link_each_ask_first_and_are_logged(
     assert all(staff_id is not None for _, staff_id in _audited(session))
 
 
+@pytest.mark.parametrize("who", ["podil", "two"])
 def test_a_manager_limited_to_a_location_finds_and_opens_its_cards_only(
-        app: Flask, session: Session, shop: Shop) -> None:
-    podil = signed_in(app, shop.emails["podil"])
+        app: Flask, session: Session, shop: Shop, who: str) -> None:
+    podil = signed_in(app, shop.emails[who])
     listed = _text(podil, f"/dashboard/programs/{shop.program_id}/customers")
     assert "Олена Коваль" in listed and "Petro Bondar" not in listed
     assert "Petro" not in _text(podil, f"/dashboard/programs/{shop.program_id}/customers"
@@ -225,8 +229,12 @@ def test_a_manager_limited_to_a_location_finds_and_opens_its_cards_only(
     refused = _post(podil, f"/dashboard/cards/{shop.petro}/adjust", {
         "points": "10", "reason": "x", "attempt": "c1", "confirmed": "yes"})
     assert refused.status_code == 403
-    assert _post(podil, f"/dashboard/cards/{shop.petro}/block",
-                 {"confirmed": "yes"}).status_code == 403
+    for action in ("block", "link", "mail-link"):
+        assert _post(podil, f"/dashboard/cards/{shop.petro}/{action}",
+                     {"confirmed": "yes"}).status_code == 403
+    exported = podil.get(f"/dashboard/programs/{shop.program_id}/customers.csv")
+    assert "Олена Коваль" in exported.get_data(as_text=True)
+    assert "Petro Bondar" not in exported.get_data(as_text=True)
     assert _balance_and_entries(session, shop.petro) == before
     assert _card(session, shop.petro) == ("active", 0)
     # Its own location's card it reads and corrects.

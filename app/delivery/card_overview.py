@@ -43,7 +43,7 @@ def card_overview(session: Session, *, principal: Principal, card_id: int,
     """The card ``principal`` may reach, with its ledger's page from below ``before``."""
     card = card_in_reach(session, principal=principal, card_id=card_id)
     reader = Actor(merchant_id=principal.merchant_id, staff_id=principal.staff_id,
-                   role=principal.role)
+                   role=principal.role, locations=principal.locations)
     entries, following = ledger.entries(session, actor=reader, card_id=card.id,
                                         limit=ENTRIES_PER_PAGE, before=before)
     return CardOverview(card=card, entries=entries, next=following,

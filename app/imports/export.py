@@ -10,6 +10,8 @@ after an apostrophe, so that no spreadsheet runs it as a formula (the import rea
 back without the apostrophe); phones are the exception, being E.164 as stored (``+`` and
 digits only: nothing a spreadsheet could run). Cards deleted with their holder's data
 are left out. Each export leaves an audit record (who took the customers' data, when).
+A writer limited to locations (a key bound to one, a staff member limited to some) gets
+the cards enrolled there only, as the search lists them.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def export_cards(session: Session, *, program: Program, actor: Actor,
     request's session); the export's audit record is committed before the first."""
     audit(session, actor, "export", program_id=program.id)
     session.commit()
-    return _pieces(sessions, program.id)
+    return _pieces(sessions, program.id, actor.principal.locations)
 
 
 def neutralized(cell: str) -> str:
@@ -49,7 +51,8 @@ def neutralized(cell: str) -> str:
     return PROTECTED + cell if cell.startswith(_RISKY_STARTS) else cell
 
 
-def _pieces(sessions: Callable[[], Session], program_id: int) -> Iterator[str]:
+def _pieces(sessions: Callable[[], Session], program_id: int, locations: frozenset[int]
+            ) -> Iterator[str]:
     old_number = (select(LegacyCardNumber.number).where(LegacyCardNumber.card_id == Card.id)
                   .order_by(LegacyCardNumber.id).limit(1).scalar_subquery())
     query = (select(Card.id, Card.number, Card.balance, Card.tier, Card.created_at,
@@ -59,6 +62,8 @@ def _pieces(sessions: Callable[[], Session], program_id: int) -> Iterator[str]:
              .join(Customer, Customer.id == Card.customer_id)
              .where(Card.program_id == program_id, Card.status != CardStatus.DELETED.value)
              .order_by(Card.id).limit(CHUNK))
+    if locations:
+        query = query.where(Card.location_id.in_(sorted(locations)))
     yield BOM + _line(HEADER)
     after = 0
     with sessions() as session:

@@ -87,7 +87,8 @@ def staff_actor() -> Actor:
     """The signed-in member as the writer the ledger and the action log record."""
     principal = principal_now()
     return Actor(merchant_id=principal.merchant_id, staff_id=principal.staff_id,
-                 location_id=where().location_id, role=principal.role)
+                 location_id=where().location_id, role=principal.role,
+                 locations=principal.locations)
 
 
 @blueprint.get("/programs/<int:program_id>/customers")
