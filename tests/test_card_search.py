@@ -344,3 +344,6 @@ def test_a_writer_key_bound_to_a_location_changes_that_locations_cards_only(
     done = manager.post(f"/api/v1/cards/{ours}/adjustments", {"points": 5, "reason": "x"},
                         headers={"Idempotency-Key": "k-ours"})
     assert done.status_code == 201, done.get_json()
+    # Its export holds the cards it may list and change: that location's.
+    exported = manager.get(f"/api/v1/programs/{kava['id']}/cards.csv").get_data(as_text=True)
+    assert "Олена Коваль" in exported and "John Smith" not in exported
