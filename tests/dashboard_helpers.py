@@ -14,12 +14,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.cards.models import Card
+from app.cards.models import Card, Customer
 from app.cards.schemas import EnrolmentInput
 from app.cards.service import enroll
 from app.delivery.mail import MailSync
 from app.integrations.mail import LoggingMailSender
-from app.ledger.models import Alert
+from app.ledger.models import Alert, AuditRecord, LedgerEntry
 from app.merchants.models import (
     ApiKey,
     Location,
@@ -152,7 +152,11 @@ def snapshot(session: Session) -> dict[str, Any]:
             "card_offers": session.execute(select(CardOffer.offer_id, CardOffer.card_id)).all(),
             "alerts": session.execute(select(Alert.id, Alert.acknowledged_at)
                                       .order_by(Alert.id)).all(),
-            "cards": session.execute(select(Card.id, Card.status).order_by(Card.id)).all(),
+            "cards": session.execute(select(Card.id, Card.status, Card.balance,
+                                            Card.link_version).order_by(Card.id)).all(),
+            "customers": session.execute(select(Customer.id)).all(),
+            "entries": session.execute(select(LedgerEntry.id)).all(),
+            "audit": session.execute(select(AuditRecord.id)).all(),
         }.items()}
     finally:
         session.rollback()

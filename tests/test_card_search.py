@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from app.cards import search
 from app.cards.models import Card
 from app.cards.search import search_cards
+from app.ledger.models import AuditRecord
 from app.merchants.models import Program
 from app.merchants.schemas import LocationCreate
 from app.merchants.service import create_api_key, create_location, get_program
@@ -315,3 +316,54 @@ def get_program_merchant(session: Session, program_id: int) -> int:
     merchant_id = program.merchant_id
     session.rollback()
     return merchant_id
+
+
+def test_an_old_card_number_from_an_import_finds_its_card_however_it_is_typed(
+        session: Session, api: Api, kava: dict[str, Any], people: Any) -> None:
+    text = ("name;email;old card number;balance\n"
+            "Taras Shevchenko;taras@example.com;0042-7781;300\n"
+            "Lesia Ukrainka;lesia@example.com;AB 12;10\n")
+    imported = api.client.post(f"/api/v1/programs/{kava['id']}/imports", data=text.encode(),
+                               content_type="text/csv",
+                               headers={"Authorization": f"Bearer {api.key}"})
+    assert imported.status_code == 201, imported.get_json()
+    for typed in ("0042-7781", "00427781", "0042 7781"):
+        assert _found(api, kava["id"], typed) == ["Taras Shevchenko"], typed
+    assert _found(api, kava["id"], "ab-12") == ["Lesia Ukrainka"]
+    assert _found(api, kava["id"], "0042778") == []  # an old number matches whole only
+    # Another program of the merchant does not list them.
+    other = api.post("/api/v1/programs", {"name": "Tea", "country": "UA"}).get_json()
+    assert _found(api, other["id"], "00427781") == []
+
+
+def test_a_writer_key_bound_to_a_location_changes_that_locations_cards_only(
+        client: FlaskClient, session: Session, api: Api, kava: dict[str, Any],
+        people: Any) -> None:
+    """As the dashboard's manager limited to a location: the cards it lists are the ones
+    it may correct, block or give a new link; another's is 403 and nothing changes."""
+    program = session.get(Program, kava["id"])
+    assert program is not None
+    counter = create_location(session, program=program, data=LocationCreate(name="Podil"))
+    ours = people["Олена Коваль"]["id"]
+    session.execute(update(Card).where(Card.id == ours).values(location_id=counter.id))
+    session.commit()
+    manager = Api(client, create_api_key(session, merchant_id=program.merchant_id,
+                                         role="manager", location_id=counter.id))
+    other = people["John Smith"]["id"]
+    before = count_rows(session, AuditRecord)
+    for path, body in ((f"/api/v1/cards/{other}/adjustments", {"points": 5, "reason": "x"}),
+                       (f"/api/v1/cards/{other}/block", {}),
+                       (f"/api/v1/cards/{other}/link", {})):
+        refused = manager.post(path, body, headers={"Idempotency-Key": "k-" + path})
+        assert refused.status_code == 403, (path, refused.get_json())
+        assert refused.get_json()["code"] == "location_forbidden"
+    assert count_rows(session, AuditRecord) == before
+    card = session.get(Card, other)
+    assert card is not None and (card.balance, card.status, card.link_version) == (0, "active", 0)
+    session.rollback()
+    done = manager.post(f"/api/v1/cards/{ours}/adjustments", {"points": 5, "reason": "x"},
+                        headers={"Idempotency-Key": "k-ours"})
+    assert done.status_code == 201, done.get_json()
+    # Its export holds the cards it may list and change: that location's.
+    exported = manager.get(f"/api/v1/programs/{kava['id']}/cards.csv").get_data(as_text=True)
+    assert "Олена Коваль" in exported and "John Smith" not in exported

@@ -14,6 +14,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from app.cards.schemas import EnrolmentInput
+from app.cards.service import enroll
 from app.merchants.access import ANALYST, CASHIER, MANAGER, OWNERS, READERS, WRITERS
 from app.merchants.schemas import ProgramCreate
 from app.merchants.service import create_program
@@ -45,7 +47,10 @@ class World:
     their_member: int
     their_key: int
     location: int
-    our_program: int = 0
+    program: int
+    their_program: int
+    card: int
+    their_card: int
     our_offer: int = 0
     their_offer: int = 0
     our_alert: int = 0
@@ -58,7 +63,11 @@ def world(session: Session) -> World:
     theirs = merchant_with_owner(session, "Chai Shop")
     program = create_program(session, merchant_id=ours.merchant_id,
                              data=ProgramCreate(name="Kava Club"))
+    their_program = create_program(session, merchant_id=theirs.merchant_id,
+                                   data=ProgramCreate(name="Chai Club"))
     place = location(session, ours.merchant_id, program.id, "Podil")
+    card, their_card = (enroll(session, program=each, data=EnrolmentInput(
+        name="Olena", email="olena@example.com")).card.id for each in (program, their_program))
     emails = {"owner": ours.owner_email}
     for role in ("manager", "cashier", "analyst"):
         emails[role] = f"{role}@kavabar.example"
@@ -71,7 +80,9 @@ def world(session: Session) -> World:
                  their_member=member(session, theirs.merchant_id, "cashier",
                                      "cashier@chaishop.example"),
                  their_key=key_of(session, theirs.merchant_id), location=place,
-                 our_program=program.id, our_offer=draft_offer(session, program),
+                 program=program.id, their_program=their_program.id, card=card,
+                 their_card=their_card,
+                 our_offer=draft_offer(session, program),
                  their_offer=draft_offer(session, their_program),
                  our_alert=velocity_alert(session, program, place),
                  their_alert=velocity_alert(session, their_program, None))
@@ -110,6 +121,19 @@ def _key_path(world: World, theirs: bool) -> str:
     return f"/dashboard/keys/{world.their_key if theirs else world.our_key}/revoke"
 
 
+def _program_path(suffix: str) -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/programs/{world.their_program if theirs else world.program}{suffix}")
+
+
+def _card_path(suffix: str = "") -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/cards/{world.their_card if theirs else world.card}{suffix}")
+
+
+CONFIRMED = {"confirmed": "yes"}
+IMPORTED = "name;email;balance\nTaras;taras@example.com;10\n"
+
 # Every guarded dashboard endpoint, with what it needs; "names an object" below.
 ROUTES: dict[str, Route] = {
     "dashboard.home": Route(EVERYONE, fixed("/dashboard/")),
@@ -129,7 +153,7 @@ ROUTES: dict[str, Route] = {
     "dashboard.revoke_key": Route(OWNERS, _key_path),
     "dashboard.offers_page": Route(READERS, fixed("/dashboard/offers")),
     "dashboard.new_offer": Route(WRITERS, lambda world, theirs: (
-        f"/dashboard/programs/{world.our_program}/offers/new"), lambda world: {
+        f"/dashboard/programs/{world.program}/offers/new"), lambda world: {
         "title_en": "Free croissant", "promotional": "y"}),
     "dashboard.offer_page": Route(READERS, _offer_path()),
     "dashboard.offer_preview": Route(READERS, _offer_path("/preview.png")),
@@ -137,11 +161,27 @@ ROUTES: dict[str, Route] = {
     "dashboard.alerts": Route(READERS, fixed("/dashboard/alerts")),
     "dashboard.acknowledge_alert": Route(WRITERS, _alert_path("/acknowledge")),
     "dashboard.block_alert_card": Route(WRITERS, _alert_path("/block")),
+    "dashboard.customers_home": Route(READERS, fixed("/dashboard/customers")),
+    "dashboard.customers": Route(READERS, _program_path("/customers")),
+    "dashboard.card": Route(READERS, _card_path()),
+    "dashboard.adjust_card": Route(WRITERS, _card_path("/adjust"), lambda world: {
+        "points": "50", "reason": "lost receipt", "attempt": "matrix", **CONFIRMED}),
+    "dashboard.block_card": Route(WRITERS, _card_path("/block"), lambda world: CONFIRMED),
+    "dashboard.unblock_card": Route(WRITERS, _card_path("/unblock"), lambda world: CONFIRMED),
+    "dashboard.revoke_card_link": Route(WRITERS, _card_path("/link"),
+                                        lambda world: CONFIRMED),
+    "dashboard.mail_link": Route(WRITERS, _card_path("/mail-link"), lambda world: CONFIRMED),
+    "dashboard.import_customers": Route(WRITERS, _program_path("/import"), lambda world: {
+        "data": IMPORTED, "skip_invalid": "y", **CONFIRMED}),
+    "dashboard.export_customers": Route(READERS, _program_path("/customers.csv")),
 }
-NAMES_AN_OBJECT = {"dashboard.member", "dashboard.remove", "dashboard.revoke_key",
-                   "dashboard.offer_page", "dashboard.offer_preview",
-                   "dashboard.publish_offer", "dashboard.acknowledge_alert",
-                   "dashboard.block_alert_card"}
+NAMES_AN_OBJECT = {"dashboard.acknowledge_alert", "dashboard.adjust_card",
+                   "dashboard.block_alert_card", "dashboard.block_card", "dashboard.card",
+                   "dashboard.customers", "dashboard.export_customers",
+                   "dashboard.import_customers", "dashboard.mail_link", "dashboard.member",
+                   "dashboard.offer_page", "dashboard.offer_preview", "dashboard.publish_offer",
+                   "dashboard.remove", "dashboard.revoke_card_link", "dashboard.revoke_key",
+                   "dashboard.unblock_card"}
 PUBLIC_ROUTES = {"dashboard.login", "dashboard.logout", "dashboard.forgot", "dashboard.link"}
 # The role that may do the least above the ones a route admits ("a lower role").
 LOWER = {OWNERS: MANAGER, WRITERS: ANALYST, READERS: CASHIER}

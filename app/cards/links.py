@@ -16,13 +16,17 @@ from sqlalchemy import delete, exists, select
 from sqlalchemy.orm import Session
 
 from app.cards.models import Card
-from app.cards.service import new_authentication_token
+from app.cards.service import card_in_reach, new_authentication_token
 from app.devices.models import Device, Registration
 from app.outbox.messages import pass_changed
+from app.points.postings import Actor, audit
 
 
-def reissue_link(session: Session, *, card: Card, reset_pass_token: bool) -> Card:
-    """A new link for the card (the old one is dead), and optionally a new pass token."""
+def reissue_link(session: Session, *, actor: Actor, card_id: int, reset_pass_token: bool
+                 ) -> Card:
+    """A new link for the card ``actor`` may reach (``card_in_reach``; the old link is
+    dead), and optionally a new pass token; the staff action log records who did it."""
+    card = card_in_reach(session, principal=actor.principal, card_id=card_id)
     # Two reissues at once make two versions: the second waits for the first.
     session.execute(select(Card.id).where(Card.id == card.id).with_for_update())
     session.refresh(card)
@@ -31,6 +35,7 @@ def reissue_link(session: Session, *, card: Card, reset_pass_token: bool) -> Car
         card.authentication_token = new_authentication_token()
         _forget_devices(session, card.id)
     pass_changed(session, card, reason="link_reissued")
+    audit(session, actor, "link_reissued", card_id=card.id, reset_pass_token=reset_pass_token)
     session.commit()
     return card
 

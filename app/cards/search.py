@@ -12,8 +12,9 @@ reversed phone, the unique card number, and ``(program_id, id)`` for the order. 
 finds the same cards by scanning, with a lower-casing that knows every script
 (``unicode_lower``, registered by ``app.db``): its own ``lower`` knows ASCII only.
 
-A key bound to a location sees the cards enrolled there only (``location_id``): its
-staff serve that counter's customers, and a customer of another counter is still found
+A key bound to a location, or a staff member limited to some, sees the cards enrolled
+there only (``locations``, as ``app.merchants.access.Principal`` holds them): its staff
+serve those counters' customers, and a customer of another counter is still found
 at the till by card or barcode (``POST /pos/lookup``). Who sees contacts whole is
 ``app.merchants.access.sees_customers_whole``.
 """
@@ -38,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import InstrumentedAttribute, Session, lazyload
 
-from app.cards.models import Card, Customer
+from app.cards.models import Card, Customer, LegacyCardNumber
 from app.cards.search_terms import LIKE_ESCAPE, SearchTerms, like_escaped, read
 from app.merchants.models import Program
 
@@ -68,17 +69,18 @@ class Scope:
     """Whose cards, and where the page starts."""
 
     program: Program
-    location_id: int | None  # a key bound to a location: that location's cards only
+    locations: frozenset[int]  # limited to locations: their cards only (empty: all)
     before: int | None
 
 
 def search_cards(session: Session, *, program: Program, query: str, limit: int,
-                 before: int | None = None, location_id: int | None = None) -> CardPage:
+                 before: int | None = None, locations: frozenset[int] = frozenset()
+                 ) -> CardPage:
     """The program's cards that ``query`` finds (all of them for a blank one), newest
-    first, at most ``limit`` from below ``before``; a key bound to ``location_id`` sees
-    the cards enrolled there only. ``query`` is checked by the caller (one line, at most
+    first, at most ``limit`` from below ``before``; a principal limited to ``locations``
+    sees the cards enrolled there only. ``query`` is checked by the caller (one line, at most
     ``MAX_QUERY_LENGTH`` characters)."""
-    scope = Scope(program=program, location_id=location_id, before=before)
+    scope = Scope(program=program, locations=locations, before=before)
     terms = read(query, program.country)
     count = limit + 1
     if terms.blank:
@@ -88,6 +90,10 @@ def search_cards(session: Session, *, program: Program, query: str, limit: int,
         if terms.numbers:
             ids.update(session.scalars(_newest(
                 select(Card.id).where(*_scope(scope), number_match(terms.numbers)), count)))
+        if terms.old_number:
+            ids.update(session.scalars(_newest(
+                select(Card.id).join(LegacyCardNumber, LegacyCardNumber.card_id == Card.id)
+                .where(*_scope(scope), _old_number_match(scope, terms.old_number)), count)))
     page = sorted(ids, reverse=True)[:count]
     # The program is the session's already: not joined again into each card's row.
     cards = list(session.scalars(select(Card).options(lazyload(Card.program))
@@ -180,10 +186,18 @@ def number_match(numbers: tuple[str, ...]) -> ColumnElement[bool]:
     return Card.number.in_(numbers)
 
 
+def _old_number_match(scope: Scope, old_number: str) -> ColumnElement[bool]:
+    # The program's unique (program_id, number) index finds it at once.
+    return and_(LegacyCardNumber.program_id == scope.program.id,
+                LegacyCardNumber.number == old_number)
+
+
 def _scope(scope: Scope) -> list[ColumnElement[bool]]:
     where = [Card.program_id == scope.program.id]
-    if scope.location_id is not None:
-        where.append(Card.location_id == scope.location_id)
+    if len(scope.locations) == 1:
+        where.append(Card.location_id == next(iter(scope.locations)))
+    elif scope.locations:
+        where.append(Card.location_id.in_(sorted(scope.locations)))
     if scope.before is not None:
         where.append(Card.id < scope.before)
     return where

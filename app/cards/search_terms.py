@@ -15,6 +15,9 @@ match any of them.
   phone numbers with.
 - A card number matches whole, typed with or without the spaces it is printed with
   (``card_numbers``: the one place that says what text stands for which card number).
+- An old card number (a plastic card's, brought by an import: ``LegacyCardNumber``)
+  matches whole as the till reads it (``app.cards.numbers.legacy_number``: spaces and
+  dashes left out, any case), when the text holds a digit.
 
 Invariant: the words and the email fragment are lower-cased as the database lower-cases
 the stored texts (``app.cards.search``), and hold no wildcard of their own (``like_escaped``
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from app.cards.numbers import NUMBER_LENGTH
+from app.cards.numbers import NUMBER_LENGTH, legacy_number
 
 PHONE_MIN_DIGITS = 4
 # What may stand between a phone number's digits as people write them.
@@ -46,10 +49,12 @@ class SearchTerms:
     email: str | None = None  # lower-cased; a fragment of the email
     phone_suffix: str | None = None  # national digits the phone ends with
     numbers: tuple[str, ...] = ()  # card numbers the text stands for
+    old_number: str | None = None  # an imported card's old number, as stored
 
     @property
     def blank(self) -> bool:
-        return not (self.words or self.email or self.phone_suffix or self.numbers)
+        return not (self.words or self.email or self.phone_suffix or self.numbers
+                    or self.old_number)
 
 
 def read(text: str, country: str | None) -> SearchTerms:
@@ -60,7 +65,8 @@ def read(text: str, country: str | None) -> SearchTerms:
         return SearchTerms()
     return SearchTerms(words=words if any(char.isalpha() for char in text) else (),
                        email=words[0] if len(words) == 1 else None,
-                       phone_suffix=phone_suffix(text, country), numbers=card_numbers(text))
+                       phone_suffix=phone_suffix(text, country), numbers=card_numbers(text),
+                       old_number=old_card_number(text))
 
 
 def phone_suffix(text: str, country: str | None) -> str | None:
@@ -91,6 +97,14 @@ def card_numbers(text: str) -> tuple[str, ...]:
     if len(compact) == NUMBER_LENGTH and compact.isascii() and compact.isdigit():
         return (compact,)
     return ()
+
+
+def old_card_number(text: str) -> str | None:
+    """The old card number ``text`` stands for, as an import stored it; None when it holds
+    no digit (a name is no old number, though it would read as one)."""
+    if not any(char.isdigit() for char in text):
+        return None
+    return legacy_number(text)
 
 
 def like_escaped(fragment: str) -> str:

@@ -22,6 +22,7 @@ from app.cards.schemas import EnrolmentInput
 from app.clock import utcnow
 from app.errors import Invalid, NotFound
 from app.i18n import LOCALES
+from app.merchants.access import Principal, check_location
 from app.merchants.models import ApiKey, Program
 from app.merchants.service import program_location
 from app.outbox.messages import pass_changed, queue_pass_update
@@ -195,6 +196,19 @@ def get_card(session: Session, *, merchant_id: int, card_id: int) -> Card:
     card = session.get(Card, card_id)
     if card is None or card.merchant_id != merchant_id:
         raise NotFound("No such card.")
+    return card
+
+
+OTHER_LOCATION = "This card was enrolled at a location you do not work at."
+
+
+def card_in_reach(session: Session, *, principal: Principal, card_id: int) -> Card:
+    """The merchant's card that ``principal`` may see and change: another merchant's is
+    ``NotFound``; a principal limited to locations reaches the cards enrolled at them only
+    (``location_forbidden``, as the search lists them): its staff serve those counters'
+    customers. The till still finds any card by its barcode (``card_by_scan``)."""
+    card = get_card(session, merchant_id=principal.merchant_id, card_id=card_id)
+    check_location(principal, card.location_id, doing=OTHER_LOCATION)
     return card
 
 

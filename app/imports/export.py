@@ -10,10 +10,11 @@ after an apostrophe, so that no spreadsheet runs it as a formula (the import rea
 back without the apostrophe); phones are the exception, being E.164 as stored (``+`` and
 digits only: nothing a spreadsheet could run). Cards deleted with their holder's data
 are left out. Each export leaves an audit record (who took the customers' data, when).
-It holds what its taker may see in a list (``GET /programs/{id}/cards``): a key bound to a
-location exports the cards enrolled there only, and a role that may not read customers
-whole (``app.merchants.access.sees_customers_whole``) gets emails and phones masked and
-no birthdays.
+It holds what its taker may see in a list (``GET /programs/{id}/cards``): a taker limited
+to locations (a key bound to one, a staff member limited to some) exports the cards
+enrolled there only, and a role that may not read customers whole
+(``app.merchants.access.sees_customers_whole``) gets emails and phones masked and no
+birthdays.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ class Extent:
     """What of the program's cards an export holds."""
 
     program_id: int
-    location_id: int | None  # a taker bound to a location: the cards enrolled there
+    locations: frozenset[int]  # a taker limited to locations: the cards enrolled there
     masked: bool  # emails and phones masked, no birthdays
 
 
@@ -57,7 +58,8 @@ def export_cards(session: Session, *, program: Program, actor: Actor,
     request's session); the export's audit record is committed before the first."""
     audit(session, actor, "export", program_id=program.id)
     session.commit()
-    return _pieces(sessions, Extent(program_id=program.id, location_id=actor.location_id,
+    return _pieces(sessions, Extent(program_id=program.id,
+                                    locations=actor.principal.locations,
                                     masked=not sees_customers_whole(actor.role)))
 
 
@@ -77,8 +79,8 @@ def _pieces(sessions: Callable[[], Session], extent: Extent) -> Iterator[str]:
              .where(Card.program_id == extent.program_id,
                     Card.status != CardStatus.DELETED.value)
              .order_by(Card.id).limit(CHUNK))
-    if extent.location_id is not None:
-        query = query.where(Card.location_id == extent.location_id)
+    if extent.locations:
+        query = query.where(Card.location_id.in_(sorted(extent.locations)))
     yield BOM + _line(HEADER)
     after = 0
     with sessions() as session:

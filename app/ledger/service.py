@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.cards.models import Card, CardStatus
-from app.cards.service import card_by_scan
+from app.cards.service import card_by_scan, card_in_reach
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound
 from app.ledger.idempotency import Answer, run_once
@@ -126,7 +126,7 @@ def _refund(session: Session, actor: Actor, purchase_id: int, data: RefundInput)
 
 def adjust(session: Session, *, actor: Actor, card_id: int, data: AdjustmentInput, key: str,
            fingerprint: str) -> Answer:
-    card = _merchant_card(session, actor, card_id)
+    card = card_in_reach(session, principal=actor.principal, card_id=card_id)
     if data.points == 0:
         raise Invalid("points: an adjustment must change the balance.",
                       errors=[{"field": "points", "message": "must not be zero"}])
@@ -149,7 +149,8 @@ def _adjust(session: Session, actor: Actor, card_id: int, data: AdjustmentInput)
 
 def set_blocked(session: Session, *, actor: Actor, card_id: int, blocked: bool,
                 reason: str) -> Card:
-    card = lock_card(session, _merchant_card(session, actor, card_id).id)
+    card = lock_card(session, card_in_reach(session, principal=actor.principal,
+                                            card_id=card_id).id)
     if card.status == CardStatus.DELETED:
         # Its holder deleted their data: the card stays void for good.
         raise Conflict("This card was deleted with its holder's data.",

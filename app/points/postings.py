@@ -28,19 +28,22 @@ TIER_WINDOW = timedelta(days=365)
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is writing: the API key (and its staff member and bound location)."""
+    """Who is writing: the API key (and its staff member and bound location), or a staff
+    member on the dashboard (``location_id`` names where they act when they work at one
+    location only; ``locations`` all they are limited to, when several)."""
 
     merchant_id: int
     api_key_id: int | None = None
     staff_id: int | None = None
     location_id: int | None = None
     role: str = "owner"
+    locations: frozenset[int] = frozenset()
 
     @property
     def principal(self) -> Principal:
         """Who writes, as the one authorization function reads it."""
         return Principal(merchant_id=self.merchant_id, role=self.role, staff_id=self.staff_id,
-                         locations=at_location(self.location_id),
+                         locations=self.locations or at_location(self.location_id),
                          api_key_id=self.api_key_id)
 
 

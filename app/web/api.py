@@ -21,7 +21,15 @@ from app.merchants.models import ApiKey
 from app.merchants.schemas import ApiKeyCreate, LocationCreate, ProgramCreate, ProgramUpdate
 from app.problem_codes import ProblemCode
 from app.validation import LINE_PATTERN, MAX_INT32, parse
-from app.web.auth import COUNTER, READERS, WRITERS, current_key, merchant_id, requires
+from app.web.auth import (
+    COUNTER,
+    READERS,
+    WRITERS,
+    current_key,
+    key_actor,
+    merchant_id,
+    requires,
+)
 from app.web.context import db, json_response, runtime
 from app.web.json_shapes import card_json, location_json, program_json
 from app.web.limits import client_address
@@ -236,7 +244,7 @@ SEARCH_QUERY = (
         "a name or part of one (every word a fragment of it, any case, any script), part of "
         "an email, a phone number as typed (read with the program's country; its last "
         f"{PHONE_MIN_DIGITS} or more digits are enough), or a card number with or without "
-        "its spaces; absent or blank: every card"),
+        "its spaces, or the old number a card was imported with; absent or blank: every card"),
      "schema": {"type": "string", "maxLength": search.MAX_QUERY_LENGTH,
                 "pattern": LINE_PATTERN}},
     query_parameter("limit", f"page size (default {search.DEFAULT_LIMIT})", 1,
@@ -260,7 +268,7 @@ def search_cards(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
     key = current_key()
     page = search.search_cards(db(), program=program, query=query, limit=limit,
-                               before=before, location_id=key.location_id)
+                               before=before, locations=key.principal.locations)
     masked = not sees_customers_whole(key.role)
     return json_response({"cards": [card_json(card, runtime().wallet, masked=masked)
                                     for card in page.cards], "next": page.next})
@@ -283,11 +291,13 @@ def get_card(card_id: int) -> Response:
     "stop working at once, and the pass is bumped so that it carries the new link. The "
     "body may be left out.",
     {"200": response_doc("the new card_url", "CardLink")}, body=CardLinkInput,
-    body_optional=True)
+    body_optional=True, refusals=((ProblemCode.LOCATION_FORBIDDEN,
+                                   "a key bound to a location, for a card enrolled at another "
+                                   "location or at none (nothing changed)"),))
 @requires(*WRITERS)
 def reissue_card_link(card_id: int) -> Response:
     """A new customer link for the card; the old one (and the pass under it) stops working."""
-    card = cards.get_card(db(), merchant_id=merchant_id(), card_id=card_id)
     data = parse(CardLinkInput, _body() if request.data else {})
-    card = reissue_link(db(), card=card, reset_pass_token=data.reset_pass_token)
+    card = reissue_link(db(), actor=key_actor(), card_id=card_id,
+                        reset_pass_token=data.reset_pass_token)
     return json_response({"card_url": runtime().wallet.card_url(card)})

@@ -22,6 +22,7 @@ from app.merchants.service import (
     authenticate_api_key,
     live_key,
 )
+from app.points.postings import Actor
 from app.problem_codes import ProblemCode
 from app.sql import Raw
 from app.web.context import db
@@ -44,6 +45,13 @@ def current_key() -> Caller:
 
 def merchant_id() -> int:
     return current_key().merchant_id
+
+
+def key_actor() -> Actor:
+    """The calling key as the writer the ledger and the staff action log record."""
+    key = current_key()
+    return Actor(merchant_id=key.merchant_id, api_key_id=key.id, staff_id=key.staff_id,
+                 location_id=key.location_id, role=key.role)
 
 
 def requires(*roles: str, read_by_view: bool = False

@@ -11,9 +11,8 @@ from app.imports import service as imports
 from app.imports.export import export_cards
 from app.imports.sheet import MAX_BYTES, MAX_ROWS
 from app.merchants import service as merchants
-from app.points.postings import Actor
 from app.problem_codes import ProblemCode
-from app.web.auth import READERS, WRITERS, current_key, merchant_id, requires
+from app.web.auth import READERS, WRITERS, key_actor, merchant_id, requires
 from app.web.context import db, json_response, runtime
 from app.web.openapi import documented, response_doc
 
@@ -32,11 +31,6 @@ FLAG_QUERY = tuple({"name": name, "in": "query", "description": said,
 CSV_BODY = {"required": True, "content": {media: {"schema": {"type": "string"}}
                                           for media in CSV_TYPES}}
 
-
-def _actor() -> Actor:
-    key = current_key()
-    return Actor(merchant_id=key.merchant_id, api_key_id=key.id, staff_id=key.staff_id,
-                 location_id=key.location_id, role=key.role)
 
 
 def _flag(name: str) -> bool:
@@ -89,7 +83,7 @@ def import_cards(program_id: int) -> Response:
     data = _csv_body()
     if dry_run:
         return json_response(imports.preview(db(), program=program, data=data).as_dict())
-    imported = imports.import_customers(db(), program=program, data=data, actor=_actor(),
+    imported = imports.import_customers(db(), program=program, data=data, actor=key_actor(),
                                         skip_invalid=skip_invalid, welcome=welcome)
     return json_response(imported.as_dict(), 201)
 
@@ -106,7 +100,7 @@ def import_cards(program_id: int) -> Response:
 @requires(*READERS)
 def export_cards_csv(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
-    pieces = export_cards(db(), program=program, actor=_actor(), sessions=runtime().sessions)
+    pieces = export_cards(db(), program=program, actor=key_actor(), sessions=runtime().sessions)
     response = Response(pieces, mimetype="text/csv")
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{program.slug}-cards.csv"')

@@ -32,6 +32,7 @@ from app.web.auth import (
     WRITERS,
     admit,
     current_key,
+    key_actor,
     presented_key,
     requires,
 )
@@ -41,14 +42,13 @@ from app.web.openapi import REPLAYED, documented, query_parameter, response_doc
 from app.web.query_args import int_arg
 
 blueprint = Blueprint("pos", __name__)
+# A key bound to a location changes the cards enrolled there only (``card_in_reach``).
+OTHER_LOCATION = (ProblemCode.LOCATION_FORBIDDEN,
+                  "a key bound to a location, for a card enrolled at another location or at "
+                  "none (nothing changed)")
 MAX_PAGE = 1000
 CARD = response_doc("the card", "Card")
 
-
-def _actor() -> Actor:
-    key = current_key()
-    return Actor(merchant_id=key.merchant_id, api_key_id=key.id, staff_id=key.staff_id,
-                 location_id=key.location_id, role=key.role)
 
 
 def _raw_body() -> Any:
@@ -82,7 +82,7 @@ def _keyed(raw: Any) -> tuple[str, str]:
 @requires(*COUNTER, "analyst")
 def lookup() -> Response:
     data = parse(LookupInput, _raw_body())
-    found = ledger.lookup(db(), actor=_actor(), barcode=data.barcode, amount=data.amount,
+    found = ledger.lookup(db(), actor=key_actor(), barcode=data.barcode, amount=data.amount,
                           secret=_secret())
     program = found.card.program
     body = card_json(found.card, runtime().wallet)
@@ -130,7 +130,7 @@ def purchase() -> Response:
 
 def _admitted(raw: Raw, row: tuple[Any, ...] | None) -> Actor:
     admit(raw, row)
-    return _actor()
+    return key_actor()
 
 
 @blueprint.get("/v1/pos/purchases/<int:purchase_id>")
@@ -162,7 +162,7 @@ def refund(purchase_id: int) -> Response:
     raw = _raw_body() if request.data else {}
     key, fingerprint = _keyed(raw)
     data = parse(RefundInput, raw)
-    return _as_response(ledger.refund_purchase(db(), actor=_actor(), purchase_id=purchase_id,
+    return _as_response(ledger.refund_purchase(db(), actor=key_actor(), purchase_id=purchase_id,
                                           data=data, key=key, fingerprint=fingerprint))
 
 
@@ -171,24 +171,26 @@ def refund(purchase_id: int) -> Response:
             {"201": response_doc("the entry and the new balance", "Adjustment",
                                  headers=REPLAYED)},
             body=AdjustmentInput, keyed=True,
-            refusals=(ProblemCode.INSUFFICIENT_POINTS, ProblemCode.IDEMPOTENCY_KEY_REUSED))
+            refusals=(ProblemCode.INSUFFICIENT_POINTS, ProblemCode.IDEMPOTENCY_KEY_REUSED,
+                      OTHER_LOCATION))
 @requires(*WRITERS)
 def adjust(card_id: int) -> Response:
     raw = _raw_body()
     key, fingerprint = _keyed(raw)
     data = parse(AdjustmentInput, raw)
-    return _as_response(ledger.adjust(db(), actor=_actor(), card_id=card_id, data=data, key=key,
+    return _as_response(ledger.adjust(db(), actor=key_actor(), card_id=card_id, data=data, key=key,
                                  fingerprint=fingerprint))
 
 
 def _set_blocked(card_id: int, blocked: bool) -> Response:
     data = parse(BlockInput, _raw_body() if request.data else {})
-    card = ledger.set_blocked(db(), actor=_actor(), card_id=card_id, blocked=blocked,
+    card = ledger.set_blocked(db(), actor=key_actor(), card_id=card_id, blocked=blocked,
                               reason=data.reason)
     return json_response(card_json(card, runtime().wallet))
 
 
-HOLDER_DELETED = ((ProblemCode.CARD_DELETED, "its holder deleted their data"),)
+HOLDER_DELETED = ((ProblemCode.CARD_DELETED, "its holder deleted their data"),
+                  OTHER_LOCATION)
 
 
 @blueprint.post("/v1/cards/<int:card_id>/block")
@@ -216,7 +218,7 @@ def unblock(card_id: int) -> Response:
 def entries(card_id: int) -> Response:
     limit = int_arg("limit", 50, 1, MAX_PAGE)
     before = int_arg("before", None, 1, MAX_INT32)
-    rows, following = ledger.entries(db(), actor=_actor(), card_id=card_id, limit=limit,
+    rows, following = ledger.entries(db(), actor=key_actor(), card_id=card_id, limit=limit,
                                      before=before)
     return json_response({"entries": [ledger.entry_json(row) for row in rows],
                           "next": following})
@@ -232,7 +234,7 @@ def entries(card_id: int) -> Response:
 @requires(*READERS)
 def alerts() -> Response:
     limit = int_arg("limit", 100, 1, MAX_PAGE)
-    rows = fraud_alerts.list_alerts(db(), principal=_actor().principal, limit=limit,
+    rows = fraud_alerts.list_alerts(db(), principal=key_actor().principal, limit=limit,
                                     program_id=int_arg("program", None, 1, MAX_INT32),
                                     before=int_arg("before", None, 1, MAX_INT32))
     return json_response({"alerts": [fraud_alerts.alert_json(alert) for alert in rows]})
@@ -243,6 +245,6 @@ def alerts() -> Response:
             {"200": response_doc("the alert", "Alert")})
 @requires(*WRITERS)
 def acknowledge_alert(alert_id: int) -> Response:
-    alert = fraud_alerts.acknowledge_alert(db(), principal=_actor().principal,
+    alert = fraud_alerts.acknowledge_alert(db(), principal=key_actor().principal,
                                            alert_id=alert_id)
     return json_response(fraud_alerts.alert_json(alert))

@@ -124,7 +124,9 @@ def install_dashboard(app: Flask) -> None:
         accounts_views,
         activity_views,
         alerts_views,
+        customers_views,
         home_views,
+        imports_views,
         offers_views,
         staff_views,
     )
