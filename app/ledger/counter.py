@@ -104,6 +104,14 @@ def counter_card(session: Session, *, principal: Principal, card_id: int) -> Cou
                        locations=_locations(session, principal))
 
 
+def purchase_card(session: Session, *, principal: Principal, purchase_id: int) -> int:
+    """The card of the merchant's purchase ``purchase_id``; 404 for any other."""
+    purchase = session.get(Purchase, purchase_id)
+    if purchase is None or purchase.merchant_id != principal.merchant_id:
+        raise NotFound("No such purchase.")
+    return purchase.card_id
+
+
 def record_sale(session: Callable[[], Session], *, lane: purchases.Lane,
                 principal: Principal, card_id: int, sale: Sale, key: str, secret: bytes
                 ) -> Answer:
@@ -137,7 +145,9 @@ def refund_sale(session: Session, *, principal: Principal, purchase_id: int,
 
 
 def _card(session: Session, principal: Principal, card_id: int) -> Card:
-    card = session.get(Card, card_id)
+    # As the database holds it now: the session does not expire what it read at a commit,
+    # and the purchase writes the card's figures by hand-written SQL.
+    card = session.get(Card, card_id, populate_existing=True)
     if card is None or card.merchant_id != principal.merchant_id:
         raise NotFound("No such card.")
     return card
