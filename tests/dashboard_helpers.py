@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.delivery.mail import MailSync
+from app.ledger.models import LedgerEntry, Purchase, Refund
 from app.integrations.mail import LoggingMailSender
 from app.merchants.models import ApiKey, Location, Staff, StaffEvent, StaffLink, StaffLocation
 from app.merchants.passwords import hash_password
@@ -114,6 +115,10 @@ def snapshot(session: Session) -> dict[str, Any]:
             "mails": session.execute(select(Mail.id)).all(),
             "events": session.execute(select(StaffEvent.action)
                                       .where(StaffEvent.action != "login")).all(),
+            "purchases": session.execute(select(Purchase.id, Purchase.refunded_amount)
+                                         .order_by(Purchase.id)).all(),
+            "refunds": session.execute(select(Refund.id)).all(),
+            "entries": session.execute(select(LedgerEntry.id)).all(),
         }.items()}
     finally:
         session.rollback()

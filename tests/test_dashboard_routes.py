@@ -14,7 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
-from app.merchants.access import MANAGER, OWNERS
+from app.cards.schemas import EnrolmentInput
+from app.cards.service import enroll
+from app.ledger.models import Purchase
+from app.merchants.access import COUNTER, MANAGER, OWNERS
+from app.merchants.models import Program
 from app.merchants.schemas import ProgramCreate
 from app.merchants.service import create_program
 from app.web.dashboard import EVERYONE
@@ -43,6 +47,21 @@ class World:
     their_member: int
     their_key: int
     location: int
+    our_card: int = 0
+    their_card: int = 0
+    our_purchase: int = 0
+    their_purchase: int = 0
+
+
+def _card_and_purchase(session: Session, program: Program) -> tuple[int, int]:
+    """A card of the program with one purchase on it (for the cashier screen's routes)."""
+    card = enroll(session, program=program, data=EnrolmentInput(
+        name="Olena", email=f"olena@{program.slug}.example")).card
+    purchase = Purchase(merchant_id=program.merchant_id, program_id=program.id,
+                        card_id=card.id, amount=5000, amount_paid=5000, earn_percent=0)
+    session.add(purchase)
+    session.commit()
+    return card.id, purchase.id
 
 
 @pytest.fixture
@@ -52,6 +71,9 @@ def world(session: Session) -> World:
     program = create_program(session, merchant_id=ours.merchant_id,
                              data=ProgramCreate(name="Kava Club"))
     place = location(session, ours.merchant_id, program.id, "Podil")
+    our_card, our_purchase = _card_and_purchase(session, program)
+    their_card, their_purchase = _card_and_purchase(session, create_program(
+        session, merchant_id=theirs.merchant_id, data=ProgramCreate(name="Chai Club")))
     emails = {"owner": ours.owner_email}
     for role in ("manager", "cashier", "analyst"):
         emails[role] = f"{role}@kavabar.example"
@@ -61,7 +83,9 @@ def world(session: Session) -> World:
                  our_key=key_of(session, ours.merchant_id),
                  their_member=member(session, theirs.merchant_id, "cashier",
                                      "cashier@chaishop.example"),
-                 their_key=key_of(session, theirs.merchant_id), location=place)
+                 their_key=key_of(session, theirs.merchant_id), location=place,
+                 our_card=our_card, their_card=their_card, our_purchase=our_purchase,
+                 their_purchase=their_purchase)
 
 
 @dataclass(frozen=True)
@@ -87,6 +111,16 @@ def _key_path(world: World, theirs: bool) -> str:
     return f"/dashboard/keys/{world.their_key if theirs else world.our_key}/revoke"
 
 
+def _counter_card(suffix: str = "") -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/cashier/cards/{world.their_card if theirs else world.our_card}{suffix}")
+
+
+def _refund_path(world: World, theirs: bool) -> str:
+    purchase = world.their_purchase if theirs else world.our_purchase
+    return f"/dashboard/cashier/purchases/{purchase}/refund"
+
+
 # Every guarded dashboard endpoint, with what it needs; "names an object" below.
 ROUTES: dict[str, Route] = {
     "dashboard.home": Route(EVERYONE, fixed("/dashboard/")),
@@ -104,8 +138,17 @@ ROUTES: dict[str, Route] = {
     "dashboard.create_key": Route(OWNERS, fixed("/dashboard/keys"), lambda world: {
         "name": "till 2", "role": "cashier", "location": "0"}),
     "dashboard.revoke_key": Route(OWNERS, _key_path),
+    "dashboard.cashier": Route(COUNTER, fixed("/dashboard/cashier?q=olena")),
+    "dashboard.cashier_card": Route(COUNTER, _counter_card()),
+    "dashboard.cashier_purchase": Route(COUNTER, _counter_card("/purchases"), lambda world: {
+        "key": "dashboard-matrix-sale", "amount": "12,50", "location": str(world.location)}),
+    "dashboard.cashier_refund": Route(COUNTER, _refund_path, lambda world: {
+        f"refund{world.our_purchase}-key": "dashboard-matrix-refund",
+        f"refund{world.our_purchase}-location": str(world.location)}),
 }
-NAMES_AN_OBJECT = {"dashboard.member", "dashboard.remove", "dashboard.revoke_key"}
+NAMES_AN_OBJECT = {"dashboard.member", "dashboard.remove", "dashboard.revoke_key",
+                   "dashboard.cashier_card", "dashboard.cashier_purchase",
+                   "dashboard.cashier_refund"}
 PUBLIC_ROUTES = {"dashboard.login", "dashboard.logout", "dashboard.forgot", "dashboard.link"}
 # The role that may do the least above the ones a route admits ("a lower role").
 LOWER = {OWNERS: MANAGER}
