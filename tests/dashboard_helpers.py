@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.delivery.mail import MailSync
-from app.ledger.models import LedgerEntry, Purchase, Refund
 from app.integrations.mail import LoggingMailSender
+from app.ledger.models import LedgerEntry, Purchase, Refund
 from app.merchants.models import ApiKey, Location, Staff, StaffEvent, StaffLink, StaffLocation
 from app.merchants.passwords import hash_password
 from app.merchants.service import create_merchant, issue_api_key

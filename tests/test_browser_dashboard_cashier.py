@@ -9,7 +9,6 @@ has one, axe-core, and screenshots in three languages under ``artifacts/dashboar
 from __future__ import annotations
 
 import io
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from app.ledger.models import Purchase
+from app.merchants.models import Staff
+from app.merchants.passwords import hash_password
 from tests.browser_helpers import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -28,8 +29,10 @@ from tests.browser_helpers import (
     Live,
     axe_violations,
     device,
+    live_app,
 )
-from tests.test_browser_dashboard import ACCEPT, browser, live, log_in  # noqa: F401
+from tests.dashboard_helpers import PASSWORD
+from tests.test_browser_dashboard import ACCEPT, OWNER, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -40,6 +43,33 @@ pytestmark = [
 SHOTS = ROOT / "artifacts" / "dashboard" / "cashier"
 TABLET = "iPad Mini"
 CASHIER = "cashier@zerno.example"
+
+
+@pytest.fixture
+def live(tmp_path: Path, certs_dir: Path, sqlite_template: Path) -> Iterator[Live]:
+    """The app on loopback with its owner, a cashier and an analyst who can log in."""
+    with live_app(tmp_path, certs_dir, sqlite_template) as served:
+        with served.app.extensions["loyalpass"].sessions() as session:
+            owner = session.scalars(select(Staff).where(Staff.email == OWNER)).one()
+            owner.password_hash = hash_password(PASSWORD)
+            for role in ("cashier", "analyst"):
+                session.add(Staff(merchant_id=owner.merchant_id, role=role, name=role.title(),
+                                  email=f"{role}@zerno.example",
+                                  password_hash=hash_password(PASSWORD)))
+            session.commit()
+        yield served
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as running:
+        launched = running.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                           args=CHROMIUM_ARGS)
+        launched.playwright = running
+        yield launched
+        launched.close()
 
 
 def _page(browser: Any, *, lang: str = "en", tablet: bool = False,
