@@ -9,8 +9,8 @@ names, the select list is written from those fields, and values are matched by n
 member signed in to the dashboard (``SignedIn``: the dashboard checked them) their
 merchant, the card by its number with its program's version, the rolling 12-month spend
 and velocity counts, the purchase's id to be, and (PostgreSQL) the card row's xmin, which
-every update moves. The idempotency record is looked for only when the purchase cannot be made as asked
-(``FIND_RECORD``): in the write, its unique index meets a key used before.
+every update moves. The idempotency record is looked for only when the purchase cannot be
+made as asked (``FIND_RECORD``): in the write, its unique index meets a key used before.
 
 ``WRITE_PURCHASE`` (PostgreSQL): the card's update, only if its xmin is still the one
 read, and every row of the purchase selected from that update (so that all or nothing is
