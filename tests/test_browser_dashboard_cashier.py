@@ -105,11 +105,15 @@ def _spaced(number: str) -> str:
     return " ".join(number[start:start + 4] for start in range(0, len(number), 4))
 
 
+def _find(page: Any, text: str) -> None:
+    page.locator("nav.sections a[href$='/dashboard/cashier']").click()
+    page.fill("input[name=q]", text)
+    page.click("form.find button.find-go")
+
+
 def _open_card(page: Any, live: Live, card: dict[str, Any], email: str = CASHIER) -> None:
     log_in(page, live, email)
-    page.locator("nav.sections a[href$='/dashboard/cashier']").click()
-    page.fill("input[name=q]", _spaced(card["number"]))
-    page.click("form.find button.find-go")
+    _find(page, _spaced(card["number"]))
     page.locator("form[action$='/purchases']").wait_for()
 
 
@@ -226,7 +230,12 @@ def test_screenshots_of_a_sale_on_a_phone_and_a_tablet(browser: Any, live: Live,
     card = _card(live)
     for tablet in (False, True):
         page = _page(browser, lang=lang, tablet=tablet)
-        _open_card(page, live, card)
+        log_in(page, live, CASHIER)
+        _find(page, "0000 0000")
+        page.locator("p.problem").wait_for()
+        _shot(page, f"not-found-{'tablet' if tablet else 'phone'}-{lang}")
+        _find(page, card["number"])
+        page.locator("form[action$='/purchases']").wait_for()
         _shot(page, f"card-{'tablet' if tablet else 'phone'}-{lang}")
         _record(page, "1 234,50" if lang != "en" else "1234.50", redeem="5")
         _shot(page, f"receipt-{'tablet' if tablet else 'phone'}-{lang}")

@@ -216,6 +216,21 @@ def test_a_blocked_card_and_a_velocity_limit_are_refused_and_nothing_is_recorded
     assert _ledger(session) == before
 
 
+def test_the_cashier_points_limit_counts_each_members_own_points(
+        app: Flask, session: Session, counter: Counter) -> None:
+    counter.api.patch(f"/api/v1/programs/{counter.program['id']}",
+                      {"limits": {"points_per_cashier_per_day": 15}})
+    client = _cashier(app)
+    assert _sell(client, counter.card["id"], "100").status_code == 201  # 10 points
+    before = _ledger(session)
+    refused = _sell(client, counter.card["id"], "100")  # 10 more would make 20
+    assert refused.status_code == 429
+    assert "Nothing was recorded" in refused.get_data(as_text=True)
+    assert _ledger(session) == before
+    manager = _cashier(app, "manager@kavabar.example")
+    assert _sell(manager, counter.card["id"], "100").status_code == 201
+
+
 def test_an_amount_that_is_no_amount_is_refused_beside_the_field_and_nothing_changes(
         app: Flask, session: Session, counter: Counter) -> None:
     client = _cashier(app)
