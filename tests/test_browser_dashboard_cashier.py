@@ -106,7 +106,10 @@ def _spaced(number: str) -> str:
 
 
 def _find(page: Any, text: str) -> None:
-    page.locator("nav.sections a[href$='/dashboard/cashier']").click()
+    """Type ``text`` into the find field, going to the cashier screen first if need be."""
+    if page.locator("input[name=q]").count() == 0:
+        page.locator("nav.sections a[href$='/dashboard/cashier']").click()
+        page.locator("input[name=q]").wait_for()
     page.fill("input[name=q]", text)
     page.click("form.find button.find-go")
 

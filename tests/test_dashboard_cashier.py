@@ -216,6 +216,25 @@ def test_a_blocked_card_and_a_velocity_limit_are_refused_and_nothing_is_recorded
     assert _ledger(session) == before
 
 
+def test_a_stamps_card_collects_its_stamps_and_gives_its_reward_at_the_counter(
+        app: Flask, counter: Counter) -> None:
+    program = counter.api.post("/api/v1/programs", {
+        "name": "Kava Stamps", "kind": "stamps", "stamps_required": 2, "currency": "UAH",
+        "reward_text": "A free coffee"}).get_json()
+    card = counter.api.post(f"/api/v1/programs/{program['id']}/cards", {
+        "name": "Ira", "phone": "+380931112233"}).get_json()
+    client = _cashier(app, "manager@kavabar.example")
+    assert "Rewards to redeem" not in _card_page(client, card["id"])
+    for _ in range(2):
+        assert _sell(client, card["id"], "45").status_code == 201
+    page = _card_page(client, card["id"])
+    assert "Rewards to redeem" in page and "1 reward waiting" in _text(page)
+    given = _sell(client, card["id"], "45", redeem_rewards="1")
+    assert given.status_code == 201
+    assert "Rewards redeemed" in given.get_data(as_text=True)
+    assert counter.api.get(f"/api/v1/cards/{card['id']}").get_json()["rewards"] == 0
+
+
 def test_the_cashier_points_limit_counts_each_members_own_points(
         app: Flask, session: Session, counter: Counter) -> None:
     counter.api.patch(f"/api/v1/programs/{counter.program['id']}",

@@ -24,6 +24,7 @@ from app.web.dashboard.forms import REQUIRED, _Form, lazy_gettext
 KEY_PREFIX = "dashboard-"
 # Digits, optionally in groups of three parted by spaces, then one decimal mark and digits.
 _AMOUNT = re.compile(r"(?P<whole>\d{1,3}(?:[ \u00a0\u202f]\d{3})+|\d+)(?:[.,](?P<part>\d+))?")
+DECIMAL_KEYPAD = {"inputmode": "decimal"}  # a phone shows digits and its decimal mark
 NOT_AN_AMOUNT = lazy_gettext("Type the amount as on the receipt, for example 123.50.")
 
 
@@ -80,7 +81,8 @@ class FindForm(_Form):
 
 
 class SaleForm(AmountForm):
-    amount = AmountField(lazy_gettext("Amount"), [REQUIRED, _amount_check])
+    amount = AmountField(lazy_gettext("Amount"), [REQUIRED, _amount_check],
+                         render_kw=DECIMAL_KEYPAD)
     redeem_points = IntegerField(lazy_gettext("Points to redeem"),
                                  [Optional(), NumberRange(min=0, max=MAX_INT)], default=0)
     redeem_rewards = IntegerField(lazy_gettext("Rewards to redeem"),
@@ -89,4 +91,4 @@ class SaleForm(AmountForm):
 
 class RefundForm(AmountForm):
     amount = AmountField(lazy_gettext("Amount to refund (empty: all of it)"),
-                         [Optional(), _amount_check])
+                         [Optional(), _amount_check], render_kw=DECIMAL_KEYPAD)
