@@ -19,7 +19,7 @@ from app.cards.schemas import EnrolmentInput
 from app.cards.service import enroll
 from app.delivery.mail import MailSync
 from app.integrations.mail import LoggingMailSender
-from app.ledger.models import Alert, AuditRecord, LedgerEntry
+from app.ledger.models import Alert, AuditRecord, LedgerEntry, Purchase, Refund
 from app.merchants.models import (
     ApiKey,
     Location,
@@ -157,6 +157,9 @@ def snapshot(session: Session) -> dict[str, Any]:
             "customers": session.execute(select(Customer.id)).all(),
             "entries": session.execute(select(LedgerEntry.id)).all(),
             "audit": session.execute(select(AuditRecord.id)).all(),
+            "purchases": session.execute(select(Purchase.id, Purchase.refunded_amount)
+                                         .order_by(Purchase.id)).all(),
+            "refunds": session.execute(select(Refund.id)).all(),
         }.items()}
     finally:
         session.rollback()

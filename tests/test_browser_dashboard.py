@@ -107,7 +107,7 @@ def test_a_cashier_sees_no_staff_or_keys_and_is_refused_them(browser: Any, live:
     log_in(page, live, "cashier@zerno.example")
     page.locator("h1", has_text="Programs").wait_for()
     sections = page.locator("nav.sections a").all_inner_texts()
-    assert sections == ["Programs", "Password"]
+    assert sections == ["Programs", "Cashier", "Password"]
     for path in ("/dashboard/staff", "/dashboard/keys", "/dashboard/activity"):
         response = page.goto(f"{live.origin}{path}")
         assert response.status == 403, path

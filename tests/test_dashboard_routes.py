@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from app.cards.schemas import EnrolmentInput
 from app.cards.service import enroll
-from app.merchants.access import ANALYST, CASHIER, MANAGER, OWNERS, READERS, WRITERS
+from app.ledger.models import Purchase
+from app.merchants.access import ANALYST, CASHIER, COUNTER, MANAGER, OWNERS, READERS, WRITERS
+from app.merchants.models import Program
 from app.merchants.schemas import ProgramCreate
 from app.merchants.service import create_program
 from app.web.dashboard import EVERYONE
@@ -55,6 +57,17 @@ class World:
     their_offer: int = 0
     our_alert: int = 0
     their_alert: int = 0
+    our_purchase: int = 0
+    their_purchase: int = 0
+
+
+def _purchase(session: Session, program: Program, card_id: int) -> int:
+    """A purchase on the card (for the cashier screen's refund route)."""
+    purchase = Purchase(merchant_id=program.merchant_id, program_id=program.id,
+                        card_id=card_id, amount=5000, amount_paid=5000, earn_percent=0)
+    session.add(purchase)
+    session.commit()
+    return purchase.id
 
 
 @pytest.fixture
@@ -68,12 +81,12 @@ def world(session: Session) -> World:
     place = location(session, ours.merchant_id, program.id, "Podil")
     card, their_card = (enroll(session, program=each, data=EnrolmentInput(
         name="Olena", email="olena@example.com")).card.id for each in (program, their_program))
+    our_purchase, their_purchase = (_purchase(session, program, card),
+                                    _purchase(session, their_program, their_card))
     emails = {"owner": ours.owner_email}
     for role in ("manager", "cashier", "analyst"):
         emails[role] = f"{role}@kavabar.example"
         member(session, ours.merchant_id, role, emails[role])
-    their_program = create_program(session, merchant_id=theirs.merchant_id,
-                                   data=ProgramCreate(name="Chai Club"))
     return World(ours=emails, our_member=member(session, ours.merchant_id, "cashier",
                                                 "second@kavabar.example"),
                  our_key=key_of(session, ours.merchant_id),
@@ -85,7 +98,8 @@ def world(session: Session) -> World:
                  our_offer=draft_offer(session, program),
                  their_offer=draft_offer(session, their_program),
                  our_alert=velocity_alert(session, program, place),
-                 their_alert=velocity_alert(session, their_program, None))
+                 their_alert=velocity_alert(session, their_program, None),
+                 our_purchase=our_purchase, their_purchase=their_purchase)
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,16 @@ def _card_path(suffix: str = "") -> Callable[[World, bool], str]:
 CONFIRMED = {"confirmed": "yes"}
 IMPORTED = "name;email;balance\nTaras;taras@example.com;10\n"
 
+def _counter_card(suffix: str = "") -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/cashier/cards/{world.their_card if theirs else world.card}{suffix}")
+
+
+def _refund_path(world: World, theirs: bool) -> str:
+    purchase = world.their_purchase if theirs else world.our_purchase
+    return f"/dashboard/cashier/purchases/{purchase}/refund"
+
+
 # Every guarded dashboard endpoint, with what it needs; "names an object" below.
 ROUTES: dict[str, Route] = {
     "dashboard.home": Route(EVERYONE, fixed("/dashboard/")),
@@ -174,17 +198,26 @@ ROUTES: dict[str, Route] = {
     "dashboard.import_customers": Route(WRITERS, _program_path("/import"), lambda world: {
         "data": IMPORTED, "skip_invalid": "y", **CONFIRMED}),
     "dashboard.export_customers": Route(READERS, _program_path("/customers.csv")),
+    "dashboard.cashier": Route(COUNTER, fixed("/dashboard/cashier?q=olena")),
+    "dashboard.cashier_card": Route(COUNTER, _counter_card()),
+    "dashboard.cashier_purchase": Route(COUNTER, _counter_card("/purchases"), lambda world: {
+        "key": "dashboard-matrix-sale", "amount": "12,50", "location": str(world.location)}),
+    "dashboard.cashier_refund": Route(COUNTER, _refund_path, lambda world: {
+        f"refund{world.our_purchase}-key": "dashboard-matrix-refund",
+        f"refund{world.our_purchase}-location": str(world.location)}),
 }
 NAMES_AN_OBJECT = {"dashboard.acknowledge_alert", "dashboard.adjust_card",
                    "dashboard.block_alert_card", "dashboard.block_card", "dashboard.card",
-                   "dashboard.customers", "dashboard.export_customers",
-                   "dashboard.import_customers", "dashboard.mail_link", "dashboard.member",
-                   "dashboard.offer_page", "dashboard.offer_preview", "dashboard.publish_offer",
-                   "dashboard.remove", "dashboard.revoke_card_link", "dashboard.revoke_key",
+                   "dashboard.cashier_card", "dashboard.cashier_purchase",
+                   "dashboard.cashier_refund", "dashboard.customers",
+                   "dashboard.export_customers", "dashboard.import_customers",
+                   "dashboard.mail_link", "dashboard.member", "dashboard.offer_page",
+                   "dashboard.offer_preview", "dashboard.publish_offer", "dashboard.remove",
+                   "dashboard.revoke_card_link", "dashboard.revoke_key",
                    "dashboard.unblock_card"}
 PUBLIC_ROUTES = {"dashboard.login", "dashboard.logout", "dashboard.forgot", "dashboard.link"}
 # The role that may do the least above the ones a route admits ("a lower role").
-LOWER = {OWNERS: MANAGER, WRITERS: ANALYST, READERS: CASHIER}
+LOWER = {OWNERS: MANAGER, WRITERS: ANALYST, READERS: CASHIER, COUNTER: ANALYST}
 
 
 def _methods(app: Flask, endpoint: str) -> set[str]:

@@ -75,7 +75,8 @@ def test_every_column_the_hand_written_sql_names_is_a_column_of_the_models() -> 
     tables = model_columns()
     found = dict(statements())
     rows = "app.ledger.purchase_rows."
-    assert {rows + "READ_PURCHASE[True]", rows + "READ_PURCHASE[False]", rows + "FIND_RECORD",
+    assert {rows + f"READ_PURCHASE[{(postgres, keyed)}]" for postgres in (True, False)
+            for keyed in (True, False)} | {rows + "LOCK_CARD[False]", rows + "FIND_RECORD",
             rows + "INSERT_OUTBOX", rows + "WRITE_PURCHASE[True]", rows + "SQLITE_UPDATE_CARD",
             "app.merchants.service._FIND_KEY", "app.ledger.idempotency._CLAIM"} <= set(found)
     assert {name: unknown_columns(text, tables) for name, text in found.items()

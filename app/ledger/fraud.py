@@ -1,7 +1,8 @@
 """Velocity limits: how often one card may buy, how many points one cashier may hand out.
 
 Limits are per program and off (null) unless set. The card limits are exact under the
-card's row lock; the cashier limit counts what the key's committed entries say.
+card's row lock; the cashier limit counts what the key's committed entries say (for a
+staff member at the dashboard's cashier screen, who has no key: theirs).
 """
 
 from __future__ import annotations
@@ -52,12 +53,18 @@ def check_card_velocity(limits: Limits | None, *, card_number: str,
 def check_cashier_points(session: Session, limits: Limits | None, actor: Actor,
                          now: datetime, points: int) -> None:
     allowed = limit(limits, "points_per_cashier_per_day")
-    if allowed is None or actor.api_key_id is None or points <= 0:
+    if actor.api_key_id is not None:
+        cashier, who = LedgerEntry.api_key_id == actor.api_key_id, "key"
+    elif actor.staff_id is not None:
+        cashier, who = LedgerEntry.staff_id == actor.staff_id, "staff member"
+    else:
+        return
+    if allowed is None or points <= 0:
         return
     given = session.scalar(select(func.coalesce(func.sum(LedgerEntry.points), 0)).where(
-        LedgerEntry.api_key_id == actor.api_key_id, LedgerEntry.kind.in_(("earn", "bonus")),
+        cashier, LedgerEntry.kind.in_(("earn", "bonus")),
         LedgerEntry.created_at > now - timedelta(days=1))) or 0
     if given + points > allowed:
         raise LimitExceeded("points_per_cashier_per_day",
-                            f"This key handed out {given} points in a day; {points} more would "
-                            f"pass the program's limit of {allowed}.")
+                            f"This {who} handed out {given} points in a day; {points} more "
+                            f"would pass the program's limit of {allowed}.")

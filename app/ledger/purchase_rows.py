@@ -5,11 +5,12 @@ Rows are read by column name: each row is a frozen dataclass whose fields are th
 names, the select list is written from those fields, and values are matched by name
 (``app.rows``); tests/test_sql_columns.py checks every column named here against the models.
 
-``READ_PURCHASE``: the API key (by its prefix: the caller checks it), the card by its
-number with its program's version, the rolling 12-month spend and velocity counts, the
-purchase's id to be, and (PostgreSQL) the card row's xmin, which every update moves.
-The idempotency record is looked for only when the purchase cannot be made as asked
-(``FIND_RECORD``): in the write, its unique index meets a key used before.
+``READ_PURCHASE``: the API key (by its prefix: the caller checks it), or for a staff
+member signed in to the dashboard (``SignedIn``: the dashboard checked them) their
+merchant, the card by its number with its program's version, the rolling 12-month spend
+and velocity counts, the purchase's id to be, and (PostgreSQL) the card row's xmin, which
+every update moves. The idempotency record is looked for only when the purchase cannot be
+made as asked (``FIND_RECORD``): in the write, its unique index meets a key used before.
 
 ``WRITE_PURCHASE`` (PostgreSQL): the card's update, only if its xmin is still the one
 read, and every row of the purchase selected from that update (so that all or nothing is
@@ -73,35 +74,60 @@ _TIMES = frozenset({  # which SQLite returns as text (``Raw.read_time``)
     "last_visit_at", "pass_updated_at", "pass_last_modified", "program_updated_at"})
 _CARD = rows.names(PurchaseCardRow)
 _KEY_WIDTH = len(rows.names(KeyRow))
-_SELECT = "SELECT " + ", ".join(
-    [KEY_COLUMNS] + [f"{_FROM_PROGRAM[name]} AS {name}" if name in _FROM_PROGRAM
-                     else "cards." + name for name in _CARD]) + ", "
+_CARD_COLUMNS = ", ".join(f"{_FROM_PROGRAM[name]} AS {name}" if name in _FROM_PROGRAM
+                          else "cards." + name for name in _CARD) + ", "
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    """A staff member at the counter through the dashboard, already signed in and
+    authorized there: the purchase reads their merchant instead of an API key."""
+
+    merchant_id: int
+
+
+# Who is at the counter: an API key as presented (checked by the caller with what the
+# statement read), or a signed-in staff member.
+AtCounter = PresentedKey | SignedIn
 # The unary plus keeps the planners on the number's unique index: without statistics (a
 # new table) PostgreSQL chose to scan all the merchant's cards by their merchant's index.
 # (A statement's plan is made once per connection, while the tables are new and small, and
 # kept: a join that the plan made then scans a table instead of an index stays so.)
-_FROM = (
-    " FROM api_keys"
-    " LEFT JOIN cards ON cards.number = :number AND +cards.merchant_id = api_keys.merchant_id"
-    " LEFT JOIN programs ON programs.id = cards.program_id")
-_WHERE = " WHERE api_keys.prefix = :prefix"
+_FROM = {  # by whether an API key is presented
+    True: " FROM api_keys LEFT JOIN cards ON cards.number = :number"
+          " AND +cards.merchant_id = api_keys.merchant_id",
+    False: " FROM merchants LEFT JOIN cards ON cards.number = :number"
+           " AND +cards.merchant_id = merchants.id"}
+_PROGRAM = " LEFT JOIN programs ON programs.id = cards.program_id"
+_WHERE = {True: " WHERE api_keys.prefix = :prefix", False: " WHERE merchants.id = :merchant_id"}
+# An id is taken from the sequence for a key with the secret presented only.
+_NEXT_ID = {True: "CASE WHEN api_keys.secret_hash = :secret_hash THEN"
+                  " nextval('purchases_id_seq') END", False: "nextval('purchases_id_seq')"}
 # By the names ``Read.of`` reads them by (each column is written ``AS`` its name).
 _RECENT = {"spend_12_months": "coalesce(sum(amount_paid - refunded_paid), 0)", **{
     name: f"count(CASE WHEN created_at > :{name} THEN 1 END)" for name, _, _ in CARD_WINDOWS}}
 _OF_THE_CARD = " FROM purchases WHERE card_id = cards.id AND created_at > :since"
-READ_PURCHASE = {  # by PostgreSQL or not
-    # An id is taken from the sequence for a key with the secret presented only.
-    True: SQL(_SELECT + "CAST(cards.xmin AS text) AS card_version, CASE WHEN"
-              " api_keys.secret_hash = :secret_hash THEN nextval('purchases_id_seq') END"
-              " AS purchase_id, recent.*" + _FROM + " LEFT JOIN LATERAL (SELECT "
-              + ", ".join(f"{column} AS {name}" for name, column in _RECENT.items())
-              + _OF_THE_CARD + ") AS recent ON true" + _WHERE),
+
+
+def _read_purchase(*, postgres: bool, keyed: bool) -> SQL:
+    select = "SELECT " + (KEY_COLUMNS + ", " if keyed else "") + _CARD_COLUMNS
+    if postgres:
+        return SQL(select + "CAST(cards.xmin AS text) AS card_version, " + _NEXT_ID[keyed]
+                   + " AS purchase_id, recent.*" + _FROM[keyed] + _PROGRAM
+                   + " LEFT JOIN LATERAL (SELECT " + ", ".join(
+                       f"{column} AS {name}" for name, column in _RECENT.items())
+                   + _OF_THE_CARD + ") AS recent ON true" + _WHERE[keyed])
     # SQLite: the next rowid, which nobody else can take while we hold the write lock.
-    False: SQL(_SELECT + "NULL AS card_version, (SELECT coalesce(max(id), 0) + 1 FROM"
-               " purchases) AS purchase_id, "
-               + ", ".join(f"(SELECT {column}{_OF_THE_CARD}) AS {name}"
-                           for name, column in _RECENT.items()) + _FROM + _WHERE),
-}
+    return SQL(select + "NULL AS card_version, (SELECT coalesce(max(id), 0) + 1 FROM"
+               " purchases) AS purchase_id, " + ", ".join(
+                   f"(SELECT {column}{_OF_THE_CARD}) AS {name}"
+                   for name, column in _RECENT.items()) + _FROM[keyed] + _PROGRAM
+               + _WHERE[keyed])
+
+
+READ_PURCHASE = {  # by (PostgreSQL or not, an API key presented or not)
+    (postgres, keyed): _read_purchase(postgres=postgres, keyed=keyed)
+    for postgres in (True, False) for keyed in (True, False)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,10 +144,13 @@ _READ_NAMES = (*_CARD, "card_version", "purchase_id", *_RECENT)
 FIND_RECORD = SQL("SELECT " + rows.columns(Record) + " FROM idempotency_records"
                   " WHERE merchant_id = :merchant_id AND key = :key")
 # PostgreSQL, when the card changed between READ and WRITE: the second run holds it.
-LOCK_CARD = SQL("SELECT cards.id FROM cards JOIN api_keys"
-                " ON +cards.merchant_id = api_keys.merchant_id"
-                " WHERE cards.number = :number AND api_keys.prefix = :prefix"
-                " FOR UPDATE OF cards")
+LOCK_CARD = {  # by whether an API key is presented
+    True: SQL("SELECT cards.id FROM cards JOIN api_keys"
+              " ON +cards.merchant_id = api_keys.merchant_id"
+              " WHERE cards.number = :number AND api_keys.prefix = :prefix"
+              " FOR UPDATE OF cards"),
+    False: SQL("SELECT cards.id FROM cards WHERE cards.number = :number"
+               " AND cards.merchant_id = :merchant_id FOR UPDATE OF cards")}
 
 UPDATE_CARD = (
     "UPDATE cards SET balance = :balance_after, stamps = :stamps_after,"
@@ -178,7 +207,8 @@ SQLITE_UPDATE_CARD = SQL(UPDATE_CARD)
 class Read:
     """``READ_PURCHASE``'s row, by name; the key's columns are for the caller to check."""
 
-    key: tuple[Any, ...] | None  # ``KEY_COLUMNS``; None: no key has the prefix
+    key: tuple[Any, ...] | None  # ``KEY_COLUMNS``; None: no key has the prefix, or none
+    # was presented (``SignedIn``)
     card: PurchaseCardRow | None  # None: no card of the key's merchant has this number
     card_version: str | None  # PostgreSQL: the card row's xmin
     purchase_id: int | None  # None for a key presented with another secret
@@ -186,26 +216,36 @@ class Read:
     purchase_counts: dict[str, int]  # by velocity window (``fraud.CARD_WINDOWS``)
 
     @classmethod
-    def of(cls, raw: Raw, row: tuple[Any, ...] | None) -> Read:
+    def of(cls, raw: Raw, row: tuple[Any, ...] | None, *, keyed: bool = True) -> Read:
         if row is None:
             return cls(None, None, None, None, 0, {})
         # The key's columns go to the caller as they are (``KeyRow.of`` reads them by name).
-        named = dict(zip(_READ_NAMES, row[_KEY_WIDTH:], strict=True))
+        width = _KEY_WIDTH if keyed else 0
+        named = dict(zip(_READ_NAMES, row[width:], strict=True))
         card = PurchaseCardRow(**{
             name: raw.read_time(named[name]) if name in _TIMES else named[name]
             for name in _CARD}) if named["id"] is not None else None
         return cls(
-            key=row[:_KEY_WIDTH], card=card, card_version=named["card_version"],
+            key=row[:width] if keyed else None, card=card, card_version=named["card_version"],
             purchase_id=named["purchase_id"], spend_12_months=int(named["spend_12_months"]),
             purchase_counts={name: int(named[name]) for name, _, _ in CARD_WINDOWS})
 
 
-def read_purchase(raw: Raw, *, key: PresentedKey, number: str, now: datetime) -> Read:
+def at_counter_values(at: AtCounter) -> dict[str, Any]:
+    """The parameters that name who is at the counter in ``READ_PURCHASE`` and
+    ``LOCK_CARD``."""
+    if isinstance(at, SignedIn):
+        return {"merchant_id": at.merchant_id}
+    return {"prefix": at.prefix, "secret_hash": at.secret_hash}
+
+
+def read_purchase(raw: Raw, *, at: AtCounter, number: str, now: datetime) -> Read:
     """``READ_PURCHASE``, as a transaction of its own unless one is open."""
     windows = {name: raw.time(now - window) for name, window, _ in CARD_WINDOWS}
-    return Read.of(raw, raw.one_without_begin(READ_PURCHASE[raw.postgres], {
-        "prefix": key.prefix, "secret_hash": key.secret_hash, "number": number,
-        "since": raw.time(now - TIER_WINDOW), **windows}))
+    keyed = isinstance(at, PresentedKey)
+    return Read.of(raw, raw.one_without_begin(READ_PURCHASE[raw.postgres, keyed], {
+        **at_counter_values(at), "number": number, "since": raw.time(now - TIER_WINDOW),
+        **windows}), keyed=keyed)
 
 
 def find_record(raw: Raw, *, merchant_id: int, key: str) -> Record | None:

@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app.cards.numbers import number_from_scan
-from app.cards.service import number_by_legacy_number
+from app.cards.service import card_by_legacy_number, number_by_legacy_number
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound, Problem, TooMany
 from app.ledger import fraud
@@ -43,11 +43,14 @@ from app.ledger.idempotency import Answer, replay
 from app.ledger.models import Alert
 from app.ledger.purchase_rows import (
     LOCK_CARD,
+    AtCounter,
     ProgramTerms,
     PurchaseCardRow,
     Read,
+    SignedIn,
     Terms,
     Unwritten,
+    at_counter_values,
     entries_of,
     find_record,
     read_purchase,
@@ -70,8 +73,9 @@ from app.points.rules import (
 from app.problem_codes import ProblemCode
 from app.sql import HeldConnections, Raw
 
-# The API key's row as the purchase read it (``KEY_COLUMNS``; None: no key has the prefix)
-# to the actor, or a problem raised (401, 403): the web layer's check of the key.
+# The API key's row as the purchase read it (``KEY_COLUMNS``; None: no key has the prefix,
+# or none was presented) to the actor, or a problem raised (401, 403): the web layer's
+# check of the key (the dashboard's: the signed-in member it checked already).
 Admit = Callable[[Raw, tuple[Any, ...] | None], Actor]
 
 
@@ -102,9 +106,10 @@ class LazySession:
 
 @dataclass(frozen=True)
 class Asked:
-    """A purchase as the counter asked for it, with the API key it presented."""
+    """A purchase as the counter asked for it, with the API key it presented (or the
+    signed-in member's merchant)."""
 
-    presented: PresentedKey
+    presented: AtCounter
     admit: Admit
     data: PurchaseInput
     number: str
@@ -122,11 +127,12 @@ class _Refused(Exception):
 
 
 def record_purchase(session: Callable[[], Session], *, lane: Lane,
-                    presented: PresentedKey, admit: Admit, data: PurchaseInput, key: str,
+                    presented: AtCounter, admit: Admit, data: PurchaseInput, key: str,
                     fingerprint: str, secret: bytes) -> Answer:
     """The purchase, recorded; ``admit`` checks the key with what the first statement read
     (one round trip less than reading it first: see ``app.web.auth``). ``session`` makes
-    (or gets) the request's session, for the few purchases that need one."""
+    (or gets) the request's session, for the few purchases that need one. The dashboard's
+    cashier screen presents ``SignedIn`` (its member, checked) and the same rules apply."""
     lazy_session = LazySession(session)
     number = number_from_scan(data.barcode, secret)
     if number is not None:
@@ -138,12 +144,19 @@ def record_purchase(session: Callable[[], Session], *, lane: Lane,
                 raise
     # Only when no card has the number: a card imported with its old number
     # (``app.cards.service.card_by_scan`` does the same for the lookup).
-    old = number_by_legacy_number(lazy_session(), api_key_prefix=presented.prefix,
-                                  scanned=data.barcode)
+    old = _legacy_number(lazy_session(), presented, data.barcode)
     if old is None or old == number:
         raise NotFound("No card of yours has this barcode or number.",
                        code=ProblemCode.UNKNOWN_BARCODE)
     return _record(lazy_session, lane, Asked(presented, admit, data, old, key, fingerprint))
+
+
+def _legacy_number(session: Session, presented: AtCounter, scanned: str) -> str | None:
+    if isinstance(presented, SignedIn):
+        card = card_by_legacy_number(session, merchant_id=presented.merchant_id,
+                                     scanned=scanned)
+        return card.number if card is not None else None
+    return number_by_legacy_number(session, api_key_prefix=presented.prefix, scanned=scanned)
 
 
 def _record(lazy_session: LazySession, lane: Lane, asked: Asked) -> Answer:
@@ -198,9 +211,11 @@ def _attempt(session: LazySession, raw: Raw, asked: Asked, lane: Lane, *, locked
     """The purchase, committed, or its replay; None when it must run again (see above)."""
     if locked and raw.postgres:  # in a transaction that holds the lock
         raw.begin()
-        raw.one(LOCK_CARD, {"number": asked.number, "prefix": asked.presented.prefix})
+        keyed = isinstance(asked.presented, PresentedKey)
+        raw.one(LOCK_CARD[keyed], {"number": asked.number,
+                                   **at_counter_values(asked.presented)})
     now = utcnow()
-    read = read_purchase(raw, key=asked.presented, number=asked.number, now=now)
+    read = read_purchase(raw, at=asked.presented, number=asked.number, now=now)
     actor = asked.admit(raw, read.key)
     request = Request(actor, asked.data, asked.number,
                       location_for(session, actor, asked.data.location_id), asked.key,
