@@ -114,7 +114,13 @@ def _problem(problem: Problem) -> Response:
 
 
 def install_dashboard(app: Flask) -> None:
-    from app.web.dashboard import accounts_views, home_views, staff_views  # noqa: F401
+    from app.web.dashboard import (  # noqa: F401
+        accounts_views,
+        home_views,
+        locations_views,
+        programs_views,
+        staff_views,
+    )
     from app.web.dashboard.signin import install_login
 
     install_login(app)
