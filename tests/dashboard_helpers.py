@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from app.delivery.mail import MailSync
 from app.integrations.mail import LoggingMailSender
-from app.merchants.models import ApiKey, Location, Staff, StaffEvent, StaffLink, StaffLocation
+from app.merchants.models import (
+    ApiKey,
+    Location,
+    Program,
+    Staff,
+    StaffEvent,
+    StaffLink,
+    StaffLocation,
+)
 from app.merchants.passwords import hash_password
 from app.merchants.service import create_merchant, issue_api_key
 from app.outbox.models import Mail
@@ -112,6 +120,11 @@ def snapshot(session: Session) -> dict[str, Any]:
                                     .order_by(ApiKey.id)).all(),
             "links": session.execute(select(StaffLink.id, StaffLink.used_at)).all(),
             "mails": session.execute(select(Mail.id)).all(),
+            "programs": session.execute(select(
+                Program.id, Program.design_version, Program.colors, Program.logo)
+                .order_by(Program.id)).all(),
+            "places": session.execute(select(Location.id, Location.name, Location.latitude)
+                                      .order_by(Location.id)).all(),
             "events": session.execute(select(StaffEvent.action)
                                       .where(StaffEvent.action != "login")).all(),
         }.items()}

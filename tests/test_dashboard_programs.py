@@ -158,8 +158,10 @@ def test_a_logo_is_uploaded_and_a_file_that_is_no_image_is_refused_with_nothing_
     assert refused.status_code == 422
     assert 'id="upload-logo-error"' in refused.get_data(as_text=True)
     assert _program(session, kava["program"]).logo is None
+    session.rollback()
     tiny = client.post(path, data={"csrf": csrf, "image": (io.BytesIO(_png(8, 8)), "a.png")})
     assert tiny.status_code == 422 and _program(session, kava["program"]).logo is None
+    session.rollback()
     logo = _png(300, 120)
     uploaded = client.post(path, data={"csrf": csrf, "image": (io.BytesIO(logo), "a.png")})
     assert uploaded.status_code == 302
@@ -201,20 +203,22 @@ def test_a_location_is_added_edited_and_its_qr_code_and_posters_download(
                                     "latitude": "50.4656", "longitude": "30.5152"})
     assert added.status_code == 302
     place = session.scalars(select(Location)).one()
+    place_id = place.id
     session.rollback()
-    moved = client.post(f"/dashboard/locations/{place.id}", data={
+    moved = client.post(f"/dashboard/locations/{place_id}", data={
         "csrf": csrf, "name": "Podil", "address": "Khoryva 2", "latitude": "50.47",
         "longitude": "30.52"})
     assert moved.status_code == 302
     session.expire_all()
     assert (place.address, place.latitude) == ("Khoryva 2", 50.47)
     assert _program(session, kava["program"]).design_version == 3
-    qr = client.get(f"/dashboard/locations/{place.id}/qr.png")
+    session.rollback()
+    qr = client.get(f"/dashboard/locations/{place_id}/qr.png")
     assert qr.status_code == 200 and qr.data.startswith(b"\x89PNG")
-    poster = client.get(f"/dashboard/locations/{place.id}/poster-A5-uk.pdf")
+    poster = client.get(f"/dashboard/locations/{place_id}/poster-A5-uk.pdf")
     assert poster.status_code == 200 and poster.data.startswith(b"%PDF")
     listed = client.get(path).get_data(as_text=True)
-    assert f"/dashboard/locations/{place.id}/poster-A4-en.pdf" in listed
+    assert f"/dashboard/locations/{place_id}/poster-A4-en.pdf" in listed
 
 
 def test_another_merchants_location_is_404(app: Flask, session: Session,

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+import io
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlalchemy.orm import Session
 
-from app.merchants.access import MANAGER, OWNERS
+from app.merchants.access import ANALYST, CASHIER, MANAGER, OWNERS, READERS, WRITERS
 from app.merchants.schemas import ProgramCreate
 from app.merchants.service import create_program
 from app.web.dashboard import EVERYONE
@@ -43,6 +45,9 @@ class World:
     their_member: int
     their_key: int
     location: int
+    program: int
+    their_program: int
+    their_location: int
 
 
 @pytest.fixture
@@ -50,8 +55,11 @@ def world(session: Session) -> World:
     ours = merchant_with_owner(session, "Kava Bar")
     theirs = merchant_with_owner(session, "Chai Shop")
     program = create_program(session, merchant_id=ours.merchant_id,
-                             data=ProgramCreate(name="Kava Club"))
-    place = location(session, ours.merchant_id, program.id, "Podil")
+                             data=ProgramCreate(name="Kava Club")).id
+    their_program = create_program(session, merchant_id=theirs.merchant_id,
+                                   data=ProgramCreate(name="Chai Club")).id
+    place = location(session, ours.merchant_id, program, "Podil")
+    their_place = location(session, theirs.merchant_id, their_program, "Lviv")
     emails = {"owner": ours.owner_email}
     for role in ("manager", "cashier", "analyst"):
         emails[role] = f"{role}@kavabar.example"
@@ -61,7 +69,8 @@ def world(session: Session) -> World:
                  our_key=key_of(session, ours.merchant_id),
                  their_member=member(session, theirs.merchant_id, "cashier",
                                      "cashier@chaishop.example"),
-                 their_key=key_of(session, theirs.merchant_id), location=place)
+                 their_key=key_of(session, theirs.merchant_id), location=place,
+                 program=program, their_program=their_program, their_location=their_place)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,37 @@ def _key_path(world: World, theirs: bool) -> str:
     return f"/dashboard/keys/{world.their_key if theirs else world.our_key}/revoke"
 
 
+def _program_path(suffix: str = "") -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/programs/{world.their_program if theirs else world.program}{suffix}")
+
+
+def _location_path(suffix: str = "") -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/locations/{world.their_location if theirs else world.location}{suffix}")
+
+
+def _program_form(world: World) -> dict[str, Any]:
+    """The editor's whole form, with a new background colour."""
+    return {"locales": "en", "name-en": "Kava Club", "kind": "points", "currency": "USD",
+            "earn_percent": "5", "point_value": "1", "max_redeem_percent": "100",
+            "barcode_format": "qr", "colors-background": "#0A5C36",
+            "colors-foreground": "#FFFFFF", "colors-label": "#C9D3E6", "tier_rows": "1",
+            "action": "save"}
+
+
+def _logo(world: World) -> dict[str, Any]:
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 92, 54)).save(picture, format="PNG")
+    picture.seek(0)
+    return {"image": (picture, "logo.png")}
+
+
+def _place(world: World) -> dict[str, Any]:
+    return {"name": "Obolon", "address": "Obolonska 1", "latitude": "50.5",
+            "longitude": "30.5"}
+
+
 # Every guarded dashboard endpoint, with what it needs; "names an object" below.
 ROUTES: dict[str, Route] = {
     "dashboard.home": Route(EVERYONE, fixed("/dashboard/")),
@@ -104,11 +144,29 @@ ROUTES: dict[str, Route] = {
     "dashboard.create_key": Route(OWNERS, fixed("/dashboard/keys"), lambda world: {
         "name": "till 2", "role": "cashier", "location": "0"}),
     "dashboard.revoke_key": Route(OWNERS, _key_path),
+    "dashboard.program": Route(READERS, _program_path()),
+    "dashboard.save_program": Route(WRITERS, _program_path(), _program_form),
+    "dashboard.program_preview": Route(READERS, _program_path("/preview.png")),
+    "dashboard.upload_artwork": Route(WRITERS, _program_path("/artwork/logo"), _logo),
+    "dashboard.new_program": Route(WRITERS, fixed("/dashboard/programs/new")),
+    "dashboard.create_program": Route(WRITERS, fixed("/dashboard/programs/new"),
+                                      _program_form),
+    "dashboard.locations": Route(READERS, _program_path("/locations")),
+    "dashboard.create_location": Route(WRITERS, _program_path("/locations"), _place),
+    "dashboard.location": Route(READERS, _location_path()),
+    "dashboard.save_location": Route(WRITERS, _location_path(), _place),
+    "dashboard.location_qr": Route((*READERS, CASHIER), _location_path("/qr.png")),
+    "dashboard.location_poster": Route((*READERS, CASHIER),
+                                       _location_path("/poster-A4-uk.pdf")),
 }
-NAMES_AN_OBJECT = {"dashboard.member", "dashboard.remove", "dashboard.revoke_key"}
+NAMES_AN_OBJECT = {"dashboard.member", "dashboard.remove", "dashboard.revoke_key",
+                   "dashboard.program", "dashboard.save_program", "dashboard.program_preview",
+                   "dashboard.upload_artwork", "dashboard.locations",
+                   "dashboard.create_location", "dashboard.location", "dashboard.save_location",
+                   "dashboard.location_qr", "dashboard.location_poster"}
 PUBLIC_ROUTES = {"dashboard.login", "dashboard.logout", "dashboard.forgot", "dashboard.link"}
 # The role that may do the least above the ones a route admits ("a lower role").
-LOWER = {OWNERS: MANAGER}
+LOWER = {OWNERS: MANAGER, WRITERS: ANALYST, READERS: CASHIER}
 
 
 def _methods(app: Flask, endpoint: str) -> set[str]:

@@ -49,13 +49,31 @@ def _program(program_id: int) -> Program:
 
 def _checked(form: ProgramForm, program: Program) -> ProgramUpdate | None:
     """The form as the API's change, or None with its refusals beside the fields."""
+    body = body_of(form)
     try:
-        data = parse(ProgramUpdate, body_of(form))
-        merchants.program_draft(program, data)  # the use case's own checks
+        data = parse(ProgramUpdate, body)
+    except Invalid as invalid:
+        errors = invalid.extra.get("errors") or []
+        refuse_all(form, errors)
+        # The rest is checked too, so that every field to change is said at once.
+        refused = {str(error.get("field", "")).split(".")[0] for error in errors}
+        _draft_faults(form, program, {name: value for name, value in body.items()
+                                      if name not in refused})
+        return None
+    return data if _draft_faults(form, program, data) else None
+
+
+def _draft_faults(form: ProgramForm, program: Program, data: ProgramUpdate | dict[str, Any]
+                  ) -> bool:
+    """Whether the use case would take ``data`` (its own checks: texts per language,
+    tiers, a stamp card's stamps); its refusals beside the fields when not."""
+    try:
+        change = data if isinstance(data, ProgramUpdate) else parse(ProgramUpdate, data)
+        merchants.program_draft(program, change)
     except Invalid as invalid:
         refuse_all(form, invalid.extra.get("errors") or [])
-        return None
-    return data
+        return False
+    return True
 
 
 def _page(program: Program, form: ProgramForm, *, status: int = 200,
