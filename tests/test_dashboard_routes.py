@@ -5,9 +5,9 @@ a 403, and a POST without the CSRF token is a 400; none of them changes anything
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-import io
 from typing import Any
 
 import pytest

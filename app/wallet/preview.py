@@ -28,7 +28,8 @@ from passes.apple.preview import render_front
 
 SAMPLE_BALANCE = 240  # points on the sample card: a few visits' worth
 SAMPLE_SERIAL = "preview"
-SAMPLE_TOKEN = "preview-authentication-token"
+# Not a secret: the sample card's pass is drawn, never served to a phone.
+SAMPLE_TOKEN = "preview-authentication-token"  # noqa: S105
 SAMPLE_NUMBER = "1234 5678 9012"
 
 

@@ -37,7 +37,8 @@ from app.web.dashboard.program_form import (
 )
 from app.web.dashboard.signin import principal_now, staff_required
 
-UPLOADS = {"logo": set_logo, "strip": set_strip, "stamp-icon": set_stamp_icon}
+# The pictures a program may also do without (its logo it may only replace).
+REPLACEABLE = {"strip": set_strip, "stamp-icon": set_stamp_icon}
 SLUG_TAKEN = lazy_gettext("Another program has this name's web address: change the name a "
                           "little.")
 
@@ -79,8 +80,8 @@ def _draft_faults(form: ProgramForm, program: Program, data: ProgramUpdate | dic
 def _page(program: Program, form: ProgramForm, *, status: int = 200,
           changes: int | None = None, notice: str | None = None,
           upload_errors: dict[str, str] | None = None) -> Response:
-    query = {name: value for name, value in form.values.items()
-             if not name.startswith("terms-")}  # the back of the pass: not drawn
+    query: dict[str, Any] = {name: value for name, value in form.values.items()
+                             if not name.startswith("terms-")}  # the back: not drawn
     preview_url = url_for("dashboard.program_preview", program_id=program.id,
                           locales=form.locales, **query)
     shown = format_decimal(changes or 0, locale=dashboard_locale())
@@ -139,11 +140,12 @@ def upload_artwork(program_id: int, kind: str) -> Response | WerkzeugResponse:
     program = _program(program_id)
     upload = request.files.get("image")
     image = upload.read() if upload is not None else b""
+    removal = request.form.get("action") == "remove"
     try:
-        if request.form.get("action") == "remove" and kind != "logo":
-            UPLOADS[kind](db(), program=program, image=None)
+        if kind == "logo":
+            set_logo(db(), program=program, image=image)
         else:
-            UPLOADS[kind](db(), program=program, image=image)
+            REPLACEABLE[kind](db(), program=program, image=None if removal else image)
     except Invalid:
         return _page(program, form_of_program(program), status=422,
                      upload_errors={kind: _upload_refusal(image)})
