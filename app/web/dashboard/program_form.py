@@ -30,6 +30,7 @@ LIMITS = ("purchases_per_card_per_hour", "purchases_per_card_per_day",
 WHOLE_FIELDS = ("welcome_points", "stamps_required", "points_expire_days")
 NULLABLE = frozenset({"stamps_required", "points_expire_days"})
 SPARE_TIERS = 1  # empty rows offered after the program's tiers, to add one
+MAX_TIER_ROWS = 11  # the schema's ten tiers and a row more, to be refused beside it
 _DIGITS = re.compile(r"^\d{1,18}$")
 _AMOUNT = re.compile(r"^\d{1,15}([.,]\d{1,2})?$")
 
@@ -114,11 +115,13 @@ def form_of_request(form: MultiDict[str, str], program: Program | None) -> Progr
     order = list(program.locales) if program is not None else [form.get("first", "en")]
     locales = [locale for locale in order if locale in chosen]
     locales += [locale for locale in LOCALES if locale in chosen and locale not in locales]
-    rows = _whole(form.get("tier_rows", "")) or 0
+    shown = min(_whole(form.get("tier_rows", "")) or SPARE_TIERS, MAX_TIER_ROWS)
     values = {name: form.get(name, "").strip() for name in form if name not in (
         "csrf", "locales", "action", "tier_rows")}
-    return ProgramForm(values=values, locales=locales,
-                       tier_rows=min(max(rows, SPARE_TIERS), 10) + SPARE_TIERS)
+    filled = [index for index in range(shown) if any(
+        value for name, value in values.items() if name.startswith(f"tiers-{index}-"))]
+    rows = max(shown, (filled[-1] + 1 if filled else 0) + SPARE_TIERS)
+    return ProgramForm(values=values, locales=locales, tier_rows=min(rows, MAX_TIER_ROWS))
 
 
 def _whole(text: str) -> int | None:
@@ -157,6 +160,8 @@ def _texts(form: ProgramForm, name: str) -> Any:
     written = {locale: text for locale, text in given.items() if text}
     if not written:
         return "" if name != "name" else {}
+    if len(written) == len(given) and len(set(written.values())) == 1:
+        return next(iter(written.values()))  # one text for every language, as it was given
     return written
 
 
@@ -176,8 +181,18 @@ def _tiers(form: ProgramForm, currency: str) -> list[dict[str, Any]]:
     return tiers
 
 
-def body_of(form: ProgramForm) -> dict[str, Any]:
-    """The form as the API's JSON body (``ProgramUpdate``/``ProgramCreate``)."""
+def _colors(form: ProgramForm, program: Program | None) -> dict[str, str]:
+    """The colours typed; one the browser wrote in other letters (a colour input's
+    lower case) is the program's own, unchanged."""
+    stored = program.colors if program is not None else {}
+    colors = {name: form.value(f"colors-{name}") for name in COLORS}
+    return {name: stored[name] if stored.get(name, "").lower() == value.lower() else value
+            for name, value in colors.items()}
+
+
+def body_of(form: ProgramForm, program: Program | None = None) -> dict[str, Any]:
+    """The form as the API's JSON body (``ProgramUpdate`` for ``program``, or
+    ``ProgramCreate``)."""
     currency = form.value("currency").upper()
     body: dict[str, Any] = {
         "name": _texts(form, "name"), "reward_text": _texts(form, "reward_text"),
@@ -187,7 +202,7 @@ def body_of(form: ProgramForm) -> dict[str, Any]:
         "point_value": minor_units(form.value("point_value"), currency),
         "max_redeem_percent": _percent(form.value("max_redeem_percent")),
         "barcode_format": form.value("barcode_format"),
-        "colors": {name: form.value(f"colors-{name}") for name in COLORS},
+        "colors": _colors(form, program),
         "limits": {name: _number(form.value(f"limits-{name}")) for name in LIMITS},
         "tiers": _tiers(form, currency),
     }

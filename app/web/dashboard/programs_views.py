@@ -50,7 +50,7 @@ def _program(program_id: int) -> Program:
 
 def _checked(form: ProgramForm, program: Program) -> ProgramUpdate | None:
     """The form as the API's change, or None with its refusals beside the fields."""
-    body = body_of(form)
+    body = body_of(form, program)
     try:
         data = parse(ProgramUpdate, body)
     except Invalid as invalid:
@@ -82,6 +82,7 @@ def _page(program: Program, form: ProgramForm, *, status: int = 200,
           upload_errors: dict[str, str] | None = None) -> Response:
     query: dict[str, Any] = {name: value for name, value in form.values.items()
                              if not name.startswith("terms-")}  # the back: not drawn
+    query["tier_rows"] = form.tier_rows
     preview_url = url_for("dashboard.program_preview", program_id=program.id,
                           locales=form.locales, **query)
     shown = format_decimal(changes or 0, locale=dashboard_locale())
