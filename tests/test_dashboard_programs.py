@@ -239,3 +239,25 @@ def test_another_merchants_location_is_404(app: Flask, session: Session,
                  f"/dashboard/programs/{program.id}/preview.png"):
         assert client.get(path).status_code == 404, path
     assert session.scalars(select(Card)).all() == []
+
+
+def test_a_bonus_for_every_fifth_visit_is_added_and_one_without_its_visits_is_refused(
+        app: Flask, session: Session, kava: dict[str, Any]) -> None:
+    client = signed_in(app, kava["owner"])
+    form = _form(client, kava["program"])
+    form.update({"trigger_rows": "1", "triggers-0-kind": "nth_visit", "triggers-0-points": "20"})
+    refused = client.post(f"/dashboard/programs/{kava['program']}", data=form)
+    assert refused.status_code == 422
+    assert ('<p class="field-error">Fill in the points and the visit or the amount.</p>'
+            in refused.get_data(as_text=True))
+    assert _program(session, kava["program"]).triggers == []
+    session.rollback()
+    form["triggers-0-every"] = "5"
+    saved = client.post(f"/dashboard/programs/{kava['program']}", data=form)
+    assert saved.status_code == 302
+    triggers = _program(session, kava["program"]).triggers
+    assert [(trigger["kind"], trigger["every"], trigger["points"]) for trigger in triggers] == [
+        ("nth_visit", 5, 20)]
+    session.rollback()
+    page = client.get(f"/dashboard/programs/{kava['program']}").get_data(as_text=True)
+    assert 'name="triggers-0-every" value="5"' in page

@@ -39,6 +39,9 @@ MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = tuple((re.compile(pattern), 
     pattern, text) in (
     (r"^tiers$", lazy_gettext("Each tier needs a higher minimum spend than the one before.")),
     (r"^tiers\.\d+\.(key|name)", lazy_gettext("Another tier has this name.")),
+    (r"^triggers\.\d+$", lazy_gettext("Fill in the points and the visit or the amount.")),
+    (r"^triggers\.\d+\.every$", lazy_gettext("Enter a number of visits from 2 to 1000.")),
+    (r"^triggers\.\d+\.amount$", lazy_gettext("Enter an amount, e.g. 150 or 1.50.")),
     (r"percent$", lazy_gettext("Enter a percentage from 0 to 100, e.g. 5 or 2.5.")),
     (r"^colors\.", lazy_gettext("Enter a colour as # and six hexadecimal digits, e.g. "
                                 "#1F2A44.")),
@@ -61,6 +64,7 @@ class ProgramForm:
     values: dict[str, str]
     locales: list[str]
     tier_rows: int
+    trigger_rows: int = SPARE_TIERS
     errors: dict[str, str] = field(default_factory=dict)
 
     def value(self, name: str) -> str:
@@ -105,8 +109,16 @@ def form_of_program(program: Program) -> ProgramForm:
         values[f"tiers-{index}-key"] = str(tier.get("key") or "")
         values[f"tiers-{index}-min_spend"] = major_units(int(tier["min_spend"]), currency)
         values[f"tiers-{index}-earn_percent"] = percent_text(tier["earn_percent"])
+    for index, trigger in enumerate(program.triggers):
+        values[f"triggers-{index}-kind"] = str(trigger["kind"])
+        values[f"triggers-{index}-points"] = str(trigger["points"])
+        values[f"triggers-{index}-every"] = str(trigger.get("every") or "")
+        amount = trigger.get("amount")
+        values[f"triggers-{index}-amount"] = major_units(int(amount), currency) if (
+            amount) else ""
     return ProgramForm(values=values, locales=list(program.locales or ["en"]),
-                       tier_rows=len(program.tiers) + SPARE_TIERS)
+                       tier_rows=len(program.tiers) + SPARE_TIERS,
+                       trigger_rows=len(program.triggers) + SPARE_TIERS)
 
 
 def form_of_request(form: MultiDict[str, str], program: Program | None) -> ProgramForm:
@@ -115,13 +127,21 @@ def form_of_request(form: MultiDict[str, str], program: Program | None) -> Progr
     order = list(program.locales) if program is not None else [form.get("first", "en")]
     locales = [locale for locale in order if locale in chosen]
     locales += [locale for locale in LOCALES if locale in chosen and locale not in locales]
-    shown = min(_whole(form.get("tier_rows", "")) or SPARE_TIERS, MAX_TIER_ROWS)
     values = {name: form.get(name, "").strip() for name in form if name not in (
-        "csrf", "locales", "action", "tier_rows")}
+        "csrf", "locales", "action", "tier_rows", "trigger_rows")}
+    return ProgramForm(values=values, locales=locales,
+                       tier_rows=_rows(form, values, "tiers", "tier_rows"),
+                       trigger_rows=_rows(form, values, "triggers", "trigger_rows"))
+
+
+def _rows(form: MultiDict[str, str], values: dict[str, str], prefix: str, count: str) -> int:
+    """How many rows of tiers (or triggers) to read and show: the rows the page had, and
+    an empty one after the last filled."""
+    shown = min(_whole(form.get(count, "")) or SPARE_TIERS, MAX_TIER_ROWS)
     filled = [index for index in range(shown) if any(
-        value for name, value in values.items() if name.startswith(f"tiers-{index}-"))]
+        value for name, value in values.items() if name.startswith(f"{prefix}-{index}-"))]
     rows = max(shown, (filled[-1] + 1 if filled else 0) + SPARE_TIERS)
-    return ProgramForm(values=values, locales=locales, tier_rows=min(rows, MAX_TIER_ROWS))
+    return min(rows, MAX_TIER_ROWS)
 
 
 def _whole(text: str) -> int | None:
@@ -181,6 +201,23 @@ def _tiers(form: ProgramForm, currency: str) -> list[dict[str, Any]]:
     return tiers
 
 
+def _triggers(form: ProgramForm, currency: str) -> list[dict[str, Any]]:
+    triggers = []
+    for index in range(form.trigger_rows):
+        prefix = f"triggers-{index}"
+        kind = form.value(f"{prefix}-kind")
+        if not kind:
+            continue  # "no bonus" chosen: no trigger in this row
+        trigger: dict[str, Any] = {"kind": kind,
+                                   "points": _number(form.value(f"{prefix}-points"))}
+        if kind == "nth_visit":
+            trigger["every"] = _number(form.value(f"{prefix}-every"))
+        else:
+            trigger["amount"] = minor_units(form.value(f"{prefix}-amount"), currency)
+        triggers.append({name: value for name, value in trigger.items() if value is not None})
+    return triggers
+
+
 def _colors(form: ProgramForm, program: Program | None) -> dict[str, str]:
     """The colours typed; one the browser wrote in other letters (a colour input's
     lower case) is the program's own, unchanged."""
@@ -204,7 +241,7 @@ def body_of(form: ProgramForm, program: Program | None = None) -> dict[str, Any]
         "barcode_format": form.value("barcode_format"),
         "colors": _colors(form, program),
         "limits": {name: _number(form.value(f"limits-{name}")) for name in LIMITS},
-        "tiers": _tiers(form, currency),
+        "tiers": _tiers(form, currency), "triggers": _triggers(form, currency),
     }
     body.update({name: _number(form.value(name)) for name in WHOLE_FIELDS})
     # Empty, these are off (null); the others are left out (a null would be refused).

@@ -82,7 +82,7 @@ def _page(program: Program, form: ProgramForm, *, status: int = 200,
           upload_errors: dict[str, str] | None = None) -> Response:
     query: dict[str, Any] = {name: value for name, value in form.values.items()
                              if not name.startswith("terms-")}  # the back: not drawn
-    query["tier_rows"] = form.tier_rows
+    query["tier_rows"], query["trigger_rows"] = form.tier_rows, form.trigger_rows
     preview_url = url_for("dashboard.program_preview", program_id=program.id,
                           locales=form.locales, **query)
     shown = format_decimal(changes or 0, locale=dashboard_locale())
