@@ -248,7 +248,7 @@ def test_a_bonus_for_every_fifth_visit_is_added_and_one_without_its_visits_is_re
     form.update({"trigger_rows": "1", "triggers-0-kind": "nth_visit", "triggers-0-points": "20"})
     refused = client.post(f"/dashboard/programs/{kava['program']}", data=form)
     assert refused.status_code == 422
-    assert ('<p class="field-error">Fill in the points and the visit or the amount.</p>'
+    assert ('id="f-triggers-0-points-error">Fill in the points and the visit or the amount.'
             in refused.get_data(as_text=True))
     assert _program(session, kava["program"]).triggers == []
     session.rollback()
