@@ -186,6 +186,11 @@ def test_a_new_program_is_created_in_the_pages_language(
             "point_value": "1", "max_redeem_percent": "100", "stamps_required": "",
             "barcode_format": "qr", "colors-background": "#123456",
             "colors-foreground": "#FFFFFF", "colors-label": "#EEEEEE", "tier_rows": "1"}
+    shown = client.post("/dashboard/programs/new", data={
+        **form, "locales": ["ru", "uk"], "action": "refresh"})
+    assert shown.status_code == 200 and 'name="name-uk"' in shown.get_data(as_text=True)
+    assert session.scalars(select(Program).where(Program.name == "Чайная")).all() == []
+    session.rollback()
     refused = client.post("/dashboard/programs/new", data=form)
     assert refused.status_code == 422 and 'id="f-stamps_required-error"' in refused.get_data(
         as_text=True)

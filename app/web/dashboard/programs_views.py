@@ -175,6 +175,8 @@ def new_program() -> Response:
 @staff_required(*WRITERS)
 def create_program() -> Response | WerkzeugResponse:
     form = form_of_request(request.form, None)
+    if request.form.get("action") == "refresh":  # the fields of the languages ticked
+        return render("dashboard/program_new.html", form=form)
     body: dict[str, Any] = body_of(form)
     try:
         data = parse(ProgramCreate, body)
