@@ -148,6 +148,7 @@ def test_an_owner_uploads_a_logo_and_a_wrong_file_is_refused_beside_its_field(
     log_in(page, live, OWNER)
     page.locator("nav.sections").wait_for()
     _editor(page, live)
+    _, drawn_mark = _preview_bytes(page)
     wrong = tmp_path / "logo.png"
     wrong.write_bytes(b"not a picture at all")
     page.set_input_files("#upload-logo", str(wrong))
@@ -156,11 +157,15 @@ def test_an_owner_uploads_a_logo_and_a_wrong_file_is_refused_beside_its_field(
     assert "PNG" in page.locator("#upload-logo-error").inner_text()
     assert _saved(live).logo is None
     logo = tmp_path / "mark.png"
-    Image.new("RGBA", (400, 160), (255, 248, 238, 255)).save(logo)
+    Image.new("RGBA", (400, 160), (230, 57, 70, 255)).save(logo)
     page.set_input_files("#upload-logo", str(logo))
     page.click("form.upload:has(#upload-logo) button[value=upload]")
     page.locator("p.notice").wait_for()
     assert _saved(live).logo == logo.read_bytes()
+    page.wait_for_function("() => document.querySelector('#preview-image').complete")
+    _, with_logo = _preview_bytes(page)
+    # The logo's red, top left of the pass, where the drawn mark was.
+    assert with_logo != drawn_mark and _pixel(with_logo, 70, 60) == (230, 57, 70)
     shot(page, "editor-logo-desktop-uk")
 
 

@@ -128,7 +128,7 @@ def form_of_request(form: MultiDict[str, str], program: Program | None) -> Progr
     locales = [locale for locale in order if locale in chosen]
     locales += [locale for locale in LOCALES if locale in chosen and locale not in locales]
     values = {name: form.get(name, "").strip() for name in form if name not in (
-        "csrf", "locales", "action", "tier_rows", "trigger_rows")}
+        "csrf", "locales", "action", "tier_rows", "trigger_rows", "design")}
     return ProgramForm(values=values, locales=locales,
                        tier_rows=_rows(form, values, "tiers", "tier_rows"),
                        trigger_rows=_rows(form, values, "triggers", "trigger_rows"))

@@ -83,6 +83,9 @@ def _page(program: Program, form: ProgramForm, *, status: int = 200,
     query: dict[str, Any] = {name: value for name, value in form.values.items()
                              if not name.startswith("terms-")}  # the back: not drawn
     query["tier_rows"], query["trigger_rows"] = form.tier_rows, form.trigger_rows
+    # A page swapped in place (htmx) reuses an image of the same address: a new upload
+    # is a new design version, so a new address.
+    query["design"] = program.design_version
     preview_url = url_for("dashboard.program_preview", program_id=program.id,
                           locales=form.locales, **query)
     shown = format_decimal(changes or 0, locale=dashboard_locale())
