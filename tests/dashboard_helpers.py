@@ -145,6 +145,11 @@ def snapshot(session: Session) -> dict[str, Any]:
                                     .order_by(ApiKey.id)).all(),
             "links": session.execute(select(StaffLink.id, StaffLink.used_at)).all(),
             "mails": session.execute(select(Mail.id)).all(),
+            "programs": session.execute(select(
+                Program.id, Program.design_version, Program.colors, Program.logo)
+                .order_by(Program.id)).all(),
+            "places": session.execute(select(Location.id, Location.name, Location.latitude)
+                                      .order_by(Location.id)).all(),
             "events": session.execute(select(StaffEvent.action)
                                       .where(StaffEvent.action != "login")).all(),
             "offers": session.execute(select(Offer.id, Offer.status, Offer.published_at)

@@ -5,6 +5,7 @@ a 403, and a POST without the CSRF token is a 400; none of them changes anything
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from PIL import Image
 from sqlalchemy.orm import Session
 
 from app.cards.schemas import EnrolmentInput
@@ -53,6 +55,7 @@ class World:
     their_program: int
     card: int
     their_card: int
+    their_location: int
     our_offer: int = 0
     their_offer: int = 0
     our_alert: int = 0
@@ -83,6 +86,7 @@ def world(session: Session) -> World:
         name="Olena", email="olena@example.com")).card.id for each in (program, their_program))
     our_purchase, their_purchase = (_purchase(session, program, card),
                                     _purchase(session, their_program, their_card))
+    their_place = location(session, theirs.merchant_id, their_program.id, "Lviv")
     emails = {"owner": ours.owner_email}
     for role in ("manager", "cashier", "analyst"):
         emails[role] = f"{role}@kavabar.example"
@@ -99,7 +103,8 @@ def world(session: Session) -> World:
                  their_offer=draft_offer(session, their_program),
                  our_alert=velocity_alert(session, program, place),
                  their_alert=velocity_alert(session, their_program, None),
-                 our_purchase=our_purchase, their_purchase=their_purchase)
+                 our_purchase=our_purchase, their_purchase=their_purchase,
+                 their_location=their_place)
 
 
 @dataclass(frozen=True)
@@ -135,7 +140,7 @@ def _key_path(world: World, theirs: bool) -> str:
     return f"/dashboard/keys/{world.their_key if theirs else world.our_key}/revoke"
 
 
-def _program_path(suffix: str) -> Callable[[World, bool], str]:
+def _program_path(suffix: str = "") -> Callable[[World, bool], str]:
     return lambda world, theirs: (
         f"/dashboard/programs/{world.their_program if theirs else world.program}{suffix}")
 
@@ -156,6 +161,32 @@ def _counter_card(suffix: str = "") -> Callable[[World, bool], str]:
 def _refund_path(world: World, theirs: bool) -> str:
     purchase = world.their_purchase if theirs else world.our_purchase
     return f"/dashboard/cashier/purchases/{purchase}/refund"
+
+
+def _location_path(suffix: str = "") -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/locations/{world.their_location if theirs else world.location}{suffix}")
+
+
+def _program_form(world: World) -> dict[str, Any]:
+    """The editor's whole form, with a new background colour."""
+    return {"locales": "en", "name-en": "Kava Club", "kind": "points", "currency": "USD",
+            "earn_percent": "5", "point_value": "1", "max_redeem_percent": "100",
+            "barcode_format": "qr", "colors-background": "#0A5C36",
+            "colors-foreground": "#FFFFFF", "colors-label": "#C9D3E6", "tier_rows": "1",
+            "action": "save"}
+
+
+def _logo(world: World) -> dict[str, Any]:
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 64), (10, 92, 54)).save(picture, format="PNG")
+    picture.seek(0)
+    return {"image": (picture, "logo.png")}
+
+
+def _place(world: World) -> dict[str, Any]:
+    return {"name": "Obolon", "address": "Obolonska 1", "latitude": "50.5",
+            "longitude": "30.5"}
 
 
 # Every guarded dashboard endpoint, with what it needs; "names an object" below.
@@ -205,16 +236,33 @@ ROUTES: dict[str, Route] = {
     "dashboard.cashier_refund": Route(COUNTER, _refund_path, lambda world: {
         f"refund{world.our_purchase}-key": "dashboard-matrix-refund",
         f"refund{world.our_purchase}-location": str(world.location)}),
+    "dashboard.program": Route(READERS, _program_path()),
+    "dashboard.save_program": Route(WRITERS, _program_path(), _program_form),
+    "dashboard.program_preview": Route(READERS, _program_path("/preview.png")),
+    "dashboard.upload_artwork": Route(WRITERS, _program_path("/artwork/logo"), _logo),
+    "dashboard.new_program": Route(WRITERS, fixed("/dashboard/programs/new")),
+    "dashboard.create_program": Route(WRITERS, fixed("/dashboard/programs/new"),
+                                      _program_form),
+    "dashboard.locations": Route(READERS, _program_path("/locations")),
+    "dashboard.create_location": Route(WRITERS, _program_path("/locations"), _place),
+    "dashboard.location": Route(READERS, _location_path()),
+    "dashboard.save_location": Route(WRITERS, _location_path(), _place),
+    "dashboard.location_qr": Route((*READERS, CASHIER), _location_path("/qr.png")),
+    "dashboard.location_poster": Route((*READERS, CASHIER),
+                                       _location_path("/poster-A4-uk.pdf")),
 }
 NAMES_AN_OBJECT = {"dashboard.acknowledge_alert", "dashboard.adjust_card",
                    "dashboard.block_alert_card", "dashboard.block_card", "dashboard.card",
                    "dashboard.cashier_card", "dashboard.cashier_purchase",
-                   "dashboard.cashier_refund", "dashboard.customers",
-                   "dashboard.export_customers", "dashboard.import_customers",
+                   "dashboard.cashier_refund", "dashboard.create_location",
+                   "dashboard.customers", "dashboard.export_customers",
+                   "dashboard.import_customers", "dashboard.location",
+                   "dashboard.location_poster", "dashboard.location_qr", "dashboard.locations",
                    "dashboard.mail_link", "dashboard.member", "dashboard.offer_page",
-                   "dashboard.offer_preview", "dashboard.publish_offer", "dashboard.remove",
-                   "dashboard.revoke_card_link", "dashboard.revoke_key",
-                   "dashboard.unblock_card"}
+                   "dashboard.offer_preview", "dashboard.program", "dashboard.program_preview",
+                   "dashboard.publish_offer", "dashboard.remove", "dashboard.revoke_card_link",
+                   "dashboard.revoke_key", "dashboard.save_location", "dashboard.save_program",
+                   "dashboard.unblock_card", "dashboard.upload_artwork"}
 PUBLIC_ROUTES = {"dashboard.login", "dashboard.logout", "dashboard.forgot", "dashboard.link"}
 # The role that may do the least above the ones a route admits ("a lower role").
 LOWER = {OWNERS: MANAGER, WRITERS: ANALYST, READERS: CASHIER, COUNTER: ANALYST}

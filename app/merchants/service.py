@@ -330,6 +330,9 @@ def _apply(program: Program, data: ProgramCreate | ProgramUpdate, fields: set[st
 
 # A program's localized texts: the plain column and the one of its texts per language.
 _TEXT_COLUMNS = {"name": "name_texts", "reward_text": "reward_texts", "terms": "terms_texts"}
+# What a pass is drawn from: the design fields and the texts per language behind them.
+_DESIGN_COLUMNS = sorted(DESIGN_FIELDS | {_TEXT_COLUMNS[name] for name in
+                                          DESIGN_FIELDS & _TEXT_COLUMNS.keys()})
 _JSON_FIELDS = frozenset({"tiers", "colors", "limits", "website", "support_email", "triggers",
                           "terms_url", "privacy_url", "contact"})
 _DEFAULTS: dict[str, Any] = {
@@ -429,7 +432,9 @@ def _check_kind(program: Program) -> None:
         )
 
 
-def update_program(session: Session, *, program: Program, data: ProgramUpdate) -> Program:
+def _changed(program: Program, data: ProgramUpdate) -> set[str]:
+    """Apply ``data`` to ``program`` (checked as a change must be: ``Invalid`` before
+    anything is set when it is refused); the fields it names."""
     fields = set(data.model_fields_set) - {"slug"}
     if data.slug is not None and data.slug != program.slug:
         raise Invalid("slug: a program's slug cannot change; printed QR codes carry it.",
@@ -439,11 +444,39 @@ def update_program(session: Session, *, program: Program, data: ProgramUpdate) -
                       errors=[{"field": "name", "message": "may not be null"}])
     _apply(program, data, fields)
     _check_kind(program)
+    return fields
+
+
+def update_program(session: Session, *, program: Program, data: ProgramUpdate) -> Program:
+    fields = _changed(program, data)
     if fields & DESIGN_FIELDS:
         program.design_version += 1
         touch_program_passes(session, program=program)
     session.commit()
     return program
+
+
+def program_draft(program: Program, data: ProgramUpdate) -> Program:
+    """An unsaved copy of ``program`` with ``data`` applied, refused exactly as
+    ``update_program`` would refuse it; nothing is written and ``program`` is untouched.
+    What the dashboard's preview draws a pass of before anything is saved."""
+    draft = Program()
+    for column in Program.__table__.columns:
+        setattr(draft, column.key, copy.deepcopy(getattr(program, column.key)))
+    draft.merchant = program.merchant  # no relationship leads back: the draft stays out
+    _changed(draft, data)
+    return draft
+
+
+def passes_changed_by(session: Session, *, program: Program, data: ProgramUpdate) -> int:
+    """How many passes saving ``data`` would redraw (``touch_program_passes``): every card
+    of the program when the change alters how a pass looks, none otherwise (``Invalid``
+    when the change would be refused)."""
+    draft = program_draft(program, data)
+    if not any(getattr(draft, column) != getattr(program, column)
+               for column in _DESIGN_COLUMNS):
+        return 0
+    return count_program_passes(session, program_id=program.id)
 
 
 def touch_program_passes(session: Session, *, program: Program, reason: str = "design") -> int:
@@ -509,3 +542,31 @@ def program_location(session: Session, *, program: Program, location_id: int | N
     """The program's location with that id, or None (no id, another program's, none)."""
     location = session.get(Location, location_id) if location_id is not None else None
     return location if location is not None and location.program_id == program.id else None
+
+
+def count_program_passes(session: Session, *, program_id: int) -> int:
+    """How many passes a program has: one per card, the ones a design change redraws."""
+    return int(session.scalar(select(func.count(Card.id))
+                              .where(Card.program_id == program_id)) or 0)
+
+
+def get_location(session: Session, *, merchant_id: int, location_id: int) -> Location:
+    location = session.get(Location, location_id)
+    if location is None or location.merchant_id != merchant_id:
+        raise NotFound("No such location.")
+    return location
+
+
+def update_location(session: Session, *, location: Location, data: LocationCreate) -> Location:
+    """Rename, re-address or move a location; its program's passes are redrawn when where
+    it is on them (its name on the lock screen, its coordinates) changes."""
+    on_passes = (location.latitude is not None or data.latitude is not None) and (
+        (location.name, location.latitude, location.longitude)
+        != (data.name, data.latitude, data.longitude))
+    location.name, location.address = data.name, data.address
+    location.latitude, location.longitude = data.latitude, data.longitude
+    if on_passes:
+        location.program.design_version += 1
+        touch_program_passes(session, program=location.program)
+    session.commit()
+    return location

@@ -103,6 +103,11 @@ def _join_link(program: Program) -> tuple[Location | None, str]:
 def program_qr(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
     _, url = _join_link(program)
+    return qr_response(url)
+
+
+def qr_response(url: str) -> Response:
+    """The counter QR code of a join link (the API's and the dashboard's)."""
     image = qrcode.make(url, box_size=12, border=4)
     buffer = io.BytesIO()
     image.save(buffer)
@@ -125,6 +130,12 @@ def program_poster(program_id: int) -> Response:
     first = next((locale for locale in program.locales if locale in LOCALES), LOCALES[0])
     language = _choice("lang", LOCALES, first)
     location, url = _join_link(program)
+    return poster_response(program, location, paper=paper, language=language, url=url)
+
+
+def poster_response(program: Program, location: Location | None, *, paper: Paper,
+                    language: str, url: str) -> Response:
+    """The printable poster of a join link, as a PDF to open or keep."""
     poster = poster_content(program, location=location, locale=language, url=url)
     key = poster_key(poster, paper)
     if request.if_none_match.contains(key):

@@ -128,7 +128,9 @@ def install_dashboard(app: Flask) -> None:
         customers_views,
         home_views,
         imports_views,
+        locations_views,
         offers_views,
+        programs_views,
         staff_views,
     )
     from app.web.dashboard.signin import install_login
