@@ -306,6 +306,7 @@ def plan_lines(session: Any, run_search: Callable[[], Any]) -> list[str]:
 
 def run(app: Any, loaded: Loaded, cards: int, repeat: int) -> bool:
     from app.cards.search import search_cards
+    from app.merchants.access import at_location
     from app.merchants.models import Program
 
     runtime = app.extensions["loyalpass"]
@@ -325,7 +326,8 @@ def run(app: Any, loaded: Loaded, cards: int, repeat: int) -> bool:
             def service(search: Search = search, session: Any = session,
                         program: Any = program) -> Any:
                 page = search_cards(session, program=program, query=search.query, limit=25,
-                                    before=search.before, location_id=search.location_id)
+                                    before=search.before,
+                                    locations=at_location(search.location_id))
                 session.rollback()  # each search its own transaction, as a request's
                 return page
 
