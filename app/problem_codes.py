@@ -110,8 +110,8 @@ class ProblemCode(StrEnum):
         "past one of the program's purchase limits (`limit` names it); an alert is kept")
 
     # Offers.
-    SEGMENTS_UNAVAILABLE = "segments_unavailable", 422, (
-        "an offer's audience names customer segments, which are not available yet")
+    UNKNOWN_SEGMENT = "unknown_segment", 422, (
+        "an offer's audience names a customer segment that does not exist")
     OFFER_PUBLISHED = "offer_published", 409, "publishing an offer published already"
     OFFER_NOT_STARTED = "offer_not_started", 409, "publishing an offer before it starts"
     OFFER_ENDED = "offer_ended", 409, "publishing an offer that has ended"

@@ -61,7 +61,7 @@ def test_an_offer_is_created_as_a_draft_with_the_contract_fields(
 
 @pytest.mark.parametrize(("fields", "field"), [
     ({"audience": {"tiers": ["Platinum"]}}, "audience.tiers"),
-    ({"audience": {"segments": ["champions"]}}, "audience.segments"),
+    ({"audience": {"segments": ["whales"]}}, "audience.segments"),
     ({"audience": {"holdout_percent": 95}}, "audience.holdout_percent"),
     ({"audience": {"inactive_days": True}}, "audience.inactive_days"),
     ({"audience": {"everyone": True}}, "audience.everyone"),

@@ -10,6 +10,7 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.analytics.models import SEGMENTS, CardSegment
 from app.cards.models import Card, Customer, next_pass_stamps
 from app.clock import iso, utcnow
 from app.errors import Conflict, Invalid, NotFound
@@ -43,10 +44,11 @@ def create_offer(session: Session, *, program: Program, data: OfferCreate,
         raise Invalid(f"audience.tiers: the program has no tier {unknown[0]!r} (tiers are "
                       "named by their key).",
                       errors=[{"field": "audience.tiers", "message": "unknown tier"}])
-    if data.audience.segments:
-        raise Invalid("audience.segments: customer segments are not available yet; "
-                      "target by tiers and inactive_days.", code=ProblemCode.SEGMENTS_UNAVAILABLE,
-                      errors=[{"field": "audience.segments", "message": "not available"}])
+    unknown = [name for name in data.audience.segments or () if name not in SEGMENTS]
+    if unknown:
+        raise Invalid(f"audience.segments: there is no segment {unknown[0]!r}; segments are "
+                      f"{', '.join(SEGMENTS)}.", code=ProblemCode.UNKNOWN_SEGMENT,
+                      errors=[{"field": "audience.segments", "message": "unknown segment"}])
     offer = Offer(merchant_id=program.merchant_id, program_id=program.id,
                   title=localized(data.title, locales[0], locales),
                   title_texts=data.title if is_per_locale(data.title) else None,
@@ -149,6 +151,11 @@ def _audience(session: Session, offer: Offer, now: datetime) -> list[int]:
     audience = offer.audience
     if audience.get("tiers"):
         query = query.where(Card.tier.in_(audience["tiers"]))
+    if audience.get("segments"):
+        # As last computed (``app.analytics.segments``): a card never scored is in none.
+        query = query.where(Card.id.in_(select(CardSegment.card_id).where(
+            CardSegment.program_id == offer.program_id,
+            CardSegment.segment.in_(audience["segments"]))))
     if audience.get("inactive_days"):
         since = now - timedelta(days=int(audience["inactive_days"]))
         query = query.where(or_(Card.last_visit_at.is_(None), Card.last_visit_at < since))

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, request
 
+from app.analytics.segments import card_scores
 from app.cards import search
 from app.cards import service as cards
 from app.cards.links import reissue_link
@@ -31,7 +32,7 @@ from app.web.auth import (
     requires,
 )
 from app.web.context import db, json_response, runtime
-from app.web.json_shapes import card_json, location_json, program_json
+from app.web.json_shapes import card_json, location_json, program_json, with_segment
 from app.web.limits import client_address
 from app.web.openapi import documented, openapi_document, query_parameter, response_doc
 from app.web.query_args import int_arg, text_arg
@@ -270,7 +271,9 @@ def search_cards(program_id: int) -> Response:
     page = search.search_cards(db(), program=program, query=query, limit=limit,
                                before=before, locations=key.principal.locations)
     masked = not sees_customers_whole(key.role)
-    return json_response({"cards": [card_json(card, runtime().wallet, masked=masked)
+    scores = card_scores(db(), card_ids=[card.id for card in page.cards])
+    return json_response({"cards": [with_segment(card_json(card, runtime().wallet, masked=masked),
+                                                  scores.get(card.id))
                                     for card in page.cards], "next": page.next})
 
 
@@ -281,8 +284,8 @@ def search_cards(program_id: int) -> Response:
 @requires(*READERS, "cashier")
 def get_card(card_id: int) -> Response:
     card = cards.get_card(db(), merchant_id=merchant_id(), card_id=card_id)
-    return json_response(card_json(card, runtime().wallet,
-                                   masked=not sees_customers_whole(current_key().role)))
+    body = card_json(card, runtime().wallet, masked=not sees_customers_whole(current_key().role))
+    return json_response(with_segment(body, card_scores(db(), card_ids=[card.id]).get(card.id)))
 
 
 @blueprint.post("/v1/cards/<int:card_id>/link")

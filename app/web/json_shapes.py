@@ -7,8 +7,10 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
+from app.analytics.segments import CardScores
 from app.cards.contacts import masked_email, masked_phone
 from app.cards.models import Card
+from app.clock import iso
 from app.merchants.models import Location, Program
 from app.texts import tier_key
 from app.wallet.service import Wallet
@@ -129,4 +131,12 @@ def card_json(card: Card, wallet: Wallet, *, masked: bool = False) -> dict[str, 
     google_save_url = None if masked else wallet.google_save_url(card)
     if google_save_url is not None or masked:  # absent while Google Wallet is off
         body["google_save_url"] = google_save_url
+    return body
+
+
+def with_segment(body: dict[str, Any], scores: CardScores | None) -> dict[str, Any]:
+    """A card's JSON with its RFM segment and scores as last computed (null: none)."""
+    body["segment"] = None if scores is None else {
+        "name": scores.segment, "recency": scores.recency, "frequency": scores.frequency,
+        "monetary": scores.monetary, "computed_at": iso(scores.computed_at)}
     return body

@@ -32,7 +32,7 @@ def _body() -> Any:
 @blueprint.post("/v1/programs/<int:program_id>/offers")
 @documented("Create an offer (a draft) for the program's audience", {"201": OFFER},
             body=OfferCreate,
-            refusals=(ProblemCode.SEGMENTS_UNAVAILABLE, (ProblemCode.INVALID, "an unknown tier")))
+            refusals=(ProblemCode.UNKNOWN_SEGMENT, (ProblemCode.INVALID, "an unknown tier")))
 @requires(*WRITERS)
 def create_offer(program_id: int) -> Response:
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, get_args
 
+from app.analytics.models import SEGMENTS
 from app.i18n import LOCALES
 from app.ledger.models import ENTRY_KINDS
 from app.merchants.models import ROLES, ContactRule
@@ -111,7 +112,16 @@ def _card_schema() -> dict[str, Any]:
         "google_save_url": {"type": ["string", "null"], "description": (
             "https://pay.google.com/gp/v/save/<JWT>; absent while Google Wallet is off, "
             "null for a role that may not act for the customer")},
-    }, optional=("google_save_url",))
+        "segment": {"anyOf": [_card_segment_schema(), {"type": "null"}], "description": (
+            "the customer's RFM segment and scores (1-5, 5 best) as last computed; null "
+            "when the card has none (no purchase yet, or not computed since); written by "
+            "GET /cards/{id} and the card search")},
+    }, optional=("google_save_url", "segment"))
+
+
+def _card_segment_schema() -> dict[str, Any]:
+    return record({"name": {"enum": list(SEGMENTS)}, "recency": INTEGER, "frequency": INTEGER,
+                   "monetary": INTEGER, "computed_at": STRING})
 
 
 def _looked_up_schema() -> dict[str, Any]:
@@ -258,6 +268,8 @@ def response_schemas() -> dict[str, Any]:
         "Offer": _offer_schema(), "Offers": listing("offers", "Offer"),
         "Published": record({"cards": INTEGER}), "OfferReach": _offer_reach_schema(),
         "CardLink": record({"card_url": STRING}),
+        "SegmentRefresh": record({"program_id": INTEGER, "cards": INTEGER,
+                                  "refreshed_at": STRING}),
         "Deliveries": _deliveries_schema(), "Requeued": record({"requeued": INTEGER}),
         "ImportPreview": _import_preview_schema(),
         "ImportSummary": record({name: INTEGER for name in (

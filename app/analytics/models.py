@@ -1,0 +1,55 @@
+"""Derived tables of the analytics package.
+
+``card_segments`` holds each scored card's RFM scores and named segment
+(``app.analytics.segments`` writes it whole per program; the hot ``cards`` rows are never
+touched by it); ``segment_refreshes`` says when a program's segments were last computed,
+and its row is the lock that keeps two computations of one program apart.
+
+``SEGMENTS`` are the segment names the API and offers' audiences use, best first; they
+live here, beside the table, so that the offers package (below analytics) may read them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.db import Base
+
+CHAMPIONS, LOYAL, PROMISING, NEW = "champions", "loyal", "promising", "new"
+AT_RISK, CANT_LOSE, HIBERNATING, LOST = "at_risk", "cant_lose", "hibernating", "lost"
+SEGMENTS = (CHAMPIONS, LOYAL, PROMISING, NEW, AT_RISK, CANT_LOSE, HIBERNATING, LOST)
+SEGMENT_MAX_LENGTH = 16
+
+
+class CardSegment(Base):
+    """One card's RFM scores (1–5 each, 5 best) and its segment, as last computed."""
+
+    __tablename__ = "card_segments"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    recency: Mapped[int] = mapped_column(SmallInteger)
+    frequency: Mapped[int] = mapped_column(SmallInteger)
+    monetary: Mapped[int] = mapped_column(SmallInteger)
+    segment: Mapped[str] = mapped_column(String(SEGMENT_MAX_LENGTH))
+    computed_at: Mapped[datetime] = mapped_column(DateTime)
+
+    __table_args__ = (
+        CheckConstraint("recency BETWEEN 1 AND 5 AND frequency BETWEEN 1 AND 5 "
+                        "AND monetary BETWEEN 1 AND 5", name="scores"),
+        # A program's counts per segment, and an offer's audience by segment.
+        Index("ix_card_segments_program_id_segment", "program_id", "segment"),
+    )
+
+
+class SegmentRefresh(Base):
+    """When a program's segments were last computed, and over how many cards."""
+
+    __tablename__ = "segment_refreshes"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    refreshed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    cards: Mapped[int] = mapped_column(Integer, default=0)
