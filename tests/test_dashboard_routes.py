@@ -236,6 +236,8 @@ ROUTES: dict[str, Route] = {
     "dashboard.cashier_refund": Route(COUNTER, _refund_path, lambda world: {
         f"refund{world.our_purchase}-key": "dashboard-matrix-refund",
         f"refund{world.our_purchase}-location": str(world.location)}),
+    "dashboard.segments_page": Route(READERS, _program_path("/segments")),
+    "dashboard.refresh_program_segments": Route(WRITERS, _program_path("/segments/refresh")),
     "dashboard.program": Route(READERS, _program_path()),
     "dashboard.save_program": Route(WRITERS, _program_path(), _program_form),
     "dashboard.program_preview": Route(READERS, _program_path("/preview.png")),

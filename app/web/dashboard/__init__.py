@@ -131,6 +131,7 @@ def install_dashboard(app: Flask) -> None:
         locations_views,
         offers_views,
         programs_views,
+        segments_views,
         staff_views,
     )
     from app.web.dashboard.signin import install_login

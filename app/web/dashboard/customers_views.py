@@ -20,6 +20,7 @@ from typing import Any
 from flask import Response, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from app.analytics.segments import card_scores
 from app.cards import search
 from app.cards.contacts import masked_email, masked_phone
 from app.cards.links import reissue_link
@@ -39,6 +40,7 @@ from app.web.context import db
 from app.web.dashboard import blueprint, render
 from app.web.dashboard.customers_forms import AdjustForm
 from app.web.dashboard.forms import lazy_gettext
+from app.web.dashboard.segment_names import SEGMENT_NAMES
 from app.web.dashboard.signin import principal_now, staff_required, where
 from app.web.query_args import int_arg, text_arg
 
@@ -113,8 +115,10 @@ def _card_page(card_id: int, *, form: AdjustForm | None = None, asking: str | No
     principal = principal_now()
     before = int_arg("before", None, 1, MAX_INT32)
     overview = card_overview(db(), principal=principal, card_id=card_id, before=before)
+    scores = card_scores(db(), card_ids=[overview.card.id]).get(overview.card.id)
     return render("dashboard/card.html", status=status, **_shown(
         overview=overview, card=overview.card, form=form or AdjustForm(None), asking=asking,
+        scores=scores, segment_names=SEGMENT_NAMES,
         may_act=principal.role in WRITERS, confirmed=CONFIRMED, problem=problem,
         done=DONE.get(request.args.get("done", ""))))
 

@@ -1,6 +1,6 @@
 """The offer's form: a title and a text in each of the program's languages (the first
 required, as ``app.texts.program_text_faults`` asks), the days it is valid (UTC), and
-its audience (tiers, days without a visit). What it sends becomes the API's
+its audience (tiers, customer segments, days without a visit). What it sends becomes the API's
 ``OfferCreate``, checked by the same service."""
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class OfferForm(_Form):
     starts_on = DateField(lazy_gettext("Valid from (UTC)"), [Optional()])
     ends_on = DateField(lazy_gettext("Valid until, this day included (UTC)"), [Optional()])
     tiers = _Checkboxes(lazy_gettext("Only these tiers"))
+    segments = _Checkboxes(lazy_gettext("Only these customer segments"))
     inactive_days = IntegerField(
         lazy_gettext("Only customers who have not visited for this many days"),
         [Optional(), NumberRange(min=1, max=3650, message=lazy_gettext(
@@ -56,6 +57,8 @@ class OfferForm(_Form):
         audience: dict[str, Any] = {}
         if self.tiers.data:
             audience["tiers"] = list(self.tiers.data)
+        if self.segments.data:
+            audience["segments"] = list(self.segments.data)
         if self.inactive_days.data:
             audience["inactive_days"] = self.inactive_days.data
         return {"title": {code: text for code, text in titles.items() if text},
@@ -73,8 +76,10 @@ def _moment(day: date | None, *, next_day: bool = False) -> str | None:
 
 
 def offer_form(formdata: MultiDict[str, str] | None, *, locales: Sequence[str],
-               tiers: Sequence[tuple[str, str]]) -> OfferForm:
-    """The form for a program speaking ``locales`` with ``tiers`` (key, name)."""
+               tiers: Sequence[tuple[str, str]],
+               segments: Sequence[tuple[str, str]] = ()) -> OfferForm:
+    """The form for a program speaking ``locales`` with ``tiers`` and ``segments``
+    (key, label)."""
 
     class ProgramOfferForm(OfferForm):
         pass
@@ -91,4 +96,5 @@ def offer_form(formdata: MultiDict[str, str] | None, *, locales: Sequence[str],
     form = ProgramOfferForm(formdata)
     form.locales = tuple(locales)
     form.tiers.choices = list(tiers)
+    form.segments.choices = list(segments)
     return form

@@ -25,6 +25,8 @@ from app.web.context import db, runtime
 from app.web.dashboard import blueprint, dashboard_locale, render
 from app.web.dashboard.forms import lazy_gettext
 from app.web.dashboard.offer_forms import OfferForm, offer_form
+from app.web.dashboard.segment_names import SEGMENT_NAMES
+from app.web.dashboard.segments_views import segments_shown
 from app.web.dashboard.signin import principal_now, staff_required, where
 
 STATUS_NAMES = {"draft": lazy_gettext("Draft"), "active": lazy_gettext("Published"),
@@ -38,7 +40,8 @@ PUBLISH_REFUSALS = {
 }
 # The form's field for each field the API's body names.
 FORM_FIELDS = {"starts_at": "starts_on", "ends_at": "ends_on", "(body)": "ends_on",
-               "audience.tiers": "tiers", "audience.inactive_days": "inactive_days"}
+               "audience.tiers": "tiers", "audience.segments": "segments",
+               "audience.inactive_days": "inactive_days"}
 
 
 def _tiers(program: Program) -> list[tuple[str, str]]:
@@ -60,9 +63,16 @@ def _in_page_language(text: LocalizedValue, program: Program) -> str:
     return localized(text, dashboard_locale(), program.locales or ["en"])
 
 
+def _segment_choices(program: Program) -> list[tuple[str, str]]:
+    """Each segment's name with how many customers it holds now."""
+    shown = segments_shown(program, principal_now())
+    return [(name, f"{SEGMENT_NAMES[name]} ({count})") for name, count in shown.counts.items()]
+
+
 def _compose_page(program: Program, form: OfferForm, status: int = 200) -> Response:
     return render("dashboard/offer_new.html", status=status, program=program, form=form,
-                  program_name=_in_page_language(program.name_given, program))
+                  program_name=_in_page_language(program.name_given, program),
+                  segments_at=segments_shown(program, principal_now()).refreshed_at)
 
 
 @blueprint.route("/programs/<int:program_id>/offers/new", methods=["GET", "POST"])
@@ -72,7 +82,7 @@ def new_offer(program_id: int) -> Response | WerkzeugResponse:
                                     program_id=program_id)
     posted = request.method == "POST"
     form = offer_form(request.form if posted else None, locales=program.locales or ["en"],
-                      tiers=_tiers(program))
+                      tiers=_tiers(program), segments=_segment_choices(program))
     if not posted:
         return _compose_page(program, form)
     if not form.validate():
@@ -107,7 +117,8 @@ def _offer_page(offer_id: int, *, problem: str | None = None, status: int = 200)
                   title=_in_page_language(offer.title_given, program),
                   body=_in_page_language(offer.body_given, program),
                   offer_status=offers.offer_status(offer), status_names=STATUS_NAMES,
-                  tier_names=dict(_tiers(program)), figures=shown.reach, problem=problem,
+                  tier_names=dict(_tiers(program)), segment_names=SEGMENT_NAMES,
+                  figures=shown.reach, problem=problem,
                   would_reach=shown.would_reach,
                   may_write=principal_now().role in WRITERS,
                   done=request.args.get("done"))
