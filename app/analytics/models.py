@@ -12,8 +12,10 @@ live here, beside the table, so that the offers package (below analytics) may re
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -42,6 +44,8 @@ class CardSegment(Base):
     # at half the time of writing a program's rows.
     card_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
     program_id: Mapped[int] = mapped_column()
+    # The card's ``location_id`` (where it joined) when computed: the counts per location.
+    location_id: Mapped[int | None] = mapped_column()
     recency: Mapped[int] = mapped_column(SmallInteger)
     frequency: Mapped[int] = mapped_column(SmallInteger)
     monetary: Mapped[int] = mapped_column(SmallInteger)
@@ -64,3 +68,7 @@ class SegmentRefresh(Base):
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
     refreshed_at: Mapped[datetime | None] = mapped_column(DateTime)
     cards: Mapped[int] = mapped_column(Integer, default=0)
+    # The counts as computed, per location the cards joined at (null: none):
+    # ``[{"location_id", "segment", "cards"}]``; what pages and stats read, so that a
+    # count never scans the program's rows.
+    totals: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -34,8 +34,10 @@ lost           1       1–2
 
 Invariants: one computation replaces a program's rows whole in one transaction (deleted
 and written again from the cards, never merged), so rerunning it on the same data writes
-the same rows; the program's ``segment_refreshes`` row is locked first, so two workers or a
-worker and a merchant's refresh never compute one program at once.
+the same rows, and stores the counts per segment and location beside them (what
+``segment_counts`` reads: a count never scans the program's rows); the program's
+``segment_refreshes`` row is locked first, so two workers or a worker and a merchant's
+refresh never compute one program at once.
 """
 
 from __future__ import annotations
@@ -128,19 +130,30 @@ def refresh_segments(session: Session, *, program_id: int, now: datetime | None 
         return Refresh(program_id, state.cards, state.refreshed_at, ran=False)
     session.execute(delete(_SEGMENTS).where(_SEGMENTS.c.program_id == program_id))
     session.execute(insert(_SEGMENTS).from_select(
-        ["card_id", "program_id", "recency", "frequency", "monetary", "segment",
-         "computed_at"], _scored_cards(program_id, now)))
-    # Counted, not the statement's rowcount (psycopg reports -1 for INSERT … SELECT here).
-    state.cards = session.scalar(select(func.count()).where(
-        _SEGMENTS.c.program_id == program_id)) or 0
+        ["card_id", "program_id", "location_id", "recency", "frequency", "monetary",
+         "segment", "computed_at"], _scored_cards(program_id, now)))
+    state.totals = _totals(session, program_id)
+    state.cards = sum(total["cards"] for total in state.totals)
     state.refreshed_at = now
     cards = state.cards
     session.commit()
     return Refresh(program_id, cards, now, ran=True)
 
 
+def _totals(session: Session, program_id: int) -> list[dict[str, Any]]:
+    """How many of the program's scored cards each segment holds, per location."""
+    rows = session.execute(
+        select(CardSegment.location_id, CardSegment.segment, func.count().label("cards"))
+        .where(CardSegment.program_id == program_id)
+        .group_by(CardSegment.location_id, CardSegment.segment)
+        .order_by(CardSegment.location_id, CardSegment.segment))
+    return [{"location_id": row.location_id, "segment": row.segment, "cards": int(row.cards)}
+            for row in rows]
+
+
 def _ensure_refresh_row(session: Session, program_id: int) -> None:
-    values = {"program_id": program_id, "refreshed_at": None, "cards": 0}
+    values: dict[str, Any] = {"program_id": program_id, "refreshed_at": None, "cards": 0,
+                              "totals": []}
     dialect = session.get_bind().dialect.name
     make = pg_insert if dialect == "postgresql" else sqlite_insert
     session.execute(make(_REFRESHES).values(values)
@@ -151,6 +164,7 @@ def _scored_cards(program_id: int, now: datetime) -> Any:
     """The SELECT of every scored card's row of ``card_segments``, ranks to segments."""
     ranks = select(
         Card.id.label("card_id"),
+        Card.location_id,
         func.rank().over(order_by=func.date(Card.last_visit_at)).label("r_rank"),
         func.rank().over(order_by=Card.visits).label("f_rank"),
         func.rank().over(order_by=Card.lifetime_spend).label("m_rank"),
@@ -158,14 +172,15 @@ def _scored_cards(program_id: int, now: datetime) -> Any:
     ).where(Card.program_id == program_id, Card.status == CardStatus.ACTIVE.value,
             Card.visits > 0).subquery("ranks")
     scores = select(
-        ranks.c.card_id,
+        ranks.c.card_id, ranks.c.location_id,
         *(((ranks.c[f"{name[0]}_rank"] - 1) * SCORES // ranks.c.n + 1).label(name)
           for name in ("recency", "frequency", "monetary")),
     ).subquery("scores")
     fm = (scores.c.frequency + scores.c.monetary + 1) // 2
     segment = case(*((and_(scores.c.recency.between(*cell.r), fm.between(*cell.fm)),
                       cell.segment) for cell in GRID))
-    return select(scores.c.card_id, literal(program_id), scores.c.recency,
+    return select(scores.c.card_id, literal(program_id), scores.c.location_id,
+                  scores.c.recency,
                   scores.c.frequency, scores.c.monetary, segment, literal(now))
 
 
@@ -186,15 +201,16 @@ def refresh_due(session: Session, *, now: datetime | None = None,
 
 def segment_counts(session: Session, *, program_id: int,
                    location_id: int | None = None) -> dict[str, int]:
-    """How many cards each segment holds (every segment named, 0 when empty); with
-    ``location_id``, the cards that joined at that location."""
-    query = select(CardSegment.segment, func.count().label("cards")).where(
-        CardSegment.program_id == program_id).group_by(CardSegment.segment)
-    if location_id is not None:
-        query = query.join(Card, Card.id == CardSegment.card_id).where(
-            Card.location_id == location_id)
-    counts = {row.segment: int(row.cards) for row in session.execute(query)}
-    return {name: counts.get(name, 0) for name in SEGMENTS}
+    """How many cards each segment holds (every segment named, 0 when empty) as last
+    computed; with ``location_id``, the cards that joined at that location. Read from the
+    totals the computation stored: one row, however many cards."""
+    totals = session.scalar(select(SegmentRefresh.totals).where(
+        SegmentRefresh.program_id == program_id)) or []
+    counts = dict.fromkeys(SEGMENTS, 0)
+    for total in totals:
+        if location_id is None or total["location_id"] == location_id:
+            counts[total["segment"]] += int(total["cards"])
+    return counts
 
 
 @dataclass(frozen=True)
