@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.analytics.models import SegmentRefresh
 from app.cards.models import Card, Customer
 from app.cards.schemas import EnrolmentInput
 from app.cards.service import enroll
@@ -165,6 +166,8 @@ def snapshot(session: Session) -> dict[str, Any]:
             "purchases": session.execute(select(Purchase.id, Purchase.refunded_amount)
                                          .order_by(Purchase.id)).all(),
             "refunds": session.execute(select(Refund.id)).all(),
+            "segments": session.execute(select(SegmentRefresh.program_id,
+                                               SegmentRefresh.refreshed_at)).all(),
         }.items()}
     finally:
         session.rollback()

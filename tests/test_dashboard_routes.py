@@ -262,7 +262,9 @@ NAMES_AN_OBJECT = {"dashboard.acknowledge_alert", "dashboard.adjust_card",
                    "dashboard.location_poster", "dashboard.location_qr", "dashboard.locations",
                    "dashboard.mail_link", "dashboard.member", "dashboard.offer_page",
                    "dashboard.offer_preview", "dashboard.program", "dashboard.program_preview",
-                   "dashboard.publish_offer", "dashboard.remove", "dashboard.revoke_card_link",
+                   "dashboard.publish_offer", "dashboard.refresh_program_segments",
+                   "dashboard.remove", "dashboard.revoke_card_link",
+                   "dashboard.segments_page",
                    "dashboard.revoke_key", "dashboard.save_location", "dashboard.save_program",
                    "dashboard.unblock_card", "dashboard.upload_artwork"}
 PUBLIC_ROUTES = {"dashboard.login", "dashboard.logout", "dashboard.forgot", "dashboard.link"}
