@@ -1,5 +1,6 @@
 """Every model, imported in one place so that the metadata knows all tables."""
 
+from app.automations.models import AutomationRule, AutomationSend, AutomationSettings
 from app.cards.models import AuditEvent, Card, CardRecoveryLink, Customer
 from app.devices.models import Device, DeviceLog, Registration
 from app.google_wallet.models import (
@@ -22,7 +23,7 @@ from app.offers.models import CardOffer, Offer
 from app.outbox.models import Mail, OutboxMessage
 
 __all__ = [
-    "Alert", "ApiKey", "AuditEvent", "AuditRecord", "Card", "CardOffer", "CardRecoveryLink",
+    "Alert", "ApiKey", "AutomationRule", "AutomationSend", "AutomationSettings", "AuditEvent", "AuditRecord", "Card", "CardOffer", "CardRecoveryLink",
     "Customer", "Device", "DeviceLog", "GoogleClass", "GoogleEvent", "GoogleMessage",
     "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail", "Merchant", "Offer",
     "OutboxMessage", "Program", "Purchase",
