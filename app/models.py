@@ -23,7 +23,8 @@ from app.offers.models import CardOffer, Offer
 from app.outbox.models import Mail, OutboxMessage
 
 __all__ = [
-    "Alert", "ApiKey", "AutomationRule", "AutomationSend", "AutomationSettings", "AuditEvent", "AuditRecord", "Card", "CardOffer", "CardRecoveryLink",
+    "Alert", "ApiKey", "AuditEvent", "AuditRecord", "AutomationRule", "AutomationSend",
+    "AutomationSettings", "Card", "CardOffer", "CardRecoveryLink",
     "Customer", "Device", "DeviceLog", "GoogleClass", "GoogleEvent", "GoogleMessage",
     "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail", "Merchant", "Offer",
     "OutboxMessage", "Program", "Purchase",
