@@ -75,7 +75,7 @@ def send(session: Session, *, sender: Sender, card_id: int, period: str, now: da
          ) -> Outcome:
     """Act on one occasion in one transaction (committed, or rolled back when nothing
     is to be done)."""
-    card = session.scalar(select(Card).where(Card.id == card_id).with_for_update()
+    card = session.scalar(select(Card).where(Card.id == card_id).with_for_update(of=Card)
                           .execution_options(populate_existing=True))
     if card is None or card.status != CardStatus.ACTIVE.value:
         session.rollback()
