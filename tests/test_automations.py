@@ -165,7 +165,7 @@ def _expected_miss_you(visits: list[datetime], floor: int, until: datetime) -> d
     """The first daily run at which the customer's absence exceeds their median gap and
     the floor, computed from their visits directly."""
     days = sorted({moment.date() for moment in visits})
-    gaps = [(later - earlier).days for earlier, later in zip(days, days[1:], strict=False)]
+    gaps = [(days[index + 1] - days[index]).days for index in range(len(days) - 1)]
     threshold = max(statistics.median(gaps) if gaps else 0, floor)
     for day in range(DAYS):
         for run in range(2):

@@ -204,6 +204,7 @@ def offer_json(offer: Offer) -> dict[str, Any]:
         "body": offer.body_given, "starts_at": iso(offer.starts_at), "ends_at": iso(offer.ends_at),
         "audience": offer.audience, "promotional": offer.promotional,
         "status": offer_status(offer), "published_at": iso(offer.published_at),
+        "automatic": offer.automatic,
     }
 
 
