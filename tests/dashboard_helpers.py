@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.automations.models import AutomationRule, AutomationSettings
 from app.cards.models import Card, Customer
 from app.cards.schemas import EnrolmentInput
 from app.cards.service import enroll
@@ -165,6 +166,9 @@ def snapshot(session: Session) -> dict[str, Any]:
             "purchases": session.execute(select(Purchase.id, Purchase.refunded_amount)
                                          .order_by(Purchase.id)).all(),
             "refunds": session.execute(select(Refund.id)).all(),
+            "automations": session.execute(select(
+                AutomationSettings.program_id, AutomationSettings.weekly_cap)).all(),
+            "rules": session.execute(select(AutomationRule.id, AutomationRule.enabled)).all(),
         }.items()}
     finally:
         session.rollback()
