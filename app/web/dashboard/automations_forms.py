@@ -34,8 +34,7 @@ NUMBER_LABELS = {
     "days": lazy_gettext("Days after joining"),
     "floor_days": lazy_gettext("At least this many days away"),
     "max_days": lazy_gettext("Not after this many days away"),
-    "holdout_percent": lazy_gettext("Control group: per cent of customers who get nothing "
-                                    "(to measure the effect)"),
+    "holdout_percent": lazy_gettext("Control group, per cent"),
     "valid_days": lazy_gettext("Days it stays on the pass"),
 }
 

@@ -43,7 +43,15 @@ def _page(program: Program, values: dict[str, str], faults: set[str], status: in
                   values=values, faults=faults, rule_names=RULE_NAMES, rule_hints=RULE_HINTS,
                   rule_numbers=RULE_NUMBERS, number_labels=NUMBER_LABELS,
                   may_write=principal_now().role in WRITERS,
+                  open_texts=_open_texts(values, faults),
                   saved=request.args.get("saved") == "1")
+
+
+def _open_texts(values: dict[str, str], faults: set[str]) -> set[str]:
+    """The rules whose texts the page shows unfolded: those switched on, and those whose
+    texts are at fault."""
+    return {kind for kind in RULE_NUMBERS if values.get(f"{kind}-enabled") or any(
+        fault.startswith((f"{kind}-title", f"{kind}-body")) for fault in faults)}
 
 
 def _program(program_id: int) -> Program:
