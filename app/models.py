@@ -1,6 +1,7 @@
 """Every model, imported in one place so that the metadata knows all tables."""
 
 from app.analytics.models import CardSegment, SegmentRefresh
+from app.automations.models import AutomationRule, AutomationSend, AutomationSettings
 from app.cards.models import AuditEvent, Card, CardRecoveryLink, Customer
 from app.devices.models import Device, DeviceLog, Registration
 from app.google_wallet.models import (
@@ -23,8 +24,9 @@ from app.offers.models import CardOffer, Offer
 from app.outbox.models import Mail, OutboxMessage
 
 __all__ = [
-    "Alert", "ApiKey", "AuditEvent", "AuditRecord", "Card", "CardOffer", "CardRecoveryLink",
-    "CardSegment", "Customer", "Device", "DeviceLog", "GoogleClass", "GoogleEvent", "GoogleMessage",
+    "Alert", "ApiKey", "AuditEvent", "AuditRecord", "AutomationRule", "AutomationSend",
+    "AutomationSettings", "Card", "CardOffer", "CardRecoveryLink", "CardSegment",
+    "Customer", "Device", "DeviceLog", "GoogleClass", "GoogleEvent", "GoogleMessage",
     "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail", "Merchant", "Offer",
     "OutboxMessage", "Program", "Purchase",
     "RateWindow", "Refund", "Registration", "SegmentRefresh", "Staff",

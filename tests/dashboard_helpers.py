@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.analytics.models import SegmentRefresh
+from app.automations.models import AutomationRule, AutomationSettings
 from app.cards.models import Card, Customer
 from app.cards.schemas import EnrolmentInput
 from app.cards.service import enroll
@@ -168,6 +169,9 @@ def snapshot(session: Session) -> dict[str, Any]:
             "refunds": session.execute(select(Refund.id)).all(),
             "segments": session.execute(select(SegmentRefresh.program_id,
                                                SegmentRefresh.refreshed_at)).all(),
+            "automations": session.execute(select(
+                AutomationSettings.program_id, AutomationSettings.weekly_cap)).all(),
+            "rules": session.execute(select(AutomationRule.id, AutomationRule.enabled)).all(),
         }.items()}
     finally:
         session.rollback()

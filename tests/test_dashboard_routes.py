@@ -213,6 +213,10 @@ ROUTES: dict[str, Route] = {
     "dashboard.offer_page": Route(READERS, _offer_path()),
     "dashboard.offer_preview": Route(READERS, _offer_path("/preview.png")),
     "dashboard.publish_offer": Route(WRITERS, _offer_path("/publish")),
+    "dashboard.automations_page": Route(READERS, _program_path("/automations")),
+    "dashboard.save_automations": Route(WRITERS, _program_path("/automations"),
+                                        lambda world: {
+        "weekly_cap": "3", "birthday-enabled": "y", "birthday-title-en": "Happy birthday"}),
     "dashboard.alerts": Route(READERS, fixed("/dashboard/alerts")),
     "dashboard.acknowledge_alert": Route(WRITERS, _alert_path("/acknowledge")),
     "dashboard.block_alert_card": Route(WRITERS, _alert_path("/block")),
@@ -254,6 +258,7 @@ ROUTES: dict[str, Route] = {
                                        _location_path("/poster-A4-uk.pdf")),
 }
 NAMES_AN_OBJECT = {"dashboard.acknowledge_alert", "dashboard.adjust_card",
+                   "dashboard.automations_page", "dashboard.save_automations",
                    "dashboard.block_alert_card", "dashboard.block_card", "dashboard.card",
                    "dashboard.cashier_card", "dashboard.cashier_purchase",
                    "dashboard.cashier_refund", "dashboard.create_location",

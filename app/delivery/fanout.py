@@ -1,6 +1,7 @@
 """Stage one of sending: outbox rows become pending pushes on each registration.
 
-A card's row reaches its devices; a program's row reaches every card of the program (a
+A card's row reaches its devices (and, when it names an offer, an automatic offer's send,
+a Google message announces it); a program's row reaches every card of the program (a
 design change) or, when it names an offer, the cards that offer was published to.
 
 A batch of outbox rows is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
@@ -50,8 +51,12 @@ def drain_outbox(session: Session, *, limit: int = 500,
         return 0
     offer_ids = sorted({row.payload["offer_id"] for row in rows
                         if row.card_id is None and (row.payload or {}).get("offer_id")})
-    offered = session.execute(select(CardOffer.card_id, CardOffer.offer_id).where(
-        CardOffer.offer_id.in_(offer_ids), CardOffer.held_out.is_(False))).all()
+    offered = [(row.card_id, row.offer_id) for row in session.execute(
+        select(CardOffer.card_id, CardOffer.offer_id).where(
+            CardOffer.offer_id.in_(offer_ids), CardOffer.held_out.is_(False)))]
+    # An automatic offer reaches one card at a time: the card's own row names it.
+    offered += [(row.card_id, row.payload["offer_id"]) for row in rows
+                if row.card_id is not None and (row.payload or {}).get("offer_id")]
     card_ids = sorted({row.card_id for row in rows if row.card_id is not None}
                       | {card_id for card_id, _ in offered})
     program_ids = sorted({row.program_id for row in rows if row.program_id is not None

@@ -1,6 +1,7 @@
 """The worker loops of one process, one or more per channel: pushes (fan-out and APNs,
 ``app.delivery.pushes``), Google Wallet (``app.delivery.google``) and mail
-(``app.delivery.mail``), and the periodic jobs (``app.delivery.housekeeping``). A new
+(``app.delivery.mail``), the periodic jobs (``app.delivery.housekeeping``) and the
+automatic offers (``app.delivery.automations``). A new
 channel is a module of its own with its loop, added here.
 """
 
@@ -13,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Config
+from app.delivery.automations import Automations
 from app.delivery.google.client import make_google_client
 from app.delivery.google.sync import GoogleSync, GoogleWorker
 from app.delivery.housekeeping import Housekeeping
@@ -52,7 +54,8 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
     """The worker loops of one process: ``loops`` push loops, one mail loop and, when
     Google Wallet is on, one Google loop woken after each fan-out, all woken by the
     commits of ``runtime.sessions``; and the housekeeping loop, which runs by the clock.
-    They are added to ``runtime.workers``."""
+    They are added to ``runtime.workers``, with the automatic offers' loop (by the clock
+    too)."""
 
     config, google = runtime.config, runtime.wallet.google
     sender = push_sender or make_sender(
@@ -79,5 +82,6 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
     for loop in created:
         loop.wakeups = runtime.wakeups
     created.append(Housekeeping(runtime.sessions, name=f"{name}-housekeeping"))
+    created.append(Automations(runtime.sessions, name=f"{name}-automations"))
     runtime.workers.extend(created)
     return created

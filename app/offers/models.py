@@ -10,7 +10,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
@@ -34,6 +44,8 @@ class Offer(Base):
     promotional: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="draft")
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # An automatic offer (``app.automations``): published to one card at a time.
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (CheckConstraint("status IN ('draft', 'published')", name="status"),)
@@ -56,5 +68,8 @@ class CardOffer(Base):
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), primary_key=True)
     held_out: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # When the offer leaves this card's pass (an automatic offer's send lasts a while);
+    # NULL: while the offer lasts.
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_card_offers_card_id", "card_id"),)

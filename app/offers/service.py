@@ -166,6 +166,12 @@ def _audience(session: Session, offer: Offer, now: datetime) -> list[int]:
     return list(session.scalars(query.order_by(Card.id)))
 
 
+def in_control_group(offer_id: int, card_id: int, percent: int) -> bool:
+    """Whether the card is in the offer's control group of ``percent`` (also for the
+    sends of automatic offers, ``app.automations``)."""
+    return _held_out(offer_id, card_id, percent)
+
+
 def _held_out(offer_id: int, card_id: int, percent: int) -> bool:
     """The control group: a stable share of the audience, the same on every run."""
     digest = hashlib.sha256(f"{offer_id}:{card_id}".encode()).digest()
@@ -187,14 +193,16 @@ def _bump_passes(session: Session, card_ids: list[int]) -> None:
 
 def current_offers(session: Session, *, card_id: int, now: datetime | None = None
                    ) -> list[Offer]:
-    """What the card's pass shows: published to it, not held out, not ended; newest first."""
+    """What the card's pass shows: published to it, not held out, not ended, not expired
+    on this card (an automatic offer's send lasts a while); newest first."""
     now = now or utcnow()
     return list(session.scalars(
         select(Offer).join(CardOffer, CardOffer.offer_id == Offer.id)
         .where(CardOffer.card_id == card_id, CardOffer.held_out.is_(False),
                Offer.status == "published",
-               or_(Offer.ends_at.is_(None), Offer.ends_at > now))
-        .order_by(Offer.published_at.desc(), Offer.id.desc()).limit(SHOWN_OFFERS)))
+               or_(Offer.ends_at.is_(None), Offer.ends_at > now),
+               or_(CardOffer.expires_at.is_(None), CardOffer.expires_at > now))
+        .order_by(CardOffer.created_at.desc(), Offer.id.desc()).limit(SHOWN_OFFERS)))
 
 
 def offer_json(offer: Offer) -> dict[str, Any]:
@@ -203,6 +211,7 @@ def offer_json(offer: Offer) -> dict[str, Any]:
         "body": offer.body_given, "starts_at": iso(offer.starts_at), "ends_at": iso(offer.ends_at),
         "audience": offer.audience, "promotional": offer.promotional,
         "status": offer_status(offer), "published_at": iso(offer.published_at),
+        "automatic": offer.automatic,
     }
 
 

@@ -13,6 +13,7 @@ def register_web(app: Flask) -> None:
     from app.web import (
         api,
         apple_ws,
+        automations,
         card_page,
         google,
         imports,
@@ -51,6 +52,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(posters.blueprint, url_prefix="/api")
     app.register_blueprint(pushes.blueprint, url_prefix="/api")
     app.register_blueprint(offers.blueprint, url_prefix="/api")
+    app.register_blueprint(automations.blueprint, url_prefix="/api")
     app.register_blueprint(imports.blueprint, url_prefix="/api")
     app.register_blueprint(segments.blueprint, url_prefix="/api")
     app.register_blueprint(google.blueprint, url_prefix="/google")

@@ -173,7 +173,28 @@ def _offer_schema() -> dict[str, Any]:
         "body": ref("LocalizedText"),
         "starts_at": STRING, "ends_at": nullable("string"), "audience": {"type": "object"},
         "promotional": BOOLEAN, "status": {"enum": ["draft", "active", "ended"]},
-        "published_at": nullable("string")})
+        "published_at": nullable("string"),
+        "automatic": {**BOOLEAN, "description": "an automatic offer's (a rule of the "
+                                                 "program's automations): sent to one card "
+                                                 "at a time"}})
+
+
+def _automations_schema() -> dict[str, Any]:
+    texts = {"enabled": BOOLEAN, "title": {"oneOf": [ref("LocalizedText"), {"type": "null"}]},
+             "body": {"oneOf": [ref("LocalizedText"), {"type": "null"}]},
+             "holdout_percent": INTEGER, "valid_days": {**INTEGER, "description": (
+                 "days a send stays on the customer's pass")},
+             "offer_id": {**nullable("integer"), "description": (
+                 "the rule's offer (its results: GET /api/v1/offers/{id}/results); null "
+                 "until the rule is given a title")}}
+    rules = {
+        "welcome": record({**texts, "days": INTEGER}),
+        "birthday": record({**texts, "when": {"enum": ["day", "week"]}}),
+        "we_miss_you": record({**texts, "floor_days": INTEGER, "max_days": INTEGER}),
+        "tier_upgrade": record(texts)}
+    return record({"program_id": INTEGER, "weekly_cap": {**INTEGER, "description": (
+                       "notifying messages a customer may get in seven days")},
+                   "pause_over_budget": BOOLEAN, "rules": record(rules)})
 
 
 def _offer_reach_schema() -> dict[str, Any]:
@@ -266,6 +287,7 @@ def response_schemas() -> dict[str, Any]:
         "Cards": {"allOf": [listing("cards", "Card"), record({"next": nullable("integer")})]},
         "Alerts": listing("alerts", "Alert"), "Alert": _alert_schema(),
         "Offer": _offer_schema(), "Offers": listing("offers", "Offer"),
+        "Automations": _automations_schema(),
         "Published": record({"cards": INTEGER}), "OfferReach": _offer_reach_schema(),
         "CardLink": record({"card_url": STRING}),
         "SegmentRefresh": record({"program_id": INTEGER, "cards": INTEGER,
