@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 
 from app.errors import BadRequest
 from app.merchants import service as merchants
-from app.offers import reach
+from app.offers import reach, results
 from app.offers import service as offers
 from app.offers.schemas import OfferCreate
 from app.problem_codes import ProblemCode
@@ -78,3 +78,16 @@ def publish_offer(offer_id: int) -> Response:
 def offer_reach(offer_id: int) -> Response:
     offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)
     return json_response(reach.offer_reach(db(), offer=offer).as_dict())
+
+
+@blueprint.get("/v1/offers/<int:offer_id>/results")
+@documented(
+    "What the offer did: per customer, the treated and control groups' visits, purchases, "
+    "spend and redemptions during each card's window and the same span before it; the "
+    "difference in differences per metric with its 95 % interval and Welch's p-value; "
+    "top-level `significant` is the primary metric's (spend)",
+    {"200": response_doc("the offer's results", "OfferResults")})
+@requires(*READERS)
+def offer_results(offer_id: int) -> Response:
+    offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)
+    return json_response(results.offer_results(db(), offer=offer).as_dict())

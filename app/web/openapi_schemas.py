@@ -175,6 +175,24 @@ def _offer_reach_schema() -> dict[str, Any]:
         "google_objects": INTEGER, "google_messages": delivery})
 
 
+def _offer_results_schema() -> dict[str, Any]:
+    """``app.offers.results.OfferResults.as_dict``."""
+    metrics = ("visits", "purchases", "spend", "redemptions")
+    means = record(dict.fromkeys(metrics, NUMBER))
+    group = record({"customers": INTEGER, "before": means, "during": means})
+    comparison = record({
+        "estimate": {**NUMBER, "description": "treated minus control of the mean change "
+                                              "per customer (during − before)"},
+        "ci_low": nullable("number"), "ci_high": nullable("number"),
+        "p_value": {**nullable("number"), "description": "Welch's t-test; null when a "
+                                                         "group has fewer than two customers"},
+        "significant": BOOLEAN})
+    difference = record({"primary_metric": {"type": "string", "enum": ["spend"]},
+                         "confidence": NUMBER, **dict.fromkeys(metrics, comparison)})
+    return record({"treated": group, "control": group, "difference": difference,
+                   "significant": {**BOOLEAN, "description": "the primary metric's"}})
+
+
 def _alert_schema() -> dict[str, Any]:
     return record({
         "id": INTEGER, "kind": STRING, "detail": STRING, "card_id": nullable("integer"),
@@ -257,6 +275,7 @@ def response_schemas() -> dict[str, Any]:
         "Alerts": listing("alerts", "Alert"), "Alert": _alert_schema(),
         "Offer": _offer_schema(), "Offers": listing("offers", "Offer"),
         "Published": record({"cards": INTEGER}), "OfferReach": _offer_reach_schema(),
+        "OfferResults": _offer_results_schema(),
         "CardLink": record({"card_url": STRING}),
         "Deliveries": _deliveries_schema(), "Requeued": record({"requeued": INTEGER}),
         "ImportPreview": _import_preview_schema(),
