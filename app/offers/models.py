@@ -18,6 +18,11 @@ from app.db import Base
 from app.texts import LocalizedValue
 
 
+# A draft is published by hand; published ahead of its start it is scheduled until the
+# worker publishes it; it ends when its end passes (or by hand) and leaves every pass.
+OFFER_STATUSES = ("draft", "scheduled", "published", "ended")
+
+
 class Offer(Base):
     __tablename__ = "offers"
 
@@ -34,9 +39,14 @@ class Offer(Base):
     promotional: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="draft")
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)  # left every pass it was on
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    __table_args__ = (CheckConstraint("status IN ('draft', 'published')", name="status"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(status) for status in OFFER_STATUSES)})",
+                        name="status"),
+        Index("ix_offers_status_starts_at", "status", "starts_at"),
+    )
 
     @property
     def title_given(self) -> LocalizedValue:

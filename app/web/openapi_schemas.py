@@ -162,8 +162,8 @@ def _offer_schema() -> dict[str, Any]:
         "id": INTEGER, "program_id": INTEGER, "title": ref("LocalizedText"),
         "body": ref("LocalizedText"),
         "starts_at": STRING, "ends_at": nullable("string"), "audience": {"type": "object"},
-        "promotional": BOOLEAN, "status": {"enum": ["draft", "active", "ended"]},
-        "published_at": nullable("string")})
+        "promotional": BOOLEAN, "status": {"enum": ["draft", "scheduled", "active", "ended"]},
+        "published_at": nullable("string"), "ended_at": nullable("string")})
 
 
 def _offer_reach_schema() -> dict[str, Any]:
@@ -274,7 +274,9 @@ def response_schemas() -> dict[str, Any]:
         "Cards": {"allOf": [listing("cards", "Card"), record({"next": nullable("integer")})]},
         "Alerts": listing("alerts", "Alert"), "Alert": _alert_schema(),
         "Offer": _offer_schema(), "Offers": listing("offers", "Offer"),
-        "Published": record({"cards": INTEGER}), "OfferReach": _offer_reach_schema(),
+        "Published": record({"cards": INTEGER, "status": {
+            "type": "string", "enum": ["published", "scheduled"]}}),
+        "EndedOffer": {"allOf": [ref("Offer"), record({"passes": INTEGER})]}, "OfferReach": _offer_reach_schema(),
         "OfferResults": _offer_results_schema(),
         "CardLink": record({"card_url": STRING}),
         "Deliveries": _deliveries_schema(), "Requeued": record({"requeued": INTEGER}),

@@ -27,12 +27,10 @@ from app.web.dashboard.forms import lazy_gettext
 from app.web.dashboard.offer_forms import OfferForm, offer_form
 from app.web.dashboard.signin import principal_now, staff_required, where
 
-STATUS_NAMES = {"draft": lazy_gettext("Draft"), "active": lazy_gettext("Published"),
-                "ended": lazy_gettext("Ended")}
+STATUS_NAMES = {"draft": lazy_gettext("Draft"), "scheduled": lazy_gettext("Scheduled"),
+                "active": lazy_gettext("Published"), "ended": lazy_gettext("Ended")}
 PUBLISH_REFUSALS = {
     ProblemCode.OFFER_PUBLISHED: lazy_gettext("This offer was published already."),
-    ProblemCode.OFFER_NOT_STARTED: lazy_gettext(
-        "This offer starts later: publish it on its first day."),
     ProblemCode.OFFER_ENDED: lazy_gettext("This offer has ended: it can no longer be "
                                           "published."),
 }
