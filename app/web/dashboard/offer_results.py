@@ -98,4 +98,5 @@ def _row(found: OfferResults, metric: str, fmt: PageFormats) -> MetricRow:
                      shown(found.treated.means["during"][metric]),
                      shown(found.control.means["before"][metric]),
                      shown(found.control.means["during"][metric]),
-                     shown(comparison.estimate), interval, p_value, comparison.significant)
+                     ("+" if comparison.estimate > 0 else "") + shown(comparison.estimate),
+                     interval, p_value, comparison.significant)
