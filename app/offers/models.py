@@ -17,7 +17,6 @@ from app.clock import utcnow
 from app.db import Base
 from app.texts import LocalizedValue
 
-
 # A draft is published by hand; published ahead of its start it is scheduled until the
 # worker publishes it; it ends when its end passes (or by hand) and leaves every pass.
 OFFER_STATUSES = ("draft", "scheduled", "published", "ended")

@@ -41,7 +41,7 @@ PRIMARY_METRIC = "spend"
 PERIODS = ("before", "during")
 
 
-class epoch_seconds(FunctionElement[float]):  # noqa: N801 (an SQL function's name)
+class epoch_seconds(FunctionElement[float]):
     """A stored naive-UTC timestamp as seconds since the epoch, as a double."""
 
     type = Float()

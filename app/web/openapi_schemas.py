@@ -276,7 +276,8 @@ def response_schemas() -> dict[str, Any]:
         "Offer": _offer_schema(), "Offers": listing("offers", "Offer"),
         "Published": record({"cards": INTEGER, "status": {
             "type": "string", "enum": ["published", "scheduled"]}}),
-        "EndedOffer": {"allOf": [ref("Offer"), record({"passes": INTEGER})]}, "OfferReach": _offer_reach_schema(),
+        "EndedOffer": {"allOf": [ref("Offer"), record({"passes": INTEGER})]},
+        "OfferReach": _offer_reach_schema(),
         "OfferResults": _offer_results_schema(),
         "CardLink": record({"card_url": STRING}),
         "Deliveries": _deliveries_schema(), "Requeued": record({"requeued": INTEGER}),

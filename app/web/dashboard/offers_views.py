@@ -14,11 +14,11 @@ from __future__ import annotations
 from flask import Response, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from app.clock import utcnow
 from app.errors import Conflict, Invalid
 from app.merchants import service as merchants
 from app.merchants.access import READERS, WRITERS
 from app.merchants.models import Program
-from app.clock import utcnow
 from app.offers import preview, reach, results, schedule
 from app.offers import service as offers
 from app.offers.schemas import OfferCreate
@@ -26,12 +26,12 @@ from app.problem_codes import ProblemCode
 from app.texts import LocalizedValue, localized, tier_key
 from app.validation import parse
 from app.web.context import db, runtime
-from app.web.formats import page_formats
 from app.web.dashboard import blueprint, dashboard_locale, render
 from app.web.dashboard.forms import lazy_gettext
 from app.web.dashboard.offer_forms import OfferForm, offer_form
 from app.web.dashboard.offer_results import results_shown
 from app.web.dashboard.signin import principal_now, staff_required, where
+from app.web.formats import page_formats
 
 STATUS_NAMES = {"draft": lazy_gettext("Draft"), "scheduled": lazy_gettext("Scheduled"),
                 "active": lazy_gettext("Published"), "ended": lazy_gettext("Ended")}
