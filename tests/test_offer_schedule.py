@@ -4,6 +4,8 @@ every pass it was on and those passes are pushed, once."""
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -148,3 +150,27 @@ def test_only_writers_of_the_merchant_may_end_an_offer_and_nothing_changes_other
                           .where(Offer.status == "ended")) == 0
     session.rollback()
     assert api.get(f"/api/v1/offers/{offer['id']}").get_json()["status"] == "active"
+
+
+def test_two_workers_at_once_publish_a_scheduled_offer_once(
+        app: Flask, api: Api, program: dict[str, Any], session: Session) -> None:
+    for number in range(5):
+        enroll(api, program, f"race{number}@example.com")
+    offer = create(api, program, starts_at=in_hours(1)).get_json()
+    api.post(f"/api/v1/offers/{offer['id']}/publish")
+    session.rollback()
+    outbox = count_rows(session, OutboxMessage)
+    sessions = app.extensions["loyalpass"].sessions
+    started = utcnow() + timedelta(hours=2)
+    together = threading.Barrier(2)
+
+    def worker() -> int:
+        with sessions() as own:
+            together.wait()
+            return publish_due_offers(own, now=started)
+
+    with ThreadPoolExecutor(2) as pool:
+        published = [future.result() for future in [pool.submit(worker) for _ in range(2)]]
+    assert sorted(published) == [0, 1]
+    assert count_rows(session, CardOffer) == 5
+    assert count_rows(session, OutboxMessage) == outbox + 1
