@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from app.clock import utcnow
 from app.offers.models import Offer
 from tests.conftest import Api
 from tests.dashboard_helpers import csrf_of, merchant_with_owner, signed_in, snapshot
@@ -92,3 +94,24 @@ def test_ending_an_offer_in_the_page_takes_it_off_and_a_second_end_is_refused(
     assert again.status_code == 409
     assert "This offer has ended already." in again.get_data(as_text=True)
     assert snapshot(session) == before
+
+
+def test_an_offer_starting_later_is_scheduled_from_the_page_and_can_be_cancelled(
+        app: Flask, session: Session, client: FlaskClient) -> None:
+    owner = merchant_with_owner(session)
+    api = Api(client, owner.api_key)
+    program = _program(api)
+    later = (utcnow() + timedelta(days=3)).isoformat() + "Z"
+    offer = api.post(f"/api/v1/programs/{program['id']}/offers",
+                     {"title": "Next week", "starts_at": later}).get_json()
+    boss = signed_in(app, owner.owner_email)
+    path = f"/dashboard/offers/{offer['id']}"
+    assert "Schedule it for its start" in boss.get(f"{path}?lang=en").get_data(as_text=True)
+    scheduled = boss.post(f"{path}/publish", data={"csrf": csrf_of(boss, "/dashboard/")})
+    assert scheduled.status_code == 302
+    page = boss.get(scheduled.headers["Location"]).get_data(as_text=True)
+    assert "Scheduled: it is published to its audience when it starts" in page
+    assert "Cancel before it starts" in page
+    cancelled = boss.post(f"{path}/end", data={"csrf": csrf_of(boss, "/dashboard/")})
+    assert cancelled.status_code == 302
+    assert api.get(f"/api/v1/offers/{offer['id']}").get_json()["status"] == "ended"
