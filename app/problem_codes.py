@@ -113,8 +113,9 @@ class ProblemCode(StrEnum):
     UNKNOWN_SEGMENT = "unknown_segment", 422, (
         "an offer's audience names a customer segment that does not exist")
     OFFER_PUBLISHED = "offer_published", 409, "publishing an offer published already"
-    OFFER_NOT_STARTED = "offer_not_started", 409, "publishing an offer before it starts"
-    OFFER_ENDED = "offer_ended", 409, "publishing an offer that has ended"
+    OFFER_ENDED = "offer_ended", 409, "publishing or ending an offer that has ended"
+    OFFER_NOT_PUBLISHED = "offer_not_published", 409, (
+        "ending a draft offer (it was never published: there is nothing to end)")
 
     # Importing customers from a CSV file.
     CSV_UNREADABLE = "csv_unreadable", 422, (

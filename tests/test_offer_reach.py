@@ -46,7 +46,7 @@ def test_an_offers_devices_are_pending_until_pushed_then_sent_or_failed(
                      {"title": "Free croissant"}).get_json()
     draft = api.get(f"/api/v1/offers/{offer['id']}/reach").get_json()
     assert draft["cards"] == 0 and draft["devices"] == 0
-    assert api.post(f"/api/v1/offers/{offer['id']}/publish", {}).get_json() == {"cards": 1}
+    assert api.post(f"/api/v1/offers/{offer['id']}/publish", {}).get_json()["cards"] == 1
     waiting = api.get(f"/api/v1/offers/{offer['id']}/reach").get_json()
     assert (waiting["cards"], waiting["devices"]) == (1, 2)
     assert waiting["pushes"] == {"sent": 0, "failed": 0, "pending": 2}

@@ -107,8 +107,9 @@ def test_publishing_reaches_consenting_cards_of_the_audience_and_shows_on_their_
     everyone = create(api, program).get_json()
     golden = create(api, program, title="Gold evening", audience={"tiers": ["Gold"]}).get_json()
     before = pass_json(client.get(urlsplit(silver["apple_pass_url"]).path).data)
-    assert api.post(f"/api/v1/offers/{everyone['id']}/publish").get_json() == {"cards": 2}
-    assert api.post(f"/api/v1/offers/{golden['id']}/publish").get_json() == {"cards": 1}
+    for offer, cards in ((everyone, 2), (golden, 1)):
+        published = api.post(f"/api/v1/offers/{offer['id']}/publish").get_json()
+        assert published == {"cards": cards, "status": "published"}
 
     def shown(card: dict[str, Any]) -> str:
         document = pass_json(client.get(urlsplit(card["apple_pass_url"]).path).data)
@@ -178,9 +179,15 @@ def test_cashiers_and_analysts_may_not_create_or_publish_offers(
         assert other.post(f"/api/v1/offers/{offer['id']}/publish").status_code == 403
 
 
-def test_an_offer_that_starts_later_cannot_be_published_yet(
-        api: Api, program: dict[str, Any]) -> None:
+def test_an_offer_that_starts_later_is_scheduled_and_reaches_no_card_yet(
+        api: Api, program: dict[str, Any], session: Session) -> None:
+    enroll(api, program, "early@example.com")
     later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     offer = create(api, program, starts_at=later).get_json()
     response = api.post(f"/api/v1/offers/{offer['id']}/publish")
-    assert response.status_code == 409 and response.get_json()["code"] == "offer_not_started"
+    assert response.status_code == 202
+    assert response.get_json() == {"cards": 0, "status": "scheduled"}
+    assert api.get(f"/api/v1/offers/{offer['id']}").get_json()["status"] == "scheduled"
+    assert count_rows(session, CardOffer) == 0
+    again = api.post(f"/api/v1/offers/{offer['id']}/publish")
+    assert again.status_code == 409 and again.get_json()["code"] == "offer_published"

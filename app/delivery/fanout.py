@@ -2,7 +2,8 @@
 
 A card's row reaches its devices (and, when it names an offer, an automatic offer's send,
 a Google message announces it); a program's row reaches every card of the program (a
-design change) or, when it names an offer, the cards that offer was published to.
+design change) or, when it names an offer, the cards that offer was published to (and,
+but for an offer that ended, Google announces the offer to each in a message).
 
 A batch of outbox rows is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
 workers share the work; SQLite's BEGIN IMMEDIATE serializes them), every registration
@@ -22,6 +23,7 @@ from app.delivery.google import queue as google_queue
 from app.devices.models import Registration
 from app.google_wallet.account import GoogleAccount
 from app.offers.models import CardOffer
+from app.outbox.messages import REASON_OFFER_ENDED
 from app.outbox.models import OutboxMessage
 
 FANOUT_LOCK = 0x4C4F59  # an advisory lock id: one fan-out at a time on PostgreSQL
@@ -77,7 +79,11 @@ def drain_outbox(session: Session, *, limit: int = 500,
         google_queue.queue_tier_messages(session, [
             (row.card_id, row.payload["tier_to"]) for row in rows
             if row.card_id is not None and (row.payload or {}).get("tier_up")], now)
-        google_queue.queue_offer_messages(session, offered, now)
+        ended = {row.payload["offer_id"] for row in rows if row.card_id is None
+                 and (row.payload or {}).get("reason") == REASON_OFFER_ENDED}
+        google_queue.queue_offer_messages(
+            session, [(card_id, offer_id) for card_id, offer_id in offered
+                      if offer_id not in ended], now)
     session.execute(update(OutboxMessage)
                     .where(OutboxMessage.id.in_([row.id for row in rows]))
                     .values(status="done", sent_at=now)

@@ -27,6 +27,10 @@ from app.clock import utcnow
 from app.db import Base
 from app.texts import LocalizedValue
 
+# A draft is published by hand; published ahead of its start it is scheduled until the
+# worker publishes it; it ends when its end passes (or by hand) and leaves every pass.
+OFFER_STATUSES = ("draft", "scheduled", "published", "ended")
+
 
 class Offer(Base):
     __tablename__ = "offers"
@@ -46,9 +50,14 @@ class Offer(Base):
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
     # An automatic offer (``app.automations``): published to one card at a time.
     automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)  # left every pass it was on
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    __table_args__ = (CheckConstraint("status IN ('draft', 'published')", name="status"),)
+    __table_args__ = (
+        CheckConstraint(f"status IN ({', '.join(repr(status) for status in OFFER_STATUSES)})",
+                        name="status"),
+        Index("ix_offers_status_starts_at", "status", "starts_at"),
+    )
 
     @property
     def title_given(self) -> LocalizedValue:

@@ -96,44 +96,65 @@ def offers_by_program(session: Session, *, merchant_id: int) -> list[ProgramOffe
 
 
 def offer_status(offer: Offer, now: datetime | None = None) -> str:
+    """``draft``, ``scheduled``, ``active`` or ``ended`` (a published offer whose end
+    passed reads as ended before the worker's round ends it)."""
     now = now or utcnow()
-    if offer.status == "draft":
-        return "draft"
+    if offer.status != "published":
+        return offer.status
     return "ended" if offer.ends_at is not None and offer.ends_at <= now else "active"
 
 
+@dataclass(frozen=True)
+class Publication:
+    """What publishing did: the cards it reached now (none while ``scheduled``)."""
+
+    cards: int
+    status: str  # "published", or "scheduled" when the offer starts later
+
+
 def publish(session: Session, *, offer: Offer, by: Principal | None = None,
-            where: Where | None = None) -> int:
-    """Publish to the audience: returns how many cards get it (the holdout excluded).
-    With ``by`` (a member in the dashboard) the staff action log records who did."""
+            where: Where | None = None) -> Publication:
+    """Publish to the audience now, or, when the offer starts later, schedule it (the
+    worker publishes it when it starts: ``app.offers.schedule``). With ``by`` (a member
+    in the dashboard) the staff action log records who did."""
     now = utcnow()
     locked = session.scalar(select(Offer).where(Offer.id == offer.id).with_for_update()
                             .execution_options(populate_existing=True))
     assert locked is not None
     if locked.status != "draft":
         raise Conflict("This offer was published already.", code=ProblemCode.OFFER_PUBLISHED)
-    if locked.starts_at > now:
-        raise Conflict("This offer starts later; publish it when it starts.",
-                       code=ProblemCode.OFFER_NOT_STARTED)
     if locked.ends_at is not None and locked.ends_at <= now:
         raise Conflict("This offer has ended.", code=ProblemCode.OFFER_ENDED)
-    targeted = _audience(session, locked, now)
-    holdout = int(locked.audience.get("holdout_percent") or 0)
-    held = {card_id for card_id in targeted if _held_out(locked.id, card_id, holdout)}
-    if targeted:
-        session.execute(insert(CARD_OFFERS), [
-            {"offer_id": locked.id, "card_id": card_id, "held_out": card_id in held,
-             "created_at": now} for card_id in targeted])
-    reached = [card_id for card_id in targeted if card_id not in held]
-    _bump_passes(session, reached)
-    locked.status, locked.published_at = "published", now
-    program_changed(session, merchant_id=locked.merchant_id, program_id=locked.program_id,
-                    reason="offer", offer_id=locked.id)
+    reached = 0
+    if locked.starts_at > now:
+        locked.status = "scheduled"
+    else:
+        reached = deliver_offer(session, offer=locked, now=now)
     if by is not None and by.staff_id is not None:
         record_event(session, merchant_id=locked.merchant_id, actor_staff_id=by.staff_id,
                      action=OFFER_PUBLISHED, where=where or Where(), offer=locked.id,
-                     cards=len(reached))
+                     cards=reached)
     session.commit()
+    return Publication(reached, locked.status)
+
+
+def deliver_offer(session: Session, *, offer: Offer, now: datetime) -> int:
+    """In the caller's transaction: record the audience (and its control group), bump
+    the passes of the cards reached, mark the offer published and queue the push;
+    returns how many cards it reached. The caller holds the offer (locked, or claimed
+    from ``scheduled``)."""
+    targeted = _audience(session, offer, now)
+    holdout = int(offer.audience.get("holdout_percent") or 0)
+    held = {card_id for card_id in targeted if _held_out(offer.id, card_id, holdout)}
+    if targeted:
+        session.execute(insert(CARD_OFFERS), [
+            {"offer_id": offer.id, "card_id": card_id, "held_out": card_id in held,
+             "created_at": now} for card_id in targeted])
+    reached = [card_id for card_id in targeted if card_id not in held]
+    bump_passes(session, reached)
+    offer.status, offer.published_at = "published", now
+    program_changed(session, merchant_id=offer.merchant_id, program_id=offer.program_id,
+                    reason="offer", offer_id=offer.id)
     return len(reached)
 
 
@@ -178,7 +199,7 @@ def _held_out(offer_id: int, card_id: int, percent: int) -> bool:
     return int.from_bytes(digest[:4], "big") % 100 < percent
 
 
-def _bump_passes(session: Session, card_ids: list[int]) -> None:
+def bump_passes(session: Session, card_ids: list[int]) -> None:
     if not card_ids:
         return
     rows = session.execute(select(Card.id, Card.pass_version, Card.pass_updated_at,
@@ -212,6 +233,7 @@ def offer_json(offer: Offer) -> dict[str, Any]:
         "audience": offer.audience, "promotional": offer.promotional,
         "status": offer_status(offer), "published_at": iso(offer.published_at),
         "automatic": offer.automatic,
+        "ended_at": iso(offer.ended_at),
     }
 
 

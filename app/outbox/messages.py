@@ -28,6 +28,9 @@ from app.outbox.wakeups import PENDING_WAKE
 
 TOPIC_PASS_UPDATED = "pass_updated"  # noqa: S105 (a topic name)
 TOPIC_PROGRAM_UPDATED = "program_updated"
+# A program row naming an offer pushes the cards the offer reached; with this reason the
+# offer ended (its passes drop it) and no message announces it.
+REASON_OFFER_ENDED = "offer_ended"
 NOTIFY_CHANNEL = "loyalpass_outbox"
 
 _INSERT_MESSAGE = insert(cast(Table, OutboxMessage.__table__))

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 
 from app.errors import BadRequest
 from app.merchants import service as merchants
-from app.offers import reach
+from app.offers import reach, results, schedule
 from app.offers import service as offers
 from app.offers.schemas import OfferCreate
 from app.problem_codes import ProblemCode
@@ -59,14 +59,28 @@ def get_offer(offer_id: int) -> Response:
 
 @blueprint.post("/v1/offers/<int:offer_id>/publish")
 @documented(
-    "Publish: the offer appears on every targeted pass and their devices are pushed",
-    {"202": response_doc("how many cards it reached", "Published")},
-    refusals=(ProblemCode.OFFER_PUBLISHED, ProblemCode.OFFER_NOT_STARTED,
-              ProblemCode.OFFER_ENDED))
+    "Publish: the offer appears on every targeted pass and their devices are pushed; an "
+    "offer that starts later is `scheduled` and the worker publishes it when it starts",
+    {"202": response_doc("how many cards it reached (0 while scheduled)", "Published")},
+    refusals=(ProblemCode.OFFER_PUBLISHED, ProblemCode.OFFER_ENDED))
 @requires(*WRITERS)
 def publish_offer(offer_id: int) -> Response:
     offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)
-    return json_response({"cards": offers.publish(db(), offer=offer)}, 202)
+    published = offers.publish(db(), offer=offer)
+    return json_response({"cards": published.cards, "status": published.status}, 202)
+
+
+@blueprint.post("/v1/offers/<int:offer_id>/end")
+@documented(
+    "End the offer now: it leaves every pass it was on and those passes are pushed (a "
+    "scheduled offer is never published)",
+    {"200": response_doc("the offer, ended, and how many passes it left", "EndedOffer")},
+    refusals=(ProblemCode.OFFER_NOT_PUBLISHED, ProblemCode.OFFER_ENDED))
+@requires(*WRITERS)
+def end_offer(offer_id: int) -> Response:
+    offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)
+    passes = schedule.end_offer(db(), offer=offer)
+    return json_response({**offers.offer_json(offer), "passes": passes})
 
 
 @blueprint.get("/v1/offers/<int:offer_id>/reach")
@@ -78,3 +92,16 @@ def publish_offer(offer_id: int) -> Response:
 def offer_reach(offer_id: int) -> Response:
     offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)
     return json_response(reach.offer_reach(db(), offer=offer).as_dict())
+
+
+@blueprint.get("/v1/offers/<int:offer_id>/results")
+@documented(
+    "What the offer did: per customer, the treated and control groups' visits, purchases, "
+    "spend and redemptions during each card's window and the same span before it; the "
+    "difference in differences per metric with its 95 % interval and Welch's p-value; "
+    "top-level `significant` is the primary metric's (spend)",
+    {"200": response_doc("the offer's results", "OfferResults")})
+@requires(*READERS)
+def offer_results(offer_id: int) -> Response:
+    offer = offers.get_offer(db(), merchant_id=merchant_id(), offer_id=offer_id)
+    return json_response(results.offer_results(db(), offer=offer).as_dict())

@@ -172,8 +172,8 @@ def _offer_schema() -> dict[str, Any]:
         "id": INTEGER, "program_id": INTEGER, "title": ref("LocalizedText"),
         "body": ref("LocalizedText"),
         "starts_at": STRING, "ends_at": nullable("string"), "audience": {"type": "object"},
-        "promotional": BOOLEAN, "status": {"enum": ["draft", "active", "ended"]},
-        "published_at": nullable("string"),
+        "promotional": BOOLEAN, "status": {"enum": ["draft", "scheduled", "active", "ended"]},
+        "published_at": nullable("string"), "ended_at": nullable("string"),
         "automatic": {**BOOLEAN, "description": "an automatic offer's (a rule of the "
                                                  "program's automations): sent to one card "
                                                  "at a time"}})
@@ -204,6 +204,24 @@ def _offer_reach_schema() -> dict[str, Any]:
                                             "not among them)"},
         "held_out": INTEGER, "devices": INTEGER, "pushes": delivery,
         "google_objects": INTEGER, "google_messages": delivery})
+
+
+def _offer_results_schema() -> dict[str, Any]:
+    """``app.offers.results.OfferResults.as_dict``."""
+    metrics = ("visits", "purchases", "spend", "redemptions")
+    means = record(dict.fromkeys(metrics, NUMBER))
+    group = record({"customers": INTEGER, "before": means, "during": means})
+    comparison = record({
+        "estimate": {**NUMBER, "description": "treated minus control of the mean change "
+                                              "per customer (during − before)"},
+        "ci_low": nullable("number"), "ci_high": nullable("number"),
+        "p_value": {**nullable("number"), "description": "Welch's t-test; null when a "
+                                                         "group has fewer than two customers"},
+        "significant": BOOLEAN})
+    difference = record({"primary_metric": {"type": "string", "enum": ["spend"]},
+                         "confidence": NUMBER, **dict.fromkeys(metrics, comparison)})
+    return record({"treated": group, "control": group, "difference": difference,
+                   "significant": {**BOOLEAN, "description": "the primary metric's"}})
 
 
 def _alert_schema() -> dict[str, Any]:
@@ -288,7 +306,11 @@ def response_schemas() -> dict[str, Any]:
         "Alerts": listing("alerts", "Alert"), "Alert": _alert_schema(),
         "Offer": _offer_schema(), "Offers": listing("offers", "Offer"),
         "Automations": _automations_schema(),
-        "Published": record({"cards": INTEGER}), "OfferReach": _offer_reach_schema(),
+        "Published": record({"cards": INTEGER, "status": {
+            "type": "string", "enum": ["published", "scheduled"]}}),
+        "EndedOffer": {"allOf": [ref("Offer"), record({"passes": INTEGER})]},
+        "OfferReach": _offer_reach_schema(),
+        "OfferResults": _offer_results_schema(),
         "CardLink": record({"card_url": STRING}),
         "SegmentRefresh": record({"program_id": INTEGER, "cards": INTEGER,
                                   "refreshed_at": STRING}),

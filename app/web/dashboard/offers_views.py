@@ -1,9 +1,12 @@
-"""The offers pages: each program's offers (draft, published, ended), composing one,
-its preview on a pass, publishing it, and how far it got (cards, devices, pushes,
-Google messages). Owners and managers write; analysts read; cashiers have no offers.
+"""The offers pages: each program's offers (draft, scheduled, published, ended),
+composing one, its preview on a pass, publishing (or scheduling) and ending it, how far
+it got (cards, devices, pushes, Google messages) and what it did against its control
+group. Owners and managers write; analysts read; cashiers have no offers.
 
 Publishing is ``app.offers.service.publish``, as ``POST /api/v1/offers/{id}/publish``;
-the figures are ``app.offers.reach.offer_reach``, as ``GET /api/v1/offers/{id}/reach``.
+ending is ``app.offers.schedule.end_offer``, as ``POST /api/v1/offers/{id}/end``; the
+figures are ``app.offers.reach.offer_reach`` and ``app.offers.results.offer_results``,
+as ``GET /api/v1/offers/{id}/reach`` and ``/results``.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from __future__ import annotations
 from flask import Response, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from app.clock import utcnow
 from app.errors import Conflict, Invalid
 from app.merchants import service as merchants
 from app.merchants.access import READERS, WRITERS
 from app.merchants.models import Program
-from app.offers import preview, reach
+from app.offers import preview, reach, results, schedule
 from app.offers import service as offers
 from app.offers.schemas import OfferCreate
 from app.problem_codes import ProblemCode
@@ -25,18 +29,23 @@ from app.web.context import db, runtime
 from app.web.dashboard import blueprint, dashboard_locale, render
 from app.web.dashboard.forms import lazy_gettext
 from app.web.dashboard.offer_forms import OfferForm, offer_form
+from app.web.dashboard.offer_results import results_shown
 from app.web.dashboard.segment_names import SEGMENT_NAMES
 from app.web.dashboard.segments_views import segments_shown
 from app.web.dashboard.signin import principal_now, staff_required, where
+from app.web.formats import page_formats
 
-STATUS_NAMES = {"draft": lazy_gettext("Draft"), "active": lazy_gettext("Published"),
-                "ended": lazy_gettext("Ended")}
+STATUS_NAMES = {"draft": lazy_gettext("Draft"), "scheduled": lazy_gettext("Scheduled"),
+                "active": lazy_gettext("Published"), "ended": lazy_gettext("Ended")}
 PUBLISH_REFUSALS = {
     ProblemCode.OFFER_PUBLISHED: lazy_gettext("This offer was published already."),
-    ProblemCode.OFFER_NOT_STARTED: lazy_gettext(
-        "This offer starts later: publish it on its first day."),
     ProblemCode.OFFER_ENDED: lazy_gettext("This offer has ended: it can no longer be "
                                           "published."),
+}
+END_REFUSALS = {
+    ProblemCode.OFFER_ENDED: lazy_gettext("This offer has ended already."),
+    ProblemCode.OFFER_NOT_PUBLISHED: lazy_gettext(
+        "This offer was never published: there is nothing to end."),
 }
 # The form's field for each field the API's body names.
 FORM_FIELDS = {"starts_at": "starts_on", "ends_at": "ends_on", "(body)": "ends_on",
@@ -112,6 +121,10 @@ def _offer_page(offer_id: int, *, problem: str | None = None, status: int = 200)
     shown = reach.offer_overview(db(), merchant_id=principal_now().merchant_id,
                                  offer_id=offer_id)
     offer, program = shown.offer, shown.program
+    measured = None
+    if offer.published_at is not None:
+        measured = results_shown(results.offer_results(db(), offer=offer),
+                                 page_formats(dashboard_locale(), program.currency))
     return render("dashboard/offer.html", status=status, offer=offer, program=program,
                   program_name=_in_page_language(program.name_given, program),
                   title=_in_page_language(offer.title_given, program),
@@ -119,7 +132,8 @@ def _offer_page(offer_id: int, *, problem: str | None = None, status: int = 200)
                   offer_status=offers.offer_status(offer), status_names=STATUS_NAMES,
                   tier_names=dict(_tiers(program)), segment_names=SEGMENT_NAMES,
                   figures=shown.reach, problem=problem,
-                  would_reach=shown.would_reach,
+                  would_reach=shown.would_reach, results=measured,
+                  starts_later=offer.starts_at > utcnow(),
                   may_write=principal_now().role in WRITERS,
                   done=request.args.get("done"))
 
@@ -140,9 +154,22 @@ def offer_preview(offer_id: int) -> Response:
 def publish_offer(offer_id: int) -> Response | WerkzeugResponse:
     offer = offers.get_offer(db(), merchant_id=principal_now().merchant_id, offer_id=offer_id)
     try:
-        offers.publish(db(), offer=offer, by=principal_now(), where=where())
+        published = offers.publish(db(), offer=offer, by=principal_now(), where=where())
     except Conflict as conflict:
         refusal = PUBLISH_REFUSALS.get(conflict.code, PUBLISH_REFUSALS[
             ProblemCode.OFFER_PUBLISHED])
         return _offer_page(offer_id, problem=refusal, status=409)
-    return redirect(url_for("dashboard.offer_page", offer_id=offer_id, done="published"))
+    return redirect(url_for("dashboard.offer_page", offer_id=offer_id,
+                            done=published.status))
+
+
+@blueprint.post("/offers/<int:offer_id>/end")
+@staff_required(*WRITERS)
+def end_offer(offer_id: int) -> Response | WerkzeugResponse:
+    offer = offers.get_offer(db(), merchant_id=principal_now().merchant_id, offer_id=offer_id)
+    try:
+        schedule.end_offer(db(), offer=offer)
+    except Conflict as conflict:
+        refusal = END_REFUSALS.get(conflict.code, END_REFUSALS[ProblemCode.OFFER_ENDED])
+        return _offer_page(offer_id, problem=refusal, status=409)
+    return redirect(url_for("dashboard.offer_page", offer_id=offer_id, done="ended"))
