@@ -12,6 +12,7 @@ from app.google_wallet.models import (
 from app.ledger.models import (
     Alert,
     AuditRecord,
+    FraudCursor,
     IdempotencyRecord,
     LedgerEntry,
     Purchase,
@@ -23,7 +24,7 @@ from app.outbox.models import Mail, OutboxMessage
 
 __all__ = [
     "Alert", "ApiKey", "AuditEvent", "AuditRecord", "Card", "CardOffer", "CardRecoveryLink",
-    "Customer", "Device", "DeviceLog", "GoogleClass", "GoogleEvent", "GoogleMessage",
+    "Customer", "Device", "DeviceLog", "FraudCursor", "GoogleClass", "GoogleEvent", "GoogleMessage",
     "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail", "Merchant", "Offer",
     "OutboxMessage", "Program", "Purchase",
     "RateWindow", "Refund", "Registration", "Staff",

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from app.cards.contacts import masked_email, masked_phone
 from app.cards.models import Card
+from app.merchants.fraud_thresholds import thresholds_of
 from app.merchants.models import Location, Program
 from app.texts import tier_key
 from app.wallet.service import Wallet
@@ -57,6 +58,7 @@ def program_json(program: Program, base_url: str) -> dict[str, Any]:
             for name in ("purchases_per_card_per_hour", "purchases_per_card_per_day",
                          "points_per_cashier_per_day")
         },
+        "fraud": thresholds_of(program.fraud).model_dump(),
         "terms": program.terms_given,
         "contact": program.contact,
         "ask_birthday": program.ask_birthday,

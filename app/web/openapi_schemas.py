@@ -15,6 +15,7 @@ from typing import Any, get_args
 
 from app.i18n import LOCALES
 from app.ledger.models import ENTRY_KINDS
+from app.merchants.fraud_thresholds import FraudThresholds
 from app.merchants.models import ROLES, ContactRule
 from app.merchants.schemas import BarcodeFormat
 from app.problem_codes import ProblemCode
@@ -70,6 +71,9 @@ def _program_schema() -> dict[str, Any]:
     limits = record({name: nullable("integer") for name in (
         "purchases_per_card_per_hour", "purchases_per_card_per_day",
         "points_per_cashier_per_day")})
+    fraud = record({name: nullable("integer") if type(None) in get_args(field.annotation)
+                    else INTEGER
+                    for name, field in FraudThresholds.model_fields.items()})
     return record({
         "id": INTEGER, "slug": STRING, "name": ref("LocalizedText"),
         "kind": {"enum": ["points", "stamps"]}, "currency": STRING,
@@ -78,6 +82,7 @@ def _program_schema() -> dict[str, Any]:
         "stamps_required": nullable("integer"), "reward_text": ref("LocalizedText"),
         "colors": colors, "locales": {"type": "array", "items": STRING},
         "barcode_format": {"enum": list(get_args(BarcodeFormat))}, "limits": limits,
+        "fraud": fraud,
         "terms": ref("LocalizedText"), "contact": {"enum": [rule.value for rule in ContactRule]},
         "ask_birthday": BOOLEAN, "terms_url": nullable("string"), "privacy": STRING,
         "privacy_url": nullable("string"), "support_email": nullable("string"),
