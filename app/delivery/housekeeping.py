@@ -1,11 +1,14 @@
 """The worker's periodic jobs: what is held only for a while is let go when its while
-is over. Today one job: recovery links past their lifetime lose the contact details they
-proposed and the client's address (``app.cards.recovery.purge_expired_links``).
+is over, and what happened since the last round is looked at for fraud. The jobs:
+recovery links past their lifetime lose the contact details they proposed and the
+client's address (``app.cards.recovery.purge_expired_links``); the fraud detector reads
+the purchases, entries and cards new since its last round and raises alerts
+(``app.ledger.fraud_detector.detect_fraud``, up to ``DETECTION_BATCHES`` batches a round).
 
 The loop runs beside the channels' loops in every worker process and in the inline
 worker: a round as it starts, then one about every ``every``; commits do not wake it (its
-work comes due with time, not with writes). Each job is one idempotent statement, so
-several workers running it at once do no harm.
+work comes due with time, not with writes). Each job is idempotent (one statement;
+the detector's cursors and dedupe keys), so several workers running it at once do no harm.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.cards.recovery import purge_expired_links
 from app.delivery.loop import Loop
+from app.ledger.fraud_detector import detect_fraud
 
 log = logging.getLogger("loyalpass.housekeeping")
 
 # Links live half an hour (``recovery.LINK_LIFETIME``): what an expired one proposed is
 # gone at most this long after it expired.
 HOUSEKEEPING_EVERY = timedelta(minutes=5)
+# A round reads at most this many batches (``fraud_detector.BATCH`` ids of each table):
+# a long history is caught up over several rounds, not in one that holds the worker.
+DETECTION_BATCHES = 20
 
 
 class Housekeeping(Loop):
@@ -41,4 +48,19 @@ class Housekeeping(Loop):
         if purged:
             log.info("%s: erased the proposed details of %d expired recovery links",
                      self.name, purged)
+        raised = self.detect()
+        if raised:
+            log.info("%s: raised %d fraud alerts", self.name, raised)
         return 0  # nothing more is due until the next round
+
+    def detect(self) -> int:
+        """The fraud detector's rounds until it has read everything settled (or
+        ``DETECTION_BATCHES`` of them); how many alerts they raised."""
+        raised = 0
+        with self.sessions() as session:
+            for _ in range(DETECTION_BATCHES):
+                detected = detect_fraud(session)
+                raised += detected.raised
+                if not detected.more:
+                    break
+        return raised

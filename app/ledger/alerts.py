@@ -1,4 +1,5 @@
-"""The fraud alerts a program's velocity limits raise (``app.ledger.fraud``), as the
+"""The fraud alerts a program's velocity limits raise (``app.ledger.fraud``) and the
+fraud detector raises (``app.ledger.fraud_detector``, with their evidence), as the
 merchant reads and acknowledges them, through the API and the dashboard alike.
 
 Invariants: a principal sees its merchant's alerts only, and one limited to locations
@@ -46,6 +47,8 @@ class AlertView:
     acknowledged_at: datetime | None
     acknowledged_by_staff_id: int | None
     acknowledged_by_api_key_id: int | None
+    staff_id: int | None = None
+    evidence: dict[str, Any] | None = None
 
     @property
     def acknowledged(self) -> bool:
@@ -68,7 +71,8 @@ def _view(alert: Alert, number: str | None, status: str | None) -> AlertView:
         card_status=status, location_id=alert.location_id, api_key_id=alert.api_key_id,
         acknowledged_at=alert.acknowledged_at,
         acknowledged_by_staff_id=alert.acknowledged_by_staff_id,
-        acknowledged_by_api_key_id=alert.acknowledged_by_api_key_id)
+        acknowledged_by_api_key_id=alert.acknowledged_by_api_key_id,
+        staff_id=alert.staff_id, evidence=alert.evidence)
 
 
 def list_alerts(session: Session, *, principal: Principal, program_id: int | None = None,
@@ -157,6 +161,7 @@ def alert_json(alert: AlertView) -> dict[str, Any]:
         "id": alert.id, "kind": alert.kind, "detail": alert.detail,
         "card_id": alert.card_id, "card_number": alert.card_number,
         "program_id": alert.program_id, "api_key_id": alert.api_key_id,
+        "staff_id": alert.staff_id, "evidence": alert.evidence or {},
         "location_id": alert.location_id, "created_at": iso(alert.created_at),
         "acknowledged_at": iso(alert.acknowledged_at),
         "acknowledged_by_staff_id": alert.acknowledged_by_staff_id,

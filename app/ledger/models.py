@@ -24,6 +24,10 @@ from app.clock import utcnow
 from app.db import Base
 
 ENTRY_KINDS = ("welcome", "earn", "redeem", "bonus", "adjust", "reverse", "expire")
+# What raised an alert: a velocity limit's refusal (``app.ledger.fraud``), or a pattern
+# the fraud detector found (``app.ledger.fraud_patterns``, ``app.ledger.fraud_cards``).
+ALERT_KINDS = ("velocity_limit", "repeated_scans", "threshold_amounts", "redeem_elsewhere",
+               "enrolment_burst")
 
 
 class Purchase(Base):

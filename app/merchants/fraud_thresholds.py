@@ -30,26 +30,26 @@ Cards = Annotated[int, Field(ge=2, le=100000), WHOLE]
 class FraudThresholds(Body):
     """The thresholds as they apply (defaults filled in)."""
 
-    same_card_scans_per_day: Scans | None = Field(5, description=(
+    same_card_scans_per_day: Scans | None = Field(default=5, description=(
         "A cashier (key or staff member) recording this many purchases or more on one "
         "card in one day (UTC) raises 'repeated_scans'; null: off."))
-    threshold_min_purchases: Purchases | None = Field(20, description=(
+    threshold_min_purchases: Purchases | None = Field(default=20, description=(
         "How many purchases of one cashier near a bonus threshold (a min_amount trigger, "
         "the stamp's minimum amount) it takes before 'threshold_amounts' is tested; "
         "null: off."))
-    threshold_band_percent: BandPercent = Field(5, description=(
+    threshold_band_percent: BandPercent = Field(default=5, description=(
         "The band on each side of a threshold, as a percentage of it: purchases from the "
         "threshold up to threshold + band count as just over, those in the band below "
         "as just under."))
-    threshold_days: Days = Field(30, description=(
+    threshold_days: Days = Field(default=30, description=(
         "How many days back the threshold test counts a cashier's purchases."))
-    redeem_elsewhere_minutes: Minutes | None = Field(120, description=(
+    redeem_elsewhere_minutes: Minutes | None = Field(default=120, description=(
         "Points redeemed at one location within this many minutes after the card earned "
         "at another raise 'redeem_elsewhere'; null: off."))
-    enrolments_per_origin: Cards | None = Field(5, description=(
+    enrolments_per_origin: Cards | None = Field(default=5, description=(
         "This many cards or more joined from one device or address (the join form) "
         "within enrolment_window_minutes raise 'enrolment_burst'; null: off."))
-    enrolment_window_minutes: Minutes = Field(60, description=(
+    enrolment_window_minutes: Minutes = Field(default=60, description=(
         "The window enrolments_per_origin counts in."))
 
 
