@@ -97,19 +97,21 @@ class AlertsPage:
     programs: dict[int, str]
     locations: dict[int, str]
     next_before: int | None
+    currencies: dict[int, str]  # by program: how the evidence's amounts are written
 
 
 def alerts_page(session: Session, *, principal: Principal, program_id: int | None,
                 before: int | None, limit: int) -> AlertsPage:
     found = list_alerts(session, principal=principal, program_id=program_id,
                         before=before, limit=limit + 1)
-    programs = session.execute(select(Program.id, Program.name).where(
+    programs = session.execute(select(Program.id, Program.name, Program.currency).where(
         Program.merchant_id == principal.merchant_id).order_by(Program.id)).all()
     locations = session.execute(select(Location.id, Location.name).where(
         Location.merchant_id == principal.merchant_id)).all()
     return AlertsPage(alerts=found[:limit], programs={row.id: row.name for row in programs},
                       locations={row.id: row.name for row in locations},
-                      next_before=found[limit - 1].id if len(found) > limit else None)
+                      next_before=found[limit - 1].id if len(found) > limit else None,
+                      currencies={row.id: row.currency for row in programs})
 
 
 def get_alert(session: Session, *, principal: Principal, alert_id: int) -> AlertView:

@@ -17,6 +17,9 @@ from pydantic import Field, ValidationError
 from app.validation import WHOLE, Body
 
 MINUTES_IN_A_WEEK = 7 * 24 * 60
+# The thresholds that may be null, each switching its pattern off.
+SWITCHES = ("same_card_scans_per_day", "threshold_min_purchases", "redeem_elsewhere_minutes",
+            "enrolments_per_origin")
 
 
 Scans = Annotated[int, Field(ge=2, le=1000), WHOLE]

@@ -15,7 +15,7 @@ from typing import Any, get_args
 
 from app.i18n import LOCALES
 from app.ledger.models import ALERT_KINDS, ENTRY_KINDS
-from app.merchants.fraud_thresholds import FraudThresholds
+from app.merchants.fraud_thresholds import SWITCHES, FraudThresholds
 from app.merchants.models import ROLES, ContactRule
 from app.merchants.schemas import BarcodeFormat
 from app.problem_codes import ProblemCode
@@ -71,9 +71,8 @@ def _program_schema() -> dict[str, Any]:
     limits = record({name: nullable("integer") for name in (
         "purchases_per_card_per_hour", "purchases_per_card_per_day",
         "points_per_cashier_per_day")})
-    fraud = record({name: nullable("integer") if type(None) in get_args(field.annotation)
-                    else INTEGER
-                    for name, field in FraudThresholds.model_fields.items()})
+    fraud = record({name: nullable("integer") if name in SWITCHES else INTEGER
+                    for name in FraudThresholds.model_fields})
     return record({
         "id": INTEGER, "slug": STRING, "name": ref("LocalizedText"),
         "kind": {"enum": ["points", "stamps"]}, "currency": STRING,
