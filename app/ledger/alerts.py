@@ -24,7 +24,7 @@ from app.ledger.models import Alert
 from app.ledger.service import set_blocked
 from app.merchants.access import Principal
 from app.merchants.accounts import Where, record_event
-from app.merchants.models import Location, Program
+from app.merchants.models import ApiKey, Location, Program, Staff
 from app.points.postings import Actor
 
 ALERT_ACKNOWLEDGED = "alert.acknowledged"  # its action in the staff action log
@@ -98,6 +98,7 @@ class AlertsPage:
     locations: dict[int, str]
     next_before: int | None
     currencies: dict[int, str]  # by program: how the evidence's amounts are written
+    cashiers: dict[str, str]  # the alerts' keys ("k<id>") and members ("s<id>") by name
 
 
 def alerts_page(session: Session, *, principal: Principal, program_id: int | None,
@@ -111,7 +112,20 @@ def alerts_page(session: Session, *, principal: Principal, program_id: int | Non
     return AlertsPage(alerts=found[:limit], programs={row.id: row.name for row in programs},
                       locations={row.id: row.name for row in locations},
                       next_before=found[limit - 1].id if len(found) > limit else None,
-                      currencies={row.id: row.currency for row in programs})
+                      currencies={row.id: row.currency for row in programs},
+                      cashiers=_cashier_names(session, found[:limit]))
+
+
+def _cashier_names(session: Session, alerts: list[AlertView]) -> dict[str, str]:
+    """The names of the keys and staff members the alerts name."""
+    keys = sorted({alert.api_key_id for alert in alerts if alert.api_key_id is not None})
+    members = sorted({alert.staff_id for alert in alerts if alert.staff_id is not None})
+    names = {f"k{row.id}": row.name for row in session.execute(
+        select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(keys)))} if keys else {}
+    if members:
+        names.update({f"s{row.id}": row.name for row in session.execute(
+            select(Staff.id, Staff.name).where(Staff.id.in_(members)))})
+    return names
 
 
 def get_alert(session: Session, *, principal: Principal, alert_id: int) -> AlertView:

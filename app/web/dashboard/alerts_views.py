@@ -1,6 +1,7 @@
 """The alerts page: the fraud alerts a program's velocity limits and the fraud detector
-raised, newest first, with their card and what they rest on (the purchases or cards); acknowledging one, and blocking its card. Owners and managers act;
-analysts read; cashiers have no alerts. The same services as ``GET /api/v1/alerts``,
+raised, newest first, with their card, cashier and what they rest on (the purchases or
+cards); acknowledging one, and blocking its card. Owners and managers act; analysts read;
+cashiers have no alerts. The same services as ``GET /api/v1/alerts``,
 ``POST /api/v1/alerts/{id}/acknowledge`` and ``POST /api/v1/cards/{id}/block``."""
 
 from __future__ import annotations
