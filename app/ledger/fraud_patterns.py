@@ -61,10 +61,12 @@ def binomial_tail(over: int, trials: int) -> float:
 def _purchases_with_cashier(*conditions: Any) -> Subquery:
     """Purchases with the staff member who recorded them (their entries say; a key's
     purchases name the key) and their UTC day."""
-    staff = (select(func.max(LedgerEntry.staff_id))
-             .where(LedgerEntry.card_id == Purchase.card_id,
-                    LedgerEntry.purchase_id == Purchase.id)
-             .scalar_subquery())
+    recorded_by = (select(func.max(LedgerEntry.staff_id))
+                   .where(LedgerEntry.card_id == Purchase.card_id,
+                          LedgerEntry.purchase_id == Purchase.id)
+                   .scalar_subquery())
+    # Read only for the purchases no key made: the others name their cashier already.
+    staff = case((Purchase.api_key_id.is_(None), recorded_by), else_=None)
     return select(Purchase.id, Purchase.merchant_id, Purchase.program_id, Purchase.card_id,
                   Purchase.api_key_id, Purchase.location_id, Purchase.amount_paid,
                   Purchase.created_at, staff.label("staff_id"),
@@ -161,9 +163,12 @@ def _threshold_test(session: Session, program_id: int, merchant_id: int, cashier
     ids = session.scalars(select(near.c.id).where(mine, over_side)
                           .order_by(near.c.id.desc()).limit(EVIDENCE_LIMIT)).all()
     week = now.isocalendar()
+    listed = purchases_listed(session, ids)
+    # A cashier at one counter: the alert is that location's (a member limited to it sees it).
+    places = {purchase["location_id"] for purchase in listed}
     return Suspicion(
         merchant_id=merchant_id, program_id=program_id, kind="threshold_amounts",
-        cashier=cashier,
+        cashier=cashier, location_id=places.pop() if len(places) == 1 else None,
         detail=(f"{cashier.describe().capitalize()}: {over} of {trials} purchases near the "
                 f"bonus threshold of {threshold} were just over it (from {threshold} to "
                 f"{threshold + band - 1}), {trials - over} just under; even odds would make "
@@ -172,5 +177,4 @@ def _threshold_test(session: Session, program_id: int, merchant_id: int, cashier
                     f"{week.year}-W{week.week:02d}"),
         evidence={"threshold": threshold, "band": band, "just_over": over,
                   "just_under": trials - over, "p_value": p_value,
-                  "days": thresholds.threshold_days,
-                  "purchases": purchases_listed(session, ids)})
+                  "days": thresholds.threshold_days, "purchases": listed})
