@@ -13,15 +13,17 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.clock import utcnow
 from app.ledger.fraud_detector import SETTLE, detect_fraud
+from app.ledger.models import Alert
 from app.merchants.models import Program
 from app.merchants.schemas import ProgramCreate
 from app.merchants.service import create_program
 from tests.conftest import Api
-from tests.dashboard_helpers import merchant_with_owner, signed_in
+from tests.dashboard_helpers import location, member, merchant_with_owner, signed_in
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def kava(session: Session, client: FlaskClient) -> dict[str, Any]:
     program = create_program(session, merchant_id=ours.merchant_id, data=ProgramCreate(
         name="Kava", locales=["uk", "en"], currency="UAH", earn_percent=5))
     made = {"owner": ours.owner_email, "program": program.id,
-            "api": Api(client, ours.api_key)}
+            "api": Api(client, ours.api_key), "merchant": ours.merchant_id}
     session.rollback()
     return made
 
@@ -101,3 +103,37 @@ def test_the_editor_shows_the_thresholds_and_saves_a_change_and_refuses_a_bad_on
             stored["threshold_days"]) == (3, None, 30)
     shown = kava["api"].get(f"/api/v1/programs/{kava['program']}").get_json()["fraud"]
     assert shown["same_card_scans_per_day"] == 3 and shown["redeem_elsewhere_minutes"] is None
+
+
+def _sell(client: FlaskClient, card_id: int, amount: str) -> None:
+    html = client.get(f"/dashboard/cashier/cards/{card_id}").get_data(as_text=True)
+    key = re.search(r'name="key" type="hidden" value="([^"]+)"', html)
+    csrf = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert key is not None and csrf is not None
+    sold = client.post(f"/dashboard/cashier/cards/{card_id}/purchases", data={
+        "csrf": csrf.group(1), "key": key.group(1), "amount": amount})
+    assert sold.status_code == 201, sold.status_code
+
+
+def test_a_member_at_the_cashier_screen_scanning_one_card_is_named_by_the_alert(
+        app: Flask, session: Session, kava: dict[str, Any]) -> None:
+    card = kava["api"].post(f"/api/v1/programs/{kava['program']}/cards",
+                            {"name": "Olena", "email": "olena@example.com"}).get_json()
+    podil = location(session, kava["merchant"], kava["program"], "Podil")
+    obolon = location(session, kava["merchant"], kava["program"], "Obolon")
+    till = member(session, kava["merchant"], "cashier", "till@kavabar.example", (podil,))
+    member(session, kava["merchant"], "manager", "podil@kavabar.example", (podil,))
+    member(session, kava["merchant"], "manager", "obolon@kavabar.example", (obolon,))
+    cashier = signed_in(app, "till@kavabar.example")
+    for amount in ("10", "11", "12", "13", "14"):
+        _sell(cashier, card["id"], amount)
+    session.rollback()
+    assert detect_fraud(session, now=utcnow() + SETTLE + timedelta(minutes=1)).raised == 1
+    alert = session.scalars(select(Alert)).one()
+    assert (alert.kind, alert.staff_id, alert.api_key_id, alert.location_id) == (
+        "repeated_scans", till, None, podil)
+    session.rollback()
+    seen_at_podil = signed_in(app, "podil@kavabar.example").get("/dashboard/alerts?lang=en")
+    assert "Cashier till" in seen_at_podil.get_data(as_text=True)
+    seen_at_obolon = signed_in(app, "obolon@kavabar.example").get("/dashboard/alerts?lang=en")
+    assert "Cashier till" not in seen_at_obolon.get_data(as_text=True)

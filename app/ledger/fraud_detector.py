@@ -83,8 +83,8 @@ def detect_fraud(session: Session, *, now: datetime | None = None, batch: int = 
     """One round over every source; commits once, at its end."""
     now = now or utcnow()
     if session.get_bind().dialect.name == "postgresql":
-        # The patterns' correlated reads look costly to the planner, which then compiles
-        # them (JIT) for seconds to save milliseconds: measured by bench/fraud.py.
+        # The planner's estimates for a batch's IN lists run high, and it then compiled the
+        # reads (JIT) for seconds to save milliseconds: measured by bench/fraud.py.
         session.execute(text("SET LOCAL jit = off"))
     raised, more = 0, False
     for source in SOURCES:

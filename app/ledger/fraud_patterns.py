@@ -34,7 +34,7 @@ from datetime import datetime, time, timedelta
 from math import comb
 from typing import Any
 
-from sqlalchemy import Subquery, case, func, select, true
+from sqlalchemy import Subquery, case, func, select
 from sqlalchemy.orm import Session
 
 from app.ledger.fraud_evidence import (
@@ -44,7 +44,7 @@ from app.ledger.fraud_evidence import (
     purchases_listed,
     watched_programs,
 )
-from app.ledger.models import LedgerEntry, Purchase
+from app.ledger.models import Purchase
 from app.merchants.fraud_thresholds import FraudThresholds
 
 THRESHOLD_P_VALUE = 0.001
@@ -59,17 +59,10 @@ def binomial_tail(over: int, trials: int) -> float:
 
 
 def _purchases_with_cashier(*conditions: Any) -> Subquery:
-    """Purchases with the staff member who recorded them (their entries say; a key's
-    purchases name the key) and their UTC day."""
-    recorded_by = (select(func.max(LedgerEntry.staff_id))
-                   .where(LedgerEntry.card_id == Purchase.card_id,
-                          LedgerEntry.purchase_id == Purchase.id)
-                   .scalar_subquery())
-    # Read only for the purchases no key made: the others name their cashier already.
-    staff = case((Purchase.api_key_id.is_(None), recorded_by), else_=None)
+    """Purchases with their cashier (``api_key_id``, ``staff_id``) and their UTC day."""
     return select(Purchase.id, Purchase.merchant_id, Purchase.program_id, Purchase.card_id,
-                  Purchase.api_key_id, Purchase.location_id, Purchase.amount_paid,
-                  Purchase.created_at, staff.label("staff_id"),
+                  Purchase.api_key_id, Purchase.staff_id, Purchase.location_id,
+                  Purchase.amount_paid, Purchase.created_at,
                   func.date(Purchase.created_at).label("day")).where(*conditions).subquery()
 
 
@@ -146,13 +139,13 @@ def _threshold_test(session: Session, program_id: int, merchant_id: int, cashier
     band = max(1, threshold * thresholds.threshold_band_percent // 100)
     near = _purchases_with_cashier(
         Purchase.program_id == program_id, _same(Purchase.api_key_id, cashier.api_key_id),
+        _same(Purchase.staff_id, cashier.staff_id),
         Purchase.created_at >= now - timedelta(days=thresholds.threshold_days),
         Purchase.amount_paid >= threshold - band, Purchase.amount_paid < threshold + band)
-    mine = _same(near.c.staff_id, cashier.staff_id) if cashier.api_key_id is None else true()
     over_side = near.c.amount_paid >= threshold
     counts = session.execute(select(
         func.coalesce(func.sum(case((over_side, 1), else_=0)), 0).label("over"),
-        func.count().label("near")).where(mine)).one()
+        func.count().label("near"))).one()
     trials, over = int(counts.near), int(counts.over)
     least = thresholds.threshold_min_purchases
     if least is None or trials < least:
@@ -160,7 +153,7 @@ def _threshold_test(session: Session, program_id: int, merchant_id: int, cashier
     p_value = binomial_tail(over, trials)
     if p_value >= THRESHOLD_P_VALUE:
         return None
-    ids = session.scalars(select(near.c.id).where(mine, over_side)
+    ids = session.scalars(select(near.c.id).where(over_side)
                           .order_by(near.c.id.desc()).limit(EVIDENCE_LIMIT)).all()
     week = now.isocalendar()
     listed = purchases_listed(session, ids)

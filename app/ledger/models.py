@@ -39,6 +39,9 @@ class Purchase(Base):
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    # The member at the dashboard's cashier screen (a key's purchases name the key): who
+    # scanned, for the fraud detector, even when the purchase posted no entry.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     external_id: Mapped[str | None] = mapped_column(String(128))
     amount: Mapped[int] = mapped_column(BigInteger)
     redeemed_points: Mapped[int] = mapped_column(BigInteger, default=0)

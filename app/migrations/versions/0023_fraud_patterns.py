@@ -1,6 +1,8 @@
 """fraud patterns: where a card was joined from, alerts with evidence, the detector's cursors
 
-``cards.enrolled_from`` keeps a keyed digest of the address the join form was sent from
+``purchases.staff_id`` names the member at the dashboard's cashier screen (a key's
+purchases name the key), so that a cashier is known even for a purchase that posted no
+entry. ``cards.enrolled_from`` keeps a keyed digest of the address the join form was sent from
 (``app.cards.attribution.enrolment_origin``; null for every card before, and for those the
 merchant enrols), with an index to count a program's cards joined from one origin in a
 while. ``alerts`` gain the staff member at the till, the evidence (JSON) and a key that
@@ -33,6 +35,7 @@ CARD_INDEX_TARGET = "cards (program_id, enrolled_from, created_at)"
 
 
 def upgrade() -> None:
+    _purchases_staff()
     with op.batch_alter_table("cards", schema=None) as batch_op:
         batch_op.add_column(sa.Column("enrolled_from", sa.String(length=32), nullable=True))
     with op.batch_alter_table("alerts", schema=None) as batch_op:
@@ -60,6 +63,21 @@ def upgrade() -> None:
         op.execute(f"CREATE INDEX CONCURRENTLY {CARD_INDEX} ON {CARD_INDEX_TARGET}")
 
 
+def _purchases_staff() -> None:
+    """``purchases.staff_id``: on PostgreSQL the column takes no rewrite and its foreign key
+    is checked without blocking writes (NOT VALID, then VALIDATE: every row is null)."""
+    if op.get_bind().dialect.name != "postgresql":
+        with op.batch_alter_table("purchases", schema=None) as batch_op:
+            batch_op.add_column(sa.Column("staff_id", sa.Integer(), nullable=True))
+            batch_op.create_foreign_key(batch_op.f("fk_purchases_staff_id_staff"), "staff",
+                                        ["staff_id"], ["id"])
+        return
+    op.execute("ALTER TABLE purchases ADD COLUMN staff_id integer")
+    op.execute("ALTER TABLE purchases ADD CONSTRAINT fk_purchases_staff_id_staff"
+               " FOREIGN KEY (staff_id) REFERENCES staff (id) NOT VALID")
+    op.execute("ALTER TABLE purchases VALIDATE CONSTRAINT fk_purchases_staff_id_staff")
+
+
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         with op.get_context().autocommit_block():
@@ -77,3 +95,6 @@ def downgrade() -> None:
         batch_op.drop_column("staff_id")
     with op.batch_alter_table("cards", schema=None) as batch_op:
         batch_op.drop_column("enrolled_from")
+    with op.batch_alter_table("purchases", schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f("fk_purchases_staff_id_staff"), type_="foreignkey")
+        batch_op.drop_column("staff_id")
