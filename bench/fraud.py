@@ -64,7 +64,6 @@ def make_app(url: str, folder: Path) -> Any:
 def load(app: Any, url: str, cards: int, purchases: int, days: int) -> None:
     from sqlalchemy import text
 
-    from app.merchants.models import Program
     from app.merchants.schemas import LocationCreate, ProgramCreate
     from app.merchants.service import (
         create_location,
@@ -77,11 +76,12 @@ def load(app: Any, url: str, cards: int, purchases: int, days: int) -> None:
     with runtime.sessions() as session:
         merchant_id = create_merchant(session, name="Bench Kava",
                                       email="owner@bench.example").merchant.id
-        program = create_program(session, merchant_id=merchant_id, data=ProgramCreate.model_validate(
+        terms = ProgramCreate.model_validate(
             {"name": "Bench", "currency": "UAH", "earn_percent": 5,
-             "triggers": [{"kind": "min_amount", "amount": 50_000, "points": 50}]}))
+             "triggers": [{"kind": "min_amount", "amount": 50_000, "points": 50}]})
+        program = create_program(session, merchant_id=merchant_id, data=terms)
         program_id = program.id
-        locations = [create_location(session, program=session.get(Program, program_id),  # type: ignore[arg-type]
+        locations = [create_location(session, program=program,
                                      data=LocationCreate(name=f"Counter {n}")).id
                      for n in range(LOCATIONS)]
         keys = [issue_api_key(session, merchant_id=merchant_id, role="cashier",
@@ -109,7 +109,8 @@ def load(app: Any, url: str, cards: int, purchases: int, days: int) -> None:
             "CASE WHEN n % 20 = 0 THEN 1000 ELSE 0 END, "
             "1000 + (n * 104729) % 99000 - CASE WHEN n % 20 = 0 THEN 1000 ELSE 0 END, 5, "
             "(1000 + (n * 104729) % 99000) / 2000, 0, 0, 0, 0, 0, "
-            "CAST(:started AS timestamp) + make_interval(secs => CAST(n * :seconds AS float) / :purchases) "
+            "CAST(:started AS timestamp)"
+            " + make_interval(secs => CAST(n * :seconds AS float) / :purchases) "
             "FROM generate_series(CAST(1 AS bigint), CAST(:purchases AS bigint)) AS n"), values)
         connection.execute(text(
             "INSERT INTO ledger_entries (merchant_id, card_id, kind, points, stamps, "
