@@ -14,6 +14,7 @@ from app.google_wallet.models import (
 from app.ledger.models import (
     Alert,
     AuditRecord,
+    FraudCursor,
     IdempotencyRecord,
     LedgerEntry,
     Purchase,
@@ -26,8 +27,8 @@ from app.outbox.models import Mail, OutboxMessage
 __all__ = [
     "Alert", "ApiKey", "AuditEvent", "AuditRecord", "AutomationRule", "AutomationSend",
     "AutomationSettings", "Card", "CardOffer", "CardRecoveryLink", "CardSegment",
-    "Customer", "Device", "DeviceLog", "GoogleClass", "GoogleEvent", "GoogleMessage",
-    "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail", "Merchant", "Offer",
-    "OutboxMessage", "Program", "Purchase",
-    "RateWindow", "Refund", "Registration", "SegmentRefresh", "Staff",
+    "Customer", "Device", "DeviceLog", "FraudCursor", "GoogleClass", "GoogleEvent",
+    "GoogleMessage", "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail",
+    "Merchant", "Offer", "OutboxMessage", "Program", "Purchase", "RateWindow", "Refund",
+    "Registration", "SegmentRefresh", "Staff",
 ]

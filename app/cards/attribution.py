@@ -8,15 +8,26 @@ Invariant: a stored tag is 1 to ``SOURCE_MAX_LENGTH`` characters of ``a-z``, ``0
 ``_`` and ``-``, exactly as the link carried it. The join page drops any other value (the
 customer still joins, unattributed); the merchant's API refuses it (422), so that no
 printed code carries a tag that would be dropped.
+
+The join form also records where it was sent from (``cards.enrolled_from``), so that many
+cards joined from one place in a short time can be noticed (a fraud pattern:
+``app.ledger.fraud_patterns``). What is kept is ``enrolment_origin``: a keyed digest of the
+client's address (an IPv6 address by its /64 network, what one device holds), which
+matches the same address again and tells nothing of it to anyone without the key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import ipaddress
 import re
 
 SOURCE_MAX_LENGTH = 32
 SOURCE_PATTERN = re.compile(f"[a-z0-9_-]{{1,{SOURCE_MAX_LENGTH}}}")
 SOURCE_RULE = f"1 to {SOURCE_MAX_LENGTH} characters of a-z, 0-9, _ and -"
+ORIGIN_LENGTH = 32  # hex digits of the digest: 128 bits
+IPV6_DEVICE_PREFIX = 64
 
 
 def campaign_source(text: str | None) -> str | None:
@@ -24,3 +35,21 @@ def campaign_source(text: str | None) -> str | None:
     if text is None or SOURCE_PATTERN.fullmatch(text) is None:
         return None
     return text
+
+
+def enrolment_origin(address: str | None, secret: bytes) -> str | None:
+    """The digest ``cards.enrolled_from`` keeps of the client's ``address`` (None when
+    there is no address, or it is none: a test client's, a socket's)."""
+    if not address:
+        return None
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return None
+    if parsed.version == 6 and parsed.ipv4_mapped is None:
+        network = ipaddress.ip_network(f"{parsed}/{IPV6_DEVICE_PREFIX}", strict=False)
+        text = f"{network.network_address}/{IPV6_DEVICE_PREFIX}"
+    else:
+        text = str(parsed.ipv4_mapped or parsed) if parsed.version == 6 else str(parsed)
+    digest = hmac.new(secret, b"enrolment-origin:" + text.encode(), hashlib.sha256)
+    return digest.hexdigest()[:ORIGIN_LENGTH]

@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.cards.attribution import SOURCE_MAX_LENGTH
+from app.cards.attribution import ORIGIN_LENGTH, SOURCE_MAX_LENGTH
 from app.cards.numbers import LEGACY_NUMBER_MAX_LENGTH
 from app.clock import utcnow
 from app.db import Base
@@ -106,6 +106,11 @@ class Card(Base):
     # (``app.cards.attribution``); null when the link named none.
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     source: Mapped[str | None] = mapped_column(String(SOURCE_MAX_LENGTH))
+    # Where the join form was sent from, as a keyed digest of the client's address
+    # (``app.cards.attribution.enrolment_origin``): never the address itself. Null for
+    # cards the merchant enrolled (API, import, the dashboard). The detector counts the
+    # cards enrolled from one origin in a short time (``app.ledger.fraud_patterns``).
+    enrolled_from: Mapped[str | None] = mapped_column(String(ORIGIN_LENGTH))
     number: Mapped[str] = mapped_column(String(20), unique=True)
     serial_number: Mapped[str] = mapped_column(String(64), unique=True)
     authentication_token: Mapped[str] = mapped_column(String(64))
@@ -142,6 +147,7 @@ class Card(Base):
         # A program's cards newest first, and those a location's own key sees (the search).
         Index("ix_cards_program_id_id", "program_id", "id"),
         Index("ix_cards_program_id_location_id_id", "program_id", "location_id", "id"),
+        Index("ix_cards_enrolled_from", "program_id", "enrolled_from", "created_at"),
     )
 
     @property

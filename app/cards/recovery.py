@@ -87,21 +87,23 @@ class LinkState(enum.Enum):
 
 def join(session: Session, *, program: Program, data: EnrolmentInput,
          location_id: int | None = None, source: str | None = None,
-         requested_from: str | None = None,
+         requested_from: str | None = None, enrolled_from: str | None = None,
          mail_allowed: Callable[[], bool] = lambda: True,
          now: datetime | None = None) -> Joined:
     """The join form: a new customer gets a card; a known one gets a mailed link or is
     sent to the counter (see the module's invariants). The card, or the link that may
     enrol them later, is attributed to ``location_id`` and ``source``
-    (``app.cards.attribution``). ``ContactInvalid`` when the contact is not what the
-    program asks for."""
+    (``app.cards.attribution``); a new card keeps ``enrolled_from``, the digest of where
+    the form was sent from (``enrolment_origin``). ``ContactInvalid`` when the contact is
+    not what the program asks for."""
     contact = read_contact(program, email=data.email, phone=data.phone)
     email, phone = contact.email, contact.phone
     customer = find_customer(session, program.merchant_id, email, phone)
     if customer is None:
         try:
             created = new_customer(session, program, data, contact)
-            card = create_card(session, program, created, location_id, source)
+            card = create_card(session, program, created, location_id, source,
+                               enrolled_from)
             session.commit()
             return Joined(Reply.CARD_CREATED, card)
         except IntegrityError:

@@ -121,16 +121,18 @@ def new_customer(session: Session, program: Program, data: EnrolmentInput,
 
 def create_card(
     session: Session, program: Program, customer: Customer, location_id: int | None,
-    source: str | None = None,
+    source: str | None = None, enrolled_from: str | None = None,
 ) -> Card:
     """A new card of the program for the customer, with its welcome points and its first
     outbox row (the caller commits; the card's uniqueness per program is the database's).
     ``location_id`` (one of the program's) and ``source`` (a checked campaign tag,
-    ``app.cards.attribution``) say where the customer joined."""
+    ``app.cards.attribution``) say where the customer joined; ``enrolled_from``, the join
+    form's ``enrolment_origin``, where it was sent from."""
     now = utcnow()
     card = Card(
         merchant_id=program.merchant_id, program=program, customer=customer,
-        location_id=location_id, source=source, number=_unused_number(session),
+        location_id=location_id, source=source, enrolled_from=enrolled_from,
+        number=_unused_number(session),
         serial_number=uuid.uuid4().hex, authentication_token=new_authentication_token(),
         pass_updated_at=now, pass_last_modified=now.replace(microsecond=0),
     )

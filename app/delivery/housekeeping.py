@@ -1,17 +1,20 @@
 """The worker's periodic jobs: what is held only for a while is let go when its while
-is over, what comes due at a time happens, and what is derived daily is derived again.
-The jobs: recovery links past their lifetime lose the contact details they proposed and
-the client's address (``app.cards.recovery.purge_expired_links``); scheduled offers whose
-start has come are published, and offers whose end has passed leave their passes
-(``app.offers.schedule``); every program's RFM segments older than a day are computed
-again (``app.analytics.segments.refresh_due``: each program locked while it is computed,
-so two workers never compute one at once and the second skips it).
+is over, what comes due at a time happens, what is derived daily is derived again, and
+what happened since the last round is looked at for fraud. The jobs: recovery links past
+their lifetime lose the contact details they proposed and the client's address
+(``app.cards.recovery.purge_expired_links``); scheduled offers whose start has come are
+published, and offers whose end has passed leave their passes (``app.offers.schedule``);
+every program's RFM segments older than a day are computed again
+(``app.analytics.segments.refresh_due``: each program locked while it is computed, so two
+workers never compute one at once and the second skips it); the fraud detector reads the
+purchases, entries and cards new since its last round and raises alerts
+(``app.ledger.fraud_detector.detect_fraud``, up to ``DETECTION_BATCHES`` batches a round).
 
 The loop runs beside the channels' loops in every worker process and in the inline
 worker: a round as it starts, then one about every ``every``; commits do not wake it (its
-work comes due with time, not with writes). Each job is idempotent (one statement, or
-offers claimed one at a time by a guarded update), so several workers running it at
-once do no harm.
+work comes due with time, not with writes). Each job is idempotent (one statement, offers
+claimed one at a time by a guarded update, the detector's cursors and dedupe keys), so
+several workers running it at once do no harm.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.analytics.segments import refresh_due
 from app.cards.recovery import purge_expired_links
 from app.delivery.loop import Loop
+from app.ledger.fraud_detector import Detected, detect_fraud
 from app.offers.schedule import end_due_offers, publish_due_offers
 
 log = logging.getLogger("loyalpass.housekeeping")
@@ -31,6 +35,10 @@ log = logging.getLogger("loyalpass.housekeeping")
 # Links live half an hour (``recovery.LINK_LIFETIME``): what an expired one proposed is
 # gone at most this long after it expired; an offer starts or ends at most this late.
 HOUSEKEEPING_EVERY = timedelta(minutes=1)
+# A round reads at most this many batches (``fraud_detector.BATCH`` ids of each table):
+# a long history is caught up over several rounds (run back to back), each short enough
+# that the loop stops promptly when asked.
+DETECTION_BATCHES = 20
 
 
 class Housekeeping(Loop):
@@ -59,4 +67,21 @@ class Housekeeping(Loop):
         for done in refreshed:
             log.info("%s: computed the segments of program %d (%d cards)",
                      self.name, done.program_id, done.cards)
-        return 0  # nothing more is due until the next round
+        detected = self.detect()
+        if detected.raised:
+            log.info("%s: raised %d fraud alerts", self.name, detected.raised)
+        # Busy while the detector has settled rows left (a long history after the upgrade,
+        # a burst of sales): the loop runs again at once instead of in ``every``.
+        return 1 if detected.more else 0
+
+    def detect(self) -> Detected:
+        """Up to ``DETECTION_BATCHES`` rounds of the fraud detector, fewer once it has
+        read everything settled: how many alerts they raised, and whether rows remain."""
+        raised = 0
+        with self.sessions() as session:
+            for _ in range(DETECTION_BATCHES):
+                detected = detect_fraud(session)
+                raised += detected.raised
+                if not detected.more:
+                    break
+        return Detected(raised=raised, more=detected.more)

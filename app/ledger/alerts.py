@@ -1,4 +1,5 @@
-"""The fraud alerts a program's velocity limits raise (``app.ledger.fraud``), as the
+"""The fraud alerts a program's velocity limits raise (``app.ledger.fraud``) and the
+fraud detector raises (``app.ledger.fraud_detector``, with their evidence), as the
 merchant reads and acknowledges them, through the API and the dashboard alike.
 
 Invariants: a principal sees its merchant's alerts only, and one limited to locations
@@ -23,7 +24,7 @@ from app.ledger.models import Alert
 from app.ledger.service import set_blocked
 from app.merchants.access import Principal
 from app.merchants.accounts import Where, record_event
-from app.merchants.models import Location, Program
+from app.merchants.models import ApiKey, Location, Program, Staff
 from app.points.postings import Actor
 
 ALERT_ACKNOWLEDGED = "alert.acknowledged"  # its action in the staff action log
@@ -46,6 +47,8 @@ class AlertView:
     acknowledged_at: datetime | None
     acknowledged_by_staff_id: int | None
     acknowledged_by_api_key_id: int | None
+    staff_id: int | None = None
+    evidence: dict[str, Any] | None = None
 
     @property
     def acknowledged(self) -> bool:
@@ -68,7 +71,8 @@ def _view(alert: Alert, number: str | None, status: str | None) -> AlertView:
         card_status=status, location_id=alert.location_id, api_key_id=alert.api_key_id,
         acknowledged_at=alert.acknowledged_at,
         acknowledged_by_staff_id=alert.acknowledged_by_staff_id,
-        acknowledged_by_api_key_id=alert.acknowledged_by_api_key_id)
+        acknowledged_by_api_key_id=alert.acknowledged_by_api_key_id,
+        staff_id=alert.staff_id, evidence=alert.evidence)
 
 
 def list_alerts(session: Session, *, principal: Principal, program_id: int | None = None,
@@ -93,19 +97,35 @@ class AlertsPage:
     programs: dict[int, str]
     locations: dict[int, str]
     next_before: int | None
+    currencies: dict[int, str]  # by program: how the evidence's amounts are written
+    cashiers: dict[str, str]  # the alerts' keys ("k<id>") and members ("s<id>") by name
 
 
 def alerts_page(session: Session, *, principal: Principal, program_id: int | None,
                 before: int | None, limit: int) -> AlertsPage:
     found = list_alerts(session, principal=principal, program_id=program_id,
                         before=before, limit=limit + 1)
-    programs = session.execute(select(Program.id, Program.name).where(
+    programs = session.execute(select(Program.id, Program.name, Program.currency).where(
         Program.merchant_id == principal.merchant_id).order_by(Program.id)).all()
     locations = session.execute(select(Location.id, Location.name).where(
         Location.merchant_id == principal.merchant_id)).all()
     return AlertsPage(alerts=found[:limit], programs={row.id: row.name for row in programs},
                       locations={row.id: row.name for row in locations},
-                      next_before=found[limit - 1].id if len(found) > limit else None)
+                      next_before=found[limit - 1].id if len(found) > limit else None,
+                      currencies={row.id: row.currency for row in programs},
+                      cashiers=_cashier_names(session, found[:limit]))
+
+
+def _cashier_names(session: Session, alerts: list[AlertView]) -> dict[str, str]:
+    """The names of the keys and staff members the alerts name."""
+    keys = sorted({alert.api_key_id for alert in alerts if alert.api_key_id is not None})
+    members = sorted({alert.staff_id for alert in alerts if alert.staff_id is not None})
+    names = {f"k{row.id}": row.name for row in session.execute(
+        select(ApiKey.id, ApiKey.name).where(ApiKey.id.in_(keys)))} if keys else {}
+    if members:
+        names.update({f"s{row.id}": row.name for row in session.execute(
+            select(Staff.id, Staff.name).where(Staff.id.in_(members)))})
+    return names
 
 
 def get_alert(session: Session, *, principal: Principal, alert_id: int) -> AlertView:
@@ -157,6 +177,7 @@ def alert_json(alert: AlertView) -> dict[str, Any]:
         "id": alert.id, "kind": alert.kind, "detail": alert.detail,
         "card_id": alert.card_id, "card_number": alert.card_number,
         "program_id": alert.program_id, "api_key_id": alert.api_key_id,
+        "staff_id": alert.staff_id, "evidence": alert.evidence or {},
         "location_id": alert.location_id, "created_at": iso(alert.created_at),
         "acknowledged_at": iso(alert.acknowledged_at),
         "acknowledged_by_staff_id": alert.acknowledged_by_staff_id,

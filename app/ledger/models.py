@@ -24,6 +24,10 @@ from app.clock import utcnow
 from app.db import Base
 
 ENTRY_KINDS = ("welcome", "earn", "redeem", "bonus", "adjust", "reverse", "expire")
+# What raised an alert: a velocity limit's refusal (``app.ledger.fraud``), or a pattern
+# the fraud detector found (``app.ledger.fraud_patterns``, ``app.ledger.fraud_cards``).
+ALERT_KINDS = ("velocity_limit", "repeated_scans", "threshold_amounts", "redeem_elsewhere",
+               "enrolment_burst")
 
 
 class Purchase(Base):
@@ -35,6 +39,9 @@ class Purchase(Base):
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"))
     location_id: Mapped[int | None] = mapped_column(ForeignKey("locations.id"))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    # The member at the dashboard's cashier screen (a key's purchases name the key): who
+    # scanned, for the fraud detector, even when the purchase posted no entry.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     external_id: Mapped[str | None] = mapped_column(String(128))
     amount: Mapped[int] = mapped_column(BigInteger)
     redeemed_points: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -133,8 +140,29 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime)
     acknowledged_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     acknowledged_by_api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    # The detector's alerts (``app.ledger.fraud_patterns``): the staff member at the till
+    # (a purchase at the dashboard's cashier screen has no key), what the pattern rests on
+    # (the purchases, entries or cards, listed), and the key that makes one pattern in one
+    # period one alert however often the detector runs (null for velocity refusals).
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
 
-    __table_args__ = (Index("ix_alerts_program_id", "program_id", "id"),)
+    __table_args__ = (
+        Index("ix_alerts_program_id", "program_id", "id"),
+        Index("uq_alerts_merchant_dedupe_key", "merchant_id", "dedupe_key", unique=True),
+    )
+
+
+class FraudCursor(Base):
+    """How far the fraud detector has read a table (``name``): every row with an id up to
+    ``last_id`` was looked at. It only moves forward."""
+
+    __tablename__ = "fraud_cursors"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
 class AuditRecord(Base):

@@ -162,11 +162,12 @@ RECORD_ROW = (
     "idempotency_records (merchant_id, key, request_hash, status_code, response, created_at)"
     " SELECT :merchant_id, :key, :request_hash, :status_code, :response, :created_at")
 PURCHASE_ROW = (
-    "purchases (id, merchant_id, program_id, card_id, location_id, api_key_id, external_id,"
-    " amount, redeemed_points, redeemed_value, amount_paid, earn_percent, earned_points,"
-    " bonus_points, stamps_added, rewards_redeemed, refunded_amount, refunded_paid,"
-    " created_at) SELECT :purchase_id, :merchant_id, :program_id, :card_id,"
-    " CAST(:location_id AS integer), CAST(:api_key_id AS integer), :external_id, :amount,"
+    "purchases (id, merchant_id, program_id, card_id, location_id, api_key_id, staff_id,"
+    " external_id, amount, redeemed_points, redeemed_value, amount_paid, earn_percent,"
+    " earned_points, bonus_points, stamps_added, rewards_redeemed, refunded_amount,"
+    " refunded_paid, created_at) SELECT :purchase_id, :merchant_id, :program_id, :card_id,"
+    " CAST(:location_id AS integer), CAST(:api_key_id AS integer),"
+    " CAST(:staff_id AS integer), :external_id, :amount,"
     " :redeemed_points, :redeemed_value, :amount_paid, :earn_percent, :earned_points,"
     " :bonus_points, :stamps_added, :rewards_redeemed, 0, 0, :created_at")
 AUDIT_ROW = (

@@ -144,6 +144,9 @@ class Program(Base):
     locales: Mapped[list[str]] = mapped_column(JSON, default=list)
     barcode_format: Mapped[str] = mapped_column(String(16), default="qr")
     limits: Mapped[dict[str, int | None]] = mapped_column(JSON, default=dict)
+    # The fraud detector's thresholds as the merchant set them; what is missing takes its
+    # default (``app.ledger.fraud_settings``).
+    fraud: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
     triggers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     max_redeem_percent: Mapped[Decimal] = mapped_column(Numeric(7, 3), default=Decimal(100))
     points_expire_days: Mapped[int | None] = mapped_column(Integer)

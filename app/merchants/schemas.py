@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import phonenumbers
 from pydantic import AfterValidator, EmailStr, Field, HttpUrl, StrictBool, model_validator
 
+from app.merchants.fraud_thresholds import FraudThresholds
 from app.merchants.models import ContactRule
 from app.texts import LocalizedText, LocalizedValue
 from app.validation import LINE, LINES, MAX_INT, MAX_INT32, WHOLE, Body, Count, Percent, Real
@@ -106,6 +107,9 @@ class ProgramFields(Body):
     locales: Annotated[list[Locale], Field(min_length=1, max_length=3)] | None = None
     barcode_format: BarcodeFormat | None = None
     limits: LimitsInput | None = None
+    fraud: FraudThresholds | None = Field(None, description=(
+        "The fraud detector's thresholds (each null: that pattern off); sent, the whole "
+        "set is replaced and what it leaves out takes its default."))
     triggers: Annotated[list[TriggerInput], Field(max_length=10)] | None = None
     max_redeem_percent: Percent | None = None
     points_expire_days: Annotated[int, Field(ge=1, le=3650), WHOLE] | None = None

@@ -333,12 +333,13 @@ _TEXT_COLUMNS = {"name": "name_texts", "reward_text": "reward_texts", "terms": "
 # What a pass is drawn from: the design fields and the texts per language behind them.
 _DESIGN_COLUMNS = sorted(DESIGN_FIELDS | {_TEXT_COLUMNS[name] for name in
                                           DESIGN_FIELDS & _TEXT_COLUMNS.keys()})
-_JSON_FIELDS = frozenset({"tiers", "colors", "limits", "website", "support_email", "triggers",
-                          "terms_url", "privacy_url", "contact"})
+_JSON_FIELDS = frozenset({"tiers", "colors", "limits", "fraud", "website", "support_email",
+                          "triggers", "terms_url", "privacy_url", "contact"})
 _DEFAULTS: dict[str, Any] = {
     "kind": "points", "currency": "USD", "earn_percent": Decimal(0), "point_value": 100,
     "welcome_points": 0, "locales": ["en"], "barcode_format": "qr", "tiers": [],
-    "limits": {}, "colors": DEFAULT_COLORS, "triggers": [], "max_redeem_percent": Decimal(100),
+    "limits": {}, "fraud": {}, "colors": DEFAULT_COLORS, "triggers": [],
+    "max_redeem_percent": Decimal(100),
     "contact": ContactRule.EITHER.value, "ask_birthday": False, "privacy": "",
 }
 

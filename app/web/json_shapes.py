@@ -11,6 +11,7 @@ from app.analytics.segments import CardScores
 from app.cards.contacts import masked_email, masked_phone
 from app.cards.models import Card
 from app.clock import iso
+from app.merchants.fraud_thresholds import thresholds_of
 from app.merchants.models import Location, Program
 from app.texts import tier_key
 from app.wallet.service import Wallet
@@ -59,6 +60,7 @@ def program_json(program: Program, base_url: str) -> dict[str, Any]:
             for name in ("purchases_per_card_per_hour", "purchases_per_card_per_day",
                          "points_per_cashier_per_day")
         },
+        "fraud": thresholds_of(program.fraud).model_dump(),
         "terms": program.terms_given,
         "contact": program.contact,
         "ask_birthday": program.ask_birthday,

@@ -15,7 +15,8 @@ from typing import Any, get_args
 
 from app.analytics.models import SEGMENTS
 from app.i18n import LOCALES
-from app.ledger.models import ENTRY_KINDS
+from app.ledger.models import ALERT_KINDS, ENTRY_KINDS
+from app.merchants.fraud_thresholds import SWITCHES, FraudThresholds
 from app.merchants.models import ROLES, ContactRule
 from app.merchants.schemas import BarcodeFormat
 from app.problem_codes import ProblemCode
@@ -71,6 +72,8 @@ def _program_schema() -> dict[str, Any]:
     limits = record({name: nullable("integer") for name in (
         "purchases_per_card_per_hour", "purchases_per_card_per_day",
         "points_per_cashier_per_day")})
+    fraud = record({name: nullable("integer") if name in SWITCHES else INTEGER
+                    for name in FraudThresholds.model_fields})
     return record({
         "id": INTEGER, "slug": STRING, "name": ref("LocalizedText"),
         "kind": {"enum": ["points", "stamps"]}, "currency": STRING,
@@ -79,6 +82,7 @@ def _program_schema() -> dict[str, Any]:
         "stamps_required": nullable("integer"), "reward_text": ref("LocalizedText"),
         "colors": colors, "locales": {"type": "array", "items": STRING},
         "barcode_format": {"enum": list(get_args(BarcodeFormat))}, "limits": limits,
+        "fraud": fraud,
         "terms": ref("LocalizedText"), "contact": {"enum": [rule.value for rule in ContactRule]},
         "ask_birthday": BOOLEAN, "terms_url": nullable("string"), "privacy": STRING,
         "privacy_url": nullable("string"), "support_email": nullable("string"),
@@ -226,9 +230,21 @@ def _offer_results_schema() -> dict[str, Any]:
 
 def _alert_schema() -> dict[str, Any]:
     return record({
-        "id": INTEGER, "kind": STRING, "detail": STRING, "card_id": nullable("integer"),
+        "id": INTEGER, "kind": {"enum": list(ALERT_KINDS), "description": (
+            "velocity_limit: a purchase the program's limits refused; repeated_scans, "
+            "threshold_amounts, redeem_elsewhere, enrolment_burst: the fraud detector's "
+            "patterns (the program's fraud thresholds)")},
+        "detail": STRING, "card_id": nullable("integer"),
         "card_number": nullable("string"),
         "program_id": nullable("integer"), "api_key_id": nullable("integer"),
+        "staff_id": {**nullable("integer"), "description": (
+            "the staff member at the dashboard's cashier screen, when the pattern is a "
+            "cashier's")},
+        "evidence": {"type": "object", "description": (
+            "what the pattern rests on: 'purchases' (each with id, card_id, card_number, "
+            "amount, amount_paid, earned, bonus, redeemed, location_id, api_key_id, "
+            "created_at) or 'cards' (id, number, created_at, location_id), at most 50, "
+            "and the figures the pattern counted; {} for velocity_limit")},
         "location_id": nullable("integer"), "created_at": STRING,
         "acknowledged_at": {**nullable("string"), "description": "null until acknowledged"},
         "acknowledged_by_staff_id": nullable("integer"),

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.cards import recovery
-from app.cards.attribution import campaign_source
+from app.cards.attribution import campaign_source, enrolment_origin
 from app.cards.contacts import ContactInvalid, phone_example
 from app.clock import utcnow
 from app.errors import Invalid, NotFound, RateLimited
@@ -70,6 +70,9 @@ def join(slug: str) -> BaseResponse:
             joined = recovery.join(db(), program=program, data=form.enrolment(locale),
                                    location_id=location.id if location else None,
                                    source=source, requested_from=request.remote_addr,
+                                   enrolled_from=enrolment_origin(
+                                       request.remote_addr,
+                                       runtime().config.secret_key.encode()),
                                    mail_allowed=_mail_budget)
         except ContactInvalid as invalid:  # the rules moved between the two checks
             form.show_faults(invalid)

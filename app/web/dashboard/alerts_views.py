@@ -1,6 +1,7 @@
-"""The alerts page: the fraud alerts a program's velocity limits raised, newest first,
-with their card; acknowledging one, and blocking its card. Owners and managers act;
-analysts read; cashiers have no alerts. The same services as ``GET /api/v1/alerts``,
+"""The alerts page: the fraud alerts a program's velocity limits and the fraud detector
+raised, newest first, with their card, cashier and what they rest on (the purchases or
+cards); acknowledging one, and blocking its card. Owners and managers act; analysts read;
+cashiers have no alerts. The same services as ``GET /api/v1/alerts``,
 ``POST /api/v1/alerts/{id}/acknowledge`` and ``POST /api/v1/cards/{id}/block``."""
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from app.ledger import alerts as fraud_alerts
 from app.merchants.access import READERS, WRITERS
 from app.validation import parse_id
 from app.web.context import db
-from app.web.dashboard import blueprint, render
+from app.web.dashboard import blueprint, dashboard_locale, render
 from app.web.dashboard.signin import principal_now, staff_required, where
+from app.web.formats import page_formats
 
 PAGE = 50
 
@@ -26,7 +28,10 @@ def alerts() -> Response:
     before = parse_id(request.args.get("before"))
     page = fraud_alerts.alerts_page(db(), principal=principal, program_id=program_id,
                                     before=before, limit=PAGE)
-    return render("dashboard/alerts.html", page=page, program_id=program_id,
+    locale = dashboard_locale()
+    formats = {program: page_formats(locale, currency)
+               for program, currency in page.currencies.items()}
+    return render("dashboard/alerts.html", page=page, program_id=program_id, formats=formats,
                   may_write=principal.role in WRITERS, done=request.args.get("done"))
 
 

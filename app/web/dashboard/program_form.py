@@ -18,6 +18,7 @@ from typing import Any
 from werkzeug.datastructures import MultiDict
 
 from app.i18n import LOCALES
+from app.merchants.fraud_thresholds import SWITCHES, FraudThresholds, thresholds_of
 from app.merchants.models import Program
 from app.texts import is_per_locale
 from app.wallet.apple_shapes import ZERO_DECIMAL_CURRENCIES, major_units, percent_text
@@ -27,6 +28,9 @@ TEXTS = ("name", "reward_text", "terms")
 COLORS = ("background", "foreground", "label")
 LIMITS = ("purchases_per_card_per_hour", "purchases_per_card_per_day",
           "points_per_cashier_per_day")
+FRAUD = tuple(FraudThresholds.model_fields)
+# Empty, these switch their pattern off; the others, left empty, take their default.
+FRAUD_NULLABLE = frozenset(SWITCHES)
 WHOLE_FIELDS = ("welcome_points", "stamps_required", "points_expire_days")
 NULLABLE = frozenset({"stamps_required", "points_expire_days"})
 SPARE_TIERS = 1  # empty rows offered after the program's tiers, to add one
@@ -116,9 +120,24 @@ def form_of_program(program: Program) -> ProgramForm:
         amount = trigger.get("amount")
         values[f"triggers-{index}-amount"] = major_units(int(amount), currency) if (
             amount) else ""
+    values.update(fraud_values(thresholds_of(program.fraud)))
     return ProgramForm(values=values, locales=list(program.locales or ["en"]),
                        tier_rows=len(program.tiers) + SPARE_TIERS,
                        trigger_rows=len(program.triggers) + SPARE_TIERS)
+
+
+def fraud_values(thresholds: FraudThresholds) -> dict[str, str]:
+    """The fraud thresholds as the form's fields show them (an empty field: off)."""
+    return {f"fraud-{name}": "" if value is None else str(value)
+            for name, value in thresholds.model_dump().items()}
+
+
+def _fraud(form: ProgramForm) -> dict[str, Any] | None:
+    """The fraud thresholds as typed; None when the form had none of their fields."""
+    if not any(name.startswith("fraud-") for name in form.values):
+        return None
+    return {name: _number(form.value(f"fraud-{name}")) for name in FRAUD
+            if form.value(f"fraud-{name}") or name in FRAUD_NULLABLE}
 
 
 def form_of_request(form: MultiDict[str, str], program: Program | None) -> ProgramForm:
@@ -242,6 +261,7 @@ def body_of(form: ProgramForm, program: Program | None = None) -> dict[str, Any]
         "colors": _colors(form, program),
         "limits": {name: _number(form.value(f"limits-{name}")) for name in LIMITS},
         "tiers": _tiers(form, currency), "triggers": _triggers(form, currency),
+        "fraud": _fraud(form),
     }
     body.update({name: _number(form.value(name)) for name in WHOLE_FIELDS})
     # Empty, these are off (null); the others are left out (a null would be refused).

@@ -20,6 +20,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from app.errors import Conflict, Invalid
 from app.merchants import service as merchants
 from app.merchants.artwork import set_stamp_icon, set_strip
+from app.merchants.fraud_thresholds import FraudThresholds
 from app.merchants.logos import set_logo
 from app.merchants.models import Program
 from app.merchants.schemas import ProgramCreate, ProgramUpdate
@@ -33,6 +34,7 @@ from app.web.dashboard.program_form import (
     body_of,
     form_of_program,
     form_of_request,
+    fraud_values,
     refuse_all,
 )
 from app.web.dashboard.signin import principal_now, staff_required
@@ -169,7 +171,8 @@ def new_program() -> Response:
     form = ProgramForm(values={"kind": "points", "currency": "UAH", "earn_percent": "5",
                                "point_value": "1", "max_redeem_percent": "100",
                                "barcode_format": "qr", "colors-background": "#1F2A44",
-                               "colors-foreground": "#FFFFFF", "colors-label": "#C9D3E6"},
+                               "colors-foreground": "#FFFFFF", "colors-label": "#C9D3E6",
+                               **fraud_values(FraudThresholds())},
                        locales=[dashboard_locale()], tier_rows=1)
     return render("dashboard/program_new.html", form=form)
 
