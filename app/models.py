@@ -20,11 +20,13 @@ from app.ledger.models import (
 from app.merchants.models import ApiKey, Location, Merchant, Program, Staff
 from app.offers.models import CardOffer, Offer
 from app.outbox.models import Mail, OutboxMessage
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookSubscription
 
 __all__ = [
     "Alert", "ApiKey", "AuditEvent", "AuditRecord", "Card", "CardOffer", "CardRecoveryLink",
     "Customer", "Device", "DeviceLog", "GoogleClass", "GoogleEvent", "GoogleMessage",
     "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail", "Merchant", "Offer",
     "OutboxMessage", "Program", "Purchase",
-    "RateWindow", "Refund", "Registration", "Staff",
+    "RateWindow", "Refund", "Registration", "Staff", "WebhookDelivery", "WebhookEndpoint",
+    "WebhookSubscription",
 ]

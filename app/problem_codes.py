@@ -112,6 +112,10 @@ class ProblemCode(StrEnum):
     # Offers.
     SEGMENTS_UNAVAILABLE = "segments_unavailable", 422, (
         "an offer's audience names customer segments, which are not available yet")
+    WEBHOOK_URL_REFUSED = "webhook_url_refused", 422, (
+        "a webhook URL that is not https, names a user or a fragment, or a loopback, "
+        "private or link-local address (allowed by `LOYALPASS_WEBHOOKS_ALLOW_PRIVATE`)")
+    WEBHOOK_LIMIT = "webhook_limit", 409, "registering a 21st webhook endpoint"
     OFFER_PUBLISHED = "offer_published", 409, "publishing an offer published already"
     OFFER_NOT_STARTED = "offer_not_started", 409, "publishing an offer before it starts"
     OFFER_ENDED = "offer_ended", 409, "publishing an offer that has ended"

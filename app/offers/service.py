@@ -19,6 +19,8 @@ from app.merchants.models import Program
 from app.offers.models import CardOffer, Offer
 from app.offers.schemas import OfferCreate, naive_utc
 from app.outbox.messages import program_changed
+from app.outbox.webhooks import OFFER_PUBLISHED as EVENT_OFFER_PUBLISHED
+from app.outbox.webhooks import webhook_event
 from app.problem_codes import ProblemCode
 from app.texts import in_every_locale, is_per_locale, localized, program_text_faults, tier_key
 
@@ -127,6 +129,10 @@ def publish(session: Session, *, offer: Offer, by: Principal | None = None,
     locked.status, locked.published_at = "published", now
     program_changed(session, merchant_id=locked.merchant_id, program_id=locked.program_id,
                     reason="offer", offer_id=locked.id)
+    webhook_event(session, merchant_id=locked.merchant_id, event_type=EVENT_OFFER_PUBLISHED,
+                  card_id=None, data={"offer_id": locked.id, "program_id": locked.program_id,
+                                      "title": locked.title, "cards": len(reached),
+                                      "held_out": len(held), "published_at": iso(now)})
     if by is not None and by.staff_id is not None:
         record_event(session, merchant_id=locked.merchant_id, actor_staff_id=by.staff_id,
                      action=OFFER_PUBLISHED, where=where or Where(), offer=locked.id,
