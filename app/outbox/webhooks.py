@@ -39,10 +39,12 @@ EVENT_TYPES = (CARD_CREATED, CARD_INSTALLED, CARD_REMOVED, PURCHASE_CREATED,
 
 _COLUMNS = ("webhook_deliveries (endpoint_id, merchant_id, event_id, event_type, card_id,"
             " payload, status, attempts, available_at, created_at)")
-# One event (:event_id, :event_type, :event_payload) of the card :card_id.
+# One event (:event_id, :event_type, :event_payload) of the card :card_id (NULL: of no
+# card). The CASTs type what PostgreSQL cannot infer in a SELECT list.
 WEBHOOK_ROW = (
-    _COLUMNS + " SELECT webhook_subscriptions.endpoint_id, :merchant_id, :event_id,"
-    " :event_type, :card_id, :event_payload, 'pending', 0, :created_at, :created_at"
+    _COLUMNS + " SELECT webhook_subscriptions.endpoint_id, :merchant_id,"
+    " CAST(:event_id AS varchar(40)), CAST(:event_type AS varchar(32)),"
+    " CAST(:card_id AS integer), :event_payload, 'pending', 0, :created_at, :created_at"
     " FROM webhook_subscriptions WHERE webhook_subscriptions.merchant_id = :merchant_id"
     " AND webhook_subscriptions.event_type = :event_type")
 # PostgreSQL: every event of a change at once, from :webhook_events, a JSON array of

@@ -79,11 +79,11 @@ def webhook_deliveries(endpoint_id: int) -> Response:
                           "next": following})
 
 
-@blueprint.post("/v1/webhooks/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver")
+# One id per path, as every API path has (``app.web.openapi``): a delivery's id names it.
+@blueprint.post("/v1/webhooks/deliveries/<int:delivery_id>/redeliver")
 @documented("Send a delivery again, now (the same event id and body, signed anew)",
             {"202": DELIVERY})
 @requires(*WRITERS)
-def redeliver_webhook(endpoint_id: int, delivery_id: int) -> Response:
-    delivery = webhooks.redeliver(db(), merchant_id=merchant_id(), endpoint_id=endpoint_id,
-                                  delivery_id=delivery_id)
+def redeliver_webhook(delivery_id: int) -> Response:
+    delivery = webhooks.redeliver(db(), merchant_id=merchant_id(), delivery_id=delivery_id)
     return json_response(webhooks.delivery_json(delivery), 202)

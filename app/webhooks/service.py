@@ -98,13 +98,11 @@ def deliveries(session: Session, *, merchant_id: int, endpoint_id: int, limit: i
     return rows[:limit], following
 
 
-def redeliver(session: Session, *, merchant_id: int, endpoint_id: int, delivery_id: int
-              ) -> WebhookDelivery:
+def redeliver(session: Session, *, merchant_id: int, delivery_id: int) -> WebhookDelivery:
     """Queue the delivery again, now (the same body and event id)."""
-    get_endpoint(session, merchant_id=merchant_id, endpoint_id=endpoint_id)
     delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
-    if delivery is None or delivery.endpoint_id != endpoint_id:
-        raise NotFound("No such delivery of this webhook endpoint.")
+    if delivery is None or delivery.merchant_id != merchant_id:
+        raise NotFound("No such webhook delivery.")
     delivery.status, delivery.attempts = "pending", 0
     delivery.available_at, delivery.leased_until = utcnow(), None
     wake_after_commit(session)
