@@ -52,9 +52,12 @@ WEBHOOK_ROW = (
 WEBHOOK_ROWS = (
     _COLUMNS + " SELECT webhook_subscriptions.endpoint_id, :merchant_id, event.id,"
     " event.type, :card_id, event.payload, 'pending', 0, :created_at, :created_at"
-    " FROM card, json_to_recordset(:webhook_events) AS event (id varchar, type varchar,"
-    " payload json) JOIN webhook_subscriptions ON webhook_subscriptions.merchant_id ="
-    " :merchant_id AND webhook_subscriptions.event_type = event.type")
+    " FROM card, ROWS FROM (json_to_recordset(:webhook_events) AS (id varchar,"
+    " type varchar, payload json)) WITH ORDINALITY AS event (id, type, payload, ordinal)"
+    " JOIN webhook_subscriptions"
+    " ON webhook_subscriptions.merchant_id = :merchant_id"
+    " AND webhook_subscriptions.event_type = event.type"
+    " ORDER BY event.ordinal, webhook_subscriptions.endpoint_id")  # ids in event order
 _INSERT_ROW = text("INSERT INTO " + WEBHOOK_ROW).bindparams(
     bindparam("event_payload", type_=JSON))
 
