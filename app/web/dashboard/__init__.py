@@ -132,6 +132,7 @@ def install_dashboard(app: Flask) -> None:
         offers_views,
         programs_views,
         staff_views,
+        webhooks_views,
     )
     from app.web.dashboard.signin import install_login
 
