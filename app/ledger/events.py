@@ -50,7 +50,7 @@ def tier_data(*, card_id: int, program_id: int, tier_from: str | None, tier_to: 
 
 def purchase_events(purchase: dict[str, Any], *, program_id: int, before: Before,
                     now: datetime) -> list[dict[str, Any]]:
-    """A purchase's events as rows (``{"id", "type", "payload"}``) for its statement;
+    """A purchase's events as rows (``{"id", "event_type", "payload"}``) for its statement;
     ``purchase`` is the purchase as the API answers it."""
     card_id, balance = purchase["card_id"], purchase["balance"]
     typed: list[tuple[str, dict[str, Any]]] = [
@@ -66,7 +66,7 @@ def purchase_events(purchase: dict[str, Any], *, program_id: int, before: Before
     rows = []
     for event_type, data in typed:
         event_id = new_event_id()
-        rows.append({"id": event_id, "type": event_type, "payload": event_body(
+        rows.append({"id": event_id, "event_type": event_type, "payload": event_body(
             event_id=event_id, event_type=event_type, created_at=now, data=data)})
     return rows
 

@@ -344,7 +344,7 @@ def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry],
         raw.each(INSERT_WEBHOOK, [{
             "merchant_id": values["merchant_id"], "card_id": values["card_id"],
             "created_at": values["created_at"], "event_id": event["id"],
-            "event_type": event["type"], "event_payload": raw.json(event["payload"]),
+            "event_type": event["event_type"], "event_payload": raw.json(event["payload"]),
         } for event in events])
         return None
     try:

@@ -48,15 +48,16 @@ WEBHOOK_ROW = (
     " FROM webhook_subscriptions WHERE webhook_subscriptions.merchant_id = :merchant_id"
     " AND webhook_subscriptions.event_type = :event_type")
 # PostgreSQL: every event of a change at once, from :webhook_events, a JSON array of
-# {"id", "type", "payload"} (after ``FROM card``, in a statement that updated the card).
+# {"id", "event_type", "payload"} (after ``FROM card``, in a statement that updated the card).
 WEBHOOK_ROWS = (
     _COLUMNS + " SELECT webhook_subscriptions.endpoint_id, :merchant_id, event.id,"
-    " event.type, :card_id, event.payload, 'pending', 0, :created_at, :created_at"
+    " event.event_type, :card_id, event.payload, 'pending', 0, :created_at, :created_at"
     " FROM card, ROWS FROM (json_to_recordset(:webhook_events) AS (id varchar,"
-    " type varchar, payload json)) WITH ORDINALITY AS event (id, type, payload, ordinal)"
+    " event_type varchar, payload json)) WITH ORDINALITY"
+    " AS event (id, event_type, payload, ordinal)"
     " JOIN webhook_subscriptions"
     " ON webhook_subscriptions.merchant_id = :merchant_id"
-    " AND webhook_subscriptions.event_type = event.type"
+    " AND webhook_subscriptions.event_type = event.event_type"
     " ORDER BY event.ordinal, webhook_subscriptions.endpoint_id")  # ids in event order
 _INSERT_ROW = text("INSERT INTO " + WEBHOOK_ROW).bindparams(
     bindparam("event_payload", type_=JSON))
