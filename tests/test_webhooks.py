@@ -311,3 +311,30 @@ def test_retries_go_on_for_at_least_a_day_even_with_every_delay_at_its_shortest(
     waited = sum(min(MAX_DELAY, FIRST_DELAY * 2 ** (attempt - 1)) * (1 - JITTER)
                  for attempt in range(1, MAX_ATTEMPTS))
     assert waited >= RETRY_FOR.total_seconds()
+
+
+def test_a_pass_added_and_later_refused_by_apns_is_heard_as_installed_then_removed(
+        app: Flask, api: Api, client: Any, card: dict[str, Any], session: Session,
+        receiver: Receiver) -> None:
+    from app.delivery.pushes import Worker
+    from tests.push_helpers import RecordingSender, install
+    from tests.push_helpers import register as register_device
+
+    register(api, receiver.url, ["card.installed", "card.removed"])
+    installed = install(client, card)
+    assert register_device(client, installed, "device-a", "aa" * 32) == 201
+    assert register_device(client, installed, "device-a", "aa" * 32) == 200  # once only
+    purchase = api.post("/api/v1/pos/purchases",
+                        {"barcode": card["barcode"]["message"], "amount": 1_000},
+                        headers={"Idempotency-Key": "p-apns"})
+    assert purchase.status_code == 201
+    runtime = app.extensions["loyalpass"]
+    pushes = Worker(sessions=runtime.sessions, sender=RecordingSender({"aa" * 32: "unregistered"}),
+                    topic=runtime.wallet.pass_type_identifier)
+    while pushes.run_once():
+        pass
+    drain(sync(app), session)
+    events = [json.loads(each.body) for each in receiver.accepted()]
+    assert [(event["type"], event["data"]["wallet"], event["data"]["card_id"])
+            for event in events] == [("card.installed", "apple", card["id"]),
+                                     ("card.removed", "apple", card["id"])]
