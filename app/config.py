@@ -92,6 +92,9 @@ class Config:
     trusted_proxies: int = 0  # proxies in front whose X-Forwarded-For names the client
     worker_poll_interval: float = 1.0  # retries and lapsed leases; new work wakes it at once
     push_lease_seconds: float = 60.0  # how long a claimed push is a worker's own
+    # Webhook URLs may be plain HTTP and reach loopback or private addresses (receivers on
+    # the operator's own network, tests); otherwise https to public addresses only.
+    webhooks_allow_private: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -180,6 +183,7 @@ class Config:
                                            cls.session_idle_minutes),
             redis_prefix=env.get("LOYALPASS_REDIS_PREFIX") or cls.redis_prefix,
             trusted_proxies=_count(env, "LOYALPASS_TRUSTED_PROXIES", 0),
+            webhooks_allow_private=_switch(env, "LOYALPASS_WEBHOOKS_ALLOW_PRIVATE"),
         )
         if config.smtp_url:
             smtp_settings(config.smtp_url)  # parsed now, so that a bad URL stops the start
@@ -331,6 +335,16 @@ def _limit(env: dict[str, str], variable: str, default: str) -> str:
             f"{variable} must be rate limits like '10/minute;100/hour', not {text!r}."
         ) from None
     return text
+
+
+def _switch(env: dict[str, str], variable: str) -> bool:
+    """An on/off setting: 1, true, yes or on; 0, false, no, off or unset."""
+    value = env.get(variable, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{variable} must be 1 or 0, not {value!r}.")
 
 
 def _count(env: dict[str, str], variable: str, default: int) -> int:

@@ -23,6 +23,7 @@ from app.ledger.models import (
 from app.merchants.models import ApiKey, Location, Merchant, Program, Staff
 from app.offers.models import CardOffer, Offer
 from app.outbox.models import Mail, OutboxMessage
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookSubscription
 
 __all__ = [
     "Alert", "ApiKey", "AuditEvent", "AuditRecord", "AutomationRule", "AutomationSend",
@@ -30,5 +31,6 @@ __all__ = [
     "Customer", "Device", "DeviceLog", "FraudCursor", "GoogleClass", "GoogleEvent",
     "GoogleMessage", "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail",
     "Merchant", "Offer", "OutboxMessage", "Program", "Purchase", "RateWindow", "Refund",
-    "Registration", "SegmentRefresh", "Staff",
+    "Registration", "SegmentRefresh", "Staff", "WebhookDelivery", "WebhookEndpoint",
+    "WebhookSubscription",
 ]

@@ -112,6 +112,10 @@ class ProblemCode(StrEnum):
     # Offers.
     UNKNOWN_SEGMENT = "unknown_segment", 422, (
         "an offer's audience names a customer segment that does not exist")
+    WEBHOOK_URL_REFUSED = "webhook_url_refused", 422, (
+        "a webhook URL that is not https, names a user or a fragment, or a loopback, "
+        "private or link-local address (allowed by `LOYALPASS_WEBHOOKS_ALLOW_PRIVATE`)")
+    WEBHOOK_LIMIT = "webhook_limit", 409, "registering a 21st webhook endpoint"
     OFFER_PUBLISHED = "offer_published", 409, "publishing an offer published already"
     OFFER_ENDED = "offer_ended", 409, "publishing or ending an offer that has ended"
     OFFER_NOT_PUBLISHED = "offer_not_published", 409, (

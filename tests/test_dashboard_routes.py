@@ -62,6 +62,28 @@ class World:
     their_alert: int = 0
     our_purchase: int = 0
     their_purchase: int = 0
+    our_webhook: int = 0
+    their_webhook: int = 0
+    our_delivery: int = 0
+    their_delivery: int = 0
+
+
+def _webhook(session: Session, program: Program) -> tuple[int, int]:
+    """An endpoint of the program's merchant, and a delivery to it."""
+    from app.outbox.webhooks import webhook_event
+    from app.webhooks.models import WebhookDelivery
+    from app.webhooks.schemas import WebhookCreate
+    from app.webhooks.service import create_endpoint
+
+    endpoint = create_endpoint(session, merchant_id=program.merchant_id, allow_private=False,
+                               data=WebhookCreate(url="https://hooks.example.com/in",
+                                                  events=["card.created"])).endpoint.id
+    webhook_event(session, merchant_id=program.merchant_id, event_type="card.created",
+                  card_id=None, data={})
+    session.commit()
+    delivery = session.query(WebhookDelivery.id).filter_by(endpoint_id=endpoint).scalar()
+    session.commit()
+    return endpoint, delivery
 
 
 def _purchase(session: Session, program: Program, card_id: int) -> int:
@@ -87,6 +109,8 @@ def world(session: Session) -> World:
     our_purchase, their_purchase = (_purchase(session, program, card),
                                     _purchase(session, their_program, their_card))
     their_place = location(session, theirs.merchant_id, their_program.id, "Lviv")
+    (our_webhook, our_delivery), (their_webhook, their_delivery) = (
+        _webhook(session, program), _webhook(session, their_program))
     emails = {"owner": ours.owner_email}
     for role in ("manager", "cashier", "analyst"):
         emails[role] = f"{role}@kavabar.example"
@@ -104,6 +128,8 @@ def world(session: Session) -> World:
                  our_alert=velocity_alert(session, program, place),
                  their_alert=velocity_alert(session, their_program, None),
                  our_purchase=our_purchase, their_purchase=their_purchase,
+                 our_webhook=our_webhook, their_webhook=their_webhook,
+                 our_delivery=our_delivery, their_delivery=their_delivery,
                  their_location=their_place)
 
 
@@ -161,6 +187,16 @@ def _counter_card(suffix: str = "") -> Callable[[World, bool], str]:
 def _refund_path(world: World, theirs: bool) -> str:
     purchase = world.their_purchase if theirs else world.our_purchase
     return f"/dashboard/cashier/purchases/{purchase}/refund"
+
+
+def _webhook_path(suffix: str = "") -> Callable[[World, bool], str]:
+    return lambda world, theirs: (
+        f"/dashboard/webhooks/{world.their_webhook if theirs else world.our_webhook}{suffix}")
+
+
+def _delivery_path(world: World, theirs: bool) -> str:
+    delivery = world.their_delivery if theirs else world.our_delivery
+    return f"/dashboard/webhook-deliveries/{delivery}/redeliver"
 
 
 def _location_path(suffix: str = "") -> Callable[[World, bool], str]:
@@ -257,6 +293,12 @@ ROUTES: dict[str, Route] = {
     "dashboard.location_qr": Route((*READERS, CASHIER), _location_path("/qr.png")),
     "dashboard.location_poster": Route((*READERS, CASHIER),
                                        _location_path("/poster-A4-uk.pdf")),
+    "dashboard.webhooks_page": Route(WRITERS, fixed("/dashboard/webhooks")),
+    "dashboard.create_webhook": Route(WRITERS, fixed("/dashboard/webhooks"), lambda world: {
+        "url": "https://hooks.example.com/new", "events": "card.created"}),
+    "dashboard.webhook_page": Route(WRITERS, _webhook_path()),
+    "dashboard.delete_webhook": Route(WRITERS, _webhook_path("/delete")),
+    "dashboard.redeliver_webhook": Route(WRITERS, _delivery_path),
 }
 NAMES_AN_OBJECT = {"dashboard.acknowledge_alert", "dashboard.adjust_card",
                    "dashboard.automations_page", "dashboard.save_automations",
@@ -273,7 +315,9 @@ NAMES_AN_OBJECT = {"dashboard.acknowledge_alert", "dashboard.adjust_card",
                    "dashboard.remove", "dashboard.revoke_card_link",
                    "dashboard.segments_page",
                    "dashboard.revoke_key", "dashboard.save_location", "dashboard.save_program",
-                   "dashboard.unblock_card", "dashboard.upload_artwork"}
+                   "dashboard.unblock_card", "dashboard.upload_artwork",
+                   "dashboard.webhook_page", "dashboard.delete_webhook",
+                   "dashboard.redeliver_webhook"}
 PUBLIC_ROUTES = {"dashboard.login", "dashboard.logout", "dashboard.forgot", "dashboard.link"}
 # The role that may do the least above the ones a route admits ("a lower role").
 LOWER = {OWNERS: MANAGER, WRITERS: ANALYST, READERS: CASHIER, COUNTER: ANALYST}

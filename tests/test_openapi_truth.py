@@ -30,7 +30,10 @@ BODIES: dict[tuple[str, str], Any] = {
     ("post", "/api/v1/api-keys"): {"role": "analyst"},
     ("post", "/api/v1/cards/{id}/adjustments"): {"points": 1, "reason": "roles"},
     ("post", "/api/v1/programs/{id}/offers"): {"title": "Roles"},
+    ("post", "/api/v1/webhooks"): {"url": "https://hooks.example.com/in",
+                                   "events": ["card.created"]},
 }
+NO_SUCH_ID = 999_999  # a webhook endpoint or delivery the world does not have: 404
 
 
 @pytest.fixture
@@ -58,7 +61,8 @@ def _problem_validator(document: dict[str, Any]) -> Draft202012Validator:
 def _path(template: str, world: World, spare_key: int) -> str:
     ids = {"programs": world.program["id"], "cards": world.card["id"],
            "purchases": world.purchase["id"], "offers": world.offer["id"],
-           "alerts": world.alert["id"], "api-keys": spare_key}
+           "alerts": world.alert["id"], "api-keys": spare_key, "webhooks": NO_SUCH_ID,
+           "deliveries": NO_SUCH_ID}
     return re.sub(r"/([a-z-]+)/\{id\}", lambda m: f"/{m.group(1)}/{ids[m.group(1)]}", template)
 
 

@@ -16,18 +16,19 @@ import app.models  # noqa: F401  (every package's models, on the metadata)
 from app.db import Base
 from app.ledger import idempotency, purchase_rows
 from app.merchants import service as merchants
-from app.outbox import messages
+from app.outbox import messages, webhooks
 from app.sql import SQL
 
-MODULES = (purchase_rows, idempotency, merchants, messages)
+MODULES = (purchase_rows, idempotency, merchants, messages, webhooks)
 # Not columns: SQL's words and types, the statements' own aliases (the purchase's CTEs
-# ``card`` and ``row_N``, the lateral ``recent``, the JSON recordset ``entry``), and
-# PostgreSQL's system column ``xmin``.
+# ``card`` and ``row_N``, the lateral ``recent``, the JSON recordsets ``entry`` and
+# ``event`` with its ``ordinal``), and PostgreSQL's system column ``xmin``.
 NOT_COLUMNS = frozenset((
     "select", "from", "where", "and", "or", "not", "null", "is", "as", "on", "join", "left",
     "lateral", "with", "insert", "into", "values", "update", "set", "returning", "for", "of",
     "cast", "case", "when", "then", "else", "end", "true", "false", "conflict", "do",
-    "nothing", "text", "integer", "bigint", "varchar", "recent", "card", "entry", "xmin"))
+    "nothing", "text", "integer", "bigint", "varchar", "recent", "card", "entry", "xmin",
+    "rows", "ordinality", "json", "order", "by", "event", "ordinal"))
 _LITERAL = re.compile(r"'[^']*'")
 _WORD = re.compile(r"(?<![:\w.])([A-Za-z_]\w*)(?:\.(\w+|\*))?(?!\w)(\s*\()?")
 _NAMING = re.compile(r"\bAS\s+(\w+)(?!\s*\()", re.IGNORECASE)  # an alias (or a type)

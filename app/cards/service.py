@@ -26,6 +26,7 @@ from app.merchants.access import Principal, check_location
 from app.merchants.models import ApiKey, Program
 from app.merchants.service import program_location
 from app.outbox.messages import pass_changed, queue_pass_update
+from app.outbox.webhooks import CARD_CREATED, webhook_event
 from app.points.postings import Actor, post, program_rules
 from app.points.rules import tier_for
 from app.problem_codes import ProblemCode
@@ -139,10 +140,21 @@ def create_card(
     session.add(card)
     session.flush()
     _welcome(session, card, program)
+    card_created(session, card)
     # Tells the worker a card exists: Google gets its object (Apple has no device yet).
     queue_pass_update(session, merchant_id=card.merchant_id, card_id=card.id,
                       pass_version=card.pass_version, reason="enrolled")
     return card
+
+
+def card_created(session: Session, card: Card) -> None:
+    """``card.created`` for the merchant's webhooks (the caller commits)."""
+    webhook_event(session, merchant_id=card.merchant_id, event_type=CARD_CREATED,
+                  card_id=card.id, data={
+                      "card_id": card.id, "program_id": card.program_id,
+                      "number": card.number, "balance": card.balance, "tier": card.tier,
+                      "stamps": card.stamps, "location_id": card.location_id,
+                      "source": card.source})
 
 
 def remember_locale(session: Session, *, card: Card, locale: str) -> bool:

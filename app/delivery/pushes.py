@@ -25,12 +25,14 @@ from typing import cast
 from sqlalchemy import Table, bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.cards.models import Card
 from app.clock import utcnow
 from app.delivery.fanout import drain_outbox
 from app.delivery.loop import Loop
 from app.devices.models import Device, Registration
 from app.google_wallet.account import GoogleAccount
 from app.integrations.apns import PushResult, PushSender
+from app.outbox.webhooks import wallet_event
 
 log = logging.getLogger("loyalpass.push")
 worker_log = logging.getLogger("loyalpass.worker")
@@ -146,6 +148,7 @@ def _remove_registrations(session: Session, items: list[Due]) -> None:
         return
     # Only while it still carries the refused token: Wallet may have registered the pass
     # again with a new one while this push was in flight.
+    removed = _registrations_to_remove(session, items)
     table = REGISTRATIONS
     session.execute(
         table.delete().where(table.c.id == bindparam("rid"),
@@ -155,8 +158,32 @@ def _remove_registrations(session: Session, items: list[Due]) -> None:
     devices = sorted({item.device_id for item in items})
     session.execute(delete(Device).where(
         Device.id.in_(devices), ~exists().where(Registration.device_id == Device.id)))
+    for gone in removed:  # the pass is off that device: the merchant's webhooks hear
+        wallet_event(session, merchant_id=gone.merchant_id, program_id=gone.program_id,
+                     card_id=gone.card_id, wallet="apple", installed=False)
     log.info("removed %d registrations whose device tokens APNs no longer accepts",
              len(items))
+
+
+@dataclass(frozen=True)
+class RemovedPass:
+    card_id: int
+    merchant_id: int
+    program_id: int
+
+
+def _registrations_to_remove(session: Session, items: list[Due]) -> list[RemovedPass]:
+    """The registrations ``_remove_registrations`` deletes (those still carrying the
+    refused token), with their cards' merchant and program."""
+    tokens = {item.registration_id: item.token for item in items}
+    rows = session.execute(
+        select(Registration.id, Registration.push_token, Card.id.label("card_id"),
+               Card.merchant_id, Card.program_id)
+        .join(Card, Card.id == Registration.card_id)
+        .where(Registration.id.in_(list(tokens)))).all()
+    return [RemovedPass(card_id=row.card_id, merchant_id=row.merchant_id,
+                        program_id=row.program_id)
+            for row in rows if row.push_token == tokens[row.id]]
 
 
 def _record_failures(session: Session, pairs: list[tuple[Due, PushResult]],

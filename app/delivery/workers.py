@@ -1,8 +1,8 @@
 """The worker loops of one process, one or more per channel: pushes (fan-out and APNs,
-``app.delivery.pushes``), Google Wallet (``app.delivery.google``) and mail
-(``app.delivery.mail``), the periodic jobs (``app.delivery.housekeeping``) and the
-automatic offers (``app.delivery.automations``). A new
-channel is a module of its own with its loop, added here.
+``app.delivery.pushes``), Google Wallet (``app.delivery.google``), mail
+(``app.delivery.mail``) and webhooks (``app.delivery.webhooks``), the periodic jobs
+(``app.delivery.housekeeping``) and the automatic offers (``app.delivery.automations``). A
+new channel is a module of its own with its loop, added here.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from app.delivery.loop import Loop
 from app.delivery.mail import MailSync, MailWorker, make_mail_sender
 from app.delivery.pushes import Worker
 from app.delivery.senders import make_sender
+from app.delivery.webhook_client import PinnedSender, WebhookSender
+from app.delivery.webhooks import WebhookSync, WebhookWorker
 from app.integrations.apns import PushSender
 from app.integrations.google import GoogleWallet
 from app.integrations.mail import MailSender
@@ -49,9 +51,11 @@ class Host(Protocol):
 
 def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
                  google_client: GoogleWallet | None = None,
-                 mail_sender: MailSender | None = None, loops: int = 1,
+                 mail_sender: MailSender | None = None,
+                 webhook_sender: WebhookSender | None = None, loops: int = 1,
                  name: str = "worker") -> list[Loop]:
-    """The worker loops of one process: ``loops`` push loops, one mail loop and, when
+    """The worker loops of one process: ``loops`` push loops, one mail loop, one webhook
+    loop and, when
     Google Wallet is on, one Google loop woken after each fan-out, all woken by the
     commits of ``runtime.sessions``; and the housekeeping loop, which runs by the clock.
     They are added to ``runtime.workers``, with the automatic offers' loop (by the clock
@@ -63,7 +67,11 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
     created: list[Loop] = [MailWorker(
         MailSync(sessions=runtime.sessions, sender=mail_sender or make_mail_sender(config),
                  wallet=runtime.wallet, sender_address=config.sender_address),
-        poll_interval=config.worker_poll_interval, name=f"{name}-mail")]
+        poll_interval=config.worker_poll_interval, name=f"{name}-mail"),
+        WebhookWorker(WebhookSync(
+            sessions=runtime.sessions, sender=webhook_sender or PinnedSender(
+                allow_private=config.webhooks_allow_private)),
+            poll_interval=config.worker_poll_interval, name=f"{name}-webhooks")]
     google_loop = None
     if google is not None:
         client = google_client or make_google_client(config, google, runtime.engine)

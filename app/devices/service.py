@@ -18,6 +18,7 @@ from app.cards.service import card_by_serial
 from app.clock import from_microseconds, to_microseconds, utcnow
 from app.devices.models import Device, DeviceLog, Registration
 from app.errors import Unauthorized
+from app.outbox.webhooks import wallet_event
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ def register(
     )
     if registration is None:
         session.add(Registration(device_id=device.id, card_id=card.id, push_token=push_token))
+        wallet_event(session, merchant_id=card.merchant_id, program_id=card.program_id,
+                     card_id=card.id, wallet="apple", installed=True)
     elif registration.push_token != push_token:
         registration.push_token = push_token
     session.commit()
@@ -74,8 +77,11 @@ def unregister(
         select(Device.id).where(Device.device_library_identifier == device_library_identifier)
     )
     if device_id is not None:
-        session.execute(delete(Registration).where(Registration.device_id == device_id,
-                                                   Registration.card_id == card.id))
+        removed = session.execute(delete(Registration).where(
+            Registration.device_id == device_id, Registration.card_id == card.id))
+        if getattr(removed, "rowcount", 0):
+            wallet_event(session, merchant_id=card.merchant_id, program_id=card.program_id,
+                         card_id=card.id, wallet="apple", installed=False)
         remaining = session.scalar(
             select(func.count()).select_from(Registration)
             .where(Registration.device_id == device_id)

@@ -21,6 +21,7 @@ from app.cards.models import Card
 from app.clock import utcnow
 from app.errors import BadRequest
 from app.google_wallet.models import GoogleEvent, GoogleObject
+from app.outbox.webhooks import wallet_event
 from app.problem_codes import ProblemCode
 from passes.google.callbacks import Callback
 
@@ -47,7 +48,7 @@ def record_callback(session: Session, *, callback: Callback) -> bool:
     _check_fits(callback)
     now = utcnow()
     target = session.execute(
-        select(GoogleObject.card_id, Card.merchant_id)
+        select(GoogleObject.card_id, Card.merchant_id, Card.program_id)
         .join(Card, Card.id == GoogleObject.card_id)
         .where(GoogleObject.object_id == callback.object_id)
     ).first()
@@ -65,6 +66,10 @@ def record_callback(session: Session, *, callback: Callback) -> bool:
                  else {"removed_at": now})
         session.execute(update(GoogleObject).where(GoogleObject.card_id == card_id)
                         .values(**state))
+        assert target is not None and merchant_id is not None
+        wallet_event(session, merchant_id=merchant_id, program_id=target.program_id,
+                     card_id=card_id, wallet="google",
+                     installed=callback.event_type == "save")
     session.commit()
     return True
 

@@ -15,6 +15,7 @@ from sqlalchemy.sql import ColumnElement
 
 from app.cards.models import Card
 from app.clock import utcnow
+from app.ledger.events import Before, card_events
 from app.ledger.models import LedgerEntry, Purchase
 from app.merchants.models import Program
 from app.outbox.messages import pass_changed
@@ -78,9 +79,11 @@ def _expire_card(session: Session, card_id: int, cutoff: datetime) -> int:
                  card.balance)
     if amount > 0:
         actor = Actor(merchant_id=card.merchant_id)
+        before = Before(balance=card.balance, tier=card.tier)
         post(session, card, actor, kind="expire", points=-amount,
              reason=f"points earned before {cutoff:%Y-%m-%d} expired")
         pass_changed(session, card, reason="expiry")
+        card_events(session, card, before=before, reason="expiry")
         audit(session, actor, "expire", card_id=card.id, points=amount)
     session.commit()
     return amount
@@ -113,12 +116,13 @@ def refresh_tiers(session: Session, *, now: datetime | None = None) -> JobReport
 
 def _retier(session: Session, card_id: int, now: datetime) -> int:
     card = lock_card(session, card_id)
-    before = card.tier
+    before = Before(balance=card.balance, tier=card.tier)
     refresh_figures(card, program_rules(card.program), spend_figures(session, card.id, now))
-    moved = card.tier != before
+    moved = card.tier != before.tier
     if moved:
         pass_changed(session, card, reason="tier")
         audit(session, Actor(merchant_id=card.merchant_id), "tier", card_id=card.id,
-              before=before, after=card.tier)
+              before=before.tier, after=card.tier)
+        card_events(session, card, before=before, reason="tier")
     session.commit()
     return int(moved)

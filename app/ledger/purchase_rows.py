@@ -38,6 +38,7 @@ from app.ledger.fraud import CARD_WINDOWS
 from app.merchants.models import Program
 from app.merchants.service import KEY_COLUMNS, KeyRow, PresentedKey
 from app.outbox.messages import NOTIFY_EXPRESSION, OUTBOX_ROW
+from app.outbox.webhooks import WEBHOOK_ROW, WEBHOOK_ROWS
 from app.points.postings import TIER_WINDOW, program_rules
 from app.points.rules import PurchaseOutcome, Rules
 from app.sql import SQL, Raw
@@ -189,7 +190,7 @@ ENTRIES_ROWS = _ENTRY_ROW.format(
      " stamps integer, rewards integer, reason text)")
 
 _EACH_FROM_THE_UPDATE = [f"{row} FROM card" for row in (
-    RECORD_ROW, PURCHASE_ROW, OUTBOX_ROW, AUDIT_ROW)] + [ENTRIES_ROWS]
+    RECORD_ROW, PURCHASE_ROW, OUTBOX_ROW, AUDIT_ROW)] + [ENTRIES_ROWS, WEBHOOK_ROWS]
 WRITE_PURCHASE = {  # with NOTIFY or not (``app.outbox.wakeups.Wakeups.notify_due``)
     notify: SQL(
         "WITH card AS (" + UPDATE_CARD + " AND CAST(xmin AS text) = :card_version RETURNING"
@@ -202,6 +203,7 @@ INSERT_RECORD, INSERT_PURCHASE, INSERT_ENTRY, INSERT_OUTBOX, INSERT_AUDIT = (
     SQL("INSERT INTO " + row) for row in (
         RECORD_ROW, PURCHASE_ROW, ENTRY_ROW, OUTBOX_ROW, AUDIT_ROW))
 SQLITE_UPDATE_CARD = SQL(UPDATE_CARD)
+INSERT_WEBHOOK = SQL("INSERT INTO " + WEBHOOK_ROW)
 
 
 @dataclass(frozen=True)
@@ -322,12 +324,14 @@ class Unwritten(Enum):
     KEY_USED = "another request stored the key (meanwhile, or before): replay its answer"
 
 
-def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry], *,
-                   notify: bool) -> Unwritten | None:
+def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry],
+                   events: list[dict[str, Any]], *, notify: bool) -> Unwritten | None:
     """Everything the purchase writes: None when written, else why not. PostgreSQL: one
     statement, which writes nothing if the card changed since it was read, and fails if a
     request stored the key; with ``notify`` it NOTIFYs the workers as it commits. SQLite:
-    one statement each, under its lock, after looking for the key's record."""
+    one statement each, under its lock, after looking for the key's record. ``events``
+    are the webhook events (``app.ledger.events.purchase_events``), written for the
+    merchant's endpoints that take them: none without one."""
     posted = [{"kind": entry.kind, "points": entry.points, "stamps": entry.stamps,
                "rewards": entry.rewards, "reason": entry.reason} for entry in entries]
     if not raw.postgres:  # in this order: each row's references are there before it
@@ -338,10 +342,16 @@ def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry], *,
         raw.each(INSERT_ENTRY, [{**values, **row} for row in posted])
         for sql in (SQLITE_UPDATE_CARD, INSERT_OUTBOX, INSERT_AUDIT):
             raw.execute(sql, values)
+        raw.each(INSERT_WEBHOOK, [{
+            "merchant_id": values["merchant_id"], "card_id": values["card_id"],
+            "created_at": values["created_at"], "event_id": event["id"],
+            "event_type": event["event_type"], "event_payload": raw.json(event["payload"]),
+        } for event in events])
         return None
     try:
         written = raw.one_without_begin(WRITE_PURCHASE[notify],
-                                        {**values, "entries": raw.json(posted)})
+                                        {**values, "entries": raw.json(posted),
+                                         "webhook_events": raw.json(events)})
     except Exception as error:
         if raw.unique_violation(error) != KEY_CONSTRAINT:
             raise

@@ -39,6 +39,7 @@ from app.cards.service import card_by_legacy_number, number_by_legacy_number
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound, Problem, TooMany
 from app.ledger import fraud
+from app.ledger.events import Before, purchase_events
 from app.ledger.idempotency import Answer, replay
 from app.ledger.models import Alert
 from app.ledger.purchase_rows import (
@@ -234,8 +235,10 @@ def _attempt(session: LazySession, raw: Raw, asked: Asked, lane: Lane, *, locked
     answer, values = purchase_values(raw, request, card, terms.rules, outcome, entries, read,
                                      now)
     notify = raw.postgres and lane.wakeups.notify_due()
+    events = purchase_events(answer.body, program_id=card.program_id, now=now,
+                             before=Before(balance=card.balance, tier=card.tier))
     unwritten = write_purchase(raw, {**values, "card_version": read.card_version}, entries,
-                               notify=notify)
+                               events, notify=notify)
     if unwritten is Unwritten.CARD_CHANGED:
         return None
     if unwritten is Unwritten.KEY_USED:

@@ -18,11 +18,13 @@ from app.cards.models import Card, CardStatus
 from app.cards.service import card_by_scan, card_in_reach
 from app.clock import utcnow
 from app.errors import Conflict, Invalid, NotFound
+from app.ledger.events import Before, card_events
 from app.ledger.idempotency import Answer, run_once
 from app.ledger.models import LedgerEntry, Purchase, Refund
 from app.ledger.schemas import AdjustmentInput, RefundInput
 from app.merchants.access import CASHIER, check_location
 from app.outbox.messages import pass_changed
+from app.outbox.webhooks import PURCHASE_REFUNDED, webhook_event
 from app.points.postings import (
     Actor,
     audit,
@@ -75,6 +77,7 @@ def _refund(session: Session, actor: Actor, purchase_id: int, data: RefundInput)
     purchase = session.get(Purchase, purchase_id)
     assert purchase is not None
     card = lock_card(session, purchase.card_id)
+    before = Before(balance=card.balance, tier=card.tier)
     session.refresh(purchase)  # refunded_amount as of the lock
     refund_amount = data.amount if data.amount is not None else (
         purchase.amount - purchase.refunded_amount)
@@ -115,13 +118,21 @@ def _refund(session: Session, actor: Actor, purchase_id: int, data: RefundInput)
     audit(session, actor, "refund", card_id=card.id, purchase_id=purchase.id,
           amount=refund_amount, reversed=taken - forgone, returned=outcome.return_redeemed,
           forgone=forgone)
-    return Answer(201, {
+    answer = _refund_json(refund, purchase, card)
+    webhook_event(session, merchant_id=card.merchant_id, event_type=PURCHASE_REFUNDED,
+                  card_id=card.id, data={**answer, "program_id": card.program_id})
+    card_events(session, card, before=before, reason="refund", purchase_id=purchase.id)
+    return Answer(201, answer)
+
+
+def _refund_json(refund: Refund, purchase: Purchase, card: Card) -> dict[str, Any]:
+    return {
         "id": refund.id, "purchase_id": purchase.id, "card_id": card.id,
-        "amount": refund_amount, "refunded_total": purchase.refunded_amount,
+        "amount": refund.amount, "refunded_total": purchase.refunded_amount,
         "points_reversed": refund.points_reversed, "points_returned": refund.points_returned,
-        "points_forgone": forgone, "balance": card.balance, "tier": card.tier,
+        "points_forgone": refund.points_forgone, "balance": card.balance, "tier": card.tier,
         "stamps": card.stamps, "created_at": refund.created_at.isoformat() + "Z",
-    })
+    }
 
 
 def adjust(session: Session, *, actor: Actor, card_id: int, data: AdjustmentInput, key: str,
@@ -139,10 +150,12 @@ def _adjust(session: Session, actor: Actor, card_id: int, data: AdjustmentInput)
     if card.balance + data.points < 0:
         raise Conflict(f"The card holds {card.balance} points; it cannot lose {-data.points}.",
                        code=ProblemCode.INSUFFICIENT_POINTS)
+    before = Before(balance=card.balance, tier=card.tier)
     entry = post(session, card, actor, kind="adjust", points=data.points, reason=data.reason)
     assert entry is not None
     session.flush()
     pass_changed(session, card, reason="adjustment")
+    card_events(session, card, before=before, reason="adjustment")
     audit(session, actor, "adjust", card_id=card.id, points=data.points, reason=data.reason)
     return Answer(201, {**entry_json(entry), "balance": card.balance})
 

@@ -20,6 +20,8 @@ from app.merchants.models import Program
 from app.offers.models import CardOffer, Offer
 from app.offers.schemas import OfferCreate, naive_utc
 from app.outbox.messages import program_changed
+from app.outbox.webhooks import OFFER_PUBLISHED as EVENT_OFFER_PUBLISHED
+from app.outbox.webhooks import webhook_event
 from app.problem_codes import ProblemCode
 from app.texts import in_every_locale, is_per_locale, localized, program_text_faults, tier_key
 
@@ -155,6 +157,10 @@ def deliver_offer(session: Session, *, offer: Offer, now: datetime) -> int:
     offer.status, offer.published_at = "published", now
     program_changed(session, merchant_id=offer.merchant_id, program_id=offer.program_id,
                     reason="offer", offer_id=offer.id)
+    webhook_event(session, merchant_id=offer.merchant_id, event_type=EVENT_OFFER_PUBLISHED,
+                  card_id=None, data={"offer_id": offer.id, "program_id": offer.program_id,
+                                      "title": offer.title, "cards": len(reached),
+                                      "held_out": len(held), "published_at": iso(now)})
     return len(reached)
 
 

@@ -25,6 +25,7 @@ def register_web(app: Flask) -> None:
         pushes,
         recovery,
         segments,
+        webhooks,
     )
     from app.web.context import IdConverter, install_session_teardown
     from app.web.dashboard import install_dashboard
@@ -55,6 +56,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(automations.blueprint, url_prefix="/api")
     app.register_blueprint(imports.blueprint, url_prefix="/api")
     app.register_blueprint(segments.blueprint, url_prefix="/api")
+    app.register_blueprint(webhooks.blueprint, url_prefix="/api")
     app.register_blueprint(google.blueprint, url_prefix="/google")
     google.init_app(app)
     posters.init_app(app)

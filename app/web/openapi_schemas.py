@@ -303,6 +303,9 @@ def _import_preview_schema() -> dict[str, Any]:
 
 
 def response_schemas() -> dict[str, Any]:
+    from app.web.openapi_webhooks import webhook_schemas  # it builds on this module's
+
+
     return {
         "Problem": _problem_schema(), "LocalizedText": _localized_text_schema(),
         "Program": _program_schema(), "Programs": listing("programs", "Program"),
@@ -337,4 +340,5 @@ def response_schemas() -> dict[str, Any]:
             "old_numbers", "points", "consents_given")}),
         "PushCounts": record({"pending": INTEGER, "failed": INTEGER, "delivered": INTEGER,
                               "devices": INTEGER}),
+        **webhook_schemas(),
     }

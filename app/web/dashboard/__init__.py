@@ -134,6 +134,7 @@ def install_dashboard(app: Flask) -> None:
         programs_views,
         segments_views,
         staff_views,
+        webhooks_views,
     )
     from app.web.dashboard.signin import install_login
 
