@@ -58,12 +58,12 @@ def expected(history: History, start: date, end: date, where: set[int] | None
         "enrollments": sum(1 for c in cards.values() if inside(c["created"]) and here(
             c["location"])),
         "purchases": len(sales), "turnover": turnover, "refunded": refunded,
-        "average_check": round(sum(s.amount for s in sales) / len(sales)),
+        "average_check": round(sum(s.amount for s in sales) / len(sales)) if sales else 0,
         "points_issued": issued, "points_redeemed": redeemed,
         "points_expired": -sum(e.points for e in entries if e.kind == "expire"),
         "points_adjusted": sum(e.points for e in entries if e.kind == "adjust"),
         "points_outstanding": outstanding, "liability": outstanding * 100,
-        "reward_cost_share": issued * 100 / turnover,
+        "reward_cost_share": issued * 100 / turnover if turnover > 0 else None,
         "active": len({s.card for s in history.sales
                        if month <= s.at < high and here(s.location)}),
         "customers": len(days), "visits": sum(len(v) for v in days.values()),
@@ -127,3 +127,47 @@ def test_every_figure_equals_a_direct_computation_over_the_history(
     }
     assert got.pop("reward_cost_share") == pytest.approx(want.pop("reward_cost_share"))
     assert got == want
+
+
+def test_each_day_of_the_daily_figures_equals_a_direct_computation_of_that_day(
+        session: Session, history: History) -> None:
+    program = _program(session, history)
+    rows = daily_figures(session, program=program, start=START, end=END, location_id=None)
+    assert [row.day for row in rows] == [START + timedelta(days=n) for n in range(31)]
+    for row in rows:
+        want = expected(history, row.day, row.day, None)
+        low, high = _bounds(row.day, row.day)
+        liability = 100 * sum(e.points for e in history.entries if e.at < high)
+        assert row.liability == liability
+        assert row.enrollments == sum(1 for card in history.cards.values()
+                                      if low <= card["created"] < high)
+        assert (row.purchases, row.turnover, row.average_check, row.points_issued,
+                row.points_redeemed, row.points_expired, row.installs, row.removals) == (
+            want["purchases"], want["turnover"], want["average_check"], want["points_issued"],
+            want["points_redeemed"], want["points_expired"], want["installs"],
+            want["removals"])
+    assert sum(row.purchases for row in rows) == expected(history, START, END, None)["purchases"]
+
+
+def test_reach_counts_reachable_failing_removed_and_never_installed_cards(
+        session: Session, history: History) -> None:
+    figures = program_stats(session, program=_program(session, history), start=START, end=END,
+                            location_id=None)
+    states = [card["wallet_state"] if "wallet_state" in card else 4
+              for card in history.cards.values()]
+    reach = figures.reach
+    assert (reach.cards, reach.reachable, reach.failing, reach.removed, reach.never_installed
+            ) == (len(states), states.count(0) + states.count(2), states.count(1),
+                  states.count(3), states.count(4))
+    assert reach.share == pytest.approx((states.count(0) + states.count(2)) / len(states))
+
+
+def test_a_period_without_activity_has_zeros_and_no_ratios(
+        session: Session, history: History) -> None:
+    quiet = date(2025, 1, 1)
+    figures = program_stats(session, program=_program(session, history), start=quiet,
+                            end=quiet, location_id=None)
+    assert (figures.purchases, figures.turnover, figures.average_check, figures.enrollments,
+            figures.points_issued, figures.points_outstanding) == (0, 0, 0, 0, 0, 0)
+    assert figures.reward_cost_share is None and figures.visits.frequency is None
+    assert figures.visits.median_days_between_visits is None

@@ -142,6 +142,7 @@ class Card(Base):
         # A program's cards newest first, and those a location's own key sees (the search).
         Index("ix_cards_program_id_id", "program_id", "id"),
         Index("ix_cards_program_id_location_id_id", "program_id", "location_id", "id"),
+        Index("ix_cards_program_created", "program_id", "created_at"),  # enrolments per day
     )
 
     @property

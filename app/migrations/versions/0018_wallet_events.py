@@ -8,6 +8,12 @@ not recorded, so no removal is invented), and Google's recorded save and delete
 callbacks that changed the object's state (a save after a save is not a second install).
 No existing row changes.
 
+The stats read a program's days by time, so three indexes join: ``purchases (program_id,
+created_at)``, ``ledger_entries (merchant_id, created_at)`` (entries carry no program: the
+stats join their cards) and ``cards (program_id, created_at)`` (enrolments per day). On
+PostgreSQL they are built ``CONCURRENTLY`` outside the migration's transaction, as 0015's
+are, so that a live ledger keeps taking purchases while they build.
+
 Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-05 01:00:00.000000
@@ -22,6 +28,12 @@ revision = "0018"
 down_revision = "0017"
 branch_labels = None
 depends_on = None
+
+TIME_INDEXES = {
+    "ix_purchases_program_created": "purchases (program_id, created_at)",
+    "ix_ledger_entries_merchant_created": "ledger_entries (merchant_id, created_at)",
+    "ix_cards_program_created": "cards (program_id, created_at)",
+}
 
 _BACKFILL_APPLE = """
 INSERT INTO wallet_events (merchant_id, program_id, location_id, card_id, wallet, kind,
@@ -75,9 +87,25 @@ def upgrade() -> None:
     op.create_index(op.f("ix_wallet_events_card_id"), "wallet_events", ["card_id"])
     op.execute(_BACKFILL_APPLE)
     op.execute(_BACKFILL_GOOGLE)
+    if op.get_bind().dialect.name != "postgresql":
+        for name, target in TIME_INDEXES.items():
+            op.execute(f"CREATE INDEX {name} ON {target}")
+        return
+    with op.get_context().autocommit_block():
+        for name, target in TIME_INDEXES.items():
+            # A build that failed half way leaves an invalid index of this name behind.
+            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
+            op.execute(f"CREATE INDEX CONCURRENTLY {name} ON {target}")
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name != "postgresql":
+        for name in TIME_INDEXES:
+            op.execute(f"DROP INDEX {name}")
+    else:
+        with op.get_context().autocommit_block():
+            for name in TIME_INDEXES:
+                op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {name}")
     op.drop_index(op.f("ix_wallet_events_card_id"), table_name="wallet_events")
     op.drop_index("ix_wallet_events_program_created", table_name="wallet_events")
     op.drop_table("wallet_events")
