@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
+from app.analytics.budget import over_budget, reward_cost_share
 from app.analytics.stats import daily_figures, program_stats
 from app.merchants.models import Program
 from tests.conftest import Api
@@ -171,3 +172,16 @@ def test_a_period_without_activity_has_zeros_and_no_ratios(
             figures.points_issued, figures.points_outstanding) == (0, 0, 0, 0, 0, 0)
     assert figures.reward_cost_share is None and figures.visits.frequency is None
     assert figures.visits.median_days_between_visits is None
+
+
+def test_a_program_is_over_budget_when_its_rewards_cost_more_than_the_budgets_share(
+        session: Session, history: History) -> None:
+    program = _program(session, history)
+    last_day = max(sale.at.date() for sale in history.sales)
+    share = reward_cost_share(session, program=program, today=last_day)
+    want = expected(history, last_day - timedelta(days=29), last_day, None)
+    assert share == pytest.approx(want["reward_cost_share"])
+    assert share is not None
+    assert over_budget(session, program, today=last_day, budget_percent=share * 100 - 0.01)
+    assert not over_budget(session, program, today=last_day, budget_percent=share * 100 + 0.01)
+    assert not over_budget(session, program, today=date(2025, 1, 1))  # no turnover then
