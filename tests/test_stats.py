@@ -154,7 +154,7 @@ def test_reach_counts_reachable_failing_removed_and_never_installed_cards(
         session: Session, history: History) -> None:
     figures = program_stats(session, program=_program(session, history), start=START, end=END,
                             location_id=None)
-    states = [card["wallet_state"] if "wallet_state" in card else 4
+    states = [card.get("wallet_state", 4)
               for card in history.cards.values()]
     reach = figures.reach
     assert (reach.cards, reach.reachable, reach.failing, reach.removed, reach.never_installed
