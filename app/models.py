@@ -1,6 +1,6 @@
 """Every model, imported in one place so that the metadata knows all tables."""
 
-from app.analytics.models import CardSegment, SegmentRefresh
+from app.analytics.models import CardSegment, SegmentRefresh, WalletEvent
 from app.automations.models import AutomationRule, AutomationSend, AutomationSettings
 from app.cards.models import AuditEvent, Card, CardRecoveryLink, Customer
 from app.devices.models import Device, DeviceLog, Registration
@@ -31,6 +31,6 @@ __all__ = [
     "Customer", "Device", "DeviceLog", "FraudCursor", "GoogleClass", "GoogleEvent",
     "GoogleMessage", "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail",
     "Merchant", "Offer", "OutboxMessage", "Program", "Purchase", "RateWindow", "Refund",
-    "Registration", "SegmentRefresh", "Staff", "WebhookDelivery", "WebhookEndpoint",
-    "WebhookSubscription",
+    "Registration", "SegmentRefresh", "Staff", "WalletEvent", "WebhookDelivery",
+    "WebhookEndpoint", "WebhookSubscription",
 ]

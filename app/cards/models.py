@@ -148,6 +148,7 @@ class Card(Base):
         Index("ix_cards_program_id_id", "program_id", "id"),
         Index("ix_cards_program_id_location_id_id", "program_id", "location_id", "id"),
         Index("ix_cards_enrolled_from", "program_id", "enrolled_from", "created_at"),
+        Index("ix_cards_program_created", "program_id", "created_at"),  # enrolments per day
     )
 
     @property

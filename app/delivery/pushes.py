@@ -25,11 +25,14 @@ from typing import cast
 from sqlalchemy import Table, bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.analytics.models import APPLE, REMOVED
 from app.cards.models import Card
+from app.cards.wallet_events import record_wallet_events
 from app.clock import utcnow
 from app.delivery.fanout import drain_outbox
 from app.delivery.loop import Loop
 from app.devices.models import Device, Registration
+from app.devices.service import has_registration
 from app.google_wallet.account import GoogleAccount
 from app.integrations.apns import PushResult, PushSender
 from app.outbox.webhooks import wallet_event
@@ -155,6 +158,9 @@ def _remove_registrations(session: Session, items: list[Due]) -> None:
                              table.c.push_token == bindparam("token")),
         [{"rid": item.registration_id, "token": item.token} for item in items],
     )
+    # A card whose last registration this was has left Apple Wallet.
+    record_wallet_events(session, card_ids=[gone.card_id for gone in removed], wallet=APPLE,
+                         kind=REMOVED, at=utcnow(), where=~has_registration())
     devices = sorted({item.device_id for item in items})
     session.execute(delete(Device).where(
         Device.id.in_(devices), ~exists().where(Registration.device_id == Device.id)))

@@ -59,6 +59,7 @@ class Purchase(Base):
     __table_args__ = (
         Index("ix_purchases_card_created", "card_id", "created_at"),
         Index("ix_purchases_api_key_created", "api_key_id", "created_at"),
+        Index("ix_purchases_program_created", "program_id", "created_at"),  # the stats
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("amount_paid >= 0", name="amount_paid_not_negative"),
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount",
@@ -103,6 +104,7 @@ class LedgerEntry(Base):
     __table_args__ = (
         Index("ix_ledger_entries_card_id_id", "card_id", "id"),
         Index("ix_ledger_entries_api_key_created", "api_key_id", "created_at"),
+        Index("ix_ledger_entries_merchant_created", "merchant_id", "created_at"),  # the stats
         CheckConstraint(
             "kind IN ('welcome', 'earn', 'redeem', 'bonus', 'adjust', 'reverse', 'expire')",
             name="kind",

@@ -25,6 +25,7 @@ def register_web(app: Flask) -> None:
         pushes,
         recovery,
         segments,
+        stats,
         webhooks,
     )
     from app.web.context import IdConverter, install_session_teardown
@@ -57,6 +58,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(imports.blueprint, url_prefix="/api")
     app.register_blueprint(segments.blueprint, url_prefix="/api")
     app.register_blueprint(webhooks.blueprint, url_prefix="/api")
+    app.register_blueprint(stats.blueprint, url_prefix="/api")
     app.register_blueprint(google.blueprint, url_prefix="/google")
     google.init_app(app)
     posters.init_app(app)
