@@ -339,6 +339,7 @@ _DEFAULTS: dict[str, Any] = {
     "kind": "points", "currency": "USD", "earn_percent": Decimal(0), "point_value": 100,
     "welcome_points": 0, "locales": ["en"], "barcode_format": "qr", "tiers": [],
     "limits": {}, "colors": DEFAULT_COLORS, "triggers": [], "max_redeem_percent": Decimal(100),
+    "reward_budget_percent": Decimal(3),
     "contact": ContactRule.EITHER.value, "ask_birthday": False, "privacy": "",
 }
 

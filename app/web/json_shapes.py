@@ -57,6 +57,7 @@ def program_json(program: Program, base_url: str) -> dict[str, Any]:
             for name in ("purchases_per_card_per_hour", "purchases_per_card_per_day",
                          "points_per_cashier_per_day")
         },
+        "reward_budget_percent": _number(program.reward_budget_percent),
         "terms": program.terms_given,
         "contact": program.contact,
         "ask_birthday": program.ask_birthday,
