@@ -1,5 +1,6 @@
 """Every model, imported in one place so that the metadata knows all tables."""
 
+from app.analytics.models import WalletEvent
 from app.cards.models import AuditEvent, Card, CardRecoveryLink, Customer
 from app.devices.models import Device, DeviceLog, Registration
 from app.google_wallet.models import (
@@ -27,4 +28,5 @@ __all__ = [
     "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail", "Merchant", "Offer",
     "OutboxMessage", "Program", "Purchase",
     "RateWindow", "Refund", "Registration", "Staff",
+    "WalletEvent",
 ]

@@ -25,10 +25,13 @@ from typing import cast
 from sqlalchemy import Table, bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.analytics.models import APPLE, REMOVED
+from app.cards.wallet_events import record_wallet_events
 from app.clock import utcnow
 from app.delivery.fanout import drain_outbox
 from app.delivery.loop import Loop
 from app.devices.models import Device, Registration
+from app.devices.service import has_registration
 from app.google_wallet.account import GoogleAccount
 from app.integrations.apns import PushResult, PushSender
 
@@ -147,11 +150,16 @@ def _remove_registrations(session: Session, items: list[Due]) -> None:
     # Only while it still carries the refused token: Wallet may have registered the pass
     # again with a new one while this push was in flight.
     table = REGISTRATIONS
+    cards = session.scalars(select(Registration.card_id).where(
+        Registration.id.in_([item.registration_id for item in items]))).all()
     session.execute(
         table.delete().where(table.c.id == bindparam("rid"),
                              table.c.push_token == bindparam("token")),
         [{"rid": item.registration_id, "token": item.token} for item in items],
     )
+    # A card whose last registration this was has left Apple Wallet.
+    record_wallet_events(session, card_ids=cards, wallet=APPLE, kind=REMOVED, at=utcnow(),
+                         where=~has_registration())
     devices = sorted({item.device_id for item in items})
     session.execute(delete(Device).where(
         Device.id.in_(devices), ~exists().where(Registration.device_id == Device.id)))

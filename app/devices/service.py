@@ -10,11 +10,13 @@ import hmac
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, exists, func, select
 from sqlalchemy.orm import Session
 
+from app.analytics.models import APPLE, INSTALLED, REMOVED
 from app.cards.models import Card
 from app.cards.service import card_by_serial
+from app.cards.wallet_events import record_wallet_events
 from app.clock import from_microseconds, to_microseconds, utcnow
 from app.devices.models import Device, DeviceLog, Registration
 from app.errors import Unauthorized
@@ -59,6 +61,7 @@ def register(
                                    Registration.card_id == card.id)
     )
     if registration is None:
+        _record_first_install(session, card_id=card.id, now=now)
         session.add(Registration(device_id=device.id, card_id=card.id, push_token=push_token))
     elif registration.push_token != push_token:
         registration.push_token = push_token
@@ -66,16 +69,33 @@ def register(
     return registration is None
 
 
+def has_registration() -> ColumnElement[bool]:
+    """True for a ``Card`` that still has a registration on some device."""
+    return exists().where(Registration.card_id == Card.id)
+
+
+def _record_first_install(session: Session, *, card_id: int, now: datetime) -> None:
+    """An ``installed`` wallet event when the card has no registration yet: a second
+    device is the same card in Apple Wallet, not a new install."""
+    record_wallet_events(session, card_ids=[card_id], wallet=APPLE, kind=INSTALLED, at=now,
+                         where=~has_registration())
+
+
 def unregister(
     session: Session, *, device_library_identifier: str, serial_number: str, token: str | None
 ) -> None:
+    """Remove the device's registration for the pass; the card leaves Apple Wallet (a
+    ``removed`` wallet event) when it was its last registration."""
     card = authenticated_card(session, serial_number=serial_number, token=token)
     device_id = session.scalar(
         select(Device.id).where(Device.device_library_identifier == device_library_identifier)
     )
     if device_id is not None:
-        session.execute(delete(Registration).where(Registration.device_id == device_id,
-                                                   Registration.card_id == card.id))
+        result = session.execute(delete(Registration).where(
+            Registration.device_id == device_id, Registration.card_id == card.id))
+        if getattr(result, "rowcount", 0):
+            record_wallet_events(session, card_ids=[card.id], wallet=APPLE, kind=REMOVED,
+                                 at=utcnow(), where=~has_registration())
         remaining = session.scalar(
             select(func.count()).select_from(Registration)
             .where(Registration.device_id == device_id)

@@ -17,7 +17,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.analytics.models import GOOGLE, INSTALLED, REMOVED
 from app.cards.models import Card
+from app.cards.wallet_events import record_wallet_events
 from app.clock import utcnow
 from app.errors import BadRequest
 from app.google_wallet.models import GoogleEvent, GoogleObject
@@ -61,12 +63,31 @@ def record_callback(session: Session, *, callback: Callback) -> bool:
         session.rollback()
         return False
     if card_id is not None:
-        state = ({"saved_at": now, "removed_at": None} if callback.event_type == "save"
-                 else {"removed_at": now})
-        session.execute(update(GoogleObject).where(GoogleObject.card_id == card_id)
-                        .values(**state))
+        _apply_to_object(session, card_id=card_id, event_type=callback.event_type, now=now)
     session.commit()
     return True
+
+
+def _apply_to_object(session: Session, *, card_id: int, event_type: str, now: datetime) -> None:
+    """Mark the object saved or removed; a change of state is a wallet event.
+
+    The state changes under a guarded UPDATE (saved: ``saved_at`` set and ``removed_at``
+    empty), so that of two callbacks racing for one object only the first is the change.
+    A save of an object already saved only moves ``saved_at``.
+    """
+    saved = GoogleObject.saved_at.is_not(None) & GoogleObject.removed_at.is_(None)
+    this_object = GoogleObject.card_id == card_id
+    if event_type == "save":
+        changed = session.execute(update(GoogleObject).where(this_object, ~saved)
+                                  .values(saved_at=now, removed_at=None))
+    else:
+        changed = session.execute(update(GoogleObject).where(
+            this_object, GoogleObject.removed_at.is_(None)).values(removed_at=now))
+    if getattr(changed, "rowcount", 0):
+        record_wallet_events(session, card_ids=[card_id], wallet=GOOGLE, at=now,
+                             kind=INSTALLED if event_type == "save" else REMOVED)
+    elif event_type == "save":
+        session.execute(update(GoogleObject).where(this_object).values(saved_at=now))
 
 
 def install_counts(

@@ -23,6 +23,7 @@ def register_web(app: Flask) -> None:
         public,
         pushes,
         recovery,
+        stats,
     )
     from app.web.context import IdConverter, install_session_teardown
     from app.web.dashboard import install_dashboard
@@ -51,6 +52,7 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(pushes.blueprint, url_prefix="/api")
     app.register_blueprint(offers.blueprint, url_prefix="/api")
     app.register_blueprint(imports.blueprint, url_prefix="/api")
+    app.register_blueprint(stats.blueprint, url_prefix="/api")
     app.register_blueprint(google.blueprint, url_prefix="/google")
     google.init_app(app)
     posters.init_app(app)

@@ -237,6 +237,25 @@ def _import_preview_schema() -> dict[str, Any]:
         "outcomes": {"type": "array", "items": outcome}})
 
 
+def _stats_schema() -> dict[str, Any]:
+    wallets = record({"apple": INTEGER, "google": INTEGER})
+    counts = {"type": "object", "additionalProperties": INTEGER}
+    return record({
+        "from": {"type": "string", "format": "date"}, "to": {"type": "string", "format": "date"},
+        "location": nullable("integer"), "currency": STRING,
+        **{name: INTEGER for name in (
+            "point_value", "enrollments", "active_customers_30d", "purchases", "turnover",
+            "refunded", "average_check", "points_issued", "points_redeemed", "points_expired",
+            "points_adjusted", "points_outstanding", "liability", "customers", "visits")},
+        **{name: nullable("number") for name in (
+            "reward_cost_share", "visit_frequency", "median_days_between_visits",
+            "repeat_purchase_share", "reachable_share")},
+        "installs": wallets, "removals": wallets, "tiers": counts, "segments": counts,
+        "reach": record({name: INTEGER for name in (
+            "cards", "reachable", "failing", "removed", "never_installed")}),
+    })
+
+
 def response_schemas() -> dict[str, Any]:
     return {
         "Problem": _problem_schema(), "LocalizedText": _localized_text_schema(),
@@ -263,6 +282,7 @@ def response_schemas() -> dict[str, Any]:
         "ImportSummary": record({name: INTEGER for name in (
             "rows", "skipped_rows", "matched", "created_customers", "created_cards",
             "old_numbers", "points", "consents_given")}),
+        "Stats": _stats_schema(),
         "PushCounts": record({"pending": INTEGER, "failed": INTEGER, "delivered": INTEGER,
                               "devices": INTEGER}),
     }

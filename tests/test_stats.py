@@ -1,0 +1,129 @@
+"""A program's stats over a generated history: every figure equals a direct computation
+in Python over what was generated, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session
+
+from app.analytics.stats import daily_figures, program_stats
+from app.merchants.models import Program
+from tests.conftest import Api
+from tests.stats_history import FIRST_DAY, History, generate
+
+START, END = FIRST_DAY + timedelta(days=10), FIRST_DAY + timedelta(days=40)
+
+
+def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    return datetime.combine(start, time.min), datetime.combine(end + timedelta(days=1), time.min)
+
+
+def expected(history: History, start: date, end: date, where: set[int] | None
+             ) -> dict[str, Any]:
+    """Every figure, from the generated lists."""
+    low, high = _bounds(start, end)
+
+    def inside(at: datetime) -> bool:
+        return low <= at < high
+
+    def here(location: int | None) -> bool:
+        return where is None or location in where
+
+    cards = history.cards
+    sales = [s for s in history.sales if inside(s.at) and here(s.location)]
+    by_id = {s.id: s for s in history.sales}
+    refunded = sum(amount for sale, amount, at in history.refunds
+                   if inside(at) and here(by_id[sale].location))
+    entries = [e for e in history.entries if inside(e.at)
+               and here(e.location if e.location is not None else cards[e.card]["location"])]
+    issued = sum(e.points for e in entries if e.kind in ("earn", "bonus", "welcome")
+                 or (e.kind == "reverse" and e.points < 0))
+    redeemed = -sum(e.points for e in entries if e.kind == "redeem"
+                    or (e.kind == "reverse" and e.points > 0))
+    outstanding = sum(e.points for e in history.entries
+                      if e.at < high and here(cards[e.card]["location"]))
+    days: dict[int, set[date]] = defaultdict(set)
+    for sale in sales:
+        days[sale.card].add(sale.at.date())
+    gaps = [(b - a).days for visited in days.values()
+            for a, b in zip(sorted(visited), sorted(visited)[1:], strict=False)]
+    month = high - timedelta(days=30)
+    turnover = sum(s.amount for s in sales) - refunded
+    return {
+        "enrollments": sum(1 for c in cards.values() if inside(c["created"]) and here(
+            c["location"])),
+        "purchases": len(sales), "turnover": turnover, "refunded": refunded,
+        "average_check": round(sum(s.amount for s in sales) / len(sales)),
+        "points_issued": issued, "points_redeemed": redeemed,
+        "points_expired": -sum(e.points for e in entries if e.kind == "expire"),
+        "points_adjusted": sum(e.points for e in entries if e.kind == "adjust"),
+        "points_outstanding": outstanding, "liability": outstanding * 100,
+        "reward_cost_share": issued * 100 / turnover,
+        "active": len({s.card for s in history.sales
+                       if month <= s.at < high and here(s.location)}),
+        "customers": len(days), "visits": sum(len(v) for v in days.values()),
+        "repeat": sum(1 for v in days.values() if len(v) >= 2),
+        "median_gap": statistics.median(gaps) if gaps else None,
+        "installs": _wallet_counts(history, "installed", inside, where),
+        "removals": _wallet_counts(history, "removed", inside, where),
+        "tiers": _tiers(history, where),
+    }
+
+
+def _wallet_counts(history: History, kind: str, inside: Any, where: set[int] | None
+                   ) -> dict[str, int]:
+    counts = {"apple": 0, "google": 0}
+    for card, wallet, happened, at in history.events:
+        if happened == kind and inside(at) and (
+                where is None or history.cards[card]["location"] in where):
+            counts[wallet] += 1
+    return counts
+
+
+def _tiers(history: History, where: set[int] | None) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for card in history.cards.values():
+        if card["tier"] is not None and (where is None or card["location"] in where):
+            counts[card["tier"]] += 1
+    return dict(counts)
+
+
+@pytest.fixture
+def history(session: Session, api: Api, program: dict[str, Any]) -> History:
+    return generate(session, api, program, seed=14)
+
+
+def _program(session: Session, history: History) -> Program:
+    program = session.get(Program, history.program_id)
+    assert program is not None
+    return program
+
+
+@pytest.mark.parametrize("at_location", [False, True], ids=["every-location", "one-location"])
+def test_every_figure_equals_a_direct_computation_over_the_history(
+        session: Session, history: History, at_location: bool) -> None:
+    location = history.locations[0] if at_location else None
+    figures = program_stats(session, program=_program(session, history), start=START, end=END,
+                            location_id=location)
+    want = expected(history, START, END, {location} if location else None)
+    assert want["purchases"] > 10 and want["refunded"] > 0 and want["median_gap"] is not None
+    got = {
+        "enrollments": figures.enrollments, "purchases": figures.purchases,
+        "turnover": figures.turnover, "refunded": figures.refunded,
+        "average_check": figures.average_check, "points_issued": figures.points_issued,
+        "points_redeemed": figures.points_redeemed, "points_expired": figures.points_expired,
+        "points_adjusted": figures.points_adjusted,
+        "points_outstanding": figures.points_outstanding, "liability": figures.liability,
+        "reward_cost_share": figures.reward_cost_share,
+        "active": figures.visits.active_customers_30d, "customers": figures.visits.customers,
+        "visits": figures.visits.visits, "repeat": figures.visits.repeat_customers,
+        "median_gap": figures.visits.median_days_between_visits,
+        "installs": figures.installs, "removals": figures.removals, "tiers": figures.tiers,
+    }
+    assert got.pop("reward_cost_share") == pytest.approx(want.pop("reward_cost_share"))
+    assert got == want
