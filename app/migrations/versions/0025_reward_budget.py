@@ -5,7 +5,7 @@ value of the points issued over the amounts paid), 3 unless the merchant says ot
 the analytics page draws the program against it. Existing programs get 3.
 
 Revision ID: 0025
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-05 01:00:00.000000
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0025"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
