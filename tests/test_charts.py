@@ -26,6 +26,12 @@ def test_the_value_axis_ends_at_a_round_number_at_or_above_the_largest_figure(
     assert nice_ceiling(largest) * 4 >= largest
 
 
+@pytest.mark.parametrize(("largest", "step"), [
+    (2, 1), (9, 5), (1, 1), (37, 10), (0.5, 1), (90, 25), (900, 250)])
+def test_counts_step_by_whole_numbers(largest: float, step: float) -> None:
+    assert nice_ceiling(largest, whole=True) == step
+
+
 def test_a_bar_reaches_exactly_its_figure_on_the_value_axis() -> None:
     values = [0, 5, 10, 40, 37, 0, 0, 1, 2, 3]
     chart = chart_of(Series("purchases", "Purchases", values))

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app.analytics.stats import daily_figures, program_stats
 from app.merchants.models import Program
+from app.web.formats import page_formats
 from tests.conftest import Api
 from tests.dashboard_helpers import member, signed_in
 from tests.stats_history import FIRST_DAY, History, generate
@@ -71,9 +72,12 @@ def test_the_page_shows_the_programs_figures_for_the_days_chosen(
     response = _page(client, history)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    assert f"UAH{figures.turnover / 100:,.0f}" in html.replace("\u00a0", "") or (
-        f"{figures.turnover // 100:,}" in html)
-    assert f"+{figures.points_issued:,} / −{figures.points_redeemed:,}" in html
+    shown = page_formats("en", "UAH")
+    for label, value in (("Turnover", shown.money(figures.turnover)),
+                         ("Points issued", shown.number(figures.points_issued)),
+                         ("Points redeemed", shown.number(figures.points_redeemed)),
+                         ("Liability", shown.money(figures.liability))):
+        assert f'<span class="label">{label}</span><strong>{value}</strong>' in html
     for key in ("visits", "turnover", "check", "points", "liability", "wallets"):
         assert f'id="chart-{key}"' in html
     assert 'value="2026-03-11"' in html and 'value="2026-04-10"' in html
@@ -169,3 +173,23 @@ def test_the_budget_line_says_whether_rewards_cost_more_than_the_budget(
     session.commit()
     html = _page(client, history).get_data(as_text=True)
     assert "over the budget" in html and 'class="card budget over"' in html
+
+
+def test_the_home_warns_of_a_program_over_its_budget_in_the_last_30_days(
+        app: Flask, session: Session, api: Api, program: dict[str, Any]) -> None:
+    card = api.post(f"/api/v1/programs/{program['id']}/cards",
+                    {"name": "Olena", "email": "olena@example.com"}).get_json()
+    bought = api.post("/api/v1/pos/purchases", {"barcode": card["number"], "amount": 100_000},
+                      headers={"Idempotency-Key": "one"})
+    assert bought.get_json()["earned"] == 20  # 2 % of 1,000 UAH: 20 points worth 1 UAH each
+    merchant_id = session.get(Program, program["id"]).merchant_id  # type: ignore[union-attr]
+    member(session, merchant_id, "owner", "boss@kava.example")
+    member(session, merchant_id, "cashier", "till@kava.example")
+    owner = signed_in(app, "boss@kava.example")
+    assert "over the budget" not in owner.get("/dashboard/?lang=en").get_data(as_text=True)
+    api.patch(f"/api/v1/programs/{program['id']}", {"reward_budget_percent": 1.5})
+    html = owner.get("/dashboard/?lang=en").get_data(as_text=True)
+    assert ("Rewards cost 2.0\u00a0% of turnover in the last 30 days: over the budget of "
+            "1.5\u00a0%.") in html
+    till = signed_in(app, "till@kava.example")
+    assert "over the budget" not in till.get("/dashboard/?lang=en").get_data(as_text=True)

@@ -217,6 +217,9 @@ ROUTES: dict[str, Route] = {
     "dashboard.acknowledge_alert": Route(WRITERS, _alert_path("/acknowledge")),
     "dashboard.block_alert_card": Route(WRITERS, _alert_path("/block")),
     "dashboard.customers_home": Route(READERS, fixed("/dashboard/customers")),
+    "dashboard.analytics_home": Route(READERS, fixed("/dashboard/analytics")),
+    "dashboard.analytics": Route(READERS, _program_path("/analytics")),
+    "dashboard.analytics_csv": Route(READERS, _program_path("/analytics/days.csv")),
     "dashboard.customers": Route(READERS, _program_path("/customers")),
     "dashboard.card": Route(READERS, _card_path()),
     "dashboard.adjust_card": Route(WRITERS, _card_path("/adjust"), lambda world: {
@@ -252,6 +255,7 @@ ROUTES: dict[str, Route] = {
                                        _location_path("/poster-A4-uk.pdf")),
 }
 NAMES_AN_OBJECT = {"dashboard.acknowledge_alert", "dashboard.adjust_card",
+                   "dashboard.analytics", "dashboard.analytics_csv",
                    "dashboard.block_alert_card", "dashboard.block_card", "dashboard.card",
                    "dashboard.cashier_card", "dashboard.cashier_purchase",
                    "dashboard.cashier_refund", "dashboard.create_location",

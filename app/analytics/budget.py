@@ -19,6 +19,7 @@ from app.analytics.days import Period
 from app.analytics.flows import Scope, entries_by_day, sales_by_day
 from app.clock import utcnow
 from app.merchants.models import Program
+from app.merchants.service import list_programs
 
 BUDGET_DAYS = 30
 HUNDRED = Decimal(100)
@@ -66,3 +67,22 @@ def budget_state(session: Session, *, program: Program, today: date | None = Non
 def over_budget(session: Session, program: Program) -> bool:
     """Whether rewards cost more than the budget lately: the automatic offers' pause."""
     return budget_state(session, program=program).over
+
+
+@dataclass(frozen=True)
+class ProgramBudget:
+    """A program and, for a reader of its figures, its reward budget lately."""
+
+    program: Program
+    budget: BudgetState | None
+
+
+def programs_with_budgets(session: Session, *, merchant_id: int, read_budgets: bool
+                          ) -> list[ProgramBudget]:
+    """The merchant's programs (the dashboard's home), each with its budget state when
+    ``read_budgets`` (a member who reads the whole program's figures)."""
+    programs = list_programs(session, merchant_id=merchant_id)
+    return [ProgramBudget(program=program,
+                          budget=budget_state(session, program=program) if read_budgets
+                          else None)
+            for program in programs]

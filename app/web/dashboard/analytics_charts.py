@@ -7,9 +7,11 @@ from collections.abc import Callable
 from datetime import date
 
 from babel.dates import format_skeleton
+from babel.numbers import format_compact_decimal
 
 from app.analytics.models import APPLE, GOOGLE
 from app.analytics.report import ProgramReport
+from app.web.dashboard.analytics_tables import major_units
 from app.web.dashboard.charts import Chart, Series, Shape, draw_chart
 from app.web.dashboard.forms import lazy_gettext
 from app.web.formats import PageFormats
@@ -22,15 +24,17 @@ def report_charts(report: ProgramReport, formats: PageFormats) -> list[Chart]:
         return format_skeleton("MMMd", day, locale=formats.locale)
 
     def count(value: float) -> str:
-        return formats.number(round(value))
+        return format_compact_decimal(value, locale=formats.locale, fraction_digits=1)
 
     def money(value: float) -> str:
-        return formats.money(round(value))
+        """An axis step in the currency's major units, short: 12K, 1,5 тыс."""
+        major = major_units(round(value), formats.currency)
+        return format_compact_decimal(major, locale=formats.locale, fraction_digits=1)
 
     def chart(key: str, title: str, shape: Shape, label: Callable[[float], str],
               *series: Series) -> Chart:
         return draw_chart(key=key, title=title, days=days, series=series, shape=shape,
-                          value_label=label, day_label=day_label)
+                          value_label=label, day_label=day_label, whole=label is count)
 
     rows = report.days
     return [

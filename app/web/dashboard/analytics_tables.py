@@ -53,7 +53,7 @@ def _days(report: ProgramReport) -> Rows:
               "points issued", "points redeemed", "points expired", f"liability {money}",
               *(f"installs {wallet}" for wallet in WALLETS),
               *(f"removals {wallet}" for wallet in WALLETS))
-    rows = [(day.day.isoformat(), day.enrollments, day.purchases,
+    rows: list[tuple[Cell, ...]] = [(day.day.isoformat(), day.enrollments, day.purchases,
              major_units(day.turnover, currency), major_units(day.average_check, currency),
              day.points_issued, day.points_redeemed, day.points_expired,
              major_units(day.liability, currency),

@@ -38,6 +38,7 @@ from app.web.stats import DEFAULT_DAYS, period_args
 # The quick choices above the dates: the last N days ending today.
 SPANS = ((7, lazy_gettext("7 days")), (DEFAULT_DAYS, lazy_gettext("30 days")),
          (90, lazy_gettext("90 days")), (365, lazy_gettext("A year")))
+BUDGET_SCALE = 1.5  # the meter reaches one and a half budgets
 BAD_PERIOD = lazy_gettext("These dates cannot be used: the first day must come before the last, "
                           "at most two years apart. Here are the last 30 days.")
 
@@ -63,6 +64,15 @@ def shares(counts: dict[str, int], name_of: Callable[[str], str]) -> list[Share]
     total = sum(counts.values())
     return [Share(label=name_of(key), count=count, fraction=count / total if total else 0)
             for key, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def budget_fill(report: ProgramReport) -> float:
+    """How far the budget meter fills, in percent: the budget is drawn at two thirds of it,
+    so that an overrun of up to half the budget shows how far over it is."""
+    share, budget = report.budget.share or 0, report.budget.budget_share
+    if budget <= 0:
+        return 100.0 if share > 0 else 0.0
+    return min(share / (budget * BUDGET_SCALE), 1.0) * 100
 
 
 def _visible_locations(program: Program) -> list[Location]:
@@ -103,7 +113,7 @@ def analytics(program_id: int) -> Response:
         "dashboard/analytics.html", status=status, report=report, stats=report.stats,
         formats=formats, problem=problem, charts=report_charts(report, formats),
         locations=_visible_locations(program), location_id=request.args.get("location", ""),
-        tables=Table,
+        tables=Table, budget_fill=budget_fill(report), budget_mark=100 / BUDGET_SCALE,
         spans=[SpanLink(label, today - timedelta(days=days - 1), today) for days, label in SPANS],
         tier_shares=shares(report.stats.tiers, lambda key: tier_name(
             program.tiers, key, locale, program.locales) or key),

@@ -22,6 +22,7 @@ from enum import StrEnum
 TICKS = 4  # lines across the plot, besides zero
 DAY_LABELS = 6  # at most, spread over the days
 NICE_STEPS = (1, 2, 2.5, 5, 10)
+WHOLE_STEPS = (1, 2, 5, 10)  # 2.5 is a whole step from 25 up only
 
 
 class Shape(StrEnum):
@@ -96,26 +97,31 @@ class Chart:
         return len(self.drawn) == 1
 
 
-def nice_ceiling(value: float) -> float:
+def nice_ceiling(value: float, *, whole: bool = False) -> float:
     """The step of ``TICKS`` round steps that reach ``value``: 1, 2, 2.5 or 5 times a
-    power of ten (a maximum of 37 gives steps of 10, up to 40)."""
+    power of ten (a maximum of 37 gives steps of 10, up to 40); ``whole`` for counts,
+    whose steps are whole numbers."""
     if value <= 0:
         return 1.0
     raw = value / TICKS
-    power = 10 ** math.floor(math.log10(raw))
-    return next(step * power for step in NICE_STEPS if step * power >= raw - 1e-9)
+    if whole and raw <= 1:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(raw))
+    steps = WHOLE_STEPS if whole and power < 10 else NICE_STEPS
+    return next(step * power for step in steps if step * power >= raw - 1e-9)
 
 
 def draw_chart(*, key: str, title: str, days: Sequence[date], series: Sequence[Series],
                shape: Shape, value_label: Callable[[float], str],
-               day_label: Callable[[date], str]) -> Chart:
-    """The geometry of one chart over ``days`` (oldest first)."""
+               day_label: Callable[[date], str], whole: bool = False) -> Chart:
+    """The geometry of one chart over ``days`` (oldest first); ``whole`` when the figures
+    are counts, so that the axis steps are whole numbers."""
     for one in series:
         if len(one.values) != len(days):
             raise ValueError(f"series {one.key} has {len(one.values)} values for "
                              f"{len(days)} days")
     figures = [value for one in series for value in one.values]
-    top_step = nice_ceiling(max(figures, default=0))
+    top_step = nice_ceiling(max(figures, default=0), whole=whole)
     low_steps = math.ceil(-min(figures, default=0) / top_step) if figures else 0
     high, low = top_step * TICKS, -top_step * low_steps
     span = high - low
