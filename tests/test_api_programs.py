@@ -271,3 +271,13 @@ def test_the_owner_issues_role_keys_shown_once_and_revokes_them(
                              headers={"Authorization": f"Bearer {api.key}"}).status_code == 200
     assert cashier.get(f"/api/v1/programs/{program['id']}/qr.png").status_code == 401
     assert api.post("/api/v1/api-keys", {"role": "admin"}).status_code == 422
+
+
+def test_a_program_budgets_rewards_at_3_percent_of_turnover_until_the_merchant_says_otherwise(
+        api: Api, program: dict[str, Any]) -> None:
+    assert program["reward_budget_percent"] == 3
+    response = api.patch(f"/api/v1/programs/{program['id']}", {"reward_budget_percent": 4.5})
+    assert response.status_code == 200 and response.get_json()["reward_budget_percent"] == 4.5
+    refused = api.patch(f"/api/v1/programs/{program['id']}", {"reward_budget_percent": -1})
+    assert refused.status_code == 422
+    assert api.get(f"/api/v1/programs/{program['id']}").get_json()["reward_budget_percent"] == 4.5

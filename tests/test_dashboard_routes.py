@@ -258,6 +258,9 @@ ROUTES: dict[str, Route] = {
     "dashboard.acknowledge_alert": Route(WRITERS, _alert_path("/acknowledge")),
     "dashboard.block_alert_card": Route(WRITERS, _alert_path("/block")),
     "dashboard.customers_home": Route(READERS, fixed("/dashboard/customers")),
+    "dashboard.analytics_home": Route(READERS, fixed("/dashboard/analytics")),
+    "dashboard.analytics": Route(READERS, _program_path("/analytics")),
+    "dashboard.analytics_csv": Route(READERS, _program_path("/analytics/days.csv")),
     "dashboard.customers": Route(READERS, _program_path("/customers")),
     "dashboard.card": Route(READERS, _card_path()),
     "dashboard.adjust_card": Route(WRITERS, _card_path("/adjust"), lambda world: {
@@ -302,6 +305,7 @@ ROUTES: dict[str, Route] = {
 }
 NAMES_AN_OBJECT = {"dashboard.acknowledge_alert", "dashboard.adjust_card",
                    "dashboard.automations_page", "dashboard.save_automations",
+                   "dashboard.analytics", "dashboard.analytics_csv",
                    "dashboard.block_alert_card", "dashboard.block_card", "dashboard.card",
                    "dashboard.cashier_card", "dashboard.cashier_purchase",
                    "dashboard.cashier_refund", "dashboard.create_location",

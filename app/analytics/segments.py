@@ -42,6 +42,7 @@ refresh never compute one program at once.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -199,16 +200,18 @@ def refresh_due(session: Session, *, now: datetime | None = None,
             for program_id in due]
 
 
-def segment_counts(session: Session, *, program_id: int,
-                   location_id: int | None = None) -> dict[str, int]:
+def segment_counts(session: Session, *, program_id: int, location_id: int | None = None,
+                   locations: Collection[int] = ()) -> dict[str, int]:
     """How many cards each segment holds (every segment named, 0 when empty) as last
-    computed; with ``location_id``, the cards that joined at that location. Read from the
-    totals the computation stored: one row, however many cards."""
+    computed; with ``location_id`` (or ``locations``, a principal limited to them), the
+    cards that joined at that location (those). Read from the totals the computation
+    stored: one row, however many cards."""
     totals = session.scalar(select(SegmentRefresh.totals).where(
         SegmentRefresh.program_id == program_id)) or []
+    wanted = {location_id} if location_id is not None else set(locations)
     counts = dict.fromkeys(SEGMENTS, 0)
     for total in totals:
-        if location_id is None or total["location_id"] == location_id:
+        if not wanted or total["location_id"] in wanted:
             counts[total["segment"]] += int(total["cards"])
     return counts
 

@@ -11,7 +11,7 @@ Definitions (the README's "Stats" section says the same):
   when there was no turnover);
 - points outstanding and liability (outstanding at ``point_value``): at the end of the
   period, on the cards the scope covers;
-- tiers and reach: the cards now.
+- tiers, segments (as last computed) and reach: the cards now.
 Every figure is an SQL aggregate (``app.analytics.flows``, ``visits``, ``reach``); what
 Python adds up is one row per day.
 """
@@ -25,6 +25,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.analytics.budget import reward_cost_share
 from app.analytics.days import Period, number_of
 from app.analytics.flows import (
     Points,
@@ -39,6 +40,7 @@ from app.analytics.flows import (
 )
 from app.analytics.models import WALLETS
 from app.analytics.reach import Reach, reach
+from app.analytics.segments import segment_counts
 from app.analytics.visits import Visits, visit_figures
 from app.cards.models import Card, CardStatus
 from app.merchants.models import Program
@@ -63,6 +65,7 @@ class ProgramStats:
     installs: dict[str, int]
     removals: dict[str, int]
     tiers: dict[str, int]
+    segments: dict[str, int]
     visits: Visits
     reach: Reach
 
@@ -98,7 +101,6 @@ def program_stats(session: Session, *, program: Program, start: date, end: date,
     wallets = _sum_wallets(wallets_by_day(session, scope=scope, period=period).values())
     outstanding = outstanding_at(session, scope=scope, period=period)
     turnover = sales.gross - sales.refunded
-    issued_value = points.issued * program.point_value
     return ProgramStats(
         start=start, end=end,
         enrollments=sum(enrolments_by_day(session, scope=scope, period=period).values()),
@@ -107,9 +109,10 @@ def program_stats(session: Session, *, program: Program, start: date, end: date,
         points_issued=points.issued, points_redeemed=points.redeemed,
         points_expired=points.expired, points_adjusted=points.adjusted,
         points_outstanding=outstanding, liability=outstanding * program.point_value,
-        reward_cost_share=issued_value / turnover if turnover > 0 else None,
+        reward_cost_share=reward_cost_share(points.issued, program.point_value, turnover),
         installs=dict(wallets.counts["installed"]), removals=dict(wallets.counts["removed"]),
         tiers=tier_counts(session, scope=scope),
+        segments=segment_counts(session, program_id=program.id, locations=scope.locations),
         visits=visit_figures(session, scope=scope, period=period),
         reach=reach(session, scope=scope),
     )

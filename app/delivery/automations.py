@@ -5,8 +5,8 @@ with time). Several workers may run it at once: each send is recorded once
 sends nothing.
 
 The clock and the reward-budget predicate are parameters: tests pass their own, and the
-app passes the stats package's ``over_budget`` once it exists (until then
-``never_over_budget``).
+app's workers pass ``app.analytics.budget.over_budget`` (the last 30 days' reward cost
+against the program's ``reward_budget_percent``).
 """
 
 from __future__ import annotations

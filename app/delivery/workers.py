@@ -13,6 +13,7 @@ from typing import Protocol
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.analytics.budget import over_budget
 from app.config import Config
 from app.delivery.automations import Automations
 from app.delivery.google.client import make_google_client
@@ -90,6 +91,7 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
     for loop in created:
         loop.wakeups = runtime.wakeups
     created.append(Housekeeping(runtime.sessions, name=f"{name}-housekeeping"))
-    created.append(Automations(runtime.sessions, name=f"{name}-automations"))
+    created.append(Automations(runtime.sessions, name=f"{name}-automations",
+                               over_budget=over_budget))
     runtime.workers.extend(created)
     return created

@@ -150,6 +150,9 @@ class Program(Base):
     triggers: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     max_redeem_percent: Mapped[Decimal] = mapped_column(Numeric(7, 3), default=Decimal(100))
     points_expire_days: Mapped[int | None] = mapped_column(Integer)
+    # What rewards may cost, as a share of turnover (the analytics page's budget line).
+    reward_budget_percent: Mapped[Decimal] = mapped_column(
+        Numeric(7, 3), default=Decimal(3), server_default="3")
     stamp_min_amount: Mapped[int | None] = mapped_column(BigInteger)
     terms: Mapped[str] = mapped_column(Text, default="")
     name_texts: Mapped[dict[str, str] | None] = mapped_column(JSON)

@@ -112,6 +112,10 @@ class ProgramFields(Body):
         "set is replaced and what it leaves out takes its default."))
     triggers: Annotated[list[TriggerInput], Field(max_length=10)] | None = None
     max_redeem_percent: Percent | None = None
+    reward_budget_percent: Percent | None = Field(None, description=(
+        "What rewards may cost, as a percent of turnover: the value of the points issued "
+        "over the amounts paid (default 3). The analytics page and the stats compare the "
+        "program against it."))
     points_expire_days: Annotated[int, Field(ge=1, le=3650), WHOLE] | None = None
     stamp_min_amount: Count | None = None
     terms: (Annotated[LocalizedValue, LocalizedText(4000, multiline=True)]

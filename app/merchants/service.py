@@ -340,6 +340,7 @@ _DEFAULTS: dict[str, Any] = {
     "welcome_points": 0, "locales": ["en"], "barcode_format": "qr", "tiers": [],
     "limits": {}, "fraud": {}, "colors": DEFAULT_COLORS, "triggers": [],
     "max_redeem_percent": Decimal(100),
+    "reward_budget_percent": Decimal(3),
     "contact": ContactRule.EITHER.value, "ask_birthday": False, "privacy": "",
 }
 

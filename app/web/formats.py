@@ -29,6 +29,15 @@ class PageFormats:
     def number(self, value: int) -> str:
         return format_decimal(value, locale=self.locale)
 
+    def decimal(self, value: float, digits: int = 1) -> str:
+        """12.3 in English, 12,3 in Russian and Ukrainian."""
+        return format_decimal(value, format="#,##0." + "0" * digits if digits else "#,##0",
+                              locale=self.locale)
+
+    def percent(self, fraction: float) -> str:
+        """A share as a percent with one decimal: 2.4 %, 2,4 %."""
+        return f"{self.decimal(fraction * 100)}\u00a0%"
+
     def money(self, minor_units: int) -> str:
         """1 370 ₴, $1,370.50, 1,370 UAH: whole amounts without a fraction, and the
         currency's code after the number where the language has no symbol for it."""

@@ -61,6 +61,7 @@ def program_json(program: Program, base_url: str) -> dict[str, Any]:
                          "points_per_cashier_per_day")
         },
         "fraud": thresholds_of(program.fraud).model_dump(),
+        "reward_budget_percent": _number(program.reward_budget_percent),
         "terms": program.terms_given,
         "contact": program.contact,
         "ask_birthday": program.ask_birthday,

@@ -41,7 +41,7 @@ STATS_QUERY = (
 )
 
 
-def _day_arg(name: str, default: date) -> date:
+def day_arg(name: str, default: date) -> date:
     text = request.args.get(name)
     if text is None:
         return default
@@ -55,9 +55,9 @@ def _day_arg(name: str, default: date) -> date:
     return value
 
 
-def _period() -> tuple[date, date]:
-    end = _day_arg("to", min(utcnow().date(), LATEST))
-    start = _day_arg("from", max(end - timedelta(days=DEFAULT_DAYS - 1), EARLIEST))
+def period_args() -> tuple[date, date]:
+    end = day_arg("to", min(utcnow().date(), LATEST))
+    start = day_arg("from", max(end - timedelta(days=DEFAULT_DAYS - 1), EARLIEST))
     if start > end:
         raise Invalid("from: a day on or before to.",
                       errors=[{"field": "from", "message": "on or before to"}])
@@ -77,7 +77,7 @@ def _period() -> tuple[date, date]:
     note="amounts in minor units; a key bound to locations reads only theirs")
 @requires(*READERS)
 def get_stats(program_id: int) -> Response:
-    start, end = _period()
+    start, end = period_args()
     location_id = int_arg("location", None, 1, MAX_INT32)
     program = merchants.get_program(db(), merchant_id=merchant_id(), program_id=program_id)
     principal = current_key().principal
@@ -108,7 +108,7 @@ def stats_json(figures: ProgramStats, *, location_id: int | None, point_value: i
         "points_outstanding": figures.points_outstanding, "liability": figures.liability,
         "reward_cost_share": figures.reward_cost_share,
         "installs": figures.installs, "removals": figures.removals, "tiers": figures.tiers,
-        "segments": {},  # the lead wires app.analytics.segments.segment_counts here
+        "segments": figures.segments,
         "customers": visits.customers, "visits": visits.visits,
         "visit_frequency": visits.frequency,
         "median_days_between_visits": visits.median_days_between_visits,

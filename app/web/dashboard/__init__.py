@@ -124,6 +124,7 @@ def install_dashboard(app: Flask) -> None:
         accounts_views,
         activity_views,
         alerts_views,
+        analytics_views,
         automations_views,
         cashier_views,
         customers_views,

@@ -5,20 +5,26 @@ from __future__ import annotations
 from flask import Response, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from app.analytics.budget import programs_with_budgets
 from app.merchants import service as merchants
 from app.merchants import staff as staff_service
-from app.merchants.access import OWNERS
+from app.merchants.access import OWNERS, READERS
 from app.web.context import db
-from app.web.dashboard import EVERYONE, blueprint, render
+from app.web.dashboard import EVERYONE, blueprint, dashboard_locale, render
 from app.web.dashboard.forms import ApiKeyForm
 from app.web.dashboard.signin import principal_now, staff_required, where
+from app.web.formats import page_formats
 
 
 @blueprint.get("/")
 @staff_required(*EVERYONE)
 def home() -> Response:
-    programs = merchants.list_programs(db(), merchant_id=principal_now().merchant_id)
-    return render("dashboard/home.html", programs=programs)
+    principal = principal_now()
+    tiles = programs_with_budgets(db(), merchant_id=principal.merchant_id,
+                                  read_budgets=principal.role in READERS
+                                  and not principal.limited)
+    return render("dashboard/home.html", tiles=tiles,
+                  formats=page_formats(dashboard_locale(), "USD"))
 
 
 def _keys_page(form: ApiKeyForm, *, secret: str | None = None, status: int = 200) -> Response:

@@ -99,6 +99,7 @@ def form_of_program(program: Program) -> ProgramForm:
               "earn_percent": percent_text(program.earn_percent),
               "point_value": major_units(program.point_value, currency),
               "max_redeem_percent": percent_text(program.max_redeem_percent),
+              "reward_budget_percent": percent_text(program.reward_budget_percent),
               "barcode_format": program.barcode_format}
     for name in WHOLE_FIELDS:
         number = getattr(program, name)
@@ -257,6 +258,7 @@ def body_of(form: ProgramForm, program: Program | None = None) -> dict[str, Any]
         "earn_percent": _percent(form.value("earn_percent")),
         "point_value": minor_units(form.value("point_value"), currency),
         "max_redeem_percent": _percent(form.value("max_redeem_percent")),
+        "reward_budget_percent": _percent(form.value("reward_budget_percent")),
         "barcode_format": form.value("barcode_format"),
         "colors": _colors(form, program),
         "limits": {name: _number(form.value(f"limits-{name}")) for name in LIMITS},

@@ -170,6 +170,7 @@ def _upload_refusal(image: bytes) -> str:
 def new_program() -> Response:
     form = ProgramForm(values={"kind": "points", "currency": "UAH", "earn_percent": "5",
                                "point_value": "1", "max_redeem_percent": "100",
+                               "reward_budget_percent": "3",
                                "barcode_format": "qr", "colors-background": "#1F2A44",
                                "colors-foreground": "#FFFFFF", "colors-label": "#C9D3E6",
                                **fraud_values(FraudThresholds())},
