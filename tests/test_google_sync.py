@@ -363,8 +363,8 @@ def test_without_an_issuer_id_google_is_off_and_cards_have_no_save_link(
 
     loops = make_workers(app.extensions["loyalpass"], push_sender=FakePushSender())
     # No Google loop: mail, pushes, the housekeeping and the automatic offers.
-    assert [type(loop).__name__ for loop in loops] == ["MailWorker", "Worker", "Housekeeping",
-                                                       "Automations"]
+    assert [type(loop).__name__ for loop in loops] == [
+        "MailWorker", "WebhookWorker", "Worker", "Housekeeping", "Automations"]
     for loop in loops:
         loop.run_once()
     with app.extensions["loyalpass"].sessions() as session:
@@ -450,7 +450,7 @@ def test_a_fourth_notifying_offer_in_a_day_is_sent_silently_and_offers_show_as_m
         offer = google.api.post(f"/api/v1/programs/{program['id']}/offers",
                                 {"title": title, "body": f"Offer {number}"}).get_json()
         assert google.api.post(f"/api/v1/offers/{offer['id']}/publish").get_json() == {
-            "cards": 1}
+            "cards": 1, "status": "published"}
         wait_for(lambda number=number: len(google.standin.messages(object_id)) >= number)
     messages = google.standin.messages(object_id)
     assert [m["header"] for m in messages] == titles
