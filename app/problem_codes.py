@@ -115,6 +115,10 @@ class ProblemCode(StrEnum):
     OFFER_PUBLISHED = "offer_published", 409, "publishing an offer published already"
     OFFER_NOT_STARTED = "offer_not_started", 409, "publishing an offer before it starts"
     OFFER_ENDED = "offer_ended", 409, "publishing an offer that has ended"
+    COUPON_UNAVAILABLE = "coupon_unavailable", 409, (
+        "a purchase naming a coupon that is not the card's (not published to it, held out, "
+        "not running, not a coupon)")
+    COUPON_USED = "coupon_used", 409, "a purchase naming a coupon the card used already"
 
     # Importing customers from a CSV file.
     CSV_UNREADABLE = "csv_unreadable", 422, (

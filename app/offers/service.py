@@ -16,8 +16,10 @@ from app.errors import Conflict, Invalid, NotFound
 from app.merchants.access import Principal
 from app.merchants.accounts import Where, record_event
 from app.merchants.models import Program
+from app.offers.mechanics import Mechanic, stored_mechanic
 from app.offers.models import CardOffer, Offer
 from app.offers.schemas import OfferCreate, naive_utc
+from app.offers.till import touch_program
 from app.outbox.messages import program_changed
 from app.problem_codes import ProblemCode
 from app.texts import in_every_locale, is_per_locale, localized, program_text_faults, tier_key
@@ -47,6 +49,11 @@ def create_offer(session: Session, *, program: Program, data: OfferCreate,
         raise Invalid("audience.segments: customer segments are not available yet; "
                       "target by tiers and inactive_days.", code=ProblemCode.SEGMENTS_UNAVAILABLE,
                       errors=[{"field": "audience.segments", "message": "not available"}])
+    mechanic = data.mechanic.model_dump() if data.mechanic is not None else None
+    if program.kind != "points" and mechanic is not None and Mechanic.of(mechanic).gives_points:
+        raise Invalid("mechanic: a stamps program's cards hold stamps, not points; its offers "
+                      "may be coupons with a text only.",
+                      errors=[{"field": "mechanic", "message": "points in a stamps program"}])
     offer = Offer(merchant_id=program.merchant_id, program_id=program.id,
                   title=localized(data.title, locales[0], locales),
                   title_texts=data.title if is_per_locale(data.title) else None,
@@ -54,7 +61,8 @@ def create_offer(session: Session, *, program: Program, data: OfferCreate,
                   body_texts=data.body if is_per_locale(data.body) else None,
                   starts_at=naive_utc(data.starts_at) or utcnow(),
                   ends_at=naive_utc(data.ends_at), promotional=data.promotional,
-                  audience=data.audience.model_dump(exclude_none=True))
+                  audience=data.audience.model_dump(exclude_none=True),
+                  mechanic=stored_mechanic(mechanic))
     session.add(offer)
     if by is not None and by.staff_id is not None:
         session.flush()
@@ -125,6 +133,9 @@ def publish(session: Session, *, offer: Offer, by: Principal | None = None,
     reached = [card_id for card_id in targeted if card_id not in held]
     _bump_passes(session, reached)
     locked.status, locked.published_at = "published", now
+    if locked.mechanic is not None:
+        # The purchase reads a program's offers with its terms, cached by its version.
+        touch_program(session, program_id=locked.program_id, now=now)
     program_changed(session, merchant_id=locked.merchant_id, program_id=locked.program_id,
                     reason="offer", offer_id=locked.id)
     if by is not None and by.staff_id is not None:
@@ -196,6 +207,7 @@ def offer_json(offer: Offer) -> dict[str, Any]:
         "body": offer.body_given, "starts_at": iso(offer.starts_at), "ends_at": iso(offer.ends_at),
         "audience": offer.audience, "promotional": offer.promotional,
         "status": offer_status(offer), "published_at": iso(offer.published_at),
+        "mechanic": offer.mechanic,
     }
 
 
