@@ -4,11 +4,16 @@ written as ``bonus`` entries naming the offer and taken back in proportion on re
 
 from __future__ import annotations
 
+import http.client
+import json
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -16,6 +21,7 @@ from sqlalchemy.orm import Session
 from app.ledger.models import LedgerEntry, Purchase
 from app.offers.models import CardOffer, CouponRedemption, Offer
 from tests.conftest import Api, count_rows, new_merchant
+from tests.test_ledger_concurrency import WAIT, serving
 
 
 def enroll(api: Api, program: dict[str, Any], email: str) -> dict[str, Any]:
@@ -247,3 +253,43 @@ def test_a_stamps_program_takes_a_text_coupon_but_no_points(
     assert used.status_code == 201 and used.get_json()["bonus"] == 0
     assert count_rows(session, CouponRedemption) == 1
     assert buy(api, card, 10_000, coupon=offer["id"]).get_json()["code"] == "coupon_used"
+
+
+def test_an_offer_published_after_the_programs_terms_were_read_acts_at_the_next_purchase(
+        api: Api, program: dict[str, Any], session: Session) -> None:
+    card = enroll(api, program, "guest@example.com")
+    assert buy(api, card, 100_000).get_json()["bonus"] == 0  # the terms read, no offers
+    offer = offer_with(api, program, {"type": "bonus_points", "points": 15})
+    assert buy(api, card, 100_000).get_json()["bonus"] == 15
+    assert offer_entries(session, card["id"]) == [("bonus", 15, offer["id"])]
+
+
+def _use_coupon(port: int, api_key: str, barcode: str, coupon: int,
+                start: threading.Barrier) -> tuple[int, str | None]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=WAIT)
+    try:
+        start.wait(timeout=WAIT)
+        connection.request(
+            "POST", "/api/v1/pos/purchases",
+            json.dumps({"barcode": barcode, "amount": 10_000, "coupon": coupon}),
+            headers={"Authorization": f"Bearer {api_key}", "Idempotency-Key": uuid.uuid4().hex,
+                     "Content-Type": "application/json"})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read()).get("code")
+    finally:
+        connection.close()
+
+
+def test_ten_cashiers_racing_with_one_coupon_use_it_once(
+        app: Flask, api: Api, program: dict[str, Any], session: Session) -> None:
+    card = enroll(api, program, "guest@example.com")
+    offer = offer_with(api, program, {"type": "coupon", "points": 50})
+    threads = 10
+    start = threading.Barrier(threads)
+    with serving(app) as port, ThreadPoolExecutor(threads) as pool:
+        futures = [pool.submit(_use_coupon, port, api.key, card["barcode"]["message"],
+                               offer["id"], start) for _ in range(threads)]
+        outcomes = sorted(future.result(timeout=WAIT) for future in futures)
+    assert outcomes == [(201, None)] + [(409, "coupon_used")] * (threads - 1)
+    assert count_rows(session, CouponRedemption) == 1
+    assert offer_entries(session, card["id"]) == [("bonus", 50, offer["id"])]
