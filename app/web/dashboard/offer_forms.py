@@ -49,7 +49,7 @@ class OfferForm(_Form):
             "A number of days from 1 to 3650."))])
     promotional = BooleanField(lazy_gettext(
         "Promotional: only customers who agreed to marketing get it"), default=True)
-    mechanic = SelectField(lazy_gettext("At the till"), choices=MECHANICS, default="")
+    mechanic = SelectField(lazy_gettext("At the till"), default="")  # MECHANICS
     mechanic_points = IntegerField(lazy_gettext("Points"), [Optional()])
     mechanic_factor = DecimalField(lazy_gettext("Multiply the earned points by"),
                                    [Optional()], places=None)
@@ -122,4 +122,5 @@ def offer_form(formdata: MultiDict[str, str] | None, *, locales: Sequence[str],
     form = ProgramOfferForm(formdata)
     form.locales = tuple(locales)
     form.tiers.choices = list(tiers)
+    form.mechanic.choices = list(MECHANICS)
     return form
