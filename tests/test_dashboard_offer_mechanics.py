@@ -47,6 +47,8 @@ def test_the_offer_form_saves_a_multiplier_and_refuses_a_factor_of_one(
     offer_id = int(saved.headers["Location"].rsplit("/", 1)[1])
     assert api.get(f"/api/v1/offers/{offer_id}").get_json()["mechanic"] == {
         "type": "multiplier", "factor": 2}
+    page = boss.get(f"/dashboard/offers/{offer_id}", query_string={"lang": "uk"})
+    assert "Бали множаться на 2 за кожну покупку" in page.get_data(as_text=True)
 
 
 def test_the_cashier_screen_lists_a_coupon_applies_it_once_and_refuses_it_after(

@@ -49,7 +49,7 @@ class OfferForm(_Form):
             "A number of days from 1 to 3650."))])
     promotional = BooleanField(lazy_gettext(
         "Promotional: only customers who agreed to marketing get it"), default=True)
-    mechanic = SelectField(lazy_gettext("At the till"), default="")  # MECHANICS
+    mechanic = SelectField(lazy_gettext("What it does"), default="")  # MECHANICS
     mechanic_points = IntegerField(lazy_gettext("Points"), [Optional()])
     mechanic_factor = DecimalField(lazy_gettext("Multiply the earned points by"),
                                    [Optional()], places=None)
