@@ -30,7 +30,7 @@ pytestmark = [
 SHOTS = ROOT / "artifacts" / "dashboard" / "till"
 
 
-def _page(browser: Any, *, phone: bool) -> Any:  # noqa: F811
+def _page(browser: Any, *, phone: bool) -> Any:  # noqa: F811  (the fixture's name)
     options = device(browser.playwright, IPHONE) if phone else DESKTOP
     context = browser.new_context(locale=ACCEPT["en"], **options)
     context.set_default_timeout(15_000)
@@ -42,12 +42,13 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def _coupon(live: Live, card: dict[str, Any]) -> dict[str, Any]:
-    client, headers = live.app.test_client(), {"Authorization": f"Bearer {live.api_key}"}
-    offer = client.post(f"/api/v1/programs/{live.program['id']}/offers", headers=headers, json={
-        "title": "Croissant coupon", "promotional": False,
-        "starts_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
-        "mechanic": {"type": "coupon", "points": 25, "text": "Free croissant"}})
+def _coupon(served: Live) -> dict[str, Any]:
+    client, headers = served.app.test_client(), {"Authorization": f"Bearer {served.api_key}"}
+    offer = client.post(f"/api/v1/programs/{served.program['id']}/offers", headers=headers,
+                        json={"title": "Croissant coupon", "promotional": False,
+                              "starts_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+                              "mechanic": {"type": "coupon", "points": 25,
+                                           "text": "Free croissant"}})
     assert offer.status_code == 201, offer.get_json()
     body: dict[str, Any] = offer.get_json()
     published = client.post(f"/api/v1/offers/{body['id']}/publish", headers=headers)
@@ -55,9 +56,9 @@ def _coupon(live: Live, card: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-def _balance(live: Live, card: dict[str, Any]) -> int:
-    found = live.app.test_client().get(f"/api/v1/cards/{card['id']}",
-                                       headers={"Authorization": f"Bearer {live.api_key}"})
+def _balance(served: Live, card: dict[str, Any]) -> int:
+    found = served.app.test_client().get(f"/api/v1/cards/{card['id']}",
+                                         headers={"Authorization": f"Bearer {served.api_key}"})
     return int(found.get_json()["balance"])
 
 
@@ -79,7 +80,7 @@ def test_the_owner_chooses_what_an_offer_does_at_the_till(
 def test_a_cashier_applies_the_cards_coupon_and_sees_its_points(
         browser: Any, live: Live, phone: bool) -> None:  # noqa: F811
     card = _card(live)
-    offer = _coupon(live, card)
+    offer = _coupon(live)
     page = _page(browser, phone=phone)
     log_in(page, live, CASHIER)
     _find(page, _spaced(card["number"]))

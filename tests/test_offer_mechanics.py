@@ -293,3 +293,24 @@ def test_ten_cashiers_racing_with_one_coupon_use_it_once(
     assert outcomes == [(201, None)] + [(409, "coupon_used")] * (threads - 1)
     assert count_rows(session, CouponRedemption) == 1
     assert offer_entries(session, card["id"]) == [("bonus", 50, offer["id"])]
+
+
+def test_a_refund_after_the_points_were_spent_takes_back_only_what_is_left_and_books_agree(
+        api: Api, program: dict[str, Any], session: Session) -> None:
+    card = enroll(api, program, "guest@example.com")
+    offer = offer_with(api, program, {"type": "multiplier", "factor": 2})
+    bought = buy(api, card, 100_000).get_json()  # 20 earned + 20 from the offer
+    spent = buy(api, card, 10_000, redeem_points=40).get_json()  # 60.00 paid: 1 + 1
+    assert spent["balance"] == 2
+    refund = api.post(f"/api/v1/pos/purchases/{bought['id']}/refund", {},
+                      headers={"Idempotency-Key": uuid.uuid4().hex})
+    assert refund.status_code == 201, refund.get_json()
+    assert (refund.get_json()["points_reversed"], refund.get_json()["points_forgone"]) == (2, 38)
+    assert balance(api, card) == 0
+    assert offer_entries(session, card["id"]) == [
+        ("bonus", 20, offer["id"]), ("bonus", 1, offer["id"]), ("reverse", -2, offer["id"])]
+    session.rollback()
+    total = session.scalar(select(func.sum(LedgerEntry.points)).where(
+        LedgerEntry.card_id == card["id"]))
+    session.rollback()
+    assert total == 0
