@@ -120,6 +120,10 @@ class ProblemCode(StrEnum):
     OFFER_ENDED = "offer_ended", 409, "publishing or ending an offer that has ended"
     OFFER_NOT_PUBLISHED = "offer_not_published", 409, (
         "ending a draft offer (it was never published: there is nothing to end)")
+    COUPON_UNAVAILABLE = "coupon_unavailable", 409, (
+        "a purchase naming a coupon that is not the card's (not published to it, held out, "
+        "not running, not a coupon)")
+    COUPON_USED = "coupon_used", 409, "a purchase naming a coupon the card used already"
 
     # Importing customers from a CSV file.
     CSV_UNREADABLE = "csv_unreadable", 422, (

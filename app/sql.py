@@ -179,28 +179,31 @@ class Raw:
         server commits as it ends, without BEGIN and COMMIT round trips. A transaction
         already open stays open around it (on SQLite the session's has begun already:
         there the statement is part of it)."""
-        return self._without_begin(sql, values, rows=True)
+        row: tuple[Any, ...] | None = self._without_begin(sql, values).fetchone()
+        return row
+
+    def all_without_begin(self, sql: SQL, values: Mapping[str, Any]
+                          ) -> list[tuple[Any, ...]]:
+        """``one_without_begin``, every row."""
+        return list(self._without_begin(sql, values).fetchall())
 
     def execute_without_begin(self, sql: SQL, values: Mapping[str, Any]) -> None:
         """``one_without_begin`` for a statement that returns no rows."""
-        self._without_begin(sql, values, rows=False)
+        self._without_begin(sql, values)
 
-    def _without_begin(self, sql: SQL, values: Mapping[str, Any], *, rows: bool
-                       ) -> tuple[Any, ...] | None:
+    def _without_begin(self, sql: SQL, values: Mapping[str, Any]) -> Any:
+        """The cursor, having run the statement (see ``one_without_begin``); its rows are
+        fetched after (psycopg's cursor holds them once the statement ran)."""
         driver = self._connection()
         if (self._session is None or not self.postgres
                 or driver.pgconn.transaction_status != _IDLE):
-            return self._run(sql, values, rows)
+            return self.execute(sql, values)
         driver.autocommit = True
         try:
-            return self._run(sql, values, rows)
+            return self.execute(sql, values)
         finally:
             if not driver.broken:  # a lost connection is the pool's to throw away
                 driver.autocommit = False
-
-    def _run(self, sql: SQL, values: Mapping[str, Any], rows: bool) -> tuple[Any, ...] | None:
-        cursor = self.execute(sql, values)
-        return cursor.fetchone() if rows else None
 
     def each(self, sql: SQL, rows: Sequence[Mapping[str, Any]]) -> None:
         if rows:

@@ -17,6 +17,7 @@ processes of the bench database, the rest of the machine, and how busy it was). 
 purchases at 0.25 or more of the bare rate.
 
     python bench/pos.py [--connections 16] [--rounds 6] [--seconds 3] [--threads 0]
+                        [--offer none|multiplier]
 """
 
 from __future__ import annotations
@@ -189,9 +190,11 @@ def drop_database(url: str) -> None:
     admin.dispose()
 
 
-def seed(url: str, folder: Path, cards: int, base_url: str) -> tuple[str, list[str]]:
-    """Schema, certificates, a merchant, a program and ``cards`` cards; the merchant's
-    API key and the cards' scanned barcodes."""
+def seed(url: str, folder: Path, cards: int, base_url: str, offer: str = "none"
+         ) -> tuple[str, list[str]]:
+    """Schema, certificates, a merchant, a program and ``cards`` cards (with ``offer``
+    ``multiplier``, an offer doubling the points published to every card: each purchase
+    then reads the card's offers); the merchant's API key and the cards' barcodes."""
     from app import create_app
     from app.config import Config
     from app.db import make_engine
@@ -225,6 +228,15 @@ def seed(url: str, folder: Path, cards: int, base_url: str) -> tuple[str, list[s
                                                   "email": f"guest{number}@bench.example"})
         assert card.status_code == 201, card.get_json()
         barcodes.append(card.get_json()["barcode"]["message"])
+    if offer == "multiplier":
+        created = client.post(f"/api/v1/programs/{program.get_json()['id']}/offers",
+                              headers=headers, json={
+                                  "title": "Double points", "promotional": False,
+                                  "mechanic": {"type": "multiplier", "factor": 2}})
+        assert created.status_code == 201, created.get_json()
+        published = client.post(f"/api/v1/offers/{created.get_json()['id']}/publish",
+                                headers=headers)
+        assert published.get_json() == {"cards": cards}, published.get_json()
     runtime.engine.dispose()
     return api_key, barcodes
 
@@ -396,6 +408,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     parser.add_argument("--threads", type=int, default=0,
                         help="gunicorn gthread threads per worker (default: sync workers)")
+    parser.add_argument("--offer", choices=("none", "multiplier"), default="none",
+                        help="multiplier: a running offer doubling points on every card")
     parser.add_argument("--postgres", default=os.environ.get("LOYALPASS_BENCH_POSTGRES_URL",
                                                              DEFAULT_SERVER),
                         help="server URL without a database name")
@@ -418,7 +432,7 @@ def main() -> None:
     log = (folder / "gunicorn.log").open("wb")
     try:
         started = time.perf_counter()
-        api_key, barcodes = seed(url, folder, args.cards, base_url)
+        api_key, barcodes = seed(url, folder, args.cards, base_url, args.offer)
         print(f"setup: database, schema, certificates, {args.cards} cards "
               f"in {time.perf_counter() - started:.1f} s")
         server = start_gunicorn(url, folder, port, args.workers, args.threads, base_url, log)

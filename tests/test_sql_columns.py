@@ -14,12 +14,12 @@ from collections.abc import Iterator, Mapping
 
 import app.models  # noqa: F401  (every package's models, on the metadata)
 from app.db import Base
-from app.ledger import idempotency, purchase_rows
+from app.ledger import idempotency, purchase_offers, purchase_rows
 from app.merchants import service as merchants
 from app.outbox import messages, webhooks
 from app.sql import SQL
 
-MODULES = (purchase_rows, idempotency, merchants, messages, webhooks)
+MODULES = (purchase_rows, purchase_offers, idempotency, merchants, messages, webhooks)
 # Not columns: SQL's words and types, the statements' own aliases (the purchase's CTEs
 # ``card`` and ``row_N``, the lateral ``recent``, the JSON recordsets ``entry`` and
 # ``event`` with its ``ordinal``), and PostgreSQL's system column ``xmin``.
@@ -78,7 +78,8 @@ def test_every_column_the_hand_written_sql_names_is_a_column_of_the_models() -> 
     rows = "app.ledger.purchase_rows."
     assert {rows + f"READ_PURCHASE[{(postgres, keyed)}]" for postgres in (True, False)
             for keyed in (True, False)} | {rows + "LOCK_CARD[False]", rows + "FIND_RECORD",
-            rows + "INSERT_OUTBOX", rows + "WRITE_PURCHASE[True]", rows + "SQLITE_UPDATE_CARD",
+            rows + "INSERT_OUTBOX", rows + "WRITE_PURCHASE[(True, True)]",
+            rows + "SQLITE_UPDATE_CARD", "app.ledger.purchase_offers.READ_CARD_OFFERS",
             "app.merchants.service._FIND_KEY", "app.ledger.idempotency._CLAIM"} <= set(found)
     assert {name: unknown_columns(text, tables) for name, text in found.items()
             if unknown_columns(text, tables)} == {}

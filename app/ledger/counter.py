@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from app.cards.models import Card, CardStatus
 from app.cards.search import search_cards
 from app.cards.service import card_by_scan
+from app.clock import utcnow
 from app.errors import Invalid, NotFound
 from app.ledger import purchases
 from app.ledger import service as ledger
@@ -37,6 +38,7 @@ from app.merchants.access import Principal, check_location
 from app.merchants.models import Location, Program
 from app.offers.models import Offer
 from app.offers.service import current_offers
+from app.offers.till import CardCoupon, card_coupons
 from app.points.postings import Actor, program_rules
 from app.points.rules import max_redeemable
 from app.problem_codes import ProblemCode
@@ -53,6 +55,7 @@ class CounterCard:
     program: Program
     redeemable_points: int
     offers: list[Offer]
+    coupons: list[CardCoupon]  # it may use now (``app.offers.till``)
     purchases: list[Purchase]  # the last ones, newest first
     locations: list[Location]  # where this member may record a purchase
 
@@ -65,6 +68,7 @@ class Sale:
     redeem_points: int
     redeem_rewards: int
     location_id: int | None
+    coupon: int | None = None  # a coupon of the card's (its offer's id), used now
 
 
 def find_cards(session: Session, *, principal: Principal, text: str, secret: bytes
@@ -99,7 +103,9 @@ def counter_card(session: Session, *, principal: Principal, card_id: int) -> Cou
     recent = list(session.scalars(select(Purchase).where(Purchase.card_id == card.id)
                                   .order_by(Purchase.id.desc()).limit(RECENT_PURCHASES)))
     return CounterCard(card=card, program=card.program, redeemable_points=redeemable,
-                       offers=current_offers(session, card_id=card.id), purchases=recent,
+                       offers=current_offers(session, card_id=card.id),
+                       coupons=card_coupons(session, card_id=card.id, now=utcnow())
+                       if card.status == CardStatus.ACTIVE else [], purchases=recent,
                        locations=_locations(session, principal))
 
 
@@ -120,7 +126,7 @@ def record_sale(session: Callable[[], Session], *, lane: purchases.Lane,
     where = _where(session(), principal, sale.location_id)
     data = PurchaseInput(barcode=card.number, amount=sale.amount,
                          redeem_points=sale.redeem_points, redeem_rewards=sale.redeem_rewards,
-                         location_id=where)
+                         location_id=where, coupon=sale.coupon)
     actor = _actor(principal, where)
     fingerprint = request_hash("POST", f"cashier/cards/{card.id}/purchases",
                                data.model_dump(mode="json"))

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -99,10 +100,16 @@ class LedgerEntry(Base):
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     reason: Mapped[str] = mapped_column(Text, default="")
+    # The offer whose mechanic gave (a ``bonus``) or took back (a ``reverse``) the points.
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (
         Index("ix_ledger_entries_card_id_id", "card_id", "id"),
+        # Few entries name an offer: the index holds those only.
+        Index("ix_ledger_entries_offer_id", "offer_id",
+              postgresql_where=text("offer_id IS NOT NULL"),
+              sqlite_where=text("offer_id IS NOT NULL")),
         Index("ix_ledger_entries_api_key_created", "api_key_id", "created_at"),
         Index("ix_ledger_entries_merchant_created", "merchant_id", "created_at"),  # the stats
         CheckConstraint(

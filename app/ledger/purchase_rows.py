@@ -34,9 +34,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from app import rows
+from app.clock import utcnow
 from app.ledger.fraud import CARD_WINDOWS
+from app.ledger.purchase_offers import COUPON_CONSTRAINT, COUPON_ROW
 from app.merchants.models import Program
 from app.merchants.service import KEY_COLUMNS, KeyRow, PresentedKey
+from app.offers.mechanics import LiveOffer
+from app.offers.till import live_offers
 from app.outbox.messages import NOTIFY_EXPRESSION, OUTBOX_ROW
 from app.outbox.webhooks import WEBHOOK_ROW, WEBHOOK_ROWS
 from app.points.postings import TIER_WINDOW, program_rules
@@ -178,32 +182,44 @@ AUDIT_ROW = (
     " CAST(:location_id AS integer), :card_id, :purchase_id, :detail, :created_at")
 _ENTRY_ROW = (
     "ledger_entries (merchant_id, card_id, kind, points, stamps, rewards, purchase_id,"
-    " location_id, api_key_id, staff_id, reason, created_at) SELECT :merchant_id, :card_id,"
-    " {kind}, {points}, {stamps}, {rewards}, :purchase_id, CAST(:location_id AS integer),"
-    " CAST(:api_key_id AS integer), CAST(:staff_id AS integer), {reason}, :created_at")
+    " location_id, api_key_id, staff_id, reason, offer_id, created_at) SELECT :merchant_id,"
+    " :card_id, {kind}, {points}, {stamps}, {rewards}, :purchase_id,"
+    " CAST(:location_id AS integer), CAST(:api_key_id AS integer),"
+    " CAST(:staff_id AS integer), {reason}, {offer_id}, :created_at")
 ENTRY_ROW = _ENTRY_ROW.format(kind=":kind", points=":points", stamps=":stamps",
-                              rewards=":rewards", reason=":reason")
+                              rewards=":rewards", reason=":reason",
+                              offer_id="CAST(:offer_id AS integer)")
 # PostgreSQL: all the purchase's entries at once, from :entries, a JSON array of objects.
 ENTRIES_ROWS = _ENTRY_ROW.format(
-    kind="kind", points="points", stamps="stamps", rewards="rewards", reason="reason"
+    kind="kind", points="points", stamps="stamps", rewards="rewards", reason="reason",
+    offer_id="offer_id"
 ) + (" FROM card, json_to_recordset(:entries) AS entry (kind varchar, points bigint,"
-     " stamps integer, rewards integer, reason text)")
+     " stamps integer, rewards integer, reason text, offer_id integer)")
 
 _EACH_FROM_THE_UPDATE = [f"{row} FROM card" for row in (
     RECORD_ROW, PURCHASE_ROW, OUTBOX_ROW, AUDIT_ROW)] + [ENTRIES_ROWS, WEBHOOK_ROWS]
-WRITE_PURCHASE = {  # with NOTIFY or not (``app.outbox.wakeups.Wakeups.notify_due``)
-    notify: SQL(
+
+
+def _write_purchase(*, notify: bool, coupon: bool) -> SQL:
+    written = _EACH_FROM_THE_UPDATE + ([f"{COUPON_ROW} FROM card"] if coupon else [])
+    return SQL(
         "WITH card AS (" + UPDATE_CARD + " AND CAST(xmin AS text) = :card_version RETURNING"
         " id), " + ", ".join(f"row_{number} AS (INSERT INTO {row})"
-                             for number, row in enumerate(_EACH_FROM_THE_UPDATE))
+                             for number, row in enumerate(written))
         + " SELECT " + (NOTIFY_EXPRESSION if notify else "1") + " FROM card")
-    for notify in (True, False)}
+
+
+# By (with NOTIFY or not: ``app.outbox.wakeups.Wakeups.notify_due``, using a coupon or
+# not: ``app.ledger.purchase_offers``).
+WRITE_PURCHASE = {(notify, coupon): _write_purchase(notify=notify, coupon=coupon)
+                  for notify in (True, False) for coupon in (True, False)}
 # SQLite: one statement each.
 INSERT_RECORD, INSERT_PURCHASE, INSERT_ENTRY, INSERT_OUTBOX, INSERT_AUDIT = (
     SQL("INSERT INTO " + row) for row in (
         RECORD_ROW, PURCHASE_ROW, ENTRY_ROW, OUTBOX_ROW, AUDIT_ROW))
 SQLITE_UPDATE_CARD = SQL(UPDATE_CARD)
 INSERT_WEBHOOK = SQL("INSERT INTO " + WEBHOOK_ROW)
+INSERT_COUPON = SQL("INSERT INTO " + COUPON_ROW)
 
 
 @dataclass(frozen=True)
@@ -266,6 +282,8 @@ class Terms:
 
     rules: Rules
     limits: Mapping[str, int | None]
+    # Its published offers with a mechanic, not ended when the terms were read.
+    offers: tuple[LiveOffer, ...] = ()
 
 
 class ProgramTerms:
@@ -285,7 +303,8 @@ class ProgramTerms:
         if terms is None:
             program = session().get(Program, program_id)
             assert program is not None
-            terms = Terms(rules=program_rules(program), limits=dict(program.limits or {}))
+            terms = Terms(rules=program_rules(program), limits=dict(program.limits or {}),
+                          offers=live_offers(session(), program_id=program_id, now=utcnow()))
             with self._lock:
                 if len(self._terms) >= MAX_CACHED_TERMS:
                     self._terms.clear()
@@ -302,6 +321,7 @@ class Entry:
     stamps: int
     rewards: int
     reason: str
+    offer_id: int | None = None  # the offer whose mechanic gave it
 
 
 def entries_of(outcome: PurchaseOutcome, rewards_redeemed: int) -> list[Entry]:
@@ -311,6 +331,8 @@ def entries_of(outcome: PurchaseOutcome, rewards_redeemed: int) -> list[Entry]:
         Entry("earn", outcome.earned, outcome.stamps_added, 0, ""),
     ]
     entries += [Entry("bonus", points, 0, 0, reason) for reason, points in outcome.bonuses]
+    entries += [Entry("bonus", bonus.points, 0, 0, bonus.reason, bonus.offer_id)
+                for bonus in outcome.offer_bonuses]
     if outcome.rewards_added:
         entries.append(Entry("bonus", 0, -outcome.stamps_converted, outcome.rewards_added,
                              "stamps completed"))
@@ -331,9 +353,12 @@ def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry],
     request stored the key; with ``notify`` it NOTIFYs the workers as it commits. SQLite:
     one statement each, under its lock, after looking for the key's record. ``events``
     are the webhook events (``app.ledger.events.purchase_events``), written for the
-    merchant's endpoints that take them: none without one."""
+    merchant's endpoints that take them: none without one. A coupon's redemption is
+    written when ``values["coupon_id"]`` names one."""
     posted = [{"kind": entry.kind, "points": entry.points, "stamps": entry.stamps,
-               "rewards": entry.rewards, "reason": entry.reason} for entry in entries]
+               "rewards": entry.rewards, "reason": entry.reason, "offer_id": entry.offer_id}
+              for entry in entries]
+    coupon = values.get("coupon_id") is not None
     if not raw.postgres:  # in this order: each row's references are there before it
         if find_record(raw, merchant_id=values["merchant_id"], key=values["key"]):
             return Unwritten.KEY_USED
@@ -347,13 +372,18 @@ def write_purchase(raw: Raw, values: dict[str, Any], entries: list[Entry],
             "created_at": values["created_at"], "event_id": event["id"],
             "event_type": event["event_type"], "event_payload": raw.json(event["payload"]),
         } for event in events])
+        if coupon:
+            raw.execute(INSERT_COUPON, values)
         return None
     try:
-        written = raw.one_without_begin(WRITE_PURCHASE[notify],
+        written = raw.one_without_begin(WRITE_PURCHASE[notify, coupon],
                                         {**values, "entries": raw.json(posted),
                                          "webhook_events": raw.json(events)})
     except Exception as error:
-        if raw.unique_violation(error) != KEY_CONSTRAINT:
+        broken = raw.unique_violation(error)
+        if broken == COUPON_CONSTRAINT:  # used meanwhile: the card moved (see above)
+            return Unwritten.CARD_CHANGED
+        if broken != KEY_CONSTRAINT:
             raise
         return Unwritten.KEY_USED
     return None if written is not None else Unwritten.CARD_CHANGED

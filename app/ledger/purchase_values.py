@@ -73,7 +73,7 @@ def purchase_values(raw: Raw, request: Request, card: PurchaseCardRow, rules: Ru
         "request_hash": request.fingerprint, "status_code": 201,
         "response": raw.json_text(text), "location_id": request.location_id,
         "api_key_id": actor.api_key_id, "staff_id": actor.staff_id,
-        "external_id": data.external_id, "amount": data.amount,
+        "external_id": data.external_id, "amount": data.amount, "coupon_id": data.coupon,
         "redeemed_points": outcome.redeemed_points, "redeemed_value": outcome.redeemed_value,
         "amount_paid": paid, "earn_percent": raw.number(outcome.earn_percent),
         "earned_points": outcome.earned, "bonus_points": outcome.bonus_points,

@@ -42,6 +42,7 @@ from app.ledger import fraud
 from app.ledger.events import Before, purchase_events
 from app.ledger.idempotency import Answer, replay
 from app.ledger.models import Alert
+from app.ledger.purchase_offers import needs_offers, with_offers
 from app.ledger.purchase_rows import (
     LOCK_CARD,
     AtCounter,
@@ -224,7 +225,7 @@ def _attempt(session: LazySession, raw: Raw, asked: Asked, lane: Lane, *, locked
     try:
         card = _active(read.card)
         terms = lane.terms.get(session, card.program_id, card.program_updated_at)
-        outcome = _decide(session, request, card, terms, read, now)
+        outcome = _decide(session, raw, request, card, terms, read, now)
     except (Problem, _Refused):
         # A key used before is answered as it was, whatever the card says now.
         replayed = _replay(raw, request)
@@ -283,9 +284,10 @@ def _active(card: PurchaseCardRow | None) -> PurchaseCardRow:
     return card
 
 
-def _decide(session: LazySession, request: Request, card: PurchaseCardRow, terms: Terms,
-            read: Read, now: datetime) -> PurchaseOutcome:
-    """What the rules make of the purchase; raises when they refuse it."""
+def _decide(session: LazySession, raw: Raw, request: Request, card: PurchaseCardRow,
+            terms: Terms, read: Read, now: datetime) -> PurchaseOutcome:
+    """What the rules and the card's offers make of the purchase; raises when they
+    refuse it."""
     data = request.data
     state = CardState(balance=card.balance, stamps=card.stamps, visits=card.visits,
                       spend_12_months=read.spend_12_months)
@@ -294,6 +296,8 @@ def _decide(session: LazySession, request: Request, card: PurchaseCardRow, terms
                                   purchases=read.purchase_counts)
         outcome = evaluate_purchase(terms.rules, state, amount=data.amount,
                                     redeem_points=data.redeem_points)
+        if needs_offers(terms.offers, data.coupon, now):  # else no round trip for them
+            outcome = with_offers(raw, outcome, card_id=card.id, coupon=data.coupon, now=now)
         if data.redeem_rewards > card.rewards:
             raise Conflict(f"The card holds {card.rewards} rewards, not {data.redeem_rewards}.",
                            code=ProblemCode.INSUFFICIENT_REWARDS)

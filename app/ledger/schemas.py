@@ -26,6 +26,8 @@ class PurchaseInput(Body):
     redeem_rewards: Annotated[int, Field(ge=0, le=100), WHOLE] = 0
     location_id: Identifier | None = None
     external_id: Annotated[str, Field(min_length=1, max_length=128), LINE] | None = None
+    # A coupon the card was given (an offer whose mechanic is a coupon: its id), used now.
+    coupon: Identifier | None = None
 
 
 Reason = Annotated[str, Field(max_length=500), LINE]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.cards.models import Card, CardStatus
@@ -23,6 +23,7 @@ from app.ledger.idempotency import Answer, run_once
 from app.ledger.models import LedgerEntry, Purchase, Refund
 from app.ledger.schemas import AdjustmentInput, RefundInput
 from app.merchants.access import CASHIER, check_location
+from app.offers.till import CardCoupon, card_coupons
 from app.outbox.messages import pass_changed
 from app.outbox.webhooks import PURCHASE_REFUNDED, webhook_event
 from app.points.postings import (
@@ -38,6 +39,7 @@ from app.points.rules import (
     RuleViolation,
     evaluate_refund,
     max_redeemable,
+    reversed_share,
 )
 from app.problem_codes import ProblemCode
 
@@ -46,16 +48,18 @@ from app.problem_codes import ProblemCode
 class Lookup:
     card: Card
     redeemable_points: int
+    coupons: list[CardCoupon]  # the card may use now (``app.offers.till``)
 
 
 def lookup(session: Session, *, actor: Actor, barcode: str, amount: int | None,
            secret: bytes) -> Lookup:
     card = card_by_scan(session, merchant_id=actor.merchant_id, scanned=barcode, secret=secret)
-    redeemable = 0
+    redeemable, coupons = 0, []
     if card.status == "active":
         redeemable = max_redeemable(program_rules(card.program), balance=card.balance,
                                     amount=amount)
-    return Lookup(card=card, redeemable_points=redeemable)
+        coupons = card_coupons(session, card_id=card.id, now=utcnow())
+    return Lookup(card=card, redeemable_points=redeemable, coupons=coupons)
 
 
 def refund_purchase(session: Session, *, actor: Actor, purchase_id: int, data: RefundInput,
@@ -84,15 +88,21 @@ def _refund(session: Session, actor: Actor, purchase_id: int, data: RefundInput)
     if refund_amount == 0:
         raise Conflict("This purchase was refunded in full already.",
                        code=ProblemCode.REFUND_EXCEEDS_PURCHASE)
+    given = _offers_given(session, purchase.id)
     try:
         outcome = evaluate_refund(
             amount=purchase.amount, amount_paid=purchase.amount_paid,
-            earned=purchase.earned_points, bonus=purchase.bonus_points,
+            earned=purchase.earned_points, bonus=purchase.bonus_points - sum(given.values()),
             redeemed=purchase.redeemed_points, stamps=purchase.stamps_added,
             refunded_before=purchase.refunded_amount, refund=refund_amount)
     except RuleViolation as violation:
         raise Conflict(violation.message, code=violation.code) from None
-    taken = outcome.reverse_earned + outcome.reverse_bonus
+    # What each offer gave is taken back in the same proportion, in an entry naming it.
+    offers_taken = {offer_id: reversed_share(
+        points, amount=purchase.amount, refunded_before=purchase.refunded_amount,
+        refund=refund_amount) for offer_id, points in given.items()}
+    plain = outcome.reverse_earned + outcome.reverse_bonus
+    taken = plain + sum(offers_taken.values())
     # Points already spent cannot be taken back below zero: the merchant forgoes them.
     forgone = max(0, taken - outcome.return_redeemed - card.balance)
     refund = Refund(merchant_id=card.merchant_id, purchase_id=purchase.id,
@@ -107,9 +117,15 @@ def _refund(session: Session, actor: Actor, purchase_id: int, data: RefundInput)
     rewards_back = purchase.rewards_redeemed if whole else 0
     post(session, card, actor, kind="reverse", points=outcome.return_redeemed,
          rewards=rewards_back, reason="redeemed points returned", **common)
-    post(session, card, actor, kind="reverse", points=-(taken - forgone),
+    plain_forgone = min(forgone, plain)
+    post(session, card, actor, kind="reverse", points=-(plain - plain_forgone),
          stamps=-min(outcome.reverse_stamps, card.stamps), reason=data.reason or "refund",
          **common)
+    left = forgone - plain_forgone
+    for offer_id, points in sorted(offers_taken.items()):
+        offer_forgone, left = min(left, points), left - min(left, points)
+        post(session, card, actor, kind="reverse", points=-(points - offer_forgone),
+             reason=f"refund: offer {offer_id}", offer_id=offer_id, **common)
     purchase.refunded_amount += refund_amount
     purchase.refunded_paid += outcome.refunded_paid
     session.flush()
@@ -133,6 +149,16 @@ def _refund_json(refund: Refund, purchase: Purchase, card: Card) -> dict[str, An
         "points_forgone": refund.points_forgone, "balance": card.balance, "tier": card.tier,
         "stamps": card.stamps, "created_at": refund.created_at.isoformat() + "Z",
     }
+
+
+def _offers_given(session: Session, purchase_id: int) -> dict[int, int]:
+    """The points each offer's mechanic gave the purchase (its ``bonus`` entries)."""
+    found = session.execute(
+        select(LedgerEntry.offer_id, func.sum(LedgerEntry.points).label("points"))
+        .where(LedgerEntry.purchase_id == purchase_id, LedgerEntry.kind == "bonus",
+               LedgerEntry.offer_id.is_not(None))
+        .group_by(LedgerEntry.offer_id)).all()
+    return {int(row.offer_id): int(row.points) for row in found}
 
 
 def adjust(session: Session, *, actor: Actor, card_id: int, data: AdjustmentInput, key: str,

@@ -3,6 +3,11 @@
 An offer's title and body may be written per language, as a program's name may
 (``app.merchants.models``): ``title``/``body`` hold the text in the program's first
 language, ``title_texts``/``body_texts`` the ``{language: text}`` written, or NULL.
+
+An offer may act at the till (``mechanic``, ``app.offers.mechanics``): bonus points on
+each purchase in its window, a multiplier of the earn rate, or a one-time coupon the
+cashier applies. Each card redeems a coupon at most once: ``coupon_redemptions`` holds
+one row per (offer, card), unique, written with the purchase that used it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from sqlalchemy import (
     Index,
     String,
     Text,
+    UniqueConstraint,
     false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -47,6 +53,8 @@ class Offer(Base):
     audience: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     promotional: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(16), default="draft")
+    # What it does at the till (``app.offers.mechanics``): NULL for text on the pass only.
+    mechanic: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
     published_at: Mapped[datetime | None] = mapped_column(DateTime)
     # An automatic offer (``app.automations``): published to one card at a time.
     automatic: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
@@ -82,3 +90,18 @@ class CardOffer(Base):
     expires_at: Mapped[datetime | None] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_card_offers_card_id", "card_id"),)
+
+
+class CouponRedemption(Base):
+    """A coupon (an offer whose mechanic is ``coupon``) one card used, in one purchase."""
+
+    __tablename__ = "coupon_redemptions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    offer_id: Mapped[int] = mapped_column(ForeignKey("offers.id"))
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), index=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("offer_id", "card_id",
+                                       name="uq_coupon_redemptions_offer_card"),)

@@ -17,8 +17,10 @@ from app.errors import Conflict, Invalid, NotFound
 from app.merchants.access import Principal
 from app.merchants.accounts import Where, record_event
 from app.merchants.models import Program
+from app.offers.mechanics import Mechanic, stored_mechanic
 from app.offers.models import CardOffer, Offer
 from app.offers.schemas import OfferCreate, naive_utc
+from app.offers.till import touch_program
 from app.outbox.messages import program_changed
 from app.outbox.webhooks import OFFER_PUBLISHED as EVENT_OFFER_PUBLISHED
 from app.outbox.webhooks import webhook_event
@@ -51,6 +53,11 @@ def create_offer(session: Session, *, program: Program, data: OfferCreate,
         raise Invalid(f"audience.segments: there is no segment {unknown[0]!r}; segments are "
                       f"{', '.join(SEGMENTS)}.", code=ProblemCode.UNKNOWN_SEGMENT,
                       errors=[{"field": "audience.segments", "message": "unknown segment"}])
+    mechanic = data.mechanic.model_dump() if data.mechanic is not None else None
+    if program.kind != "points" and mechanic is not None and Mechanic.of(mechanic).gives_points:
+        raise Invalid("mechanic: a stamps program's cards hold stamps, not points; its offers "
+                      "may be coupons with a text only.",
+                      errors=[{"field": "mechanic", "message": "points in a stamps program"}])
     offer = Offer(merchant_id=program.merchant_id, program_id=program.id,
                   title=localized(data.title, locales[0], locales),
                   title_texts=data.title if is_per_locale(data.title) else None,
@@ -58,7 +65,8 @@ def create_offer(session: Session, *, program: Program, data: OfferCreate,
                   body_texts=data.body if is_per_locale(data.body) else None,
                   starts_at=naive_utc(data.starts_at) or utcnow(),
                   ends_at=naive_utc(data.ends_at), promotional=data.promotional,
-                  audience=data.audience.model_dump(exclude_none=True))
+                  audience=data.audience.model_dump(exclude_none=True),
+                  mechanic=stored_mechanic(mechanic))
     session.add(offer)
     if by is not None and by.staff_id is not None:
         session.flush()
@@ -155,6 +163,9 @@ def deliver_offer(session: Session, *, offer: Offer, now: datetime) -> int:
     reached = [card_id for card_id in targeted if card_id not in held]
     bump_passes(session, reached)
     offer.status, offer.published_at = "published", now
+    if offer.mechanic is not None:
+        # The purchase reads a program's offers with its terms, cached by its version.
+        touch_program(session, program_id=offer.program_id, now=now)
     program_changed(session, merchant_id=offer.merchant_id, program_id=offer.program_id,
                     reason="offer", offer_id=offer.id)
     webhook_event(session, merchant_id=offer.merchant_id, event_type=EVENT_OFFER_PUBLISHED,
@@ -240,6 +251,7 @@ def offer_json(offer: Offer) -> dict[str, Any]:
         "status": offer_status(offer), "published_at": iso(offer.published_at),
         "automatic": offer.automatic,
         "ended_at": iso(offer.ended_at),
+        "mechanic": offer.mechanic,
     }
 
 

@@ -73,7 +73,7 @@ def lock_card(session: Session, card_id: int) -> Card:
 def post(
     session: Session, card: Card, actor: Actor, *, kind: str, points: int = 0, stamps: int = 0,
     rewards: int = 0, purchase_id: int | None = None, refund_id: int | None = None,
-    location_id: int | None = None, reason: str = "",
+    location_id: int | None = None, reason: str = "", offer_id: int | None = None,
 ) -> LedgerEntry | None:
     """Append one entry and apply it to the card's cache; nothing for a zero entry."""
     if points == 0 and stamps == 0 and rewards == 0:
@@ -84,7 +84,7 @@ def post(
         merchant_id=card.merchant_id, card_id=card.id, kind=kind, points=points,
         stamps=stamps, rewards=rewards, purchase_id=purchase_id, refund_id=refund_id,
         location_id=location_id, api_key_id=actor.api_key_id, staff_id=actor.staff_id,
-        reason=reason,
+        reason=reason, offer_id=offer_id,
     )
     session.add(entry)
     return entry

@@ -94,6 +94,16 @@ class CardState:
 
 
 @dataclass(frozen=True)
+class OfferBonus:
+    """What one offer's mechanic gave a purchase (``app.offers.mechanics``): a ``bonus``
+    entry naming the offer."""
+
+    offer_id: int
+    points: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class PurchaseOutcome:
     redeemed_points: int
     redeemed_value: int
@@ -104,10 +114,13 @@ class PurchaseOutcome:
     stamps_added: int
     stamps_converted: int
     rewards_added: int
+    offer_bonuses: tuple[OfferBonus, ...] = ()
 
     @property
     def bonus_points(self) -> int:
-        return sum(points for _, points in self.bonuses)
+        """Every bonus: the program's triggers' and the offers'."""
+        return (sum(points for _, points in self.bonuses)
+                + sum(bonus.points for bonus in self.offer_bonuses))
 
 
 def floor_decimal(value: Decimal) -> int:
@@ -226,6 +239,13 @@ def evaluate_refund(
         reverse_stamps=stamps if after == amount else 0,
         refunded_paid=share(amount_paid, after) - share(amount_paid, refunded_before),
     )
+
+
+def reversed_share(total: int, *, amount: int, refunded_before: int, refund: int) -> int:
+    """What a refund takes back of ``total`` points a purchase gave, cumulatively as
+    ``evaluate_refund`` does (the refund checked there already)."""
+    after = refunded_before + refund
+    return total * after // amount - total * refunded_before // amount
 
 
 def expiring_points(*, old_credits: int, debits: int) -> int:

@@ -131,8 +131,15 @@ def _card_segment_schema() -> dict[str, Any]:
 def _looked_up_schema() -> dict[str, Any]:
     program = record({"id": INTEGER, "name": STRING, "kind": STRING, "currency": STRING,
                       "point_value": INTEGER, "stamps_required": nullable("integer")})
+    coupon = record({
+        "id": {**INTEGER, "description": "the coupon's offer: name it as a purchase's "
+                                         "`coupon`"},
+        "title": STRING, "points": INTEGER, "text": STRING})
     extra = record({"redeemable_points": INTEGER, "redeemable_value": INTEGER,
-                    "offers": {"type": "array", "items": ref("Offer")}, "program": program})
+                    "offers": {"type": "array", "items": ref("Offer")},
+                    "coupons": {"type": "array", "items": coupon, "description": (
+                        "the coupons the card may use now (published to it, running, "
+                        "not used yet)")}, "program": program})
     return {"allOf": [ref("Card"), extra]}
 
 
@@ -178,6 +185,10 @@ def _offer_schema() -> dict[str, Any]:
         "starts_at": STRING, "ends_at": nullable("string"), "audience": {"type": "object"},
         "promotional": BOOLEAN, "status": {"enum": ["draft", "scheduled", "active", "ended"]},
         "published_at": nullable("string"), "ended_at": nullable("string"),
+        "mechanic": {"type": ["object", "null"], "description": (
+            "what the offer does at the till: {\"type\": \"bonus_points\", \"points\": N}, "
+            "{\"type\": \"multiplier\", \"factor\": F}, or {\"type\": \"coupon\", "
+            "\"points\": N?, \"text\": T?}; null: text on the pass only")},
         "automatic": {**BOOLEAN, "description": "an automatic offer's (a rule of the "
                                                  "program's automations): sent to one card "
                                                  "at a time"}})

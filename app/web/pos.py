@@ -90,6 +90,8 @@ def lookup() -> Response:
         "redeemable_points": found.redeemable_points,
         "redeemable_value": found.redeemable_points * program.point_value,
         "offers": [offer_json(offer) for offer in current_offers(db(), card_id=found.card.id)],
+        "coupons": [{"id": coupon.offer_id, "title": coupon.title, "points": coupon.points,
+                     "text": coupon.text} for coupon in found.coupons],
         "program": {"id": program.id, "name": program.name, "kind": program.kind,
                     "currency": program.currency, "point_value": program.point_value,
                     "stamps_required": program.stamps_required},
@@ -106,6 +108,7 @@ def lookup() -> Response:
               ProblemCode.INSUFFICIENT_POINTS, ProblemCode.REDEEM_NOT_ALLOWED,
               ProblemCode.REDEEM_LIMIT, ProblemCode.INSUFFICIENT_REWARDS,
               ProblemCode.CARD_BLOCKED, ProblemCode.IDEMPOTENCY_KEY_REUSED,
+              ProblemCode.COUPON_UNAVAILABLE, ProblemCode.COUPON_USED,
               (ProblemCode.VELOCITY_LIMIT, "the program's purchase limits"),
               (ProblemCode.LOCATION_FORBIDDEN, "a cashier key bound to a location named "
                                                "another")),

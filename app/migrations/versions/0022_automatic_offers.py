@@ -7,7 +7,7 @@ and occasion (unique: a rerun sends nothing twice). ``card_offers.expires_at`` i
 offer leaves a card's pass (NULL for existing rows: while the offer lasts).
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-05 01:00:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0022"
-down_revision = "0020"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 

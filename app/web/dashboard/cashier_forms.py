@@ -87,6 +87,10 @@ class SaleForm(AmountForm):
                                  [Optional(), NumberRange(min=0, max=MAX_INT)], default=0)
     redeem_rewards = IntegerField(lazy_gettext("Rewards to redeem"),
                                   [Optional(), NumberRange(min=0, max=100)], default=0)
+    # The card's coupons (0: none used); one the card no longer has is refused by the
+    # purchase (``coupon_unavailable``), so any number is taken here.
+    coupon = SelectField(lazy_gettext("Coupon"), coerce=int, validate_choice=False,
+                         default=0)
 
 
 class RefundForm(AmountForm):

@@ -45,6 +45,10 @@ REFUSALS = {
         "This card collects stamps: it has no points to redeem. Nothing was recorded."),
     ProblemCode.INSUFFICIENT_REWARDS: lazy_gettext(
         "The card holds fewer rewards than that. Nothing was recorded."),
+    ProblemCode.COUPON_UNAVAILABLE: lazy_gettext(
+        "This card has no such coupon now. Nothing was recorded."),
+    ProblemCode.COUPON_USED: lazy_gettext(
+        "This card used this coupon already. Nothing was recorded."),
     ProblemCode.CARD_BLOCKED: lazy_gettext(
         "This card is blocked: nothing can be recorded on it. Nothing was recorded."),
     ProblemCode.VELOCITY_LIMIT: lazy_gettext(
@@ -76,6 +80,8 @@ def _forms(shown: CounterCard, sale: SaleForm | None = None) -> dict[str, Any]:
     if sale is None:
         sale = SaleForm(None, key=new_key())
         sale.offer(currency, choices)
+    sale.coupon.choices = [(0, str(lazy_gettext("No coupon")))] + [
+        (coupon.offer_id, coupon.title) for coupon in shown.coupons]
     refunds = {}
     for purchase in shown.purchases:
         if purchase.refunded_amount < purchase.amount:
@@ -132,7 +138,8 @@ def cashier_purchase(card_id: int) -> Response:
         return _card_page(card_id, status=422, sale=form)
     assert form.amount.units is not None  # validated
     sale = Sale(amount=form.amount.units, redeem_points=form.redeem_points.data or 0,
-                redeem_rewards=form.redeem_rewards.data or 0, location_id=_location(form))
+                redeem_rewards=form.redeem_rewards.data or 0, location_id=_location(form),
+                coupon=form.coupon.data or None)
     try:
         answer = counter.record_sale(db, lane=runtime().lane, principal=principal_now(),
                                      card_id=card_id, sale=sale, key=form.key.data or "",

@@ -13,7 +13,9 @@ from werkzeug.datastructures import MultiDict
 from wtforms import (
     BooleanField,
     DateField,
+    DecimalField,
     IntegerField,
+    SelectField,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -24,6 +26,11 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from app.web.dashboard.forms import LANGUAGE_NAMES, REQUIRED, _Form, lazy_gettext
 
 TITLE_LIMIT, BODY_LIMIT = 80, 500
+MECHANICS = (  # what the offer does at the till (``app.offers.mechanics``)
+    ("", lazy_gettext("Nothing: text on the pass only")),
+    ("bonus_points", lazy_gettext("Bonus points on every purchase")),
+    ("multiplier", lazy_gettext("Points multiplied on every purchase")),
+    ("coupon", lazy_gettext("A coupon the cashier applies once")))
 TOO_LONG = lazy_gettext("This is too long.")
 
 
@@ -43,6 +50,12 @@ class OfferForm(_Form):
             "A number of days from 1 to 3650."))])
     promotional = BooleanField(lazy_gettext(
         "Promotional: only customers who agreed to marketing get it"), default=True)
+    mechanic = SelectField(lazy_gettext("What it does"), default="")  # MECHANICS
+    mechanic_points = IntegerField(lazy_gettext("Points"), [Optional()])
+    mechanic_factor = DecimalField(lazy_gettext("Multiply the earned points by"),
+                                   [Optional()], places=None)
+    mechanic_text = StringField(lazy_gettext("What the cashier hands over"),
+                                [Optional(), Length(max=TITLE_LIMIT, message=TOO_LONG)])
 
     locales: tuple[str, ...] = ()
 
@@ -65,7 +78,25 @@ class OfferForm(_Form):
                 "body": {code: text for code, text in bodies.items() if text},
                 "starts_at": _moment(self.starts_on.data),
                 "ends_at": _moment(self.ends_on.data, next_day=True),
-                "audience": audience, "promotional": bool(self.promotional.data)}
+                "audience": audience, "promotional": bool(self.promotional.data),
+                "mechanic": self._mechanic()}
+
+    def _mechanic(self) -> dict[str, Any] | None:
+        """The mechanic chosen, with the fields it takes (the service checks them)."""
+        kind = self.mechanic.data or ""
+        if not kind:
+            return None
+        mechanic: dict[str, Any] = {"type": kind}
+        if kind in ("bonus_points", "coupon") and self.mechanic_points.data is not None:
+            mechanic["points"] = self.mechanic_points.data
+        if kind == "bonus_points" and "points" not in mechanic:
+            mechanic["points"] = 0  # refused, naming the field
+        if kind == "multiplier":
+            factor = self.mechanic_factor.data
+            mechanic["factor"] = float(factor) if factor is not None else 0
+        if kind == "coupon" and (self.mechanic_text.data or "").strip():
+            mechanic["text"] = (self.mechanic_text.data or "").strip()
+        return mechanic
 
 
 def _moment(day: date | None, *, next_day: bool = False) -> str | None:
@@ -97,4 +128,5 @@ def offer_form(formdata: MultiDict[str, str] | None, *, locales: Sequence[str],
     form.locales = tuple(locales)
     form.tiers.choices = list(tiers)
     form.segments.choices = list(segments)
+    form.mechanic.choices = list(MECHANICS)
     return form

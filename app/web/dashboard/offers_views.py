@@ -50,7 +50,12 @@ END_REFUSALS = {
 # The form's field for each field the API's body names.
 FORM_FIELDS = {"starts_at": "starts_on", "ends_at": "ends_on", "(body)": "ends_on",
                "audience.tiers": "tiers", "audience.segments": "segments",
-               "audience.inactive_days": "inactive_days"}
+               "audience.inactive_days": "inactive_days",
+               "mechanic": "mechanic", "mechanic.coupon": "mechanic_text",
+               "mechanic.bonus_points.points": "mechanic_points",
+               "mechanic.coupon.points": "mechanic_points",
+               "mechanic.multiplier.factor": "mechanic_factor",
+               "mechanic.coupon.text": "mechanic_text"}
 
 
 def _tiers(program: Program) -> list[tuple[str, str]]:
