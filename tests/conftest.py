@@ -4,6 +4,11 @@ the Flask app and an API client.
 Database-backed tests run on SQLite and on the local PostgreSQL server
 (``LOYALPASS_TEST_POSTGRES_URL``, default ``postgresql+psycopg://postgres@127.0.0.1:5432``);
 when that server cannot be reached, the PostgreSQL variants skip and say why.
+
+Safe under pytest-xdist (``-n``): each worker process creates a PostgreSQL database of its
+own (a random name), works in its own temporary directories (``tmp_path``), takes free
+ports from the system and launches its own Chromium; only the controller compiles the
+gettext catalogs.
 """
 
 from __future__ import annotations
