@@ -4,6 +4,12 @@ and screenshots kept under ``artifacts/`` for reviewers.
 
 Nothing leaves the machine: the app runs on 127.0.0.1, its mails go to an SMTP stand-in
 on loopback, and Google's save page is answered by the test (``page.route``).
+
+The ``browser`` fixture launches Chromium for each test, with its own Playwright. A
+browser shared by a whole session would save about half a second a test, but Playwright's
+sync API leaves its event loop marked as running in the main thread between calls, so
+every later test in that process (pytest-xdist mixes files on each worker) would find an
+asyncio loop running that is not its own.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -38,6 +45,8 @@ AXE = Path(__file__).resolve().parent / "assets" / "axe.min.js"
 GOOGLE_ISSUER = "3388000000012345678"
 IPHONE, ANDROID = "iPhone 13", "Pixel 7"
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
+# The Accept-Language a browser of each of the app's languages sends.
+ACCEPT = {"en": "en-GB", "ru": "ru-RU", "uk": "uk-UA"}
 # What the join page may weigh with everything it loads, on a weak connection.
 PAGE_BUDGET = 100_000
 
@@ -136,10 +145,37 @@ def device(playwright: Any, name: str) -> dict[str, Any]:
     return described
 
 
-def shot(page: Any, name: str) -> Path:
-    """A full-page screenshot kept for reviewers: ``artifacts/browser/<name>.png``."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    """Headless Chromium for one test; its Playwright is ``browser.playwright`` (for the
+    phones' descriptors)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as running:
+        launched = running.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                           args=CHROMIUM_ARGS)
+        launched.playwright = running
+        yield launched
+        launched.close()
+
+
+def page_of(browser: Any, *, lang: str = "en", phone: bool = False,
+            model: str | None = None, **options: Any) -> Any:
+    """A page in a new context (its own cookies) whose language is ``lang``: a desktop
+    1280 wide, an iPhone with ``phone``, or the Playwright device ``model``; ``options``
+    go to the context (``java_script_enabled=False``, say)."""
+    name = model or (IPHONE if phone else None)
+    looks = device(browser.playwright, name) if name else dict(DESKTOP)
+    context = browser.new_context(locale=ACCEPT[lang], **looks, **options)
+    context.set_default_timeout(15_000)
+    return context.new_page()
+
+
+def shot(page: Any, name: str, folder: Path = ARTIFACTS) -> Path:
+    """A full-page screenshot kept for reviewers: ``<folder>/<name>.png``, by default
+    under ``artifacts/browser/``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
 

@@ -4,6 +4,11 @@ the Flask app and an API client.
 Database-backed tests run on SQLite and on the local PostgreSQL server
 (``LOYALPASS_TEST_POSTGRES_URL``, default ``postgresql+psycopg://postgres@127.0.0.1:5432``);
 when that server cannot be reached, the PostgreSQL variants skip and say why.
+
+Safe under pytest-xdist (``-n``): each worker process creates a PostgreSQL database of its
+own (a random name), works in its own temporary directories (``tmp_path``), takes free
+ports from the system and launches its own Chromium; only the controller compiles the
+gettext catalogs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from app import create_app
 from app.config import Config
@@ -46,7 +52,11 @@ def load_build_catalogs() -> Any:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     """Compile the catalogs in place, as an editable install does: a worktree run with
-    PYTHONPATH reads the translations of its .po files as they are now."""
+    PYTHONPATH reads the translations of its .po files as they are now. Under pytest-xdist
+    the controller compiles them before it starts its workers, which only read them (a
+    worker rewriting a .mo file another one is reading would hand it a torn catalog)."""
+    if hasattr(session.config, "workerinput"):
+        return
     build_catalogs = load_build_catalogs()
     source = PROJECT_ROOT / build_catalogs.CATALOGS
     build_catalogs.compile_catalogs(source, source)
@@ -108,11 +118,26 @@ def postgres_database() -> Iterator[str]:
     admin.dispose()
 
 
+def _emptying_statement() -> str:
+    """One server-side block that deletes every row of the app's tables (children first)
+    and restarts each sequence that has handed out a value, as ``TRUNCATE … RESTART
+    IDENTITY`` would. Plain DELETEs on the few rows a test writes take milliseconds where
+    TRUNCATE, which gives every table and index a new file, took about a second."""
+    deletes = " ".join(f'DELETE FROM "{table.name}";'
+                       for table in reversed(Base.metadata.sorted_tables))
+    return (
+        "DO $$ DECLARE used record; BEGIN "
+        f"{deletes} "
+        "FOR used IN SELECT format('%I.%I', schemaname, sequencename) AS name, start_value"
+        " FROM pg_sequences WHERE last_value IS NOT NULL LOOP"
+        " PERFORM setval(used.name, used.start_value, false); END LOOP; END $$")
+
+
 def _truncate_postgres(url: str) -> None:
-    engine = create_engine(url)
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    """Empty the test database: no rows in any table, identities starting over."""
+    engine = create_engine(url, poolclass=NullPool)
     with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        connection.execute(text(_emptying_statement()))
     engine.dispose()
 
 

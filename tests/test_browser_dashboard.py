@@ -14,17 +14,17 @@ from sqlalchemy import select
 
 from app.merchants.models import Staff
 from app.merchants.passwords import hash_password
+from tests.browser_helpers import ACCEPT as ACCEPT
 from tests.browser_helpers import (
     CHROMIUM,
-    CHROMIUM_ARGS,
-    DESKTOP,
-    IPHONE,
     ROOT,
     Live,
     axe_violations,
-    device,
     live_app,
+    page_of,
+    shot,
 )
+from tests.browser_helpers import browser as browser  # the fixture
 from tests.dashboard_helpers import PASSWORD
 
 pytestmark = [
@@ -35,7 +35,6 @@ pytestmark = [
 
 SHOTS = ROOT / "artifacts" / "dashboard"
 OWNER = "o@zerno.example"
-ACCEPT = {"en": "en-GB", "ru": "ru-RU", "uk": "uk-UA"}
 
 
 @pytest.fixture
@@ -50,30 +49,6 @@ def live(tmp_path: Path, certs_dir: Path, sqlite_template: Path) -> Iterator[Liv
                                   password_hash=hash_password(PASSWORD)))
             session.commit()
         yield served
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as running:
-        launched = running.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=CHROMIUM_ARGS)
-        launched.playwright = running
-        yield launched
-        launched.close()
-
-
-def page_of(browser: Any, *, lang: str = "en", phone: bool = False) -> Any:
-    options = device(browser.playwright, IPHONE) if phone else dict(DESKTOP)
-    context = browser.new_context(locale=ACCEPT[lang], **options)
-    context.set_default_timeout(15_000)
-    return context.new_page()
-
-
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def log_in(page: Any, live: Live, email: str, password: str = PASSWORD) -> None:
@@ -112,7 +87,7 @@ def test_a_cashier_sees_no_staff_or_keys_and_is_refused_them(browser: Any, live:
         response = page.goto(f"{live.origin}{path}")
         assert response.status == 403, path
         assert "Your role does not allow this." in page.locator("main").inner_text()
-    shot(page, "cashier-refused-phone-en")
+    shot(page, "cashier-refused-phone-en", SHOTS)
 
 
 def test_an_analyst_cannot_change_anything(browser: Any, live: Live) -> None:
@@ -153,18 +128,18 @@ def test_the_pages_in_each_language_on_a_phone_and_a_desktop(
         size = "phone" if phone else "desktop"
         page.goto(f"{live.origin}/dashboard/login")
         assert page.locator("html").get_attribute("lang") == lang
-        shot(page, f"login-{size}-{lang}")
+        shot(page, f"login-{size}-{lang}", SHOTS)
         log_in(page, live, OWNER)
         page.locator("nav.sections").wait_for()
-        shot(page, f"home-{size}-{lang}")
+        shot(page, f"home-{size}-{lang}", SHOTS)
         page.goto(f"{live.origin}/dashboard/staff")
         assert page.locator("main h1").inner_text() == headings[lang]
-        shot(page, f"staff-{size}-{lang}")
+        shot(page, f"staff-{size}-{lang}", SHOTS)
         page.goto(f"{live.origin}/dashboard/keys")
-        shot(page, f"keys-{size}-{lang}")
+        shot(page, f"keys-{size}-{lang}", SHOTS)
         page.goto(f"{live.origin}/dashboard/activity")
-        shot(page, f"activity-{size}-{lang}")
+        shot(page, f"activity-{size}-{lang}", SHOTS)
         page.goto(f"{live.origin}/dashboard/password")
-        shot(page, f"password-{size}-{lang}")
+        shot(page, f"password-{size}-{lang}", SHOTS)
         if phone:  # wider than the screen is a defect on a phone
             assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1

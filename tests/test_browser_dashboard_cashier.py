@@ -28,11 +28,13 @@ from tests.browser_helpers import (
     ROOT,
     Live,
     axe_violations,
-    device,
     live_app,
+    page_of,
+    shot,
 )
+from tests.browser_helpers import browser as browser  # the fixture
 from tests.dashboard_helpers import PASSWORD
-from tests.test_browser_dashboard import ACCEPT, OWNER, log_in
+from tests.test_browser_dashboard import OWNER, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -60,30 +62,10 @@ def live(tmp_path: Path, certs_dir: Path, sqlite_template: Path) -> Iterator[Liv
         yield served
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as running:
-        launched = running.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=CHROMIUM_ARGS)
-        launched.playwright = running
-        yield launched
-        launched.close()
-
-
 def _page(browser: Any, *, lang: str = "en", tablet: bool = False,
           javascript: bool = True) -> Any:
-    options = device(browser.playwright, TABLET if tablet else IPHONE)
-    context = browser.new_context(locale=ACCEPT[lang], java_script_enabled=javascript,
-                                  **options)
-    context.set_default_timeout(15_000)
-    return context.new_page()
-
-
-def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    return page_of(browser, lang=lang, model=TABLET if tablet else IPHONE,
+                   java_script_enabled=javascript)
 
 
 def _card(live: Live, name: str = "Олена Коваль") -> dict[str, Any]:
@@ -142,7 +124,7 @@ def test_a_cashier_finds_a_card_by_its_typed_number_and_records_a_purchase(
     assert "+7" in page.locator("section.receipt").inner_text()
     assert page.locator("#balance").inner_text() == "57 points"
     assert _purchases(live) == 1
-    _shot(page, "purchase-phone-en")
+    shot(page, "purchase-phone-en", SHOTS)
 
 
 def test_a_redemption_is_recorded_and_the_balance_falls(browser: Any, live: Live) -> None:
@@ -201,7 +183,7 @@ def test_a_cashier_refunds_a_recent_purchase(browser: Any, live: Live) -> None:
     page.locator("form.refund button").first.click()
     page.locator("section.receipt", has_text="Повернення записано").wait_for()
     assert page.locator("#balance").inner_text() == "50 балів"
-    _shot(page, "refund-phone-uk")
+    shot(page, "refund-phone-uk", SHOTS)
 
 
 def test_an_analyst_is_refused_the_cashier_screen(browser: Any, live: Live) -> None:
@@ -236,12 +218,12 @@ def test_screenshots_of_a_sale_on_a_phone_and_a_tablet(browser: Any, live: Live,
         log_in(page, live, CASHIER)
         _find(page, "0000 0000")
         page.locator("p.problem").wait_for()
-        _shot(page, f"not-found-{'tablet' if tablet else 'phone'}-{lang}")
+        shot(page, f"not-found-{'tablet' if tablet else 'phone'}-{lang}", SHOTS)
         _find(page, card["number"])
         page.locator("form[action$='/purchases']").wait_for()
-        _shot(page, f"card-{'tablet' if tablet else 'phone'}-{lang}")
+        shot(page, f"card-{'tablet' if tablet else 'phone'}-{lang}", SHOTS)
         _record(page, "1 234,50" if lang != "en" else "1234.50", redeem="5")
-        _shot(page, f"receipt-{'tablet' if tablet else 'phone'}-{lang}")
+        shot(page, f"receipt-{'tablet' if tablet else 'phone'}-{lang}", SHOTS)
         page.context.close()
 
 

@@ -21,15 +21,14 @@ from app.merchants.models import Location, Program, Staff, StaffLocation
 from app.merchants.passwords import hash_password
 from tests.browser_helpers import (
     CHROMIUM,
-    CHROMIUM_ARGS,
-    DESKTOP,
-    IPHONE,
     ROOT,
     Live,
     axe_violations,
-    device,
     live_app,
+    page_of,
+    shot,
 )
+from tests.browser_helpers import browser as browser  # the fixture
 from tests.dashboard_helpers import PASSWORD
 
 pytestmark = [
@@ -41,7 +40,6 @@ pytestmark = [
 SHOTS = ROOT / "artifacts" / "dashboard" / "customers"
 OWNER = "o@zerno.example"
 PODIL_MANAGER = "podil@zerno.example"
-ACCEPT = {"en": "en-GB", "ru": "ru-RU", "uk": "uk-UA"}
 CSV = ("name;phone;email;old card number;balance\n"
        "Тарас Шевченко;;taras@example.com;0042-7781;300\n"
        "Іван;;not-an-email;;\n"
@@ -79,30 +77,6 @@ def live(tmp_path: Path, certs_dir: Path, sqlite_template: Path) -> Iterator[Liv
                        data=EnrolmentInput(name=name, phone=phone,
                                            email=f"{phone[-4:]}@example.com"))
         yield served
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as running:
-        launched = running.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=CHROMIUM_ARGS)
-        launched.playwright = running
-        yield launched
-        launched.close()
-
-
-def page_of(browser: Any, *, lang: str = "en", phone: bool = False) -> Any:
-    options = device(browser.playwright, IPHONE) if phone else dict(DESKTOP)
-    context = browser.new_context(locale=ACCEPT[lang], **options)
-    context.set_default_timeout(15_000)
-    return context.new_page()
-
-
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def log_in(page: Any, live: Live, email: str = OWNER) -> None:
@@ -181,7 +155,7 @@ def test_a_card_is_blocked_and_unblocked_each_after_confirming(
     page.click("text=Yes, block it")
     page.locator("p.notice", has_text="The card is blocked").wait_for()
     assert page.locator("dd.status-blocked").inner_text() == "Blocked"
-    shot(page, "card-blocked-phone-en")
+    shot(page, "card-blocked-phone-en", SHOTS)
     page.click("text=Unblock…")
     page.click("text=Yes, unblock it")
     page.locator("p.notice", has_text="The card works again.").wait_for()
@@ -201,7 +175,7 @@ def test_a_csv_with_one_bad_row_is_previewed_and_the_rest_imported(
     assert len(problems) == 1
     assert "3" in problems[0] and "This is not an email address." in problems[0]
     assert axe_violations(page) == []
-    shot(page, "import-preview-desktop-en")
+    shot(page, "import-preview-desktop-en", SHOTS)
     page.check("#skip_invalid")
     page.click("text=Import 2 customers")
     page.locator("h2", has_text="Imported").wait_for()
@@ -241,21 +215,21 @@ def test_the_customer_pages_in_each_language_on_a_phone_and_a_desktop(
         log_in(page, live)
         page.goto(f"{live.origin}/dashboard/customers")
         assert page.locator("main h1").inner_text().startswith(headings[lang])
-        shot(page, f"customers-{size}-{lang}")
+        shot(page, f"customers-{size}-{lang}", SHOTS)
         open_olena(page, live)
-        shot(page, f"card-{size}-{lang}")
+        shot(page, f"card-{size}-{lang}", SHOTS)
         page.fill("#points", "-20")
         page.fill("#reason", "Помилка касира")
         page.click("form[action$='/adjust'] button")
         page.locator("#confirm-title").wait_for()
-        shot(page, f"card-confirm-{size}-{lang}")
+        shot(page, f"card-confirm-{size}-{lang}", SHOTS)
         page.goto(f"{live.origin}/dashboard/programs/{live.program['id']}/import")
         page.set_input_files("#file", files=[{"name": "customers.csv",
                                               "mimeType": "text/csv",
                                               "buffer": CSV.encode()}])
         page.click("form[enctype] button")
         page.locator("#preview-title").wait_for()
-        shot(page, f"import-preview-{size}-{lang}")
+        shot(page, f"import-preview-{size}-{lang}", SHOTS)
         if phone:  # wider than the screen is a defect on a phone
             assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
         page.context.close()

@@ -21,11 +21,19 @@ from app.merchants.models import Staff
 from app.merchants.passwords import hash_password
 from app.outbox.models import OutboxMessage
 from tests.apns_standin import ApnsStandIn, write_test_certificates
-from tests.browser_helpers import ROOT, Live, axe_violations, live_app
+from tests.browser_helpers import (
+    CHROMIUM,
+    ROOT,
+    Live,
+    axe_violations,
+    live_app,
+    page_of,
+    shot,
+)
+from tests.browser_helpers import browser as browser  # the fixture
 from tests.dashboard_helpers import PASSWORD
 from tests.push_helpers import install, register, wait_for
-from tests.test_browser_dashboard import CHROMIUM, OWNER, log_in, page_of
-from tests.test_browser_dashboard import browser as browser
+from tests.test_browser_dashboard import OWNER, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -112,11 +120,6 @@ def _settled(live: Live) -> bool:
     return waiting == 0 and pushing == 0
 
 
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
 def _figure(page: Any, name: str) -> str:
     text: str = page.locator(f"[data-figure={name}]").inner_text()
     return text
@@ -157,7 +160,7 @@ def test_an_offer_published_to_a_tier_is_pushed_to_that_tiers_devices_only(
     assert _figure(page, "devices") == "1" and _figure(page, "pushes_pending") == "0"
     assert _settled(live)
     assert [request.token for request in standin.requests[before:]] == [GOLD_TOKEN]
-    shot(page, "offer-published-desktop-en")
+    shot(page, "offer-published-desktop-en", SHOTS)
 
 
 def test_an_alert_raised_at_the_till_is_acknowledged_and_its_card_blocked(
@@ -177,7 +180,7 @@ def test_an_alert_raised_at_the_till_is_acknowledged_and_its_card_blocked(
     row.wait_for()
     assert row.locator(".status-new").count() == 1
     assert axe_violations(page) == []
-    shot(page, "alert-new-phone-en")
+    shot(page, "alert-new-phone-en", SHOTS)
     row.locator("button", has_text="Acknowledge").click()
     page.locator("p.notice", has_text="Acknowledged.").wait_for()
     row = page.locator("ul.alerts li", has_text=card["number"])
@@ -188,7 +191,7 @@ def test_an_alert_raised_at_the_till_is_acknowledged_and_its_card_blocked(
     assert call("GET", f"/api/v1/cards/{card['id']}").get_json()["status"] == "blocked"
     alerts = call("GET", "/api/v1/alerts").get_json()["alerts"]
     assert len(alerts) == 1 and alerts[0]["acknowledged_at"] is not None
-    shot(page, "alert-blocked-phone-en")
+    shot(page, "alert-blocked-phone-en", SHOTS)
 
 
 @pytest.mark.parametrize("lang", ["en", "ru", "uk"])
@@ -220,6 +223,6 @@ def test_the_offers_and_alerts_pages_in_each_language_on_a_phone_and_a_desktop(
                     "image => image.complete && image.naturalWidth") > 0, timeout=15)
             width = page.evaluate("() => document.documentElement.scrollWidth")
             assert width <= page.viewport_size["width"], (name, form, width)
-            shot(page, f"{name}-{form}-{lang}")
+            shot(page, f"{name}-{form}-{lang}", SHOTS)
             assert axe_violations(page) == [], (name, form)
         page.context.close()

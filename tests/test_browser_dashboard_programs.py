@@ -19,14 +19,16 @@ from app.merchants.models import Location, Program, Staff
 from app.merchants.passwords import hash_password
 from tests.browser_helpers import (
     CHROMIUM,
-    CHROMIUM_ARGS,
     ROOT,
     Live,
     axe_violations,
     live_app,
+    page_of,
+    shot,
 )
+from tests.browser_helpers import browser as browser  # the fixture
 from tests.dashboard_helpers import PASSWORD
-from tests.test_browser_dashboard import OWNER, log_in, page_of
+from tests.test_browser_dashboard import OWNER, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -52,23 +54,6 @@ def live(tmp_path: Path, certs_dir: Path, sqlite_template: Path) -> Iterator[Liv
                                  longitude=30.5152))
             session.commit()
         yield served
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as running:
-        launched = running.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=CHROMIUM_ARGS)
-        launched.playwright = running
-        yield launched
-        launched.close()
-
-
-def shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def _editor(page: Any, live: Live) -> None:
@@ -119,7 +104,7 @@ def test_an_owner_changes_a_colour_and_the_name_and_sees_the_pass_change_before_
     _, renamed = _preview_bytes(page)
     assert renamed != after
     assert _saved(live).colors["background"] == "#2E4A3F"  # nothing saved yet
-    shot(page, "editor-changed-desktop-en")
+    shot(page, "editor-changed-desktop-en", SHOTS)
     page.click("button[value=save]")
     page.locator("p.notice").wait_for()
     assert _saved(live).colors["background"].upper() == "#8B1E3F"
@@ -166,7 +151,7 @@ def test_an_owner_uploads_a_logo_and_a_wrong_file_is_refused_beside_its_field(
     _, with_logo = _preview_bytes(page)
     # The logo's red, top left of the pass, where the drawn mark was.
     assert with_logo != drawn_mark and _pixel(with_logo, 70, 60) == (230, 57, 70)
-    shot(page, "editor-logo-desktop-uk")
+    shot(page, "editor-logo-desktop-uk", SHOTS)
 
 
 def test_a_cashier_is_refused_the_program_settings(browser: Any, live: Live) -> None:
@@ -176,7 +161,7 @@ def test_a_cashier_is_refused_the_program_settings(browser: Any, live: Live) -> 
     response = page.goto(f"{live.origin}/dashboard/programs/{live.program['id']}")
     assert response.status == 403
     assert "Your role does not allow this." in page.locator("main").inner_text()
-    shot(page, "cashier-refused-phone-en")
+    shot(page, "cashier-refused-phone-en", SHOTS)
 
 
 @pytest.mark.parametrize("lang", ["en", "ru", "uk"])
@@ -190,13 +175,13 @@ def test_the_program_pages_in_each_language_on_a_phone_and_a_desktop(
         _editor(page, live)
         assert page.locator("html").get_attribute("lang") == lang
         assert axe_violations(page) == []
-        shot(page, f"editor-{size}-{lang}")
+        shot(page, f"editor-{size}-{lang}", SHOTS)
         page.goto(f"{live.origin}/dashboard/programs/{live.program['id']}/locations")
         assert axe_violations(page) == []
-        shot(page, f"locations-{size}-{lang}")
+        shot(page, f"locations-{size}-{lang}", SHOTS)
         poster = page.locator("a[href$='poster-A4-uk.pdf']").get_attribute("href")
         assert page.request.get(live.origin + poster).body().startswith(b"%PDF")
         page.goto(f"{live.origin}/dashboard/programs/new")
-        shot(page, f"new-program-{size}-{lang}")
+        shot(page, f"new-program-{size}-{lang}", SHOTS)
         if phone:  # wider than the screen is a defect on a phone
             assert page.evaluate("document.documentElement.scrollWidth") <= 390 + 1
