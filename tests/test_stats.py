@@ -188,3 +188,21 @@ def test_a_program_is_over_budget_when_its_rewards_cost_more_than_the_budgets_sh
     program.reward_budget_percent = Decimal(str(round(state.share * 100 + 0.01, 3)))
     assert not over_budget(session, program, today=last_day)
     assert not over_budget(session, program, today=date(2025, 1, 1))  # no turnover then
+
+
+@pytest.mark.parametrize("days", [7, 30, 75], ids=["a-week", "a-month", "over-two-months"])
+def test_visit_figures_over_shorter_and_longer_periods_equal_a_direct_computation(
+        session: Session, history: History, days: int) -> None:
+    """Active customers come from the visits' own pass when the period holds the 30 days
+    that end with it, and from a query of their own when it is shorter: both exact."""
+    end = max(sale.at.date() for sale in history.sales) - timedelta(days=3)
+    start = end - timedelta(days=days - 1)
+    for location in (None, history.locations[1]):
+        visits = program_stats(session, program=_program(session, history), start=start,
+                               end=end, location_id=location).visits
+        want = expected(history, start, end, {location} if location else None)
+        assert want["active"] > 0 and want["customers"] > 0
+        assert (visits.active_customers_30d, visits.customers, visits.visits,
+                visits.repeat_customers, visits.median_days_between_visits) == (
+            want["active"], want["customers"], want["visits"], want["repeat"],
+            want["median_gap"])

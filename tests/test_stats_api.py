@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 
+from app.analytics.segments import SEGMENTS
 from app.analytics.stats import program_stats
 from app.merchants.models import Program
 from app.merchants.service import create_api_key
@@ -46,7 +47,7 @@ def test_the_owner_reads_every_figure_the_contract_names(api: Api, history: Hist
     body = response.get_json()
     assert set(body) >= CONTRACT_KEYS
     assert set(body["installs"]) == set(body["removals"]) == {"apple", "google"}
-    assert body["segments"] == {}
+    assert body["segments"] == dict.fromkeys(SEGMENTS, 0)  # every segment named, none computed
     assert body["purchases"] > 0 and body["liability"] == body["points_outstanding"] * 100
 
 

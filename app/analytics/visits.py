@@ -18,7 +18,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
-from app.analytics.days import Period, day_number, within
+from app.analytics.days import Period, day_number, day_of, number_of, within
 from app.analytics.flows import Scope
 from app.ledger.models import Purchase
 
@@ -51,24 +51,33 @@ def _purchases(scope: Scope, period: Period) -> Select[int, int]:
 
 
 def visit_figures(session: Session, *, scope: Scope, period: Period) -> Visits:
+    """One pass over the period's visit days (a card's days with a purchase): each day
+    with the gap since the card's previous one in the period and its place among them,
+    counted per gap length. A card's first day has no gap (so the customers are the rows
+    without one), its second makes it a repeat customer; and when the period holds the
+    30 days that end with it, a card is active if its last visit before them is older."""
     days = _purchases(scope, period).group_by(Purchase.card_id, "day").subquery()
-    per_card = select(days.c.card_id, func.count().label("visits")).group_by(
-        days.c.card_id).subquery()
-    totals = session.execute(select(
-        func.coalesce(func.sum(per_card.c.visits), 0).label("visits"),
-        func.count().label("customers"),
-        func.coalesce(func.sum(case((per_card.c.visits >= 2, 1), else_=0)), 0).label("repeat"),
-    )).one()
-    gaps = select((days.c.day - func.lag(days.c.day).over(
-        partition_by=days.c.card_id, order_by=days.c.day)).label("gap")).subquery()
-    histogram = session.execute(
-        select(gaps.c.gap, func.count().label("n")).where(gaps.c.gap.is_not(None))
-        .group_by(gaps.c.gap).order_by(gaps.c.gap)).all()
-    return Visits(visits=int(totals.visits), customers=int(totals.customers),
-                  repeat_customers=int(totals.repeat),
-                  median_days_between_visits=median_of(
-                      [(int(row.gap), int(row.n)) for row in histogram]),
-                  active_customers_30d=active_customers(session, scope=scope, period=period))
+    previous = func.lag(days.c.day).over(partition_by=days.c.card_id, order_by=days.c.day)
+    place = func.row_number().over(partition_by=days.c.card_id, order_by=days.c.day)
+    visits = select(days.c.day, (days.c.day - previous).label("gap"),
+                    place.label("place")).subquery()
+    month_starts = number_of(period.end) - (ACTIVE_DAYS - 1)
+    covers_month = period.start <= day_of(month_starts)
+    came_this_month = (visits.c.day >= month_starts) & (
+        visits.c.gap.is_(None) | (visits.c.day - visits.c.gap < month_starts))
+    histogram = session.execute(select(
+        visits.c.gap, func.count().label("n"),
+        func.sum(case((visits.c.place == 2, 1), else_=0)).label("repeat"),
+        func.sum(case((came_this_month, 1), else_=0)).label("active"),
+    ).group_by(visits.c.gap).order_by(visits.c.gap)).all()
+    gaps = [(int(row.gap), int(row.n)) for row in histogram if row.gap is not None]
+    return Visits(
+        visits=sum(int(row.n) for row in histogram),
+        customers=sum(int(row.n) for row in histogram if row.gap is None),
+        repeat_customers=sum(int(row.repeat or 0) for row in histogram),
+        median_days_between_visits=median_of(gaps),
+        active_customers_30d=(sum(int(row.active or 0) for row in histogram) if covers_month
+                              else active_customers(session, scope=scope, period=period)))
 
 
 def median_of(histogram: list[tuple[int, int]]) -> float | None:

@@ -149,6 +149,9 @@ class Card(Base):
         Index("ix_cards_program_id_location_id_id", "program_id", "location_id", "id"),
         Index("ix_cards_enrolled_from", "program_id", "enrolled_from", "created_at"),
         Index("ix_cards_program_created", "program_id", "created_at"),  # enrolments per day
+        # The stats (0026): outstanding points and tiers from the index alone.
+        Index("ix_cards_program_location_figures", "program_id", "location_id",
+              postgresql_include=["balance", "tier", "status"]),
     )
 
     @property

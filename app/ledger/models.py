@@ -60,7 +60,9 @@ class Purchase(Base):
     __table_args__ = (
         Index("ix_purchases_card_created", "card_id", "created_at"),
         Index("ix_purchases_api_key_created", "api_key_id", "created_at"),
-        Index("ix_purchases_program_created", "program_id", "created_at"),  # the stats
+        # The stats (0026): covering, so that sales and visits read the index alone.
+        Index("ix_purchases_program_created", "program_id", "created_at",
+              postgresql_include=["card_id", "location_id", "amount"]),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("amount_paid >= 0", name="amount_paid_not_negative"),
         CheckConstraint("refunded_amount >= 0 AND refunded_amount <= amount",
@@ -81,7 +83,11 @@ class Refund(Base):
     points_forgone: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
-    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_refunds_merchant_created", "merchant_id", "created_at",  # the stats (0026)
+              postgresql_include=["purchase_id", "amount"]),
+    )
 
 
 class LedgerEntry(Base):
@@ -111,7 +117,9 @@ class LedgerEntry(Base):
               postgresql_where=text("offer_id IS NOT NULL"),
               sqlite_where=text("offer_id IS NOT NULL")),
         Index("ix_ledger_entries_api_key_created", "api_key_id", "created_at"),
-        Index("ix_ledger_entries_merchant_created", "merchant_id", "created_at"),  # the stats
+        # The stats (0026): covering, so that points per day read the index alone.
+        Index("ix_ledger_entries_merchant_created", "merchant_id", "created_at",
+              postgresql_include=["card_id", "kind", "points", "location_id"]),
         CheckConstraint(
             "kind IN ('welcome', 'earn', 'redeem', 'bonus', 'adjust', 'reverse', 'expire')",
             name="kind",
