@@ -140,7 +140,8 @@ def test_the_answer_is_the_card_shape_with_the_customer(
         api: Api, kava: dict[str, Any], people: Any) -> None:
     body = api.get(f"/api/v1/programs/{kava['id']}/cards",
                    query_string={"q": "олена"}).get_json()
-    assert body["cards"] == [{**people["Олена Коваль"], "customer": {
+    # The card as enrolment answered it, with its RFM segment (none before one is computed).
+    assert body["cards"] == [{**people["Олена Коваль"], "segment": None, "customer": {
         **people["Олена Коваль"]["customer"], "masked": False}}]
 
 

@@ -188,7 +188,7 @@ def _paths(app: Flask, world: World, value: str) -> list[tuple[str, str]]:
             "purchase_id": world.purchase["id"], "offer_id": world.offer["id"],
             "key_id": 1, "slug": world.program["slug"],
             "token": world.card["card_url"].rsplit("/", 1)[1],
-            "device": "a1b2c3d4", "pass_type": app.extensions["loyalpass"]
+            "device": "a1b2c3d4", "table": "days", "pass_type": app.extensions["loyalpass"]
             .wallet.pass_type_identifier, "serial": world.card["serial_number"]}
     paths = []
     for rule in app.url_map.iter_rules():

@@ -34,6 +34,8 @@ JSON_OPERATIONS = [
     ("POST", "/api/v1/cards/{card}/block", False),
     ("POST", "/api/v1/cards/{card}/unblock", False),
     ("POST", "/api/v1/cards/{card}/link", False),
+    ("PUT", "/api/v1/programs/{program}/automations", False),
+    ("POST", "/api/v1/webhooks", False),
 ]
 POS_WRITES = [operation for operation in JSON_OPERATIONS if "/pos/" in operation[1]]
 MADE_UP_KEY = "lp_0123456789ab_" + "x" * 43

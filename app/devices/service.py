@@ -94,16 +94,14 @@ def unregister(
         select(Device.id).where(Device.device_library_identifier == device_library_identifier)
     )
     if device_id is not None:
-        removed = session.execute(delete(Registration).where(
-            Registration.device_id == device_id, Registration.card_id == card.id))
-        if getattr(removed, "rowcount", 0):
-            wallet_event(session, merchant_id=card.merchant_id, program_id=card.program_id,
-                         card_id=card.id, wallet="apple", installed=False)
         result = session.execute(delete(Registration).where(
             Registration.device_id == device_id, Registration.card_id == card.id))
         if getattr(result, "rowcount", 0):
             record_wallet_events(session, card_ids=[card.id], wallet=APPLE, kind=REMOVED,
                                  at=utcnow(), where=~has_registration())
+            # The pass is off that device: the merchant's webhooks hear it.
+            wallet_event(session, merchant_id=card.merchant_id, program_id=card.program_id,
+                         card_id=card.id, wallet="apple", installed=False)
         remaining = session.scalar(
             select(func.count()).select_from(Registration)
             .where(Registration.device_id == device_id)

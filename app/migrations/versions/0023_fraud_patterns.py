@@ -85,8 +85,9 @@ def downgrade() -> None:
     else:
         op.execute(f"DROP INDEX {CARD_INDEX}")
     op.drop_table("fraud_cursors")
-    with op.batch_alter_table("programs", schema=None) as batch_op:
-        batch_op.drop_column("fraud")
+    # In place on SQLite too: a rebuilt ``programs`` would keep ``contact``'s check as a
+    # table constraint, which 0010's in-place drop of the column then trips over.
+    op.drop_column("programs", "fraud")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index("uq_alerts_merchant_dedupe_key")
         batch_op.drop_constraint(batch_op.f("fk_alerts_staff_id_staff"), type_="foreignkey")

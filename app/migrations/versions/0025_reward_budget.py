@@ -21,11 +21,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("programs", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("reward_budget_percent", sa.Numeric(7, 3),
-                                      server_default="3", nullable=False))
+    # In place on SQLite too (ADD COLUMN, DROP COLUMN): rebuilding ``programs`` would copy
+    # its column checks into table constraints, which an older migration's in-place drop
+    # of ``contact`` then trips over (see 0010).
+    op.add_column("programs", sa.Column("reward_budget_percent", sa.Numeric(7, 3),
+                                        server_default="3", nullable=False))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("programs", schema=None) as batch_op:
-        batch_op.drop_column("reward_budget_percent")
+    op.drop_column("programs", "reward_budget_percent")
