@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from app.merchants.models import Staff
 from app.merchants.passwords import hash_password
-from tests.browser_helpers import ROOT, Live, axe_violations, live_app
+from tests.browser_helpers import ROOT, Live, axe_violations, live_app, page_of, shot
+from tests.browser_helpers import browser as browser  # the fixture
 from tests.conftest import Api
 from tests.dashboard_helpers import PASSWORD
 from tests.stats_history import DAYS, FIRST_DAY, generate
-from tests.test_browser_dashboard import CHROMIUM, OWNER, log_in, page_of
-from tests.test_browser_dashboard import browser as browser
+from tests.test_browser_dashboard import CHROMIUM, OWNER, log_in
 
 pytestmark = [
     pytest.mark.browser,
@@ -57,9 +57,7 @@ def test_the_analytics_page_draws_its_charts_and_fits_a_phone(
         box = page.locator("#chart-liability svg.plot-area").bounding_box()
         assert box is not None and box["height"] > 150 and box["width"] > 200
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-        SHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"analytics-{lang}-{'phone' if phone else 'desktop'}"
-                                               ".png"), full_page=True)
+        shot(page, f"analytics-{lang}-{'phone' if phone else 'desktop'}", SHOTS)
         if not phone:
             assert axe_violations(page) == []
         page.context.close()

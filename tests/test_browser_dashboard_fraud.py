@@ -21,14 +21,12 @@ from app.merchants.models import Staff
 from app.merchants.passwords import hash_password
 from tests.browser_helpers import (
     CHROMIUM,
-    CHROMIUM_ARGS,
-    DESKTOP,
-    IPHONE,
     ROOT,
     Live,
-    device,
     live_app,
+    page_of,
 )
+from tests.browser_helpers import browser as browser  # the fixture
 from tests.dashboard_helpers import PASSWORD
 
 pytestmark = [
@@ -86,23 +84,10 @@ def live(tmp_path: Path, certs_dir: Path, sqlite_template: Path) -> Iterator[Liv
         yield served
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as running:
-        launched = running.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=CHROMIUM_ARGS)
-        launched.playwright = running
-        yield launched
-        launched.close()
-
-
 @pytest.mark.parametrize("phone", [False, True], ids=["desktop", "phone"])
 def test_the_alerts_say_each_pattern_and_open_their_evidence(
         browser: Any, live: Live, phone: bool) -> None:
-    options = device(browser.playwright, IPHONE) if phone else dict(DESKTOP)
-    page = browser.new_context(locale="uk-UA", **options).new_page()
+    page = page_of(browser, lang="uk", phone=phone)
     page.goto(f"{live.origin}/dashboard/login")
     page.fill("#email", OWNER)
     page.fill("#password", PASSWORD)

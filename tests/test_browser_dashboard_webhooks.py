@@ -17,15 +17,14 @@ from app.merchants.models import Staff
 from app.merchants.passwords import hash_password
 from tests.browser_helpers import (
     CHROMIUM,
-    CHROMIUM_ARGS,
-    DESKTOP,
-    IPHONE,
     ROOT,
     Live,
     axe_violations,
-    device,
     live_app,
+    page_of,
+    shot,
 )
+from tests.browser_helpers import browser as browser  # the fixture
 from tests.dashboard_helpers import PASSWORD
 from tests.webhook_receiver import Receiver
 
@@ -50,33 +49,14 @@ def live(tmp_path: Path, certs_dir: Path, sqlite_template: Path) -> Iterator[Liv
         yield served
 
 
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as running:
-        launched = running.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                           args=CHROMIUM_ARGS)
-        launched.playwright = running
-        yield launched
-        launched.close()
-
-
 def _page(browser: Any, live: Live, *, phone: bool = False) -> Any:
-    options = device(browser.playwright, IPHONE) if phone else dict(DESKTOP)
-    page = browser.new_context(locale="en-GB", **options).new_page()
-    page.set_default_timeout(15_000)
+    page = page_of(browser, phone=phone)
     page.goto(f"{live.origin}/dashboard/login")
     page.fill("#email", OWNER)
     page.fill("#password", PASSWORD)
     page.click("main button[type=submit]")
     page.locator("h1", has_text="Programs").wait_for()
     return page
-
-
-def _shot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_an_owner_adds_an_endpoint_sees_its_secret_once_and_sends_a_delivery_again(
@@ -90,7 +70,7 @@ def test_an_owner_adds_an_endpoint_sees_its_secret_once_and_sends_a_delivery_aga
         secret = page.locator("section.secret code.key")
         secret.wait_for()
         assert secret.inner_text().startswith("whsec_")
-        _shot(page, "webhooks-desktop")
+        shot(page, "webhooks-desktop", SHOTS)
         assert axe_violations(page) == []
         page.goto(f"{live.origin}/dashboard/webhooks")
         assert page.locator("section.secret").count() == 0  # shown once
@@ -111,14 +91,14 @@ def test_an_owner_adds_an_endpoint_sees_its_secret_once_and_sends_a_delivery_aga
         assert len(receiver.accepted()) == 2
         assert receiver.accepted()[0].body == receiver.accepted()[1].body
         page.reload()
-        _shot(page, "webhook-log-desktop")
+        shot(page, "webhook-log-desktop", SHOTS)
         phone = _page(browser, live, phone=True)
         phone.goto(f"{live.origin}/dashboard/webhooks")
-        _shot(phone, "webhooks-phone")
+        shot(phone, "webhooks-phone", SHOTS)
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= phone.viewport_size["width"]
         phone.click(f"main a:has-text('{receiver.url}')")
         phone.locator("h1", has_text="Deliveries").wait_for()
-        _shot(phone, "webhook-log-phone")
+        shot(phone, "webhook-log-phone", SHOTS)
         assert phone.evaluate("document.documentElement.scrollWidth") <= (
             phone.viewport_size["width"])
