@@ -259,6 +259,34 @@ def cards_purge_links() -> None:
     click.echo(f"Erased the proposed details of {erased} expired recovery links.")
 
 
+@click.group("stats", help="The stats' summaries (the worker keeps them; safe to repeat).")
+def stats_group() -> None:
+    pass
+
+
+@stats_group.command("roll-up", help="Roll every program's days that are over up into the "
+                                     "summaries, and count its cards, now.")
+@_fail_clearly
+def stats_roll_up() -> None:
+    from app.analytics.rollup import roll_up_due
+
+    with _sessions()() as session:
+        rolled = roll_up_due(session)
+    click.echo(f"Rolled {sum(done.days for done in rolled)} days of {len(rolled)} programs up.")
+
+
+@stats_group.command("rebuild", help="Forget a program's summaries; the next roll-up (the "
+                                     "worker's, or `stats roll-up`) rebuilds them.")
+@click.option("--program", "program_id", type=int, required=True)
+@_fail_clearly
+def stats_rebuild(program_id: int) -> None:
+    from app.analytics.rollup import rebuild
+
+    with _sessions()() as session:
+        rebuild(session, program_id=program_id)
+    click.echo(f"The summaries of program {program_id} will be rolled up again.")
+
+
 @main.command(help="Seed a demo merchant, program, location and cards.")
 @_fail_clearly
 def demo() -> None:
@@ -268,12 +296,13 @@ def demo() -> None:
     _print_demo(create_app(config), config)
 
 
-for group in (db_group, certs_group, merchant_group, ledger_group, cards_group):
+for group in (db_group, certs_group, merchant_group, ledger_group, cards_group, stats_group):
     main.add_command(group)
 
 
 def register_cli(app: Flask) -> None:
-    for command in (db_group, certs_group, merchant_group, ledger_group, cards_group, demo):
+    for command in (db_group, certs_group, merchant_group, ledger_group, cards_group,
+                    stats_group, demo):
         app.cli.add_command(command)
 
 if __name__ == "__main__":

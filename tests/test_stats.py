@@ -1,5 +1,7 @@
 """A program's stats over a generated history: every figure equals a direct computation
-in Python over what was generated, on SQLite and PostgreSQL."""
+in Python over what was generated, on SQLite and PostgreSQL, whether the worker has rolled
+none of the history up into the summaries (every figure from the live tables), part of it
+(the days before, and the days after, the periods' starts and ends), or all of it."""
 
 from __future__ import annotations
 
@@ -13,10 +15,12 @@ import pytest
 from sqlalchemy.orm import Session
 
 from app.analytics.budget import budget_state, over_budget
+from app.analytics.days import number_of
+from app.analytics.rollup import roll_up
 from app.analytics.stats import daily_figures, program_stats
 from app.merchants.models import Program
 from tests.conftest import Api
-from tests.stats_history import FIRST_DAY, History, generate
+from tests.stats_history import DAYS, FIRST_DAY, History, generate
 
 START, END = FIRST_DAY + timedelta(days=10), FIRST_DAY + timedelta(days=40)
 
@@ -95,9 +99,22 @@ def _tiers(history: History, where: set[int] | None) -> dict[str, int]:
     return dict(counts)
 
 
-@pytest.fixture
-def history(session: Session, api: Api, program: dict[str, Any]) -> History:
-    return generate(session, api, program, seed=14)
+# How far the worker has rolled the history up before the figures are read: not at all;
+# into the middle of the periods read; past every day of it.
+ROLLED_UP = {"live": None, "rolled-partway": FIRST_DAY + timedelta(days=25),
+             "rolled-up": FIRST_DAY + timedelta(days=DAYS + 5)}
+
+
+@pytest.fixture(params=list(ROLLED_UP))
+def history(request: pytest.FixtureRequest, session: Session, api: Api,
+            program: dict[str, Any]) -> History:
+    generated = generate(session, api, program, seed=14)
+    through = ROLLED_UP[request.param]
+    if through is not None:
+        done = roll_up(session, program_id=generated.program_id, through=number_of(through),
+                       now=datetime.combine(through, time.max), count_every=None)
+        assert done.days > 0 and done.counted
+    return generated
 
 
 def _program(session: Session, history: History) -> Program:

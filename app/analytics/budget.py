@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from app.analytics.days import Period
-from app.analytics.flows import Scope, entries_by_day, sales_by_day
+from app.analytics.flows import Moved, Scope, moved_by_day
 from app.clock import utcnow
 from app.merchants.models import Program
 from app.merchants.service import list_programs
@@ -55,12 +55,10 @@ def budget_state(session: Session, *, program: Program, today: date | None = Non
     end = today or utcnow().date()
     period = Period(start=end - timedelta(days=BUDGET_DAYS - 1), end=end)
     scope = Scope(merchant_id=program.merchant_id, program_id=program.id)
-    sales = sales_by_day(session, scope=scope, period=period).values()
-    issued = sum(day.issued for day in entries_by_day(session, scope=scope,
-                                                      period=period).values())
-    turnover = sum(day.gross - day.refunded for day in sales)
+    moved = Moved.total(list(moved_by_day(session, scope=scope, period=period).values()))
     return BudgetState(start=period.start, end=period.end,
-                       share=reward_cost_share(issued, program.point_value, turnover),
+                       share=reward_cost_share(moved.issued, program.point_value,
+                                               moved.turnover),
                        budget_percent=Decimal(program.reward_budget_percent))
 
 

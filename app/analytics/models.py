@@ -18,6 +18,23 @@ who removes the pass and adds it again is an install, a removal and an install. 
 written in the transaction of the change (``app.cards.wallet_events``) and never edited.
 ``merchant_id``, ``program_id`` and ``location_id`` (the card's enrolment location) are
 copied from the card so that a program's day, or a location's, is one index range.
+
+The stats' summaries (``app.analytics.rollup`` writes them; ``stats`` reads them, and the
+live tables only for the days not yet rolled up):
+- ``stats_days``: what moved on a day at a location, each row a partial sum (the
+  purchases' rows carry only sales, the entries' only points, …): a day's figure is the sum
+  of its rows. Each figure is attributed to the location the live query filters it by
+  (``app.analytics.flows``): sales where the purchase was made, points where the entry was
+  made (or the card's location), ``net`` and enrolments at the card's location, wallet
+  events at theirs; ``location_id`` null: none.
+- ``visit_days`` and ``location_visit_days``: one row per card and day with a purchase
+  (per location too in the second), with the card's two previous such days (at that
+  location), so that the visits of any period are counted from its rows alone, without a
+  window over the card's history.
+- ``stats_rollups``: per program, the last day rolled up (days roll up once they are over,
+  in order, never edited after: every row the stats count is stamped when it is written),
+  and the program's cards counted now and then per location, tier and reach state (what
+  a change could reach is "now", and counting it costs a pass over the cards).
 """
 
 from __future__ import annotations
@@ -27,6 +44,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -110,3 +128,83 @@ class WalletEvent(Base):
         CheckConstraint("wallet IN ('apple', 'google')", name="wallet"),
         CheckConstraint("kind IN ('installed', 'removed')", name="kind"),
     )
+
+
+class StatsDay(Base):
+    """Partial sums of one program's day at one location (see the module's docstring)."""
+
+    __tablename__ = "stats_days"
+
+    # No foreign keys, as in ``card_segments``: derived rows, written in bulk.
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column()
+    location_id: Mapped[int | None] = mapped_column()
+    day: Mapped[int] = mapped_column()  # days since 1970-01-01 (``app.analytics.days``)
+    enrollments: Mapped[int] = mapped_column(BigInteger, default=0)
+    purchases: Mapped[int] = mapped_column(BigInteger, default=0)
+    gross: Mapped[int] = mapped_column(BigInteger, default=0)
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    issued: Mapped[int] = mapped_column(BigInteger, default=0)
+    redeemed: Mapped[int] = mapped_column(BigInteger, default=0)
+    expired: Mapped[int] = mapped_column(BigInteger, default=0)
+    adjusted: Mapped[int] = mapped_column(BigInteger, default=0)
+    net: Mapped[int] = mapped_column(BigInteger, default=0)
+    installed_apple: Mapped[int] = mapped_column(BigInteger, default=0)
+    installed_google: Mapped[int] = mapped_column(BigInteger, default=0)
+    removed_apple: Mapped[int] = mapped_column(BigInteger, default=0)
+    removed_google: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (Index("ix_stats_days_program_day", "program_id", "day"),)
+
+
+# The column of ``stats_days`` that counts each kind of wallet event in each wallet.
+WALLET_COLUMNS = {(INSTALLED, APPLE): "installed_apple", (INSTALLED, GOOGLE): "installed_google",
+                  (REMOVED, APPLE): "removed_apple", (REMOVED, GOOGLE): "removed_google"}
+
+
+class VisitDay(Base):
+    """A day with a purchase on a card, and the card's two previous ones (null: none)."""
+
+    __tablename__ = "visit_days"
+
+    card_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    program_id: Mapped[int] = mapped_column()
+    prev_day: Mapped[int | None] = mapped_column()
+    prev2_day: Mapped[int | None] = mapped_column()
+
+    # A period's rows, read whole from the index (PostgreSQL).
+    __table_args__ = (Index("ix_visit_days_program_day", "program_id", "day",
+                            postgresql_include=["prev_day", "prev2_day"]),)
+
+
+class LocationVisitDay(Base):
+    """A day with a purchase on a card at a location, and the card's two previous ones
+    there."""
+
+    __tablename__ = "location_visit_days"
+
+    card_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    location_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    day: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    program_id: Mapped[int] = mapped_column()
+    prev_day: Mapped[int | None] = mapped_column()
+    prev2_day: Mapped[int | None] = mapped_column()
+
+    __table_args__ = (Index("ix_location_visit_days_program_location_day",
+                            "program_id", "location_id", "day",
+                            postgresql_include=["prev_day", "prev2_day"]),)
+
+
+class StatsRollup(Base):
+    """How far a program's summaries reach, and its cards as last counted."""
+
+    __tablename__ = "stats_rollups"
+
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
+    through_day: Mapped[int | None] = mapped_column()  # the last day rolled up (day number)
+    rolled_at: Mapped[datetime | None] = mapped_column(DateTime)
+    counted_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # ``[{"location_id", "tier", "reach", "cards"}]``: the cards not deleted, per location
+    # they joined at, tier (null: none) and reach state (``app.analytics.reach``).
+    card_counts: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -20,29 +20,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.analytics.budget import reward_cost_share
 from app.analytics.days import Period, number_of
-from app.analytics.flows import (
-    Points,
-    Sales,
-    Scope,
-    Wallets,
-    enrolments_by_day,
-    entries_by_day,
-    outstanding_at,
-    sales_by_day,
-    wallets_by_day,
-)
-from app.analytics.models import WALLETS
-from app.analytics.reach import Reach, reach
+from app.analytics.flows import Moved, Scope, moved_by_day, outstanding_at
+from app.analytics.reach import Reach, counted_cards
 from app.analytics.segments import segment_counts
 from app.analytics.visits import Visits, visit_figures
-from app.cards.models import Card, CardStatus
 from app.merchants.models import Program
 
 
@@ -68,6 +55,9 @@ class ProgramStats:
     segments: dict[str, int]
     visits: Visits
     reach: Reach
+    # When the tiers and the reach were counted (the worker counts a large program's cards
+    # every few minutes: ``app.analytics.rollup``); None: counted for this answer.
+    cards_counted_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -96,25 +86,23 @@ def program_stats(session: Session, *, program: Program, start: date, end: date,
                   location_id: int | None, locations: Collection[int] = ()) -> ProgramStats:
     """The program's figures from ``start`` to ``end`` (UTC days, both included)."""
     scope, period = scope_of(program, location_id, locations), Period(start=start, end=end)
-    sales = _sum_sales(sales_by_day(session, scope=scope, period=period).values())
-    points = _sum_points(entries_by_day(session, scope=scope, period=period).values())
-    wallets = _sum_wallets(wallets_by_day(session, scope=scope, period=period).values())
+    moved = Moved.total(list(moved_by_day(session, scope=scope, period=period).values()))
     outstanding = outstanding_at(session, scope=scope, period=period)
-    turnover = sales.gross - sales.refunded
+    cards = counted_cards(session, scope=scope)
     return ProgramStats(
-        start=start, end=end,
-        enrollments=sum(enrolments_by_day(session, scope=scope, period=period).values()),
-        purchases=sales.purchases, turnover=turnover, refunded=sales.refunded,
-        average_check=_average(sales.gross, sales.purchases),
-        points_issued=points.issued, points_redeemed=points.redeemed,
-        points_expired=points.expired, points_adjusted=points.adjusted,
+        start=start, end=end, enrollments=moved.enrollments,
+        purchases=moved.purchases, turnover=moved.turnover, refunded=moved.refunded,
+        average_check=_average(moved.gross, moved.purchases),
+        points_issued=moved.issued, points_redeemed=moved.redeemed,
+        points_expired=moved.expired, points_adjusted=moved.adjusted,
         points_outstanding=outstanding, liability=outstanding * program.point_value,
-        reward_cost_share=reward_cost_share(points.issued, program.point_value, turnover),
-        installs=dict(wallets.counts["installed"]), removals=dict(wallets.counts["removed"]),
-        tiers=tier_counts(session, scope=scope),
+        reward_cost_share=reward_cost_share(moved.issued, program.point_value,
+                                            moved.turnover),
+        installs=dict(moved.wallets["installed"]), removals=dict(moved.wallets["removed"]),
+        tiers=cards.tiers,
         segments=segment_counts(session, program_id=program.id, locations=scope.locations),
         visits=visit_figures(session, scope=scope, period=period),
-        reach=reach(session, scope=scope),
+        reach=cards.reach, cards_counted_at=cards.counted_at,
     )
 
 
@@ -123,58 +111,21 @@ def daily_figures(session: Session, *, program: Program, start: date, end: date,
                   ) -> list[DayFigures]:
     """One row per day from ``start`` to ``end``, days without activity included."""
     scope, period = scope_of(program, location_id, locations), Period(start=start, end=end)
-    sales = sales_by_day(session, scope=scope, period=period)
-    points = entries_by_day(session, scope=scope, period=period)
-    wallets = wallets_by_day(session, scope=scope, period=period)
-    enrolments = enrolments_by_day(session, scope=scope, period=period)
+    days = moved_by_day(session, scope=scope, period=period)
     balance = outstanding_at(session, scope=scope, period=period)
     rows: list[DayFigures] = []
     for day in reversed(period.days()):  # the balance at each day's end, walking back
-        number = number_of(day)
-        sold, moved = sales.get(number, Sales()), points.get(number, Points())
-        events = wallets.get(number, Wallets()).counts
+        moved = days.get(number_of(day), Moved())
         rows.append(DayFigures(
-            day=day, enrollments=enrolments.get(number, 0), purchases=sold.purchases,
-            turnover=sold.gross - sold.refunded,
-            average_check=_average(sold.gross, sold.purchases),
+            day=day, enrollments=moved.enrollments, purchases=moved.purchases,
+            turnover=moved.turnover, average_check=_average(moved.gross, moved.purchases),
             points_issued=moved.issued, points_redeemed=moved.redeemed,
             points_expired=moved.expired, liability=balance * program.point_value,
-            installs=dict(events["installed"]), removals=dict(events["removed"])))
+            installs=dict(moved.wallets["installed"]),
+            removals=dict(moved.wallets["removed"])))
         balance -= moved.net
     return rows[::-1]
 
 
-def tier_counts(session: Session, *, scope: Scope) -> dict[str, int]:
-    """Cards per tier now (cards without a tier are not counted; deleted cards neither)."""
-    statement = select(Card.tier, func.count().label("n")).where(
-        Card.program_id == scope.program_id, Card.tier.is_not(None),
-        Card.status != CardStatus.DELETED.value).group_by(Card.tier)
-    if scope.locations:
-        statement = statement.where(Card.location_id.in_(sorted(scope.locations)))
-    return {str(row.tier): int(row.n) for row in session.execute(statement)}
-
-
 def _average(total: int, count: int) -> int:
     return round(total / count) if count else 0
-
-
-def _sum_sales(days: Collection[Sales]) -> Sales:
-    return Sales(purchases=sum(d.purchases for d in days), gross=sum(d.gross for d in days),
-                 refunded=sum(d.refunded for d in days))
-
-
-def _sum_points(days: Collection[Points]) -> Points:
-    return Points(issued=sum(d.issued for d in days), redeemed=sum(d.redeemed for d in days),
-                  expired=sum(d.expired for d in days), adjusted=sum(d.adjusted for d in days),
-                  net=sum(d.net for d in days))
-
-
-def _sum_wallets(days: Collection[Wallets]) -> Wallets:
-    total = Wallets()
-    for day in days:
-        for kind, counts in day.counts.items():
-            for wallet in WALLETS:
-                total.counts[kind][wallet] += counts[wallet]
-    return total
-
-

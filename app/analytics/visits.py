@@ -7,20 +7,34 @@ gaps between one customer's consecutive visit days in the period (a customer's f
 in it has no gap), and their median is taken from their histogram (one row per length,
 counted on the database). Active customers are the cards with a purchase in the 30 days
 that end with the period.
+
+Each visit is a row with the card's two previous visit days (``visit_rows``; at one
+location, its previous ones there): in a period, a row whose previous day is before the
+period is a customer's first visit in it, one whose previous day is in the period has a
+gap, and one whose previous day is in it and the day before that is not is a second
+visit: a repeat customer. The days rolled up come from ``visit_days`` (or
+``location_visit_days``), which the worker fills with these same rows; the others from the
+purchases. A principal limited to several locations reads them with a window over the
+period's purchases (``visit_figures_of_purchases``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import Table, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from app.analytics.days import Period, day_number, day_of, number_of, within
-from app.analytics.flows import Scope
+from app.analytics.flows import Scope, rolled_through, split
+from app.analytics.models import LocationVisitDay, VisitDay
 from app.ledger.models import Purchase
+
+VISIT_DAYS: Table = VisitDay.__table__  # type: ignore[assignment]
+LOCATION_VISIT_DAYS: Table = LocationVisitDay.__table__  # type: ignore[assignment]
 
 ACTIVE_DAYS = 30
 
@@ -50,7 +64,127 @@ def _purchases(scope: Scope, period: Period) -> Select[int, int]:
     return statement
 
 
+def visit_rows(program_id: int, period: Period, *, by_location: bool,
+               location_id: int | None = None) -> Select[Any]:
+    """A row per card (and location, ``by_location``) and day with a purchase in the
+    period: ``card_id``, ``location_id`` (or null), ``day``, ``prev_day`` and
+    ``prev2_day``, the card's two previous visit days (there), from the period's purchases
+    and, before it, from the rolled-up rows."""
+    table = LOCATION_VISIT_DAYS if by_location else VISIT_DAYS
+    place = Purchase.location_id if by_location else literal(None)
+    days = select(Purchase.card_id, place.label("location_id"),
+                  day_number(Purchase.created_at).label("day")).where(
+        Purchase.program_id == program_id, within(Purchase.created_at, period))
+    if by_location:
+        days = days.where(Purchase.location_id.is_not(None))
+    if location_id is not None:
+        days = days.where(Purchase.location_id == location_id)
+    grouped = [Purchase.card_id, day_number(Purchase.created_at)]
+    days_q = days.group_by(*grouped, *([Purchase.location_id] if by_location else [])
+                           ).subquery("days")
+    card = [days_q.c.card_id, days_q.c.location_id] if by_location else [days_q.c.card_id]
+
+    def lag(steps: int) -> Any:
+        return func.lag(days_q.c.day, steps).over(partition_by=card, order_by=days_q.c.day)
+
+    before = number_of(period.start)
+
+    earlier = table.alias("earlier")
+    same_card = [earlier.c.card_id == days_q.c.card_id, earlier.c.day < before]
+    if by_location:
+        same_card.append(earlier.c.location_id == days_q.c.location_id)
+    last = select(func.max(earlier.c.day)).where(*same_card).scalar_subquery()
+    ranked = select(days_q.c.card_id, days_q.c.location_id, days_q.c.day,
+                    lag(1).label("l1"), lag(2).label("l2"),
+                    case((lag(1).is_(None), last)).label("r1")).subquery("ranked")
+    rolled = table.alias("rolled")
+    matches = [rolled.c.card_id == ranked.c.card_id, rolled.c.day == ranked.c.r1]
+    if by_location:
+        matches.append(rolled.c.location_id == ranked.c.location_id)
+    before_last = select(rolled.c.prev_day).where(*matches).scalar_subquery()
+    # The second previous day: in the period; or, when only the previous one is, the last
+    # rolled-up day; or, when neither is, the one before that.
+    return select(
+        ranked.c.card_id, ranked.c.location_id, ranked.c.day,
+        func.coalesce(ranked.c.l1, ranked.c.r1).label("prev_day"),
+        case((ranked.c.l2.is_not(None), ranked.c.l2),
+             (ranked.c.l1.is_not(None), _last_before(table, ranked, before, by_location)),
+             else_=before_last).label("prev2_day"))
+
+
+def _last_before(table: Table, ranked: Any, before: int, by_location: bool) -> Any:
+    """The card's last rolled-up visit day before ``before`` (a day number)."""
+    earlier = table.alias("earlier2")
+    matches = [earlier.c.card_id == ranked.c.card_id, earlier.c.day < before]
+    if by_location:
+        matches.append(earlier.c.location_id == ranked.c.location_id)
+    return select(func.max(earlier.c.day)).where(*matches).scalar_subquery()
+
+
 def visit_figures(session: Session, *, scope: Scope, period: Period) -> Visits:
+    """The period's figures from its visit rows (rolled up, then live), in one pass; a
+    period shorter than the 30 days active customers look at counts those apart."""
+    if len(scope.locations) > 1:
+        return visit_figures_of_purchases(session, scope=scope, period=period)
+    through = rolled_through(session, scope.program_id)
+    location = next(iter(scope.locations), None)
+    counted = _count_visits(session, scope=scope, location_id=location, through=through,
+                            period=period)
+    month = Period(start=period.end - timedelta(days=ACTIVE_DAYS - 1), end=period.end)
+    active = (counted.active if period.start <= month.start else _count_visits(
+        session, scope=scope, location_id=location, through=through, period=month).active)
+    return Visits(visits=counted.visits, customers=counted.customers,
+                  repeat_customers=counted.repeat, median_days_between_visits=counted.median,
+                  active_customers_30d=active)
+
+
+@dataclass(frozen=True)
+class _Counted:
+    visits: int
+    customers: int
+    repeat: int
+    median: float | None
+    active: int
+
+
+def _count_visits(session: Session, *, scope: Scope, location_id: int | None,
+                  through: int | None, period: Period) -> _Counted:
+    by_location = location_id is not None
+    table = LOCATION_VISIT_DAYS if by_location else VISIT_DAYS
+    parts: list[Select[Any]] = []
+    cut = split(period, through)
+    if cut.rolled is not None:
+        stored = select(table.c.day, table.c.prev_day, table.c.prev2_day).where(
+            table.c.program_id == scope.program_id,
+            table.c.day.between(number_of(cut.rolled.start), number_of(cut.rolled.end)))
+        if by_location:
+            stored = stored.where(table.c.location_id == location_id)
+        parts.append(stored)
+    if cut.live is not None:
+        live = visit_rows(scope.program_id, cut.live, by_location=by_location,
+                          location_id=location_id).subquery("live")
+        parts.append(select(live.c.day, live.c.prev_day, live.c.prev2_day))
+    rows = union_all(*parts).subquery("visits")
+    start = number_of(period.start)
+    month_starts = number_of(period.end) - (ACTIVE_DAYS - 1)
+    in_period = rows.c.prev_day >= start
+    gap = case((in_period, rows.c.day - rows.c.prev_day)).label("gap")
+    second = in_period & (rows.c.prev2_day.is_(None) | (rows.c.prev2_day < start))
+    came_this_month = (rows.c.day >= month_starts) & (
+        rows.c.prev_day.is_(None) | (rows.c.prev_day < month_starts))
+    histogram = session.execute(select(
+        gap, func.count().label("n"), func.sum(case((second, 1), else_=0)).label("repeat"),
+        func.sum(case((came_this_month, 1), else_=0)).label("active"),
+    ).group_by(gap).order_by(gap)).all()
+    gaps = [(int(row.gap), int(row.n)) for row in histogram if row.gap is not None]
+    return _Counted(visits=sum(int(row.n) for row in histogram),
+                    customers=sum(int(row.n) for row in histogram if row.gap is None),
+                    repeat=sum(int(row.repeat or 0) for row in histogram),
+                    median=median_of(gaps),
+                    active=sum(int(row.active or 0) for row in histogram))
+
+
+def visit_figures_of_purchases(session: Session, *, scope: Scope, period: Period) -> Visits:
     """One pass over the period's visit days (a card's days with a purchase): each day
     with the gap since the card's previous one in the period and its place among them,
     counted per gap length. A card's first day has no gap (so the customers are the rows

@@ -6,7 +6,10 @@ their lifetime lose the contact details they proposed and the client's address
 published, and offers whose end has passed leave their passes (``app.offers.schedule``);
 every program's RFM segments older than a day are computed again
 (``app.analytics.segments.refresh_due``: each program locked while it is computed, so two
-workers never compute one at once and the second skips it); the fraud detector reads the
+workers never compute one at once and the second skips it); every program's days that are
+over are rolled up into the stats' summaries and its cards counted every few minutes
+(``app.analytics.rollup.roll_up_due``, each program locked likewise); the fraud detector
+reads the
 purchases, entries and cards new since its last round and raises alerts
 (``app.ledger.fraud_detector.detect_fraud``, up to ``DETECTION_BATCHES`` batches a round).
 
@@ -24,6 +27,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.analytics.rollup import roll_up_due
 from app.analytics.segments import refresh_due
 from app.cards.recovery import purge_expired_links
 from app.delivery.loop import Loop
@@ -67,6 +71,11 @@ class Housekeeping(Loop):
         for done in refreshed:
             log.info("%s: computed the segments of program %d (%d cards)",
                      self.name, done.program_id, done.cards)
+        with self.sessions() as session:
+            rolled = [each for each in roll_up_due(session) if each.days]
+        for each in rolled:
+            log.info("%s: rolled %d days of program %d up into its stats' summaries",
+                     self.name, each.days, each.program_id)
         detected = self.detect()
         if detected.raised:
             log.info("%s: raised %d fraud alerts", self.name, detected.raised)

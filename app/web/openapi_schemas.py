@@ -329,6 +329,7 @@ def _stats_schema() -> dict[str, Any]:
         "installs": wallets, "removals": wallets, "tiers": counts, "segments": counts,
         "reach": record({name: INTEGER for name in (
             "cards", "reachable", "failing", "removed", "never_installed")}),
+        "cards_counted_at": nullable("string"),
     })
 
 

@@ -116,4 +116,6 @@ def stats_json(figures: ProgramStats, *, location_id: int | None, point_value: i
         "reachable_share": reach.share,
         "reach": {"cards": reach.cards, "reachable": reach.reachable, "failing": reach.failing,
                   "removed": reach.removed, "never_installed": reach.never_installed},
+        "cards_counted_at": (figures.cards_counted_at.isoformat() + "Z"
+                             if figures.cards_counted_at is not None else None),
     }
