@@ -142,7 +142,7 @@ def test_two_workers_rolling_up_at_once_write_each_day_once(
                 start.wait()
                 roll_up(own, program_id=history.program_id, through=number_of(LAST_DAY),
                         now=datetime.combine(LAST_DAY, time.max))
-        except BaseException as error:  # noqa: BLE001 - reported below
+        except BaseException as error:
             errors.append(error)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
