@@ -66,6 +66,10 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     app = Flask(__name__, instance_path=str(config.instance_dir))
     app.config.update(
         SECRET_KEY=config.secret_key,
+        # Sessions and form tokens signed with a previous key stay valid; new ones are
+        # signed with the current key (Flask and itsdangerous sign with the last).
+        SECRET_KEY_FALLBACKS=list(config.previous_secret_keys),
+        WTF_CSRF_SECRET_KEY=[*reversed(config.previous_secret_keys), config.secret_key],
         MAX_CONTENT_LENGTH=4 * 1024 * 1024,
         JSON_SORT_KEYS=False,
         SESSION_COOKIE_HTTPONLY=True,

@@ -287,6 +287,80 @@ def stats_rebuild(program_id: int) -> None:
     click.echo(f"The summaries of program {program_id} will be rolled up again.")
 
 
+@click.group("keys", help="The secret keys: re-signing passes after a rotation "
+                          "(LOYALPASS_SECRET_KEY_PREVIOUS).")
+def keys_group() -> None:
+    pass
+
+
+def _keyed_sessions() -> tuple[Config, Any]:
+    from app.db import make_engine, make_session_factory
+
+    config = Config.from_env()
+    return config, make_session_factory(make_engine(config.database_url))
+
+
+def _progress_json(config: Config, sessions: Any) -> dict[str, Any]:
+    from app.cards.rotation import progress
+    from app.clock import iso, utcnow
+
+    with sessions() as session:
+        state = progress(session, keys=config.secret_keys, now=utcnow())
+    return {"key_id": state.key_id, "previous_key_ids": list(state.previous_ids),
+            "current_since": iso(state.current_since),
+            "resigning_passes_changed_before": iso(state.starts_at),
+            "passes_on_previous_keys": state.remaining,
+            "finished_at": iso(state.finished_at),
+            "per_minute": config.key_rotation_per_minute}
+
+
+@keys_group.command("status", help="How many passes may still carry a previous key; JSON.")
+@_fail_clearly
+def keys_status() -> None:
+    config, sessions = _keyed_sessions()
+    click.echo(json.dumps(_progress_json(config, sessions)))
+
+
+@keys_group.command("rotate", help="Re-sign and push, at --per-minute, every pass that may "
+                                   "carry a previous key, until none does (safe to stop "
+                                   "and run again; workers share the pace).")
+@click.option("--per-minute", type=click.IntRange(1, 1_000_000), default=None,
+              help="passes a minute  [default: LOYALPASS_KEY_ROTATION_PER_MINUTE]")
+@_fail_clearly
+def keys_rotate(per_minute: int | None) -> None:
+    import time
+    from datetime import timedelta
+
+    from app.cards.rotation import resign_round
+    from app.clock import utcnow
+
+    config, sessions = _keyed_sessions()
+    pace = per_minute or config.key_rotation_per_minute or 1
+    started = _progress_json(config, sessions)
+    click.echo(f"Key {started['key_id']}: re-signing the passes last changed before "
+               f"{started['resigning_passes_changed_before']} at {pace} a minute; "
+               f"{started['passes_on_previous_keys']} left.")
+    resigned, reported = 0, time.monotonic()
+    try:
+        while True:
+            with sessions() as session:
+                done = resign_round(session, keys=config.secret_keys, per_minute=pace,
+                                    now=utcnow())
+            resigned += done.resigned
+            if done.finished:
+                break
+            if time.monotonic() - reported > 30:
+                reported = time.monotonic()
+                left = _progress_json(config, sessions)["passes_on_previous_keys"]
+                click.echo(f"Re-signed {resigned} passes; {left} left.")
+            time.sleep(min(60.0, (done.wait or timedelta(0)).total_seconds()))
+    except KeyboardInterrupt:
+        click.echo(f"Stopped after re-signing {resigned} passes; run it again to go on.")
+        sys.exit(130)
+    click.echo(f"Re-signed {resigned} passes; no pass carries a previous key any more: "
+               "LOYALPASS_SECRET_KEY_PREVIOUS may be emptied once the pushes are out.")
+
+
 @main.command(help="Seed a demo merchant, program, location and cards.")
 @_fail_clearly
 def demo() -> None:
@@ -296,13 +370,14 @@ def demo() -> None:
     _print_demo(create_app(config), config)
 
 
-for group in (db_group, certs_group, merchant_group, ledger_group, cards_group, stats_group):
+for group in (db_group, certs_group, merchant_group, ledger_group, cards_group, stats_group,
+              keys_group):
     main.add_command(group)
 
 
 def register_cli(app: Flask) -> None:
     for command in (db_group, certs_group, merchant_group, ledger_group, cards_group,
-                    stats_group, demo):
+                    stats_group, keys_group, demo):
         app.cli.add_command(command)
 
 if __name__ == "__main__":

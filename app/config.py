@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from limits import parse_many
 
 from app.files import private_folder, write_private
+from app.secret_keys import MIN_LENGTH, KeysUnusable, SecretKeys, check_previous, split_keys
 
 DEFAULT_INSTANCE = Path.cwd() / "instance"
 DEFAULT_PORT = 5000  # ``loyalpass serve``'s
@@ -54,9 +55,12 @@ class SmtpSettings:
 class Config:
     database_url: str
     base_url: str
-    secret_key: str
+    secret_key: str = field(repr=False)  # never printed into a log
     certs_dir: Path
     instance_dir: Path
+    # Keys used before ``secret_key``: what they signed still verifies, nothing new is
+    # signed with them (``app.secret_keys``). Out of repr too.
+    previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     development: bool = False
     pass_key_password: str | None = None
     apns_url: str = "https://api.push.apple.com"
@@ -95,6 +99,19 @@ class Config:
     # Webhook URLs may be plain HTTP and reach loopback or private addresses (receivers on
     # the operator's own network, tests); otherwise https to public addresses only.
     webhooks_allow_private: bool = False
+    # Passes re-signed a minute after a key change (``app.cards.rotation``); 0: only
+    # ``loyalpass keys rotate`` re-signs them.
+    key_rotation_per_minute: int = 600
+
+    def __post_init__(self) -> None:
+        try:  # a Config built by hand (tests, benchmarks) is held to the same rule
+            check_previous(self.secret_key, self.previous_secret_keys)
+        except KeysUnusable as unusable:
+            raise ConfigError(str(unusable)[0].upper() + str(unusable)[1:]) from None
+
+    @property
+    def secret_keys(self) -> SecretKeys:
+        return SecretKeys(self.secret_key, self.previous_secret_keys)
 
     @property
     def is_sqlite(self) -> bool:
@@ -146,6 +163,8 @@ class Config:
             database_url=_database_url(database_url),
             base_url=base_url,
             secret_key=_secret_key(env, instance_dir, development) if require_secret else "",
+            previous_secret_keys=(split_keys(env.get("LOYALPASS_SECRET_KEY_PREVIOUS", ""))
+                                  if require_secret else ()),
             certs_dir=Path(env.get("LOYALPASS_CERTS_DIR", "certs")).resolve(),
             instance_dir=instance_dir,
             development=development,
@@ -184,6 +203,8 @@ class Config:
             redis_prefix=env.get("LOYALPASS_REDIS_PREFIX") or cls.redis_prefix,
             trusted_proxies=_count(env, "LOYALPASS_TRUSTED_PROXIES", 0),
             webhooks_allow_private=_switch(env, "LOYALPASS_WEBHOOKS_ALLOW_PRIVATE"),
+            key_rotation_per_minute=_per_minute(env, "LOYALPASS_KEY_ROTATION_PER_MINUTE",
+                                                cls.key_rotation_per_minute),
         )
         if config.smtp_url:
             smtp_settings(config.smtp_url)  # parsed now, so that a bad URL stops the start
@@ -356,6 +377,19 @@ def _count(env: dict[str, str], variable: str, default: int) -> int:
     return int(text)
 
 
+MAX_PER_MINUTE = 1_000_000
+
+
+def _per_minute(env: dict[str, str], variable: str, default: int) -> int:
+    text = env.get(variable)
+    if not text:
+        return default
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_PER_MINUTE:
+        raise ConfigError(f"{variable} must be a whole number from 0 to {MAX_PER_MINUTE:,} "
+                          f"(passes a minute), not {text!r}.")
+    return int(text)
+
+
 def _issuer_id(value: str | None) -> str | None:
     if not value or not value.strip():
         return None
@@ -378,8 +412,9 @@ def _optional_file(env: dict[str, str], variable: str) -> Path | None:
 def _secret_key(env: dict[str, str], instance_dir: Path, development: bool) -> str:
     key = env.get("LOYALPASS_SECRET_KEY")
     if key:
-        if len(key) < 16:
-            raise ConfigError("LOYALPASS_SECRET_KEY must be at least 16 characters long.")
+        if len(key) < MIN_LENGTH:
+            raise ConfigError(
+                f"LOYALPASS_SECRET_KEY must be at least {MIN_LENGTH} characters long.")
         return key
     if not development:
         raise ConfigError(

@@ -11,6 +11,7 @@ import os
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -27,6 +28,11 @@ PASSES_BUILT = Counter("loyalpass_passes_built_total", "Signed .pkpass packages 
 DEVICE_REGISTRATIONS = Counter(
     "loyalpass_device_registrations_total", "Apple devices registered for pass updates",
     ["result"],
+)
+PASSES_ON_OLD_KEYS = Gauge(
+    "loyalpass_passes_on_previous_keys",
+    "Passes that may still carry a previous secret key (re-signing after a rotation)",
+    multiprocess_mode="livemostrecent",
 )
 
 

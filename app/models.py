@@ -2,7 +2,7 @@
 
 from app.analytics.models import CardSegment, SegmentRefresh, WalletEvent
 from app.automations.models import AutomationRule, AutomationSend, AutomationSettings
-from app.cards.models import AuditEvent, Card, CardRecoveryLink, Customer
+from app.cards.models import AuditEvent, Card, CardRecoveryLink, Customer, SigningKey
 from app.devices.models import Device, DeviceLog, Registration
 from app.google_wallet.models import (
     GoogleClass,
@@ -31,6 +31,6 @@ __all__ = [
     "Customer", "Device", "DeviceLog", "FraudCursor", "GoogleClass", "GoogleEvent",
     "GoogleMessage", "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail",
     "Merchant", "Offer", "OutboxMessage", "Program", "Purchase", "RateWindow", "Refund",
-    "Registration", "SegmentRefresh", "Staff", "WalletEvent", "WebhookDelivery",
+    "Registration", "SegmentRefresh", "SigningKey", "Staff", "WalletEvent", "WebhookDelivery",
     "WebhookEndpoint", "WebhookSubscription",
 ]

@@ -39,13 +39,15 @@ from app.cards.numbers import LEGACY_NUMBER_MAX_LENGTH
 from app.clock import utcnow
 from app.db import Base
 from app.merchants.models import Program
+from app.secret_keys import KEY_ID_LENGTH
 
 
-def next_pass_stamps(version: int, updated_at: datetime, last_modified: datetime
-                     ) -> tuple[int, datetime, datetime]:
-    """The pass version, tag time and Last-Modified after a change: each strictly newer
-    than before even if the clock stood still (Last-Modified has whole seconds)."""
-    now = utcnow()
+def next_pass_stamps(version: int, updated_at: datetime, last_modified: datetime,
+                     now: datetime | None = None) -> tuple[int, datetime, datetime]:
+    """The pass version, tag time and Last-Modified after a change at ``now`` (the
+    clock's): each strictly newer than before even if the clock stood still
+    (Last-Modified has whole seconds)."""
+    now = now or utcnow()
     return (version + 1, max(now, updated_at + timedelta(microseconds=1)),
             max(now.replace(microsecond=0), last_modified + timedelta(seconds=1)))
 
@@ -250,3 +252,22 @@ class AuditEvent(Base):
         Index("ix_audit_events_customer_id_id", "customer_id", "id"),
         Index("ix_audit_events_card_id", "card_id"),
     )
+
+
+class SigningKey(Base):
+    """A secret key that has been the current one, by its public id
+    (``app.secret_keys.key_id``), and the re-signing of the passes handed out before it
+    (``app.cards.rotation``): the key became current at ``current_since``; a pass last
+    changed before that (and a grace for every process to restart with it) may carry an
+    older key. ``resign_after_card_id`` is how far the re-signing has come, by card id;
+    ``resign_next_at`` the pace's clock, shared by every worker; ``resigned_at`` when no
+    pass carried an older key any more."""
+
+    __tablename__ = "signing_keys"
+
+    key_id: Mapped[str] = mapped_column(String(KEY_ID_LENGTH), primary_key=True)
+    current_since: Mapped[datetime] = mapped_column(DateTime)
+    resign_after_card_id: Mapped[int] = mapped_column(BigInteger, default=0,
+                                                      server_default="0")
+    resign_next_at: Mapped[datetime | None] = mapped_column(DateTime)
+    resigned_at: Mapped[datetime | None] = mapped_column(DateTime)

@@ -7,6 +7,10 @@ the check digit catches typos.
 
 A card imported from the merchant's previous program may also keep the number it had
 there (``legacy_number``: what the till looks for when no card has the number read).
+
+A barcode signed with a previous secret key still reads while that key is listed
+(``app.secret_keys``): ``number_from_scan`` tries the current key first, then each previous
+one; ``barcode_message`` signs with the key it is given, the current one.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Sequence
 
 NUMBER_LENGTH = 12
 MAC_DIGITS = 8
@@ -57,15 +62,16 @@ def barcode_message(number: str, secret: bytes) -> str:
     return number + _mac(number, secret)
 
 
-def number_from_scan(scanned: str, secret: bytes) -> str | None:
-    """The card number a scanned barcode or a typed number stands for, or None."""
+def number_from_scan(scanned: str, keys: Sequence[bytes]) -> str | None:
+    """The card number a scanned barcode or a typed number stands for, or None; a
+    barcode's MAC is checked against each of ``keys`` (the current secret key first)."""
     text = _compact(scanned)
     if len(text) == NUMBER_LENGTH:
         return text if is_valid_number(text) else None
     if len(text) == NUMBER_LENGTH + MAC_DIGITS and text.isascii() and text.isdigit():
-        number = text[:NUMBER_LENGTH]
-        if is_valid_number(number) and hmac.compare_digest(_mac(number, secret),
-                                                           text[NUMBER_LENGTH:]):
+        number, mac = text[:NUMBER_LENGTH], text[NUMBER_LENGTH:]
+        if is_valid_number(number) and any(hmac.compare_digest(_mac(number, key), mac)
+                                           for key in keys):
             return number
     return None
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select
@@ -230,10 +231,12 @@ def card_by_serial(session: Session, serial_number: str) -> Card | None:
     return session.scalar(select(Card).where(Card.serial_number == serial_number))
 
 
-def card_by_scan(session: Session, *, merchant_id: int, scanned: str, secret: bytes) -> Card:
+def card_by_scan(session: Session, *, merchant_id: int, scanned: str,
+                 keys: Sequence[bytes]) -> Card:
     """The merchant's card with the barcode or number scanned or typed; failing that, the
-    card that had it as its old number (an import's, ``LegacyCardNumber``)."""
-    number = number_from_scan(scanned, secret)
+    card that had it as its old number (an import's, ``LegacyCardNumber``). ``keys``: the
+    secret keys a barcode may be signed with (``app.secret_keys``), the current one first."""
+    number = number_from_scan(scanned, keys)
     card = None
     if number is not None:
         card = session.scalar(select(Card).where(Card.number == number,

@@ -1,7 +1,8 @@
 """The worker loops of one process, one or more per channel: pushes (fan-out and APNs,
 ``app.delivery.pushes``), Google Wallet (``app.delivery.google``), mail
 (``app.delivery.mail``) and webhooks (``app.delivery.webhooks``), the periodic jobs
-(``app.delivery.housekeeping``) and the automatic offers (``app.delivery.automations``). A
+(``app.delivery.housekeeping``), the automatic offers (``app.delivery.automations``) and the
+re-signing of passes after a key rotation (``app.delivery.rotation``). A
 new channel is a module of its own with its loop, added here.
 """
 
@@ -22,6 +23,7 @@ from app.delivery.housekeeping import Housekeeping
 from app.delivery.loop import Loop
 from app.delivery.mail import MailSync, MailWorker, make_mail_sender
 from app.delivery.pushes import Worker
+from app.delivery.rotation import KeyRotation
 from app.delivery.senders import make_sender
 from app.delivery.webhook_client import PinnedSender, WebhookSender
 from app.delivery.webhooks import WebhookSync, WebhookWorker
@@ -60,7 +62,7 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
     Google Wallet is on, one Google loop woken after each fan-out, all woken by the
     commits of ``runtime.sessions``; and the housekeeping loop, which runs by the clock.
     They are added to ``runtime.workers``, with the automatic offers' loop (by the clock
-    too)."""
+    too) and the key rotation's (by its pace)."""
 
     config, google = runtime.config, runtime.wallet.google
     sender = push_sender or make_sender(
@@ -93,5 +95,8 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
     created.append(Housekeeping(runtime.sessions, name=f"{name}-housekeeping"))
     created.append(Automations(runtime.sessions, name=f"{name}-automations",
                                over_budget=over_budget))
+    created.append(KeyRotation(runtime.sessions, keys=config.secret_keys,
+                               per_minute=config.key_rotation_per_minute,
+                               name=f"{name}-key-rotation"))
     runtime.workers.extend(created)
     return created

@@ -17,7 +17,7 @@ attempt, so sending the same form twice records once and shows the first answer.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -71,13 +71,13 @@ class Sale:
     coupon: int | None = None  # a coupon of the card's (its offer's id), used now
 
 
-def find_cards(session: Session, *, principal: Principal, text: str, secret: bytes
+def find_cards(session: Session, *, principal: Principal, text: str, keys: Sequence[bytes]
                ) -> list[Card]:
     """The cards ``text`` stands for: the one its number, barcode or old number names, or
     else the cards whose holder's phone ends with its digits (at most ``FOUND_AT_MOST``)."""
     try:
         return [card_by_scan(session, merchant_id=principal.merchant_id, scanned=text,
-                             secret=secret)]
+                             keys=keys)]
     except NotFound:
         pass
     programs = session.scalars(select(Program).where(
@@ -118,8 +118,8 @@ def purchase_card(session: Session, *, principal: Principal, purchase_id: int) -
 
 
 def record_sale(session: Callable[[], Session], *, lane: purchases.Lane,
-                principal: Principal, card_id: int, sale: Sale, key: str, secret: bytes
-                ) -> Answer:
+                principal: Principal, card_id: int, sale: Sale, key: str,
+                keys: Sequence[bytes]) -> Answer:
     """The purchase on the card, recorded by the counter's own use case (see above); the
     same ``key`` with the same sale answers the first purchase again (``replayed``)."""
     card = _card(session(), principal, card_id)
@@ -133,7 +133,7 @@ def record_sale(session: Callable[[], Session], *, lane: purchases.Lane,
     return purchases.record_purchase(
         session, lane=lane, presented=SignedIn(principal.merchant_id),
         admit=lambda raw, row: actor, data=data, key=key, fingerprint=fingerprint,
-        secret=secret)
+        keys=keys)
 
 
 def refund_sale(session: Session, *, principal: Principal, purchase_id: int,

@@ -27,7 +27,7 @@ the work and the outbox row commit together or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -130,13 +130,13 @@ class _Refused(Exception):
 
 def record_purchase(session: Callable[[], Session], *, lane: Lane,
                     presented: AtCounter, admit: Admit, data: PurchaseInput, key: str,
-                    fingerprint: str, secret: bytes) -> Answer:
+                    fingerprint: str, keys: Sequence[bytes]) -> Answer:
     """The purchase, recorded; ``admit`` checks the key with what the first statement read
     (one round trip less than reading it first: see ``app.web.auth``). ``session`` makes
     (or gets) the request's session, for the few purchases that need one. The dashboard's
     cashier screen presents ``SignedIn`` (its member, checked) and the same rules apply."""
     lazy_session = LazySession(session)
-    number = number_from_scan(data.barcode, secret)
+    number = number_from_scan(data.barcode, keys)
     if number is not None:
         try:
             return _record(lazy_session, lane, Asked(presented, admit, data, number, key,

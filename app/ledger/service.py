@@ -8,6 +8,7 @@ and commits once (through ``idempotency.run_once`` where a key guards it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +53,8 @@ class Lookup:
 
 
 def lookup(session: Session, *, actor: Actor, barcode: str, amount: int | None,
-           secret: bytes) -> Lookup:
-    card = card_by_scan(session, merchant_id=actor.merchant_id, scanned=barcode, secret=secret)
+           keys: Sequence[bytes]) -> Lookup:
+    card = card_by_scan(session, merchant_id=actor.merchant_id, scanned=barcode, keys=keys)
     redeemable, coupons = 0, []
     if card.status == "active":
         redeemable = max_redeemable(program_rules(card.program), balance=card.balance,

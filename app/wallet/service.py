@@ -1,4 +1,10 @@
-"""The wallet as the app sees it: links, barcodes and signed packages for a card."""
+"""The wallet as the app sees it: links, barcodes and signed packages for a card.
+
+Barcodes, card links and recovery links are signed with the current secret key and
+verified with it and every previous one (``app.secret_keys``): a card handed out before a
+key rotation keeps scanning and opening while its key is listed, and everything made
+now carries the current key.
+"""
 
 from __future__ import annotations
 
@@ -53,12 +59,16 @@ class Wallet:
 
     def __post_init__(self) -> None:
         self.packager = PassPackager(self.identity)
-        self._secret = self.config.secret_key.encode()
+        # Every key a barcode or link may be signed with, the current one first.
+        self.scan_keys = self.config.secret_keys.verifying_bytes
+        self._secret = self.scan_keys[0]
         # A key of its own for links, so that a link MAC is never a barcode MAC.
-        self._link_key = hmac.new(self._secret, b"loyalpass.card-link", "sha256").digest()
+        self._link_keys = tuple(hmac.new(key, b"loyalpass.card-link", "sha256").digest()
+                                for key in self.scan_keys)
         # And one for recovery links, so that no card link MAC opens a recovery link.
-        self._recovery_key = hmac.new(self._secret, b"loyalpass.card-recovery",
-                                      "sha256").digest()
+        self._recovery_keys = tuple(
+            hmac.new(key, b"loyalpass.card-recovery", "sha256").digest()
+            for key in self.scan_keys)
         self._designs: dict[str, _Drawn] = {}
         self._lock = threading.Lock()
 
@@ -82,18 +92,23 @@ class Wallet:
         """A QR code of the card's page (its secret link), for a desktop to hand it on."""
         return link_qr_png(self.card_url(card))
 
-    def _link_mac(self, serial_number: str, link_version: int) -> str:
+    @staticmethod
+    def _link_mac(link_key: bytes, serial_number: str, link_version: int) -> str:
         # Version 0 is the link cards had before links could be reissued: its MAC covers
         # the serial number alone, so those links keep working until the first reissue.
         # Later versions cover "serial:version" (a serial number never holds a colon).
         message = serial_number if link_version == 0 else f"{serial_number}:{link_version}"
-        digest = hmac.new(self._link_key, message.encode(), "sha256").digest()
+        digest = hmac.new(link_key, message.encode(), "sha256").digest()
         return base64.urlsafe_b64encode(digest[:18]).decode()
 
     def card_token(self, card: Card) -> str:
         """The card's current link token: its serial number and a MAC of it and of its
-        link version (144 bits)."""
-        return f"{card.serial_number}.{self._link_mac(card.serial_number, card.link_version)}"
+        link version (144 bits), under the current key."""
+        return self._token(self._link_keys[0], card)
+
+    def _token(self, link_key: bytes, card: Card) -> str:
+        return (f"{card.serial_number}."
+                f"{self._link_mac(link_key, card.serial_number, card.link_version)}")
 
     @staticmethod
     def serial_in_token(token: str) -> str | None:
@@ -105,20 +120,24 @@ class Wallet:
         return serial_number
 
     def token_opens(self, card: Card, token: str) -> bool:
-        """Whether ``token`` is the card's current link (an earlier version is not)."""
-        return token.isascii() and hmac.compare_digest(self.card_token(card).encode(),
-                                                       token.encode())
+        """Whether ``token`` is the card's current link (an earlier version is not),
+        signed with the current key or a previous one."""
+        return token.isascii() and any(
+            hmac.compare_digest(self._token(link_key, card).encode(), token.encode())
+            for link_key in self._link_keys)
 
     def card_url(self, card: Card) -> str:
         return f"{self.config.base_url}/c/{self.card_token(card)}"
 
-    def _recovery_mac(self, link_id: int) -> str:
-        digest = hmac.new(self._recovery_key, str(link_id).encode(), "sha256").digest()
+    @staticmethod
+    def _recovery_mac(recovery_key: bytes, link_id: int) -> str:
+        digest = hmac.new(recovery_key, str(link_id).encode(), "sha256").digest()
         return base64.urlsafe_b64encode(digest[:18]).decode()
 
     def recovery_url(self, link_id: int) -> str:
         """The one-time link mailed to a returning customer: the row's id and its MAC."""
-        return f"{self.config.base_url}/r/{link_id}.{self._recovery_mac(link_id)}"
+        mac = self._recovery_mac(self._recovery_keys[0], link_id)
+        return f"{self.config.base_url}/r/{link_id}.{mac}"
 
     def recovery_link_id(self, token: str) -> int | None:
         """The recovery link a token names, or None when it is not one we made."""
@@ -126,7 +145,8 @@ class Wallet:
         # Ids as the database writes them: digits, no leading zero, within 64 bits.
         if not (number.isascii() and number.isdigit()) or number[0] == "0" or len(number) > 18:
             return None
-        if not hmac.compare_digest(self._recovery_mac(int(number)).encode(), mac.encode()):
+        if not any(hmac.compare_digest(self._recovery_mac(key, int(number)).encode(),
+                                       mac.encode()) for key in self._recovery_keys):
             return None
         return int(number)
 

@@ -65,8 +65,9 @@ def _as_response(answer: Answer) -> Response:
     return json_response(answer.body, answer.status, headers)
 
 
-def _secret() -> bytes:
-    return runtime().config.secret_key.encode()
+def _keys() -> tuple[bytes, ...]:
+    """The keys a barcode may be signed with: the current one first (``app.secret_keys``)."""
+    return runtime().wallet.scan_keys
 
 
 def _keyed(raw: Any) -> tuple[str, str]:
@@ -83,7 +84,7 @@ def _keyed(raw: Any) -> tuple[str, str]:
 def lookup() -> Response:
     data = parse(LookupInput, _raw_body())
     found = ledger.lookup(db(), actor=key_actor(), barcode=data.barcode, amount=data.amount,
-                          secret=_secret())
+                          keys=_keys())
     program = found.card.program
     body = card_json(found.card, runtime().wallet)
     body.update({
@@ -125,7 +126,7 @@ def purchase() -> Response:
     data = parse(PurchaseInput, raw)
     answer = purchases.record_purchase(db, lane=runtime().lane, presented=presented_key(),
                                        admit=_admitted, data=data, key=key,
-                                       fingerprint=fingerprint, secret=_secret())
+                                       fingerprint=fingerprint, keys=_keys())
     if answer.text is None or answer.replayed:
         return _as_response(answer)
     return Response(answer.text, status=answer.status, mimetype="application/json")

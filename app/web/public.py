@@ -12,8 +12,9 @@ from flask import Blueprint, Response, redirect, request, url_for
 from werkzeug.wrappers import Response as BaseResponse
 
 from app.cards import recovery
-from app.cards.attribution import campaign_source, enrolment_origin
+from app.cards.attribution import campaign_source, enrolment_origins
 from app.cards.contacts import ContactInvalid, phone_example
+from app.cards.rotation import kept_origin
 from app.clock import utcnow
 from app.errors import Invalid, NotFound, RateLimited
 from app.i18n import using_locale
@@ -70,9 +71,7 @@ def join(slug: str) -> BaseResponse:
             joined = recovery.join(db(), program=program, data=form.enrolment(locale),
                                    location_id=location.id if location else None,
                                    source=source, requested_from=request.remote_addr,
-                                   enrolled_from=enrolment_origin(
-                                       request.remote_addr,
-                                       runtime().config.secret_key.encode()),
+                                   enrolled_from=_origin(program),
                                    mail_allowed=_mail_budget)
         except ContactInvalid as invalid:  # the rules moved between the two checks
             form.show_faults(invalid)
@@ -86,6 +85,12 @@ def join(slug: str) -> BaseResponse:
     # A returning customer: one page per kind of answer, and nothing of theirs on it.
     return page("returning.html", program, locale, reply=joined.reply.value,
                 minutes=recovery.LINK_MINUTES)
+
+
+def _origin(program: Program) -> str | None:
+    """The keyed digest of where the join form came from (``app.cards.attribution``)."""
+    return kept_origin(db(), program_id=program.id, now=utcnow(), origins=enrolment_origins(
+        request.remote_addr, runtime().wallet.scan_keys))
 
 
 def _join_page(program: Program, locale: str, form: JoinForm, status: int = 200) -> Response:

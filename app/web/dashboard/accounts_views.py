@@ -119,7 +119,7 @@ def forgot() -> Response:
 @public
 def link(token: str) -> Response | WerkzeugResponse:
     """A mailed link: choose a password (first or new), then sign in with it."""
-    link_id = link_id_of(runtime().config.secret_key, token)
+    link_id = link_id_of(runtime().config.secret_keys.verifying, token)
     if link_id is None:
         return error_page(404)
     staff_link = accounts.open_link(db(), link_id=link_id)

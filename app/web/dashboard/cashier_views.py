@@ -111,7 +111,7 @@ def cashier() -> Response | WerkzeugResponse:
         return render("dashboard/cashier.html", find=form, cards=None,
                       status=422 if form.errors else 200)
     cards = counter.find_cards(db(), principal=principal_now(), text=form.q.data or "",
-                               secret=runtime().config.secret_key.encode())
+                               keys=runtime().wallet.scan_keys)
     if len(cards) == 1:
         return redirect(url_for("dashboard.cashier_card", card_id=cards[0].id))
     return render("dashboard/cashier.html", find=form, cards=cards,
@@ -143,7 +143,7 @@ def cashier_purchase(card_id: int) -> Response:
     try:
         answer = counter.record_sale(db, lane=runtime().lane, principal=principal_now(),
                                      card_id=card_id, sale=sale, key=form.key.data or "",
-                                     secret=runtime().config.secret_key.encode())
+                                     keys=runtime().wallet.scan_keys)
     except Problem as problem:
         if problem.code not in REFUSALS:
             raise
