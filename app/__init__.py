@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import Config, ConfigError, smtp_settings
+from app.config import Config, ConfigError, check_base_url, smtp_settings
 from app.db import make_engine, make_session_factory
 
 log = logging.getLogger("loyalpass")
@@ -45,6 +45,7 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     from app.wallet.service import Wallet
 
     config = config or Config.from_env()
+    check_base_url(config)  # a Config built by hand too
     check_key_files(config)
     _check_catalogs()
     engine = make_engine(config.database_url)

@@ -192,7 +192,35 @@ class Config:
             raise ConfigError(
                 f"LOYALPASS_WORKER must be 'inline' or 'external', not {worker!r}."
             )
-        return replace(config, worker=worker)
+        config = replace(config, worker=worker)
+        check_base_url(config)
+        return config
+
+
+def check_base_url(config: Config) -> None:
+    """In production the base URL is https, unless it names this machine (a trial behind
+    no proxy, tests): Wallet refuses a pass whose web service is plain http, and Google
+    calls its callbacks over https only. ``ConfigError`` naming the variable otherwise."""
+    parts = urlsplit(config.base_url)
+    if config.development or parts.scheme == "https" or _loopback(parts.hostname or ""):
+        return
+    raise ConfigError(
+        f"LOYALPASS_BASE_URL is {config.base_url!r}: in production it must be https "
+        "(Apple Wallet refuses a plain-http web service and Google Wallet's callbacks "
+        "need https); put the service behind a proxy that terminates TLS and set "
+        "LOYALPASS_BASE_URL=https://your.host, or set LOYALPASS_ENV=development to try it "
+        "out on plain http.")
+
+
+def _loopback(host: str) -> bool:
+    """Whether a host names this machine: localhost (RFC 6761) or a loopback address."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _development_from_env(env: dict[str, str]) -> bool:
