@@ -41,6 +41,7 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     from app.ledger.purchase_rows import ProgramTerms
     from app.runtime import Runtime
     from app.sql import HeldConnections
+    from app.wallet.expiry import log_certificate_warnings
     from app.wallet.identity import check_key_files, load_identity
     from app.wallet.service import Wallet
 
@@ -54,6 +55,7 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
         smtp_settings(config.smtp_url)  # a Config built by hand: a bad URL stops here too
     google = load_google_account(config)
     log.info(google_status(config))
+    log_certificate_warnings(config)  # weeks ahead of an expiry (then daily: housekeeping)
     sessions = make_session_factory(engine)
     runtime = Runtime(
         config=config,
