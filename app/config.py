@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from limits import parse_many
 
 from app.files import private_folder, write_private
+from app.logs import LOG_FORMATS, LOG_LEVELS
 
 DEFAULT_INSTANCE = Path.cwd() / "instance"
 DEFAULT_PORT = 5000  # ``loyalpass serve``'s
@@ -95,6 +97,9 @@ class Config:
     # Webhook URLs may be plain HTTP and reach loopback or private addresses (receivers on
     # the operator's own network, tests); otherwise https to public addresses only.
     webhooks_allow_private: bool = False
+    # The log: one JSON object a line (production's default) or plain text (``app.logs``).
+    log_format: str = "json"
+    log_level: str = "INFO"
 
     @property
     def is_sqlite(self) -> bool:
@@ -184,6 +189,8 @@ class Config:
             redis_prefix=env.get("LOYALPASS_REDIS_PREFIX") or cls.redis_prefix,
             trusted_proxies=_count(env, "LOYALPASS_TRUSTED_PROXIES", 0),
             webhooks_allow_private=_switch(env, "LOYALPASS_WEBHOOKS_ALLOW_PRIVATE"),
+            log_format=log_format_from_env(env, development=development),
+            log_level=_choice(env, "LOYALPASS_LOG_LEVEL", LOG_LEVELS, "INFO"),
         )
         if config.smtp_url:
             smtp_settings(config.smtp_url)  # parsed now, so that a bad URL stops the start
@@ -221,6 +228,26 @@ def _loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def log_format_from_env(env: Mapping[str, str], *, development: bool | None = None) -> str:
+    """LOYALPASS_LOG_FORMAT: ``json`` or ``plain``; unset, plain in development and JSON
+    in production (gunicorn's configuration reads it too, before the app exists)."""
+    if development is None:
+        development = _development_from_env(dict(env))
+    return _choice(env, "LOYALPASS_LOG_FORMAT", LOG_FORMATS,
+                   "plain" if development else "json")
+
+
+def _choice(env: Mapping[str, str], variable: str, choices: tuple[str, ...],
+            default: str) -> str:
+    value = env.get(variable, "").strip()
+    if not value:
+        return default
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise ConfigError(f"{variable} must be one of {', '.join(choices)}, not {value!r}.")
 
 
 def _development_from_env(env: dict[str, str]) -> bool:
