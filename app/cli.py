@@ -54,11 +54,9 @@ def serve(host: str, port: int) -> None:
     if write_development_chain(config.certs_dir):
         click.echo(f"Wrote a development certificate chain to {config.certs_dir}")
     upgrade(make_engine(config.database_url))
-    app = create_app(config)
-    from app import google_status
+    app = create_app(config)  # logs where Google Wallet stands
     from app.delivery.mail import mail_status
 
-    click.echo(google_status(config))
     click.echo(mail_status(config))
     if config.development:
         _print_demo(app, config)
@@ -201,6 +199,7 @@ def worker(concurrency: int) -> None:
         while thread.is_alive():
             thread.join(0.5)
     close_workers(workers)
+    runtime.engine.dispose()  # its database connections end cleanly, the held ones too
 
 
 def close_workers(workers: list[Any]) -> None:

@@ -15,13 +15,14 @@ reply) goes through ``redact`` first.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 LOG_FORMATS = ("json", "plain")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -56,7 +57,7 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
             entry["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return orjson.dumps(entry, default=str).decode()  # a few times json's speed
 
 
 class PlainFormatter(logging.Formatter):

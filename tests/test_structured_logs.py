@@ -243,12 +243,13 @@ def test_serve_logs_plain_lines_naming_routes_not_paths(tmp_path: Path) -> None:
                               cwd=tmp_path, env=environ, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
-        for _ in range(300):
+        deadline = time.monotonic() + 180  # migrations, three RSA keys, the demo
+        while server.poll() is None and time.monotonic() < deadline:
             try:
-                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
                 break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+            except requests.RequestException:
+                time.sleep(0.2)
         answer = requests.get(f"http://127.0.0.1:{port}/join/demo?ref=ann@example.com",
                               headers={"X-Request-Id": "serve-check-1"}, timeout=10)
         assert answer.headers["X-Request-Id"] == "serve-check-1"
