@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app.config import Config, ConfigError, smtp_settings
+from app.config import Config, ConfigError, check_base_url, smtp_settings
 from app.db import make_engine, make_session_factory
 
 log = logging.getLogger("loyalpass")
@@ -41,10 +41,12 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     from app.ledger.purchase_rows import ProgramTerms
     from app.runtime import Runtime
     from app.sql import HeldConnections
+    from app.wallet.expiry import log_certificate_warnings
     from app.wallet.identity import check_key_files, load_identity
     from app.wallet.service import Wallet
 
     config = config or Config.from_env()
+    check_base_url(config)  # a Config built by hand too
     check_key_files(config)
     _check_catalogs()
     engine = make_engine(config.database_url)
@@ -53,6 +55,7 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
         smtp_settings(config.smtp_url)  # a Config built by hand: a bad URL stops here too
     google = load_google_account(config)
     log.info(google_status(config))
+    log_certificate_warnings(config)  # weeks ahead of an expiry (then daily: housekeeping)
     sessions = make_session_factory(engine)
     runtime = Runtime(
         config=config,

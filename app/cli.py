@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 from flask import Flask
+from werkzeug.serving import WSGIRequestHandler
 
 from app.config import DEFAULT_PORT, Config, ConfigError
+from app.logs import configure_logging
 
 
 def _fail_clearly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -44,18 +48,29 @@ def serve(host: str, port: int) -> None:
     from app.wallet.identity import write_development_chain
 
     config = Config.from_env(port=port)  # links and passes name the port served on
+    if not os.environ.get("LOYALPASS_LOG_FORMAT"):
+        config = config.with_changes(log_format="plain")  # a terminal, not a collector
+    configure_logging(config.log_format, config.log_level)
     if write_development_chain(config.certs_dir):
         click.echo(f"Wrote a development certificate chain to {config.certs_dir}")
     upgrade(make_engine(config.database_url))
-    app = create_app(config)
-    from app import google_status
+    app = create_app(config)  # logs where Google Wallet stands
     from app.delivery.mail import mail_status
 
-    click.echo(google_status(config))
     click.echo(mail_status(config))
     if config.development:
         _print_demo(app, config)
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    app.run(host=host, port=port, threaded=True, use_reloader=False,
+            request_handler=QuietRequestHandler)
+
+
+class QuietRequestHandler(WSGIRequestHandler):
+    """Flask's development server without its own request lines: each request's line is
+    the app's (``app.web.request_log``), where werkzeug's would print the path, with its
+    serial numbers and card tokens."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
 
 
 def _print_demo(app: Flask, config: Config) -> None:
@@ -145,15 +160,17 @@ def worker(concurrency: int) -> None:
     import signal
     import threading
 
-    from app import create_app, google_status
+    from app import create_app
     from app.delivery.loop import PostgresListener
     from app.delivery.mail import mail_status
     from app.delivery.workers import make_workers
 
+    # Everything a worker says is a log line, JSON in production, like the web's.
+    log = logging.getLogger("loyalpass.worker")
     config = Config.from_env().with_changes(worker="external")
-    runtime = create_app(config).extensions["loyalpass"]
-    click.echo(google_status(config))
-    click.echo(mail_status(config))
+    configure_logging(config.log_format, config.log_level)
+    runtime = create_app(config).extensions["loyalpass"]  # logs where Google stands
+    log.info(mail_status(config))
     workers = make_workers(runtime, loops=concurrency)
 
     def wake_all() -> None:
@@ -166,7 +183,7 @@ def worker(concurrency: int) -> None:
         listener.start()
 
     def _stop(signum: int, _frame: object) -> None:
-        click.echo(f"loyalpass worker: {signal.Signals(signum).name}, finishing the batch")
+        log.info("loyalpass worker: %s, finishing the batch", signal.Signals(signum).name)
         for one in workers:
             one.stop()
         if listener is not None:
@@ -177,11 +194,12 @@ def worker(concurrency: int) -> None:
     threads = [threading.Thread(target=one.run, name=one.name) for one in workers]
     for thread in threads:
         thread.start()
-    click.echo(f"loyalpass worker: {concurrency} loop(s) on {make_url_safe(config)}")
+    log.info("loyalpass worker: %d loop(s) on %s", concurrency, make_url_safe(config))
     for thread in threads:
         while thread.is_alive():
             thread.join(0.5)
     close_workers(workers)
+    runtime.engine.dispose()  # its database connections end cleanly, the held ones too
 
 
 def close_workers(workers: list[Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from email.utils import parseaddr
 from pathlib import Path
@@ -18,6 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from limits import parse_many
 
 from app.files import private_folder, write_private
+from app.logs import LOG_FORMATS, LOG_LEVELS
 from app.secret_keys import MIN_LENGTH, KeysUnusable, SecretKeys, check_previous, split_keys
 
 DEFAULT_INSTANCE = Path.cwd() / "instance"
@@ -102,6 +104,9 @@ class Config:
     # Passes re-signed a minute after a key change (``app.cards.rotation``); 0: only
     # ``loyalpass keys rotate`` re-signs them.
     key_rotation_per_minute: int = 600
+    # The log: one JSON object a line (production's default) or plain text (``app.logs``).
+    log_format: str = "json"
+    log_level: str = "INFO"
 
     def __post_init__(self) -> None:
         try:  # a Config built by hand (tests, benchmarks) is held to the same rule
@@ -205,6 +210,8 @@ class Config:
             webhooks_allow_private=_switch(env, "LOYALPASS_WEBHOOKS_ALLOW_PRIVATE"),
             key_rotation_per_minute=_per_minute(env, "LOYALPASS_KEY_ROTATION_PER_MINUTE",
                                                 cls.key_rotation_per_minute),
+            log_format=log_format_from_env(env, development=development),
+            log_level=_choice(env, "LOYALPASS_LOG_LEVEL", LOG_LEVELS, "INFO"),
         )
         if config.smtp_url:
             smtp_settings(config.smtp_url)  # parsed now, so that a bad URL stops the start
@@ -213,7 +220,55 @@ class Config:
             raise ConfigError(
                 f"LOYALPASS_WORKER must be 'inline' or 'external', not {worker!r}."
             )
-        return replace(config, worker=worker)
+        config = replace(config, worker=worker)
+        check_base_url(config)
+        return config
+
+
+def check_base_url(config: Config) -> None:
+    """In production the base URL is https, unless it names this machine (a trial behind
+    no proxy, tests): Wallet refuses a pass whose web service is plain http, and Google
+    calls its callbacks over https only. ``ConfigError`` naming the variable otherwise."""
+    parts = urlsplit(config.base_url)
+    if config.development or parts.scheme == "https" or _loopback(parts.hostname or ""):
+        return
+    raise ConfigError(
+        f"LOYALPASS_BASE_URL is {config.base_url!r}: in production it must be https "
+        "(Apple Wallet refuses a plain-http web service and Google Wallet's callbacks "
+        "need https); put the service behind a proxy that terminates TLS and set "
+        "LOYALPASS_BASE_URL=https://your.host, or set LOYALPASS_ENV=development to try it "
+        "out on plain http.")
+
+
+def _loopback(host: str) -> bool:
+    """Whether a host names this machine: localhost (RFC 6761) or a loopback address."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def log_format_from_env(env: Mapping[str, str], *, development: bool | None = None) -> str:
+    """LOYALPASS_LOG_FORMAT: ``json`` or ``plain``; unset, plain in development and JSON
+    in production (gunicorn's configuration reads it too, before the app exists)."""
+    if development is None:
+        development = _development_from_env(dict(env))
+    return _choice(env, "LOYALPASS_LOG_FORMAT", LOG_FORMATS,
+                   "plain" if development else "json")
+
+
+def _choice(env: Mapping[str, str], variable: str, choices: tuple[str, ...],
+            default: str) -> str:
+    value = env.get(variable, "").strip()
+    if not value:
+        return default
+    for choice in choices:
+        if value.lower() == choice.lower():
+            return choice
+    raise ConfigError(f"{variable} must be one of {', '.join(choices)}, not {value!r}.")
 
 
 def _development_from_env(env: dict[str, str]) -> bool:

@@ -260,10 +260,11 @@ def test_implicit_tls_with_a_login_delivers_the_mail_from_the_configured_address
             app.extensions["loyalpass"].engine.dispose()
 
 
-def test_without_an_smtp_url_the_mail_is_written_to_the_log(
+def test_in_development_without_an_smtp_url_the_mail_is_written_to_the_log(
     config: Config, caplog: pytest.LogCaptureFixture,
 ) -> None:
-    app = create_app(config.with_changes(smtp_url=None))
+    # In production only its subject is (tests/test_structured_logs.py).
+    app = create_app(config.with_changes(smtp_url=None, development=True))
     try:
         client = app.test_client()
         with app.extensions["loyalpass"].sessions() as own:

@@ -11,7 +11,9 @@ over are rolled up into the stats' summaries and its cards counted every few min
 (``app.analytics.rollup.roll_up_due``, each program locked likewise); the fraud detector
 reads the
 purchases, entries and cards new since its last round and raises alerts
-(``app.ledger.fraud_detector.detect_fraud``, up to ``DETECTION_BATCHES`` batches a round).
+(``app.ledger.fraud_detector.detect_fraud``, up to ``DETECTION_BATCHES`` batches a round);
+once a day the log warns of certificates that do not load or expire within weeks
+(``app.wallet.expiry``; the start warned already).
 
 The loop runs beside the channels' loops in every worker process and in the inline
 worker: a round as it starts, then one about every ``every``; commits do not wake it (its
@@ -23,6 +25,7 @@ several workers running it at once do no harm.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,9 +33,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.analytics.rollup import roll_up_due
 from app.analytics.segments import refresh_due
 from app.cards.recovery import purge_expired_links
+from app.config import Config
 from app.delivery.loop import Loop
 from app.ledger.fraud_detector import Detected, detect_fraud
 from app.offers.schedule import end_due_offers, publish_due_offers
+from app.wallet.expiry import log_certificate_warnings
 
 log = logging.getLogger("loyalpass.housekeeping")
 
@@ -43,19 +48,26 @@ HOUSEKEEPING_EVERY = timedelta(minutes=1)
 # a long history is caught up over several rounds (run back to back), each short enough
 # that the loop stops promptly when asked.
 DETECTION_BATCHES = 20
+CERTIFICATES_EVERY = timedelta(days=1)  # how often the log warns of expiring certificates
 
 
 class Housekeeping(Loop):
     """Runs the periodic jobs; ``run_once`` is one round of all of them."""
 
     def __init__(self, sessions: sessionmaker[Session], *, name: str,
-                 every: timedelta = HOUSEKEEPING_EVERY) -> None:
+                 every: timedelta = HOUSEKEEPING_EVERY, config: Config | None = None,
+                 certificates_every: timedelta = CERTIFICATES_EVERY) -> None:
         super().__init__()
         self.sessions = sessions
         self.name = name
         self.poll_interval = every.total_seconds()
+        self.config = config  # None: no certificate reminders (tests of the other jobs)
+        self.certificates_every = certificates_every.total_seconds()
+        # The start has just warned (``create_app``): the first reminder is a day on.
+        self.certificates_due = time.monotonic() + self.certificates_every
 
     def run_once(self) -> int:
+        self.remind_certificates()
         with self.sessions() as session:
             purged = purge_expired_links(session)
             published = publish_due_offers(session)
@@ -82,6 +94,13 @@ class Housekeeping(Loop):
         # Busy while the detector has settled rows left (a long history after the upgrade,
         # a burst of sales): the loop runs again at once instead of in ``every``.
         return 1 if detected.more else 0
+
+    def remind_certificates(self) -> None:
+        """The daily warnings of certificates that need attention, when one is due."""
+        if self.config is None or time.monotonic() < self.certificates_due:
+            return
+        self.certificates_due = time.monotonic() + self.certificates_every
+        log_certificate_warnings(self.config)
 
     def detect(self) -> Detected:
         """Up to ``DETECTION_BATCHES`` rounds of the fraud detector, fewer once it has

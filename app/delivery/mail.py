@@ -34,6 +34,7 @@ from app.delivery.pushes import backoff
 from app.delivery.staff_mail import compose_staff_mail, staff_link_open
 from app.i18n import gettext, ngettext, using_locale
 from app.integrations.mail import LoggingMailSender, MailResult, MailSender, SmtpSender
+from app.logs import redact
 from app.merchants.models import StaffLink
 from app.outbox.models import Mail
 from app.texts import localized
@@ -183,7 +184,7 @@ class MailSync:
 def _park_unsent(session: Session, row: ClaimedMail, unsent: Unsent) -> None:
     session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
         status="failed", leased_until=None, last_error=unsent.reason))
-    log.warning("mail %d parked: %s", row.mail_id, unsent.reason)
+    log.warning("mail %d parked: %s", row.mail_id, redact(unsent.reason))
 
 
 def _record(session: Session, row: ClaimedMail, result: MailResult) -> None:
@@ -203,10 +204,10 @@ def _record(session: Session, row: ClaimedMail, result: MailResult) -> None:
         last_error=(result.reason or result.outcome)[:500]))
     if parked:
         log.error("mail %d parked as failed after %d attempts: %s", row.mail_id, attempts,
-                  result.reason)
+                  redact(result.reason or result.outcome))
     else:
         log.warning("mail %d not sent (attempt %d), trying again later: %s", row.mail_id,
-                    attempts, result.reason)
+                    attempts, redact(result.reason or result.outcome))
 
 
 class MailWorker(ChannelLoop[MailSync]):
@@ -258,7 +259,7 @@ def make_mail_sender(config: Config) -> MailSender:
     """SMTP to the server LOYALPASS_SMTP_URL names, or the log when it is unset."""
     settings = config.smtp
     if settings is None:
-        return LoggingMailSender()
+        return LoggingMailSender(whole=config.development)
     return SmtpSender(host=settings.host, port=settings.port, security=settings.security,
                       username=settings.username, password=settings.password,
                       timeout=settings.timeout, ca_file=config.smtp_ca_file,
@@ -269,7 +270,10 @@ def mail_status(config: Config) -> str:
     """One line for the start: where mails go."""
     settings = config.smtp
     if settings is None:
-        return "Mail: LOYALPASS_SMTP_URL is not set; mails are written to the log."
+        return ("Mail: LOYALPASS_SMTP_URL is not set; mails are written to the log."
+                if config.development else
+                "Mail: LOYALPASS_SMTP_URL is not set; mails are not sent (the log says "
+                "that one was not, without its recipient or links).")
     how = {"none": "plain", "starttls": "STARTTLS", "tls": "TLS"}[settings.security]
     login = f", as {settings.username}" if settings.username else ""
     return (f"Mail: SMTP to {settings.host}:{settings.port} ({how}{login}), "

@@ -92,7 +92,8 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
             after_fanout=google_loop.wake if google_loop is not None else None))
     for loop in created:
         loop.wakeups = runtime.wakeups
-    created.append(Housekeeping(runtime.sessions, name=f"{name}-housekeeping"))
+    created.append(Housekeeping(runtime.sessions, name=f"{name}-housekeeping",
+                                config=runtime.config))
     created.append(Automations(runtime.sessions, name=f"{name}-automations",
                                over_budget=over_budget))
     created.append(KeyRotation(runtime.sessions, keys=config.secret_keys,

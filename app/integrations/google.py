@@ -38,6 +38,7 @@ from google.oauth2 import service_account
 from requests.adapters import HTTPAdapter
 
 from app.integrations.ratelimit import Limiter
+from app.logs import redact
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +242,8 @@ class GoogleWalletClient:
             wait = self._backoff(attempt, result.retry_after)
             if wait is None:
                 return result  # the server asked for longer than a worker should block
-            log.info("google %s %s: %s %s; again in %.2fs", method, path, result.status,
-                     result.reason, wait)
+            log.info("google %s %s: %s %s; again in %.2fs", method, redact(path),
+                     result.status, redact(result.reason or ""), wait)
             self._sleep(wait)
             attempt += 1
 

@@ -44,18 +44,26 @@ class MailSender(Protocol):
 
 
 class LoggingMailSender:
-    """Writes every mail, whole, to the log (``LOYALPASS_SMTP_URL`` unset): development,
-    or an operator who reads mails from there. Links in the mails are live."""
+    """Writes every mail to the log (``LOYALPASS_SMTP_URL`` unset). In development
+    (``whole``) the mail as a person reads it, links live: trying the service out on one
+    machine. Otherwise only that a mail went nowhere, and its subject: the recipient's
+    address is personal data and the links in it are the keys to a card or an account,
+    which a log must not hold."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, whole: bool = True) -> None:
         self._lock = threading.Lock()
+        self.whole = whole
         self.sent: list[EmailMessage] = []
 
     def send(self, messages: Sequence[EmailMessage]) -> list[MailResult]:
         for message in messages:
             # A warning: it reached no mailbox, and it must show in a bare start's output.
-            log.warning("mail not sent (LOYALPASS_SMTP_URL is not set); here it is:\n%s",
-                        _readable(message))
+            if self.whole:
+                log.warning("mail not sent (LOYALPASS_SMTP_URL is not set); here it is:\n%s",
+                            _readable(message))
+            else:
+                log.warning("mail not sent (LOYALPASS_SMTP_URL is not set): %r; its "
+                            "recipient and links are not logged", str(message["Subject"]))
         with self._lock:
             self.sent.extend(messages)
         return [MailResult("sent") for _ in messages]

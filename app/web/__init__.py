@@ -35,11 +35,13 @@ def register_web(app: Flask) -> None:
     from app.web.limits import install_rate_limits
     from app.web.pages import init_babel, install_page_filters
     from app.web.problems import install_problem_handlers
+    from app.web.request_log import install_request_log
     from app.web.security import install_security_headers
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.update(csrf_settings())  # Flask-WTF: the customer's forms (app.web.forms)
     app.json = BoundedJSONProvider(app)  # every request body is parsed with a bound
+    install_request_log(app)  # first: every request gets its id, and its line
     install_session_teardown(app)
     operations.install_request_metrics(app)
     install_problem_handlers(app)

@@ -42,17 +42,24 @@ def healthz() -> Response:
 
 @blueprint.get("/readyz")
 def readyz() -> Response:
+    """Ready: the database answers at the latest migration, and the certificates load and
+    have more than ``READY_DAYS`` left (each named, with its expiry and the days left)."""
     from app.migrations import current_revision, head_revision
+    from app.web.certificates import certificate_health
 
+    certificates = certificate_health()
+    named = {one.name: one.as_json() for one in certificates}
+    certificates_ready = all(one.ready for one in certificates)
     try:
         db().execute(text("SELECT 1"))
         revision = current_revision(db().connection())
     except SQLAlchemyError:
-        return json_response({"status": "unavailable", "database": "down"}, 503)
+        return json_response({"status": "unavailable", "database": "down",
+                              "certificates": named}, 503)
     head = head_revision()
-    ready = revision == head
+    ready = revision == head and certificates_ready
     return json_response(
         {"status": "ok" if ready else "unavailable", "database": "up",
-         "migration": revision, "expected_migration": head},
+         "migration": revision, "expected_migration": head, "certificates": named},
         200 if ready else 503,
     )

@@ -25,7 +25,12 @@ Invariants:
 """
 
 from passes.apple.devcerts import DevelopmentChain, make_development_chain
-from passes.apple.identity import CertificateError, SigningIdentity, load_signing_identity
+from passes.apple.identity import (
+    CertificateError,
+    SigningIdentity,
+    load_certificate,
+    load_signing_identity,
+)
 from passes.apple.images import validate_logo, validate_stamp_icon, validate_strip
 from passes.apple.model import Colors, PassCard, PassDesign, PassLocation
 from passes.apple.package import (
@@ -58,6 +63,7 @@ __all__ = [
     "SigningIdentity",
     "build_package",
     "build_pass_json",
+    "load_certificate",
     "load_signing_identity",
     "make_development_chain",
     "prepare_design",

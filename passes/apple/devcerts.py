@@ -44,18 +44,23 @@ def make_development_chain(
     team_identifier: str = "LOYALDEV01",
     organization: str = "Loyalpass Development",
     key_password: bytes | None = None,
+    leaf_days: float = _LEAF_DAYS,
+    wwdr_days: float = _WWDR_DAYS,
 ) -> DevelopmentChain:
-    """Mint a fresh chain (new RSA 2048 keys each call); the key PEM is encrypted if asked."""
+    """Mint a fresh chain (new RSA 2048 keys each call); the key PEM is encrypted if asked.
+    ``leaf_days`` and ``wwdr_days`` are how long the pass certificate and the intermediate
+    stay valid from now (less an hour of backdating): short ones try the expiry warnings."""
     now = datetime.now(UTC) - _BACKDATE
     root_key = _new_key()
     root_name = _name(organization, "Loyalpass Development Root CA")
     root = _ca_certificate(root_name, root_key, root_name, root_key, now, _ROOT_DAYS, None)
     wwdr_key = _new_key()
     wwdr_name = _name(organization, "Loyalpass Development WWDR")
-    wwdr = _ca_certificate(wwdr_name, wwdr_key, root_name, root_key, now, _WWDR_DAYS, 0)
+    wwdr = _ca_certificate(wwdr_name, wwdr_key, root_name, root_key, now, wwdr_days, 0)
     leaf_key = _new_key()
     leaf = _leaf_certificate(
-        leaf_key, wwdr_name, wwdr_key, now, pass_type_identifier, team_identifier, organization
+        leaf_key, wwdr_name, wwdr_key, now, pass_type_identifier, team_identifier, organization,
+        leaf_days,
     )
     encryption: serialization.KeySerializationEncryption = (
         serialization.BestAvailableEncryption(key_password)
@@ -97,7 +102,7 @@ def _ca_certificate(
     issuer: x509.Name,
     issuer_key: rsa.RSAPrivateKey,
     start: datetime,
-    days: int,
+    days: float,
     path_length: int | None,
 ) -> x509.Certificate:
     return (
@@ -116,6 +121,7 @@ def _leaf_certificate(
     pass_type_identifier: str,
     team_identifier: str,
     organization: str,
+    days: float,
 ) -> x509.Certificate:
     subject = x509.Name(
         [
@@ -130,7 +136,7 @@ def _leaf_certificate(
     usages = x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH, APPLE_PASS_EKU])
     pass_type = _der_utf8_string(pass_type_identifier)
     return (
-        _builder(subject, key, issuer, issuer_key, start, _LEAF_DAYS)
+        _builder(subject, key, issuer, issuer_key, start, days)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(certificate_authority=False), critical=True)
         .add_extension(usages, critical=False)
@@ -146,7 +152,7 @@ def _builder(
     issuer: x509.Name,
     issuer_key: rsa.RSAPrivateKey,
     start: datetime,
-    days: int,
+    days: float,
 ) -> x509.CertificateBuilder:
     public_key = key.public_key()
     return (

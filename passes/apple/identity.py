@@ -88,6 +88,12 @@ def _aware(moment: datetime) -> datetime:
     return moment
 
 
+def load_certificate(data: bytes, part: str) -> x509.Certificate:
+    """One certificate, PEM or DER, alone (to read its dates, say); ``part`` is
+    ``"certificate"`` or ``"wwdr"``, which a :class:`CertificateError` names."""
+    return _load_certificate(data, part)
+
+
 def _load_certificate(data: bytes, part: str) -> x509.Certificate:
     try:
         if b"-----BEGIN" in data:

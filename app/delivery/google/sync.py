@@ -26,6 +26,7 @@ from app.delivery.pushes import backoff
 from app.google_wallet.account import GoogleAccount
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
 from app.integrations.google import GoogleResult, GoogleWallet
+from app.logs import redact
 from app.merchants.models import Program
 from app.offers.service import current_offers
 from app.wallet.facts import card_facts
@@ -211,7 +212,7 @@ class GoogleSync:
                               seconds=backoff(attempts, result.retry_after)))
             session.execute(update(table).where(key == row.key).values(**values))
             log.warning("google: %s %d: %s (attempt %d)", table.name, row.key,
-                        _result_text(result), attempts)
+                        redact(_result_text(result)), attempts)
         session.commit()
 
 

@@ -9,6 +9,7 @@ from app.analytics.budget import programs_with_budgets
 from app.merchants import service as merchants
 from app.merchants import staff as staff_service
 from app.merchants.access import OWNERS, READERS
+from app.web.certificates import certificate_health
 from app.web.context import db
 from app.web.dashboard import EVERYONE, blueprint, dashboard_locale, render
 from app.web.dashboard.forms import ApiKeyForm
@@ -23,7 +24,10 @@ def home() -> Response:
     tiles = programs_with_budgets(db(), merchant_id=principal.merchant_id,
                                   read_budgets=principal.role in READERS
                                   and not principal.limited)
-    return render("dashboard/home.html", tiles=tiles,
+    # The service's own certificates: whoever runs it is told weeks before one expires.
+    certificates = [one for one in certificate_health() if one.needs_attention] \
+        if principal.role in OWNERS else []
+    return render("dashboard/home.html", tiles=tiles, certificates=certificates,
                   formats=page_formats(dashboard_locale(), "USD"))
 
 
