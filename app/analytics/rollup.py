@@ -37,6 +37,7 @@ from app.analytics.models import (
     LocationVisitDay,
     StatsDay,
     StatsRollup,
+    VisitCount,
     VisitDay,
     WalletEvent,
 )
@@ -55,6 +56,7 @@ CHUNK_DAYS = 31
 CHUNKS_PER_ROUND = 2
 _STATS_DAYS: Any = StatsDay.__table__
 _ROLLUPS: Any = StatsRollup.__table__
+_VISIT_COUNTS: Any = VisitCount.__table__
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ def roll_up(session: Session, *, program_id: int, through: int, now: datetime,
 def rebuild(session: Session, *, program_id: int) -> None:
     """Forget the program's summaries: the next round rolls its whole history up again."""
     _locked(session, program_id)
-    for table in (StatsDay, VisitDay, LocationVisitDay):
+    for table in (StatsDay, VisitDay, LocationVisitDay, VisitCount):
         session.execute(delete(table).where(table.program_id == program_id))
     session.execute(update(StatsRollup).where(StatsRollup.program_id == program_id).values(
         through_day=None, rolled_at=None, counted_at=None, card_counts=[]))
@@ -181,6 +183,18 @@ def _roll_days(session: Session, *, state: StatsRollup, first: int, last: int) -
         session.execute(insert(table).from_select(
             ["program_id", *names],
             select(_literal_program(program.id), *(rows.c[name] for name in names))))
+    session.execute(delete(VisitCount).where(VisitCount.program_id == program.id,
+                                             VisitCount.day.between(first, last)))
+    for table, by_location in ((VISIT_DAYS, False), (LOCATION_VISIT_DAYS, True)):
+        for step, previous in ((1, table.c.prev_day), (2, table.c.prev2_day)):
+            place = table.c.location_id if by_location else literal(None, Integer)
+            gap = table.c.day - previous
+            session.execute(insert(_VISIT_COUNTS).from_select(
+                ["program_id", "location_id", "day", "step", "gap", "visits"],
+                select(_literal_program(program.id), place.label("location_id"), table.c.day,
+                       literal(step, Integer), gap.label("gap"), func.count())
+                .where(table.c.program_id == program.id, table.c.day.between(first, last))
+                .group_by(*([place] if by_location else []), table.c.day, gap)))
 
 
 def _literal_program(program_id: int) -> Any:
