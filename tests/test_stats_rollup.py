@@ -18,6 +18,7 @@ from app.analytics.days import day_of, number_of
 from app.analytics.models import LocationVisitDay, StatsDay, StatsRollup, VisitDay
 from app.analytics.rollup import (
     CHUNK_DAYS,
+    CHUNKS_PER_ROUND,
     COUNT_EVERY,
     ROLL_AFTER,
     last_closed_day,
@@ -71,6 +72,25 @@ def test_a_day_rolls_up_only_once_it_has_been_over_for_a_while(
     roll_up_due(session, now=midnight + ROLL_AFTER)
     assert _through(session, history) == number_of(FIRST_DAY + timedelta(days=19))
     assert last_closed_day(midnight + ROLL_AFTER) == number_of(midnight.date()) - 1
+
+
+def test_a_long_history_is_rolled_up_over_several_rounds_that_each_stop_soon(
+        session: Session, history: History) -> None:
+    now = datetime.combine(LAST_DAY + timedelta(days=200), time(12))
+    rounds = []
+    while not rounds or rounds[-1].more:
+        [done] = roll_up_due(session, now=now)
+        rounds.append(done)
+        assert done.days <= CHUNKS_PER_ROUND * CHUNK_DAYS
+    assert len(rounds) > 2 and all(done.more for done in rounds[:-1])
+    assert _through(session, history) == last_closed_day(now)
+    assert _figures(session, history).__dict__ | {"cards_counted_at": None} == (
+        _live_figures(session, history).__dict__)
+
+
+def _live_figures(session: Session, history: History) -> ProgramStats:
+    rebuild(session, program_id=history.program_id)
+    return _figures(session, history)
 
 
 def test_rolling_up_again_rolls_nothing_and_changes_no_figure(

@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy.orm import Session
 
 from app.analytics.days import Period
-from app.analytics.flows import Moved, Scope, moved_by_day
+from app.analytics.flows import Moved, Scope, moved_by_day, rolled_through
 from app.clock import utcnow
 from app.merchants.models import Program
 from app.merchants.service import list_programs
@@ -55,7 +55,9 @@ def budget_state(session: Session, *, program: Program, today: date | None = Non
     end = today or utcnow().date()
     period = Period(start=end - timedelta(days=BUDGET_DAYS - 1), end=end)
     scope = Scope(merchant_id=program.merchant_id, program_id=program.id)
-    moved = Moved.total(list(moved_by_day(session, scope=scope, period=period).values()))
+    days = moved_by_day(session, scope=scope, period=period,
+                        through=rolled_through(session, program.id))
+    moved = Moved.total(list(days.values()))
     return BudgetState(start=period.start, end=period.end,
                        share=reward_cost_share(moved.issued, program.point_value,
                                                moved.turnover),

@@ -213,9 +213,11 @@ def moved_rows(scope: Scope, period: Split) -> Any:
     return union_all(*parts).subquery("moved")
 
 
-def moved_by_day(session: Session, *, scope: Scope, period: Period) -> dict[int, Moved]:
-    """``{day number: figures}`` for the days of the period that had any."""
-    rows = moved_rows(scope, split(period, rolled_through(session, scope.program_id)))
+def moved_by_day(session: Session, *, scope: Scope, period: Period,
+                 through: int | None) -> dict[int, Moved]:
+    """``{day number: figures}`` for the days of the period that had any, from the
+    summaries up to ``through`` (``rolled_through``) and the live tables after it."""
+    rows = moved_rows(scope, split(period, through))
     statement = select(rows.c.day, *(func.sum(rows.c[name]).label(name) for name in FIGURES))
     if scope.locations:
         statement = statement.where(rows.c.location_id.in_(sorted(scope.locations)))
@@ -223,15 +225,27 @@ def moved_by_day(session: Session, *, scope: Scope, period: Period) -> dict[int,
             for row in session.execute(statement.group_by(rows.c.day))}
 
 
-def outstanding_at(session: Session, *, scope: Scope, period: Period) -> int:
-    """Points outstanding on the scope's cards at the end of the period. With summaries:
-    the changes of every day until then (the summarised days, the rest live). Without:
-    the cards' balances now (a cache equal to their entries) less what entries since then
-    changed."""
+@dataclass(frozen=True)
+class Flows:
+    """A period's days (``{day number: figures}``, those with any) and the points
+    outstanding on the scope's cards at its end."""
+
+    days: dict[int, Moved]
+    outstanding: int
+
+
+def flows_of(session: Session, *, scope: Scope, period: Period) -> Flows:
+    """With summaries, one statement: every day until the period's end, whose changes
+    add up to the points outstanding then. Without (a program not rolled up yet): the
+    period's days, and the cards' balances now (a cache equal to their entries) less what
+    entries changed since the period's end."""
     through = rolled_through(session, scope.program_id)
     if through is not None:
-        return sum(day.net for day in moved_by_day(
-            session, scope=scope, period=Period(start=EPOCH, end=period.end)).values())
+        days = moved_by_day(session, scope=scope, period=Period(start=EPOCH, end=period.end),
+                            through=through)
+        first = number_of(period.start)
+        return Flows(days={day: moved for day, moved in days.items() if day >= first},
+                     outstanding=sum(moved.net for moved in days.values()))
     now = select(func.coalesce(func.sum(Card.balance), 0)).where(
         Card.program_id == scope.program_id)
     since = select(func.coalesce(func.sum(LedgerEntry.points), 0)).join(
@@ -241,4 +255,5 @@ def outstanding_at(session: Session, *, scope: Scope, period: Period) -> int:
     if scope.locations:
         now = now.where(Card.location_id.in_(sorted(scope.locations)))
         since = since.where(Card.location_id.in_(sorted(scope.locations)))
-    return int(session.scalar(now) or 0) - int(session.scalar(since) or 0)
+    return Flows(days=moved_by_day(session, scope=scope, period=period, through=None),
+                 outstanding=int(session.scalar(now) or 0) - int(session.scalar(since) or 0))

@@ -29,8 +29,10 @@ live tables only for the days not yet rolled up):
   events at theirs; ``location_id`` null: none.
 - ``visit_days`` and ``location_visit_days``: one row per card and day with a purchase
   (per location too in the second), with the card's two previous such days (at that
-  location), so that the visits of any period are counted from its rows alone, without a
-  window over the card's history.
+  location): where the next days' rows find their previous ones;
+- ``visit_counts``: those rows counted per day and days since the previous visit (and
+  since the one before), what a period's visit figures are read from (a few hundred rows
+  a day however many customers came).
 - ``stats_rollups``: per program, the last day rolled up (days roll up once they are over,
   in order, never edited after: every row the stats count is stamped when it is written),
   and the program's cards counted now and then per location, tier and reach state (what
@@ -194,6 +196,30 @@ class LocationVisitDay(Base):
     __table_args__ = (Index("ix_location_visit_days_program_location_day",
                             "program_id", "location_id", "day",
                             postgresql_include=["prev_day", "prev2_day"]),)
+
+
+class VisitCount(Base):
+    """How many visits of a day (per location, or at every one: ``location_id`` null) had
+    their previous visit (``step`` 1) or the one before (``step`` 2) ``gap`` days before
+    (null: none). A period's visit figures need no more (``app.analytics.visits``): a
+    visit whose previous one is before the period's start is a customer's first in it,
+    and one whose second previous is before it (less the first visits) a second visit."""
+
+    __tablename__ = "visit_counts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column()
+    location_id: Mapped[int | None] = mapped_column()
+    day: Mapped[int] = mapped_column()
+    step: Mapped[int] = mapped_column(SmallInteger)
+    gap: Mapped[int | None] = mapped_column()
+    visits: Mapped[int] = mapped_column()
+
+    __table_args__ = (
+        CheckConstraint("step IN (1, 2)", name="step"),
+        Index("ix_visit_counts_program_location_day", "program_id", "location_id", "day",
+              postgresql_include=["step", "gap", "visits"]),
+    )
 
 
 class StatsRollup(Base):

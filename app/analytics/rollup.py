@@ -37,6 +37,7 @@ from app.analytics.models import (
     LocationVisitDay,
     StatsDay,
     StatsRollup,
+    VisitCount,
     VisitDay,
     WalletEvent,
 )
@@ -50,8 +51,12 @@ from app.merchants.models import Program
 ROLL_AFTER = timedelta(minutes=10)
 COUNT_EVERY = timedelta(minutes=5)
 CHUNK_DAYS = 31
+# A worker's round rolls up at most this many chunks of a program: a long history is
+# caught up over several rounds (run back to back), so that the loop stops promptly.
+CHUNKS_PER_ROUND = 2
 _STATS_DAYS: Any = StatsDay.__table__
 _ROLLUPS: Any = StatsRollup.__table__
+_VISIT_COUNTS: Any = VisitCount.__table__
 
 
 @dataclass(frozen=True)
@@ -62,6 +67,7 @@ class Rolled:
     program_id: int
     days: int
     counted: bool
+    more: bool = False  # days over remain to roll up (the round's chunks were spent)
 
 
 def last_closed_day(now: datetime) -> int:
@@ -70,20 +76,22 @@ def last_closed_day(now: datetime) -> int:
 
 
 def roll_up_due(session: Session, *, now: datetime | None = None) -> list[Rolled]:
-    """The worker's round: every program rolled up to the last closed day, its cards
-    counted when last counted ``COUNT_EVERY`` ago or more."""
+    """The worker's round: every program rolled up to the last closed day (up to
+    ``CHUNKS_PER_ROUND`` chunks each), its cards counted when last counted
+    ``COUNT_EVERY`` ago or more."""
     now = now or utcnow()
     programs = session.scalars(select(Program.id).order_by(Program.id)).all()
     session.rollback()
-    return [roll_up(session, program_id=program_id, through=last_closed_day(now), now=now)
-            for program_id in programs]
+    return [roll_up(session, program_id=program_id, through=last_closed_day(now), now=now,
+                    chunks=CHUNKS_PER_ROUND) for program_id in programs]
 
 
 def roll_up(session: Session, *, program_id: int, through: int, now: datetime,
-            count_every: timedelta | None = COUNT_EVERY) -> Rolled:
-    """Roll the program's days up to ``through`` (a day number), a commit per chunk, then
-    count its cards if due (``count_every`` None: now)."""
-    rolled = 0
+            count_every: timedelta | None = COUNT_EVERY, chunks: int | None = None) -> Rolled:
+    """Roll the program's days up to ``through`` (a day number), a commit per chunk (at
+    most ``chunks`` of them; None: all), then count its cards if due (``count_every``
+    None: now)."""
+    rolled, more = 0, False
     while True:
         state = _locked(session, program_id)
         first = (state.through_day + 1 if state.through_day is not None
@@ -91,6 +99,10 @@ def roll_up(session: Session, *, program_id: int, through: int, now: datetime,
         if first is None or first > through:
             if state.through_day is None or state.through_day < through:
                 state.through_day, state.rolled_at = through, now  # nothing happened yet
+            session.commit()
+            break
+        if chunks is not None and rolled >= chunks * CHUNK_DAYS:
+            more = True
             session.commit()
             break
         last = min(first + CHUNK_DAYS - 1, through)
@@ -105,13 +117,13 @@ def roll_up(session: Session, *, program_id: int, through: int, now: datetime,
         state.card_counts = card_count_rows(session, program_id=program_id)
         state.counted_at = now
     session.commit()
-    return Rolled(program_id=program_id, days=rolled, counted=due)
+    return Rolled(program_id=program_id, days=rolled, counted=due, more=more)
 
 
 def rebuild(session: Session, *, program_id: int) -> None:
     """Forget the program's summaries: the next round rolls its whole history up again."""
     _locked(session, program_id)
-    for table in (StatsDay, VisitDay, LocationVisitDay):
+    for table in (StatsDay, VisitDay, LocationVisitDay, VisitCount):
         session.execute(delete(table).where(table.program_id == program_id))
     session.execute(update(StatsRollup).where(StatsRollup.program_id == program_id).values(
         through_day=None, rolled_at=None, counted_at=None, card_counts=[]))
@@ -171,6 +183,18 @@ def _roll_days(session: Session, *, state: StatsRollup, first: int, last: int) -
         session.execute(insert(table).from_select(
             ["program_id", *names],
             select(_literal_program(program.id), *(rows.c[name] for name in names))))
+    session.execute(delete(VisitCount).where(VisitCount.program_id == program.id,
+                                             VisitCount.day.between(first, last)))
+    for table, by_location in ((VISIT_DAYS, False), (LOCATION_VISIT_DAYS, True)):
+        for step, previous in ((1, table.c.prev_day), (2, table.c.prev2_day)):
+            place = table.c.location_id if by_location else literal(None, Integer)
+            gap = table.c.day - previous
+            session.execute(insert(_VISIT_COUNTS).from_select(
+                ["program_id", "location_id", "day", "step", "gap", "visits"],
+                select(_literal_program(program.id), place.label("location_id"), table.c.day,
+                       literal(step, Integer), gap.label("gap"), func.count())
+                .where(table.c.program_id == program.id, table.c.day.between(first, last))
+                .group_by(*([place] if by_location else []), table.c.day, gap)))
 
 
 def _literal_program(program_id: int) -> Any:

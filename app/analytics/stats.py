@@ -22,11 +22,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from app.analytics.budget import reward_cost_share
 from app.analytics.days import Period, number_of
-from app.analytics.flows import Moved, Scope, moved_by_day, outstanding_at
+from app.analytics.flows import Moved, Scope, flows_of
 from app.analytics.reach import Reach, counted_cards
 from app.analytics.segments import segment_counts
 from app.analytics.visits import Visits, visit_figures
@@ -86,8 +87,9 @@ def program_stats(session: Session, *, program: Program, start: date, end: date,
                   location_id: int | None, locations: Collection[int] = ()) -> ProgramStats:
     """The program's figures from ``start`` to ``end`` (UTC days, both included)."""
     scope, period = scope_of(program, location_id, locations), Period(start=start, end=end)
-    moved = Moved.total(list(moved_by_day(session, scope=scope, period=period).values()))
-    outstanding = outstanding_at(session, scope=scope, period=period)
+    without_jit(session)
+    flows = flows_of(session, scope=scope, period=period)
+    moved, outstanding = Moved.total(list(flows.days.values())), flows.outstanding
     cards = counted_cards(session, scope=scope)
     return ProgramStats(
         start=start, end=end, enrollments=moved.enrollments,
@@ -111,8 +113,9 @@ def daily_figures(session: Session, *, program: Program, start: date, end: date,
                   ) -> list[DayFigures]:
     """One row per day from ``start`` to ``end``, days without activity included."""
     scope, period = scope_of(program, location_id, locations), Period(start=start, end=end)
-    days = moved_by_day(session, scope=scope, period=period)
-    balance = outstanding_at(session, scope=scope, period=period)
+    without_jit(session)
+    flows = flows_of(session, scope=scope, period=period)
+    days, balance = flows.days, flows.outstanding
     rows: list[DayFigures] = []
     for day in reversed(period.days()):  # the balance at each day's end, walking back
         moved = days.get(number_of(day), Moved())
@@ -125,6 +128,14 @@ def daily_figures(session: Session, *, program: Program, start: date, end: date,
             removals=dict(moved.wallets["removed"])))
         balance -= moved.net
     return rows[::-1]
+
+
+def without_jit(session: Session) -> None:
+    """PostgreSQL's JIT off for the rest of the transaction: the stats' statements are
+    short, and where the planner's estimates ran high it compiled them for over a second
+    (measured by bench/stats.py on a million cards)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL jit = off"))
 
 
 def _average(total: int, count: int) -> int:

@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Table, case, func, literal, select, union_all
+from sqlalchemy import Integer, Table, case, func, literal, select, union_all
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
 from app.analytics.days import Period, day_number, day_of, number_of, within
 from app.analytics.flows import Scope, rolled_through, split
-from app.analytics.models import LocationVisitDay, VisitDay
+from app.analytics.models import LocationVisitDay, VisitCount, VisitDay
 from app.ledger.models import Purchase
 
 VISIT_DAYS: Table = VisitDay.__table__  # type: ignore[assignment]
@@ -149,37 +149,52 @@ class _Counted:
 
 def _count_visits(session: Session, *, scope: Scope, location_id: int | None,
                   through: int | None, period: Period) -> _Counted:
+    """The period's visits from rows ``(day, step, gap, n)``: the counts rolled up
+    (``visit_counts``) and the live days' visit rows, each as a step-1 and a step-2 row.
+    With ``s`` the period's first day, a visit whose previous one is more than
+    ``day - s`` days before is a customer's first in the period, one whose previous is
+    closer has a gap, and those whose second previous is before ``s``, less the first
+    visits, are second visits: repeat customers."""
     by_location = location_id is not None
-    table = LOCATION_VISIT_DAYS if by_location else VISIT_DAYS
     parts: list[Select[Any]] = []
     cut = split(period, through)
     if cut.rolled is not None:
-        stored = select(table.c.day, table.c.prev_day, table.c.prev2_day).where(
-            table.c.program_id == scope.program_id,
-            table.c.day.between(number_of(cut.rolled.start), number_of(cut.rolled.end)))
-        if by_location:
-            stored = stored.where(table.c.location_id == location_id)
-        parts.append(stored)
+        place = (VisitCount.location_id == location_id if by_location
+                 else VisitCount.location_id.is_(None))
+        parts.append(select(VisitCount.day, VisitCount.step, VisitCount.gap,  # type: ignore[arg-type]
+                            VisitCount.visits.label("n")).where(
+            VisitCount.program_id == scope.program_id, place,
+            VisitCount.day.between(number_of(cut.rolled.start), number_of(cut.rolled.end))))
     if cut.live is not None:
         live = visit_rows(scope.program_id, cut.live, by_location=by_location,
-                          location_id=location_id).subquery("live")
-        parts.append(select(live.c.day, live.c.prev_day, live.c.prev2_day))
+                          location_id=location_id).cte("live")
+        one = literal(1, Integer)
+        parts += [select(live.c.day, literal(step, Integer).label("step"),
+                         (live.c.day - previous).label("gap"), one.label("n"))
+                  for step, previous in ((1, live.c.prev_day), (2, live.c.prev2_day))]
     rows = union_all(*parts).subquery("visits")
     start = number_of(period.start)
     month_starts = number_of(period.end) - (ACTIVE_DAYS - 1)
-    in_period = rows.c.prev_day >= start
-    gap = case((in_period, rows.c.day - rows.c.prev_day)).label("gap")
-    second = in_period & (rows.c.prev2_day.is_(None) | (rows.c.prev2_day < start))
-    came_this_month = (rows.c.day >= month_starts) & (
-        rows.c.prev_day.is_(None) | (rows.c.prev_day < month_starts))
+
+    def before(first_day: int) -> Any:  # the previous visit counted is before first_day
+        return rows.c.gap.is_(None) | (rows.c.gap > rows.c.day - first_day)
+
+    first = rows.c.step == 1
+    gap = case((first & (rows.c.gap <= rows.c.day - start), rows.c.gap)).label("gap")
+
+    def total(condition: Any) -> Any:
+        return func.sum(case((condition, rows.c.n), else_=0))
+
     histogram = session.execute(select(
-        gap, func.count().label("n"), func.sum(case((second, 1), else_=0)).label("repeat"),
-        func.sum(case((came_this_month, 1), else_=0)).label("active"),
+        gap, total(first).label("visits"),
+        total((rows.c.step == 2) & before(start)).label("second_before"),
+        total(first & (rows.c.day >= month_starts) & before(month_starts)).label("active"),
     ).group_by(gap).order_by(gap)).all()
-    gaps = [(int(row.gap), int(row.n)) for row in histogram if row.gap is not None]
-    return _Counted(visits=sum(int(row.n) for row in histogram),
-                    customers=sum(int(row.n) for row in histogram if row.gap is None),
-                    repeat=sum(int(row.repeat or 0) for row in histogram),
+    gaps = [(int(row.gap), int(row.visits)) for row in histogram if row.gap is not None]
+    customers = sum(int(row.visits or 0) for row in histogram if row.gap is None)
+    return _Counted(visits=sum(int(row.visits or 0) for row in histogram),
+                    customers=customers,
+                    repeat=sum(int(row.second_before or 0) for row in histogram) - customers,
                     median=median_of(gaps),
                     active=sum(int(row.active or 0) for row in histogram))
 

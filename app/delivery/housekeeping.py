@@ -84,16 +84,18 @@ class Housekeeping(Loop):
             log.info("%s: computed the segments of program %d (%d cards)",
                      self.name, done.program_id, done.cards)
         with self.sessions() as session:
-            rolled = [each for each in roll_up_due(session) if each.days]
+            rounds = roll_up_due(session)
+        rolled = [each for each in rounds if each.days]
         for each in rolled:
             log.info("%s: rolled %d days of program %d up into its stats' summaries",
                      self.name, each.days, each.program_id)
         detected = self.detect()
         if detected.raised:
             log.info("%s: raised %d fraud alerts", self.name, detected.raised)
-        # Busy while the detector has settled rows left (a long history after the upgrade,
-        # a burst of sales): the loop runs again at once instead of in ``every``.
-        return 1 if detected.more else 0
+        # Busy while the detector has settled rows left or a program has days left to roll
+        # up (a long history after the upgrade, a burst of sales): the loop runs again at
+        # once instead of in ``every``.
+        return 1 if detected.more or any(each.more for each in rounds) else 0
 
     def remind_certificates(self) -> None:
         """The daily warnings of certificates that need attention, when one is due."""

@@ -1,7 +1,8 @@
 """the stats' summaries: days rolled up, visit days, and cards counted
 
 ``stats_days`` (partial sums of a program's day at a location), ``visit_days`` and
-``location_visit_days`` (a card's days with a purchase and its two previous ones) and
+``location_visit_days`` (a card's days with a purchase and its two previous ones),
+``visit_counts`` (those counted per day and days since the previous visits) and
 ``stats_rollups`` (how far each program is rolled up, and its cards as last counted):
 ``app.analytics.models`` describes them. They start empty: the worker rolls each program's
 history up within its first rounds, and until then the stats read the live tables, as
@@ -62,6 +63,21 @@ def upgrade() -> None:
                     ["program_id", "location_id", "day"],
                     postgresql_include=["prev_day", "prev2_day"])
     op.create_table(
+        "visit_counts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("program_id", sa.Integer(), nullable=False),
+        sa.Column("location_id", sa.Integer(), nullable=True),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("step", sa.SmallInteger(), nullable=False),
+        sa.Column("gap", sa.Integer(), nullable=True),
+        sa.Column("visits", sa.Integer(), nullable=False),
+        sa.CheckConstraint("step IN (1, 2)", name=op.f("ck_visit_counts_step")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_visit_counts")),
+    )
+    op.create_index("ix_visit_counts_program_location_day", "visit_counts",
+                    ["program_id", "location_id", "day"],
+                    postgresql_include=["step", "gap", "visits"])
+    op.create_table(
         "stats_rollups",
         sa.Column("program_id", sa.Integer(), nullable=False),
         sa.Column("through_day", sa.Integer(), nullable=True),
@@ -76,6 +92,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("stats_rollups")
+    op.drop_index("ix_visit_counts_program_location_day", table_name="visit_counts")
+    op.drop_table("visit_counts")
     op.drop_index("ix_location_visit_days_program_location_day",
                   table_name="location_visit_days")
     op.drop_table("location_visit_days")
