@@ -31,7 +31,7 @@ from tests.fault_rig import (
     wait_until,
 )
 
-pytestmark = [pytest.mark.faults, pytest.mark.postgres]
+pytestmark = pytest.mark.faults
 __all__ = ["fault_cluster"]  # the fixture, imported for the tests below
 
 CARDS = 12
