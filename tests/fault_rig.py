@@ -159,14 +159,29 @@ def _drop_cluster(cluster: Cluster) -> None:
 
 class Apple(ApnsStandIn):
     """The APNs stand-in, also noting what it answered to each push (a phone hears only
-    of those answered 200)."""
+    of those answered 200) and when each arrived."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.delivered: list[str] = []  # tokens, in the order their 200s were decided
+        self.arrivals: list[tuple[str, int, float]] = []  # token, connection, monotonic
         self._heard = threading.Condition()
 
+    def overlapping(self) -> list[str]:
+        """Tokens pushed twice at once: over two connections (two worker processes), the
+        second arriving before the first could be answered (``answer_delay``)."""
+        last: dict[str, tuple[int, float]] = {}
+        found = []
+        for token, connection, moment in sorted(self.arrivals, key=lambda item: item[2]):
+            before = last.get(token)
+            if (before is not None and before[0] != connection
+                    and moment - before[1] < self.answer_delay):
+                found.append(token)
+            last[token] = (connection, moment)
+        return found
+
     def _decide(self, request: RecordedRequest) -> tuple[Any, Answer]:
+        self.arrivals.append((request.token, request.connection, time.monotonic()))
         control, answer = super()._decide(request)
         if control in ("answer", "goaway") and answer.status == 200:
             with self._heard:
@@ -381,6 +396,15 @@ class Process:
     @property
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
+
+    def freeze(self) -> None:
+        """SIGSTOP: the process stays, silent, holding what it holds, until ``thaw``."""
+        assert self.popen is not None
+        os.killpg(self.popen.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.popen is not None
+        os.killpg(self.popen.pid, signal.SIGCONT)
 
     def kill(self) -> None:
         """SIGKILL to the process and everything it started (gunicorn's workers)."""

@@ -1,7 +1,9 @@
 """Web processes and workers killed with SIGKILL at random (seeded) moments while tills buy
 and phones are pushed, then started again: nothing a till was told is lost, nothing is
 applied twice, every change reaches its phone, and each killed worker's leases are taken
-over within seconds (``app.delivery.presence``), well before they would run out.
+over within seconds (``app.delivery.presence``), well before they would run out. A worker
+frozen (SIGSTOP) long enough to be taken for dead, then thawed, pushes nothing another
+took over: no device is pushed by two workers at once.
 
 The suite's own cluster (``tests/fault_rig.py``), never the machine's main server."""
 
@@ -18,6 +20,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from app.delivery.presence import STALE
 from tests.fault_rig import (
     Cluster,
     Deployment,
@@ -80,7 +83,15 @@ def test_killing_web_processes_and_workers_at_random_loses_nothing_and_doubles_n
     actions = ["gunicorn worker"] * 3 + ["gunicorn"] * 2 + ["worker"] * 4
     rng.shuffle(actions)
     kills: list[str] = []
+    engine = deployment.engine()
+    frozen = deployment.workers[0]
     try:
+        wait_until(lambda: len(_workers_listed(engine)) == 2, 60, "both workers joined",
+                   deployment.logs_tail)
+        time.sleep(1)
+        frozen.freeze()  # mid-flow, holding whatever it leased
+        time.sleep(STALE.total_seconds() + 3)
+        frozen.thaw()
         for action in actions:
             time.sleep(rng.uniform(1.0, 3.0))
             kills.append(_kill(deployment, action, rng))
@@ -88,7 +99,6 @@ def test_killing_web_processes_and_workers_at_random_loses_nothing_and_doubles_n
         time.sleep(2)  # purchases on the restarted processes too
     finally:
         till.stop()
-    engine = deployment.engine()
     # The lease is 60 s: only a dead worker's leases taken over in seconds settle in time.
     settled = wait_until(lambda: delivered_everything(engine) and phones.idle, 40,
                          "every change pushed and downloaded", deployment.logs_tail)
@@ -100,6 +110,8 @@ def test_killing_web_processes_and_workers_at_random_loses_nothing_and_doubles_n
     assert till.failures == [], deployment.logs_tail()
     assert ledger_findings(engine, till) == []
     assert phone_findings(phones, till) == []
+    assert deployment.apple.overlapping() == []
+    assert "silent too long" in frozen.log.read_text(errors="replace")  # it joined anew
     print(f"kills {kills}; {len(till.acknowledged)} purchases acknowledged, answers "
           f"{till.answers}, {phones.downloads} downloads, settled {settled:.1f} s after the "
           "last purchase")
