@@ -424,11 +424,16 @@ class Process:
             return []
         return [int(pid) for pid in listed.split()]
 
+    def terminate(self) -> None:
+        """SIGTERM (gunicorn and the workers finish what is in flight): see ``stop``."""
+        if self.alive:
+            assert self.popen is not None
+            os.killpg(self.popen.pid, signal.SIGTERM)
+
     def stop(self) -> None:
-        if not self.alive:
+        if self.popen is None:
             return
-        assert self.popen is not None
-        os.killpg(self.popen.pid, signal.SIGTERM)
+        self.terminate()
         try:
             self.popen.wait(20)
         except subprocess.TimeoutExpired:
@@ -463,10 +468,10 @@ class Deployment:
         return create_engine(self.database_url, pool_pre_ping=True)
 
     def start(self) -> None:
+        """Start gunicorn and the workers (``wait_ready`` waits for the web side)."""
         self.web.start()
         for worker in self.workers:
             worker.start()
-        self.wait_ready()
 
     def wait_ready(self, timeout: float = 90.0) -> None:
         deadline = time.monotonic() + timeout
@@ -484,7 +489,10 @@ class Deployment:
         raise AssertionError(f"the service was not ready in {timeout:g} s:\n{self.web.tail()}")
 
     def stop(self) -> None:
-        for process in [self.web, *self.workers]:
+        processes = [self.web, *self.workers]
+        for process in processes:  # all at once, then each waited for
+            process.terminate()
+        for process in processes:
             process.stop()
 
     def logs_tail(self) -> str:
@@ -498,7 +506,7 @@ GOOGLE_ISSUER = "3388000000012345678"
 def deploy(cluster: Cluster, certs_dir: Path, tmp_path: Path, *, web_workers: int = 2,
            workers: int = 2, google: GoogleStandIn | None = None) -> Deployment:
     """A database on the cluster, migrated, Apple's stand-in (and Google's, when given),
-    and the processes' commands (not started: ``seed`` first, then ``start``)."""
+    and the processes' commands (not started: see ``running``)."""
     extra_env: dict[str, str] = {}
     if google is not None:
         certs_dir = _with_google_key(certs_dir, tmp_path / "certs", google)
@@ -559,11 +567,13 @@ def _with_google_key(certs_dir: Path, copy: Path, google: GoogleStandIn) -> Path
 @contextmanager
 def running(cluster: Cluster, certs_dir: Path, tmp_path: Path, *, cards: int,
             **options: Any) -> Iterator[Deployment]:
-    """``deploy``, ``seed`` and ``start``; stopped, and its database dropped, after."""
+    """``deploy``, ``start`` and ``seed`` (while the processes boot); stopped, and its
+    database dropped, after."""
     deployment = deploy(cluster, certs_dir, tmp_path, **options)
     try:
-        seed(deployment, app_config(deployment, tmp_path), cards=cards)
         deployment.start()
+        seed(deployment, app_config(deployment, tmp_path), cards=cards)
+        deployment.wait_ready()
         yield deployment
     finally:
         deployment.stop()
