@@ -3,6 +3,7 @@
 from app.analytics.models import CardSegment, SegmentRefresh, WalletEvent
 from app.automations.models import AutomationRule, AutomationSend, AutomationSettings
 from app.cards.models import AuditEvent, Card, CardRecoveryLink, Customer, SigningKey
+from app.delivery.models import WorkerProcess
 from app.devices.models import Device, DeviceLog, Registration
 from app.google_wallet.models import (
     GoogleClass,
@@ -32,5 +33,5 @@ __all__ = [
     "GoogleMessage", "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail",
     "Merchant", "Offer", "OutboxMessage", "Program", "Purchase", "RateWindow", "Refund",
     "Registration", "SegmentRefresh", "SigningKey", "Staff", "WalletEvent", "WebhookDelivery",
-    "WebhookEndpoint", "WebhookSubscription",
+    "WebhookEndpoint", "WebhookSubscription", "WorkerProcess",
 ]

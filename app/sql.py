@@ -344,7 +344,12 @@ class HeldConnections:
             _INHERITED.append(raw)  # as above: the parent's
             raw = None
         if raw is None:
-            pooled = self.engine.raw_connection()  # with the engine's connect arguments, events
+            try:  # with the engine's connect arguments, events
+                pooled = self.engine.raw_connection()
+            except Exception as error:  # the pool's connect is the driver's, unwrapped
+                if _operational(error):  # the server is down or restarting: a 503
+                    raise Unavailable() from error
+                raise
             driver: Any = pooled.driver_connection
             pooled.detach()  # the pool forgets it: closing it closes it
             driver.autocommit = True

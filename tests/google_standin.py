@@ -9,7 +9,9 @@ requires a token it issued and keeps classes and objects in memory with Google's
 insert is 409 when the id exists, an object needs its class, PATCH merges top-level fields
 (arrays replaced whole, null deletes), and more than ``notify_limit`` TEXT_AND_NOTIFY
 messages per object in 24 hours is a 403 quotaExceeded. Errors use Google's JSON error
-shape. Every request is recorded with its arrival time; faults can be injected.
+shape. Every request is recorded with its arrival time; faults can be injected: given
+answers, a delay before every answer (``answer_delay``), and connections closed after the
+request was applied but before its answer was written (``drop_next``).
 """
 
 from __future__ import annotations
@@ -97,6 +99,8 @@ class GoogleStandIn:
         self._requests: list[RecordedRequest] = []
         self._failures: list[Answer] = []
         self._denied = False
+        self._drops = 0
+        self.answer_delay = 0.0  # seconds before each answer
         self.verified_assertions: list[dict[str, Any]] = []
         self.refused_assertions: list[str] = []
         self.classes: dict[str, dict[str, Any]] = {}
@@ -161,6 +165,19 @@ class GoogleStandIn:
         answer = (status, body if body is not None else default_error(status), headers)
         with self._lock:
             self._failures.extend([answer] * count)
+
+    def drop_next(self, count: int) -> None:
+        """The next ``count`` API requests are applied, then their connections closed
+        without an answer (the client cannot know whether they were)."""
+        with self._lock:
+            self._drops = count
+
+    def _take_drop(self) -> bool:
+        with self._lock:
+            if self._drops <= 0:
+                return False
+            self._drops -= 1
+            return True
 
     def deny_permission(self, denied: bool = True) -> None:
         """As when the service account is not a user of the issuer: every API call is 403."""
@@ -354,6 +371,10 @@ def _handler_for(standin: GoogleStandIn) -> type[BaseHTTPRequestHandler]:
             headers = {name.lower(): value for name, value in self.headers.items()}
             status, document, extra = standin._answer(self.command, self.path.split("?")[0],
                                                       raw, headers)
+            time.sleep(standin.answer_delay)
+            if not self.path.endswith("/token") and standin._take_drop():
+                self.close_connection = True  # applied, never answered
+                return
             payload = json.dumps(document).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json; charset=UTF-8")

@@ -9,8 +9,8 @@ answer. Retryable failures back off with jitter (``app.delivery.pushes.backoff``
 ``MAX_ATTEMPTS``, or at once when the server refused the mail for good, the mail is
 parked as failed: logged, and shown in the card's deliveries until someone retries it.
 A recovery mail whose link was used or expired before it could go is parked unsent.
-A worker killed mid-send loses nothing: the lease runs out and another worker sends the
-mail (at least once).
+A worker killed mid-send loses nothing: another worker frees its leases within seconds
+(``app.delivery.presence``) and sends the mail (at least once).
 """
 
 from __future__ import annotations
@@ -23,13 +23,15 @@ from email.utils import formatdate, make_msgid
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.cards.models import CardRecoveryLink
 from app.clock import iso, utcnow
 from app.config import Config
 from app.delivery.loop import ChannelLoop
+from app.delivery.presence import MAILS as LEASED_MAILS
+from app.delivery.presence import Presence, guard, owned
 from app.delivery.pushes import backoff
 from app.delivery.staff_mail import compose_staff_mail, staff_link_open
 from app.i18n import gettext, ngettext, using_locale
@@ -66,8 +68,9 @@ class ClaimedMail:
     attempts: int
 
 
-def claim_mails(session: Session, *, limit: int, now: datetime) -> list[ClaimedMail]:
-    """Lease up to ``limit`` due mails and commit the lease."""
+def claim_mails(session: Session, *, limit: int, now: datetime,
+                owner: int | None = None) -> list[ClaimedMail]:
+    """Lease up to ``limit`` due mails to the worker ``owner`` and commit the lease."""
     rows = session.execute(
         select(MAILS.c.id, MAILS.c.attempts)
         .where(MAILS.c.status == "pending", MAILS.c.available_at <= now,
@@ -77,7 +80,7 @@ def claim_mails(session: Session, *, limit: int, now: datetime) -> list[ClaimedM
     ).all()
     if rows:
         session.execute(update(MAILS).where(MAILS.c.id.in_([row.id for row in rows]))
-                        .values(leased_until=now + LEASE))
+                        .values(leased_until=now + LEASE, leased_by=owner))
     session.commit()
     return [ClaimedMail(row.id, row.attempts) for row in rows]
 
@@ -121,7 +124,9 @@ class MailSync:
     """One worker's mail stage; ``run_once`` sends what is due and says how much."""
 
     def __init__(self, *, sessions: sessionmaker[Session], sender: MailSender, wallet: Wallet,
-                 sender_address: str, batch: int = 10) -> None:
+                 sender_address: str, batch: int = 10,
+                 presence: Presence | None = None) -> None:
+        self.presence = presence
         self.sessions = sessions
         self.sender = sender
         self.wallet = wallet
@@ -131,21 +136,29 @@ class MailSync:
     def run_once(self) -> int:
         with self.sessions() as session:
             now = utcnow()
-            claimed = claim_mails(session, limit=self.batch, now=now)
+            owner = self.presence.worker_id if self.presence is not None else None
+            claimed = claim_mails(session, limit=self.batch, now=now, owner=owner)
             if not claimed:
                 return 0
-            composed = [(row, self._compose(session, row.mail_id, now)) for row in claimed]
-            session.rollback()  # no transaction (on SQLite: no write lock) while it sends
-            sendable = [(row, message) for row, message in composed
-                        if isinstance(message, EmailMessage)]
-            results = self.sender.send([message for _, message in sendable])
-            for (row, _), result in zip(sendable, results, strict=True):
-                _record(session, row, result)
-            for row, message in composed:
-                if isinstance(message, Unsent):
-                    _park_unsent(session, row, message)
-            session.commit()
+            with guard(self.presence, LEASED_MAILS, [row.mail_id for row in claimed],
+                       owner) as ours:
+                if ours():
+                    self._send(session, claimed, now, owned(LEASED_MAILS, owner))
         return len(claimed)
+
+    def _send(self, session: Session, claimed: list[ClaimedMail], now: datetime,
+              ours: ColumnElement[bool]) -> None:
+        composed = [(row, self._compose(session, row.mail_id, now)) for row in claimed]
+        session.rollback()  # no transaction (on SQLite: no write lock) while it sends
+        sendable = [(row, message) for row, message in composed
+                    if isinstance(message, EmailMessage)]
+        results = self.sender.send([message for _, message in sendable])
+        for (row, _), result in zip(sendable, results, strict=True):
+            _record(session, row, result, ours)
+        for row, message in composed:
+            if isinstance(message, Unsent):
+                _park_unsent(session, row, message, ours)
+        session.commit()
 
     def _compose(self, session: Session, mail_id: int, now: datetime
                  ) -> EmailMessage | Unsent:
@@ -181,25 +194,29 @@ class MailSync:
         return message
 
 
-def _park_unsent(session: Session, row: ClaimedMail, unsent: Unsent) -> None:
-    session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
-        status="failed", leased_until=None, last_error=unsent.reason))
+def _park_unsent(session: Session, row: ClaimedMail, unsent: Unsent,
+                 ours: ColumnElement[bool]) -> None:
+    session.execute(update(MAILS).where(MAILS.c.id == row.mail_id, ours).values(
+        status="failed", leased_until=None, leased_by=None, last_error=unsent.reason))
     log.warning("mail %d parked: %s", row.mail_id, redact(unsent.reason))
 
 
-def _record(session: Session, row: ClaimedMail, result: MailResult) -> None:
-    """What the server said about a mail that was sent to it."""
+def _record(session: Session, row: ClaimedMail, result: MailResult,
+            ours: ColumnElement[bool]) -> None:
+    """What the server said about a mail that was sent to it (while still this worker's
+    lease: see ``app.delivery.presence``)."""
     now = utcnow()
     attempts = row.attempts + 1
     if result.outcome == "sent":
-        session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
+        session.execute(update(MAILS).where(MAILS.c.id == row.mail_id, ours).values(
             status="sent", sent_at=now, attempts=attempts, leased_until=None,
-            last_error=None))
+            leased_by=None, last_error=None))
         log.info("mail %d sent", row.mail_id)
         return
     parked = result.outcome == "rejected" or attempts >= MAX_ATTEMPTS
-    session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
+    session.execute(update(MAILS).where(MAILS.c.id == row.mail_id, ours).values(
         status="failed" if parked else "pending", attempts=attempts, leased_until=None,
+        leased_by=None,
         available_at=now + timedelta(seconds=backoff(attempts)),
         last_error=(result.reason or result.outcome)[:500]))
     if parked:

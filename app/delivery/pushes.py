@@ -2,8 +2,10 @@
 
 Claiming leases a batch of due registrations for ``LEASE`` (``FOR UPDATE SKIP LOCKED``
 on PostgreSQL), so two workers never push the same one at the same time, and a worker
-killed mid-push loses nothing: its lease runs out and another worker pushes again (at
-least once). Each registration is pushed at the token it was registered with (never a
+killed mid-push loses nothing: another worker frees its leases within seconds
+(``app.delivery.presence``; without one, the lease runs out) and pushes again (at least
+once); a worker that comes back from a freeze pushes and records only what it still
+holds. Each registration is pushed at the token it was registered with (never a
 token another registration of the device brought); several changed passes registered
 with one token get one push. Results are recorded against the generation that was
 pushed: a change that arrived meanwhile stays pending. Unregistered and bad tokens
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Table, bindparam, delete, exists, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.analytics.models import APPLE, REMOVED
@@ -31,6 +33,8 @@ from app.cards.wallet_events import record_wallet_events
 from app.clock import utcnow
 from app.delivery.fanout import drain_outbox
 from app.delivery.loop import Loop
+from app.delivery.presence import REGISTRATIONS as LEASED_REGISTRATIONS
+from app.delivery.presence import Presence, guard, owned
 from app.devices.models import Device, Registration
 from app.devices.service import has_registration
 from app.google_wallet.account import GoogleAccount
@@ -71,7 +75,9 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
 
 
 def claim_due(session: Session, *, limit: int, lease: timedelta = LEASE,
-              now: datetime | None = None) -> list[Due]:
+              now: datetime | None = None, owner: int | None = None) -> list[Due]:
+    """Lease up to ``limit`` due registrations to the worker ``owner`` (``workers.id``:
+    freed at once if it dies, see ``app.delivery.presence``) and commit the lease."""
     now = now or utcnow()
     rows = session.execute(
         select(Registration.id, Registration.device_id, Registration.push_generation,
@@ -85,7 +91,7 @@ def claim_due(session: Session, *, limit: int, lease: timedelta = LEASE,
     if rows:
         session.execute(update(Registration)
                         .where(Registration.id.in_([row.id for row in rows]))
-                        .values(push_leased_until=now + lease)
+                        .values(push_leased_until=now + lease, push_leased_by=owner)
                         .execution_options(synchronize_session=False))
     session.commit()
     return [Due(row.id, row.device_id, row.push_generation, row.push_attempts, row.push_token)
@@ -93,25 +99,35 @@ def claim_due(session: Session, *, limit: int, lease: timedelta = LEASE,
 
 
 def dispatch(session: Session, sender: PushSender, *, topic: str, limit: int = 1000,
-             lease: timedelta = LEASE) -> DispatchReport:
-    """Claim, push and record one batch; returns what happened."""
-    due = claim_due(session, limit=limit, lease=lease)
+             lease: timedelta = LEASE, presence: Presence | None = None) -> DispatchReport:
+    """Claim, push and record one batch; returns what happened. With ``presence`` the
+    leases name this process, and the batch is pushed only while they are still its own
+    (``app.delivery.presence.guard``)."""
+    owner = presence.worker_id if presence is not None else None
+    due = claim_due(session, limit=limit, lease=lease, owner=owner)
     report = DispatchReport(claimed=len(due))
     if not due:
         return report
     by_token: dict[str, list[Due]] = defaultdict(list)
     for item in due:
         by_token[item.token].append(item)
-    results = sender.push(list(by_token), topic=topic)
-    report.pushed = len(results)
-    record_results(session, [(item, result) for result in results
-                             for item in by_token[result.token]])
+    with guard(presence, LEASED_REGISTRATIONS, [item.registration_id for item in due],
+               owner) as ours:
+        if not ours():
+            return report
+        results = sender.push(list(by_token), topic=topic)
+        report.pushed = len(results)
+        record_results(session, [(item, result) for result in results
+                                 for item in by_token[result.token]], owner=owner)
     for result in results:
         report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
     return report
 
 
-def record_results(session: Session, pairs: list[tuple[Due, PushResult]]) -> None:
+def record_results(session: Session, pairs: list[tuple[Due, PushResult]],
+                   owner: int | None = None) -> None:
+    """Record APNs's answers, on the registrations still leased by ``owner`` (another
+    worker took over the others, and pushes them itself)."""
     now = utcnow()
     delivered = [item for item, result in pairs if result.outcome == "delivered"]
     gone = [item for item, result in pairs if result.outcome in ("unregistered", "bad_token")]
@@ -121,41 +137,46 @@ def record_results(session: Session, pairs: list[tuple[Due, PushResult]]) -> Non
         log.error("APNs refused the pass certificate (%s): pushes will be retried; check "
                   "pass.pem and pass.key", next(r.reason for _, r in again
                                                 if r.outcome == "certificate"))
-    _record_delivered(session, delivered, now)
-    _remove_registrations(session, gone)
-    _record_failures(session, again, now)
+    ours = owned(LEASED_REGISTRATIONS, owner)
+    _record_delivered(session, delivered, now, ours)
+    _remove_registrations(session, gone, ours)
+    _record_failures(session, again, now, ours)
     session.commit()
 
 
-def _record_delivered(session: Session, items: list[Due], now: datetime) -> None:
+def _record_delivered(session: Session, items: list[Due], now: datetime,
+                      ours: ColumnElement[bool]) -> None:
     if not items:
         return
     table = REGISTRATIONS
-    session.execute(
-        table.update().where(table.c.id == bindparam("rid"))
-        .values(last_push_at=now, last_push_result="delivered", last_push_status=200,
-                last_push_error=None, push_leased_until=None, push_attempts=0),
-        [{"rid": item.registration_id} for item in items],
-    )
-    # Idle only if no newer change arrived while this push was in flight.
+    # Idle only if no newer change arrived while this push was in flight (first: the
+    # lease, which the next statement ends, says whether it is this worker's to record).
     session.execute(
         table.update().where(table.c.id == bindparam("rid"),
-                             table.c.push_generation == bindparam("generation"))
+                             table.c.push_generation == bindparam("generation"), ours)
         .values(push_status="idle", push_available_at=None),
         [{"rid": item.registration_id, "generation": item.generation} for item in items],
     )
+    session.execute(
+        table.update().where(table.c.id == bindparam("rid"), ours)
+        .values(last_push_at=now, last_push_result="delivered", last_push_status=200,
+                last_push_error=None, push_leased_until=None, push_leased_by=None,
+                push_attempts=0),
+        [{"rid": item.registration_id} for item in items],
+    )
 
 
-def _remove_registrations(session: Session, items: list[Due]) -> None:
+def _remove_registrations(session: Session, items: list[Due],
+                          ours: ColumnElement[bool]) -> None:
     if not items:
         return
     # Only while it still carries the refused token: Wallet may have registered the pass
     # again with a new one while this push was in flight.
-    removed = _registrations_to_remove(session, items)
+    removed = _registrations_to_remove(session, items, ours)
     table = REGISTRATIONS
     session.execute(
         table.delete().where(table.c.id == bindparam("rid"),
-                             table.c.push_token == bindparam("token")),
+                             table.c.push_token == bindparam("token"), ours),
         [{"rid": item.registration_id, "token": item.token} for item in items],
     )
     # A card whose last registration this was has left Apple Wallet.
@@ -178,7 +199,8 @@ class RemovedPass:
     program_id: int
 
 
-def _registrations_to_remove(session: Session, items: list[Due]) -> list[RemovedPass]:
+def _registrations_to_remove(session: Session, items: list[Due],
+                             ours: ColumnElement[bool]) -> list[RemovedPass]:
     """The registrations ``_remove_registrations`` deletes (those still carrying the
     refused token), with their cards' merchant and program."""
     tokens = {item.registration_id: item.token for item in items}
@@ -186,14 +208,14 @@ def _registrations_to_remove(session: Session, items: list[Due]) -> list[Removed
         select(Registration.id, Registration.push_token, Card.id.label("card_id"),
                Card.merchant_id, Card.program_id)
         .join(Card, Card.id == Registration.card_id)
-        .where(Registration.id.in_(list(tokens)))).all()
+        .where(Registration.id.in_(list(tokens)), ours)).all()
     return [RemovedPass(card_id=row.card_id, merchant_id=row.merchant_id,
                         program_id=row.program_id)
             for row in rows if row.push_token == tokens[row.id]]
 
 
 def _record_failures(session: Session, pairs: list[tuple[Due, PushResult]],
-                     now: datetime) -> None:
+                     now: datetime, ours: ColumnElement[bool]) -> None:
     if not pairs:
         return
     table = REGISTRATIONS
@@ -209,9 +231,10 @@ def _record_failures(session: Session, pairs: list[tuple[Due, PushResult]],
             "error": (result.reason or "")[:500],
         })
     session.execute(
-        table.update().where(table.c.id == bindparam("rid"))
+        table.update().where(table.c.id == bindparam("rid"), ours)
         .values(push_attempts=bindparam("attempts"), push_status=bindparam("status"),
                 push_available_at=bindparam("available"), push_leased_until=None,
+                push_leased_by=None,
                 last_push_at=now, last_push_result=bindparam("result"),
                 last_push_status=bindparam("code"), last_push_error=bindparam("error")),
         rows,
@@ -224,7 +247,8 @@ class Worker(Loop):
     def __init__(self, *, sessions: sessionmaker[Session], sender: PushSender, topic: str,
                  poll_interval: float = 1.0, batch: int = 1000, name: str = "worker",
                  lease: timedelta = LEASE, google: GoogleAccount | None = None,
-                 after_fanout: Callable[[], None] | None = None) -> None:
+                 after_fanout: Callable[[], None] | None = None,
+                 presence: Presence | None = None) -> None:
         super().__init__()
         self.sessions = sessions
         self.sender = sender
@@ -235,6 +259,7 @@ class Worker(Loop):
         self.lease = lease
         self.google = google
         self.after_fanout = after_fanout
+        self.presence = presence
 
     def run_once(self) -> int:
         """One round of fan-out and pushing; returns how much work it found."""
@@ -243,7 +268,7 @@ class Worker(Loop):
             if fanned and self.after_fanout is not None:
                 self.after_fanout()
             report = dispatch(session, self.sender, topic=self.topic, limit=self.batch,
-                              lease=self.lease)
+                              lease=self.lease, presence=self.presence)
         if report.claimed:
             worker_log.info("%s pushed %d devices: %s", self.name, report.pushed, report.outcomes)
         return fanned + report.claimed

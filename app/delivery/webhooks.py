@@ -10,8 +10,8 @@ endpoint in the order they happened, one at a time (events of no card, such as
 answer, a redirect, an address refused) is tried again with exponential backoff
 (``retry_delay``) for at least ``RETRY_FOR``, then parked as failed (shown in the
 delivery log; a redelivery queues it again). A worker killed mid-send loses nothing:
-the lease runs out and the delivery is sent again (at least once; the event id lets a
-receiver drop a repeat).
+another worker frees its leases within seconds (``app.delivery.presence``) and the
+delivery is sent again (at least once; the event id lets a receiver drop a repeat).
 
 Signature: ``Loyalpass-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256>`` of
 ``"<t>.<body>"`` with the endpoint's secret (``signature``).
@@ -30,11 +30,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, exists, select, update
+from sqlalchemy import ColumnElement, Table, and_, exists, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from app.clock import utcnow
 from app.delivery.loop import ChannelLoop
+from app.delivery.presence import WEBHOOK_DELIVERIES as LEASED_DELIVERIES
+from app.delivery.presence import Presence, guard, owned
 from app.delivery.webhook_client import Reply, WebhookSender
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
@@ -90,9 +92,10 @@ class Claimed:
     payload: dict[str, Any]
 
 
-def claim_deliveries(session: Session, *, limit: int, now: datetime) -> list[Claimed]:
+def claim_deliveries(session: Session, *, limit: int, now: datetime,
+                     owner: int | None = None) -> list[Claimed]:
     """Lease up to ``limit`` due deliveries (no earlier pending one of the same card to
-    the same endpoint) and commit the lease."""
+    the same endpoint) to the worker ``owner`` and commit the lease."""
     earlier = aliased(WebhookDelivery)
     blocked = exists().where(and_(earlier.endpoint_id == WebhookDelivery.endpoint_id,
                                   earlier.card_id == WebhookDelivery.card_id,
@@ -111,7 +114,7 @@ def claim_deliveries(session: Session, *, limit: int, now: datetime) -> list[Cla
     ).all()
     if rows:
         session.execute(update(DELIVERIES).where(DELIVERIES.c.id.in_([row.id for row in rows]))
-                        .values(leased_until=now + LEASE))
+                        .values(leased_until=now + LEASE, leased_by=owner))
     session.commit()
     return [Claimed(delivery_id=row.id, attempts=row.attempts, url=row.url,
                     secret=row.secret, event_id=row.event_id, event_type=row.event_type,
@@ -122,7 +125,8 @@ class WebhookSync:
     """One worker's webhook stage; ``run_once`` sends what is due and says how much."""
 
     def __init__(self, *, sessions: sessionmaker[Session], sender: WebhookSender,
-                 batch: int = 50) -> None:
+                 batch: int = 50, presence: Presence | None = None) -> None:
+        self.presence = presence
         self.sessions = sessions
         self.sender = sender
         self.batch = batch
@@ -130,15 +134,20 @@ class WebhookSync:
                                         thread_name_prefix="loyalpass-webhook")
 
     def run_once(self) -> int:
+        owner = self.presence.worker_id if self.presence is not None else None
         with self.sessions() as session:
-            claimed = claim_deliveries(session, limit=self.batch, now=utcnow())
+            claimed = claim_deliveries(session, limit=self.batch, now=utcnow(), owner=owner)
         if not claimed:
             return 0
-        replies = list(self._pool.map(self.send, claimed))
-        with self.sessions() as session:
-            for row, reply in zip(claimed, replies, strict=True):
-                _record(session, row, reply)
-            session.commit()
+        with guard(self.presence, LEASED_DELIVERIES, [row.delivery_id for row in claimed],
+                   owner) as ours:
+            if not ours():
+                return len(claimed)
+            replies = list(self._pool.map(self.send, claimed))
+            with self.sessions() as session:
+                for row, reply in zip(claimed, replies, strict=True):
+                    _record(session, row, reply, owned(LEASED_DELIVERIES, owner))
+                session.commit()
         return len(claimed)
 
     def send(self, row: Claimed) -> Reply:
@@ -153,18 +162,19 @@ class WebhookSync:
         self.sender.close()
 
 
-def _record(session: Session, row: Claimed, reply: Reply) -> None:
+def _record(session: Session, row: Claimed, reply: Reply, ours: ColumnElement[bool]) -> None:
     now = utcnow()
     attempts = row.attempts + 1
-    lease_ours = DELIVERIES.c.id == row.delivery_id
+    lease_ours = and_(DELIVERIES.c.id == row.delivery_id, ours)
     if reply.delivered:
         session.execute(update(DELIVERIES).where(lease_ours).values(
-            status="sent", sent_at=now, attempts=attempts, leased_until=None,
+            status="sent", sent_at=now, attempts=attempts, leased_until=None, leased_by=None,
             last_status=reply.status, last_error=None))
         return
     parked = attempts >= MAX_ATTEMPTS
     session.execute(update(DELIVERIES).where(lease_ours).values(
         status="failed" if parked else "pending", attempts=attempts, leased_until=None,
+        leased_by=None,
         available_at=now + timedelta(seconds=retry_delay(attempts)),
         last_status=reply.status, last_error=(reply.error or "failed")[:500]))
     if parked:

@@ -2,8 +2,10 @@
 ``app.delivery.pushes``), Google Wallet (``app.delivery.google``), mail
 (``app.delivery.mail``) and webhooks (``app.delivery.webhooks``), the periodic jobs
 (``app.delivery.housekeeping``), the automatic offers (``app.delivery.automations``) and the
-re-signing of passes after a key rotation (``app.delivery.rotation``). A
-new channel is a module of its own with its loop, added here.
+re-signing of passes after a key rotation (``app.delivery.rotation``), beside the process's
+presence (``app.delivery.presence``: the heartbeat its channels' leases name, so that another
+worker takes them over soon after this one dies). A new channel is a module of its own with
+its loop, added here, taking the presence.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from app.delivery.google.sync import GoogleSync, GoogleWorker
 from app.delivery.housekeeping import Housekeeping
 from app.delivery.loop import Loop
 from app.delivery.mail import MailSync, MailWorker, make_mail_sender
+from app.delivery.presence import Presence
 from app.delivery.pushes import Worker
 from app.delivery.rotation import KeyRotation
 from app.delivery.senders import make_sender
@@ -62,24 +65,28 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
     Google Wallet is on, one Google loop woken after each fan-out, all woken by the
     commits of ``runtime.sessions``; and the housekeeping loop, which runs by the clock.
     They are added to ``runtime.workers``, with the automatic offers' loop (by the clock
-    too) and the key rotation's (by its pace)."""
+    too), the key rotation's (by its pace) and the process's ``Presence`` (first: it beats
+    for them all)."""
 
     config, google = runtime.config, runtime.wallet.google
+    presence = Presence(runtime.sessions, name=name)
     sender = push_sender or make_sender(
         config, development_chain=runtime.wallet.is_development_chain)
     created: list[Loop] = [MailWorker(
         MailSync(sessions=runtime.sessions, sender=mail_sender or make_mail_sender(config),
-                 wallet=runtime.wallet, sender_address=config.sender_address),
+                 wallet=runtime.wallet, sender_address=config.sender_address,
+                 presence=presence),
         poll_interval=config.worker_poll_interval, name=f"{name}-mail"),
         WebhookWorker(WebhookSync(
             sessions=runtime.sessions, sender=webhook_sender or PinnedSender(
-                allow_private=config.webhooks_allow_private)),
+                allow_private=config.webhooks_allow_private), presence=presence),
             poll_interval=config.worker_poll_interval, name=f"{name}-webhooks")]
     google_loop = None
     if google is not None:
         client = google_client or make_google_client(config, google, runtime.engine)
         google_loop = GoogleWorker(GoogleSync(sessions=runtime.sessions, client=client,
-                                              account=google, wallet=runtime.wallet),
+                                              account=google, wallet=runtime.wallet,
+                                              presence=presence),
                                    poll_interval=config.worker_poll_interval,
                                    name=f"{name}-google")
         created.append(google_loop)
@@ -89,7 +96,8 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
             name=name if loops == 1 else f"{name}-{number + 1}",
             poll_interval=config.worker_poll_interval,
             lease=timedelta(seconds=config.push_lease_seconds), google=google,
-            after_fanout=google_loop.wake if google_loop is not None else None))
+            after_fanout=google_loop.wake if google_loop is not None else None,
+            presence=presence))
     for loop in created:
         loop.wakeups = runtime.wakeups
     created.append(Housekeeping(runtime.sessions, name=f"{name}-housekeeping",
@@ -99,5 +107,6 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
     created.append(KeyRotation(runtime.sessions, keys=config.secret_keys,
                                per_minute=config.key_rotation_per_minute,
                                name=f"{name}-key-rotation"))
+    created.insert(0, presence)
     runtime.workers.extend(created)
     return created

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
 from app.db import Base
+from app.outbox.models import leased_by_index
 
 
 class Device(Base):
@@ -53,6 +54,8 @@ class Registration(Base):
     push_attempts: Mapped[int] = mapped_column(Integer, default=0)
     push_available_at: Mapped[datetime | None] = mapped_column(DateTime)
     push_leased_until: Mapped[datetime | None] = mapped_column(DateTime)
+    # The worker process holding the lease (``workers.id``): freed at once when it dies.
+    push_leased_by: Mapped[int | None] = mapped_column(Integer)
     last_push_at: Mapped[datetime | None] = mapped_column(DateTime)
     last_push_result: Mapped[str | None] = mapped_column(String(32))
     last_push_status: Mapped[int | None] = mapped_column(Integer)
@@ -61,6 +64,7 @@ class Registration(Base):
     __table_args__ = (
         UniqueConstraint("device_id", "card_id", name="uq_registrations_device_card"),
         Index("ix_registrations_push_due", "push_status", "push_available_at"),
+        leased_by_index("registrations", "push_leased_by"),
         CheckConstraint("push_status IN ('idle', 'pending', 'failed')", name="push_status"),
     )
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
 from app.db import Base
-from app.outbox.models import QueuedRow
+from app.outbox.models import QueuedRow, leased_by_index
 
 SYNC_STATES = ("pending", "synced", "failed")
 
@@ -33,6 +33,7 @@ class SyncState:
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     leased_until: Mapped[datetime | None] = mapped_column(DateTime)
+    leased_by: Mapped[int | None] = mapped_column(Integer)  # ``QueuedRow.leased_by``
     last_status: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
     synced_at: Mapped[datetime | None] = mapped_column(DateTime)
@@ -49,6 +50,7 @@ class GoogleClass(SyncState, Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'synced', 'failed')", name="status"),
         Index("ix_google_classes_due", "status", "available_at"),
+        leased_by_index("google_classes"),
     )
 
 
@@ -67,6 +69,7 @@ class GoogleObject(SyncState, Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'synced', 'failed')", name="status"),
         Index("ix_google_objects_due", "status", "available_at"),
+        leased_by_index("google_objects"),
     )
 
 
@@ -88,6 +91,7 @@ class GoogleMessage(QueuedRow, Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
         Index("ix_google_messages_due", "status", "available_at"),
+        leased_by_index("google_messages"),
         Index("ix_google_messages_card_sent", "card_id", "sent_at"),
         Index("ix_google_messages_offer_id", "offer_id"),
     )

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,16 +24,26 @@ from app.db import Base
 
 class QueuedRow:
     """What every row waiting to be sent after commit has: pending until sent, leased by
-    one worker at a time (``leased_until``), tried again from ``available_at`` after a
-    failure (``attempts``, ``last_error``), then sent or parked as failed."""
+    one worker at a time (``leased_until``; ``leased_by`` names the worker process, whose
+    death frees the lease at once: ``app.delivery.presence``), tried again from
+    ``available_at`` after a failure (``attempts``, ``last_error``), then sent or parked
+    as failed."""
 
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     available_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     leased_until: Mapped[datetime | None] = mapped_column(DateTime)
+    leased_by: Mapped[int | None] = mapped_column(Integer)  # ``workers.id``, no key: reaped
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime)
+
+
+def leased_by_index(table: str, column: str = "leased_by") -> Index:
+    """The rows some worker holds now (few: a lease is cleared when its answer is
+    recorded), found by worker when it extends its leases or another frees a dead one's."""
+    where = text(f"{column} IS NOT NULL")
+    return Index(f"ix_{table}_{column}", column, postgresql_where=where, sqlite_where=where)
 
 
 class OutboxMessage(QueuedRow, Base):
@@ -84,4 +95,5 @@ class Mail(QueuedRow, Base):
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
         CheckConstraint(MAIL_KINDS_CHECK, name="kind"),
         Index("ix_mails_due", "status", "available_at"),
+        leased_by_index("mails"),
     )

@@ -58,6 +58,10 @@ def install_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
+        if _from_database(error) and _driver_operational(error):
+            # The driver's own, unwrapped (a connection the pool or ``app.sql`` opened):
+            # the server is down or restarting, nothing was written; the client may retry.
+            return _problem(_unavailable(error))
         if _from_database(error):
             # Where it happened, and what, without the error's text (which may quote a row).
             log.error("unhandled database error: %s\n%s", describe_error(error),
@@ -75,6 +79,10 @@ def _from_database(error: BaseException) -> bool:
     """A SQLAlchemy error from the driver, or the driver's own (``app.sql``'s statements)."""
     module = type(error).__module__
     return isinstance(error, DBAPIError) or module == "sqlite3" or module.startswith("psycopg")
+
+
+def _driver_operational(error: BaseException) -> bool:
+    return any(kind.__name__ == "OperationalError" for kind in type(error).__mro__)
 
 
 def _unavailable(error: Exception) -> Unavailable:

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
 from app.db import Base
-from app.outbox.models import QueuedRow
+from app.outbox.models import QueuedRow, leased_by_index
 
 DELIVERY_STATES = ("pending", "sent", "failed")
 
@@ -73,6 +73,7 @@ class WebhookDelivery(QueuedRow, Base):
     __table_args__ = (
         CheckConstraint("status IN ('pending', 'sent', 'failed')", name="status"),
         Index("ix_webhook_deliveries_due", "status", "available_at"),
+        leased_by_index("webhook_deliveries"),
         Index("ix_webhook_deliveries_endpoint_card", "endpoint_id", "card_id", "id"),
         Index("ix_webhook_deliveries_endpoint", "endpoint_id", "id"),
     )

@@ -22,6 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.cards.models import Card
 from app.clock import utcnow
 from app.delivery.loop import ChannelLoop
+from app.delivery.presence import GOOGLE_CLASSES as LEASED_CLASSES
+from app.delivery.presence import GOOGLE_MESSAGES as LEASED_MESSAGES
+from app.delivery.presence import GOOGLE_OBJECTS as LEASED_OBJECTS
+from app.delivery.presence import Presence, guard, owned
 from app.delivery.pushes import backoff
 from app.google_wallet.account import GoogleAccount
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
@@ -55,8 +59,10 @@ class ClaimedGoogleRow:
 
 
 def _claim(session: Session, table: Table, key: ColumnElement[Any], *, limit: int,
-           now: datetime, ready: ColumnElement[bool] | None = None) -> list[ClaimedGoogleRow]:
-    """Lease up to ``limit`` due rows of ``table`` and commit the lease."""
+           now: datetime, ready: ColumnElement[bool] | None = None,
+           owner: int | None = None) -> list[ClaimedGoogleRow]:
+    """Lease up to ``limit`` due rows of ``table`` to the worker ``owner`` and commit the
+    lease."""
     generation = table.c.generation if "generation" in table.c else literal(0)
     query = (select(key.label("key"), generation.label("generation"), table.c.attempts)
              .where(table.c.status == "pending", table.c.available_at <= now,
@@ -68,7 +74,7 @@ def _claim(session: Session, table: Table, key: ColumnElement[Any], *, limit: in
     rows = session.execute(query).all()
     if rows:
         session.execute(update(table).where(key.in_([row.key for row in rows]))
-                        .values(leased_until=now + LEASE))
+                        .values(leased_until=now + LEASE, leased_by=owner))
     session.commit()
     return [ClaimedGoogleRow(key=int(row.key), generation=int(row.generation),
                     attempts=int(row.attempts)) for row in rows]
@@ -83,6 +89,7 @@ class GoogleSync:
     account: GoogleAccount
     wallet: Wallet
     batch: int = 20
+    presence: Presence | None = None
 
     def run_once(self) -> int:
         done = 0
@@ -91,18 +98,29 @@ class GoogleSync:
                 done += stage(session)
         return done
 
+    @property
+    def _owner(self) -> int | None:
+        return self.presence.worker_id if self.presence is not None else None
+
     # Classes
 
     def _classes(self, session: Session) -> int:
-        claimed = _claim(session, CLASSES, CLASSES.c.program_id, limit=self.batch, now=utcnow())
-        for row in claimed:
-            program = session.get(Program, row.key)
-            assert program is not None
-            view = google_program(program, self.account, base_url=self.wallet.config.base_url)
-            body = loyalty_class(view)
-            session.rollback()  # no transaction (on SQLite: no write lock) while Google answers
-            result = self.client.upsert_class(body)
-            self._record(session, CLASSES, CLASSES.c.program_id, row, result)
+        owner = self._owner
+        claimed = _claim(session, CLASSES, CLASSES.c.program_id, limit=self.batch, now=utcnow(),
+                         owner=owner)
+        with guard(self.presence, LEASED_CLASSES, [row.key for row in claimed], owner) as ours:
+            for row in claimed:
+                if not ours():
+                    break
+                program = session.get(Program, row.key)
+                assert program is not None
+                view = google_program(program, self.account,
+                                      base_url=self.wallet.config.base_url)
+                body = loyalty_class(view)
+                session.rollback()  # no transaction (no SQLite write lock) while Google answers
+                result = self.client.upsert_class(body)
+                self._record(session, CLASSES, CLASSES.c.program_id, row, result,
+                             owned(LEASED_CLASSES, owner))
         return len(claimed)
 
     # Objects
@@ -111,13 +129,18 @@ class GoogleSync:
         class_ready = select(CLASSES.c.program_id).where(
             CLASSES.c.program_id == OBJECTS.c.program_id, CLASSES.c.synced_generation > 0
         ).exists()
+        owner = self._owner
         claimed = _claim(session, OBJECTS, OBJECTS.c.card_id, limit=self.batch,
-                         now=utcnow(), ready=class_ready)
-        for row in claimed:
-            self._send_object(session, row)
+                         now=utcnow(), ready=class_ready, owner=owner)
+        with guard(self.presence, LEASED_OBJECTS, [row.key for row in claimed], owner) as ours:
+            for row in claimed:
+                if not ours():
+                    break
+                self._send_object(session, row, owned(LEASED_OBJECTS, owner))
         return len(claimed)
 
-    def _send_object(self, session: Session, row: ClaimedGoogleRow) -> None:
+    def _send_object(self, session: Session, row: ClaimedGoogleRow,
+                     ours: ColumnElement[bool]) -> None:
         state = session.get(GoogleObject, row.key)
         card = session.get(Card, row.key)
         assert state is not None and card is not None
@@ -136,14 +159,14 @@ class GoogleSync:
             result = self.client.insert_object(body)
         if result.outcome == "not_found" and inserted:
             # Gone from Google (deleted by hand?): insert it again at once.
-            session.execute(update(OBJECTS).where(OBJECTS.c.card_id == row.key)
-                            .values(inserted=False, leased_until=None))
+            session.execute(update(OBJECTS).where(OBJECTS.c.card_id == row.key, ours)
+                            .values(inserted=False, leased_until=None, leased_by=None))
             session.commit()
             return
-        if result.ok:
+        if result.ok:  # whoever holds it now: Google has the object
             session.execute(update(OBJECTS).where(OBJECTS.c.card_id == row.key)
                             .values(inserted=True))
-        self._record(session, OBJECTS, OBJECTS.c.card_id, row, result)
+        self._record(session, OBJECTS, OBJECTS.c.card_id, row, result, ours)
 
     # Messages
 
@@ -151,13 +174,18 @@ class GoogleSync:
         object_ready = select(OBJECTS.c.card_id).where(
             OBJECTS.c.card_id == MESSAGES.c.card_id, OBJECTS.c.inserted.is_(True)
         ).exists()
+        owner = self._owner
         claimed = _claim(session, MESSAGES, MESSAGES.c.id, limit=self.batch, now=utcnow(),
-                         ready=object_ready)
-        for row in claimed:
-            self._send_message(session, row)
+                         ready=object_ready, owner=owner)
+        with guard(self.presence, LEASED_MESSAGES, [row.key for row in claimed], owner) as ours:
+            for row in claimed:
+                if not ours():
+                    break
+                self._send_message(session, row, owned(LEASED_MESSAGES, owner))
         return len(claimed)
 
-    def _send_message(self, session: Session, row: ClaimedGoogleRow) -> None:
+    def _send_message(self, session: Session, row: ClaimedGoogleRow,
+                      ours: ColumnElement[bool]) -> None:
         note = session.get(GoogleMessage, row.key)
         state = session.get(GoogleObject, note.card_id) if note is not None else None
         assert note is not None and state is not None
@@ -177,32 +205,34 @@ class GoogleSync:
             result = self.client.add_message(
                 object_id, message(f"loyalpass-{row.key}", header, body, notify=False))
         if result.ok:
-            session.execute(update(MESSAGES).where(MESSAGES.c.id == row.key).values(
+            session.execute(update(MESSAGES).where(MESSAGES.c.id == row.key, ours).values(
                 status="sent", sent_at=utcnow(), notified=notify, budget_spent=not notify,
-                leased_until=None, last_error=None))
+                leased_until=None, leased_by=None, last_error=None))
             session.commit()
             if not notify:
                 log.info("google: message %d sent silently: the card's %d notifications "
                          "in 24 hours are spent", row.key, NOTIFY_BUDGET)
             return
-        self._record(session, MESSAGES, MESSAGES.c.id, row, result)
+        self._record(session, MESSAGES, MESSAGES.c.id, row, result, ours)
 
     # Answers
 
     def _record(self, session: Session, table: Table, key: ColumnElement[Any],
-                row: ClaimedGoogleRow, result: GoogleResult) -> None:
+                row: ClaimedGoogleRow, result: GoogleResult, ours: ColumnElement[bool]) -> None:
+        """Google's answer, on the row while it is still this worker's lease (see
+        ``app.delivery.presence``: another that took it over sends it itself)."""
         now = utcnow()
-        values: dict[str, Any] = {"leased_until": None}
+        values: dict[str, Any] = {"leased_until": None, "leased_by": None}
         if "last_status" in table.c:
             values["last_status"] = result.status
         if result.ok and "generation" in table.c:
             values.update(synced_generation=row.generation, synced_at=now, attempts=0,
                           last_error=None)
             # Only the generation that was sent is done; a newer one stays pending.
-            session.execute(update(table).where(key == row.key,
+            session.execute(update(table).where(key == row.key, ours,
                                                 table.c.generation == row.generation)
                             .values(status="synced", **values))
-            session.execute(update(table).where(key == row.key).values(**values))
+            session.execute(update(table).where(key == row.key, ours).values(**values))
         else:
             attempts = row.attempts + 1
             final = result.outcome == "invalid" or attempts >= MAX_ATTEMPTS
@@ -210,7 +240,7 @@ class GoogleSync:
                           status="failed" if final else "pending",
                           available_at=now + timedelta(
                               seconds=backoff(attempts, result.retry_after)))
-            session.execute(update(table).where(key == row.key).values(**values))
+            session.execute(update(table).where(key == row.key, ours).values(**values))
             log.warning("google: %s %d: %s (attempt %d)", table.name, row.key,
                         redact(_result_text(result)), attempts)
         session.commit()
