@@ -11,6 +11,7 @@ from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.analytics.models import SEGMENTS, CardSegment
+from app.bulk import among
 from app.cards.models import Card, Customer, next_pass_stamps
 from app.clock import iso, utcnow
 from app.errors import Conflict, Invalid, NotFound
@@ -220,7 +221,8 @@ def bump_passes(session: Session, card_ids: list[int]) -> None:
     if not card_ids:
         return
     rows = session.execute(select(Card.id, Card.pass_version, Card.pass_updated_at,
-                                  Card.pass_last_modified).where(Card.id.in_(card_ids))).all()
+                                  Card.pass_last_modified)
+                           .where(among(session, Card.id, card_ids))).all()
     updates = []
     for card_id, version, tag, last_modified in rows:
         version, tag, last_modified = next_pass_stamps(version, tag, last_modified)

@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
+from app.bulk import among
 from app.cards.models import Card, Customer
 from app.google_wallet.account import GoogleAccount
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
@@ -36,12 +37,13 @@ def mark_cards(session: Session, account: GoogleAccount, card_ids: Sequence[int]
                now: datetime) -> None:
     if not card_ids:
         return
-    session.execute(update(OBJECTS).where(OBJECTS.c.card_id.in_(card_ids))
+    session.execute(update(OBJECTS).where(among(session, OBJECTS.c.card_id, card_ids))
                     .values(**_pending(OBJECTS, now)))
     known = set(session.scalars(select(OBJECTS.c.card_id)
-                                .where(OBJECTS.c.card_id.in_(card_ids))))
+                                .where(among(session, OBJECTS.c.card_id, card_ids))))
+    unknown = [card_id for card_id in card_ids if card_id not in known]
     new = session.execute(select(Card.id, Card.program_id, Card.serial_number)
-                          .where(Card.id.in_([i for i in card_ids if i not in known]))).all()
+                          .where(among(session, Card.id, unknown))).all()
     for card_id, program_id, serial_number in new:
         session.add(GoogleObject(card_id=card_id, program_id=program_id,
                                  object_id=account.object_id(serial_number),
@@ -75,7 +77,8 @@ def _readers(session: Session, card_ids: Iterable[int]) -> dict[int, tuple[str, 
     """Each card's holder's language and its program, for the texts sent to that card."""
     rows = session.execute(
         select(Card.id, Customer.locale, Program).join(Customer, Customer.id == Card.customer_id)
-        .join(Program, Program.id == Card.program_id).where(Card.id.in_(set(card_ids)))).all()
+        .join(Program, Program.id == Card.program_id)
+        .where(among(session, Card.id, set(card_ids)))).all()
     return {row.id: (row.locale, row.Program) for row in rows}
 
 
