@@ -49,7 +49,7 @@ def create_app(config: Config | None = None, *, push_sender: PushSender | None =
     check_base_url(config)  # a Config built by hand too
     check_key_files(config)
     _check_catalogs()
-    engine = make_engine(config.database_url)
+    engine = make_engine(config.database_url, prepared_statements=config.prepared_statements)
     _check_database(engine)
     if config.smtp_url:
         smtp_settings(config.smtp_url)  # a Config built by hand: a bad URL stops here too

@@ -5,17 +5,20 @@ rows (an import): never a round trip per row.
 connection; SQLite: one ``executemany``), ``rows_among`` reads the rows whose column is
 one of many values (PostgreSQL: ``= ANY`` of one array, which it plans several times
 faster than a long ``IN`` list; SQLite: ``IN`` lists of ``CHUNK``). Both run in the
-session's transaction; neither commits.
+session's transaction; neither commits. ``among`` is the condition "one of these values"
+as one bound value however many there are, for any statement (an UPDATE too): an
+``IN`` list binds one parameter per value, and PostgreSQL's protocol takes at most 65,535
+(an offer to 100,000 cards could not be published), SQLite at most 32,766.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import psycopg
-from sqlalchemy import Table, any_, bindparam, insert
+from sqlalchemy import ColumnElement, Table, any_, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -44,6 +47,19 @@ def rows_among(session: Session, query: Any, column: Any, values: Sequence[Any]
         return
     for chunk in chunks(values):
         yield from session.execute(query.where(column.in_(chunk))).all()
+
+
+def among(session: Session, column: Any, values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column`` is one of ``values``, bound as one value: ``= ANY`` of an array on
+    PostgreSQL, ``IN`` the elements of a JSON array on SQLite (``json_each``)."""
+    listed = list(values)
+    result: ColumnElement[bool]
+    if is_postgres(session):
+        result = column == any_(bindparam(None, listed, type_=ARRAY(column.type)))
+    else:
+        elements = func.json_each(bindparam(None, json.dumps(listed))).table_valued("value")
+        result = column.in_(select(elements.c.value))
+    return result
 
 
 def insert_rows(session: Session, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -103,7 +103,10 @@ def db_upgrade() -> None:
     from app.migrations import head_revision, upgrade
 
     config = Config.from_env(require_secret=False)
-    upgrade(make_engine(config.database_url))
+    # Straight to PostgreSQL when a pooler stands in front: a migration holds its locks
+    # and builds indexes CONCURRENTLY across transactions.
+    upgrade(make_engine(config.session_database_url,
+                        prepared_statements=config.prepared_statements))
     click.echo(f"Database at migration {head_revision()}.")
 
 
@@ -141,7 +144,8 @@ def merchant_create(name: str, email: str, password: str | None) -> None:
     from app.merchants.service import create_merchant
 
     config = Config.from_env(require_secret=False)
-    sessions = make_session_factory(make_engine(config.database_url))
+    sessions = make_session_factory(make_engine(
+        config.database_url, prepared_statements=config.prepared_statements))
     with sessions() as session:
         try:
             created = create_merchant(session, name=name, email=email, password=password)
@@ -179,7 +183,9 @@ def worker(concurrency: int) -> None:
 
     listener = None
     if not config.is_sqlite:
-        listener = PostgresListener(config.database_url, wake_all)
+        # LISTEN needs a server session of its own: through a pooler in transaction mode
+        # it hears nothing, and the loops fall back on their poll (see the README).
+        listener = PostgresListener(config.session_database_url, wake_all)
         listener.start()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -226,7 +232,8 @@ def _sessions() -> Any:
     from app.db import make_engine, make_session_factory
 
     config = Config.from_env(require_secret=False)
-    return make_session_factory(make_engine(config.database_url))
+    return make_session_factory(make_engine(config.database_url,
+                                            prepared_statements=config.prepared_statements))
 
 
 @ledger_group.command("expire", help="Expire points older than each program's expiry.")

@@ -107,6 +107,13 @@ class Config:
     # The log: one JSON object a line (production's default) or plain text (``app.logs``).
     log_format: str = "json"
     log_level: str = "INFO"
+    # PostgreSQL straight, not through a pooler in transaction mode (PgBouncer): for what
+    # needs a session of its own, the workers' LISTEN connection and the migrations. None:
+    # database_url is direct. Out of repr: it may hold a password.
+    direct_database_url: str | None = field(default=None, repr=False)
+    # Server-side prepared statements (psycopg prepares a statement after its fifth use
+    # on a connection); off for a pooler in transaction mode that does not track them.
+    prepared_statements: bool = True
 
     def __post_init__(self) -> None:
         try:  # a Config built by hand (tests, benchmarks) is held to the same rule
@@ -121,6 +128,11 @@ class Config:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def session_database_url(self) -> str:
+        """Where a connection keeps its server session (LISTEN, migrations)."""
+        return self.direct_database_url or self.database_url
 
     @property
     def google_enabled(self) -> bool:
@@ -212,6 +224,8 @@ class Config:
                                                 cls.key_rotation_per_minute),
             log_format=log_format_from_env(env, development=development),
             log_level=_choice(env, "LOYALPASS_LOG_LEVEL", LOG_LEVELS, "INFO"),
+            direct_database_url=_direct_database_url(env, database_url),
+            prepared_statements=_switch(env, "LOYALPASS_PREPARED_STATEMENTS", default=True),
         )
         if config.smtp_url:
             smtp_settings(config.smtp_url)  # parsed now, so that a bad URL stops the start
@@ -413,10 +427,23 @@ def _limit(env: dict[str, str], variable: str, default: str) -> str:
     return text
 
 
-def _switch(env: dict[str, str], variable: str) -> bool:
-    """An on/off setting: 1, true, yes or on; 0, false, no, off or unset."""
+def _direct_database_url(env: dict[str, str], database_url: str) -> str | None:
+    value = env.get("LOYALPASS_DIRECT_DATABASE_URL", "").strip()
+    if not value:
+        return None
+    if not database_url.startswith("postgres") or not value.startswith("postgres"):
+        raise ConfigError(
+            "LOYALPASS_DIRECT_DATABASE_URL must be a postgresql:// URL of the same database "
+            "as LOYALPASS_DATABASE_URL (a PostgreSQL one), without the pooler in between.")
+    return _database_url(value)
+
+
+def _switch(env: dict[str, str], variable: str, *, default: bool = False) -> bool:
+    """An on/off setting: 1, true, yes or on; 0, false, no or off; unset: ``default``."""
     value = env.get(variable, "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
+    if not value:
+        return default
+    if value in ("0", "false", "no", "off"):
         return False
     if value in ("1", "true", "yes", "on"):
         return True

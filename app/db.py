@@ -36,7 +36,12 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def make_engine(url: str, **options: Any) -> Engine:
+def make_engine(url: str, *, prepared_statements: bool = True, **options: Any) -> Engine:
+    """The engine for ``url``; on PostgreSQL, ``prepared_statements=False`` keeps psycopg
+    from preparing statements on the server (it does after a statement's fifth use on a
+    connection), for a pooler in transaction mode that does not track them: PgBouncer
+    before 1.21, or without ``max_prepared_statements``. Every connection the app opens
+    comes from here, the threads' held ones too (``app.sql``)."""
     # Customers' names and emails are statement parameters: never in an error's text.
     options["hide_parameters"] = True
     if url.startswith("sqlite"):
@@ -49,6 +54,8 @@ def make_engine(url: str, **options: Any) -> Engine:
         return engine
     options.setdefault("pool_size", 10)
     options.setdefault("max_overflow", 20)
+    if not prepared_statements:
+        options["connect_args"] = {**options.get("connect_args", {}), "prepare_threshold": None}
     engine = create_engine(url, **options)
     if not options.get("pool_pre_ping"):
         _ping_idle_connections(engine)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
+from app.bulk import among
 from app.cards.models import Card
 from app.clock import utcnow
 from app.delivery.google import queue as google_queue
@@ -66,7 +67,7 @@ def drain_outbox(session: Session, *, limit: int = 500,
     pending = {"push_status": "pending", "push_generation": Registration.push_generation + 1,
                "push_attempts": 0, "push_available_at": now}
     if card_ids:
-        session.execute(update(Registration).where(Registration.card_id.in_(card_ids))
+        session.execute(update(Registration).where(among(session, Registration.card_id, card_ids))
                         .values(**pending).execution_options(synchronize_session=False))
     if program_ids:
         cards_of_programs = select(Card.id).where(Card.program_id.in_(program_ids))

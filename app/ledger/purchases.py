@@ -235,6 +235,8 @@ def _attempt(session: LazySession, raw: Raw, asked: Asked, lane: Lane, *, locked
     entries = entries_of(outcome, request.data.redeem_rewards)
     answer, values = purchase_values(raw, request, card, terms.rules, outcome, entries, read,
                                      now)
+    if not raw.in_session:
+        _end_session_reads(session)
     notify = raw.postgres and lane.wakeups.notify_due()
     events = purchase_events(answer.body, program_id=card.program_id, now=now,
                              before=Before(balance=card.balance, tier=card.tier))
@@ -258,9 +260,17 @@ def _commit(session: LazySession, raw: Raw, wakeups: Wakeups) -> None:
         return
     raw.commit()
     wakeups.wake_now()
+    _end_session_reads(session)
+
+
+def _end_session_reads(session: LazySession) -> None:
+    """End the transaction of the session's reads (a program's terms, a location, a
+    cashier's points) before the write on the thread's connection: held open across it,
+    the request would hold two server connections at once, which through a pooler in
+    transaction mode deadlocks as soon as every pooled connection is held by a request
+    waiting for another. A commit: psycopg drops a connection's prepared statements on
+    rollback."""
     if session.made is not None and session.made.in_transaction():
-        # Reads of the session's own (a program's terms, a location, a cashier's points)
-        # end with a commit: psycopg drops a connection's prepared statements on rollback.
         session.made.commit()
 
 

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.analytics.models import SEGMENTS, CardSegment
+from app.bulk import among, insert_rows
 from app.cards.models import Card, Customer, next_pass_stamps
 from app.clock import iso, utcnow
 from app.errors import Conflict, Invalid, NotFound
@@ -156,12 +157,12 @@ def deliver_offer(session: Session, *, offer: Offer, now: datetime) -> int:
     targeted = _audience(session, offer, now)
     holdout = int(offer.audience.get("holdout_percent") or 0)
     held = {card_id for card_id in targeted if _held_out(offer.id, card_id, holdout)}
-    if targeted:
-        session.execute(insert(CARD_OFFERS), [
-            {"offer_id": offer.id, "card_id": card_id, "held_out": card_id in held,
-             "created_at": now} for card_id in targeted])
+    # COPY on PostgreSQL: an offer may reach a million cards in this one transaction.
+    insert_rows(session, CARD_OFFERS, [
+        {"offer_id": offer.id, "card_id": card_id, "held_out": card_id in held,
+         "created_at": now} for card_id in targeted])
     reached = [card_id for card_id in targeted if card_id not in held]
-    bump_passes(session, reached)
+    bump_passes(session, reached, now=now)
     offer.status, offer.published_at = "published", now
     if offer.mechanic is not None:
         # The purchase reads a program's offers with its terms, cached by its version.
@@ -216,11 +217,25 @@ def _held_out(offer_id: int, card_id: int, percent: int) -> bool:
     return int.from_bytes(digest[:4], "big") % 100 < percent
 
 
-def bump_passes(session: Session, card_ids: list[int]) -> None:
+def bump_passes(session: Session, card_ids: list[int], *, now: datetime | None = None
+                ) -> None:
+    """A newer pass version, tag and Last-Modified for each card, as
+    ``next_pass_stamps`` makes them; on PostgreSQL in one statement, which a publish to
+    100,000 cards took 30 s and more to send row by row."""
     if not card_ids:
         return
+    if session.get_bind().dialect.name == "postgresql":
+        now = now or utcnow()
+        session.execute(update(CARDS).where(among(session, CARDS.c.id, card_ids)).values(
+            pass_version=CARDS.c.pass_version + 1,
+            pass_updated_at=func.greatest(
+                now, CARDS.c.pass_updated_at + timedelta(microseconds=1)),
+            pass_last_modified=func.greatest(
+                now.replace(microsecond=0), CARDS.c.pass_last_modified + timedelta(seconds=1))))
+        return
     rows = session.execute(select(Card.id, Card.pass_version, Card.pass_updated_at,
-                                  Card.pass_last_modified).where(Card.id.in_(card_ids))).all()
+                                  Card.pass_last_modified)
+                           .where(among(session, Card.id, card_ids))).all()
     updates = []
     for card_id, version, tag, last_modified in rows:
         version, tag, last_modified = next_pass_stamps(version, tag, last_modified)

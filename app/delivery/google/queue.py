@@ -15,6 +15,7 @@ from typing import Any, cast
 from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
+from app.bulk import among, insert_rows
 from app.cards.models import Card, Customer
 from app.google_wallet.account import GoogleAccount
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
@@ -25,6 +26,7 @@ from app.texts import localized, tier_name
 
 OBJECTS = cast(Table, GoogleObject.__table__)
 CLASSES = cast(Table, GoogleClass.__table__)
+MESSAGES = cast(Table, GoogleMessage.__table__)
 
 
 def _pending(table: Table, now: datetime) -> dict[str, Any]:
@@ -36,16 +38,19 @@ def mark_cards(session: Session, account: GoogleAccount, card_ids: Sequence[int]
                now: datetime) -> None:
     if not card_ids:
         return
-    session.execute(update(OBJECTS).where(OBJECTS.c.card_id.in_(card_ids))
+    session.execute(update(OBJECTS).where(among(session, OBJECTS.c.card_id, card_ids))
                     .values(**_pending(OBJECTS, now)))
     known = set(session.scalars(select(OBJECTS.c.card_id)
-                                .where(OBJECTS.c.card_id.in_(card_ids))))
+                                .where(among(session, OBJECTS.c.card_id, card_ids))))
+    unknown = [card_id for card_id in card_ids if card_id not in known]
     new = session.execute(select(Card.id, Card.program_id, Card.serial_number)
-                          .where(Card.id.in_([i for i in card_ids if i not in known]))).all()
-    for card_id, program_id, serial_number in new:
-        session.add(GoogleObject(card_id=card_id, program_id=program_id,
-                                 object_id=account.object_id(serial_number),
-                                 available_at=now))
+                          .where(among(session, Card.id, unknown))).all()
+    # In bulk (COPY on PostgreSQL): an offer may reach 100,000 cards without an object.
+    insert_rows(session, OBJECTS, [
+        {"card_id": card_id, "program_id": program_id,
+         "object_id": account.object_id(serial_number), "available_at": now,
+         "status": "pending", "generation": 1, "synced_generation": 0, "attempts": 0,
+         "inserted": False} for card_id, program_id, serial_number in new])
     ensure_classes(session, account, {program_id for _, program_id, _ in new}, now)
 
 
@@ -75,7 +80,8 @@ def _readers(session: Session, card_ids: Iterable[int]) -> dict[int, tuple[str, 
     """Each card's holder's language and its program, for the texts sent to that card."""
     rows = session.execute(
         select(Card.id, Customer.locale, Program).join(Customer, Customer.id == Card.customer_id)
-        .join(Program, Program.id == Card.program_id).where(Card.id.in_(set(card_ids)))).all()
+        .join(Program, Program.id == Card.program_id)
+        .where(among(session, Card.id, set(card_ids)))).all()
     return {row.id: (row.locale, row.Program) for row in rows}
 
 
@@ -106,11 +112,18 @@ def queue_offer_messages(session: Session, offered: Sequence[tuple[int, int]],
     offers = {offer.id: offer for offer in session.scalars(
         select(Offer).where(Offer.id.in_({offer_id for _, offer_id in offered})))}
     readers = _readers(session, [card_id for card_id, _ in offered])
+    texts: dict[tuple[int, str, int], tuple[str, str]] = {}  # by offer, language, program
+    rows = []
     for card_id, offer_id in offered:
-        offer = offers[offer_id]
         locale, program = readers[card_id]
-        title = localized(offer.title_given, locale, program.locales)
-        body = localized(offer.body_given, locale, program.locales)
-        session.add(GoogleMessage(card_id=card_id, kind="offer", offer_id=offer_id,
-                                  available_at=now, created_at=now, header=title,
-                                  body=body or title))
+        text = texts.get((offer_id, locale, program.id))
+        if text is None:
+            offer = offers[offer_id]
+            title = localized(offer.title_given, locale, program.locales)
+            body = localized(offer.body_given, locale, program.locales)
+            text = texts[(offer_id, locale, program.id)] = (title, body or title)
+        rows.append({"card_id": card_id, "kind": "offer", "offer_id": offer_id,
+                     "available_at": now, "created_at": now, "header": text[0],
+                     "body": text[1], "status": "pending", "attempts": 0, "notified": False,
+                     "budget_spent": False})
+    insert_rows(session, MESSAGES, rows)  # in bulk, as the objects above
