@@ -94,9 +94,10 @@ class PassRow:
     offers: Any  # JSON [[created_at, id, title, title_texts], ...]
 
 
-# Each dialect's JSON aggregate and array, and how an offer's title_texts (JSON) joins one.
-_JSON = {True: ("json_agg", "json_build_array", "offers.title_texts"),
-         False: ("json_group_array", "json_array", "json(offers.title_texts)")}
+# Each dialect's JSON aggregate and array, and an offer's title_texts (JSON) as an array's
+# item (SQLite's column is text, and its subquery's column no longer JSON).
+_JSON = {True: ("json_agg", "json_build_array", "shown.title_texts"),
+         False: ("json_group_array", "json_array", "json(shown.title_texts)")}
 _NEWER = "cards.pass_last_modified > :modified_since"  # else nothing but the card is read
 
 
@@ -118,8 +119,8 @@ def _pass_statement(*, postgres: bool) -> SQL:
                            " FROM purchases WHERE purchases.card_id = cards.id"
                            f" AND purchases.created_at > :tier_since AND {_NEWER}) END",
         "offers": f"(SELECT {aggregate}({array}(shown.created_at, shown.id, shown.title,"
-                  " shown.title_texts)) FROM (SELECT card_offers.created_at, offers.id,"
-                  f" offers.title, {title_texts} AS title_texts FROM card_offers"
+                  f" {title_texts})) FROM (SELECT card_offers.created_at, offers.id,"
+                  " offers.title, offers.title_texts FROM card_offers"
                   " JOIN offers ON offers.id = card_offers.offer_id"
                   " WHERE card_offers.card_id = cards.id AND NOT card_offers.held_out"
                   " AND offers.status = 'published'"
