@@ -71,8 +71,9 @@ def updated_passes(raw: Raw, *, device_library_identifier: str, since: int | Non
 
 @dataclass(frozen=True, slots=True)
 class PassRow:
-    """``PASS``'s row: the card's columns by their names (``_ELSEWHERE`` says where the
-    others come from); the last three are None when the pass was not modified since."""
+    """``PASS``'s row: the card's columns by their names (``_pass_statement`` says where
+    the others come from); the movements, spend and offers are None (or empty) when the
+    pass was not modified since."""
 
     serial_number: str
     authentication_token: str
