@@ -1,12 +1,23 @@
-"""How much the packaging around the signature costs.
+"""How much the packaging around the signature costs, and (``--http``) how fast Apple's
+web service answers a wallet through gunicorn on PostgreSQL.
 
-Prints, in one run on one core, the raw PKCS#7 signing rate of the pass key over a
-manifest and the full ``.pkpass`` build rate for a card of the demo program (pass.json
-with the card's next tier and movements, manifest, signature, zip: what the web service
-does per pass, its database reads aside), and their ratio.
+In-process (the default) it prints, in one run on one core, the raw PKCS#7 signing rate of
+the pass key over a manifest and the full ``.pkpass`` build rate for a card of the demo
+program (pass.json with the card's next tier and movements, manifest, signature, zip: what
+the web service does per pass, its database reads aside), and their ratio.
 Goal: the full build at 0.65 or more of the raw signing rate.
 
-    python bench/pkpass.py [--seconds 3]
+    python bench/pkpass.py [--seconds 0.5] [--rounds 20]
+
+With ``--http`` (``bench/pkpass_http.py``) it serves a seeded PostgreSQL database with
+gunicorn (one sync worker) and measures, side by side in short alternating rounds from
+two client threads, a bare ``GET /healthz``, the device's poll with nothing new (204), the
+304 of an unchanged pass, the full pass download, and the raw signing rate; it prints
+each rate and its ratio to the bare rate, and the full pass's to the ideal (a bare round
+trip plus one raw signature). Goals: poll and 304 at 0.85 or more of the bare rate, the
+full pass at 0.85 or more of the ideal.
+
+    python bench/pkpass.py --http [--cards 500] [--database-url URL] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -48,6 +59,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=0.5, help="per measurement")
     parser.add_argument("--rounds", type=int, default=20, help="alternating rounds")
+    parser.add_argument("--http", action="store_true",
+                        help="Apple's web service through gunicorn on PostgreSQL (see above; "
+                             "python bench/pkpass.py --http --help for its options)")
+    if "--http" in sys.argv[1:]:
+        from bench.pkpass_http import main as http_main
+
+        http_main([argument for argument in sys.argv[1:] if argument != "--http"])
+        return
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})

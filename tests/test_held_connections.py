@@ -1,7 +1,8 @@
-"""The counter's purchases run on a PostgreSQL connection each thread holds apart from the
-pool (``app.sql``): one per thread, replaced when the server ended it, closed when its
-thread ends or its engine is disposed, never shared with a forked process; and a purchase
-that meets a connection the server just ended is a 503 that the till may send again, as
+"""The counter's purchases, and a wallet's polls and pass downloads, run on a PostgreSQL
+connection each thread holds apart from the pool (``app.sql``): one per thread, replaced
+when the server ended it, closed when its thread ends or its engine is disposed, never
+shared with a forked process; and a purchase, poll or pass download that meets a
+connection the server just ended is a 503 that the till or the phone may send again, as
 is any request whose pooled connection went away, after which the pool recovers."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Engine
 import app.sql
 from app.ledger.models import Purchase
 from tests.conftest import Api, _truncate_postgres
+from tests.push_helpers import install, register
 
 # The statement only a purchase sends: its backend is the held connection.
 WRITING = "WITH card AS (UPDATE cards%"
@@ -226,3 +228,65 @@ def test_a_session_request_that_meets_an_ended_connection_is_a_503_then_it_recov
     assert failed.get_json()["code"] == "database_unavailable"
     assert failed.headers["Retry-After"] == "1"
     assert answers == [200, 200, 200]
+
+
+# Apple's web service: the device's poll and its pass run on the held connection too.
+
+POLLING = "SELECT cards.serial_number, cards.pass_updated_at FROM devices%"
+PASSING = "SELECT cards.serial_number, cards.authentication_token%"
+
+
+def _wallet_backends(engine: Engine, statement: str) -> set[int]:
+    with engine.connect() as connection:
+        return set(connection.scalars(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND query LIKE :statement AND pid <> pg_backend_pid()"), {"statement": statement}))
+
+
+def _installed(api: Api, card: dict[str, Any]) -> dict[str, str]:
+    device = install(api.client, card)
+    assert register(api.client, device, "device-1", "ab" * 32) == 201
+    return device
+
+
+def _poll(api: Api, device: dict[str, str]) -> Any:
+    return api.client.get(f"/passkit/v1/devices/device-1/registrations/{device['type']}")
+
+
+def _pass(api: Api, device: dict[str, str]) -> Any:
+    return api.client.get(f"/passkit/v1/passes/{device['type']}/{device['serial']}",
+                          headers={"Authorization": f"ApplePass {device['token']}"})
+
+
+def test_a_devices_polls_and_pass_downloads_stay_on_the_threads_held_connection(
+        api: Api, card: dict[str, Any], engine: Engine) -> None:
+    device = _installed(api, card)
+    assert _buy(api, card).status_code == 201
+    (bought,) = _purchase_backends(engine)  # each backend shows its latest statement
+    for _ in range(10):
+        assert _poll(api, device).status_code == 200
+    polled = _wallet_backends(engine, POLLING)
+    for _ in range(10):
+        assert _pass(api, device).status_code == 200
+
+    assert polled == _wallet_backends(engine, PASSING) == {bought}
+
+
+@pytest.mark.parametrize("ask", [_poll, _pass], ids=["poll", "pass"])
+def test_a_poll_or_pass_that_meets_a_just_ended_connection_is_a_503_to_retry_and_the_retry_answers(
+        api: Api, card: dict[str, Any], engine: Engine, monkeypatch: pytest.MonkeyPatch,
+        ask: Any) -> None:
+    monkeypatch.setattr(app.sql, "IDLE_BEFORE_PING", 3600.0)  # no ping: it is met in use
+    device = _installed(api, card)
+    assert ask(api, device).status_code == 200
+    (ended,) = _wallet_backends(engine, POLLING) | _wallet_backends(engine, PASSING)
+    _end(engine, ended)
+
+    failed = ask(api, device)
+
+    assert failed.status_code == 503
+    assert failed.headers["Retry-After"] == "1"
+    assert failed.get_json()["code"] == "database_unavailable"
+    retried = ask(api, device)
+    assert retried.status_code == 200
+    assert ended not in _wallet_backends(engine, POLLING) | _wallet_backends(engine, PASSING)

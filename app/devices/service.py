@@ -1,12 +1,16 @@
-"""Apple's pass update web service as use cases: register, list, unregister, log.
+"""Apple's pass update web service as use cases: register, list, the latest pass,
+unregister, log.
 
 Authentication is the pass's ``authenticationToken``, compared in constant time; a pass
-that does not exist and a wrong token look the same to the caller.
+that does not exist and a wrong token look the same to the caller. The list (the device's
+poll) and the latest pass are the wallet's frequent requests: each is one statement on
+the thread's held connection (``app.devices.wallet_reads``).
 """
 
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,24 +21,61 @@ from app.analytics.models import APPLE, INSTALLED, REMOVED
 from app.cards.models import Card
 from app.cards.service import card_by_serial
 from app.cards.wallet_events import record_wallet_events
-from app.clock import from_microseconds, to_microseconds, utcnow
+from app.clock import to_microseconds, utcnow
 from app.devices.models import Device, DeviceLog, Registration
+from app.devices.wallet_reads import UpdatedPasses, read_pass
+from app.devices.wallet_reads import updated_passes as read_updated_passes
 from app.errors import Unauthorized
+from app.merchants.models import Program
 from app.outbox.webhooks import wallet_event
-
-
-@dataclass(frozen=True)
-class UpdatedPasses:
-    serial_numbers: list[str]
-    last_updated: str
+from app.sql import HeldConnections, Raw
+from app.wallet.service import Wallet
 
 
 def authenticated_card(session: Session, *, serial_number: str, token: str | None) -> Card:
     card = card_by_serial(session, serial_number)
-    expected = card.authentication_token if card is not None else "-" * 43
-    if not hmac.compare_digest(expected.encode(), (token or "").encode()) or card is None:
-        raise Unauthorized("The pass's authentication token does not match.")
+    _authenticate(card.authentication_token if card is not None else None, token)
+    assert card is not None  # else _authenticate raised
     return card
+
+
+def _authenticate(expected: str | None, token: str | None) -> None:
+    """Unauthorized unless ``token`` is the pass's (``expected``; None: no such pass)."""
+    matches = hmac.compare_digest((expected or "-" * 43).encode(), (token or "").encode())
+    if not matches or expected is None:
+        raise Unauthorized("The pass's authentication token does not match.")
+
+
+@dataclass(frozen=True)
+class LatestPass:
+    last_modified: datetime
+    package: bytes | None  # None: not modified since the device's copy (a 304)
+
+
+def latest_pass(connections: HeldConnections, session: Callable[[], Session], wallet: Wallet,
+                *, serial_number: str, token: str | None, modified_since: datetime | None
+                ) -> LatestPass:
+    """The pass, signed, unless it was not modified after ``modified_since`` (naive UTC);
+    Unauthorized, whatever else the request says, unless ``token`` is the pass's.
+    ``session`` makes (or gets) the request's session: on SQLite the statement runs in
+    it, and anywhere it reads the program when its pass design is not drawn yet."""
+    with Raw.thread_connection(connections, session) as raw:
+        found = read_pass(raw, serial_number=serial_number, modified_since=modified_since,
+                          now=utcnow())
+    _authenticate(found.authentication_token if found is not None else None, token)
+    assert found is not None
+    if not found.modified:
+        return LatestPass(found.last_modified, None)
+    program_id = found.card.program_id
+    package = wallet.package_of(found.card, program=lambda: _program(session(), program_id),
+                                offers=found.offers, facts=found.facts)
+    return LatestPass(found.last_modified, package)
+
+
+def _program(session: Session, program_id: int) -> Program:
+    program = session.get(Program, program_id)
+    assert program is not None  # a card's program is never deleted
+    return program
 
 
 def register(
@@ -124,24 +165,14 @@ def parse_tag(tag: str | None, *, now: datetime | None = None) -> int | None:
     return value if value <= to_microseconds(now or utcnow()) else None
 
 
-def updated_passes(
-    session: Session, *, device_library_identifier: str, since: int | None
-) -> UpdatedPasses | None:
-    """The serials of the device's passes changed after ``since``, or None when there are none."""
-    query = (
-        select(Card.serial_number, Card.pass_updated_at)
-        .join(Registration, Registration.card_id == Card.id)
-        .join(Device, Device.id == Registration.device_id)
-        .where(Device.device_library_identifier == device_library_identifier)
-        .order_by(Card.pass_updated_at)
-    )
-    if since is not None:
-        query = query.where(Card.pass_updated_at > from_microseconds(since))
-    rows = session.execute(query).all()
-    if not rows:
-        return None
-    newest = max(to_microseconds(updated) for _, updated in rows)
-    return UpdatedPasses([serial for serial, _ in rows], str(newest))
+def updated_passes(connections: HeldConnections, session: Callable[[], Session], *,
+                   device_library_identifier: str, since: int | None
+                   ) -> UpdatedPasses | None:
+    """The serials of the device's passes changed after ``since``, or None when there are
+    none; on the thread's held connection (``session``: SQLite's, as in ``latest_pass``)."""
+    with Raw.thread_connection(connections, session) as raw:
+        return read_updated_passes(raw, device_library_identifier=device_library_identifier,
+                                   since=since)
 
 
 def store_log(

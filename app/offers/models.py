@@ -36,6 +36,7 @@ from app.texts import LocalizedValue
 # A draft is published by hand; published ahead of its start it is scheduled until the
 # worker publishes it; it ends when its end passes (or by hand) and leaves every pass.
 OFFER_STATUSES = ("draft", "scheduled", "published", "ended")
+SHOWN_OFFERS = 3  # offers on a pass: it has room for a few; the newest win
 
 
 class Offer(Base):

@@ -19,7 +19,7 @@ from app.merchants.access import Principal
 from app.merchants.accounts import Where, record_event
 from app.merchants.models import Program
 from app.offers.mechanics import Mechanic, stored_mechanic
-from app.offers.models import CardOffer, Offer
+from app.offers.models import SHOWN_OFFERS, CardOffer, Offer
 from app.offers.schemas import OfferCreate, naive_utc
 from app.offers.till import touch_program
 from app.outbox.messages import program_changed
@@ -29,7 +29,6 @@ from app.problem_codes import ProblemCode
 from app.texts import in_every_locale, is_per_locale, localized, program_text_faults, tier_key
 
 OFFER_CREATED, OFFER_PUBLISHED = "offer.created", "offer.published"  # in the staff log
-SHOWN_OFFERS = 3  # a pass has room for a few; the newest win
 CARDS = cast(Table, Card.__table__)
 CARD_OFFERS = cast(Table, CardOffer.__table__)
 

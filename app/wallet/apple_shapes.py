@@ -12,7 +12,9 @@ so each phone reads its own.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from app.cards.models import Card
 from app.i18n import gettext, ngettext, using_locale
@@ -90,7 +92,11 @@ def support_text(program: Program, locale: str) -> str:
 
 
 def design_key(program: Program) -> str:
-    return f"program-{program.id}-v{program.design_version}"
+    return design_key_of(program.id, program.design_version)
+
+
+def design_key_of(program_id: int, design_version: int) -> str:
+    return f"program-{program_id}-v{design_version}"
 
 
 def program_texts(program: Program, locales: tuple[str, ...]) -> dict[str, dict[str, str]]:
@@ -172,22 +178,53 @@ def relevant_texts(name: str, locales: tuple[str, ...]) -> dict[str, str]:
     return texts
 
 
-def pass_card(card: Card, *, barcode_message: str, customer_url: str,
+@dataclass(frozen=True, slots=True)
+class CardPass:
+    """What a card's pass shows of the card and its holder, as plain values: read from a
+    ``Card`` (``of``) or straight from the database (``app.devices.wallet_reads``). The
+    program's part of the pass is its design, cached by ``program_id`` and
+    ``design_version`` (``app.wallet.service``)."""
+
+    serial_number: str
+    authentication_token: str
+    number: str
+    link_version: int
+    holder_name: str
+    holder_locale: str  # the customer's language as they chose it
+    balance: int
+    tier: str | None
+    stamps: int
+    rewards: int
+    voided: bool
+    program_id: int
+    design_version: int
+
+    @classmethod
+    def of(cls, card: Card) -> CardPass:
+        return cls(serial_number=card.serial_number,
+                   authentication_token=card.authentication_token, number=card.number,
+                   link_version=card.link_version, holder_name=card.customer.name,
+                   holder_locale=card.customer.locale, balance=card.balance, tier=card.tier,
+                   stamps=card.stamps, rewards=card.rewards, voided=card.pass_voided,
+                   program_id=card.program_id, design_version=card.program.design_version)
+
+
+def pass_card(card: CardPass, *, tiers: Sequence[Mapping[str, Any]], locales: tuple[str, ...],
+              barcode_message: str, customer_url: str,
               offers: Sequence[Mapping[str, str]] = (), next_step: str = "",
               history: Sequence[str] = ()) -> PassCard:
-    """The card's view; its tier named in the primary locale (pass.strings has the rest)."""
-    program = card.program
-    locales = tuple(program.locales) or ("en",)
+    """The card's view; its tier named in the primary locale (pass.strings has the rest)
+    among the program's ``tiers`` as written, in its ``locales`` (never empty)."""
     return PassCard(
         serial_number=card.serial_number,
         authentication_token=card.authentication_token,
         card_number=card.number,
         barcode_message=barcode_message,
-        holder_name=card.customer.name,
+        holder_name=card.holder_name,
         balance=card.balance,
-        tier=tier_name(program.tiers, card.tier, locales[0], locales),
+        tier=tier_name(tiers, card.tier, locales[0], locales),
         stamps=card.stamps,
-        voided=card.pass_voided,
+        voided=card.voided,
         customer_url=customer_url,
         offers=tuple(offers),
         rewards=card.rewards,

@@ -20,6 +20,7 @@ from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
 from types import MappingProxyType
+from typing import Any
 
 from babel.dates import get_month_names
 from babel.numbers import get_decimal_symbol, get_group_symbol
@@ -99,16 +100,18 @@ def program_tiers(program: Program) -> tuple[Tier, ...]:
 
 
 def next_step_text(tiers: Sequence[Tier], *, currency: str, current: str | None,
-                   facts: CardFacts, locale: str, program: Program) -> str:
+                   facts: CardFacts, locale: str, written: Sequence[Mapping[str, Any]],
+                   locales: Sequence[str]) -> str:
     """"Spend 1,200 UAH more for Gold", or empty when there is no tier above the card; the
-    tier named as the program names it in ``locale``."""
+    tier named as the program names it in ``locale`` (its tiers as ``written``, in its
+    ``locales``, never empty)."""
     if facts.spend_12_months is None or not tiers:
         return ""
     target = next_tier(tiers, spend=facts.spend_12_months, current=current)
     if target is None:
         return ""
     left = target.min_spend - facts.spend_12_months
-    shown = tier_name(program.tiers, target.name, locale, tuple(program.locales) or ("en",))
+    shown = tier_name(written, target.name, locale, tuple(locales))
     return _phrases(locale).next_tier % {"tier": shown,
                                          "amount": money_text(left, currency, locale)}
 

@@ -85,7 +85,7 @@ def google_card(card: Card, *, barcode_message: str, customer_url: str,
         rewards=card.rewards,
         next_step=next_step_text(program_tiers(card.program), currency=card.program.currency,
                                  current=card.tier, facts=facts, locale=locale,
-                                 program=program),
+                                 written=program.tiers, locales=locales),
         history=history_lines(facts, locale),
     )
 

@@ -14,17 +14,19 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from app.cards.models import Card
 from app.cards.numbers import barcode_message
 from app.config import Config
 from app.google_wallet.account import GoogleAccount
+from app.i18n import best_locale
 from app.merchants.models import Program
 from app.metrics import PASSES_BUILT
 from app.points.rules import Tier
-from app.wallet.apple_shapes import design_key, pass_card, pass_design
+from app.wallet.apple_shapes import CardPass, design_key, design_key_of, pass_card, pass_design
 from app.wallet.barcodes import barcode_png, link_qr_png
-from app.wallet.card_texts import history_lines, holder_locale, next_step_text, program_tiers
+from app.wallet.card_texts import history_lines, next_step_text, program_tiers
 from app.wallet.facts import CardFacts
 from passes.apple import (
     PassDesign,
@@ -44,11 +46,14 @@ BARCODE_FORMATS = {"qr": "QR", "pdf417": "PDF417", "aztec": "Aztec", "code128": 
 
 @dataclass(frozen=True)
 class _Drawn:
-    """What every pass of one design version shares."""
+    """What every pass of one design version shares: the design, the tiers parsed and as
+    written (their names in each language), the currency and languages."""
 
     design: PassDesign
     tiers: tuple[Tier, ...]
     currency: str
+    written_tiers: tuple[Mapping[str, Any], ...]
+    locales: tuple[str, ...]  # as the program lists them (possibly none)
 
 
 @dataclass
@@ -81,7 +86,7 @@ class Wallet:
     def pass_type_identifier(self) -> str:
         return self.identity.pass_type_identifier
 
-    def barcode_message(self, card: Card) -> str:
+    def barcode_message(self, card: Card | CardPass) -> str:
         return barcode_message(card.number, self._secret)
 
     def barcode_image(self, card: Card) -> bytes:
@@ -101,7 +106,7 @@ class Wallet:
         digest = hmac.new(link_key, message.encode(), "sha256").digest()
         return base64.urlsafe_b64encode(digest[:18]).decode()
 
-    def card_token(self, card: Card) -> str:
+    def card_token(self, card: Card | CardPass) -> str:
         """The card's current link token: its serial number and a MAC of it and of its
         link version (144 bits), under the current key."""
         return self._token(self._link_keys[0], card)
@@ -126,7 +131,7 @@ class Wallet:
             hmac.compare_digest(self._token(link_key, card).encode(), token.encode())
             for link_key in self._link_keys)
 
-    def card_url(self, card: Card) -> str:
+    def card_url(self, card: Card | CardPass) -> str:
         return f"{self.config.base_url}/c/{self.card_token(card)}"
 
     @staticmethod
@@ -164,19 +169,25 @@ class Wallet:
         return self._drawn(program).design
 
     def _drawn(self, program: Program) -> _Drawn:
-        """The program's pass design and parsed tiers, made once per design version (any
-        change to how a pass looks, tiers and currency included, is a new version)."""
-        key = design_key(program)
+        return self._drawn_of(design_key(program), lambda: program)
+
+    def _drawn_of(self, key: str, program: Callable[[], Program]) -> _Drawn:
+        """The pass design and parsed tiers of the program version ``key`` names, made once
+        per design version (any change to how a pass looks, tiers and currency included,
+        is a new version) from the program ``program`` reads, only when not made yet. A
+        program changed since ``key`` was read is drawn as it is now."""
         with self._lock:
             drawn = self._designs.get(key)
         if drawn is None:
+            current = program()
             design = self._drawable(
-                pass_design(program, web_service_url=self.config.web_service_url), program)
-            drawn = _Drawn(design, program_tiers(program), program.currency)
+                pass_design(current, web_service_url=self.config.web_service_url), current)
+            drawn = _Drawn(design, program_tiers(current), current.currency,
+                           tuple(current.tiers), tuple(current.locales))
             with self._lock:
                 if len(self._designs) >= MAX_CACHED_DESIGNS:
                     self._designs.clear()
-                self._designs[key] = drawn
+                self._designs[design.design_key] = drawn
         return drawn
 
     def _drawable(self, design: PassDesign, program: Program) -> PassDesign:
@@ -224,12 +235,23 @@ class Wallet:
         (each ``{locale: title}``, ``app.offers.service.shown_offers``),
         ``facts`` its recent movements and tier spend (``app.wallet.facts.card_facts``;
         without them the pass has no history and no next tier)."""
-        drawn = self._drawn(card.program)
+        return self.package_of(CardPass.of(card), program=lambda: card.program,
+                               offers=offers, facts=facts)
+
+    def package_of(self, card: CardPass, *, program: Callable[[], Program],
+                   offers: Sequence[Mapping[str, str]] = (),
+                   facts: CardFacts | None = None) -> bytes:
+        """``package`` of a card read as plain values; ``program`` reads the card's program
+        when its design version is not drawn yet (the first pass of each version)."""
+        drawn = self._drawn_of(design_key_of(card.program_id, card.design_version), program)
         facts = facts or CardFacts()
-        locale = holder_locale(card)
+        locale = best_locale([card.holder_locale], drawn.locales)
+        locales = drawn.locales or ("en",)
         next_step = next_step_text(drawn.tiers, currency=drawn.currency, current=card.tier,
-                                   facts=facts, locale=locale, program=card.program)
-        view = pass_card(card, barcode_message=self.barcode_message(card),
+                                   facts=facts, locale=locale, written=drawn.written_tiers,
+                                   locales=locales)
+        view = pass_card(card, tiers=drawn.written_tiers, locales=locales,
+                         barcode_message=self.barcode_message(card),
                          customer_url=self.card_url(card), offers=offers,
                          next_step=next_step, history=history_lines(facts, locale))
         package = self.packager.package(view, drawn.design)

@@ -16,10 +16,8 @@ from werkzeug.http import http_date, parse_date
 from app.devices import service
 from app.errors import BadRequest, PayloadTooLarge, Unauthorized
 from app.metrics import DEVICE_REGISTRATIONS
-from app.offers.service import shown_offers
 from app.problem_codes import ProblemCode
 from app.validation import text_fault
-from app.wallet.facts import card_facts
 from app.web.context import db, json_response, runtime
 
 blueprint = Blueprint("apple_ws", __name__)
@@ -93,7 +91,8 @@ def updated_serials(device: str, pass_type: str) -> Response:
     if pass_type != runtime().wallet.pass_type_identifier:
         return _empty(204)
     since = service.parse_tag(request.args.get("passesUpdatedSince"))
-    result = service.updated_passes(db(), device_library_identifier=device, since=since)
+    result = service.updated_passes(runtime().held, db, device_library_identifier=device,
+                                    since=since)
     if result is None:
         return _empty(204)
     return json_response(
@@ -106,15 +105,14 @@ def latest_pass(pass_type: str, serial: str) -> Response:
     _check_path(None, pass_type, serial)
     token = _apple_pass_token()
     _require_our_pass_type(pass_type)
-    card = service.authenticated_card(db(), serial_number=serial, token=token)
-    last_modified = card.pass_last_modified
-    headers = {"Last-Modified": http_date(last_modified), "Cache-Control": "no-cache"}
     since = parse_date(request.headers.get("If-Modified-Since"))
-    if since is not None and since.replace(tzinfo=None) >= last_modified:
+    latest = service.latest_pass(
+        runtime().held, db, runtime().wallet, serial_number=serial, token=token,
+        modified_since=since.replace(tzinfo=None) if since is not None else None)
+    headers = {"Last-Modified": http_date(latest.last_modified), "Cache-Control": "no-cache"}
+    if latest.package is None:
         return Response(status=304, headers=headers)
-    package = runtime().wallet.package(card, offers=shown_offers(db(), card),
-                                      facts=card_facts(db(), card))
-    return Response(package, mimetype=PKPASS, headers=headers)
+    return Response(latest.package, mimetype=PKPASS, headers=headers)
 
 
 @blueprint.post("/log")

@@ -1,0 +1,202 @@
+"""The wallet's frequent requests to Apple's web service, each one hand-written statement
+(``app.sql``): the device's poll (``POLL``) and its pass, whole or a 304 (``PASS``).
+
+After an offer reaches 100,000 phones every one of them polls and fetches its pass within
+a minute, so these run as the counter's purchase does: on PostgreSQL on the thread's own
+held connection, each statement a transaction of its own (no BEGIN or ROLLBACK round
+trips), and prepared there once (psycopg prepares a statement at its fifth run and keeps
+it while the connection lives; a pooled connection's are dropped by the ROLLBACK of every
+checkin, so the ORM's were parsed and planned on every request), without the ORM's work
+per statement, and reading nothing the answer does not show: not the program's images
+nor its texts (its pass design is drawn once per design version, ``app.wallet.service``).
+
+``PASS`` reads the card by its serial number with its holder's name and language and its
+program's design version and languages, and, only when the pass is newer than the
+device's ``If-Modified-Since`` (else the answer is a 304 that shows none of it), the card's
+last movements (``app.wallet.facts``), its 12-month spend when the program has tiers, and
+the titles of the offers its pass shows (``app.offers.service.current_offers``' rule). The
+caller compares the token, in constant time, before it judges anything else.
+
+Rows are read by column name (``app.rows``); the movements and offers come as JSON
+arrays (PostgreSQL's ``json_agg``, SQLite's ``json_group_array``), put in order here.
+"""
+# ruff: noqa: S608 (the statements are put together from the constants here only)
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from app import rows
+from app.clock import from_microseconds, to_microseconds
+from app.offers.models import SHOWN_OFFERS
+from app.points.postings import TIER_WINDOW
+from app.sql import SQL, Raw
+from app.texts import in_every_locale
+from app.wallet.apple_shapes import CardPass
+from app.wallet.facts import HISTORY_LENGTH, CardFacts, Movement
+
+# Before every tag and every Last-Modified: "list everything", "send the pass".
+EVER = datetime(1, 1, 1)
+
+
+@dataclass(frozen=True)
+class UpdatedPasses:
+    serial_numbers: list[str]
+    last_updated: str
+
+
+POLL = SQL(
+    "SELECT cards.serial_number, cards.pass_updated_at FROM devices"
+    " JOIN registrations ON registrations.device_id = devices.id"
+    " JOIN cards ON cards.id = registrations.card_id"
+    " WHERE devices.device_library_identifier = :device AND cards.pass_updated_at > :since"
+    " ORDER BY cards.pass_updated_at")
+
+
+def updated_passes(raw: Raw, *, device_library_identifier: str, since: int | None
+                   ) -> UpdatedPasses | None:
+    """The serials of the device's passes changed after ``since`` (a tag, in microseconds;
+    None: every pass), or None when there are none."""
+    found = raw.all_without_begin(POLL, {
+        "device": device_library_identifier,
+        "since": raw.time(EVER if since is None else from_microseconds(since))})
+    if not found:
+        return None
+    newest = max(to_microseconds(raw.read_time(updated)) for _, updated in found)
+    return UpdatedPasses([serial for serial, _ in found], str(newest))
+
+
+@dataclass(frozen=True, slots=True)
+class PassRow:
+    """``PASS``'s row: the card's columns by their names (``_pass_statement`` says where
+    the others come from); the movements, spend and offers are None (or empty) when the
+    pass was not modified since."""
+
+    serial_number: str
+    authentication_token: str
+    number: str
+    link_version: int
+    holder_name: str
+    holder_locale: str
+    balance: int
+    tier: str | None
+    stamps: int
+    rewards: int
+    status: str
+    program_id: int
+    design_version: int
+    locales: Any  # JSON: SQLite's text (``Raw.read_json``)
+    pass_last_modified: datetime
+    movements: Any  # JSON [[id, created_at, kind, points, stamps, rewards], ...]
+    spend_12_months: int | None
+    offers: Any  # JSON [[created_at, id, title, title_texts], ...]
+
+
+# Each dialect's JSON aggregate and array, and an offer's title_texts (JSON) as an array's
+# item (SQLite's column is text, and its subquery's column no longer JSON).
+_JSON = {True: ("json_agg", "json_build_array", "shown.title_texts"),
+         False: ("json_group_array", "json_array", "json(shown.title_texts)")}
+_NEWER = "cards.pass_last_modified > :modified_since"  # else nothing but the card is read
+
+
+def _pass_statement(*, postgres: bool) -> SQL:
+    aggregate, array, title_texts = _JSON[postgres]
+    elsewhere = {
+        "holder_name": "customers.name", "holder_locale": "customers.locale",
+        "design_version": "programs.design_version", "locales": "programs.locales",
+        "movements": f"(SELECT {aggregate}({array}(last.id, last.created_at, last.kind,"
+                     " last.points, last.stamps, last.rewards)) FROM (SELECT ledger_entries.id,"
+                     " ledger_entries.created_at, ledger_entries.kind, ledger_entries.points,"
+                     " ledger_entries.stamps, ledger_entries.rewards FROM ledger_entries"
+                     f" WHERE ledger_entries.card_id = cards.id AND {_NEWER}"
+                     f" ORDER BY ledger_entries.id DESC LIMIT {HISTORY_LENGTH}) AS last)",
+        # Summed for a program with tiers only (the ORM writes none as '[]'): a card's
+        # purchases of a year may be hundreds of rows.
+        "spend_12_months": "CASE WHEN CAST(programs.tiers AS text) <> '[]' THEN (SELECT"
+                           " coalesce(sum(purchases.amount_paid - purchases.refunded_paid), 0)"
+                           " FROM purchases WHERE purchases.card_id = cards.id"
+                           f" AND purchases.created_at > :tier_since AND {_NEWER}) END",
+        "offers": f"(SELECT {aggregate}({array}(shown.created_at, shown.id, shown.title,"
+                  f" {title_texts})) FROM (SELECT card_offers.created_at, offers.id,"
+                  " offers.title, offers.title_texts FROM card_offers"
+                  " JOIN offers ON offers.id = card_offers.offer_id"
+                  " WHERE card_offers.card_id = cards.id AND NOT card_offers.held_out"
+                  " AND offers.status = 'published'"
+                  " AND (offers.ends_at IS NULL OR offers.ends_at > :now)"
+                  " AND (card_offers.expires_at IS NULL OR card_offers.expires_at > :now)"
+                  f" AND {_NEWER} ORDER BY card_offers.created_at DESC, offers.id DESC"
+                  f" LIMIT {SHOWN_OFFERS}) AS shown)",
+    }
+    select = ", ".join(f"{elsewhere[name]} AS {name}" if name in elsewhere else "cards." + name
+                       for name in rows.names(PassRow))
+    return SQL(f"SELECT {select} FROM cards JOIN customers ON customers.id = cards.customer_id"
+               " JOIN programs ON programs.id = cards.program_id"
+               " WHERE cards.serial_number = :serial_number")
+
+
+PASS = {postgres: _pass_statement(postgres=postgres) for postgres in (True, False)}
+
+
+@dataclass(frozen=True)
+class PassToServe:
+    """A pass as the web service serves it: the card, and when it is newer than the
+    device's copy (``modified``) what its pass shows besides."""
+
+    card: CardPass
+    authentication_token: str
+    last_modified: datetime
+    modified: bool
+    facts: CardFacts
+    offers: list[dict[str, str]]  # titles, each {locale: title}
+
+
+def read_pass(raw: Raw, *, serial_number: str, modified_since: datetime | None,
+              now: datetime) -> PassToServe | None:
+    """The pass with that serial number, or None; its movements, spend and offers only if
+    it was modified after ``modified_since`` (None: it was)."""
+    found = raw.one_without_begin(PASS[raw.postgres], {
+        "serial_number": serial_number,
+        "modified_since": raw.time(modified_since or EVER),
+        "tier_since": raw.time(now - TIER_WINDOW), "now": raw.time(now)})
+    if found is None:
+        return None
+    row = rows.read(PassRow, found)
+    last_modified = raw.read_time(row.pass_last_modified)
+    modified = modified_since is None or modified_since < last_modified
+    locales = tuple(raw.read_json(row.locales) or ())
+    card = CardPass(
+        serial_number=row.serial_number, authentication_token=row.authentication_token,
+        number=row.number, link_version=row.link_version, holder_name=row.holder_name,
+        holder_locale=row.holder_locale, balance=row.balance, tier=row.tier,
+        stamps=row.stamps, rewards=row.rewards, voided=row.status != "active",
+        program_id=row.program_id, design_version=row.design_version)
+    if not modified:
+        return PassToServe(card, row.authentication_token, last_modified, False, CardFacts(),
+                           [])
+    return PassToServe(card, row.authentication_token, last_modified, True,
+                       _facts(raw.read_json(row.movements) or [], row.spend_12_months),
+                       _offers(raw.read_json(row.offers) or [], locales or ("en",)))
+
+
+def _facts(movements: Sequence[Sequence[Any]], spend: int | None) -> CardFacts:
+    """The movements newest first; the spend as ``app.wallet.facts.card_facts`` gives it
+    (None for a program without tiers: nothing is summed)."""
+    newest_first = sorted(movements, key=lambda movement: -int(movement[0]))
+    return CardFacts(
+        movements=tuple(Movement(created_at=datetime.fromisoformat(created_at), kind=kind,
+                                 points=points, stamps=stamps, rewards=rewards)
+                        for _, created_at, kind, points, stamps, rewards in newest_first),
+        spend_12_months=None if spend is None else int(spend))
+
+
+def _offers(offers: Sequence[Sequence[Any]], locales: tuple[str, ...]
+            ) -> list[dict[str, str]]:
+    """The titles as ``app.offers.service.shown_offers`` gives them, newest first."""
+    newest_first = sorted(offers, key=lambda offer: (datetime.fromisoformat(offer[0]),
+                                                     offer[1]), reverse=True)
+    return [in_every_locale(texts if texts is not None else title, locales)
+            for _, _, title, texts in newest_first]
+
