@@ -95,6 +95,9 @@ class Config:
     # Webhook URLs may be plain HTTP and reach loopback or private addresses (receivers on
     # the operator's own network, tests); otherwise https to public addresses only.
     webhooks_allow_private: bool = False
+    # ``loyalpass worker`` serves its Prometheus metrics on this port (None: it does not).
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
 
     @property
     def is_sqlite(self) -> bool:
@@ -184,6 +187,9 @@ class Config:
             redis_prefix=env.get("LOYALPASS_REDIS_PREFIX") or cls.redis_prefix,
             trusted_proxies=_count(env, "LOYALPASS_TRUSTED_PROXIES", 0),
             webhooks_allow_private=_switch(env, "LOYALPASS_WEBHOOKS_ALLOW_PRIVATE"),
+            worker_metrics_port=_port(env, "LOYALPASS_WORKER_METRICS_PORT"),
+            worker_metrics_host=(env.get("LOYALPASS_WORKER_METRICS_HOST") or "").strip()
+            or cls.worker_metrics_host,
         )
         if config.smtp_url:
             smtp_settings(config.smtp_url)  # parsed now, so that a bad URL stops the start
@@ -353,6 +359,15 @@ def _count(env: dict[str, str], variable: str, default: int) -> int:
         return default
     if not text.isascii() or not text.isdigit() or int(text) > 16:
         raise ConfigError(f"{variable} must be a whole number from 0 to 16, not {text!r}.")
+    return int(text)
+
+
+def _port(env: dict[str, str], variable: str) -> int | None:
+    text = env.get(variable, "").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"{variable} must be a port number from 1 to 65535, not {text!r}.")
     return int(text)
 
 

@@ -35,6 +35,7 @@ from app.delivery.staff_mail import compose_staff_mail, staff_link_open
 from app.i18n import gettext, ngettext, using_locale
 from app.integrations.mail import LoggingMailSender, MailResult, MailSender, SmtpSender
 from app.merchants.models import StaffLink
+from app.metrics import MAIL_DELIVERIES, count_after_commit
 from app.outbox.models import Mail
 from app.texts import localized
 from app.wallet.service import Wallet
@@ -183,6 +184,7 @@ class MailSync:
 def _park_unsent(session: Session, row: ClaimedMail, unsent: Unsent) -> None:
     session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
         status="failed", leased_until=None, last_error=unsent.reason))
+    count_after_commit(session, MAIL_DELIVERIES, "unsent")
     log.warning("mail %d parked: %s", row.mail_id, unsent.reason)
 
 
@@ -194,6 +196,7 @@ def _record(session: Session, row: ClaimedMail, result: MailResult) -> None:
         session.execute(update(MAILS).where(MAILS.c.id == row.mail_id).values(
             status="sent", sent_at=now, attempts=attempts, leased_until=None,
             last_error=None))
+        count_after_commit(session, MAIL_DELIVERIES, "sent")
         log.info("mail %d sent", row.mail_id)
         return
     parked = result.outcome == "rejected" or attempts >= MAX_ATTEMPTS
@@ -201,6 +204,7 @@ def _record(session: Session, row: ClaimedMail, result: MailResult) -> None:
         status="failed" if parked else "pending", attempts=attempts, leased_until=None,
         available_at=now + timedelta(seconds=backoff(attempts)),
         last_error=(result.reason or result.outcome)[:500]))
+    count_after_commit(session, MAIL_DELIVERIES, "failed" if parked else "retry")
     if parked:
         log.error("mail %d parked as failed after %d attempts: %s", row.mail_id, attempts,
                   result.reason)

@@ -38,6 +38,7 @@ from google.oauth2 import service_account
 from requests.adapters import HTTPAdapter
 
 from app.integrations.ratelimit import Limiter
+from app.metrics import GOOGLE_RATE_LIMIT_WAIT, GOOGLE_REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -253,7 +254,14 @@ class GoogleWalletClient:
         return delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
 
     def _attempt(self, method: str, url: str, body: Mapping[str, Any] | None) -> GoogleResult:
+        waited = time.perf_counter()
         self._limiter.acquire()
+        GOOGLE_RATE_LIMIT_WAIT.inc(time.perf_counter() - waited)
+        result = self._request(method, url, body)
+        GOOGLE_REQUESTS.labels(result.outcome).inc()
+        return result
+
+    def _request(self, method: str, url: str, body: Mapping[str, Any] | None) -> GoogleResult:
         try:
             response = self._session.request(  # type: ignore[no-untyped-call]
                 method, url, json=body, timeout=self._timeout, verify=self._verify)
