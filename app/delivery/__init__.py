@@ -7,7 +7,8 @@ Google Wallet channel (its queue, client wiring, shared limiter and sync loop);
 HTTP client, which connects only to addresses it checked); ``loop`` the loop every
 channel runs in and the PostgreSQL listener; ``workers`` builds one process's loops;
 ``senders`` picks the push sender; ``deliveries`` is what the merchant sees of
-deliveries and the retry of parked ones.
+deliveries and the retry of parked ones; ``backlog`` is what waits in every channel, for
+``/metrics``.
 
 Invariants: nothing here runs inside a use case's transaction; every channel leases its
 rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, SQLite's write lock), sends outside
