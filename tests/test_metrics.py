@@ -32,10 +32,13 @@ from app.db import make_engine, make_session_factory
 from app.delivery.backlog import BACKLOG, QUEUES, backlog_families
 from app.delivery.fanout import drain_outbox
 from app.delivery.mail import MailSync, make_mail_sender
+from app.delivery.webhook_client import PinnedSender
+from app.delivery.webhooks import WebhookSync
 from app.devices.models import Registration
 from app.ledger.maintenance import expire_points
 from app.ledger.models import LedgerEntry
 from app.merchants.models import Program
+from app.webhooks.models import WebhookDelivery
 from tests.apns_standin import UNREGISTERED, ApnsStandIn, write_test_certificates
 from tests.conftest import Api
 from tests.google_standin import google_error
@@ -52,6 +55,7 @@ from tests.test_google_sync import (  # noqa: F401 (fixtures)
     standin,
 )
 from tests.test_pos_api import buy
+from tests.webhook_receiver import Receiver
 
 ENTRIES, WRITES = "loyalpass_ledger_entries_total", "loyalpass_ledger_writes_total"
 PUSHES = "loyalpass_apns_pushes_total"
@@ -200,6 +204,43 @@ def test_a_mail_the_server_refuses_for_good_is_counted_failed_and_shown_parked(
     assert grew(before, after, "loyalpass_mails_total", result="sent") == 0
     assert value(after, "loyalpass_outbox_failed", channel="mail") == 1
     assert value(after, "loyalpass_outbox_pending", channel="mail") == 0
+
+
+def test_a_webhook_receiver_failing_then_answering_shows_a_retry_then_a_delivery(
+    config: Config,
+) -> None:
+    app = create_app(config.with_changes(webhooks_allow_private=True))
+    runtime = app.extensions["loyalpass"]
+    try:
+        client = app.test_client()
+        owner = _owner(app)
+        program = owner.post("/api/v1/programs", {"name": "Hooks"}).get_json()
+        with Receiver() as receiver:
+            assert owner.post("/api/v1/webhooks", {"url": receiver.url, "events": [
+                "card.created"]}).status_code == 201
+            owner.post(f"/api/v1/programs/{program['id']}/cards",
+                       {"name": "H", "email": "h@example.com"})
+            channel = WebhookSync(sessions=runtime.sessions,
+                                  sender=PinnedSender(allow_private=True))
+            before = scrape(client)
+            receiver.failing = True
+            assert channel.run_once() == 1
+            failing = scrape(client)
+            receiver.failing = False
+            with runtime.sessions() as session:
+                session.execute(update(WebhookDelivery).values(available_at=utcnow()))
+                session.commit()
+            assert channel.run_once() == 1
+            channel.close()
+            after = scrape(client)
+    finally:
+        runtime.engine.dispose()
+    deliveries = "loyalpass_webhook_deliveries_total"
+    assert grew(before, failing, deliveries, result="retry") == 1
+    assert value(failing, "loyalpass_outbox_pending", channel="webhook") == 1
+    assert value(failing, "loyalpass_outbox_due", channel="webhook") == 0  # backing off
+    assert grew(failing, after, deliveries, result="delivered") == 1
+    assert value(after, "loyalpass_outbox_pending", channel="webhook") == 0
 
 
 def test_the_backlog_shows_each_channel_waiting_and_how_long_the_oldest_has_been_due(
