@@ -159,12 +159,12 @@ def worker(concurrency: int, metrics_port: int | None, metrics_host: str | None)
     from app.metrics import forget_process
 
     config = Config.from_env().with_changes(worker="external")
+    metrics_server = _serve_metrics(metrics_host or config.worker_metrics_host,
+                                    metrics_port or config.worker_metrics_port)
     runtime = create_app(config).extensions["loyalpass"]
     click.echo(google_status(config))
     click.echo(mail_status(config))
     workers = make_workers(runtime, loops=concurrency)
-    metrics_server = _serve_metrics(metrics_host or config.worker_metrics_host,
-                                    metrics_port or config.worker_metrics_port)
 
     def wake_all() -> None:
         for one in workers:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from app import create_app
 from app.clock import utcnow
-from app.config import Config
+from app.config import Config, ConfigError
 from app.db import make_engine, make_session_factory
 from app.delivery.backlog import BACKLOG, QUEUES, backlog_families
 from app.delivery.fanout import drain_outbox
@@ -427,3 +428,31 @@ def test_a_worker_given_the_multiprocess_folder_writes_its_counts_there(
         _stop(worker)
     assert worker.returncode == 0
     assert summed() == 1  # a worker that ended still counts in the sums
+
+
+@pytest.mark.parametrize("port", ["http", "0", "65536", "-1", "9 100", "٩٠"])
+def test_a_worker_metrics_port_that_is_no_port_stops_the_start_naming_the_variable(
+    tmp_path: Path, port: str,
+) -> None:
+    with pytest.raises(ConfigError, match=r"^LOYALPASS_WORKER_METRICS_PORT must be a port"):
+        Config.from_env({"LOYALPASS_INSTANCE_DIR": str(tmp_path),
+                         "LOYALPASS_WORKER_METRICS_PORT": port}, development=True)
+    settled = Config.from_env({"LOYALPASS_INSTANCE_DIR": str(tmp_path),
+                               "LOYALPASS_WORKER_METRICS_PORT": " 9100 "}, development=True)
+    assert (settled.worker_metrics_port, settled.worker_metrics_host) == (9100, "127.0.0.1")
+
+
+def test_a_worker_whose_metrics_port_is_taken_says_so_in_one_sentence(
+    app: Flask, config: Config, certs_dir: Path,
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        finished = subprocess.run(
+            [sys.executable, "-m", "app.cli", "worker", "--metrics-port", str(port)],
+            env=_worker_environment(config, certs_dir), capture_output=True, timeout=120)
+    assert finished.returncode == 2
+    assert finished.stderr.decode().strip().endswith(
+        f"cannot listen on 127.0.0.1:{port} (Address already in use).")
+    assert "Traceback" not in finished.stderr.decode()
