@@ -428,6 +428,13 @@ def test_a_worker_given_the_multiprocess_folder_writes_its_counts_there(
         _stop(worker)
     assert worker.returncode == 0
     assert summed() == 1  # a worker that ended still counts in the sums
+    # What /metrics of a web process started with the same folder answers.
+    web = subprocess.run(
+        [sys.executable, "-c", "import sys; from app.metrics import exposition; "
+                               "sys.stdout.write(exposition().decode())"],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}, capture_output=True,
+        timeout=60, check=True)
+    assert value(parse(web.stdout.decode()), PUSHES, result="sent", reason="none") == 1
 
 
 @pytest.mark.parametrize("port", ["http", "0", "65536", "-1", "9 100", "٩٠"])
