@@ -70,3 +70,13 @@ def worker_exit(server: Any, worker: Any) -> None:
     runtime.stop_workers()
     runtime.engine.dispose()
     server.log.info("worker %s: database connections closed", worker.pid)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """In the arbiter, when a worker has ended: with ``PROMETHEUS_MULTIPROC_DIR`` set, its
+    gauges' files are let go so ``/metrics`` no longer reports it as live (its counters
+    keep counting in the sums)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]

@@ -159,8 +159,14 @@ def merchant_create(name: str, email: str, password: str | None) -> None:
                    "(SIGTERM finishes the batch).")
 @click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 32),
               help="worker loops in this process")
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="serve this worker's Prometheus metrics on this port "
+                   "(LOYALPASS_WORKER_METRICS_PORT; default: off)")
+@click.option("--metrics-host", default=None,
+              help="the address --metrics-port listens on (LOYALPASS_WORKER_METRICS_HOST; "
+                   "default 127.0.0.1)")
 @_fail_clearly
-def worker(concurrency: int) -> None:
+def worker(concurrency: int, metrics_port: int | None, metrics_host: str | None) -> None:
     import signal
     import threading
 
@@ -168,11 +174,14 @@ def worker(concurrency: int) -> None:
     from app.delivery.loop import PostgresListener
     from app.delivery.mail import mail_status
     from app.delivery.workers import make_workers
+    from app.metrics import forget_process
 
     # Everything a worker says is a log line, JSON in production, like the web's.
     log = logging.getLogger("loyalpass.worker")
     config = Config.from_env().with_changes(worker="external")
     configure_logging(config.log_format, config.log_level)
+    metrics_server = _serve_metrics(metrics_host or config.worker_metrics_host,
+                                    metrics_port or config.worker_metrics_port)
     runtime = create_app(config).extensions["loyalpass"]  # logs where Google stands
     log.info(mail_status(config))
     workers = make_workers(runtime, loops=concurrency)
@@ -206,6 +215,24 @@ def worker(concurrency: int) -> None:
             thread.join(0.5)
     close_workers(workers)
     runtime.engine.dispose()  # its database connections end cleanly, the held ones too
+    if metrics_server is not None:
+        metrics_server.shutdown()
+    forget_process(os.getpid())
+
+
+def _serve_metrics(host: str, port: int | None) -> Any:
+    """This worker's ``/metrics`` on ``host:port`` (None: not served)."""
+    from app.metrics import serve
+
+    if port is None:
+        return None
+    try:
+        server, _thread = serve(port, host)
+    except OSError as error:
+        raise ConfigError(f"--metrics-port/LOYALPASS_WORKER_METRICS_PORT: cannot listen on "
+                          f"{host}:{port} ({error.strerror or error}).") from None
+    click.echo(f"loyalpass worker: metrics on http://{host}:{port}/metrics")
+    return server
 
 
 def close_workers(workers: list[Any]) -> None:

@@ -114,6 +114,9 @@ class Config:
     # Server-side prepared statements (psycopg prepares a statement after its fifth use
     # on a connection); off for a pooler in transaction mode that does not track them.
     prepared_statements: bool = True
+    # ``loyalpass worker`` serves its Prometheus metrics on this port (None: it does not).
+    worker_metrics_port: int | None = None
+    worker_metrics_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         try:  # a Config built by hand (tests, benchmarks) is held to the same rule
@@ -226,6 +229,9 @@ class Config:
             log_level=_choice(env, "LOYALPASS_LOG_LEVEL", LOG_LEVELS, "INFO"),
             direct_database_url=_direct_database_url(env, database_url),
             prepared_statements=_switch(env, "LOYALPASS_PREPARED_STATEMENTS", default=True),
+            worker_metrics_port=_port(env, "LOYALPASS_WORKER_METRICS_PORT"),
+            worker_metrics_host=(env.get("LOYALPASS_WORKER_METRICS_HOST") or "").strip()
+            or cls.worker_metrics_host,
         )
         if config.smtp_url:
             smtp_settings(config.smtp_url)  # parsed now, so that a bad URL stops the start
@@ -469,6 +475,15 @@ def _per_minute(env: dict[str, str], variable: str, default: int) -> int:
     if not text.isascii() or not text.isdigit() or int(text) > MAX_PER_MINUTE:
         raise ConfigError(f"{variable} must be a whole number from 0 to {MAX_PER_MINUTE:,} "
                           f"(passes a minute), not {text!r}.")
+    return int(text)
+
+
+def _port(env: dict[str, str], variable: str) -> int | None:
+    text = env.get(variable, "").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 65536:
+        raise ConfigError(f"{variable} must be a port number from 1 to 65535, not {text!r}.")
     return int(text)
 
 

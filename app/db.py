@@ -22,6 +22,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from app.files import create_private, private_folder
+from app.metrics import watch_commits
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -152,7 +153,11 @@ def describe_error(error: BaseException) -> str:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    """The app's sessions; what their transactions count for ``/metrics`` is counted when
+    they commit (``app.metrics.count_after_commit``)."""
+    sessions = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    watch_commits(sessions)
+    return sessions
 
 
 @contextmanager

@@ -9,7 +9,8 @@ channel runs in and the PostgreSQL listener; ``presence`` the process's heartbea
 row in ``workers``, ``models``), which every lease names; ``workers`` builds one
 process's loops;
 ``senders`` picks the push sender; ``deliveries`` is what the merchant sees of
-deliveries and the retry of parked ones.
+deliveries and the retry of parked ones; ``backlog`` is what waits in every channel, for
+``/metrics``.
 
 Invariants: nothing here runs inside a use case's transaction; every channel leases its
 rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, SQLite's write lock), sends outside

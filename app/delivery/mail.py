@@ -38,6 +38,7 @@ from app.i18n import gettext, ngettext, using_locale
 from app.integrations.mail import LoggingMailSender, MailResult, MailSender, SmtpSender
 from app.logs import redact
 from app.merchants.models import StaffLink
+from app.metrics import MAIL_DELIVERIES, count_after_commit
 from app.outbox.models import Mail
 from app.texts import localized
 from app.wallet.service import Wallet
@@ -198,6 +199,7 @@ def _park_unsent(session: Session, row: ClaimedMail, unsent: Unsent,
                  ours: ColumnElement[bool]) -> None:
     session.execute(update(MAILS).where(MAILS.c.id == row.mail_id, ours).values(
         status="failed", leased_until=None, leased_by=None, last_error=unsent.reason))
+    count_after_commit(session, MAIL_DELIVERIES, "unsent")
     log.warning("mail %d parked: %s", row.mail_id, redact(unsent.reason))
 
 
@@ -211,6 +213,7 @@ def _record(session: Session, row: ClaimedMail, result: MailResult,
         session.execute(update(MAILS).where(MAILS.c.id == row.mail_id, ours).values(
             status="sent", sent_at=now, attempts=attempts, leased_until=None,
             leased_by=None, last_error=None))
+        count_after_commit(session, MAIL_DELIVERIES, "sent")
         log.info("mail %d sent", row.mail_id)
         return
     parked = result.outcome == "rejected" or attempts >= MAX_ATTEMPTS
@@ -219,6 +222,7 @@ def _record(session: Session, row: ClaimedMail, result: MailResult,
         leased_by=None,
         available_at=now + timedelta(seconds=backoff(attempts)),
         last_error=(result.reason or result.outcome)[:500]))
+    count_after_commit(session, MAIL_DELIVERIES, "failed" if parked else "retry")
     if parked:
         log.error("mail %d parked as failed after %d attempts: %s", row.mail_id, attempts,
                   redact(result.reason or result.outcome))

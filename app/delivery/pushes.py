@@ -38,7 +38,8 @@ from app.delivery.presence import Presence, guard, owned
 from app.devices.models import Device, Registration
 from app.devices.service import has_registration
 from app.google_wallet.account import GoogleAccount
-from app.integrations.apns import PushResult, PushSender
+from app.integrations.apns import PushResult, PushSender, reason_label
+from app.metrics import APNS_PUSHES
 from app.outbox.webhooks import wallet_event
 
 log = logging.getLogger("loyalpass.push")
@@ -119,9 +120,28 @@ def dispatch(session: Session, sender: PushSender, *, topic: str, limit: int = 1
         report.pushed = len(results)
         record_results(session, [(item, result) for result in results
                                  for item in by_token[result.token]], owner=owner)
+        count_pushes(results, by_token)
     for result in results:
         report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
     return report
+
+
+def parks(item: Due, result: PushResult) -> bool:
+    """Whether a push that was not delivered parks its registration as failed."""
+    return result.outcome == "error" or item.attempts + 1 >= MAX_ATTEMPTS
+
+
+def count_pushes(results: list[PushResult], by_token: dict[str, list[Due]]) -> None:
+    """Each push's answer for ``/metrics``, once what it did is committed."""
+    for result in results:
+        if result.outcome == "delivered":
+            outcome = "sent"
+        elif result.outcome in ("unregistered", "bad_token"):
+            outcome = "unregistered"
+        else:
+            parked = any(parks(item, result) for item in by_token[result.token])
+            outcome = "failed" if parked else "retry"
+        APNS_PUSHES.labels(outcome, reason_label(result)).inc()
 
 
 def record_results(session: Session, pairs: list[tuple[Due, PushResult]],
@@ -222,7 +242,7 @@ def _record_failures(session: Session, pairs: list[tuple[Due, PushResult]],
     rows = []
     for item, result in pairs:
         attempts = item.attempts + 1
-        parked = result.outcome == "error" or attempts >= MAX_ATTEMPTS
+        parked = parks(item, result)
         rows.append({
             "rid": item.registration_id, "attempts": attempts,
             "status": "failed" if parked else "pending",

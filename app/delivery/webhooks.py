@@ -38,6 +38,7 @@ from app.delivery.loop import ChannelLoop
 from app.delivery.presence import WEBHOOK_DELIVERIES as LEASED_DELIVERIES
 from app.delivery.presence import Presence, guard, owned
 from app.delivery.webhook_client import Reply, WebhookSender
+from app.metrics import WEBHOOK_DELIVERIES, count_after_commit
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 log = logging.getLogger("loyalpass.webhooks")
@@ -170,8 +171,10 @@ def _record(session: Session, row: Claimed, reply: Reply, ours: ColumnElement[bo
         session.execute(update(DELIVERIES).where(lease_ours).values(
             status="sent", sent_at=now, attempts=attempts, leased_until=None, leased_by=None,
             last_status=reply.status, last_error=None))
+        count_after_commit(session, WEBHOOK_DELIVERIES, "delivered")
         return
     parked = attempts >= MAX_ATTEMPTS
+    count_after_commit(session, WEBHOOK_DELIVERIES, "failed" if parked else "retry")
     session.execute(update(DELIVERIES).where(lease_ours).values(
         status="failed" if parked else "pending", attempts=attempts, leased_until=None,
         leased_by=None,

@@ -39,6 +39,7 @@ from requests.adapters import HTTPAdapter
 
 from app.integrations.ratelimit import Limiter
 from app.logs import redact
+from app.metrics import GOOGLE_RATE_LIMIT_WAIT, GOOGLE_REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -254,7 +255,14 @@ class GoogleWalletClient:
         return delay * random.uniform(0.5, 1.0)  # noqa: S311 (jitter, not a secret)
 
     def _attempt(self, method: str, url: str, body: Mapping[str, Any] | None) -> GoogleResult:
+        waited = time.perf_counter()
         self._limiter.acquire()
+        GOOGLE_RATE_LIMIT_WAIT.inc(time.perf_counter() - waited)
+        result = self._request(method, url, body)
+        GOOGLE_REQUESTS.labels(result.outcome).inc()
+        return result
+
+    def _request(self, method: str, url: str, body: Mapping[str, Any] | None) -> GoogleResult:
         try:
             response = self._session.request(  # type: ignore[no-untyped-call]
                 method, url, json=body, timeout=self._timeout, verify=self._verify)

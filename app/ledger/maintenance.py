@@ -18,6 +18,7 @@ from app.clock import utcnow
 from app.ledger.events import Before, card_events
 from app.ledger.models import LedgerEntry, Purchase
 from app.merchants.models import Program
+from app.metrics import LEDGER_WRITES, count_after_commit
 from app.outbox.messages import pass_changed
 from app.points.postings import (
     TIER_WINDOW,
@@ -85,6 +86,7 @@ def _expire_card(session: Session, card_id: int, cutoff: datetime) -> int:
         pass_changed(session, card, reason="expiry")
         card_events(session, card, before=before, reason="expiry")
         audit(session, actor, "expire", card_id=card.id, points=amount)
+        count_after_commit(session, LEDGER_WRITES, "expiration")
     session.commit()
     return amount
 

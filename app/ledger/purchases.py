@@ -46,6 +46,7 @@ from app.ledger.purchase_offers import needs_offers, with_offers
 from app.ledger.purchase_rows import (
     LOCK_CARD,
     AtCounter,
+    Entry,
     ProgramTerms,
     PurchaseCardRow,
     Read,
@@ -63,6 +64,7 @@ from app.ledger.schemas import PurchaseInput
 from app.merchants.access import location_of
 from app.merchants.models import Location
 from app.merchants.service import PresentedKey
+from app.metrics import LEDGER_ENTRIES, LEDGER_WRITES
 from app.outbox.messages import wake_after_commit
 from app.outbox.wakeups import Wakeups
 from app.points.postings import Actor
@@ -247,6 +249,7 @@ def _attempt(session: LazySession, raw: Raw, asked: Asked, lane: Lane, *, locked
     if unwritten is Unwritten.KEY_USED:
         return _replay(raw, request)  # stored by another request: None if it is gone
     _commit(session, raw, lane.wakeups)
+    count_purchase(entries)
     if notify:
         lane.wakeups.notify_sent()
     return answer
@@ -272,6 +275,13 @@ def _end_session_reads(session: LazySession) -> None:
     rollback."""
     if session.made is not None and session.made.in_transaction():
         session.made.commit()
+
+
+def count_purchase(entries: list[Entry]) -> None:
+    """The committed purchase and its entries, for ``/metrics`` (a replay counts none)."""
+    LEDGER_WRITES.labels("purchase").inc()
+    for entry in entries:
+        LEDGER_ENTRIES.labels(entry.kind).inc()
 
 
 def _replay(raw: Raw, request: Request) -> Answer | None:

@@ -24,6 +24,7 @@ from app.ledger.idempotency import Answer, run_once
 from app.ledger.models import LedgerEntry, Purchase, Refund
 from app.ledger.schemas import AdjustmentInput, RefundInput
 from app.merchants.access import CASHIER, check_location
+from app.metrics import LEDGER_WRITES, count_after_commit
 from app.offers.till import CardCoupon, card_coupons
 from app.outbox.messages import pass_changed
 from app.outbox.webhooks import PURCHASE_REFUNDED, webhook_event
@@ -139,6 +140,7 @@ def _refund(session: Session, actor: Actor, purchase_id: int, data: RefundInput)
     webhook_event(session, merchant_id=card.merchant_id, event_type=PURCHASE_REFUNDED,
                   card_id=card.id, data={**answer, "program_id": card.program_id})
     card_events(session, card, before=before, reason="refund", purchase_id=purchase.id)
+    count_after_commit(session, LEDGER_WRITES, "refund")
     return Answer(201, answer)
 
 
@@ -184,6 +186,7 @@ def _adjust(session: Session, actor: Actor, card_id: int, data: AdjustmentInput)
     pass_changed(session, card, reason="adjustment")
     card_events(session, card, before=before, reason="adjustment")
     audit(session, actor, "adjust", card_id=card.id, points=data.points, reason=data.reason)
+    count_after_commit(session, LEDGER_WRITES, "adjustment")
     return Answer(201, {**entry_json(entry), "balance": card.balance})
 
 

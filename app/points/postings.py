@@ -20,6 +20,7 @@ from app.clock import utcnow
 from app.ledger.models import AuditRecord, LedgerEntry, Purchase
 from app.merchants.access import Principal, at_location
 from app.merchants.models import Program
+from app.metrics import LEDGER_ENTRIES, count_after_commit
 from app.points.figures import SpendFigures, card_figures
 from app.points.rules import Rules
 
@@ -87,6 +88,7 @@ def post(
         reason=reason, offer_id=offer_id,
     )
     session.add(entry)
+    count_after_commit(session, LEDGER_ENTRIES, kind)
     return entry
 
 
@@ -126,6 +128,7 @@ def post_openings(session: Session, actor: Actor, postings: Sequence[Posting], *
         "refund_id": None, "location_id": actor.location_id, "api_key_id": actor.api_key_id,
         "staff_id": actor.staff_id, "reason": reason, "created_at": now,
     } for posting in posted])
+    count_after_commit(session, LEDGER_ENTRIES, kind, amount=len(posted))
     return len(posted)
 
 

@@ -111,7 +111,7 @@ class Wallet:
         link version (144 bits), under the current key."""
         return self._token(self._link_keys[0], card)
 
-    def _token(self, link_key: bytes, card: Card) -> str:
+    def _token(self, link_key: bytes, card: Card | CardPass) -> str:
         return (f"{card.serial_number}."
                 f"{self._link_mac(link_key, card.serial_number, card.link_version)}")
 

@@ -8,8 +8,9 @@ from flask import Blueprint, Flask, Response, g, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition
-from app.web.context import db, json_response
+from app.delivery.backlog import backlog_families
+from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, exposition, method_label
+from app.web.context import db, json_response, runtime
 
 blueprint = Blueprint("operations", __name__)
 
@@ -23,7 +24,8 @@ def install_request_metrics(app: Flask) -> None:
     def _count(response: Response) -> Response:
         # The route pattern, not the path: serial numbers must not become label values.
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        HTTP_REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        HTTP_REQUESTS.labels(method_label(request.method), endpoint,
+                             str(response.status_code)).inc()
         started = g.pop("metrics_started", None)
         if started is not None:
             HTTP_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
@@ -32,7 +34,10 @@ def install_request_metrics(app: Flask) -> None:
 
 @blueprint.get("/metrics")
 def metrics() -> Response:
-    return Response(exposition(), mimetype="text/plain; version=0.0.4")
+    # The counters of every process (or this one's) and the channels' backlog, read
+    # from the database now: see app.metrics and app.delivery.backlog.
+    families = backlog_families(db(), google=runtime().config.google_enabled)
+    return Response(exposition(families), mimetype="text/plain; version=0.0.4")
 
 
 @blueprint.get("/healthz")

@@ -32,6 +32,7 @@ from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
 from app.integrations.google import GoogleResult, GoogleWallet
 from app.logs import redact
 from app.merchants.models import Program
+from app.metrics import GOOGLE_MESSAGES, GOOGLE_UPDATES, count_after_commit
 from app.offers.service import current_offers
 from app.wallet.facts import card_facts
 from app.wallet.google_shapes import google_card, google_program
@@ -47,6 +48,7 @@ MAX_ATTEMPTS = 12
 NOTIFY_BUDGET = 3  # notifying messages per object in 24 hours (Google's limit)
 BUDGET_WINDOW = timedelta(hours=24)
 LEASE = timedelta(seconds=60)
+KINDS = {CLASSES.name: "class", OBJECTS.name: "object", MESSAGES.name: "message"}
 
 
 @dataclass(frozen=True)
@@ -208,6 +210,8 @@ class GoogleSync:
             session.execute(update(MESSAGES).where(MESSAGES.c.id == row.key, ours).values(
                 status="sent", sent_at=utcnow(), notified=notify, budget_spent=not notify,
                 leased_until=None, leased_by=None, last_error=None))
+            count_after_commit(session, GOOGLE_UPDATES, "message", "updated")
+            count_after_commit(session, GOOGLE_MESSAGES, "notifying" if notify else "silent")
             session.commit()
             if not notify:
                 log.info("google: message %d sent silently: the card's %d notifications "
@@ -233,6 +237,7 @@ class GoogleSync:
                                                 table.c.generation == row.generation)
                             .values(status="synced", **values))
             session.execute(update(table).where(key == row.key, ours).values(**values))
+            count_after_commit(session, GOOGLE_UPDATES, KINDS[table.name], "updated")
         else:
             attempts = row.attempts + 1
             final = result.outcome == "invalid" or attempts >= MAX_ATTEMPTS
@@ -241,6 +246,9 @@ class GoogleSync:
                           available_at=now + timedelta(
                               seconds=backoff(attempts, result.retry_after)))
             session.execute(update(table).where(key == row.key, ours).values(**values))
+            outcome = "quota_deferred" if result.outcome == "quota" else "retry"
+            count_after_commit(session, GOOGLE_UPDATES, KINDS[table.name],
+                               "failed" if final else outcome)
             log.warning("google: %s %d: %s (attempt %d)", table.name, row.key,
                         redact(_result_text(result)), attempts)
         session.commit()

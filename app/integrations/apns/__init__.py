@@ -20,7 +20,13 @@ The modules, one responsibility each:
 Import the public names from here: ``from app.integrations.apns import ApnsClient``.
 """
 
-from app.integrations.apns.answers import Outcome, PushResult, PushSender, classify
+from app.integrations.apns.answers import (
+    Outcome,
+    PushResult,
+    PushSender,
+    classify,
+    reason_label,
+)
 from app.integrations.apns.client import ApnsClient
 
-__all__ = ["ApnsClient", "Outcome", "PushResult", "PushSender", "classify"]
+__all__ = ["ApnsClient", "Outcome", "PushResult", "PushSender", "classify", "reason_label"]

@@ -43,6 +43,31 @@ CREDENTIAL_REASONS = frozenset({"BadCertificate", "BadCertificateEnvironment", "
                                 "BadTopic", "TopicDisallowed"})
 
 
+# Every reason Apple documents for an answer ("Handling notification responses from
+# APNs"): what ``reason_label`` lets into a metric's label.
+DOCUMENTED_REASONS = frozenset({
+    "BadCollapseId", "BadDeviceToken", "BadExpirationDate", "BadMessageId", "BadPriority",
+    "BadTopic", "DeviceTokenNotForTopic", "DuplicateHeaders", "IdleTimeout",
+    "InvalidPushType", "MissingDeviceToken", "MissingTopic", "PayloadEmpty",
+    "TopicDisallowed", "BadCertificate", "BadCertificateEnvironment", "ExpiredProviderToken",
+    "Forbidden", "InvalidProviderToken", "MissingProviderToken", "UnrelatedKeyIdInToken",
+    "BadEnvironmentKeyInToken", "BadPath", "MethodNotAllowed", "ExpiredToken",
+    "Unregistered", "PayloadTooLarge", "TooManyProviderTokenUpdates", "TooManyRequests",
+    "InternalServerError", "ServiceUnavailable", "Shutdown",
+})
+
+
+def reason_label(result: PushResult) -> str:
+    """Apple's reason as a metric label: ``none`` for an answer without one (200),
+    ``no_answer`` when the stream got none (a connection error), ``other`` for a reason
+    Apple does not document (never the free text itself)."""
+    if result.status is None:
+        return "no_answer"
+    if result.reason is None:
+        return "none"
+    return result.reason if result.reason in DOCUMENTED_REASONS else "other"
+
+
 def classify(status: int, reason: str | None) -> Outcome:
     """What an APNs answer means for the registration behind the token."""
     if status == 200:
