@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app import create_app
+from app.cards.models import Card
 from app.clock import utcnow
 from app.config import Config
 from app.delivery.webhook_client import PinnedSender
@@ -338,3 +339,34 @@ def test_a_pass_added_and_later_refused_by_apns_is_heard_as_installed_then_remov
     assert [(event["type"], event["data"]["wallet"], event["data"]["card_id"])
             for event in events] == [("card.installed", "apple", card["id"]),
                                      ("card.removed", "apple", card["id"])]
+
+
+def test_cards_imported_from_a_file_each_arrive_as_card_created_like_a_joined_card(
+        app: Flask, api: Api, program: dict[str, Any], session: Session,
+        receiver: Receiver) -> None:
+    register(api, receiver.url, ["card.created"])
+    joined = enroll(api, program, "Olena")
+    text = "name;email\nTaras;taras@example.com\nIryna;iryna@example.com\n"
+    response = api.client.post(f"/api/v1/programs/{program['id']}/imports", data=text.encode(),
+                               content_type="text/csv",
+                               headers={"Authorization": f"Bearer {api.key}"})
+    assert response.status_code in (200, 201), response.get_json()
+    drain(sync(app), session)
+    events = [json.loads(each.body) for each in receiver.accepted()]
+    assert [event["type"] for event in events] == ["card.created"] * 3
+    imported = [event["data"] for event in events if event["data"]["card_id"] != joined["id"]]
+    assert len(imported) == 2 and {data["source"] for data in imported} == {"import"}
+    assert set(imported[0]) == set(events[0]["data"])  # the same shape as a joined card's
+    numbers = {data["number"] for data in imported}
+    assert numbers == {card.number for card in session.query(Card).filter(
+        Card.source == "import")}
+
+
+def test_an_import_for_a_merchant_without_an_endpoint_writes_no_delivery(
+        api: Api, program: dict[str, Any], session: Session) -> None:
+    response = api.client.post(f"/api/v1/programs/{program['id']}/imports",
+                               data=b"name;email\nTaras;taras@example.com\n",
+                               content_type="text/csv",
+                               headers={"Authorization": f"Bearer {api.key}"})
+    assert response.status_code in (200, 201), response.get_json()
+    assert count_rows(session, Card) == 1 and count_rows(session, WebhookDelivery) == 0

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
@@ -27,7 +28,7 @@ from app.merchants.access import Principal, check_location
 from app.merchants.models import ApiKey, Program
 from app.merchants.service import program_location
 from app.outbox.messages import pass_changed, queue_pass_update
-from app.outbox.webhooks import CARD_CREATED, webhook_event
+from app.outbox.webhooks import CARD_CREATED, webhook_event, webhook_events
 from app.points.postings import Actor, post, program_rules
 from app.points.rules import tier_for
 from app.problem_codes import ProblemCode
@@ -148,14 +149,25 @@ def create_card(
     return card
 
 
+# What ``card.created`` says of the new card (the contract's webhook data).
+CARD_CREATED_FIELDS = ("program_id", "number", "balance", "tier", "stamps", "location_id",
+                       "source")
+
+
 def card_created(session: Session, card: Card) -> None:
     """``card.created`` for the merchant's webhooks (the caller commits)."""
     webhook_event(session, merchant_id=card.merchant_id, event_type=CARD_CREATED,
-                  card_id=card.id, data={
-                      "card_id": card.id, "program_id": card.program_id,
-                      "number": card.number, "balance": card.balance, "tier": card.tier,
-                      "stamps": card.stamps, "location_id": card.location_id,
-                      "source": card.source})
+                  card_id=card.id, data={"card_id": card.id, **{
+                      name: getattr(card, name) for name in CARD_CREATED_FIELDS}})
+
+
+def cards_created(session: Session, *, merchant_id: int, rows: Sequence[Mapping[str, Any]]
+                  ) -> None:
+    """``card.created`` for many new cards written as rows (an import; the caller
+    commits)."""
+    webhook_events(session, merchant_id=merchant_id, event_type=CARD_CREATED, events=[
+        (row["id"], {"card_id": row["id"], **{name: row[name] for name in CARD_CREATED_FIELDS}})
+        for row in rows])
 
 
 def remember_locale(session: Session, *, card: Card, locale: str) -> bool:

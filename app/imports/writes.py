@@ -29,7 +29,7 @@ from app.bulk import chunks, insert_rows, is_postgres, rows_among
 from app.cards.audit import AuditAction, Who
 from app.cards.models import AuditEvent, Card, Customer, LegacyCardNumber
 from app.cards.numbers import new_card_number
-from app.cards.service import new_authentication_token, starting_tier
+from app.cards.service import cards_created, new_authentication_token, starting_tier
 from app.clock import utcnow
 from app.imports.checks import Candidate
 from app.imports.plan import Outcome, Planned
@@ -71,10 +71,12 @@ def write(session: Session, *, program: Program, planned: Sequence[Planned], act
                                 for posting in postings)
     numbers = _unused_numbers(session, len(carded))
     tier = starting_tier(program)
-    insert_rows(session, CARDS, [
+    card_rows = [
         _card_row(program, holders.get(each.candidate.row, each.customer_id), card_id,
                   number, tier, balances.get(card_id, 0), now)
-        for each, card_id, number in zip(carded, card_ids, numbers, strict=True)])
+        for each, card_id, number in zip(carded, card_ids, numbers, strict=True)]
+    insert_rows(session, CARDS, card_rows)
+    cards_created(session, merchant_id=program.merchant_id, rows=card_rows)
     for kind, postings in openings.items():
         post_openings(session, actor, postings, kind=kind,
                       reason=IMPORT_REASON if kind == ADJUST else WELCOME)

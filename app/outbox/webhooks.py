@@ -16,7 +16,7 @@ or roll back with the caller's change; the workers are woken after that commit.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +61,8 @@ WEBHOOK_ROWS = (
     " ORDER BY event.ordinal, webhook_subscriptions.endpoint_id")  # ids in event order
 _INSERT_ROW = text("INSERT INTO " + WEBHOOK_ROW).bindparams(
     bindparam("event_payload", type_=JSON))
+_TAKEN = text("SELECT 1 FROM webhook_subscriptions WHERE merchant_id = :merchant_id"
+              " AND event_type = :event_type LIMIT 1")
 
 
 def new_event_id() -> str:
@@ -87,6 +89,26 @@ def webhook_event(session: Session, *, merchant_id: int, event_type: str,
         "card_id": card_id, "event_payload": body, "created_at": now})
     if getattr(result, "rowcount", 0):
         wake_after_commit(session)
+
+
+def webhook_events(session: Session, *, merchant_id: int, event_type: str,
+                   events: Sequence[tuple[int | None, Mapping[str, Any]]]) -> None:
+    """Many events of one type (an import's new cards): nothing at all when no endpoint of
+    the merchant takes the type (one indexed read), else one row per event and endpoint,
+    in one round trip; the caller commits."""
+    if not events or session.execute(_TAKEN, {"merchant_id": merchant_id,
+                                              "event_type": event_type}).first() is None:
+        return
+    now = utcnow()
+    rows = []
+    for card_id, data in events:
+        event_id = new_event_id()
+        rows.append({"merchant_id": merchant_id, "event_id": event_id,
+                     "event_type": event_type, "card_id": card_id, "created_at": now,
+                     "event_payload": event_body(event_id=event_id, event_type=event_type,
+                                                 created_at=now, data=data)})
+    session.execute(_INSERT_ROW, rows)
+    wake_after_commit(session)
 
 
 def wallet_event(session: Session, *, merchant_id: int, program_id: int, card_id: int,
