@@ -784,6 +784,7 @@ def loaded(url: str) -> Dataset:
     from sqlalchemy.orm import Session
 
     from app.cards.models import Card
+    from app.clock import utcnow
     from app.db import make_engine
     from app.merchants.models import Location, Program
     from app.merchants.service import create_api_key
@@ -799,7 +800,7 @@ def loaded(url: str) -> Dataset:
         tills = tuple(create_api_key(session, merchant_id=program.merchant_id, role="cashier",
                                      location_id=location) for location in locations)
         dataset = Dataset(url, program.merchant_id, program.id, locations, owner, tills,
-                          int(first), int(count), datetime.now())
+                          int(first), int(count), utcnow())
     engine.dispose()
     return dataset
 
