@@ -16,8 +16,15 @@ from /proc around each measured phase: the client processes, gunicorn, the Postg
 processes of the bench database, the rest of the machine, and how busy it was). Goal:
 purchases at 0.25 or more of the bare rate.
 
+With ``--scale N`` it also builds a program of N cards with two years of history
+(bench/dataset.py: 10 ledger entries and 2 registrations a card) and serves it from a
+second gunicorn; each round then adds a phase of purchases there, on cards drawn as tills
+meet them (a card per purchase of the last 30 days: the busiest come up most), and the
+report puts their rate beside the small database's (goal: no more than 10 % slower).
+``--scale-url URL`` uses a database bench/dataset.py built before (kept at the end).
+
     python bench/pos.py [--connections 16] [--rounds 6] [--seconds 3] [--threads 0]
-                        [--offer none|multiplier]
+                        [--offer none|multiplier] [--scale 1000000 | --scale-url URL]
 """
 
 from __future__ import annotations
@@ -47,6 +54,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench import dataset  # noqa: E402
+
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 SECRET = "bench-secret-" + "k" * 24
 WELCOME = 1_000
@@ -82,6 +92,7 @@ def _bare_request(*_: Any) -> tuple[str, str, bytes | None, dict[str, str]]:
 
 
 Request = tuple[str, str, bytes | None, dict[str, str]]
+Target = tuple[int, str, list[str]]  # a server's port, the API key, the cards' barcodes
 
 
 def _requests(kind: str, api_key: str, barcodes: list[str], seed: int, planned: int
@@ -90,7 +101,7 @@ def _requests(kind: str, api_key: str, barcodes: list[str], seed: int, planned: 
     (so that during the phase the client's work is the HTTP exchange, for purchases as
     for bare requests), then more as they are needed."""
     rng = random.Random(seed)
-    make = _purchase_request if kind == "purchase" else _bare_request
+    make = _purchase_request if kind.startswith("purchase") else _bare_request
     built = [make(api_key, barcodes, rng) for _ in range(planned)]
     return itertools.chain(built, iter(lambda: make(api_key, barcodes, rng), None))
 
@@ -123,14 +134,18 @@ def _drive(port: int, deadline: float, requests: Iterator[Request], result: Phas
         result.latencies.extend(latencies)
 
 
-def client_process(port: int, threads: int, api_key: str, barcodes: list[str], seed: int,
-                    commands: Any, answers: Any) -> None:
-    """Runs phases on ``threads`` keep-alive connections as the parent asks, until None."""
-    connections = [[http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)]
-                   for _ in range(threads)]
+def client_process(targets: dict[str, Target], threads: int, seed: int, commands: Any,
+                   answers: Any) -> None:
+    """Runs phases on ``threads`` keep-alive connections (per server) as the parent asks,
+    until None; ``targets`` says which server, key and cards each kind of phase uses."""
+    ports = sorted({port for port, _, _ in targets.values()})
+    connections = {port: [[http.client.HTTPConnection("127.0.0.1", port,
+                                                      timeout=HTTP_TIMEOUT)]
+                          for _ in range(threads)] for port in ports}
     round_number = 0
     while (command := commands.get(timeout=600)) is not None:
         kind, seconds = command
+        port, api_key, barcodes = targets[kind]
         result, lock = PhaseResult(), threading.Lock()
         # More than a connection sends in the phase here (with 16 connections on 2 workers
         # one waits 4 ms or more for each answer); then the parent says go.
@@ -143,7 +158,7 @@ def client_process(port: int, threads: int, api_key: str, barcodes: list[str], s
         deadline = started + seconds
         workers = [
             threading.Thread(target=_drive, args=(
-                port, deadline, planned[n], result, lock, connections[n]))
+                port, deadline, planned[n], result, lock, connections[port][n]))
             for n in range(threads)
         ]
         for worker in workers:
@@ -154,8 +169,9 @@ def client_process(port: int, threads: int, api_key: str, barcodes: list[str], s
         # Plain values: the class lives in __mp_main__ here, which the parent cannot import.
         answers.put((result.ok, dict(result.failures), result.latencies, result.elapsed))
         round_number += 1
-    for connection in connections:
-        connection[0].close()
+    for held in connections.values():
+        for connection in held:
+            connection[0].close()
 
 
 # The server side: a database, certificates, a merchant with cards, gunicorn.
@@ -252,6 +268,11 @@ def start_gunicorn(url: str, folder: Path, port: int, workers: int, threads: int
     }
     # Sync workers unless --threads: one request at a time each, no keep-alive.
     extra = ["--threads", str(threads)] if threads else []
+    if "--control-socket" in subprocess.run(
+            [sys.executable, "-m", "gunicorn", "--help"], capture_output=True, text=True,
+            check=False).stdout:
+        # Its control socket (newer gunicorns), else in the home folder: one per server.
+        extra += ["--control-socket", str(folder / f"gunicorn-{port}.ctl")]
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-w", str(workers), *extra,
          "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5", "wsgi:app"],
@@ -413,13 +434,19 @@ def main() -> None:
     parser.add_argument("--postgres", default=os.environ.get("LOYALPASS_BENCH_POSTGRES_URL",
                                                              DEFAULT_SERVER),
                         help="server URL without a database name")
+    parser.add_argument("--scale", type=int, default=0, metavar="CARDS",
+                        help="also time purchases on a program of CARDS cards with their "
+                             "history (bench/dataset.py), side by side")
+    parser.add_argument("--scale-url", metavar="URL",
+                        help="the --scale database, built before by bench/dataset.py (kept)")
     args = parser.parse_args()
     processes = max(1, min(args.client_processes, args.connections))
     per_process = [args.connections // processes + (n < args.connections % processes)
                    for n in range(processes)]
 
+    scaled = Scaled.of(args)  # before the budget: a million cards take minutes to load
     # Everything is bounded: a run that overstays its budget stops and cleans up.
-    budget = 120 + 2 * args.warmup + 2 * args.rounds * (args.seconds + 5) + args.cards / 10
+    budget = 120 + 3 * args.warmup + 3 * args.rounds * (args.seconds + 5) + args.cards / 10
     signal.signal(signal.SIGALRM, _overtime)
     signal.alarm(int(budget))
     folder = Path(tempfile.mkdtemp(prefix="loyalpass-bench-pos-"))
@@ -427,6 +454,7 @@ def main() -> None:
     base_url = f"http://127.0.0.1:{port}"
     url = create_database(args.postgres)
     server: subprocess.Popen[bytes] | None = None
+    big_server: subprocess.Popen[bytes] | None = None
     clients: list[multiprocessing.process.BaseProcess] = []
     commands: list[Any] = []
     log = (folder / "gunicorn.log").open("wb")
@@ -437,24 +465,41 @@ def main() -> None:
               f"in {time.perf_counter() - started:.1f} s")
         server = start_gunicorn(url, folder, port, args.workers, args.threads, base_url, log)
         wait_healthy(port, server, 30)
+        targets = {"bare": (port, api_key, barcodes), "purchase": (port, api_key, barcodes)}
+        if scaled is not None:
+            big_port = free_port()
+            big_server = start_gunicorn(scaled.url, folder, big_port, args.workers, args.threads,
+                                        f"http://127.0.0.1:{big_port}", log)
+            wait_healthy(big_port, big_server, 120)
+            targets["purchase-scale"] = (big_port, scaled.api_key, scaled.barcodes)
         context = multiprocessing.get_context("spawn")
         answers = context.Queue()
         for number, threads in enumerate(per_process):
             commands.append(context.Queue())
             clients.append(context.Process(target=client_process, daemon=True, args=(
-                port, threads, api_key, barcodes, number + 1, commands[-1], answers)))
+                targets, threads, number + 1, commands[-1], answers)))
             clients[-1].start()
-        for kind in ("bare", "purchase"):
+        for kind in targets:
             run_phase(kind, args.warmup, commands, answers)
 
-        meter = CpuMeter(url, server.pid, [client.pid or 0 for client in clients])
+        client_pids = [client.pid or 0 for client in clients]
+        meter = CpuMeter(url, server.pid, client_pids)
+        big_meter = (CpuMeter(scaled.url, big_server.pid, client_pids)
+                     if scaled is not None and big_server is not None else None)
         bare: list[PhaseResult] = []
         buys: list[PhaseResult] = []
+        big_buys: list[PhaseResult] = []
         for _ in range(args.rounds):
             bare.append(run_phase("bare", args.seconds, commands, answers, meter))
             buys.append(run_phase("purchase", args.seconds, commands, answers, meter))
+            if big_meter is not None:
+                big_buys.append(run_phase("purchase-scale", args.seconds, commands, answers,
+                                          big_meter))
         meter.close()
         report(args, bare, buys)
+        if big_meter is not None and scaled is not None:
+            big_meter.close()
+            report_scale(scaled, buys, big_buys)
     except BaseException:
         log.flush()
         tail = (folder / "gunicorn.log").read_text(errors="replace")[-3000:]
@@ -468,12 +513,70 @@ def main() -> None:
             client.join(timeout=10)
             if client.is_alive():
                 client.kill()
-        if server is not None:
-            stop_gunicorn(server)
-            print(f"gunicorn stopped (exit code {server.returncode})")
+        for running in (server, big_server):
+            if running is not None:
+                stop_gunicorn(running)
+                print(f"gunicorn stopped (exit code {running.returncode})")
         log.close()
         drop_database(url)
+        if scaled is not None and not args.scale_url:
+            dataset.drop_database(scaled.url)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Scaled:
+    """The program at scale (bench/dataset.py) and the barcodes its tills scan: a card
+    drawn per purchase of the last 30 days, so each comes up as often as it buys (and
+    holds enough points for the redemptions the client asks)."""
+
+    url: str
+    cards: int
+    api_key: str
+    barcodes: list[str]
+
+    @classmethod
+    def of(cls, args: argparse.Namespace) -> Scaled | None:
+        if not args.scale and not args.scale_url:
+            return None
+        from app.cards.numbers import barcode_message
+
+        if args.scale_url:
+            built = dataset.loaded(args.scale_url)
+        else:
+            url = dataset.create_database(args.postgres)
+            print(f"building {url} with {args.scale:,} cards (bench/dataset.py)", flush=True)
+            try:
+                built = dataset.build(url, cards=args.scale,
+                                      say=lambda line: print(line, flush=True))
+            except BaseException:
+                dataset.drop_database(url)
+                raise
+        numbers = dataset.active_cards(built.url, 20_000, min_balance=20)
+        return cls(built.url, built.cards, built.api_key,
+                   [barcode_message(number, SECRET.encode()) for number in numbers])
+
+
+def report_scale(scaled: Scaled, small: list[PhaseResult], big: list[PhaseResult]) -> None:
+    """Purchases on the program at scale against the small one's, round by round."""
+    small_rates = [phase.ok / phase.elapsed for phase in small]
+    big_rates = [phase.ok / phase.elapsed for phase in big]
+    ratios = sorted(b / a for a, b in zip(small_rates, big_rates, strict=True))
+    small_overall = sum(p.ok for p in small) / sum(p.elapsed for p in small)
+    big_overall = sum(p.ok for p in big) / sum(p.elapsed for p in big)
+    latency = [x for p in big for x in p.latencies]
+    distinct = len(set(scaled.barcodes))
+    print(f"POST …/purchases at {scaled.cards:,} cards: {statistics.median(big_rates):>6.0f} "
+          f"req/s (median; overall {big_overall:.0f}; range {min(big_rates):.0f}-"
+          f"{max(big_rates):.0f})  p50 {1000 * percentile(latency, 0.5):.1f} ms  "
+          f"p99 {1000 * percentile(latency, 0.99):.1f} ms  ({len(scaled.barcodes):,} draws "
+          f"by activity, {distinct:,} distinct cards)")
+    print(f"ratio at scale / small:   {statistics.median(ratios):>8.3f}   (median of the rounds' "
+          f"ratios, range {ratios[0]:.3f}-{ratios[-1]:.3f}; overall "
+          f"{big_overall / small_overall:.3f}; goal >= 0.9, no more than 10 % slower)")
+    print("CPU per purchase at scale: " + cpu_breakdown(big))
+    failures = sum((p.failures for p in big), Counter[str]())
+    print(f"non-2xx or failed at scale: {dict(failures) if failures else 'none'}")
 
 
 def report(args: argparse.Namespace, bare: list[PhaseResult], buys: list[PhaseResult]) -> None:

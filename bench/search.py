@@ -1,12 +1,12 @@
 """How fast the customer search is on a million cards (goal: every query within 50 ms).
 
-Builds a throw-away PostgreSQL database (dropped at the end) at the schema before the
-search's migration (0015), loads one merchant's program with N cards (default
-1,000,000) by COPY: realistic Ukrainian, Russian and English names, their emails and
-Ukrainian mobile numbers (one in ten customers has only one of them), cards spread over
-five counters, plus a second merchant with a few thousand namesakes. Then it applies the
-migration as an operator would (its indexes built CONCURRENTLY on the full tables, timed),
-runs ANALYZE, and times typical searches through the real service function
+Builds a throw-away PostgreSQL database (dropped at the end) with bench/dataset.py: one
+merchant's program with N cards (default 1,000,000; cards only, no history), their
+customers' realistic Ukrainian, Russian and English names, emails and Ukrainian mobile
+numbers (one in ten customers has only one of them), cards spread over six counters,
+plus a second merchant with a few thousand namesakes. Then it builds the search's indexes
+(migration 0015's) again as an operator's upgrade would (CONCURRENTLY on the full tables,
+timed), runs ANALYZE, and times typical searches through the real service function
 (``app.cards.search.search_cards``) and through the API in process (Flask's test client:
 the view, the key's check, the JSON of 25 cards; no network), each repeated, printing
 the fastest, p50 and p95 in milliseconds (on a shared machine the fastest shows what the
@@ -19,85 +19,22 @@ plan's index lines from EXPLAIN (ANALYZE) of each statement the search ran.
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pos import DEFAULT_SERVER, SECRET, create_database, drop_database  # noqa: E402
+from bench import dataset  # noqa: E402
+from bench.dataset import SECRET  # noqa: E402
 
 GOAL_MS = 50.0
-LOCATIONS = 5
 OTHER_MERCHANT_CARDS = 5_000
-UA_FIRST = (
-    "Олена", "Ірина", "Наталія", "Оксана", "Тетяна", "Юлія", "Марія", "Анна", "Катерина",
-    "Світлана", "Людмила", "Вікторія", "Ганна", "Софія", "Дарина", "Андрій", "Олександр",
-    "Сергій", "Дмитро", "Микола", "Іван", "Василь", "Володимир", "Петро", "Юрій", "Богдан",
-    "Тарас", "Максим", "Олег", "Віталій",
-)
-UA_LAST = (
-    "Коваль", "Шевченко", "Бондаренко", "Ткаченко", "Кравченко", "Олійник", "Шевчук",
-    "Коваленко", "Поліщук", "Бойко", "Мельник", "Ковальчук", "Савченко", "Руденко", "Марченко",
-    "Лисенко", "Петренко", "Мороз", "Павленко", "Левченко", "Гончаренко", "Кузьменко",
-    "Харченко", "Клименко", "Дмитренко", "Сидоренко", "Романенко", "Панченко", "Карпенко",
-    "Литвиненко", "Мазур", "Кушнір", "Ярошенко", "Власенко",
-)
-RU_FIRST = (
-    "Елена", "Ирина", "Наталья", "Ольга", "Татьяна", "Юлия", "Мария", "Анна", "Екатерина",
-    "Светлана", "Людмила", "Алексей", "Александр", "Сергей", "Дмитрий", "Николай", "Иван",
-    "Михаил", "Владимир", "Павел", "Юрий", "Андрей", "Максим", "Олег", "Виктор",
-)
-RU_LAST = (
-    "Иванов", "Смирнов", "Кузнецов", "Попов", "Васильев", "Петров", "Соколов", "Михайлов",
-    "Новиков", "Федоров", "Морозов", "Волков", "Алексеев", "Лебедев", "Семенов", "Егоров",
-    "Павлов", "Козлов", "Степанов", "Николаев", "Орлов", "Андреев", "Макаров", "Никитин",
-    "Захаров",
-)
-RU_FEMALE = {"Елена", "Ирина", "Наталья", "Ольга", "Татьяна", "Юлия", "Мария", "Анна",
-             "Екатерина", "Светлана", "Людмила"}
-EN_FIRST = (
-    "Emily", "Olivia", "Sophie", "Jessica", "Emma", "Charlotte", "Hannah", "Grace", "Lucy",
-    "Amelia", "James", "John", "Robert", "Michael", "William", "David", "Thomas", "Daniel",
-    "Oliver", "George", "Harry",
-)
-EN_LAST = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Miller", "Davis", "Wilson", "Taylor",
-    "Clark", "Walker", "Wright", "Robinson", "Thompson", "White", "Hughes", "Edwards", "Green",
-    "Hall", "Wood",
-)
-DOMAINS = ("gmail.com", "ukr.net", "i.ua", "yahoo.com", "outlook.com", "meta.ua",
-           "mail.example")
-OPERATORS = ("50", "63", "66", "67", "68", "73", "93", "95", "96", "97", "98", "99")
-LATIN = dict(zip("абвгґдеєжзиіїйклмнопрстуфхцчшщьюяыэёъ'", (
-    "a", "b", "v", "h", "g", "d", "e", "ye", "zh", "z", "y", "i", "yi", "y", "k", "l", "m",
-    "n", "o", "p", "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "yu", "ya",
-    "y", "e", "e", "", ""), strict=True))
-
-
-def latin(name: str) -> str:
-    return "".join(LATIN.get(char, char) for char in name.lower())
-
-
-def person(rng: random.Random) -> tuple[str, str]:
-    """A name and its Latin letters (for the email)."""
-    roll = rng.random()
-    if roll < 0.45:
-        first, last = rng.choice(UA_FIRST), rng.choice(UA_LAST)
-    elif roll < 0.8:
-        first, last = rng.choice(RU_FIRST), rng.choice(RU_LAST)
-        last += "а" if first in RU_FEMALE else ""
-    else:
-        first, last = rng.choice(EN_FIRST), rng.choice(EN_LAST)
-    return f"{first} {last}", f"{latin(first)}.{latin(last)}"
 
 
 @dataclass(frozen=True)
@@ -108,108 +45,21 @@ class Loaded:
     api_key: str
 
 
-def customer_rows(merchant_id: int, first_id: int, count: int, seed: int,
-                  started: datetime) -> Iterator[tuple[Any, ...]]:
-    rng = random.Random(seed)
-    for n in range(count):
-        identity = first_id + n
-        name, letters = person(rng)
-        email = f"{letters}{identity}@{rng.choice(DOMAINS)}"
-        # Unique per merchant: 7 digits from a bijection of the id, after the operator.
-        phone = (f"+380{OPERATORS[identity % len(OPERATORS)]}"
-                 f"{(identity * 7_919) % 10_000_000:07d}")
-        roll = rng.random()
-        email, phone = (None, phone) if roll < 0.1 else (email, None) if roll < 0.2 else (
-            email, phone)
-        yield (identity, merchant_id, name, email, phone, "uk", False,
-               started + timedelta(seconds=n))
+def load(_app: Any, url: str, cards: int) -> Loaded:
+    """A program of ``cards`` cards over six counters, and another merchant's
+    ``OTHER_MERCHANT_CARDS`` before them (lower ids), by bench/dataset.py: the cards only,
+    no history (bench/stats.py adds its own, until it moves to bench/dataset.py too)."""
+    built = dataset.build(url, cards=cards, other_cards=OTHER_MERCHANT_CARDS, history=False,
+                          say=lambda line: print(line, flush=True))
+    return Loaded(built.merchant_id, built.program_id, list(built.location_ids),
+                  built.api_key)
 
 
-def card_rows(merchant_id: int, program_id: int, first_id: int, count: int,
-              location_ids: list[int], started: datetime) -> Iterator[tuple[Any, ...]]:
-    from app.cards.numbers import luhn_check_digit
-
-    for n in range(count):
-        identity = first_id + n
-        payload = f"{10**10 + (identity * 7_919_033) % (9 * 10**10):011d}"
-        location = (location_ids[identity % len(location_ids)]
-                    if location_ids and identity % 10 < 7 else None)
-        moment = started + timedelta(seconds=n)
-        yield (identity, merchant_id, program_id, identity, location,
-               payload + luhn_check_digit(payload), uuid.uuid4().hex, uuid.uuid4().hex, 0,
-               "active", 1000, 0, 0, 0, 0, 1, moment, moment, moment)
-
-
-CUSTOMER_COLUMNS = ("id, merchant_id, name, email, phone, locale, marketing_consent, "
-                    "created_at")
-CARD_COLUMNS = ("id, merchant_id, program_id, customer_id, location_id, number, "
-                "serial_number, authentication_token, link_version, status, balance, stamps, "
-                "rewards, lifetime_spend, visits, pass_version, pass_updated_at, "
-                "pass_last_modified, created_at")
-
-
-def copy_rows(url: str, table: str, columns: str, rows: Iterator[tuple[Any, ...]]) -> None:
-    import psycopg
-
-    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql")) as connection:
-        with connection.cursor() as cursor, cursor.copy(
-                f"COPY {table} ({columns}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-        connection.execute(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM {table}))")
-
-
-def load(app: Any, url: str, cards: int) -> Loaded:
-    """Two merchants, the first with ``cards`` cards over five counters; the second's
-    customers come first in the tables (lower ids)."""
-    from app.merchants.models import Program
-    from app.merchants.schemas import LocationCreate
-    from app.merchants.service import create_location, create_merchant
-
-    runtime = app.extensions["loyalpass"]
-    with runtime.sessions() as session:
-        ours = create_merchant(session, name="Bench Kava", email="owner@bench.example")
-        theirs = create_merchant(session, name="Other", email="owner@other.example")
-    client = app.test_client()
-    ids = {}
-    for label, created in (("ours", ours), ("theirs", theirs)):
-        response = client.post("/api/v1/programs", json={"name": label, "country": "UA"},
-                               headers={"Authorization": f"Bearer {created.api_key}"})
-        assert response.status_code == 201, response.get_json()
-        ids[label] = response.get_json()["id"]
-    with runtime.sessions() as session:
-        program = session.get(Program, ids["ours"])
-        assert program is not None
-        locations = [create_location(session, program=program,
-                                     data=LocationCreate(name=f"Counter {n}")).id
-                     for n in range(LOCATIONS)]
-        merchant_ids = {"ours": program.merchant_id,
-                        "theirs": session.get(Program, ids["theirs"]).merchant_id}  # type: ignore[union-attr]
-        session.commit()
-    started = datetime(2024, 1, 1)
-    plan = (("theirs", 1, OTHER_MERCHANT_CARDS, []),
-            ("ours", OTHER_MERCHANT_CARDS + 1, cards, locations))
-    for label, first, count, counters in plan:
-        copy_rows(url, "customers", CUSTOMER_COLUMNS,
-                  customer_rows(merchant_ids[label], first, count, first, started))
-        copy_rows(url, "cards", CARD_COLUMNS,
-                  card_rows(merchant_ids[label], ids[label], first, count, counters, started))
-    return Loaded(merchant_ids["ours"], ids["ours"], locations, ours.api_key)
-
-
-def reloaded(app: Any) -> Loaded:
+def reloaded(_app: Any) -> Loaded:
     """What ``load`` made, read back from a kept database, with a new owner key."""
-    from sqlalchemy import select
-
-    from app.merchants.models import Location, Program
-    from app.merchants.service import create_api_key
-
-    with app.extensions["loyalpass"].sessions() as session:
-        program = session.scalars(select(Program).where(Program.name == "ours")).one()
-        locations = list(session.scalars(select(Location.id).where(
-            Location.program_id == program.id).order_by(Location.id)))
-        key = create_api_key(session, merchant_id=program.merchant_id, role="owner")
-        return Loaded(program.merchant_id, program.id, locations, key)
+    built = dataset.loaded(str(_app.extensions["loyalpass"].config.database_url))
+    return Loaded(built.merchant_id, built.program_id, list(built.location_ids),
+                  built.api_key)
 
 
 @dataclass(frozen=True)
@@ -356,38 +206,35 @@ def run(app: Any, loaded: Loaded, cards: int, repeat: int) -> bool:
     return all_within
 
 
-def migrate(url: str) -> float:
-    """Applies 0015 (and anything after it) on the loaded tables; seconds it took."""
-    from app.db import make_engine
-    from app.migrations import upgrade
+def rebuild_search_indexes(url: str) -> float:
+    """Drops the card search's indexes (migration 0015's) and builds them again as that
+    migration does, CONCURRENTLY on the full tables, then ANALYZE; seconds it took."""
+    import importlib
 
-    engine = make_engine(url)
-    started = time.perf_counter()
-    upgrade(engine)
-    elapsed = time.perf_counter() - started
-    with engine.connect() as connection:
-        connection.exec_driver_sql("ANALYZE customers")
-        connection.exec_driver_sql("ANALYZE cards")
-        connection.commit()
-    engine.dispose()
-    return elapsed
+    import psycopg
 
-
-def before_search_revision() -> str:
-    from alembic.script import ScriptDirectory
-
-    from app.migrations import alembic_config
-
-    revision = ScriptDirectory.from_config(alembic_config()).get_revision("0015")
-    assert revision is not None and isinstance(revision.down_revision, str)
-    return revision.down_revision
+    search = importlib.import_module("app.migrations.versions.0015_card_search")
+    indexes = {**search.CARD_INDEXES, **search.CUSTOMER_INDEXES}
+    with psycopg.connect(url.replace("postgresql+psycopg", "postgresql"),
+                         autocommit=True) as connection:
+        for name in indexes:
+            connection.execute(f"DROP INDEX IF EXISTS {name}")
+        started = time.perf_counter()
+        for name, target in indexes.items():
+            connection.execute(f"CREATE INDEX CONCURRENTLY {name} ON {target}")
+        for name in search.FINE_STATISTICS:
+            connection.execute(f"ALTER INDEX {name} ALTER COLUMN 1 SET STATISTICS "
+                               f"{search.STATISTICS_TARGET}")
+        connection.execute("ANALYZE customers")
+        connection.execute("ANALYZE cards")
+        return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cards", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--server", default=DEFAULT_SERVER)
+    parser.add_argument("--server", default=dataset.DEFAULT_SERVER)
     parser.add_argument("--keep", action="store_true", help="keep the database")
     parser.add_argument("--reuse", metavar="URL",
                         help="time the searches on a database kept by --keep (no load)")
@@ -395,34 +242,27 @@ def main() -> None:
 
     from app import create_app
     from app.config import Config
-    from app.db import make_engine
-    from app.migrations import upgrade
     from app.wallet.identity import write_development_chain
 
-    url = options.reuse or create_database(options.server)
+    url = options.reuse or dataset.create_database(options.server)
     options.keep = options.keep or bool(options.reuse)
     try:
         with tempfile.TemporaryDirectory() as folder_name:
             folder = Path(folder_name)
             if not options.reuse:
-                engine = make_engine(url)
-                upgrade(engine, before_search_revision())
-                engine.dispose()
+                started = time.perf_counter()
+                load(None, url, options.cards)
+                print(f"loaded {options.cards:,} cards (and {OTHER_MERCHANT_CARDS:,} of "
+                      f"another merchant) in {time.perf_counter() - started:.1f} s",
+                      flush=True)
+                print(f"migration 0015's indexes built again CONCURRENTLY in "
+                      f"{rebuild_search_indexes(url):.1f} s", flush=True)
             write_development_chain(folder / "certs")
             app = create_app(Config(
                 database_url=url, base_url="https://bench.example", secret_key=SECRET,
                 certs_dir=folder / "certs", instance_dir=folder / "instance",
                 worker="external"))
-            if options.reuse:
-                loaded = reloaded(app)
-            else:
-                started = time.perf_counter()
-                loaded = load(app, url, options.cards)
-                print(f"loaded {options.cards:,} cards (and {OTHER_MERCHANT_CARDS:,} of "
-                      f"another merchant) in {time.perf_counter() - started:.1f} s",
-                      flush=True)
-                print(f"migration 0015 (indexes built CONCURRENTLY) took "
-                      f"{migrate(url):.1f} s", flush=True)
+            loaded = reloaded(app)
             within = run(app, loaded, options.cards, options.repeat)
             print(f"every search within {GOAL_MS:.0f} ms (p95): {'yes' if within else 'NO'}")
             app.extensions["loyalpass"].engine.dispose()
@@ -430,7 +270,7 @@ def main() -> None:
         if options.keep:
             print(f"kept {url}")
         else:
-            drop_database(url)
+            dataset.drop_database(url)
 
 
 if __name__ == "__main__":

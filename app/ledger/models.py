@@ -58,7 +58,9 @@ class Purchase(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (
-        Index("ix_purchases_card_created", "card_id", "created_at"),
+        # A card's spend and counts by period, from the index alone (0029).
+        Index("ix_purchases_card_created", "card_id", "created_at",
+              postgresql_include=["amount_paid", "refunded_paid"]),
         Index("ix_purchases_api_key_created", "api_key_id", "created_at"),
         # The stats (0026): covering, so that sales and visits read the index alone.
         Index("ix_purchases_program_created", "program_id", "created_at",

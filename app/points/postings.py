@@ -137,7 +137,8 @@ def spend_figures(session: Session, card_id: int, now: datetime) -> SpendFigures
     net = Purchase.amount_paid - Purchase.refunded_paid
     row = session.execute(
         select(
-            func.count(Purchase.id).label("visits"),
+            # count(*), not of a column: the index (0029) answers without the table.
+            func.count().label("visits"),
             func.max(Purchase.created_at).label("last_visit_at"),
             func.coalesce(func.sum(net), 0).label("lifetime_spend"),
             func.coalesce(func.sum(case((Purchase.created_at > now - TIER_WINDOW, net),
