@@ -36,6 +36,7 @@ from app.devices.service import has_registration
 from app.google_wallet.account import GoogleAccount
 from app.integrations.apns import PushResult, PushSender
 from app.outbox.webhooks import wallet_event
+from app.sql import SQL, Raw
 
 log = logging.getLogger("loyalpass.push")
 worker_log = logging.getLogger("loyalpass.worker")
@@ -130,20 +131,29 @@ def record_results(session: Session, pairs: list[tuple[Due, PushResult]]) -> Non
 def _record_delivered(session: Session, items: list[Due], now: datetime) -> None:
     if not items:
         return
-    table = REGISTRATIONS
-    session.execute(
-        table.update().where(table.c.id == bindparam("rid"))
-        .values(last_push_at=now, last_push_result="delivered", last_push_status=200,
-                last_push_error=None, push_leased_until=None, push_attempts=0),
-        [{"rid": item.registration_id} for item in items],
-    )
-    # Idle only if no newer change arrived while this push was in flight.
-    session.execute(
-        table.update().where(table.c.id == bindparam("rid"),
-                             table.c.push_generation == bindparam("generation"))
-        .values(push_status="idle", push_available_at=None),
-        [{"rid": item.registration_id, "generation": item.generation} for item in items],
-    )
+    raw = Raw.of_session(session)
+    # One statement for the whole batch (PostgreSQL: two arrays; SQLite: executemany in
+    # the driver), idle only where no newer change arrived while the push was in flight.
+    if raw.postgres:
+        raw.execute(_DELIVERED_ALL, {
+            "now": now, "ids": [item.registration_id for item in items],
+            "generations": [item.generation for item in items]})
+    else:
+        at = raw.time(now)
+        raw.each(_DELIVERED_ONE, [{"now": at, "id": item.registration_id,
+                                   "generation": item.generation} for item in items])
+
+
+_DELIVERED = ("UPDATE registrations SET last_push_at = :now, last_push_result = 'delivered',"
+              " last_push_status = 200, last_push_error = NULL, push_leased_until = NULL,"
+              " push_attempts = 0, push_status = CASE WHEN registrations.push_generation ="
+              " {generation} THEN 'idle' ELSE registrations.push_status END,"
+              " push_available_at = CASE WHEN registrations.push_generation = {generation}"
+              " THEN NULL ELSE registrations.push_available_at END")
+_DELIVERED_ALL = SQL(_DELIVERED.format(generation="pushed.push_generation")
+                     + " FROM unnest(CAST(:ids AS integer[]), CAST(:generations AS integer[]))"
+                     " AS pushed(id, push_generation) WHERE registrations.id = pushed.id")
+_DELIVERED_ONE = SQL(_DELIVERED.format(generation=":generation") + " WHERE id = :id")
 
 
 def _remove_registrations(session: Session, items: list[Due]) -> None:
