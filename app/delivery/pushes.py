@@ -10,14 +10,20 @@ pushed: a change that arrived meanwhile stays pending. Unregistered and bad toke
 remove the registrations that still carry that token (and the device when it has none
 left); retryable answers back off exponentially with jitter, and after ``MAX_ATTEMPTS``
 a registration is parked as failed until someone retries it.
+
+Batches overlap: while the sender pushes one, the next is claimed and handed to it and
+the one before is recorded (``dispatch``, ``PIPELINE`` batches at the sender at once), so
+a fan-out to thousands of devices runs at the APNs connection's speed rather than
+waiting for the database between batches.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -45,6 +51,8 @@ LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 12
 BASE_DELAY = 2.0
 MAX_DELAY = 15 * 60.0
+PIPELINE = 2  # batches at the sender at once: one is pushed while the last is recorded
+ROUND = 20  # most batches one dispatch claims before the worker fans out again
 REGISTRATIONS = cast(Table, Registration.__table__)  # Core updates run as executemany
 
 
@@ -94,22 +102,65 @@ def claim_due(session: Session, *, limit: int, lease: timedelta = LEASE,
 
 
 def dispatch(session: Session, sender: PushSender, *, topic: str, limit: int = 1000,
-             lease: timedelta = LEASE) -> DispatchReport:
-    """Claim, push and record one batch; returns what happened."""
-    due = claim_due(session, limit=limit, lease=lease)
-    report = DispatchReport(claimed=len(due))
-    if not due:
-        return report
+             lease: timedelta = LEASE, batches: int = ROUND,
+             stopping: Callable[[], bool] | None = None) -> DispatchReport:
+    """Claim, push and record batches, as long as full ones come (at most ``batches``,
+    and none more once ``stopping()``); returns what happened.
+
+    The bookkeeping overlaps the pushing: while the sender pushes one batch the next is
+    already claimed and handed to it, and the one before is recorded, so the connection
+    to APNs does not wait for the database between batches (``PIPELINE``). A batch that
+    is not full is the last, and is pushed by the calling thread itself."""
+    report = DispatchReport()
+    sent: deque[_Sent] = deque()
+    pushing: ThreadPoolExecutor | None = None
+    more, claimed = True, 0
+    try:
+        while True:
+            while more and claimed < batches and len(sent) < PIPELINE:
+                due = claim_due(session, limit=limit, lease=lease)
+                claimed += 1
+                report.claimed += len(due)
+                more = len(due) == limit and not (stopping is not None and stopping())
+                if more and pushing is None:
+                    pushing = ThreadPoolExecutor(PIPELINE, thread_name_prefix="loyalpass-push")
+                if due:
+                    sent.append(_send(pushing, sender, due, topic))
+            if not sent:
+                return report
+            _record(session, sent.popleft(), report)
+    finally:
+        if pushing is not None:  # after an error: the pushes end, their leases run out
+            pushing.shutdown(wait=True)
+
+
+@dataclass
+class _Sent:
+    """A claimed batch at the sender: its registrations by token, and the results to come."""
+
+    by_token: dict[str, list[Due]]
+    results: Future[list[PushResult]]
+
+
+def _send(pushing: ThreadPoolExecutor | None, sender: PushSender, due: list[Due],
+          topic: str) -> _Sent:
     by_token: dict[str, list[Due]] = defaultdict(list)
     for item in due:
         by_token[item.token].append(item)
-    results = sender.push(list(by_token), topic=topic)
-    report.pushed = len(results)
+    if pushing is not None:
+        return _Sent(by_token, pushing.submit(sender.push, list(by_token), topic=topic))
+    results: Future[list[PushResult]] = Future()
+    results.set_result(sender.push(list(by_token), topic=topic))
+    return _Sent(by_token, results)
+
+
+def _record(session: Session, sent: _Sent, report: DispatchReport) -> None:
+    results = sent.results.result()
+    report.pushed += len(results)
     record_results(session, [(item, result) for result in results
-                             for item in by_token[result.token]])
+                             for item in sent.by_token[result.token]])
     for result in results:
         report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
-    return report
 
 
 def record_results(session: Session, pairs: list[tuple[Due, PushResult]]) -> None:
@@ -253,7 +304,7 @@ class Worker(Loop):
             if fanned and self.after_fanout is not None:
                 self.after_fanout()
             report = dispatch(session, self.sender, topic=self.topic, limit=self.batch,
-                              lease=self.lease)
+                              lease=self.lease, stopping=lambda: self.stopping)
         if report.claimed:
             worker_log.info("%s pushed %d devices: %s", self.name, report.pushed, report.outcomes)
         return fanned + report.claimed
