@@ -23,16 +23,21 @@ class RecordingSender:
         self.pushes: list[tuple[str, str]] = []
         self.in_flight: set[str] = set()
         self.overlaps: list[str] = []
+        self.calls_at_once = 0
+        self.most_calls_at_once = 0  # push() calls in progress together, at most
         self._lock = threading.Lock()
 
     def push(self, tokens: Sequence[str], *, topic: str) -> list[PushResult]:
         with self._lock:
             self.overlaps += [token for token in tokens if token in self.in_flight]
             self.in_flight.update(tokens)
+            self.calls_at_once += 1
+            self.most_calls_at_once = max(self.most_calls_at_once, self.calls_at_once)
         time.sleep(self.delay)
         with self._lock:
             self.pushes += [(token, topic) for token in tokens]
             self.in_flight.difference_update(tokens)
+            self.calls_at_once -= 1
         results = []
         for token in tokens:
             outcome: Any = self.outcomes.get(token, "delivered")

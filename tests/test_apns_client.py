@@ -16,6 +16,7 @@ import pytest
 
 from app.integrations.apns import ApnsClient, Outcome, PushResult, classify
 from app.integrations.fakes import FakePushSender
+from tests.apns_fast_standin import FastApnsStandIn
 from tests.apns_standin import (
     BAD_CERTIFICATE,
     BAD_DEVICE_TOKEN,
@@ -48,7 +49,8 @@ def start_standin(certificates: Certificates, **options: Any) -> ApnsStandIn:
                        client_ca_file=certificates.client_ca, **options).start()
 
 
-def make_client(standin: ApnsStandIn, certificates: Certificates, **options: Any) -> ApnsClient:
+def make_client(standin: ApnsStandIn | FastApnsStandIn, certificates: Certificates,
+                **options: Any) -> ApnsClient:
     return ApnsClient(origin=standin.origin, certificate_file=certificates.client_certificate,
                       key_file=certificates.client_key, ca_file=certificates.server_ca,
                       **options)
@@ -153,6 +155,20 @@ def test_one_connection_carries_thousands_of_pushes_in_order(
     client.push(tokens(10, 5000), topic=certificates.topic)
     assert standin.connections_opened == 1
     assert len(standin.requests) == 2010
+
+
+def test_the_benchmarks_fast_stand_in_answers_every_push_over_one_connection(
+        certificates: Certificates) -> None:
+    with FastApnsStandIn(certificate_file=certificates.server_certificate,
+                         key_file=certificates.server_key,
+                         client_ca_file=certificates.client_ca, max_concurrent_streams=50
+                         ) as standin, make_client(standin, certificates) as apns:
+        batch = tokens(3000)
+        results = apns.push(batch, topic=certificates.topic)
+        assert [result.token for result in results] == batch
+        assert {(result.outcome, result.status) for result in results} == {("delivered", 200)}
+        assert (standin.answered, standin.connections_opened) == (3000, 1)
+        assert standin.protocol_errors == []
 
 
 def test_the_client_never_opens_more_streams_than_the_server_allows(

@@ -1,10 +1,13 @@
-"""The one private method of h2 that the APNs client overrides still works as it was written
-against (h2 4.2 to 4.4; pinned in pyproject.toml), and is still needed.
+"""What the APNs client overrides of h2 still works as it was written against (h2 4.2 to
+4.4; pinned in pyproject.toml), and is still needed.
 
 ``DrainingH2Connection`` (app/integrations/apns/h2_connection.py) keeps reading the answers a
 server owes after its GOAWAY. These tests drive it with a real h2 server connection, bytes
 in memory: when h2 renames the method, changes its signature, stops routing GOAWAY through
 it, or starts keeping the connection readable by itself, one of them fails and says which.
+It also answers h2's ``open_outbound_streams`` from the client's own count: the tests
+fail when h2 stops asking it before a new stream (the override would be useless) or stops
+forgetting closed streams there (the stream table would grow without end).
 (The Flask-Limiter override is guarded in tests/test_rate_limits.py; google-auth's lookup
 in tests/test_google_client.py.)
 """
@@ -20,7 +23,7 @@ import h2.exceptions
 import pytest
 from hyperframe.frame import GoAwayFrame
 
-from app.integrations.apns.h2_connection import H2_CONFIG, apns_h2_connection
+from app.integrations.apns.h2_connection import H2_CONFIG, SWEEP_SLACK, apns_h2_connection
 
 
 def _client_with_two_streams_open(
@@ -79,3 +82,32 @@ def test_plain_h2_still_rejects_that_answer_so_the_override_is_still_needed() ->
 
     with pytest.raises(h2.exceptions.ProtocolError):
         client.receive_data(answer)
+
+
+def _answered_streams(client: h2.connection.H2Connection, count: int) -> None:
+    """``count`` streams opened by the client, each answered and ended by a server."""
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    client.initiate_connection()
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    for _ in range(count):
+        stream_id = client.get_next_available_stream_id()
+        client.send_headers(stream_id, [(b":method", b"POST"), (b":scheme", b"https"),
+                                        (b":authority", b"apns.test"),
+                                        (b":path", b"/3/device/00")], end_stream=True)
+        server.receive_data(client.data_to_send())
+        server.send_headers(stream_id, [(b":status", b"200")], end_stream=True)
+        client.receive_data(server.data_to_send())
+
+
+def test_h2_asks_the_clients_count_of_streams_in_flight_before_opening_one() -> None:
+    client = apns_h2_connection(in_flight=lambda: 2**31 - 1)
+    with pytest.raises(h2.exceptions.TooManyStreamsError):
+        _answered_streams(client, 1)
+
+
+def test_the_stream_table_stays_bounded_as_thousands_of_streams_end() -> None:
+    client = apns_h2_connection(in_flight=lambda: 0)  # every stream answered
+    _answered_streams(client, 3000)
+    assert len(client.streams) <= SWEEP_SLACK + 1

@@ -195,6 +195,49 @@ def test_two_workers_never_push_the_same_registration_at_once(
     assert sorted(sender.tokens()) == sorted(tokens)
 
 
+def _card_on_devices(client: FlaskClient, card: dict[str, Any], count: int) -> list[str]:
+    installed = install(client, card)
+    tokens = [f"{n:064x}" for n in range(count)]
+    for number, token in enumerate(tokens):
+        assert register(client, installed, f"device-{number}", token) == 201
+    return tokens
+
+
+def test_the_next_batch_goes_to_apns_while_one_is_still_in_flight_and_each_device_gets_one_push(
+    app: Flask, api: Api, client: FlaskClient, card: dict[str, Any], session: Session
+) -> None:
+    tokens = _card_on_devices(client, card, 30)
+    buy(api, card, 1_000)
+    sender = RecordingSender(delay=0.05)
+    worker = _worker(app, sender)
+    worker.batch = 7
+    _drain(worker)
+    assert sorted(sender.tokens()) == tokens and sender.overlaps == []
+    assert sender.most_calls_at_once == 2  # one batch pushed while the last is recorded
+    session.rollback()
+    assert set(session.scalars(select(Registration.push_status))) == {"idle"}
+    assert set(session.scalars(select(Registration.last_push_result))) == {"delivered"}
+    assert set(session.scalars(select(Registration.push_leased_until))) == {None}
+
+
+def test_a_stopping_worker_finishes_the_batch_in_hand_and_claims_no_more(
+    app: Flask, api: Api, client: FlaskClient, card: dict[str, Any], session: Session
+) -> None:
+    _card_on_devices(client, card, 30)
+    buy(api, card, 1_000)
+    sender = RecordingSender()
+    worker = _worker(app, sender)
+    worker.batch = 7
+    worker.stop()
+    worker.run_once()
+    assert len(sender.tokens()) == 7
+    session.rollback()
+    states = session.execute(select(Registration.push_status, Registration.push_leased_until)
+                             ).all()
+    assert sorted(status for status, _ in states) == ["idle"] * 7 + ["pending"] * 23
+    assert {leased for _, leased in states} == {None}  # the rest waits for the next worker
+
+
 def test_the_inline_worker_pushes_right_after_the_commit(
     config: Config, client: FlaskClient
 ) -> None:

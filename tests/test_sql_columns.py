@@ -1,6 +1,7 @@
 """The hand-written statements (``app.sql.SQL``: the purchase's, the API key's, the
-idempotency claim's, with the outbox row's fragment) name only columns that the models
-declare: a column renamed in a model but not in the SQL fails here, not at the counter.
+idempotency claim's, the delivered pushes' record, with the outbox row's fragment) name
+only columns that the models declare: a column renamed in a model but not in the SQL fails
+here, not at the counter.
 
 Every identifier of a statement (string literals, parameters and function names aside)
 must be a column of a table the statement names, unless it is one of the few SQL words,
@@ -14,6 +15,7 @@ from collections.abc import Iterator, Mapping
 
 import app.models  # noqa: F401  (every package's models, on the metadata)
 from app.db import Base
+from app.delivery import pushes
 from app.devices import wallet_reads
 from app.ledger import idempotency, purchase_offers, purchase_rows
 from app.merchants import service as merchants
@@ -21,7 +23,7 @@ from app.outbox import messages, webhooks
 from app.sql import SQL
 
 MODULES = (purchase_rows, purchase_offers, idempotency, merchants, messages, webhooks,
-           wallet_reads)
+           wallet_reads, pushes)
 # Not columns: SQL's words and types, the statements' own aliases (the purchase's CTEs
 # ``card`` and ``row_N``, the lateral ``recent``, the JSON recordsets ``entry`` and
 # ``event`` with its ``ordinal``; the wallet's pass subqueries ``last`` and ``shown``), and

@@ -12,14 +12,22 @@ pushed: a change that arrived meanwhile stays pending. Unregistered and bad toke
 remove the registrations that still carry that token (and the device when it has none
 left); retryable answers back off exponentially with jitter, and after ``MAX_ATTEMPTS``
 a registration is parked as failed until someone retries it.
+
+Batches overlap: while the sender pushes one, the next is claimed and handed to it and
+the one before is recorded (``dispatch``, ``PIPELINE`` batches at the sender at once), so
+a fan-out to thousands of devices runs at the APNs connection's speed rather than
+waiting for the database between batches.
 """
 
 from __future__ import annotations
 
 import logging
 import random
-from collections import defaultdict
+import sys
+from collections import defaultdict, deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
@@ -41,6 +49,7 @@ from app.google_wallet.account import GoogleAccount
 from app.integrations.apns import PushResult, PushSender, reason_label
 from app.metrics import APNS_PUSHES
 from app.outbox.webhooks import wallet_event
+from app.sql import SQL, Raw
 
 log = logging.getLogger("loyalpass.push")
 worker_log = logging.getLogger("loyalpass.worker")
@@ -49,6 +58,8 @@ LEASE = timedelta(seconds=60)
 MAX_ATTEMPTS = 12
 BASE_DELAY = 2.0
 MAX_DELAY = 15 * 60.0
+PIPELINE = 2  # batches at the sender at once: one is pushed while the last is recorded
+ROUND = 20  # most batches one dispatch claims before the worker fans out again
 REGISTRATIONS = cast(Table, Registration.__table__)  # Core updates run as executemany
 
 
@@ -100,30 +111,94 @@ def claim_due(session: Session, *, limit: int, lease: timedelta = LEASE,
 
 
 def dispatch(session: Session, sender: PushSender, *, topic: str, limit: int = 1000,
-             lease: timedelta = LEASE, presence: Presence | None = None) -> DispatchReport:
-    """Claim, push and record one batch; returns what happened. With ``presence`` the
-    leases name this process, and the batch is pushed only while they are still its own
+             lease: timedelta = LEASE, batches: int = ROUND,
+             stopping: Callable[[], bool] | None = None,
+             presence: Presence | None = None) -> DispatchReport:
+    """Claim, push and record batches, as long as full ones come (at most ``batches``,
+    and none more once ``stopping()``); returns what happened.
+
+    The bookkeeping overlaps the pushing: while the sender pushes one batch the next is
+    already claimed and handed to it, and the one before is recorded, so the connection
+    to APNs does not wait for the database between batches (``PIPELINE``). A batch that
+    is not full is the last, and is pushed by the calling thread itself. With
+    ``presence`` the leases name this process, each batch is pushed only while they are
+    still its own and its answers are recorded only on the rows it still leases
     (``app.delivery.presence.guard``)."""
     owner = presence.worker_id if presence is not None else None
-    due = claim_due(session, limit=limit, lease=lease, owner=owner)
-    report = DispatchReport(claimed=len(due))
-    if not due:
-        return report
+    report = DispatchReport()
+    sent: deque[_Sent] = deque()
+    pushing: ThreadPoolExecutor | None = None
+    more, claimed = True, 0
+    try:
+        while True:
+            while more and claimed < batches and len(sent) < PIPELINE:
+                due = claim_due(session, limit=limit, lease=lease, owner=owner)
+                claimed += 1
+                report.claimed += len(due)
+                more = len(due) == limit and not (stopping is not None and stopping())
+                if more and pushing is None:
+                    pushing = ThreadPoolExecutor(PIPELINE, thread_name_prefix="loyalpass-push")
+                if due:
+                    sent.append(_send(pushing, sender, due, topic, presence, owner))
+            if not sent:
+                return report
+            _record(session, sent.popleft(), report, owner)
+    finally:
+        failure = sys.exc_info()
+        if pushing is not None:  # after an error: the pushes end, their leases are freed
+            pushing.shutdown(wait=True)
+        while sent:  # unrecorded (an error): their leases freed at the presence's next beat
+            sent.popleft().guarded.__exit__(*failure)
+
+
+@dataclass
+class _Sent:
+    """A claimed batch at the sender: its registrations by token, the results to come,
+    and its leases' guard (closed once they are recorded)."""
+
+    by_token: dict[str, list[Due]]
+    results: Future[list[PushResult]]
+    guarded: ExitStack
+
+
+def _send(pushing: ThreadPoolExecutor | None, sender: PushSender, due: list[Due],
+          topic: str, presence: Presence | None, owner: int | None) -> _Sent:
     by_token: dict[str, list[Due]] = defaultdict(list)
     for item in due:
         by_token[item.token].append(item)
-    with guard(presence, LEASED_REGISTRATIONS, [item.registration_id for item in due],
-               owner) as ours:
-        if not ours():
-            return report
-        results = sender.push(list(by_token), topic=topic)
-        report.pushed = len(results)
+    guarded = ExitStack()
+    ours = guarded.enter_context(guard(presence, LEASED_REGISTRATIONS,
+                                       [item.registration_id for item in due], owner))
+    results: Future[list[PushResult]] = Future()
+    if not ours():  # this process was found silent since it claimed them: left unsent
+        guarded.close()
+        results.set_result([])
+        return _Sent({}, results, ExitStack())
+    if pushing is not None:
+        return _Sent(by_token, pushing.submit(sender.push, list(by_token), topic=topic),
+                     guarded)
+    try:
+        results.set_result(sender.push(list(by_token), topic=topic))
+    except BaseException:
+        guarded.__exit__(*sys.exc_info())
+        raise
+    return _Sent(by_token, results, guarded)
+
+
+def _record(session: Session, sent: _Sent, report: DispatchReport, owner: int | None
+            ) -> None:
+    try:
+        results = sent.results.result()
+        report.pushed += len(results)
         record_results(session, [(item, result) for result in results
-                                 for item in by_token[result.token]], owner=owner)
-        count_pushes(results, by_token)
+                                 for item in sent.by_token[result.token]], owner=owner)
+        count_pushes(results, sent.by_token)
+    except BaseException:
+        sent.guarded.__exit__(*sys.exc_info())
+        raise
+    sent.guarded.close()
     for result in results:
         report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
-    return report
 
 
 def parks(item: Due, result: PushResult) -> bool:
@@ -158,32 +233,49 @@ def record_results(session: Session, pairs: list[tuple[Due, PushResult]],
                   "pass.pem and pass.key", next(r.reason for _, r in again
                                                 if r.outcome == "certificate"))
     ours = owned(LEASED_REGISTRATIONS, owner)
-    _record_delivered(session, delivered, now, ours)
+    _record_delivered(session, delivered, now, owner)
     _remove_registrations(session, gone, ours)
     _record_failures(session, again, now, ours)
     session.commit()
 
 
 def _record_delivered(session: Session, items: list[Due], now: datetime,
-                      ours: ColumnElement[bool]) -> None:
+                      owner: int | None) -> None:
     if not items:
         return
-    table = REGISTRATIONS
-    # Idle only if no newer change arrived while this push was in flight (first: the
-    # lease, which the next statement ends, says whether it is this worker's to record).
-    session.execute(
-        table.update().where(table.c.id == bindparam("rid"),
-                             table.c.push_generation == bindparam("generation"), ours)
-        .values(push_status="idle", push_available_at=None),
-        [{"rid": item.registration_id, "generation": item.generation} for item in items],
-    )
-    session.execute(
-        table.update().where(table.c.id == bindparam("rid"), ours)
-        .values(last_push_at=now, last_push_result="delivered", last_push_status=200,
-                last_push_error=None, push_leased_until=None, push_leased_by=None,
-                push_attempts=0),
-        [{"rid": item.registration_id} for item in items],
-    )
+    raw = Raw.of_session(session)
+    owned_by = {} if owner is None else {"owner": owner}
+    # One statement for the whole batch (PostgreSQL: two arrays; SQLite: executemany in
+    # the driver), idle only where no newer change arrived while the push was in flight,
+    # and only on the rows this worker still leases.
+    if raw.postgres:
+        raw.execute(_DELIVERED_ALL[owner is not None], {
+            "now": now, "ids": [item.registration_id for item in items],
+            "generations": [item.generation for item in items], **owned_by})
+    else:
+        at = raw.time(now)
+        raw.each(_DELIVERED_ONE[owner is not None], [
+            {"now": at, "id": item.registration_id, "generation": item.generation,
+             **owned_by} for item in items])
+
+
+_DELIVERED = ("UPDATE registrations SET last_push_at = :now, last_push_result = 'delivered',"
+              " last_push_status = 200, last_push_error = NULL, push_leased_until = NULL,"
+              " push_leased_by = NULL, push_attempts = 0, push_status = CASE WHEN"
+              " registrations.push_generation = {generation} THEN 'idle'"
+              " ELSE registrations.push_status END,"
+              " push_available_at = CASE WHEN registrations.push_generation = {generation}"
+              " THEN NULL ELSE registrations.push_available_at END")
+_OWNED = " AND registrations.push_leased_by = :owner"
+# {whether the rows must still be leased by :owner: the statement}
+_DELIVERED_ALL = {owned: SQL(_DELIVERED.format(generation="pushed.push_generation")
+                             + " FROM unnest(CAST(:ids AS integer[]),"
+                             " CAST(:generations AS integer[])) AS pushed(id, push_generation)"
+                             " WHERE registrations.id = pushed.id" + (_OWNED if owned else ""))
+                  for owned in (False, True)}
+_DELIVERED_ONE = {owned: SQL(_DELIVERED.format(generation=":generation")
+                             + " WHERE registrations.id = :id" + (_OWNED if owned else ""))
+                  for owned in (False, True)}
 
 
 def _remove_registrations(session: Session, items: list[Due],
@@ -288,7 +380,8 @@ class Worker(Loop):
             if fanned and self.after_fanout is not None:
                 self.after_fanout()
             report = dispatch(session, self.sender, topic=self.topic, limit=self.batch,
-                              lease=self.lease, presence=self.presence)
+                              lease=self.lease, stopping=lambda: self.stopping,
+                              presence=self.presence)
         if report.claimed:
             worker_log.info("%s pushed %d devices: %s", self.name, report.pushed, report.outcomes)
         return fanned + report.claimed

@@ -1,12 +1,15 @@
-"""h2's connection object as the APNs client uses it: configured for speed, and still
-reading the answers a server owes after it sent GOAWAY.
+"""h2's connection object as the APNs client uses it: configured for speed, counting its
+open streams without walking them all, and still reading the answers a server owes after
+it sent GOAWAY.
 
-Invariant: the only place the project reaches into h2's private methods; the override is
-pinned to the h2 versions it was checked against (pyproject.toml) and guarded by
-tests/test_library_overrides.py.
+Invariant: the only place the project reaches into h2's private methods or overrides its
+behaviour; the overrides are pinned to the h2 versions they were checked against
+(pyproject.toml) and guarded by tests/test_library_overrides.py.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import h2.config
 import h2.connection
@@ -20,6 +23,9 @@ H2_CONFIG = h2.config.H2Configuration(client_side=True, header_encoding=None,
                                       validate_outbound_headers=False,
                                       normalize_outbound_headers=False,
                                       validate_inbound_headers=False)
+
+
+SWEEP_SLACK = 64  # closed streams h2 may hold beyond the open ones before they are swept
 
 
 class DrainingH2Connection(h2.connection.H2Connection):
@@ -39,6 +45,30 @@ class DrainingH2Connection(h2.connection.H2Connection):
     connection readable by itself (then this class should go).
     """
 
+    def __init__(self, config: h2.config.H2Configuration,
+                 in_flight: Callable[[], int] | None = None) -> None:
+        super().__init__(config=config)
+        self._in_flight = in_flight
+
+    @property
+    def open_outbound_streams(self) -> int:
+        """The streams in flight, as the client counts them (``in_flight``).
+
+        h2 asks this before opening every stream, and counts by walking its whole stream
+        table (forgetting the closed streams as it goes): with a thousand pushes in flight
+        that walk cost as much as the rest of a push. The client keeps its own count of
+        the streams it opened and has not seen end, and never opens more than the server
+        allows; h2's walk runs only when closed streams have piled up to as many again
+        (plus ``SWEEP_SLACK``), so the table stays bounded at a cost of about two steps per
+        stream.
+        """
+        if self._in_flight is None:
+            return super().open_outbound_streams
+        in_flight = self._in_flight()
+        if len(self.streams) > 2 * in_flight + SWEEP_SLACK:
+            return super().open_outbound_streams
+        return in_flight
+
     def _receive_goaway_frame(
         self, frame: GoAwayFrame
     ) -> tuple[list[Frame], list[h2.events.Event]]:
@@ -48,6 +78,7 @@ class DrainingH2Connection(h2.connection.H2Connection):
         return frames, events
 
 
-def apns_h2_connection() -> DrainingH2Connection:
-    """A client-side h2 connection for one APNs connection."""
-    return DrainingH2Connection(config=H2_CONFIG)
+def apns_h2_connection(in_flight: Callable[[], int] | None = None) -> DrainingH2Connection:
+    """A client-side h2 connection for one APNs connection; ``in_flight`` counts the
+    streams the client opened and has not seen end (see ``open_outbound_streams``)."""
+    return DrainingH2Connection(H2_CONFIG, in_flight)

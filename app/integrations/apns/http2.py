@@ -75,9 +75,9 @@ class Http2Protocol(asyncio.Protocol):
         self._authority = authority
         self._timeout = timeout
         self._on_retired = on_retired
-        self._h2 = apns_h2_connection()
         self._transport: asyncio.Transport | None = None
         self._streams: dict[int, _Stream] = {}  # in the order they were opened
+        self._h2 = apns_h2_connection(in_flight=self._streams.__len__)
         self._waiting: deque[Batch] = deque()
         self._blocked: list[int] = []  # streams whose body waits for flow-control window
         self.stream_limit = _DEFAULT_STREAM_LIMIT

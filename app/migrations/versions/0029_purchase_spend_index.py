@@ -15,7 +15,7 @@ flowing while it builds; an invalid index left by a failed build is dropped firs
 has no ``INCLUDE`` and keeps the plain index.
 
 Revision ID: 0029
-Revises: 0026
+Revises: 0028
 Create Date: 2026-12-05 04:20:00.000000
 """
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0029"
-down_revision = "0026"
+down_revision = "0028"
 branch_labels = None
 depends_on = None
 

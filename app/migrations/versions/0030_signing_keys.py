@@ -7,7 +7,7 @@ first: the first worker round (or ``loyalpass keys``) writes the current key's r
 taking every pass as signed with it when no previous key is configured.
 
 Revision ID: 0030
-Revises: 0028
+Revises: 0029
 Create Date: 2026-12-05 04:10:00.000000
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
-down_revision = "0028"
+down_revision = "0029"
 branch_labels = None
 depends_on = None
 
