@@ -12,9 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+import app.analytics.segments as segments_module
 from app.analytics.models import CardSegment, SegmentRefresh
 from app.analytics.segments import refresh_due, refresh_segments, segment_counts
 from app.cards.models import Card
@@ -259,3 +261,44 @@ def test_a_program_without_purchases_has_no_segments_and_counts_zero(
     assert done.cards == 0
     assert set(segment_counts(session, program_id=program["id"]).values()) == {0}
 
+
+
+def test_a_large_programs_segments_asked_for_are_computed_by_the_worker_not_the_request(
+        api: Api, session: Session, program: dict[str, Any], history: list[dict[str, Any]],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A program above ``COMPUTE_NOW_CARDS`` answers 202 at once with what was last
+    computed, nothing computed yet; the worker's next round computes it, though its daily
+    computation was not due."""
+    monkeypatch.setattr(segments_module, "COMPUTE_NOW_CARDS", len(history) - 1)
+    first = api.post(f"/api/v1/programs/{program['id']}/segments/refresh")
+    assert first.status_code == 202 and first.get_json()["queued"] is True
+    assert first.get_json()["refreshed_at"] is None and count_rows(session, CardSegment) == 0
+    done = [each for each in refresh_due(session) if each.program_id == program["id"]]
+    assert done and done[0].ran and done[0].cards == len(_expected(session, program["id"]))
+    again = refresh_due(session)  # asked for once: computed once
+    assert not any(each.ran for each in again)
+    asked = api.post(f"/api/v1/programs/{program['id']}/segments/refresh")
+    assert asked.status_code == 202
+    assert asked.get_json()["cards"] == done[0].cards
+    assert [each.ran for each in refresh_due(session)
+            if each.program_id == program["id"]] == [True]
+
+
+def test_the_dashboard_says_a_large_programs_segments_are_on_their_way(
+        app: Flask, session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.dashboard_helpers import csrf_of, merchant_with_owner, signed_in
+
+    owner = merchant_with_owner(session)
+    api = Api(app.test_client(), owner.api_key)
+    program = api.post("/api/v1/programs", {"name": "Kava", "currency": "UAH",
+                                            "earn_percent": 2}).get_json()
+    api.post(f"/api/v1/programs/{program['id']}/cards", {"name": "Olena", "email": "o@e.com"})
+    monkeypatch.setattr(segments_module, "COMPUTE_NOW_CARDS", 0)
+    client = signed_in(app, owner.owner_email)
+    page = f"/dashboard/programs/{program['id']}/segments"
+    answer = client.post(f"{page}/refresh", data={"csrf": csrf_of(client, page)},
+                         follow_redirects=True)
+    text = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "appear here within a few minutes" in text
+    assert "computed again just now" not in text
+    assert count_rows(session, SegmentRefresh) == 1 and count_rows(session, CardSegment) == 0

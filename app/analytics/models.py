@@ -106,6 +106,9 @@ class SegmentRefresh(Base):
 
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), primary_key=True)
     refreshed_at: Mapped[datetime | None] = mapped_column(DateTime)
+    # When an owner or manager last asked for a computation the worker is to make (a
+    # large program's, ``app.analytics.segments.request_refresh``).
+    requested_at: Mapped[datetime | None] = mapped_column(DateTime)
     cards: Mapped[int] = mapped_column(Integer, default=0)
     # The counts as computed, per location the cards joined at (null: none):
     # ``[{"location_id", "segment", "cards"}]``; what pages and stats read, so that a

@@ -108,12 +108,45 @@ def segment_for(recency: int, frequency: int, monetary: int) -> str:
 
 @dataclass(frozen=True)
 class Refresh:
-    """What one computation did: the cards scored (0 when it was not due) and when."""
+    """What one computation did: the cards scored (0 when it was not due) and when; or,
+    for a request on demand that the worker will serve (``queued``), the last ones."""
 
     program_id: int
     cards: int
     refreshed_at: datetime | None
     ran: bool
+    queued: bool = False
+
+
+# On demand, a program with more cards than this is computed by the worker (within a
+# minute) rather than in the request: at a million cards a computation takes tens of
+# seconds, longer than a web request may (gunicorn's timeout).
+COMPUTE_NOW_CARDS = 50_000
+
+
+def request_refresh(session: Session, *, program_id: int, now: datetime | None = None
+                    ) -> Refresh:
+    """Compute the program's segments now (and commit), or, for a program larger than
+    ``COMPUTE_NOW_CARDS``, ask the worker to: ``queued``, with the last computation's."""
+    now = now or utcnow()
+    cards = session.scalar(select(func.count()).select_from(Card).where(
+        Card.program_id == program_id)) or 0
+    if cards <= COMPUTE_NOW_CARDS:
+        return refresh_segments(session, program_id=program_id, now=now)
+    _ensure_refresh_row(session, program_id)
+    state = session.scalars(select(SegmentRefresh).where(
+        SegmentRefresh.program_id == program_id).with_for_update()
+        .execution_options(populate_existing=True)).one()
+    state.requested_at = now
+    done = Refresh(program_id, state.cards, state.refreshed_at, ran=False, queued=True)
+    session.commit()
+    return done
+
+
+def _asked(state: SegmentRefresh) -> bool:
+    """Whether a computation was asked for since the last one."""
+    return state.requested_at is not None and (
+        state.refreshed_at is None or state.requested_at > state.refreshed_at)
 
 
 def refresh_segments(session: Session, *, program_id: int, now: datetime | None = None,
@@ -126,7 +159,7 @@ def refresh_segments(session: Session, *, program_id: int, now: datetime | None 
         SegmentRefresh.program_id == program_id).with_for_update()
         .execution_options(populate_existing=True)).one()
     if (older_than is not None and state.refreshed_at is not None
-            and state.refreshed_at > now - older_than):
+            and state.refreshed_at > now - older_than and not _asked(state)):
         session.commit()
         return Refresh(program_id, state.cards, state.refreshed_at, ran=False)
     session.execute(delete(_SEGMENTS).where(_SEGMENTS.c.program_id == program_id))
@@ -188,12 +221,14 @@ def _scored_cards(program_id: int, now: datetime) -> Any:
 def refresh_due(session: Session, *, now: datetime | None = None,
                 every: timedelta = REFRESH_EVERY) -> list[Refresh]:
     """The worker's daily round: recompute every program whose segments are older than
-    ``every`` (or were never computed), one commit per program."""
+    ``every`` (or were never computed, or were asked for since: ``request_refresh``), one
+    commit per program."""
     now = now or utcnow()
     due = session.scalars(
         select(Program.id).outerjoin(SegmentRefresh, SegmentRefresh.program_id == Program.id)
         .where((SegmentRefresh.refreshed_at.is_(None))
-               | (SegmentRefresh.refreshed_at <= now - every))
+               | (SegmentRefresh.refreshed_at <= now - every)
+               | (SegmentRefresh.requested_at > SegmentRefresh.refreshed_at))
         .order_by(Program.id)).all()
     session.rollback()
     return [refresh_segments(session, program_id=program_id, now=now, older_than=every)

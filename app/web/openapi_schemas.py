@@ -363,7 +363,8 @@ def response_schemas() -> dict[str, Any]:
         "OfferResults": _offer_results_schema(),
         "CardLink": record({"card_url": STRING}),
         "SegmentRefresh": record({"program_id": INTEGER, "cards": INTEGER,
-                                  "refreshed_at": STRING}),
+                                  "refreshed_at": nullable("string"),
+                                  "queued": {"type": "boolean"}}),
         "Deliveries": _deliveries_schema(), "Requeued": record({"requeued": INTEGER}),
         "ImportPreview": _import_preview_schema(),
         "ImportSummary": record({name: INTEGER for name in (

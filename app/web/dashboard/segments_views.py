@@ -13,7 +13,7 @@ from flask import Response, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from app.analytics.models import SEGMENTS
-from app.analytics.segments import last_refresh, refresh_segments, segment_counts
+from app.analytics.segments import last_refresh, request_refresh, segment_counts
 from app.merchants import service as merchants
 from app.merchants.access import READERS, WRITERS, Principal
 from app.merchants.models import Program
@@ -57,7 +57,7 @@ def segments_page(program_id: int) -> Response:
     return render("dashboard/segments.html", program=program,
                   shown=segments_shown(program, principal), names=SEGMENT_NAMES,
                   hints=SEGMENT_HINTS, may_write=principal.role in WRITERS,
-                  done=request.args.get("done") == "refreshed")
+                  done=request.args.get("done"))
 
 
 @blueprint.post("/programs/<int:program_id>/segments/refresh")
@@ -65,6 +65,6 @@ def segments_page(program_id: int) -> Response:
 def refresh_program_segments(program_id: int) -> WerkzeugResponse:
     program = merchants.get_program(db(), merchant_id=principal_now().merchant_id,
                                     program_id=program_id)
-    refresh_segments(db(), program_id=program.id)
+    done = request_refresh(db(), program_id=program.id)
     return redirect(url_for("dashboard.segments_page", program_id=program.id,
-                            done="refreshed"))
+                            done="queued" if done.queued else "refreshed"))
