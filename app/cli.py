@@ -197,8 +197,13 @@ def worker(concurrency: int, metrics_port: int | None, metrics_host: str | None)
         listener = PostgresListener(config.session_database_url, wake_all)
         listener.start()
 
+    received: list[str] = []
+
     def _stop(signum: int, _frame: object) -> None:
-        log.info("loyalpass worker: %s, finishing the batch", signal.Signals(signum).name)
+        # No logging here: the handler runs between two bytecodes of the main thread, which
+        # may be inside a write to the same stream (a reentrant write raises, and the
+        # worker never stopped). The main thread logs it below.
+        received.append(signal.Signals(signum).name)
         for one in workers:
             one.stop()
         if listener is not None:
@@ -210,14 +215,24 @@ def worker(concurrency: int, metrics_port: int | None, metrics_host: str | None)
     for thread in threads:
         thread.start()
     log.info("loyalpass worker: %d loop(s) on %s", concurrency, make_url_safe(config))
+    told = 0
     for thread in threads:
         while thread.is_alive():
             thread.join(0.5)
+            told = _tell_signals(log, received, told)
+    _tell_signals(log, received, told)
     close_workers(workers)
     runtime.engine.dispose()  # its database connections end cleanly, the held ones too
     if metrics_server is not None:
         metrics_server.shutdown()
     forget_process(os.getpid())
+
+
+def _tell_signals(log: logging.Logger, received: list[str], told: int) -> int:
+    """Log the signals received since the ``told`` first; how many are told now."""
+    for name in received[told:]:
+        log.info("loyalpass worker: %s, finishing the batch", name)
+    return len(received)
 
 
 def _serve_metrics(host: str, port: int | None) -> Any:

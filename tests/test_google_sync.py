@@ -362,9 +362,11 @@ def test_without_an_issuer_id_google_is_off_and_cards_have_no_save_link(
     from app.delivery.workers import make_workers
 
     loops = make_workers(app.extensions["loyalpass"], push_sender=FakePushSender())
-    # No Google loop: the presence, mail, pushes, the housekeeping and the automatic offers.
+    # No Google loop: the presence, mail, pushes, the housekeeping, the automatic offers and
+    # the key rotation's.
     assert [type(loop).__name__ for loop in loops] == [
-        "Presence", "MailWorker", "WebhookWorker", "Worker", "Housekeeping", "Automations"]
+        "Presence", "MailWorker", "WebhookWorker", "Worker", "Housekeeping", "Automations",
+        "KeyRotation"]
     for loop in loops:
         loop.run_once()
     with app.extensions["loyalpass"].sessions() as session:
