@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import ssl
 import struct
-import threading
 import time
 from pathlib import Path
 from typing import Any, cast
+
+from tests.tls_loopback import LoopbackTlsServer
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 DATA, HEADERS, RST_STREAM, SETTINGS, PING, GOAWAY, WINDOW_UPDATE, CONTINUATION = (
@@ -40,70 +40,24 @@ def frame(kind: int, flags: int, stream_id: int, payload: bytes = b"") -> bytes:
             + struct.pack(">I", stream_id & 0x7FFFFFFF) + payload)
 
 
-class FastApnsStandIn:
+class FastApnsStandIn(LoopbackTlsServer):
     """Answers 200 to every HTTP/2 request on TLS connections that show a client
     certificate the given CA issued."""
 
+    thread_name = "fast apns stand-in"
+
     def __init__(self, *, certificate_file: Path, key_file: Path, client_ca_file: Path,
                  max_concurrent_streams: int = 1000) -> None:
-        self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._tls.load_cert_chain(certificate_file, key_file)
-        self._tls.verify_mode = ssl.CERT_REQUIRED
-        self._tls.load_verify_locations(cafile=client_ca_file)
-        self._tls.set_alpn_protocols(["h2"])
+        super().__init__(certificate_file=certificate_file, key_file=key_file,
+                         client_ca_file=client_ca_file)
         self.max_concurrent_streams = max_concurrent_streams
         self.answered = 0
         self.last_answer_at = 0.0  # time.monotonic() of the latest answer
         self.connections_opened = 0
         self.protocol_errors: list[str] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
-        self._live: set[_FastConnection] = set()
-        self.port = 0
 
-    @property
-    def origin(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def start(self) -> FastApnsStandIn:
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.set_exception_handler(lambda loop, context: None)  # refused handshakes
-            self._server = self._loop.run_until_complete(self._loop.create_server(
-                lambda: _FastConnection(self), "127.0.0.1", 0, ssl=self._tls))
-            self.port = self._server.sockets[0].getsockname()[1]
-            started.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="fast apns stand-in", daemon=True)
-        self._thread.start()
-        started.wait(10)
-        return self
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-
-        def shut() -> None:
-            if self._server is not None:
-                self._server.close()
-            for connection in list(self._live):
-                connection.abort()
-            self._loop.call_later(0.05, self._loop.stop)
-
-        self._loop.call_soon_threadsafe(shut)
-        self._thread.join(10)
-        self._loop.close()
-        self._thread = None
-
-    def __enter__(self) -> FastApnsStandIn:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def connection(self) -> _FastConnection:
+        return _FastConnection(self)
 
 
 class _FastConnection(asyncio.Protocol):
@@ -121,13 +75,13 @@ class _FastConnection(asyncio.Protocol):
             self._transport.abort()
             return
         self._standin.connections_opened += 1
-        self._standin._live.add(self)
+        self._standin.live.add(self)
         limit = struct.pack(">HI", SETTINGS_MAX_CONCURRENT_STREAMS,
                             self._standin.max_concurrent_streams)
         self._transport.write(frame(SETTINGS, 0, 0, limit))
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._standin._live.discard(self)
+        self._standin.live.discard(self)
 
     def abort(self) -> None:
         if self._transport is not None:

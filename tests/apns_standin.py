@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import ssl
 import threading
 import time
 import uuid
@@ -38,6 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from hyperframe.frame import GoAwayFrame
 
 from passes.apple import make_development_chain
+from tests.tls_loopback import LoopbackTlsServer
 
 
 @dataclass(frozen=True)
@@ -82,14 +82,13 @@ class Certificates:
 Control = Literal["answer", "silent", "drop", "goaway"]
 
 
-class ApnsStandIn:
+class ApnsStandIn(LoopbackTlsServer):
+    thread_name = "apns stand-in"
+
     def __init__(self, *, certificate_file: Path, key_file: Path, client_ca_file: Path,
                  max_concurrent_streams: int = 1000, stream_window: int | None = None) -> None:
-        self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self._tls.load_cert_chain(certificate_file, key_file)
-        self._tls.verify_mode = ssl.CERT_REQUIRED
-        self._tls.load_verify_locations(cafile=client_ca_file)
-        self._tls.set_alpn_protocols(["h2"])
+        super().__init__(certificate_file=certificate_file, key_file=key_file,
+                         client_ca_file=client_ca_file)
         self.max_concurrent_streams = max_concurrent_streams  # for connections opened later
         # SETTINGS_INITIAL_WINDOW_SIZE; 0 makes every request body wait for the WINDOW_UPDATE
         # the stand-in sends when the request's headers arrive.
@@ -108,56 +107,11 @@ class ApnsStandIn:
         self.connections_opened = 0
         self.max_streams_seen = 0
         self.protocol_errors: list[str] = []
-        self._loop = asyncio.new_event_loop()
-        self._thread: threading.Thread | None = None
-        self._server: asyncio.Server | None = None
-        self._live: set[_ServerConnection] = set()
-        self.port = 0
 
     # -- running
 
-    @property
-    def origin(self) -> str:
-        return f"https://127.0.0.1:{self.port}"
-
-    def start(self) -> ApnsStandIn:
-        started = threading.Event()
-
-        def run() -> None:
-            asyncio.set_event_loop(self._loop)
-            self._loop.set_exception_handler(lambda loop, context: None)  # refused handshakes
-            self._server = self._loop.run_until_complete(self._loop.create_server(
-                lambda: _ServerConnection(self), "127.0.0.1", 0, ssl=self._tls))
-            self.port = self._server.sockets[0].getsockname()[1]
-            started.set()
-            self._loop.run_forever()
-
-        self._thread = threading.Thread(target=run, name="apns stand-in", daemon=True)
-        self._thread.start()
-        started.wait(10)
-        return self
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-
-        def shut() -> None:
-            if self._server is not None:
-                self._server.close()
-            for connection in list(self._live):
-                connection.abort()
-            self._loop.call_later(0.05, self._loop.stop)
-
-        self._loop.call_soon_threadsafe(shut)
-        self._thread.join(10)
-        self._loop.close()
-        self._thread = None
-
-    def __enter__(self) -> ApnsStandIn:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def connection(self) -> _ServerConnection:
+        return _ServerConnection(self)
 
     # -- policy
 
@@ -277,12 +231,12 @@ class _ServerConnection(asyncio.Protocol):
         certificate = x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
         self._subject = certificate.subject.rfc4514_string()
         self._number = self._standin._opened()
-        self._standin._live.add(self)
+        self._standin.live.add(self)
         self._h2.initiate_connection()
         self._flush()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._standin._live.discard(self)
+        self._standin.live.discard(self)
 
     def abort(self) -> None:
         if self._transport is not None:
