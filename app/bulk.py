@@ -20,6 +20,8 @@ from typing import Any, TypeVar
 import psycopg
 from sqlalchemy import ColumnElement, Table, any_, bindparam, func, insert, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +31,14 @@ T = TypeVar("T")
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def insert_if_absent(session: Session, table: Table, values: dict[str, Any],
+                     key: Sequence[str]) -> None:
+    """``INSERT … ON CONFLICT (key) DO NOTHING`` on either database: a row that a racing
+    transaction may be writing too (the caller then locks it)."""
+    make = pg_insert if is_postgres(session) else sqlite_insert
+    session.execute(make(table).values(values).on_conflict_do_nothing(index_elements=key))
 
 
 def chunks(values: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:

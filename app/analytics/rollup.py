@@ -27,8 +27,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Integer, delete, func, insert, literal, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.analytics.days import Period, day_of, number_of
@@ -43,6 +41,7 @@ from app.analytics.models import (
 )
 from app.analytics.reach import card_count_rows
 from app.analytics.visits import LOCATION_VISIT_DAYS, VISIT_DAYS, visit_rows
+from app.bulk import insert_if_absent
 from app.cards.models import Card
 from app.clock import utcnow
 from app.ledger.models import LedgerEntry, Purchase, Refund
@@ -133,9 +132,7 @@ def rebuild(session: Session, *, program_id: int) -> None:
 def _locked(session: Session, program_id: int) -> StatsRollup:
     values: dict[str, Any] = {"program_id": program_id, "through_day": None, "rolled_at": None,
               "counted_at": None, "card_counts": []}
-    make = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(make(_ROLLUPS).values(values)
-                    .on_conflict_do_nothing(index_elements=["program_id"]))
+    insert_if_absent(session, _ROLLUPS, values, ["program_id"])
     return session.scalars(select(StatsRollup).where(StatsRollup.program_id == program_id)
                            .with_for_update().execution_options(populate_existing=True)).one()
 

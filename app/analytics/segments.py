@@ -48,8 +48,6 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, and_, case, delete, func, insert, literal, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.analytics.models import (
@@ -65,6 +63,7 @@ from app.analytics.models import (
     CardSegment,
     SegmentRefresh,
 )
+from app.bulk import insert_if_absent
 from app.cards.models import Card, CardStatus
 from app.clock import utcnow
 from app.merchants.models import Program
@@ -188,10 +187,7 @@ def _totals(session: Session, program_id: int) -> list[dict[str, Any]]:
 def _ensure_refresh_row(session: Session, program_id: int) -> None:
     values: dict[str, Any] = {"program_id": program_id, "refreshed_at": None, "cards": 0,
                               "totals": []}
-    dialect = session.get_bind().dialect.name
-    make = pg_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(make(_REFRESHES).values(values)
-                    .on_conflict_do_nothing(index_elements=["program_id"]))
+    insert_if_absent(session, _REFRESHES, values, ["program_id"])
 
 
 def _scored_cards(program_id: int, now: datetime) -> Any:

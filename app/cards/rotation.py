@@ -36,11 +36,9 @@ from datetime import datetime, timedelta
 from typing import cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.bulk import insert_rows, is_postgres
+from app.bulk import insert_if_absent, insert_rows
 from app.cards.models import Card, CardStatus, SigningKey, next_pass_stamps
 from app.merchants.fraud_thresholds import MINUTES_IN_A_WEEK
 from app.outbox.messages import TOPIC_PASS_UPDATED, pass_update_payload, wake_after_commit
@@ -100,10 +98,8 @@ def note_current_key(session: Session, *, keys: SecretKeys, now: datetime) -> Si
     row = _locked(session, key_id)
     if row is None:
         since = BEGINNING if latest is None and not keys.previous else now
-        dialect_insert = pg_insert if is_postgres(session) else sqlite_insert
-        session.execute(dialect_insert(KEYS).values(
-            key_id=key_id, current_since=since, resign_after_card_id=0)
-            .on_conflict_do_nothing(index_elements=["key_id"]))
+        insert_if_absent(session, KEYS, {"key_id": key_id, "current_since": since,
+                                         "resign_after_card_id": 0}, ["key_id"])
         row = _locked(session, key_id)
         assert row is not None  # written now, by this round or a racing one
     elif latest != key_id and row.current_since < now:
