@@ -23,7 +23,7 @@ from app.cards.service import card_by_serial
 from app.cards.wallet_events import record_wallet_events
 from app.clock import to_microseconds, utcnow
 from app.devices.models import Device, DeviceLog, Registration
-from app.devices.wallet_reads import UpdatedPasses, read_pass
+from app.devices.wallet_reads import UpdatedPasses, pass_version, read_pass
 from app.devices.wallet_reads import updated_passes as read_updated_passes
 from app.errors import Unauthorized
 from app.merchants.models import Program
@@ -60,12 +60,16 @@ def latest_pass(connections: HeldConnections, session: Callable[[], Session], wa
     ``session`` makes (or gets) the request's session: on SQLite the statement runs in
     it, and anywhere it reads the program when its pass design is not drawn yet."""
     with Raw.thread_connection(connections, session) as raw:
-        found = read_pass(raw, serial_number=serial_number, modified_since=modified_since,
-                          now=utcnow())
+        if modified_since is not None:  # a 304 needs no more than the pass's version
+            version = pass_version(raw, serial_number=serial_number)
+            _authenticate(version.authentication_token if version is not None else None,
+                          token)
+            assert version is not None
+            if not modified_since < version.pass_last_modified:
+                return LatestPass(version.pass_last_modified, None)
+        found = read_pass(raw, serial_number=serial_number, now=utcnow())
     _authenticate(found.authentication_token if found is not None else None, token)
     assert found is not None
-    if not found.modified:
-        return LatestPass(found.last_modified, None)
     program_id = found.card.program_id
     package = wallet.package_of(found.card, program=lambda: _program(session(), program_id),
                                 offers=found.offers, facts=found.facts)

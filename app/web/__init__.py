@@ -37,6 +37,7 @@ def register_web(app: Flask) -> None:
     from app.web.problems import install_problem_handlers
     from app.web.request_log import install_request_log
     from app.web.security import install_security_headers
+    from app.web.wallet_lane import install_wallet_lane
 
     app.url_map.converters["int"] = IdConverter  # before any route is added
     app.config.update(csrf_settings())  # Flask-WTF: the customer's forms (app.web.forms)
@@ -50,7 +51,7 @@ def register_web(app: Flask) -> None:
     runtime = app.extensions["loyalpass"]
     install_security_headers(app, https=runtime.config.base_url.startswith("https://"))
     install_rate_limits(app, runtime.config)
-    app.register_blueprint(apple_ws.blueprint, url_prefix="/passkit/v1")
+    app.register_blueprint(apple_ws.blueprint, url_prefix=apple_ws.URL_PREFIX)
     app.register_blueprint(api.blueprint, url_prefix="/api")
     app.register_blueprint(pos.blueprint, url_prefix="/api")
     app.register_blueprint(posters.blueprint, url_prefix="/api")
@@ -69,3 +70,4 @@ def register_web(app: Flask) -> None:
     app.register_blueprint(recovery.blueprint)
     app.register_blueprint(operations.blueprint)
     install_dashboard(app)
+    install_wallet_lane(app)  # last: in front of every route

@@ -21,6 +21,7 @@ from app.validation import text_fault
 from app.web.context import db, json_response, runtime
 
 blueprint = Blueprint("apple_ws", __name__)
+URL_PREFIX = "/passkit/v1"  # where ``app.web`` registers the blueprint
 
 DEVICE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 PASS_TYPE_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
@@ -42,10 +43,14 @@ def _check_path(device: str | None, pass_type: str, serial: str | None = None) -
         _check(SERIAL, serial, "serialNumber")
 
 
-def _apple_pass_token() -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
+def apple_pass_token(authorization: str | None) -> str | None:
+    """The pass's token from an ``Authorization: ApplePass <token>`` header, or None."""
+    scheme, _, token = (authorization or "").partition(" ")
     return token.strip() if scheme == "ApplePass" and token.strip() else None
+
+
+def _apple_pass_token() -> str | None:
+    return apple_pass_token(request.headers.get("Authorization"))
 
 
 def _require_our_pass_type(pass_type: str) -> None:
@@ -54,7 +59,9 @@ def _require_our_pass_type(pass_type: str) -> None:
 
 
 def _empty(status: int) -> Response:
-    return Response(status=status)
+    response = Response(status=status)
+    del response.headers["Content-Type"]  # there is no content (nor a page to protect)
+    return response
 
 
 @blueprint.post("/devices/<device>/registrations/<pass_type>/<serial>")

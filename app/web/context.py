@@ -54,16 +54,20 @@ def install_session_teardown(app: Flask) -> None:
     @app.teardown_appcontext
     def _close_session(_error: BaseException | None) -> None:
         session: Session | None = g.pop("db_session", None)
-        if session is None:
-            return
-        try:
-            session.close()  # without a commit this rolls back
-        except DBAPIError as error:
-            # The connection went away (the server rolled the transaction back as it
-            # ended): it is thrown away, and the answer already given stands.
-            log.warning("closing the request's session: %s", describe_error(error))
-            with contextlib.suppress(DBAPIError):
-                session.invalidate()
+        if session is not None:
+            close_session(session)
+
+
+def close_session(session: Session) -> None:
+    """A request's session closed after its answer (also ``app.web.wallet_lane``'s)."""
+    try:
+        session.close()  # without a commit this rolls back
+    except DBAPIError as error:
+        # The connection went away (the server rolled the transaction back as it
+        # ended): it is thrown away, and the answer already given stands.
+        log.warning("closing the request's session: %s", describe_error(error))
+        with contextlib.suppress(DBAPIError):
+            session.invalidate()
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:

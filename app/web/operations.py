@@ -24,12 +24,17 @@ def install_request_metrics(app: Flask) -> None:
     def _count(response: Response) -> Response:
         # The route pattern, not the path: serial numbers must not become label values.
         endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-        HTTP_REQUESTS.labels(method_label(request.method), endpoint,
-                             str(response.status_code)).inc()
-        started = g.pop("metrics_started", None)
-        if started is not None:
-            HTTP_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
+        count_request(request.method, endpoint, response.status_code,
+                      g.pop("metrics_started", None))
         return response
+
+
+def count_request(method: str, endpoint: str, status: int, started: float | None) -> None:
+    """A request answered (``started``: its ``time.perf_counter()``, None if unknown);
+    also counted by ``app.web.wallet_lane`` for the answers it gives without Flask."""
+    HTTP_REQUESTS.labels(method_label(method), endpoint, str(status)).inc()
+    if started is not None:
+        HTTP_LATENCY.labels(endpoint).observe(time.perf_counter() - started)
 
 
 @blueprint.get("/metrics")

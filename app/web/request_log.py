@@ -58,14 +58,19 @@ def _end(response: Response) -> Response:
         return response
     response.headers[REQUEST_ID_HEADER] = request_id
     route = request.url_rule.rule if request.url_rule is not None else None
-    status = response.status_code
+    log_request(request.method, route, response.status_code, g.request_started)
+    return response
+
+
+def log_request(method: str, route: str | None, status: int, started: float) -> None:
+    """The request's own line (see above); ``started`` is its ``time.perf_counter()``.
+    Also written by ``app.web.wallet_lane`` for the answers it gives without Flask."""
     level = logging.WARNING if status >= 500 else (
         logging.DEBUG if route in QUIET_ROUTES else logging.INFO)
-    duration = round((time.perf_counter() - g.request_started) * 1000, 1)
-    log.log(level, "%s %s %d %.1f ms", request.method, route or "(no route)", status,
-            duration, extra={"method": request.method, "route": route, "status": status,
-                             "duration_ms": duration})
-    return response
+    duration = round((time.perf_counter() - started) * 1000, 1)
+    log.log(level, "%s %s %d %.1f ms", method, route or "(no route)", status, duration,
+            extra={"method": method, "route": route, "status": status,
+                   "duration_ms": duration})
 
 
 def _forget(_error: BaseException | None) -> None:

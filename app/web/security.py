@@ -47,14 +47,23 @@ def no_store(view: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def every_answer_headers(*, https: bool) -> list[tuple[str, str]]:
+    """The headers every response carries, whatever its type (see above); also what
+    ``app.web.wallet_lane`` adds to the answers it gives without Flask."""
+    headers = [("X-Content-Type-Options", "nosniff"), ("Referrer-Policy", "same-origin")]
+    if https:
+        headers.append(("Strict-Transport-Security", STRICT_TRANSPORT_SECURITY))
+    return headers
+
+
 def install_security_headers(app: Flask, *, https: bool) -> None:
+    every_answer = every_answer_headers(https=https)
+
     @app.after_request
     def _headers(response: Response) -> Response:
         headers = response.headers
-        headers["X-Content-Type-Options"] = "nosniff"
-        headers["Referrer-Policy"] = "same-origin"
-        if https:
-            headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
+        for name, value in every_answer:
+            headers[name] = value
         if response.mimetype == "text/html":
             headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
             headers["X-Frame-Options"] = "DENY"
