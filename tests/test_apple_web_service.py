@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.devices.models import Device, DeviceLog, Registration
 from tests.conftest import Api, count_rows
-from tests.wallet_helpers import pass_json
+from tests.wallet_helpers import installed_pass, pass_json
 
 DEVICE = "a1b2c3d4e5f60718293a4b5c6d7e8f90"
 PUSH_TOKEN = "ab" * 32
@@ -22,12 +22,7 @@ PUSH_TOKEN = "ab" * 32
 
 @pytest.fixture
 def installed(client: FlaskClient, card: dict[str, Any]) -> dict[str, Any]:
-    """What the device knows after adding the pass: its identifiers and token."""
-    response = client.get(card["apple_pass_url"].removeprefix("https://cards.example.test"))
-    assert response.status_code == 200
-    body = pass_json(response.data)
-    return {"type": body["passTypeIdentifier"], "serial": body["serialNumber"],
-            "token": body["authenticationToken"], "card": card}
+    return installed_pass(client, card)
 
 
 def _auth(token: str) -> dict[str, str]:

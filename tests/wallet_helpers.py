@@ -15,6 +15,15 @@ def pass_json(package: bytes) -> dict[str, Any]:
     return value
 
 
+def installed_pass(client: Any, card: dict[str, Any]) -> dict[str, Any]:
+    """What the device knows after adding ``card``'s pass: its identifiers and token."""
+    response = client.get(card["apple_pass_url"].removeprefix("https://cards.example.test"))
+    assert response.status_code == 200
+    body = pass_json(response.data)
+    return {"type": body["passTypeIdentifier"], "serial": body["serialNumber"],
+            "token": body["authenticationToken"], "card": card}
+
+
 _STRINGS_LINE = re.compile(r'"((?:[^"\\]|\\.)*)" = "((?:[^"\\]|\\.)*)";')
 _STRINGS_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 

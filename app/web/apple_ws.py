@@ -118,7 +118,9 @@ def latest_pass(pass_type: str, serial: str) -> Response:
         modified_since=since.replace(tzinfo=None) if since is not None else None)
     headers = {"Last-Modified": http_date(latest.last_modified), "Cache-Control": "no-cache"}
     if latest.package is None:
-        return Response(status=304, headers=headers)
+        unchanged = _empty(304)
+        unchanged.headers.update(headers)
+        return unchanged
     return Response(latest.package, mimetype=PKPASS, headers=headers)
 
 
