@@ -55,7 +55,7 @@ class SmtpSettings:
 
 @dataclass(frozen=True)
 class Config:
-    database_url: str
+    database_url: str = field(repr=False)  # out of repr: it may hold a password
     base_url: str
     secret_key: str = field(repr=False)  # never printed into a log
     certs_dir: Path
@@ -64,7 +64,7 @@ class Config:
     # signed with them (``app.secret_keys``). Out of repr too.
     previous_secret_keys: tuple[str, ...] = field(default=(), repr=False)
     development: bool = False
-    pass_key_password: str | None = None
+    pass_key_password: str | None = field(default=None, repr=False)  # never in a log
     apns_url: str = "https://api.push.apple.com"
     apns_ca_file: Path | None = None
     google_issuer_id: str | None = None
@@ -73,7 +73,7 @@ class Config:
     google_keys_url: str = "https://pay.google.com/gp/m/issuer/keys"
     google_ca_file: Path | None = None  # extra CA bundle for Google's hosts (stand-ins)
     worker: str = "inline"
-    redis_url: str | None = None
+    redis_url: str | None = field(default=None, repr=False)  # it may hold a password
     # None: mails are written to the log (``smtp_settings``). Out of repr: it may hold
     # the mail server's password.
     smtp_url: str | None = field(default=None, repr=False)

@@ -13,7 +13,10 @@ default) over plain ``http.client``, in short alternating phases:
   the device's latest tag, answered 204 (nothing new);
 - ``304``: ``GET /passkit/v1/passes/{type}/{serial}`` with the pass's token and its
   ``Last-Modified`` as ``If-Modified-Since``;
-- ``pass``: the same without ``If-Modified-Since``: the full, signed pass;
+- ``pass``: the same without ``If-Modified-Since``: the full, signed pass (a first
+  download);
+- ``pushed``: the same with an ``If-Modified-Since`` an hour before the pass's
+  ``Last-Modified``: the full pass as a phone asks for it after a push (it has a copy);
 - ``sign``: no request; the raw PKCS#7 signing rate of the pass key over a real pass's
   manifest, in this process, while the server idles.
 
@@ -46,6 +49,8 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -66,8 +71,8 @@ from bench.pos import (  # noqa: E402
     wait_healthy,
 )
 
-KINDS = ("bare", "poll", "304", "pass")
-EXPECTED = {"bare": 200, "poll": 204, "304": 304, "pass": 200}
+KINDS = ("bare", "poll", "304", "pass", "pushed")
+EXPECTED = {"bare": 200, "poll": 204, "304": 304, "pass": 200, "pushed": 200}
 DATABASE_PREFIX = "bench_wallet_fast_"
 
 
@@ -80,6 +85,7 @@ class Sample:
     token: str
     tag: str  # the device's latest passesUpdatedSince
     last_modified: str  # the pass's Last-Modified
+    older: str  # an hour before it: what a phone that has an older copy sends
 
 
 Request = tuple[str, dict[str, str]]  # path, headers (every request is a GET)
@@ -94,6 +100,8 @@ def _request(kind: str, pass_type: str, sample: Sample) -> Request:
     headers = {"Authorization": f"ApplePass {sample.token}"}
     if kind == "304":
         headers["If-Modified-Since"] = sample.last_modified
+    elif kind == "pushed":
+        headers["If-Modified-Since"] = sample.older
     return f"/passkit/v1/passes/{pass_type}/{sample.serial}", headers
 
 
@@ -257,8 +265,10 @@ def samples_of(port: int, pass_type: str, passes: list[tuple[str, str, str]]
         if not manifest:
             with zipfile.ZipFile(io.BytesIO(package)) as archive:
                 manifest = archive.read("manifest.json")
-        samples.append(Sample(device, serial, token, tag,
-                              downloaded.headers["Last-Modified"]))
+        last_modified = downloaded.headers["Last-Modified"]
+        older = parsedate_to_datetime(last_modified) - timedelta(hours=1)
+        samples.append(Sample(device, serial, token, tag, last_modified,
+                              format_datetime(older, usegmt=True)))
     return samples, manifest
 
 
@@ -309,7 +319,7 @@ def main(argv: list[str]) -> None:
                         help="server URL without a database name (for the seeded database)")
     args = parser.parse_args(argv)
 
-    budget = 300 + args.cards / 5 + args.sample / 20 + 5 * (args.rounds + 1) * (args.seconds + 5)
+    budget = 300 + args.cards / 5 + args.sample / 20 + 6 * (args.rounds + 1) * (args.seconds + 5)
     signal.signal(signal.SIGALRM, _overtime)
     signal.alarm(int(budget))
     folder = Path(tempfile.mkdtemp(prefix="loyalpass-bench-pkpass-"))
@@ -399,7 +409,8 @@ def report(args: argparse.Namespace, phases: dict[str, list[PhaseResult]],
           f"process, {args.threads} threads; {args.rounds} rounds of {args.seconds:g} s per "
           f"kind; {os.cpu_count()} cores shared by client, server and PostgreSQL")
     labels = {"bare": "bare GET /healthz", "poll": "poll, nothing new (204)",
-              "304": "unchanged pass (304)", "pass": "full pass (200)"}
+              "304": "unchanged pass (304)", "pass": "full pass (200)",
+              "pushed": "pass after a push (200)"}
     for kind in KINDS:
         latencies = [x for phase in phases[kind] for x in phase.latencies]
         line = (f"{labels[kind]:<26}{statistics.median(rates[kind]):>7.0f} req/s (median; range "
@@ -414,10 +425,11 @@ def report(args: argparse.Namespace, phases: dict[str, list[PhaseResult]],
     for kind, against, name, goal in (("poll", rates["bare"], "bare", 0.85),
                                       ("304", rates["bare"], "bare", 0.85),
                                       ("pass", rates["bare"], "bare", None),
-                                      ("pass", ideal, "ideal", 0.85)):
+                                      ("pass", ideal, "ideal", 0.85),
+                                      ("pushed", ideal, "ideal", None)):
         ratios = sorted(mine / theirs for mine, theirs in zip(rates[kind], against,
                                                               strict=True))
-        print(f"ratio {kind + ' / ' + name + ':':<20}{statistics.median(ratios):>7.3f}  "
+        print(f"ratio {kind + ' / ' + name + ':':<22}{statistics.median(ratios):>7.3f}  "
               f"(median of the rounds' ratios, range {ratios[0]:.3f}-{ratios[-1]:.3f}"
               + (f"; goal >= {goal})" if goal else ")"))
     for kind in KINDS:

@@ -260,3 +260,20 @@ def test_serve_logs_plain_lines_naming_routes_not_paths(tmp_path: Path) -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO loyalpass\.request "
                         r"\[serve-check-1\] GET /join/<slug> \d{3} \d+\.\d ms", line), line
     assert "ann@example.com" not in errors and "/join/demo" not in errors
+
+
+def test_the_configuration_printed_into_a_log_shows_no_password_key_or_secret(
+        tmp_path: Path) -> None:
+    config = Config(
+        database_url="postgresql+psycopg://loyal:db-password-1@db.internal/loyalpass",
+        base_url="https://cards.example.com", secret_key="s" * 40, certs_dir=tmp_path,
+        instance_dir=tmp_path, previous_secret_keys=("p" * 40,),
+        pass_key_password="pass-key-password-2",
+        redis_url="redis://:redis-password-3@cache.internal:6379/0",
+        smtp_url="smtp://mailer:smtp-password-4@mail.internal:587",
+        direct_database_url="postgresql+psycopg://loyal:db-password-5@db.internal/loyalpass")
+    shown = repr(config)
+    assert "https://cards.example.com" in shown  # what it is, but not its secrets
+    for secret in ("db-password-1", "pass-key-password-2", "redis-password-3",
+                   "smtp-password-4", "db-password-5", "s" * 40, "p" * 40):
+        assert secret not in shown
