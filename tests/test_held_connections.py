@@ -12,15 +12,18 @@ import multiprocessing
 import threading
 import time
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
+from werkzeug.test import Client, TestResponse
 
 import app.sql
 from app.ledger.models import Purchase
+from app.web.wallet_lane import WalletLane
 from tests.conftest import Api, _truncate_postgres
 from tests.push_helpers import install, register
 
@@ -272,21 +275,46 @@ def test_a_devices_polls_and_pass_downloads_stay_on_the_threads_held_connection(
     assert polled == _wallet_backends(engine, PASSING) == {bought}
 
 
+def _without_lane(api: Api) -> Any:
+    """A client of the app without ``app.web.wallet_lane`` in front: Flask's views answer
+    the wallet's requests too (only ``client`` is used)."""
+    lane = api.client.application.wsgi_app
+    assert isinstance(lane, WalletLane)
+    return SimpleNamespace(client=Client(lane.flask, TestResponse))
+
+
 @pytest.mark.parametrize("ask", [_poll, _pass], ids=["poll", "pass"])
 def test_a_poll_or_pass_that_meets_a_just_ended_connection_is_a_503_to_retry_and_the_retry_answers(
         api: Api, card: dict[str, Any], engine: Engine, monkeypatch: pytest.MonkeyPatch,
         ask: Any) -> None:
     monkeypatch.setattr(app.sql, "IDLE_BEFORE_PING", 3600.0)  # no ping: it is met in use
     device = _installed(api, card)
-    assert ask(api, device).status_code == 200
+    flask_alone = _without_lane(api)
+    assert ask(flask_alone, device).status_code == 200
     (ended,) = _wallet_backends(engine, POLLING) | _wallet_backends(engine, PASSING)
     _end(engine, ended)
 
-    failed = ask(api, device)
+    failed = ask(flask_alone, device)
 
     assert failed.status_code == 503
     assert failed.headers["Retry-After"] == "1"
     assert failed.get_json()["code"] == "database_unavailable"
-    retried = ask(api, device)
+    retried = ask(flask_alone, device)
     assert retried.status_code == 200
+    assert ended not in _wallet_backends(engine, POLLING) | _wallet_backends(engine, PASSING)
+
+
+@pytest.mark.parametrize("ask", [_poll, _pass], ids=["poll", "pass"])
+def test_through_the_wallet_lane_a_just_ended_connection_is_retried_at_once_by_flask(
+        api: Api, card: dict[str, Any], engine: Engine, monkeypatch: pytest.MonkeyPatch,
+        ask: Any) -> None:
+    monkeypatch.setattr(app.sql, "IDLE_BEFORE_PING", 3600.0)
+    device = _installed(api, card)
+    assert ask(api, device).status_code == 200
+    (ended,) = _wallet_backends(engine, POLLING) | _wallet_backends(engine, PASSING)
+    _end(engine, ended)
+
+    answered = ask(api, device)  # the lane met it and handed the request to Flask
+
+    assert answered.status_code == 200
     assert ended not in _wallet_backends(engine, POLLING) | _wallet_backends(engine, PASSING)
