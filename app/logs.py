@@ -95,7 +95,8 @@ def configure_logging(log_format: str, level: str = "INFO") -> None:
 
 def gunicorn_logconfig(log_format: str, level: str = "INFO") -> dict[str, Any]:
     """gunicorn's ``logconfig_dict``: its own lines (``gunicorn.error``) through the same
-    handler and format as the app's; its access log, if turned on, too."""
+    handler and format as the app's; none of its access lines, which would show paths
+    (``gunicorn.conf.py``'s logger does not write them either)."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -104,7 +105,8 @@ def gunicorn_logconfig(log_format: str, level: str = "INFO") -> dict[str, Any]:
                                 "stream": "ext://sys.stderr"}},
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {"gunicorn.error": {"level": level, "handlers": [], "propagate": True},
-                    "gunicorn.access": {"level": "INFO", "handlers": [], "propagate": True}},
+                    "gunicorn.access": {"level": "CRITICAL", "handlers": [],
+                                        "propagate": False}},
     }
 
 
