@@ -30,10 +30,10 @@ from sqlalchemy import select
 
 from app import create_app
 from app.config import Config, ConfigError
-from app.delivery.google.limiter import DatabaseWindowCounter
+from app.delivery.google.limiter import DatabaseSlotReserver, DatabaseWindowCounter
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
 from app.integrations.fakes import FakePushSender
-from app.integrations.ratelimit import WindowCount, WindowLimiter
+from app.integrations.ratelimit import SlotLimiter, WindowCount, WindowLimiter
 from tests.conftest import BASE_URL, Api, new_merchant
 from tests.google_helpers import make_service_account, write_google_json
 from tests.google_standin import GoogleStandIn
@@ -416,6 +416,53 @@ def test_the_database_limiter_keeps_two_workers_under_the_shared_rate(app: Flask
     assert max(per_window.values()) <= 10
     # Ten a window: the thirty spread over at least three windows of the clock.
     assert len(per_window) >= 3
+
+
+def test_two_workers_on_the_database_slots_never_send_more_than_the_rate_in_any_second(
+        app: Flask) -> None:
+    engine = app.extensions["loyalpass"].engine
+    slots: list[float] = []  # the moments granted, as the shared schedule gave them
+    sent: list[float] = []  # when each request could go, as this busy machine ran it
+    lock = threading.Lock()
+
+    class Recording(DatabaseSlotReserver):
+        def reserve(self, interval: float) -> float:
+            asked = time.time()
+            wait = super().reserve(interval)
+            with lock:
+                slots.append(asked + max(wait, 0.0))
+            return wait
+
+    def work() -> None:
+        limiter = SlotLimiter(Recording(engine, "test-slots"), 10)
+        for _ in range(12):
+            limiter.acquire()
+            with lock:
+                sent.append(time.time())
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ordered = sorted(slots)
+    assert len(ordered) == 24
+    # Evenly spaced, a tenth of a second apart whoever asked: at most ten in any second
+    # however it is placed (not only per second of the clock).
+    gaps = [later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)]
+    assert min(gaps) >= 0.1 - 0.005, gaps
+    assert sliding_peak(sent, 0.9) <= 10
+    assert max(sent) - min(sent) >= 2.2  # 24 at ten a second take 2.3 s
+
+
+def sliding_peak(moments: list[float], window: float) -> int:
+    """The most of ``moments`` within ``window`` seconds of each other."""
+    ordered, start, best = sorted(moments), 0, 0
+    for end, moment in enumerate(ordered):
+        while moment - ordered[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 def test_an_update_google_refuses_is_parked_visible_and_can_be_retried(google: Google) -> None:
