@@ -31,11 +31,13 @@ from sqlalchemy import select
 from app import create_app
 from app.config import Config, ConfigError
 from app.delivery.google.limiter import DatabaseSlotReserver, DatabaseWindowCounter
+from app.google_wallet.callbacks import record_callback
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
 from app.integrations.fakes import FakePushSender
 from app.integrations.ratelimit import SlotLimiter, WindowCount, WindowLimiter
 from tests.conftest import BASE_URL, Api, new_merchant
 from tests.google_helpers import make_service_account, write_google_json
+from passes.google.callbacks import Callback
 from tests.google_standin import GoogleStandIn
 
 ISSUER = "3388000000012345678"
@@ -59,6 +61,15 @@ class Google:
         assert response.status_code == 201, response.get_json()
         body: dict[str, Any] = response.get_json()
         return body
+
+    def saved(self, object_id: str, event_type: str = "save") -> None:
+        """As Google's verified callback says: a customer saved (or deleted) the object."""
+        runtime = self.app.extensions["loyalpass"]
+        with runtime.sessions() as session:
+            assert record_callback(session, callback=Callback(
+                class_id=object_id.rsplit(".", 1)[0], object_id=object_id,
+                event_type=event_type, nonce=uuid.uuid4().hex,  # type: ignore[arg-type]
+                expires_at_ms=int(time.time() * 1000) + 60_000))
 
     def patches(self, card: dict[str, Any]) -> list[Any]:
         return [request.body for request in self.standin.requests_to(
@@ -494,6 +505,7 @@ def test_a_fourth_notifying_offer_in_a_day_is_sent_silently_and_offers_show_as_m
     card = response.get_json()
     object_id = google.object_id(card)
     wait_for(lambda: object_id in google.standin.objects)
+    google.saved(object_id)
     titles = ["Free croissant", "Two for one", "Happy hour", "Tasting night"]
     for number, title in enumerate(titles, start=1):
         offer = google.api.post(f"/api/v1/programs/{program['id']}/offers",
@@ -519,6 +531,68 @@ def test_a_fourth_notifying_offer_in_a_day_is_sent_silently_and_offers_show_as_m
 
     # The object shows the newest three offers, replaced whole on each patch.
     wait_for(lambda: modules() == ["Tasting night", "Happy hour", "Two for one"])
+
+
+def test_an_offer_reaches_google_only_on_the_objects_customers_keep_saved(
+        google_manual: Google) -> None:
+    google = google_manual
+    from app.delivery.workers import make_workers
+
+    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
+                                            push_sender=FakePushSender()))
+    program = make_program(google.api)
+    kept, never, removed = (enroll(google.api, program, f"{name}@example.com")
+                            for name in ("kept", "never", "removed"))
+    _drain(push, google_loop)
+    ids = {name: google.object_id(card) for name, card in
+           (("kept", kept), ("never", never), ("removed", removed))}
+    assert all(object_id in google.standin.objects for object_id in ids.values())
+    google.saved(ids["kept"])
+    google.saved(ids["removed"])
+    google.saved(ids["removed"], "del")
+    _drain(push, google_loop)
+    before = len(google.standin.requests)
+    offer = google.api.post(f"/api/v1/programs/{program['id']}/offers",
+                            {"title": "Free croissant", "body": "With any coffee",
+                             "promotional": False}).get_json()
+    assert google.api.post(f"/api/v1/offers/{offer['id']}/publish").get_json()["cards"] == 3
+    _drain(push, google_loop)
+    sent = [(request.method, request.path) for request in google.standin.requests[before:]
+            if request.path.startswith("/loyalty")]
+    # One patch with the offer on the pass, one notifying message: for the saved object
+    # only; the others' holders see nothing in Google Wallet, so nothing is sent for them.
+    assert sorted(sent) == [("PATCH", f"/loyaltyObject/{ids['kept']}"),
+                            ("POST", f"/loyaltyObject/{ids['kept']}/addMessage")]
+    assert [m["header"] for m in google.standin.messages(ids["kept"])] == ["Free croissant"]
+    assert google.standin.messages(ids["never"]) == []
+    with google.app.extensions["loyalpass"].sessions() as session:
+        queued = session.scalars(select(GoogleMessage.card_id)).all()
+    assert queued == [kept["id"]]
+
+
+def test_an_object_saved_after_an_offer_is_brought_up_to_date_when_saved(
+        google_manual: Google) -> None:
+    google = google_manual
+    from app.delivery.workers import make_workers
+
+    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
+                                            push_sender=FakePushSender()))
+    program = make_program(google.api)
+    card = enroll(google.api, program, "later@example.com")
+    _drain(push, google_loop)
+    object_id = google.object_id(card)
+    offer = google.api.post(f"/api/v1/programs/{program['id']}/offers",
+                            {"title": "Free croissant", "body": "With any coffee",
+                             "promotional": False}).get_json()
+    google.api.post(f"/api/v1/offers/{offer['id']}/publish")
+    _drain(push, google_loop)
+    assert google.patches(card) == []  # nobody held it: nothing sent
+    google.saved(object_id)
+    _drain(push, google_loop)
+    [patch] = google.patches(card)
+    assert [module.get("header") for module in patch.get("textModulesData", [])] == [
+        "Free croissant"]
+    assert google.standin.messages(object_id) == []  # no notification for an old offer
 
 
 def test_changing_a_program_updates_its_class_under_review_again(google: Google) -> None:

@@ -1,9 +1,11 @@
 """Stage one of sending: outbox rows become pending pushes on each registration.
 
-A card's row reaches its devices (and, when it names an offer, an automatic offer's send,
-a Google message announces it); a program's row reaches every card of the program (a
-design change) or, when it names an offer, the cards that offer was published to (and,
-but for an offer that ended, Google announces the offer to each in a message).
+A card's row reaches its devices and its Google object (and, when it names an offer, an
+automatic offer's send, a Google message announces it); a program's row reaches every card
+of the program (a design change) or, when it names an offer, the cards that offer was
+published to (and, but for an offer that ended, Google announces the offer to each in a
+message). An offer's Google work is only for the objects saved in someone's Google Wallet
+(``app.delivery.google.queue``).
 
 A batch of outbox rows is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
 workers share the work; SQLite's BEGIN IMMEDIATE serializes them), every registration
@@ -60,8 +62,8 @@ def drain_outbox(session: Session, *, limit: int = 500,
     # An automatic offer reaches one card at a time: the card's own row names it.
     offered += [(row.card_id, row.payload["offer_id"]) for row in rows
                 if row.card_id is not None and (row.payload or {}).get("offer_id")]
-    card_ids = sorted({row.card_id for row in rows if row.card_id is not None}
-                      | {card_id for card_id, _ in offered})
+    changed = {row.card_id for row in rows if row.card_id is not None}
+    card_ids = sorted(changed | {card_id for card_id, _ in offered})
     program_ids = sorted({row.program_id for row in rows if row.program_id is not None
                           and not (row.payload or {}).get("offer_id")})
     pending = {"push_status": "pending", "push_generation": Registration.push_generation + 1,
@@ -75,7 +77,9 @@ def drain_outbox(session: Session, *, limit: int = 500,
                         .where(Registration.card_id.in_(cards_of_programs))
                         .values(**pending).execution_options(synchronize_session=False))
     if google is not None:
-        google_queue.mark_cards(session, google, card_ids, now)
+        google_queue.mark_cards(session, google, sorted(changed), now)
+        google_queue.mark_saved_objects(
+            session, sorted({card_id for card_id, _ in offered} - changed), now)
         google_queue.mark_programs(session, google, program_ids, now)
         google_queue.queue_tier_messages(session, [
             (row.card_id, row.payload["tier_to"]) for row in rows
