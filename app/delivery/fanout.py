@@ -12,11 +12,19 @@ workers share the work; SQLite's BEGIN IMMEDIATE serializes them), every registr
 of the changed cards is marked pending with its generation bumped (so any number of
 changes to one pass merge into one push per device), and the rows are marked done, in
 one transaction: a crash before the commit leaves the rows for the next worker.
+
+A row fanned out is kept ``DONE_KEPT`` (to look back at a recent incident), then deleted by
+the housekeeping (``purge_done``): nothing reads it after its fan-out (the backlog gauges,
+an offer's reach and every channel read only pending and failed rows; results and stats
+read the cards, offers and ledger), and every purchase writes one, so they would otherwise
+be most of the database after a year.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select, text, update
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from app.bulk import among
@@ -30,6 +38,8 @@ from app.outbox.messages import REASON_OFFER_ENDED
 from app.outbox.models import OutboxMessage
 
 FANOUT_LOCK = 0x4C4F59  # an advisory lock id: one fan-out at a time on PostgreSQL
+DONE_KEPT = timedelta(days=7)
+PURGE_BATCH = 10_000  # rows one statement deletes: short transactions, however many are due
 
 
 def drain_outbox(session: Session, *, limit: int = 500,
@@ -80,6 +90,10 @@ def drain_outbox(session: Session, *, limit: int = 500,
         google_queue.mark_cards(session, google, sorted(changed), now)
         google_queue.mark_saved_objects(
             session, sorted({card_id for card_id, _ in offered} - changed), now)
+        # The objects it patches wait for their class: known to Google, or made so.
+        google_queue.ensure_classes(session, google, {
+            row.program_id for row in rows if row.card_id is None
+            and row.program_id is not None and (row.payload or {}).get("offer_id")}, now)
         google_queue.mark_programs(session, google, program_ids, now)
         google_queue.queue_tier_messages(session, [
             (row.card_id, row.payload["tier_to"]) for row in rows
@@ -95,3 +109,19 @@ def drain_outbox(session: Session, *, limit: int = 500,
                     .execution_options(synchronize_session=False))
     session.commit()
     return len(rows)
+
+
+def purge_done(session: Session, *, now: datetime | None = None, kept: timedelta = DONE_KEPT,
+               batch: int = PURGE_BATCH) -> int:
+    """Delete up to ``batch`` rows fanned out more than ``kept`` ago (found by the
+    ``(status, available_at)`` index: a row is due before it is done) and commit; returns
+    how many (``batch``: there may be more)."""
+    before = (now or utcnow()) - kept
+    doomed = (select(OutboxMessage.id)
+              .where(OutboxMessage.status == "done", OutboxMessage.available_at < before,
+                     OutboxMessage.sent_at < before)
+              .limit(batch).scalar_subquery())
+    deleted = session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(doomed))
+                              .execution_options(synchronize_session=False))
+    session.commit()
+    return int(getattr(deleted, "rowcount", 0) or 0)
