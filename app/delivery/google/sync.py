@@ -147,25 +147,31 @@ class GoogleSync:
         return len(claimed)
 
     def _each(self, session: Session, claimed: list[ClaimedGoogleRow],
-              ours: Callable[[], bool],
-              send: Callable[[Session, ClaimedGoogleRow], None]) -> None:
+              ours: Callable[[], bool], send: Callable[[Session, ClaimedGoogleRow], None],
+              by: Callable[[ClaimedGoogleRow], Any] | None = None) -> None:
         """``send`` each row while the leases are ours: in this session, or over
-        ``senders`` threads each with a session of its own."""
+        ``senders`` threads each with a session of its own; the rows ``by`` puts together
+        (a card's messages) go by one thread, in the order of their keys."""
         if self.senders <= 1 or len(claimed) <= 1:
-            for row in claimed:
+            for row in sorted(claimed, key=lambda row: row.key):
                 if not ours():
                     break
                 send(session, row)
             return
+        groups: dict[Any, list[ClaimedGoogleRow]] = {}
+        for row in sorted(claimed, key=lambda row: row.key):
+            groups.setdefault(by(row) if by is not None else row.key, []).append(row)
 
-        def one(row: ClaimedGoogleRow) -> None:
-            if ours():
-                with self.sessions() as own:
+        def some(rows: list[ClaimedGoogleRow]) -> None:
+            with self.sessions() as own:
+                for row in rows:
+                    if not ours():
+                        return
                     send(own, row)
 
-        with ThreadPoolExecutor(min(self.senders, len(claimed)),
+        with ThreadPoolExecutor(min(self.senders, len(groups)),
                                 thread_name_prefix="loyalpass-google") as pool:
-            for done in [pool.submit(one, row) for row in claimed]:
+            for done in [pool.submit(some, rows) for rows in groups.values()]:
                 done.result()  # an error ends the round as it would with one thread
 
     def _send_object(self, session: Session, row: ClaimedGoogleRow,
@@ -206,9 +212,15 @@ class GoogleSync:
         owner = self._owner
         claimed = _claim(session, MESSAGES, MESSAGES.c.id, limit=self.batch, now=utcnow(),
                          ready=object_ready, owner=owner)
+        # One card's messages in order, by one thread: the budget of notifying ones is
+        # counted message by message, and the phone lists them as they came.
+        cards = {key: card_id for key, card_id in session.execute(
+            select(MESSAGES.c.id, MESSAGES.c.card_id).where(
+                MESSAGES.c.id.in_([row.key for row in claimed])))}
+        session.rollback()
         with guard(self.presence, LEASED_MESSAGES, [row.key for row in claimed], owner) as ours:
             self._each(session, claimed, ours, lambda on, row: self._send_message(
-                on, row, owned(LEASED_MESSAGES, owner)))
+                on, row, owned(LEASED_MESSAGES, owner)), by=lambda row: cards.get(row.key))
         return len(claimed)
 
     def _send_message(self, session: Session, row: ClaimedGoogleRow,
