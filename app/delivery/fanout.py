@@ -4,7 +4,9 @@ A card's row reaches its devices and its Google object (and, when it names an of
 automatic offer's send, a Google message announces it); a program's row reaches every card
 of the program (a design change) or, when it names an offer, the cards that offer was
 published to (and, but for an offer that ended, Google announces the offer to each in a
-message). An offer's Google work is only for the objects saved in someone's Google Wallet
+message). A publish leaves the bump of the offer's passes to the fan-out (``BUMP`` in the
+row), which does it in the transaction that marks their devices pending. An offer's Google
+work is only for the objects saved in someone's Google Wallet
 (``app.delivery.google.queue``).
 
 A batch of outbox rows is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
@@ -34,7 +36,8 @@ from app.delivery.google import queue as google_queue
 from app.devices.models import Registration
 from app.google_wallet.account import GoogleAccount
 from app.offers.models import CardOffer
-from app.outbox.messages import REASON_OFFER_ENDED
+from app.offers.service import bump_passes
+from app.outbox.messages import BUMP, REASON_OFFER_ENDED
 from app.outbox.models import OutboxMessage
 
 FANOUT_LOCK = 0x4C4F59  # an advisory lock id: one fan-out at a time on PostgreSQL
@@ -69,6 +72,12 @@ def drain_outbox(session: Session, *, limit: int = 500,
     offered = [(row.card_id, row.offer_id) for row in session.execute(
         select(CardOffer.card_id, CardOffer.offer_id).where(
             CardOffer.offer_id.in_(offer_ids), CardOffer.held_out.is_(False)))]
+    # A published offer's passes are bumped here, with their devices marked pending below:
+    # no device is told of the offer before its pass is newer.
+    bumped = {row.payload["offer_id"] for row in rows if row.card_id is None
+              and (row.payload or {}).get("offer_id") and (row.payload or {}).get(BUMP)}
+    bump_passes(session, sorted({card_id for card_id, offer_id in offered
+                                 if offer_id in bumped}), now=now)
     # An automatic offer reaches one card at a time: the card's own row names it.
     offered += [(row.card_id, row.payload["offer_id"]) for row in rows
                 if row.card_id is not None and (row.payload or {}).get("offer_id")]
