@@ -18,6 +18,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,9 @@ from app.google_wallet.callbacks import record_callback
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
 from app.integrations.fakes import FakePushSender
 from app.integrations.ratelimit import SlotLimiter, WindowCount, WindowLimiter
+from passes.google.callbacks import Callback
 from tests.conftest import BASE_URL, Api, new_merchant
 from tests.google_helpers import make_service_account, write_google_json
-from passes.google.callbacks import Callback
 from tests.google_standin import GoogleStandIn
 
 ISSUER = "3388000000012345678"
@@ -460,7 +461,7 @@ def test_two_workers_on_the_database_slots_never_send_more_than_the_rate_in_any_
     assert len(ordered) == 24
     # Evenly spaced, a tenth of a second apart whoever asked: at most ten in any second
     # however it is placed (not only per second of the clock).
-    gaps = [later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in pairwise(ordered)]
     assert min(gaps) >= 0.1 - 0.005, gaps
     assert sliding_peak(sent, 0.9) <= 10
     assert max(sent) - min(sent) >= 2.2  # 24 at ten a second take 2.3 s
