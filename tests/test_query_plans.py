@@ -407,13 +407,14 @@ def _nodes(plan: Any) -> list[dict[str, Any]]:
 
 def test_a_push_claim_reads_its_batch_in_order_from_an_index_with_every_card_pending(
         seeded: Seeded) -> None:
-    from sqlalchemy.dialects import postgresql
+    from sqlalchemy import create_engine
 
     from app.clock import utcnow
     from app.delivery.pushes import due_query
 
     claim = due_query(now=utcnow(), limit=1000).compile(
-        dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+        dialect=create_engine(seeded.data.url).dialect,  # no connection made
+        compile_kwargs={"literal_binds": True})
     with psycopg.connect(_plain(seeded.data.url)) as connection:
         # As after an offer to every card: each registration pending (undone after).
         pending = connection.execute(
