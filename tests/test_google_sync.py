@@ -18,6 +18,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,12 @@ from sqlalchemy import select
 
 from app import create_app
 from app.config import Config, ConfigError
-from app.delivery.google.limiter import DatabaseWindowCounter
+from app.delivery.google.limiter import DatabaseSlotReserver, DatabaseWindowCounter
+from app.google_wallet.callbacks import record_callback
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
 from app.integrations.fakes import FakePushSender
-from app.integrations.ratelimit import WindowCount, WindowLimiter
+from app.integrations.ratelimit import SlotLimiter, WindowCount, WindowLimiter
+from passes.google.callbacks import Callback
 from tests.conftest import BASE_URL, Api, new_merchant
 from tests.google_helpers import make_service_account, write_google_json
 from tests.google_standin import GoogleStandIn
@@ -59,6 +62,15 @@ class Google:
         assert response.status_code == 201, response.get_json()
         body: dict[str, Any] = response.get_json()
         return body
+
+    def saved(self, object_id: str, event_type: str = "save") -> None:
+        """As Google's verified callback says: a customer saved (or deleted) the object."""
+        runtime = self.app.extensions["loyalpass"]
+        with runtime.sessions() as session:
+            assert record_callback(session, callback=Callback(
+                class_id=object_id.rsplit(".", 1)[0], object_id=object_id,
+                event_type=event_type, nonce=uuid.uuid4().hex,  # type: ignore[arg-type]
+                expires_at_ms=int(time.time() * 1000) + 60_000))
 
     def patches(self, card: dict[str, Any]) -> list[Any]:
         return [request.body for request in self.standin.requests_to(
@@ -418,6 +430,53 @@ def test_the_database_limiter_keeps_two_workers_under_the_shared_rate(app: Flask
     assert len(per_window) >= 3
 
 
+def test_two_workers_on_the_database_slots_never_send_more_than_the_rate_in_any_second(
+        app: Flask) -> None:
+    engine = app.extensions["loyalpass"].engine
+    slots: list[float] = []  # the moments granted, as the shared schedule gave them
+    sent: list[float] = []  # when each request could go, as this busy machine ran it
+    lock = threading.Lock()
+
+    class Recording(DatabaseSlotReserver):
+        def reserve(self, interval: float) -> float:
+            asked = time.time()
+            wait = super().reserve(interval)
+            with lock:
+                slots.append(asked + max(wait, 0.0))
+            return wait
+
+    def work() -> None:
+        limiter = SlotLimiter(Recording(engine, "test-slots"), 10)
+        for _ in range(12):
+            limiter.acquire()
+            with lock:
+                sent.append(time.time())
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    ordered = sorted(slots)
+    assert len(ordered) == 24
+    # Evenly spaced, a tenth of a second apart whoever asked: at most ten in any second
+    # however it is placed (not only per second of the clock).
+    gaps = [later - earlier for earlier, later in pairwise(ordered)]
+    assert min(gaps) >= 0.1 - 0.005, gaps
+    assert sliding_peak(sent, 0.9) <= 10
+    assert max(sent) - min(sent) >= 2.2  # 24 at ten a second take 2.3 s
+
+
+def sliding_peak(moments: list[float], window: float) -> int:
+    """The most of ``moments`` within ``window`` seconds of each other."""
+    ordered, start, best = sorted(moments), 0, 0
+    for end, moment in enumerate(ordered):
+        while moment - ordered[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
 def test_an_update_google_refuses_is_parked_visible_and_can_be_retried(google: Google) -> None:
     program = make_program(google.api)
     wait_for(lambda: google.standin.classes)
@@ -447,6 +506,7 @@ def test_a_fourth_notifying_offer_in_a_day_is_sent_silently_and_offers_show_as_m
     card = response.get_json()
     object_id = google.object_id(card)
     wait_for(lambda: object_id in google.standin.objects)
+    google.saved(object_id)
     titles = ["Free croissant", "Two for one", "Happy hour", "Tasting night"]
     for number, title in enumerate(titles, start=1):
         offer = google.api.post(f"/api/v1/programs/{program['id']}/offers",
@@ -472,6 +532,68 @@ def test_a_fourth_notifying_offer_in_a_day_is_sent_silently_and_offers_show_as_m
 
     # The object shows the newest three offers, replaced whole on each patch.
     wait_for(lambda: modules() == ["Tasting night", "Happy hour", "Two for one"])
+
+
+def test_an_offer_reaches_google_only_on_the_objects_customers_keep_saved(
+        google_manual: Google) -> None:
+    google = google_manual
+    from app.delivery.workers import make_workers
+
+    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
+                                            push_sender=FakePushSender()))
+    program = make_program(google.api)
+    kept, never, removed = (enroll(google.api, program, f"{name}@example.com")
+                            for name in ("kept", "never", "removed"))
+    _drain(push, google_loop)
+    ids = {name: google.object_id(card) for name, card in
+           (("kept", kept), ("never", never), ("removed", removed))}
+    assert all(object_id in google.standin.objects for object_id in ids.values())
+    google.saved(ids["kept"])
+    google.saved(ids["removed"])
+    google.saved(ids["removed"], "del")
+    _drain(push, google_loop)
+    before = len(google.standin.requests)
+    offer = google.api.post(f"/api/v1/programs/{program['id']}/offers",
+                            {"title": "Free croissant", "body": "With any coffee",
+                             "promotional": False}).get_json()
+    assert google.api.post(f"/api/v1/offers/{offer['id']}/publish").get_json()["cards"] == 3
+    _drain(push, google_loop)
+    sent = [(request.method, request.path) for request in google.standin.requests[before:]
+            if request.path.startswith("/loyalty")]
+    # One patch with the offer on the pass, one notifying message: for the saved object
+    # only; the others' holders see nothing in Google Wallet, so nothing is sent for them.
+    assert sorted(sent) == [("PATCH", f"/loyaltyObject/{ids['kept']}"),
+                            ("POST", f"/loyaltyObject/{ids['kept']}/addMessage")]
+    assert [m["header"] for m in google.standin.messages(ids["kept"])] == ["Free croissant"]
+    assert google.standin.messages(ids["never"]) == []
+    with google.app.extensions["loyalpass"].sessions() as session:
+        queued = session.scalars(select(GoogleMessage.card_id)).all()
+    assert queued == [kept["id"]]
+
+
+def test_an_object_saved_after_an_offer_is_brought_up_to_date_when_saved(
+        google_manual: Google) -> None:
+    google = google_manual
+    from app.delivery.workers import make_workers
+
+    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
+                                            push_sender=FakePushSender()))
+    program = make_program(google.api)
+    card = enroll(google.api, program, "later@example.com")
+    _drain(push, google_loop)
+    object_id = google.object_id(card)
+    offer = google.api.post(f"/api/v1/programs/{program['id']}/offers",
+                            {"title": "Free croissant", "body": "With any coffee",
+                             "promotional": False}).get_json()
+    google.api.post(f"/api/v1/offers/{offer['id']}/publish")
+    _drain(push, google_loop)
+    assert google.patches(card) == []  # nobody held it: nothing sent
+    google.saved(object_id)
+    _drain(push, google_loop)
+    [patch] = google.patches(card)
+    assert [module.get("header") for module in patch.get("textModulesData", [])] == [
+        "Free croissant"]
+    assert google.standin.messages(object_id) == []  # no notification for an old offer
 
 
 def test_changing_a_program_updates_its_class_under_review_again(google: Google) -> None:

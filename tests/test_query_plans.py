@@ -392,6 +392,45 @@ def test_the_push_fan_out_and_claim_are_served_by_index(
     assert_indexed(seeded, statements.caught, "push fan-out and claim")
 
 
+def _nodes(plan: Any) -> list[dict[str, Any]]:
+    found = []
+    if isinstance(plan, dict):
+        if "Node Type" in plan:
+            found.append(plan)
+        for value in plan.values():
+            found += _nodes(value)
+    elif isinstance(plan, list):
+        for value in plan:
+            found += _nodes(value)
+    return found
+
+
+def test_a_push_claim_reads_its_batch_in_order_from_an_index_with_every_card_pending(
+        seeded: Seeded) -> None:
+    from sqlalchemy import create_engine
+
+    from app.clock import utcnow
+    from app.delivery.pushes import due_query
+
+    claim = due_query(now=utcnow(), limit=1000).compile(
+        dialect=create_engine(seeded.data.url).dialect,  # no connection made
+        compile_kwargs={"literal_binds": True})
+    with psycopg.connect(_plain(seeded.data.url)) as connection:
+        # As after an offer to every card: each registration pending (undone after).
+        pending = connection.execute(
+            "UPDATE registrations SET push_status = 'pending',"
+            " push_available_at = now() AT TIME ZONE 'UTC' - interval '1 second'").rowcount
+        connection.execute("ANALYZE registrations")
+        plan = connection.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {claim}").fetchone()[0]  # type: ignore[index]
+        connection.rollback()
+    nodes = _nodes(plan)
+    assert pending >= 40_000
+    assert not [node for node in nodes if node["Node Type"] in ("Sort", "Seq Scan")], plan
+    scans = [node for node in nodes if node["Node Type"] == "Index Scan"]
+    assert [scan["Index Name"] for scan in scans] == ["ix_registrations_push_pending"]
+    assert scans[0]["Actual Rows"] <= 1000  # the batch, not every pending row
+
+
 def test_the_google_sync_is_served_by_index(
         app: Flask, client: FlaskClient, seeded: Seeded, statements: Statements) -> None:
     card_id, = _one(seeded, "SELECT card_id FROM google_objects ORDER BY card_id DESC LIMIT 1")

@@ -1,20 +1,32 @@
 """Stage one of sending: outbox rows become pending pushes on each registration.
 
-A card's row reaches its devices (and, when it names an offer, an automatic offer's send,
-a Google message announces it); a program's row reaches every card of the program (a
-design change) or, when it names an offer, the cards that offer was published to (and,
-but for an offer that ended, Google announces the offer to each in a message).
+A card's row reaches its devices and its Google object (and, when it names an offer, an
+automatic offer's send, a Google message announces it); a program's row reaches every card
+of the program (a design change) or, when it names an offer, the cards that offer was
+published to (and, but for an offer that ended, Google announces the offer to each in a
+message). A publish leaves the bump of the offer's passes to the fan-out (``BUMP`` in the
+row), which does it in the transaction that marks their devices pending. An offer's Google
+work is only for the objects saved in someone's Google Wallet
+(``app.delivery.google.queue``).
 
 A batch of outbox rows is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
 workers share the work; SQLite's BEGIN IMMEDIATE serializes them), every registration
 of the changed cards is marked pending with its generation bumped (so any number of
 changes to one pass merge into one push per device), and the rows are marked done, in
 one transaction: a crash before the commit leaves the rows for the next worker.
+
+A row fanned out is kept ``DONE_KEPT`` (to look back at a recent incident), then deleted by
+the housekeeping (``purge_done``): nothing reads it after its fan-out (the backlog gauges,
+an offer's reach and every channel read only pending and failed rows; results and stats
+read the cards, offers and ledger), and every purchase writes one, so they would otherwise
+be most of the database after a year.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select, text, update
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from app.bulk import among
@@ -24,10 +36,13 @@ from app.delivery.google import queue as google_queue
 from app.devices.models import Registration
 from app.google_wallet.account import GoogleAccount
 from app.offers.models import CardOffer
-from app.outbox.messages import REASON_OFFER_ENDED
+from app.offers.service import bump_passes
+from app.outbox.messages import BUMP, REASON_OFFER_ENDED
 from app.outbox.models import OutboxMessage
 
 FANOUT_LOCK = 0x4C4F59  # an advisory lock id: one fan-out at a time on PostgreSQL
+DONE_KEPT = timedelta(days=7)
+PURGE_BATCH = 10_000  # rows one statement deletes: short transactions, however many are due
 
 
 def drain_outbox(session: Session, *, limit: int = 500,
@@ -57,11 +72,17 @@ def drain_outbox(session: Session, *, limit: int = 500,
     offered = [(row.card_id, row.offer_id) for row in session.execute(
         select(CardOffer.card_id, CardOffer.offer_id).where(
             CardOffer.offer_id.in_(offer_ids), CardOffer.held_out.is_(False)))]
+    # A published offer's passes are bumped here, with their devices marked pending below:
+    # no device is told of the offer before its pass is newer.
+    bumped = {row.payload["offer_id"] for row in rows if row.card_id is None
+              and (row.payload or {}).get("offer_id") and (row.payload or {}).get(BUMP)}
+    bump_passes(session, sorted({card_id for card_id, offer_id in offered
+                                 if offer_id in bumped}), now=now)
     # An automatic offer reaches one card at a time: the card's own row names it.
     offered += [(row.card_id, row.payload["offer_id"]) for row in rows
                 if row.card_id is not None and (row.payload or {}).get("offer_id")]
-    card_ids = sorted({row.card_id for row in rows if row.card_id is not None}
-                      | {card_id for card_id, _ in offered})
+    changed = {row.card_id for row in rows if row.card_id is not None}
+    card_ids = sorted(changed | {card_id for card_id, _ in offered})
     program_ids = sorted({row.program_id for row in rows if row.program_id is not None
                           and not (row.payload or {}).get("offer_id")})
     pending = {"push_status": "pending", "push_generation": Registration.push_generation + 1,
@@ -75,7 +96,13 @@ def drain_outbox(session: Session, *, limit: int = 500,
                         .where(Registration.card_id.in_(cards_of_programs))
                         .values(**pending).execution_options(synchronize_session=False))
     if google is not None:
-        google_queue.mark_cards(session, google, card_ids, now)
+        google_queue.mark_cards(session, google, sorted(changed), now)
+        google_queue.mark_saved_objects(
+            session, sorted({card_id for card_id, _ in offered} - changed), now)
+        # The objects it patches wait for their class: known to Google, or made so.
+        google_queue.ensure_classes(session, google, {
+            row.program_id for row in rows if row.card_id is None
+            and row.program_id is not None and (row.payload or {}).get("offer_id")}, now)
         google_queue.mark_programs(session, google, program_ids, now)
         google_queue.queue_tier_messages(session, [
             (row.card_id, row.payload["tier_to"]) for row in rows
@@ -91,3 +118,19 @@ def drain_outbox(session: Session, *, limit: int = 500,
                     .execution_options(synchronize_session=False))
     session.commit()
     return len(rows)
+
+
+def purge_done(session: Session, *, now: datetime | None = None, kept: timedelta = DONE_KEPT,
+               batch: int = PURGE_BATCH) -> int:
+    """Delete up to ``batch`` rows fanned out more than ``kept`` ago (found by the
+    ``(status, available_at)`` index: a row is due before it is done) and commit; returns
+    how many (``batch``: there may be more)."""
+    before = (now or utcnow()) - kept
+    doomed = (select(OutboxMessage.id)
+              .where(OutboxMessage.status == "done", OutboxMessage.available_at < before,
+                     OutboxMessage.sent_at < before)
+              .limit(batch).scalar_subquery())
+    deleted = session.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(doomed))
+                              .execution_options(synchronize_session=False))
+    session.commit()
+    return int(getattr(deleted, "rowcount", 0) or 0)

@@ -13,7 +13,9 @@ reads the
 purchases, entries and cards new since its last round and raises alerts
 (``app.ledger.fraud_detector.detect_fraud``, up to ``DETECTION_BATCHES`` batches a round);
 once a day the log warns of certificates that do not load or expire within weeks
-(``app.wallet.expiry``; the start warned already).
+(``app.wallet.expiry``; the start warned already); outbox rows fanned out more than a week
+ago are deleted (``app.delivery.fanout.purge_done``, up to ``PURGE_BATCHES`` batches a
+round).
 
 The loop runs beside the channels' loops in every worker process and in the inline
 worker: a round as it starts, then one about every ``every``; commits do not wake it (its
@@ -34,6 +36,7 @@ from app.analytics.rollup import roll_up_due
 from app.analytics.segments import refresh_due
 from app.cards.recovery import purge_expired_links
 from app.config import Config
+from app.delivery.fanout import PURGE_BATCH, purge_done
 from app.delivery.loop import Loop
 from app.ledger.fraud_detector import Detected, detect_fraud
 from app.offers.schedule import end_due_offers, publish_due_offers
@@ -49,6 +52,7 @@ HOUSEKEEPING_EVERY = timedelta(minutes=1)
 # that the loop stops promptly when asked.
 DETECTION_BATCHES = 20
 CERTIFICATES_EVERY = timedelta(days=1)  # how often the log warns of expiring certificates
+PURGE_BATCHES = 10  # of ``fanout.PURGE_BATCH`` outbox rows: a backlog clears over rounds
 
 
 class Housekeeping(Loop):
@@ -56,13 +60,16 @@ class Housekeeping(Loop):
 
     def __init__(self, sessions: sessionmaker[Session], *, name: str,
                  every: timedelta = HOUSEKEEPING_EVERY, config: Config | None = None,
-                 certificates_every: timedelta = CERTIFICATES_EVERY) -> None:
+                 certificates_every: timedelta = CERTIFICATES_EVERY,
+                 outbox_batch: int = PURGE_BATCH, outbox_batches: int = PURGE_BATCHES
+                 ) -> None:
         super().__init__()
         self.sessions = sessions
         self.name = name
         self.poll_interval = every.total_seconds()
         self.config = config  # None: no certificate reminders (tests of the other jobs)
         self.certificates_every = certificates_every.total_seconds()
+        self.outbox_batch, self.outbox_batches = outbox_batch, outbox_batches
         # The start has just warned (``create_app``): the first reminder is a day on.
         self.certificates_due = time.monotonic() + self.certificates_every
 
@@ -89,13 +96,29 @@ class Housekeeping(Loop):
         for each in rolled:
             log.info("%s: rolled %d days of program %d up into its stats' summaries",
                      self.name, each.days, each.program_id)
+        purged_outbox, more_outbox = self.purge_outbox()
+        if purged_outbox:
+            log.info("%s: deleted %d outbox rows fanned out over a week ago", self.name,
+                     purged_outbox)
         detected = self.detect()
         if detected.raised:
             log.info("%s: raised %d fraud alerts", self.name, detected.raised)
         # Busy while the detector has settled rows left or a program has days left to roll
         # up (a long history after the upgrade, a burst of sales): the loop runs again at
         # once instead of in ``every``.
-        return 1 if detected.more or any(each.more for each in rounds) else 0
+        return 1 if detected.more or more_outbox or any(each.more for each in rounds) else 0
+
+    def purge_outbox(self) -> tuple[int, bool]:
+        """Up to ``outbox_batches`` batches of old fanned-out rows deleted: how many, and
+        whether more may remain."""
+        purged = 0
+        with self.sessions() as session:
+            for _ in range(self.outbox_batches):
+                deleted = purge_done(session, batch=self.outbox_batch)
+                purged += deleted
+                if deleted < self.outbox_batch:
+                    return purged, False
+        return purged, True
 
     def remind_certificates(self) -> None:
         """The daily warnings of certificates that need attention, when one is due."""

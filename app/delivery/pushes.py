@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, delete, exists, select, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, delete, exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.analytics.models import APPLE, REMOVED
@@ -86,20 +86,27 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     return float(max(delay, retry_after or 0.0))
 
 
+def due_query(*, now: datetime, limit: int) -> Select[int, int, int, int, str]:
+    """The first ``limit`` due registrations, locked (skipping those another worker is
+    locking): read in order from the pending ones' own index
+    (``ix_registrations_push_pending``: ``(push_available_at, id)`` of the pending only),
+    never by sorting every pending registration (100 ms a claim at 100,000 pending)."""
+    return (select(Registration.id, Registration.device_id, Registration.push_generation,
+                   Registration.push_attempts, Registration.push_token)
+            .where(Registration.push_status == "pending",
+                   Registration.push_available_at <= now,
+                   (Registration.push_leased_until.is_(None))
+                   | (Registration.push_leased_until < now))
+            .order_by(Registration.push_available_at, Registration.id).limit(limit)
+            .with_for_update(of=Registration, skip_locked=True))
+
+
 def claim_due(session: Session, *, limit: int, lease: timedelta = LEASE,
               now: datetime | None = None, owner: int | None = None) -> list[Due]:
     """Lease up to ``limit`` due registrations to the worker ``owner`` (``workers.id``:
     freed at once if it dies, see ``app.delivery.presence``) and commit the lease."""
     now = now or utcnow()
-    rows = session.execute(
-        select(Registration.id, Registration.device_id, Registration.push_generation,
-               Registration.push_attempts, Registration.push_token)
-        .where(Registration.push_status == "pending", Registration.push_available_at <= now,
-               (Registration.push_leased_until.is_(None))
-               | (Registration.push_leased_until < now))
-        .order_by(Registration.push_available_at, Registration.id).limit(limit)
-        .with_for_update(of=Registration, skip_locked=True)
-    ).all()
+    rows = session.execute(due_query(now=now, limit=limit)).all()
     if rows:
         session.execute(update(Registration)
                         .where(Registration.id.in_([row.id for row in rows]))

@@ -36,6 +36,12 @@ from app.integrations.mail import MailSender
 from app.outbox.wakeups import Wakeups
 from app.wallet.service import Wallet
 
+# Google requests in flight at once from one worker, and rows it leases a round, on
+# PostgreSQL (SQLite's one writer: one at a time): enough that the limiter, not a
+# request's round trip and bookkeeping, sets the pace.
+GOOGLE_SENDERS = 4
+GOOGLE_BATCH = 40
+
 
 class Host(Protocol):
     """What the loops need of the running app (``app.runtime.Runtime``, which sits above
@@ -69,6 +75,7 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
     for them all)."""
 
     config, google = runtime.config, runtime.wallet.google
+    postgres = runtime.engine.dialect.name == "postgresql"
     presence = Presence(runtime.sessions, name=name)
     sender = push_sender or make_sender(
         config, development_chain=runtime.wallet.is_development_chain)
@@ -86,7 +93,9 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
         client = google_client or make_google_client(config, google, runtime.engine)
         google_loop = GoogleWorker(GoogleSync(sessions=runtime.sessions, client=client,
                                               account=google, wallet=runtime.wallet,
-                                              presence=presence),
+                                              presence=presence,
+                                              batch=GOOGLE_BATCH if postgres else 20,
+                                              senders=GOOGLE_SENDERS if postgres else 1),
                                    poll_interval=config.worker_poll_interval,
                                    name=f"{name}-google")
         created.append(google_loop)

@@ -17,12 +17,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import utcnow
 from app.db import Base
 from app.outbox.models import leased_by_index
+
+PUSH_PENDING = text("push_status = 'pending'")
 
 
 class Device(Base):
@@ -64,6 +67,9 @@ class Registration(Base):
     __table_args__ = (
         UniqueConstraint("device_id", "card_id", name="uq_registrations_device_card"),
         Index("ix_registrations_push_due", "push_status", "push_available_at"),
+        # The claim's order, only over the pending ones: read in order, never sorted.
+        Index("ix_registrations_push_pending", "push_available_at", "id",
+              postgresql_where=PUSH_PENDING, sqlite_where=PUSH_PENDING),
         leased_by_index("registrations", "push_leased_by"),
         CheckConstraint("push_status IN ('idle', 'pending', 'failed')", name="push_status"),
     )

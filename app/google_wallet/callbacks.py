@@ -45,7 +45,10 @@ def record_callback(session: Session, *, callback: Callback) -> bool:
 
     'save' marks the object saved (and no longer removed), 'del' marks it removed.
     Updates touch only those two columns, so a worker syncing the same object at the
-    same moment keeps its own changes. Commits once.
+    same moment keeps its own changes; but for a save that makes the object saved, which
+    also queues it once more (its generation bumped: a worker's answer for the older one
+    leaves it pending), since the offers published while nobody held it reached only the
+    saved objects. Commits once.
     """
     _check_fits(callback)
     now = utcnow()
@@ -84,8 +87,10 @@ def _apply_to_object(session: Session, *, card_id: int, event_type: str, now: da
     saved = GoogleObject.saved_at.is_not(None) & GoogleObject.removed_at.is_(None)
     this_object = GoogleObject.card_id == card_id
     if event_type == "save":
-        changed = session.execute(update(GoogleObject).where(this_object, ~saved)
-                                  .values(saved_at=now, removed_at=None))
+        changed = session.execute(update(GoogleObject).where(this_object, ~saved).values(
+            saved_at=now, removed_at=None, status="pending",
+            generation=GoogleObject.generation + 1, attempts=0, available_at=now,
+            last_error=None))
     else:
         changed = session.execute(update(GoogleObject).where(
             this_object, GoogleObject.removed_at.is_(None)).values(removed_at=now))

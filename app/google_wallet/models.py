@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     DateTime,
@@ -112,6 +113,15 @@ class GoogleEvent(Base):
     received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     __table_args__ = (CheckConstraint("event_type IN ('save', 'del')", name="event_type"),)
+
+
+class RateSlot(Base):
+    """Per shared limit, the moment (Unix microseconds) the next request may be sent."""
+
+    __tablename__ = "rate_slots"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    next_slot: Mapped[int] = mapped_column(BigInteger)
 
 
 class RateWindow(Base):

@@ -3,10 +3,16 @@
 The limit belongs to the project, not to a process, so every worker must draw from one
 budget. ``Limiter`` is the interface the Google client waits on before each request.
 ``LocalLimiter`` spaces requests within one process (development, tests, a single worker).
-``WindowLimiter`` shares the budget across processes: it counts requests in one-second
-windows of a clock that all processes agree on, kept by a ``WindowCounter``. The counter is
-the only storage-specific part: ``RedisWindowCounter`` below keeps it in Redis; a database
-counter needs one statement (insert-or-increment a row per window, returning the count).
+``SlotLimiter`` shares the budget across processes the same way: one shared "next free
+slot", which each request moves on by ``1/rate`` seconds as it reserves the slot, then
+sleeps until its slot comes (a generic cell rate algorithm without a burst). Requests are
+thus spaced evenly across every process, so no sliding second, wherever it starts, holds
+more than the rate (a count per second of the clock let one second's last burst and the
+next one's first through together: 29 in a sliding second at 18 a clock second, measured).
+The slot is kept by a ``SlotReserver``, the only storage-specific part: ``RedisSlotReserver``
+below keeps it in Redis, ``app.delivery.google.limiter`` in the database (one
+insert-or-update statement returning the slot). ``WindowLimiter`` counts per second of the
+clock instead (kept for a ``WindowCounter`` a deployment may still use).
 
 Invariant: ``acquire()`` returns only when one more request fits the rate, and never raises
 because shared storage is unreachable: the Redis limiter then falls back to limiting this
@@ -88,6 +94,57 @@ class LocalLimiter:
             self._sleep(slot - now)
 
 
+class SlotReserver(Protocol):
+    def reserve(self, interval: float) -> float:
+        """Take the next free slot of the shared schedule and move it on by ``interval``
+        seconds; return the seconds until the slot taken (0 or less: now). May raise if
+        the shared storage is unreachable."""
+        ...
+
+
+class SlotLimiter:
+    """At most ``rate_per_second`` requests in any second across every process sharing
+    ``reserver``: each waits for its own evenly spaced slot."""
+
+    def __init__(self, reserver: SlotReserver, rate_per_second: float = DEFAULT_RATE_PER_SECOND,
+                 *, sleep: Callable[[float], None] = time.sleep,
+                 fallback: Limiter | None = None) -> None:
+        if rate_per_second <= 0:
+            raise ValueError("rate_per_second must be positive.")
+        self.rate_per_second = rate_per_second
+        self._interval = 1.0 / rate_per_second
+        self._reserver = reserver
+        self._sleep = sleep
+        self._fallback = fallback or LocalLimiter(rate_per_second, sleep=sleep)
+        self._warned_at = float("-inf")
+        self._shared_down_until = float("-inf")
+
+    def acquire(self) -> None:
+        if time.monotonic() < self._shared_down_until:
+            self._fallback.acquire()
+            return
+        try:
+            wait = self._reserver.reserve(self._interval)
+        except Exception as error:  # shared storage down: limit this process alone
+            # ...for a while, so a storage that times out does not slow every request.
+            self._shared_down_until = time.monotonic() + _SHARED_RETRY_SECONDS
+            self._warned_at = _warn_once_a_minute(error, self._warned_at)
+            self._fallback.acquire()
+            return
+        if wait > 0:
+            self._sleep(wait)
+
+
+def _warn_once_a_minute(error: Exception, warned_at: float) -> float:
+    """Log that the shared storage failed, unless done less than a minute after
+    ``warned_at``; returns when it last warned."""
+    now = time.monotonic()
+    if now - warned_at < 60.0:  # once a minute, not once per request
+        return warned_at
+    log.warning("shared rate limit unavailable (%s); limiting this process only", error)
+    return now
+
+
 class WindowLimiter:
     """At most ``rate_per_second`` requests in each one-second window of a shared clock,
     counted by ``counter``; a caller that finds its window full sleeps until the next."""
@@ -114,20 +171,13 @@ class WindowLimiter:
             except Exception as error:  # shared storage down: limit this process alone
                 # ...for a while, so a storage that times out does not slow every request.
                 self._shared_down_until = time.monotonic() + _SHARED_RETRY_SECONDS
-                self._warn(error)
+                self._warned_at = _warn_once_a_minute(error, self._warned_at)
                 self._fallback.acquire()
                 return
             if counted.count <= self.rate_per_second:
                 return
             # A little jitter so the processes that waited do not all wake at one instant.
             self._sleep(max(counted.remaining, 0.0) + random.uniform(0.0, 0.01))  # noqa: S311
-
-    def _warn(self, error: Exception) -> None:
-        now = time.monotonic()
-        if now - self._warned_at >= 60.0:  # once a minute, not once per request
-            self._warned_at = now
-            log.warning("shared rate limit unavailable (%s); limiting this process only",
-                        error)
 
 
 # One round trip: the window comes from the Redis server's clock (TIME), so processes on
@@ -157,7 +207,33 @@ class RedisWindowCounter:
                            remaining=(1_000_000 - int(microseconds)) / 1_000_000)
 
 
-class RedisLimiter(WindowLimiter):
+# One round trip: the slot is kept in microseconds of the Redis server's clock (TIME), so
+# processes on different hosts agree on it; the key expires once its slot is long past.
+_RESERVE_SCRIPT = """
+local now = redis.call('TIME')
+local at = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if slot < at then
+  slot = at
+end
+redis.call('SET', KEYS[1], tostring(slot + tonumber(ARGV[1])), 'PX', 60000)
+return tostring(slot - at)
+"""
+
+
+class RedisSlotReserver:
+    """A ``SlotReserver`` in Redis: the next free slot under ``key``, in microseconds."""
+
+    def __init__(self, client: redis.Redis, key: str) -> None:
+        self._key = key
+        self._script = client.register_script(_RESERVE_SCRIPT)
+
+    def reserve(self, interval: float) -> float:
+        waited = self._script(keys=[self._key], args=[round(interval * 1_000_000)])
+        return int(waited) / 1_000_000
+
+
+class RedisLimiter(SlotLimiter):
     """The rate shared by every process that uses the same Redis ``url`` and ``key``."""
 
     def __init__(self, url: str, key: str = "loyalpass:google-rate",
@@ -168,7 +244,7 @@ class RedisLimiter(WindowLimiter):
         # Short timeouts: a limiter that hangs on a dead Redis would stall every worker.
         self._client = redis.Redis.from_url(url, socket_timeout=2.0,
                                             socket_connect_timeout=2.0)
-        super().__init__(RedisWindowCounter(self._client, key), rate_per_second, sleep=sleep)
+        super().__init__(RedisSlotReserver(self._client, key), rate_per_second, sleep=sleep)
 
     def close(self) -> None:
         self._client.close()

@@ -82,7 +82,8 @@ def offer_reach(session: Session, *, offer: Offer) -> OfferReach:
     waiting = _waiting_for_fanout(session, offer)
     devices, pushes = _pushes(session, offer, reached, waiting)
     objects = session.scalar(select(func.count()).select_from(GoogleObject).where(
-        GoogleObject.card_id.in_(reached), GoogleObject.removed_at.is_(None))) or 0
+        GoogleObject.card_id.in_(reached), GoogleObject.saved_at.is_not(None),
+        GoogleObject.removed_at.is_(None))) or 0
     messages = _messages(session, offer)
     if waiting:
         messages = Delivery(pending=objects)

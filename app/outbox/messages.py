@@ -105,13 +105,21 @@ def pass_update_payload(*, pass_version: int, reason: str, **detail: Any) -> dic
     return {"pass_version": pass_version, "reason": reason, **detail}
 
 
+# In a program row's payload: the fan-out bumps the passes of the offer's cards (an offer
+# published to 100,000 cards: 2.6 s of UPDATE taken out of the publish request).
+BUMP = "bump_passes"
+
+
 def program_changed(session: Session, *, merchant_id: int, program_id: int,
-                    reason: str, offer_id: int | None = None) -> None:
+                    reason: str, offer_id: int | None = None, bump: bool = False) -> None:
     """Queue a push to every card of a program (whose passes the caller has bumped), or,
-    with ``offer_id``, to the cards that offer was published to."""
+    with ``offer_id``, to the cards that offer was published to; with ``bump``, the
+    fan-out bumps those cards' passes itself, in its transaction (``BUMP``)."""
     payload: dict[str, Any] = {"reason": reason}
     if offer_id is not None:
         payload["offer_id"] = offer_id
+    if bump:
+        payload[BUMP] = True
     session.add(OutboxMessage(
         merchant_id=merchant_id, program_id=program_id, topic=TOPIC_PROGRAM_UPDATED,
         payload=payload,

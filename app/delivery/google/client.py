@@ -7,10 +7,10 @@ from __future__ import annotations
 from sqlalchemy.engine import Engine
 
 from app.config import Config
-from app.delivery.google.limiter import DatabaseWindowCounter
+from app.delivery.google.limiter import DatabaseSlotReserver
 from app.google_wallet.account import GoogleAccount
 from app.integrations.google import GoogleWalletClient
-from app.integrations.ratelimit import Limiter, RedisLimiter, WindowLimiter
+from app.integrations.ratelimit import Limiter, RedisLimiter, SlotLimiter
 
 LIMIT_NAME = "google-wallet"
 
@@ -18,7 +18,7 @@ LIMIT_NAME = "google-wallet"
 def make_limiter(config: Config, engine: Engine) -> Limiter:
     if config.redis_url:
         return RedisLimiter(config.redis_url, key=f"loyalpass:{LIMIT_NAME}")
-    return WindowLimiter(DatabaseWindowCounter(engine, LIMIT_NAME))
+    return SlotLimiter(DatabaseSlotReserver(engine, LIMIT_NAME))
 
 
 def make_google_client(config: Config, account: GoogleAccount,

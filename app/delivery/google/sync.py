@@ -7,11 +7,17 @@ rate), and records the answer against the generation it sent: a change that arri
 meanwhile keeps the row pending, so Google ends on the newest state. Objects wait for
 their class, messages for their object. Retryable answers back off with jitter; after
 ``MAX_ATTEMPTS`` a row is parked as failed, visible with Google's last answer.
+
+A batch of objects or messages is sent by ``senders`` threads at once (each with its own
+session), so that the rate is the limiter's, not one request's round trip plus its
+bookkeeping: one thread at a time reached 10.7 requests a second against a limit of 18.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -92,6 +98,7 @@ class GoogleSync:
     wallet: Wallet
     batch: int = 20
     presence: Presence | None = None
+    senders: int = 1  # threads sending one batch (each its own session: 1 on SQLite)
 
     def run_once(self) -> int:
         done = 0
@@ -135,11 +142,37 @@ class GoogleSync:
         claimed = _claim(session, OBJECTS, OBJECTS.c.card_id, limit=self.batch,
                          now=utcnow(), ready=class_ready, owner=owner)
         with guard(self.presence, LEASED_OBJECTS, [row.key for row in claimed], owner) as ours:
-            for row in claimed:
+            self._each(session, claimed, ours, lambda on, row: self._send_object(
+                on, row, owned(LEASED_OBJECTS, owner)))
+        return len(claimed)
+
+    def _each(self, session: Session, claimed: list[ClaimedGoogleRow],
+              ours: Callable[[], bool], send: Callable[[Session, ClaimedGoogleRow], None],
+              by: Callable[[ClaimedGoogleRow], Any] | None = None) -> None:
+        """``send`` each row while the leases are ours: in this session, or over
+        ``senders`` threads each with a session of its own; the rows ``by`` puts together
+        (a card's messages) go by one thread, in the order of their keys."""
+        if self.senders <= 1 or len(claimed) <= 1:
+            for row in sorted(claimed, key=lambda row: row.key):
                 if not ours():
                     break
-                self._send_object(session, row, owned(LEASED_OBJECTS, owner))
-        return len(claimed)
+                send(session, row)
+            return
+        groups: dict[Any, list[ClaimedGoogleRow]] = {}
+        for row in sorted(claimed, key=lambda row: row.key):
+            groups.setdefault(by(row) if by is not None else row.key, []).append(row)
+
+        def some(rows: list[ClaimedGoogleRow]) -> None:
+            with self.sessions() as own:
+                for row in rows:
+                    if not ours():
+                        return
+                    send(own, row)
+
+        with ThreadPoolExecutor(min(self.senders, len(groups)),
+                                thread_name_prefix="loyalpass-google") as pool:
+            for done in [pool.submit(some, rows) for rows in groups.values()]:
+                done.result()  # an error ends the round as it would with one thread
 
     def _send_object(self, session: Session, row: ClaimedGoogleRow,
                      ours: ColumnElement[bool]) -> None:
@@ -179,11 +212,15 @@ class GoogleSync:
         owner = self._owner
         claimed = _claim(session, MESSAGES, MESSAGES.c.id, limit=self.batch, now=utcnow(),
                          ready=object_ready, owner=owner)
+        # One card's messages in order, by one thread: the budget of notifying ones is
+        # counted message by message, and the phone lists them as they came.
+        cards = {key: card_id for key, card_id in session.execute(
+            select(MESSAGES.c.id, MESSAGES.c.card_id).where(
+                MESSAGES.c.id.in_([row.key for row in claimed])))}
+        session.rollback()
         with guard(self.presence, LEASED_MESSAGES, [row.key for row in claimed], owner) as ours:
-            for row in claimed:
-                if not ours():
-                    break
-                self._send_message(session, row, owned(LEASED_MESSAGES, owner))
+            self._each(session, claimed, ours, lambda on, row: self._send_message(
+                on, row, owned(LEASED_MESSAGES, owner)), by=lambda row: cards.get(row.key))
         return len(claimed)
 
     def _send_message(self, session: Session, row: ClaimedGoogleRow,
