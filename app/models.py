@@ -10,7 +10,6 @@ from app.google_wallet.models import (
     GoogleEvent,
     GoogleMessage,
     GoogleObject,
-    RateWindow,
 )
 from app.ledger.models import (
     Alert,
@@ -31,7 +30,7 @@ __all__ = [
     "AutomationSettings", "Card", "CardOffer", "CardRecoveryLink", "CardSegment",
     "Customer", "Device", "DeviceLog", "FraudCursor", "GoogleClass", "GoogleEvent",
     "GoogleMessage", "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail",
-    "Merchant", "Offer", "OutboxMessage", "Program", "Purchase", "RateWindow", "Refund",
+    "Merchant", "Offer", "OutboxMessage", "Program", "Purchase", "Refund",
     "Registration", "SegmentRefresh", "SigningKey", "Staff", "WalletEvent", "WebhookDelivery",
     "WebhookEndpoint", "WebhookSubscription", "WorkerProcess",
 ]

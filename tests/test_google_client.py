@@ -21,7 +21,7 @@ import redis
 
 from app.integrations.fakes import FakeGoogleWallet
 from app.integrations.google import GoogleWalletClient
-from app.integrations.ratelimit import LocalLimiter, RedisLimiter, WindowCount, WindowLimiter
+from app.integrations.ratelimit import LocalLimiter, RedisLimiter, SlotLimiter
 from tests.google_helpers import (
     LoopbackGuard,
     make_service_account,
@@ -389,11 +389,11 @@ def test_local_limiter_keeps_requests_from_several_threads_within_its_rate(
     assert min(arrivals[i + 9] - arrivals[i] for i in range(21)) >= 0.1
 
 
-def test_a_window_limiter_whose_shared_storage_is_down_limits_this_process_alone() -> None:
+def test_a_slot_limiter_whose_shared_storage_is_down_limits_this_process_alone() -> None:
     class BrokenCounter:
         tries = 0
 
-        def increment(self) -> WindowCount:
+        def reserve(self, interval: float) -> float:
             self.tries += 1
             raise ConnectionError("storage is down")
 
@@ -404,7 +404,7 @@ def test_a_window_limiter_whose_shared_storage_is_down_limits_this_process_alone
             fallback_calls.append(1)
 
     counter = BrokenCounter()
-    limiter = WindowLimiter(counter, 5, fallback=Fallback())
+    limiter = SlotLimiter(counter, 5, fallback=Fallback())
     limiter.acquire()
     limiter.acquire()
 

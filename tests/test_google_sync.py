@@ -15,7 +15,6 @@ import threading
 import time
 import uuid
 import zipfile
-from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import pairwise
@@ -31,11 +30,11 @@ from sqlalchemy import select
 
 from app import create_app
 from app.config import Config, ConfigError
-from app.delivery.google.limiter import DatabaseSlotReserver, DatabaseWindowCounter
+from app.delivery.google.limiter import DatabaseSlotReserver
 from app.google_wallet.callbacks import record_callback
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
 from app.integrations.fakes import FakePushSender
-from app.integrations.ratelimit import SlotLimiter, WindowCount, WindowLimiter
+from app.integrations.ratelimit import SlotLimiter
 from passes.google.callbacks import Callback
 from tests.conftest import BASE_URL, Api, new_merchant
 from tests.google_helpers import make_service_account, write_google_json
@@ -392,42 +391,6 @@ def test_an_issuer_id_without_google_json_fails_at_start_naming_the_file(
     shutil.copytree(certs_dir, certs)
     with pytest.raises(ConfigError, match=r"google\.json"):
         create_app(config.with_changes(certs_dir=certs, google_issuer_id=ISSUER))
-
-
-def test_the_database_limiter_keeps_two_workers_under_the_shared_rate(app: Flask) -> None:
-    engine = app.extensions["loyalpass"].engine
-    granted: list[WindowCount] = []
-    lock = threading.Lock()
-
-    class Recording:
-        """The database counter, noting each count the limiter lets through (counted by
-        the window the counter used, not by when a busy machine ran the thread next)."""
-
-        def __init__(self) -> None:
-            self.counter = DatabaseWindowCounter(engine, "test-limit")
-
-        def increment(self) -> WindowCount:
-            counted = self.counter.increment()
-            if counted.count <= 10:
-                with lock:
-                    granted.append(counted)
-            return counted
-
-    def work() -> None:
-        limiter = WindowLimiter(Recording(), 10)
-        for _ in range(15):
-            limiter.acquire()
-
-    threads = [threading.Thread(target=work) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    per_window = Counter(counted.window for counted in granted)
-    assert len(granted) == 30
-    assert max(per_window.values()) <= 10
-    # Ten a window: the thirty spread over at least three windows of the clock.
-    assert len(per_window) >= 3
 
 
 def test_two_workers_on_the_database_slots_never_send_more_than_the_rate_in_any_second(

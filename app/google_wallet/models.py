@@ -122,13 +122,3 @@ class RateSlot(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     next_slot: Mapped[int] = mapped_column(BigInteger)
-
-
-class RateWindow(Base):
-    """Requests counted per second per shared limit, for workers without Redis."""
-
-    __tablename__ = "rate_windows"
-
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    window: Mapped[int] = mapped_column(Integer, primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -11,8 +11,7 @@ more than the rate (a count per second of the clock let one second's last burst 
 next one's first through together: 29 in a sliding second at 18 a clock second, measured).
 The slot is kept by a ``SlotReserver``, the only storage-specific part: ``RedisSlotReserver``
 below keeps it in Redis, ``app.delivery.google.limiter`` in the database (one
-insert-or-update statement returning the slot). ``WindowLimiter`` counts per second of the
-clock instead (kept for a ``WindowCounter`` a deployment may still use).
+insert-or-update statement returning the slot).
 
 Invariant: ``acquire()`` returns only when one more request fits the rate, and never raises
 because shared storage is unreachable: the Redis limiter then falls back to limiting this
@@ -22,11 +21,9 @@ process alone (and says so in the log), since stopping all Google traffic would 
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -43,24 +40,6 @@ _SHARED_RETRY_SECONDS = 5.0  # after shared storage failed, how long to limit lo
 class Limiter(Protocol):
     def acquire(self) -> None:
         """Block until one more request may be sent; thread-safe."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class WindowCount:
-    """What a ``WindowCounter`` counted: the window (a second of the shared clock, as Unix
-    seconds), the requests counted in it so far, this one included, and the seconds left
-    until it ends."""
-
-    window: int
-    count: int
-    remaining: float
-
-
-class WindowCounter(Protocol):
-    def increment(self) -> WindowCount:
-        """Count one request in the current one-second window of a clock shared by every
-        process. May raise if the shared storage is unreachable."""
         ...
 
 
@@ -143,68 +122,6 @@ def _warn_once_a_minute(error: Exception, warned_at: float) -> float:
         return warned_at
     log.warning("shared rate limit unavailable (%s); limiting this process only", error)
     return now
-
-
-class WindowLimiter:
-    """At most ``rate_per_second`` requests in each one-second window of a shared clock,
-    counted by ``counter``; a caller that finds its window full sleeps until the next."""
-
-    def __init__(self, counter: WindowCounter, rate_per_second: float = DEFAULT_RATE_PER_SECOND,
-                 *, sleep: Callable[[float], None] = time.sleep,
-                 fallback: Limiter | None = None) -> None:
-        if rate_per_second < 1:
-            raise ValueError("rate_per_second must be at least 1 for one-second windows.")
-        self.rate_per_second = rate_per_second
-        self._counter = counter
-        self._sleep = sleep
-        self._fallback = fallback or LocalLimiter(rate_per_second, sleep=sleep)
-        self._warned_at = float("-inf")
-        self._shared_down_until = float("-inf")
-
-    def acquire(self) -> None:
-        while True:
-            if time.monotonic() < self._shared_down_until:
-                self._fallback.acquire()
-                return
-            try:
-                counted = self._counter.increment()
-            except Exception as error:  # shared storage down: limit this process alone
-                # ...for a while, so a storage that times out does not slow every request.
-                self._shared_down_until = time.monotonic() + _SHARED_RETRY_SECONDS
-                self._warned_at = _warn_once_a_minute(error, self._warned_at)
-                self._fallback.acquire()
-                return
-            if counted.count <= self.rate_per_second:
-                return
-            # A little jitter so the processes that waited do not all wake at one instant.
-            self._sleep(max(counted.remaining, 0.0) + random.uniform(0.0, 0.01))  # noqa: S311
-
-
-# One round trip: the window comes from the Redis server's clock (TIME), so processes on
-# different hosts agree on it; the key expires shortly after its window has passed.
-_INCREMENT_SCRIPT = """
-local now = redis.call('TIME')
-local key = KEYS[1] .. ':' .. now[1]
-local count = redis.call('INCR', key)
-if count == 1 then
-  redis.call('EXPIRE', key, 5)
-end
-return {count, now[1], now[2]}
-"""
-
-
-class RedisWindowCounter:
-    """A ``WindowCounter`` in Redis: one key per second, ``{key}:{unix second}``."""
-
-    def __init__(self, client: redis.Redis, key: str) -> None:
-        self._client = client
-        self._key = key
-        self._script = client.register_script(_INCREMENT_SCRIPT)
-
-    def increment(self) -> WindowCount:
-        count, seconds, microseconds = self._script(keys=[self._key])
-        return WindowCount(window=int(seconds), count=int(count),
-                           remaining=(1_000_000 - int(microseconds)) / 1_000_000)
 
 
 # One round trip: the slot is kept in microseconds of the Redis server's clock (TIME), so

@@ -7,10 +7,6 @@ same on PostgreSQL and SQLite) in a short transaction of its own, so every worke
 process is spaced on one schedule and no sliding second holds more than the rate
 (``app.integrations.ratelimit.SlotLimiter``). Time is each machine's clock, as for the
 leases: keep the clocks in step (NTP).
-
-``DatabaseWindowCounter`` counts requests per second of the clock in ``rate_windows``
-(the limit before the slots; a count per clock second lets two bursts meet across its
-edge).
 """
 
 from __future__ import annotations
@@ -18,17 +14,14 @@ from __future__ import annotations
 import time
 from typing import cast
 
-from sqlalchemy import BigInteger, Table, bindparam, delete, func
+from sqlalchemy import BigInteger, Table, bindparam, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
-from app.google_wallet.models import RateSlot, RateWindow
-from app.integrations.ratelimit import WindowCount
+from app.google_wallet.models import RateSlot
 
-WINDOWS = cast(Table, RateWindow.__table__)
 SLOTS = cast(Table, RateSlot.__table__)
-KEEP_SECONDS = 60
 
 
 class DatabaseSlotReserver:
@@ -56,30 +49,3 @@ class DatabaseSlotReserver:
             following = connection.scalar(self._reserve,
                                           {"name": self.name, "now": now, "step": step})
         return (int(following or 0) - step - now) / 1_000_000
-
-
-class DatabaseWindowCounter:
-    """A ``WindowCounter`` (see ``app.integrations.ratelimit``) on the rate_windows table."""
-
-    def __init__(self, engine: Engine, name: str) -> None:
-        self.engine = engine
-        self.name = name
-        dialect_insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-        statement = dialect_insert(WINDOWS)
-        self._increment = statement.on_conflict_do_update(
-            index_elements=["name", "window"],
-            set_={"count": WINDOWS.c.count + 1},
-        ).returning(WINDOWS.c.count)
-        self._last_purge = 0
-
-    def increment(self) -> WindowCount:
-        now = time.time()
-        window = int(now)
-        with self.engine.begin() as connection:
-            count = connection.scalar(self._increment,
-                                      {"name": self.name, "window": window, "count": 1})
-            if window - self._last_purge > KEEP_SECONDS:
-                self._last_purge = window
-                connection.execute(delete(WINDOWS).where(WINDOWS.c.name == self.name,
-                                                         WINDOWS.c.window < window - 10))
-        return WindowCount(window=window, count=int(count or 0), remaining=window + 1 - now)

@@ -5,7 +5,8 @@ id)``, only those (a partial index), so that a worker's claim reads its batch in
 from the index instead of sorting every pending registration (about 100 ms a claim with
 100,000 pending). ``rate_slots``: per shared limit, the moment (Unix microseconds) from
 which the next request may go (``app.delivery.google.limiter``): requests are spaced
-evenly, so no sliding second holds more than the rate.
+evenly, so no sliding second holds more than the rate. ``rate_windows``, the count per
+second of the clock that the slots replace, is dropped.
 
 Revision ID: 0032
 Revises: 0031
@@ -35,8 +36,16 @@ def upgrade() -> None:
         sa.Column("next_slot", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_rate_slots")),
     )
+    op.drop_table("rate_windows")
 
 
 def downgrade() -> None:
+    op.create_table(
+        "rate_windows",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("window", sa.Integer(), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("name", "window", name=op.f("pk_rate_windows")),
+    )
     op.drop_table("rate_slots")
     op.drop_index("ix_registrations_push_pending", table_name="registrations")
