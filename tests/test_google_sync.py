@@ -483,7 +483,11 @@ def test_a_fourth_notifying_offer_in_a_day_is_sent_silently_and_offers_show_as_m
                                 {"title": title, "body": f"Offer {number}"}).get_json()
         assert google.api.post(f"/api/v1/offers/{offer['id']}/publish").get_json() == {
             "cards": 1, "status": "published"}
-        wait_for(lambda number=number: len(google.standin.messages(object_id)) >= number)
+
+        def arrived(number: int = number) -> bool:
+            return len(google.standin.messages(object_id)) >= number
+
+        wait_for(arrived)
     messages = google.standin.messages(object_id)
     assert [m["header"] for m in messages] == titles
     assert [m["messageType"] for m in messages] == ["TEXT_AND_NOTIFY"] * 3 + ["TEXT"]
