@@ -14,7 +14,7 @@ from typing import Any, cast
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from app.automations.models import AutomationSend
@@ -27,7 +27,7 @@ from app.cards.schemas import EnrolmentInput
 from app.cards.service import enroll
 from app.delivery.fanout import drain_outbox
 from app.google_wallet.account import GoogleAccount
-from app.google_wallet.models import GoogleMessage
+from app.google_wallet.models import GoogleMessage, GoogleObject
 from app.ledger.models import Purchase
 from app.merchants.models import Program
 from app.merchants.schemas import ProgramCreate
@@ -356,25 +356,33 @@ def test_a_rerun_on_the_same_day_sends_nothing_more(session: Session, runs: int)
     assert len(_sends(session)) == 1
 
 
-def test_a_sent_automatic_offer_becomes_one_google_message_in_the_customers_language(
+def test_a_sent_automatic_offer_becomes_one_google_message_in_the_customers_language_on_saved_cards(
         session: Session) -> None:
     program = _program(session)
     cards = [_card(session, program, f"guest{number}", birthday=START.date())
              for number in range(12)]
+    account = GoogleAccount(issuer_id="3388000000012345678", service_account={},
+                            signer=cast(Any, None), origin="https://cards.example.test")
+    while drain_outbox(session, google=account):  # the enrolments: every card's object
+        pass
     save_automations(session, program=program, data=AutomationsInput.model_validate(
         {"rules": {"birthday": {"enabled": True, "holdout_percent": 40, "title": {
             "en": "Happy birthday!", "uk": "З днем народження!"}}}}))
     run_automations(session, now=START, over_budget=never_over_budget)
-    account = GoogleAccount(issuer_id="3388000000012345678", service_account={},
-                            signer=cast(Any, None), origin="https://cards.example.test")
+    sends = {send.card_id: send for send in _sends(session)}
+    assert set(sends) == set(cards)
+    # One customer sent the offer never saved the card to Google Wallet: the rest did.
+    never = next(card for card in cards if not sends[card].held_out)
+    saved = [card for card in cards if card != never]
+    session.execute(update(GoogleObject).where(GoogleObject.card_id.in_(saved))
+                    .values(saved_at=START))
+    session.commit()
 
     while drain_outbox(session, google=account):
         pass
 
-    sends = {send.card_id: send for send in _sends(session)}
-    assert set(sends) == set(cards)
     messages = session.scalars(select(GoogleMessage).where(GoogleMessage.kind == "offer")).all()
     assert sorted(message.card_id for message in messages) == sorted(
-        card for card, send in sends.items() if not send.held_out)
+        card for card, send in sends.items() if not send.held_out and card != never)
     assert {(message.offer_id, message.header) for message in messages} == {
         (next(iter(sends.values())).offer_id, "Happy birthday!")}

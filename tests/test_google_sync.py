@@ -185,6 +185,8 @@ def test_a_purchase_patches_the_object_with_the_new_balance_within_seconds(
     program = make_program(google.api, welcome_points=50)
     card = enroll(google.api, program, "olena@example.com")
     wait_for(lambda: google.object_id(card) in google.standin.objects)
+    google.saved(google.object_id(card))
+    wait_for(lambda: newest_version_in(google, card))
     started = time.monotonic()
     bought = google.purchase(card, 50_000)  # 2% of 500.00 UAH: 10 points
     assert bought["balance"] == 60
@@ -210,9 +212,12 @@ def test_ten_quick_purchases_lead_to_one_patch_that_ends_on_the_right_balance(
     card = enroll(google.api, program, "olena@example.com")
     _drain(push, google_loop)
     assert google.object_id(card) in google.standin.objects
+    google.saved(google.object_id(card))
+    _drain(push, google_loop)
+    saved = len(google.patches(card))  # the save's own patch
     balances = [google.purchase(card, 10_000)["balance"] for _ in range(10)]
     _drain(push, google_loop)
-    patches = google.patches(card)
+    patches = google.patches(card)[saved:]
     assert len(patches) == 1
     assert patches[0]["loyaltyPoints"]["balance"] == {"int": balances[-1]} == {"int": 20}
 
@@ -240,6 +245,7 @@ def test_a_fourth_notifying_message_in_a_day_is_sent_silently(google: Google) ->
     card = enroll(google.api, program, "olena@example.com")
     object_id = google.object_id(card)
     wait_for(lambda: object_id in google.standin.objects)
+    google.saved(object_id)
     for expected in ("Silver", "Gold", "Platinum", "Diamond"):
         assert google.purchase(card, 10_000)["tier"] == expected
         wait_for(lambda: len(google.standin.messages(object_id)) >= 1)
@@ -277,6 +283,7 @@ def test_blocking_a_card_makes_its_object_inactive(google: Google) -> None:
     card = enroll(google.api, make_program(google.api), "olena@example.com")
     object_id = google.object_id(card)
     wait_for(lambda: object_id in google.standin.objects)
+    google.saved(object_id)
     assert google.api.post(f"/api/v1/cards/{card['id']}/block", {"reason": "stolen"}
                            ).status_code == 200
     wait_for(lambda: google.standin.objects[object_id]["state"] == "INACTIVE")
@@ -476,7 +483,11 @@ def test_a_fourth_notifying_offer_in_a_day_is_sent_silently_and_offers_show_as_m
                                 {"title": title, "body": f"Offer {number}"}).get_json()
         assert google.api.post(f"/api/v1/offers/{offer['id']}/publish").get_json() == {
             "cards": 1, "status": "published"}
-        wait_for(lambda number=number: len(google.standin.messages(object_id)) >= number)
+
+        def arrived(number: int = number) -> bool:
+            return len(google.standin.messages(object_id)) >= number
+
+        wait_for(arrived)
     messages = google.standin.messages(object_id)
     assert [m["header"] for m in messages] == titles
     assert [m["messageType"] for m in messages] == ["TEXT_AND_NOTIFY"] * 3 + ["TEXT"]
@@ -557,6 +568,131 @@ def test_an_object_saved_after_an_offer_is_brought_up_to_date_when_saved(
     assert [module.get("header") for module in patch.get("textModulesData", [])] == [
         "Free croissant"]
     assert google.standin.messages(object_id) == []  # no notification for an old offer
+
+
+TIERS = [{"name": "Bronze", "min_spend": 0, "earn_percent": 2},
+         {"name": "Silver", "min_spend": 10_000, "earn_percent": 2}]
+
+
+def _objects_asked(google: Google, since: int) -> list[tuple[str, str]]:
+    """The requests about objects (patches, inserts, messages) Google got after the
+    ``since``-th request."""
+    return [(request.method, request.path) for request in google.standin.requests[since:]
+            if request.path.startswith("/loyaltyObject")]
+
+
+def _queued_messages(google: Google) -> list[int]:
+    with google.app.extensions["loyalpass"].sessions() as session:
+        return list(session.scalars(select(GoogleMessage.card_id)).all())
+
+
+def test_a_purchase_an_upgrade_and_a_new_design_send_a_never_saved_object_nothing(
+        google_manual: Google) -> None:
+    google = google_manual
+    from app.delivery.workers import make_workers
+
+    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
+                                            push_sender=FakePushSender()))
+    program = make_program(google.api, tiers=TIERS)
+    card = enroll(google.api, program, "never@example.com")
+    _drain(push, google_loop)
+    object_id = google.object_id(card)
+    assert object_id in google.standin.objects  # inserted: its save link works
+    before = len(google.standin.requests)
+    assert google.purchase(card, 10_000)["tier"] == "Silver"
+    assert google.purchase(card, 5_000)["balance"] == 3
+    assert google.api.patch(f"/api/v1/programs/{program['id']}",
+                            {"name": "Kava Club Gold"}).status_code == 200
+    _drain(push, google_loop)
+    # The class (shared by every card) has the new name; the object nobody holds got
+    # no patch and no message, and Google still has it as it was inserted.
+    assert _objects_asked(google, before) == []
+    assert google.standin.classes[f"{ISSUER}.loyalpass-program-{program['id']}"][
+        "programName"] == "Kava Club Gold"
+    assert google.standin.objects[object_id]["loyaltyPoints"]["balance"] == {"int": 0}
+    assert _queued_messages(google) == []
+    assert newest_version_in(google, card)  # and nothing waits to be sent
+
+
+def test_a_card_saved_after_purchases_shows_its_current_balance_and_tier_at_google(
+        google_manual: Google) -> None:
+    google = google_manual
+    from app.delivery.workers import make_workers
+
+    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
+                                            push_sender=FakePushSender()))
+    program = make_program(google.api, tiers=TIERS)
+    card = enroll(google.api, program, "later@example.com")
+    _drain(push, google_loop)
+    object_id = google.object_id(card)
+    assert google.purchase(card, 10_000)["tier"] == "Silver"
+    assert google.purchase(card, 5_000)["balance"] == 3
+    _drain(push, google_loop)
+    before = len(google.standin.requests)
+    google.saved(object_id)
+    _drain(push, google_loop)
+    # One patch, with what the card shows now; the upgrade it missed is not announced.
+    assert _objects_asked(google, before) == [("PATCH", f"/loyaltyObject/{object_id}")]
+    stored = google.standin.objects[object_id]
+    assert stored["loyaltyPoints"]["balance"] == {"int": 3}
+    assert stored["secondaryLoyaltyPoints"]["balance"] == {"string": "Silver"}
+    assert google.standin.messages(object_id) == []
+    google.purchase(card, 50_000)
+    _drain(push, google_loop)
+    assert google.standin.objects[object_id]["loyaltyPoints"]["balance"] == {"int": 13}
+
+
+def test_a_removed_object_gets_no_more_updates_and_again_after_it_is_saved_anew(
+        google_manual: Google) -> None:
+    google = google_manual
+    from app.delivery.workers import make_workers
+
+    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
+                                            push_sender=FakePushSender()))
+    program = make_program(google.api, tiers=TIERS)
+    card = enroll(google.api, program, "gone@example.com")
+    _drain(push, google_loop)
+    object_id = google.object_id(card)
+    google.saved(object_id)
+    _drain(push, google_loop)
+    google.saved(object_id, "del")
+    before = len(google.standin.requests)
+    assert google.purchase(card, 10_000)["tier"] == "Silver"
+    _drain(push, google_loop)
+    assert _objects_asked(google, before) == []  # removed: nothing, not even the upgrade
+    assert _queued_messages(google) == []
+    google.saved(object_id)
+    _drain(push, google_loop)
+    assert _objects_asked(google, before) == [("PATCH", f"/loyaltyObject/{object_id}")]
+    assert google.standin.objects[object_id]["loyaltyPoints"]["balance"] == {"int": 2}
+    google.purchase(card, 5_000)
+    _drain(push, google_loop)
+    assert google.standin.objects[object_id]["loyaltyPoints"]["balance"] == {"int": 3}
+
+
+def test_an_object_removed_before_its_update_went_out_gets_neither_the_patch_nor_the_message(
+        google_manual: Google) -> None:
+    google = google_manual
+    from app.delivery.workers import make_workers
+
+    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
+                                            push_sender=FakePushSender()))
+    program = make_program(google.api, tiers=TIERS)
+    card = enroll(google.api, program, "quick@example.com")
+    _drain(push, google_loop)
+    object_id = google.object_id(card)
+    google.saved(object_id)
+    _drain(push, google_loop)
+    assert google.purchase(card, 10_000)["tier"] == "Silver"
+    push.run_once()  # the fan-out queues the patch and the upgrade's message
+    assert _queued_messages(google) == [card["id"]]
+    before = len(google.standin.requests)
+    google.saved(object_id, "del")  # removed before the Google worker's turn
+    _drain(push, google_loop)
+    assert _objects_asked(google, before) == []
+    assert _queued_messages(google) == []
+    assert google.api.get(f"/api/v1/cards/{card['id']}/deliveries").get_json()["google"][
+        "pending"] is False
 
 
 def test_changing_a_program_updates_its_class_under_review_again(google: Google) -> None:

@@ -326,6 +326,7 @@ def test_the_google_class_and_objects_carry_each_languages_texts(
         "title": {"en": "Free tea", "ru": "Чай в подарок"},
         "body": {"en": "All week", "ru": "Всю неделю"}, "promotional": False}))
     wait_for(lambda: object_id in google.standin.objects)
+    google.saved(object_id)
     assert google.api.post(f"/api/v1/offers/{offer['id']}/publish").status_code == 202
 
     [klass] = google.standin.classes.values()

@@ -53,6 +53,7 @@ from tests.test_google_sync import (  # noqa: F401 (fixtures)
     google,
     google_certs,
     make_program,
+    newest_version_in,
     standin,
 )
 from tests.test_pos_api import buy
@@ -325,6 +326,8 @@ def test_google_updates_and_a_quota_refusal_are_counted_with_the_request_budget(
     program = make_program(google.api)
     card = enroll(google.api, program, "olena@example.com")
     wait_for(lambda: google.object_id(card) in google.standin.objects, timeout=10)
+    google.saved(google.object_id(card))  # Google hears of its purchases from now on
+    wait_for(lambda: newest_version_in(google, card), timeout=10)
     before = scrape(client)
     google.standin.fail_next(1, 403, google_error(403, "Quota exceeded", "quotaExceeded",
                                                   "RESOURCE_EXHAUSTED"))

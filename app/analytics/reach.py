@@ -27,7 +27,7 @@ from app.analytics.flows import Scope
 from app.analytics.models import StatsRollup, WalletEvent
 from app.cards.models import Card, CardStatus
 from app.devices.models import Registration
-from app.google_wallet.models import GoogleObject
+from app.google_wallet.models import GoogleObject, held_in_a_wallet
 
 FAILED = "failed"
 
@@ -70,7 +70,7 @@ def card_count_rows(session: Session, *, program_id: int) -> list[dict[str, Any]
     """The program's cards (not deleted) counted per location, tier and reach state:
     ``[{"location_id", "tier", "reach", "cards"}]`` (what ``stats_rollups`` keeps)."""
     one, zero = literal(1, Integer), literal(0, Integer)
-    saved = GoogleObject.saved_at.is_not(None) & GoogleObject.removed_at.is_(None)
+    saved = held_in_a_wallet()
     flags = union_all(
         select(Registration.card_id.label("card_id"),
                _flag(Registration.push_status != FAILED).label("live"),

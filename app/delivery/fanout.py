@@ -5,9 +5,9 @@ automatic offer's send, a Google message announces it); a program's row reaches 
 of the program (a design change) or, when it names an offer, the cards that offer was
 published to (and, but for an offer that ended, Google announces the offer to each in a
 message). A publish leaves the bump of the offer's passes to the fan-out (``BUMP`` in the
-row), which does it in the transaction that marks their devices pending. An offer's Google
-work is only for the objects saved in someone's Google Wallet
-(``app.delivery.google.queue``).
+row), which does it in the transaction that marks their devices pending. Google hears of
+any of these changes only on the objects someone holds in Google Wallet (saved, not
+removed): ``app.delivery.google.queue`` says why and what an object saved later gets.
 
 A batch of outbox rows is claimed (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several
 workers share the work; SQLite's BEGIN IMMEDIATE serializes them), every registration
@@ -97,7 +97,7 @@ def drain_outbox(session: Session, *, limit: int = 500,
                         .values(**pending).execution_options(synchronize_session=False))
     if google is not None:
         google_queue.mark_cards(session, google, sorted(changed), now)
-        google_queue.mark_saved_objects(
+        google_queue.bump_objects(
             session, sorted({card_id for card_id, _ in offered} - changed), now)
         # The objects it patches wait for their class: known to Google, or made so.
         google_queue.ensure_classes(session, google, {

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, distinct, func, select, update
+from sqlalchemy import Table, bindparam, delete, distinct, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -22,7 +22,12 @@ from app.cards.models import Card
 from app.cards.wallet_events import record_wallet_events
 from app.clock import utcnow
 from app.errors import BadRequest
-from app.google_wallet.models import GoogleEvent, GoogleObject
+from app.google_wallet.models import (
+    GoogleEvent,
+    GoogleMessage,
+    GoogleObject,
+    held_in_a_wallet,
+)
 from app.outbox.webhooks import wallet_event
 from app.problem_codes import ProblemCode
 from passes.google.callbacks import Callback
@@ -43,12 +48,14 @@ _LIMITS = {"nonce": 200, "class_id": 160, "object_id": 160}
 def record_callback(session: Session, *, callback: Callback) -> bool:
     """Record a verified callback and update its object's state; False for a repeat.
 
-    'save' marks the object saved (and no longer removed), 'del' marks it removed.
-    Updates touch only those two columns, so a worker syncing the same object at the
-    same moment keeps its own changes; but for a save that makes the object saved, which
-    also queues it once more (its generation bumped: a worker's answer for the older one
-    leaves it pending), since the offers published while nobody held it reached only the
-    saved objects. Commits once.
+    'save' marks the object saved (and no longer removed), 'del' marks it removed. Google
+    hears of a card's changes only while its object is held (``held_in_a_wallet``), so a
+    save that makes it held also queues it once more (its generation bumped: a worker's
+    answer for an older one leaves it pending): one patch built from the newest state
+    brings whatever changed while nobody held it (balance, tier, stamps, offers, a
+    block). A removal drops what was still waiting for it (``_drop_waiting_work``).
+    Otherwise updates touch only ``saved_at`` and ``removed_at``, so a worker syncing the
+    same object at the same moment keeps its own changes. Commits once.
     """
     _check_fits(callback)
     now = utcnow()
@@ -80,11 +87,11 @@ def _apply_to_object(session: Session, *, card_id: int, event_type: str, now: da
                      ) -> bool:
     """Mark the object saved or removed; a change of state is a wallet event (and True).
 
-    The state changes under a guarded UPDATE (saved: ``saved_at`` set and ``removed_at``
-    empty), so that of two callbacks racing for one object only the first is the change.
-    A save of an object already saved only moves ``saved_at``.
+    The state changes under a guarded UPDATE (``held_in_a_wallet``), so that of two
+    callbacks racing for one object only the first is the change. A save of an object
+    already saved only moves ``saved_at``.
     """
-    saved = GoogleObject.saved_at.is_not(None) & GoogleObject.removed_at.is_(None)
+    saved = held_in_a_wallet()
     this_object = GoogleObject.card_id == card_id
     if event_type == "save":
         changed = session.execute(update(GoogleObject).where(this_object, ~saved).values(
@@ -95,12 +102,27 @@ def _apply_to_object(session: Session, *, card_id: int, event_type: str, now: da
         changed = session.execute(update(GoogleObject).where(
             this_object, GoogleObject.removed_at.is_(None)).values(removed_at=now))
     if getattr(changed, "rowcount", 0):
+        if event_type != "save":
+            _drop_waiting_work(session, card_id=card_id, now=now)
         record_wallet_events(session, card_ids=[card_id], wallet=GOOGLE, at=now,
                              kind=INSTALLED if event_type == "save" else REMOVED)
         return True
     if event_type == "save":
         session.execute(update(GoogleObject).where(this_object).values(saved_at=now))
     return False
+
+
+def _drop_waiting_work(session: Session, *, card_id: int, now: datetime) -> None:
+    """Nothing more reaches an object just removed: its patch still waiting is settled
+    (the next save queues one with the newest state) and its messages not yet sent are
+    deleted, as they would not have been queued now. A message a worker is sending at
+    this moment (leased) goes out."""
+    session.execute(update(GoogleObject).where(
+        GoogleObject.card_id == card_id, GoogleObject.inserted.is_(True),
+        GoogleObject.status != "synced").values(status="synced", attempts=0, last_error=None))
+    session.execute(delete(GoogleMessage).where(
+        GoogleMessage.card_id == card_id, GoogleMessage.status == "pending",
+        GoogleMessage.leased_until.is_(None) | (GoogleMessage.leased_until < now)))
 
 
 def install_counts(

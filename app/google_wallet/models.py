@@ -1,4 +1,10 @@
-"""What Loyalpass knows of its Google Wallet classes, objects, messages and callbacks."""
+"""What Loyalpass knows of its Google Wallet classes, objects, messages and callbacks.
+
+An object is held (``held_in_a_wallet``) while it is saved in someone's Google Wallet and
+not removed since: Google hears of a card's changes (a patch, a message) only then. The
+object itself is inserted for every card, held or not, because the save link names an
+object Google must already have (``passes.google.savelink``).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -72,6 +79,11 @@ class GoogleObject(SyncState, Base):
         Index("ix_google_objects_due", "status", "available_at"),
         leased_by_index("google_objects"),
     )
+
+
+def held_in_a_wallet() -> ColumnElement[bool]:
+    """The object is in someone's Google Wallet: saved, and not removed since."""
+    return GoogleObject.saved_at.is_not(None) & GoogleObject.removed_at.is_(None)
 
 
 class GoogleMessage(QueuedRow, Base):

@@ -19,7 +19,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from app.devices.models import Registration
-from app.google_wallet.models import GoogleMessage, GoogleObject
+from app.google_wallet.models import GoogleMessage, GoogleObject, held_in_a_wallet
 from app.merchants.models import Program
 from app.offers.models import CardOffer, Offer
 from app.offers.service import audience_size, get_offer
@@ -82,8 +82,7 @@ def offer_reach(session: Session, *, offer: Offer) -> OfferReach:
     waiting = _waiting_for_fanout(session, offer)
     devices, pushes = _pushes(session, offer, reached, waiting)
     objects = session.scalar(select(func.count()).select_from(GoogleObject).where(
-        GoogleObject.card_id.in_(reached), GoogleObject.saved_at.is_not(None),
-        GoogleObject.removed_at.is_(None))) or 0
+        GoogleObject.card_id.in_(reached), held_in_a_wallet())) or 0
     messages = _messages(session, offer)
     if waiting:
         messages = Delivery(pending=objects)

@@ -1,16 +1,19 @@
 """Marking Google classes, objects and messages pending: the fan-out's Google half.
 
-Called inside the fan-out's transaction with the outbox rows it claimed. Each changed
-card's object gets its generation bumped (or is created, the first time: that is the
-insert an enrolment leads to), its program's class is created when missing, a changed
-program's class is bumped, and a tier upgrade queues a notifying message.
+Called inside the fan-out's transaction with the outbox rows it claimed. A changed
+program's class is bumped (or created when missing); a card with no object yet gets one
+(that is the insert an enrolment leads to).
 
-An offer reaches Google only where a customer holds the card there: the cards it was
-published to have their object patched, and an offer's message queued, only while the
-object is saved and not removed (``saved``). An object Google keeps that nobody saved is
-brought up to date when it is saved (``app.google_wallet.callbacks``), and a card with no
-object gets one at enrolment, not from an offer: an offer to 100,000 cards of which a
-tenth are in Google Wallet queues 20,000 requests, not 200,000.
+Google hears of a card's changes only while a customer holds its object
+(``held_in_a_wallet``: saved, and not removed since), whatever the change: a purchase's
+balance, a tier upgrade and its message, an offer and its message, a block, a deletion, a
+re-signing (``hears_of_changes``, the one rule). An object nobody holds costs no request
+after its insert, which every card needs (the save link names an object Google must
+already have, so the insert cannot wait for the save); it is brought up to date when it is
+saved (``app.google_wallet.callbacks``: one patch with the newest state; the messages it
+missed are not sent, they would notify of old news). At a chain where a tenth of the
+cards are in Google Wallet, a day's purchases or an offer to 100,000 cards queue a tenth
+of the requests they would otherwise, and the customers who did save get theirs sooner.
 """
 
 from __future__ import annotations
@@ -25,7 +28,12 @@ from sqlalchemy.orm import Session
 from app.bulk import among, insert_rows
 from app.cards.models import Card, Customer
 from app.google_wallet.account import GoogleAccount
-from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
+from app.google_wallet.models import (
+    GoogleClass,
+    GoogleMessage,
+    GoogleObject,
+    held_in_a_wallet,
+)
 from app.i18n import gettext, using_locale
 from app.merchants.models import Program
 from app.offers.models import Offer
@@ -43,16 +51,17 @@ def _pending(table: Table, now: datetime) -> dict[str, Any]:
 
 def mark_cards(session: Session, account: GoogleAccount, card_ids: Sequence[int],
                now: datetime) -> None:
+    """Changed cards: their objects that hear of changes bumped, and an object (and its
+    program's class) made for each card that has none."""
     if not card_ids:
         return
-    session.execute(update(OBJECTS).where(among(session, OBJECTS.c.card_id, card_ids))
-                    .values(**_pending(OBJECTS, now)))
+    bump_objects(session, card_ids, now)
     known = set(session.scalars(select(OBJECTS.c.card_id)
                                 .where(among(session, OBJECTS.c.card_id, card_ids))))
     unknown = [card_id for card_id in card_ids if card_id not in known]
     new = session.execute(select(Card.id, Card.program_id, Card.serial_number)
                           .where(among(session, Card.id, unknown))).all()
-    # In bulk (COPY on PostgreSQL): an offer may reach 100,000 cards without an object.
+    # In bulk (COPY on PostgreSQL): an import may bring 100,000 cards without an object.
     insert_rows(session, OBJECTS, [
         {"card_id": card_id, "program_id": program_id,
          "object_id": account.object_id(serial_number), "available_at": now,
@@ -61,26 +70,30 @@ def mark_cards(session: Session, account: GoogleAccount, card_ids: Sequence[int]
     ensure_classes(session, account, {program_id for _, program_id, _ in new}, now)
 
 
-def saved() -> ColumnElement[bool]:
-    """The object is in someone's Google Wallet: saved, and not removed since."""
-    return OBJECTS.c.saved_at.is_not(None) & OBJECTS.c.removed_at.is_(None)
+def hears_of_changes() -> ColumnElement[bool]:
+    """The objects a card's change is queued for: those held in a wallet, and those
+    Google does not have yet (their insert, still owed, is built from the newest state
+    when it is sent: a change costs it no request, and retries one that failed)."""
+    return held_in_a_wallet() | OBJECTS.c.inserted.is_(False)
 
 
-def mark_saved_objects(session: Session, card_ids: Sequence[int], now: datetime) -> None:
-    """Bump the saved objects of ``card_ids`` (an offer's cards); no object is created."""
+def bump_objects(session: Session, card_ids: Sequence[int], now: datetime) -> None:
+    """Bump the objects of ``card_ids`` that hear of changes; no object is created (an
+    offer's cards get no object from it)."""
     if not card_ids:
         return
-    session.execute(update(OBJECTS).where(among(session, OBJECTS.c.card_id, card_ids), saved())
+    session.execute(update(OBJECTS).where(among(session, OBJECTS.c.card_id, card_ids),
+                                          hears_of_changes())
                     .values(**_pending(OBJECTS, now)))
 
 
-def with_saved_objects(session: Session, card_ids: Iterable[int]) -> set[int]:
-    """Those of ``card_ids`` whose object is saved in someone's Google Wallet."""
+def with_held_objects(session: Session, card_ids: Iterable[int]) -> set[int]:
+    """Those of ``card_ids`` whose object someone holds."""
     wanted = sorted(set(card_ids))
     if not wanted:
         return set()
     return set(session.scalars(select(OBJECTS.c.card_id).where(
-        among(session, OBJECTS.c.card_id, wanted), saved())))
+        among(session, OBJECTS.c.card_id, wanted), held_in_a_wallet())))
 
 
 def ensure_classes(session: Session, account: GoogleAccount, program_ids: Iterable[int],
@@ -116,8 +129,11 @@ def _readers(session: Session, card_ids: Iterable[int]) -> dict[int, tuple[str, 
 
 def queue_tier_messages(session: Session, upgrades: Sequence[tuple[int, str]],
                         now: datetime) -> None:
-    """One notifying message per tier upgrade (a card and its new tier's key), in the
-    customer's language, naming the tier as it reads in that language."""
+    """One notifying message per tier upgrade (a card and its new tier's key) of a card
+    whose object someone holds, in the customer's language, naming the tier as it reads
+    in that language."""
+    held = with_held_objects(session, [card_id for card_id, _ in upgrades])
+    upgrades = [(card_id, tier) for card_id, tier in upgrades if card_id in held]
     if not upgrades:
         return
     readers = _readers(session, [card_id for card_id, _ in upgrades])
@@ -134,9 +150,9 @@ def queue_tier_messages(session: Session, upgrades: Sequence[tuple[int, str]],
 
 def queue_offer_messages(session: Session, offered: Sequence[tuple[int, int]],
                          now: datetime) -> None:
-    """A notifying message per (card, offer) published to a card whose object is saved:
-    the offer's title and text in the customer's language."""
-    held = with_saved_objects(session, [card_id for card_id, _ in offered])
+    """A notifying message per (card, offer) published to a card whose object someone
+    holds: the offer's title and text in the customer's language."""
+    held = with_held_objects(session, [card_id for card_id, _ in offered])
     offered = [(card_id, offer_id) for card_id, offer_id in offered if card_id in held]
     if not offered:
         return
