@@ -129,11 +129,11 @@ class WalletLane:
         request_id = request_id_of(environ.get("HTTP_X_REQUEST_ID"))
         context = REQUEST_ID.set(request_id)
         session = _RequestSession(self._runtime.sessions)
+        answer: Answer | None = None  # also when a worker's exit interrupts it
         try:
             answer = route.answer(environ, values, session)
         except Exception as error:  # Flask's views answer it, as they always have
             log.debug("the wallet lane handed a request to Flask: %s", type(error).__name__)
-            answer = None
         finally:
             session.close()
             if answer is not None:  # Flask writes its own line for what it answers
