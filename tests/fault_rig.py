@@ -258,7 +258,7 @@ class Phones:
                                headers={"Authorization": f"ApplePass {phone.authentication}"})
             response = connection.getresponse()
             body = response.read()
-        except OSError:
+        except (OSError, http.client.HTTPException):  # refused, or cut mid-answer
             return None
         finally:
             connection.close()

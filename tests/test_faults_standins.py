@@ -49,7 +49,24 @@ def deployment(fault_cluster: Cluster, certs_dir: Path, tmp_path: Path,
                google: GoogleStandIn) -> Iterator[Deployment]:
     with running(fault_cluster, certs_dir, tmp_path, cards=CARDS, workers=2,
                  google=google) as deployed:
+        _saved_by_everyone(deployed)
         yield deployed
+
+
+def _saved_by_everyone(deployment: Deployment) -> None:
+    """Every customer has saved their card in Google Wallet before the faults begin: only
+    an object held in a wallet hears of its card's changes (``app.delivery.google``)."""
+    engine = deployment.engine()
+
+    def objects() -> int:
+        with engine.connect() as connection:
+            return int(connection.scalar(text("SELECT count(*) FROM google_objects")) or 0)
+
+    wait_until(lambda: objects() == CARDS, 30, "every card's Google object written",
+               deployment.logs_tail)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE google_objects SET saved_at = now()"))
+    engine.dispose()
 
 
 def _synced(engine: Engine) -> bool:
