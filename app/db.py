@@ -11,7 +11,7 @@ are logged as ``describe_error`` puts them (PostgreSQL quotes rows in its DETAIL
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -168,3 +168,18 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
     finally:
         session.close()
+
+
+class LazySession:
+    """A request's session, made on first call (``make``) and the same one after: most
+    purchases and wallet requests need none, and one costs as much CPU to make and close
+    as a statement. ``made`` is the session if one was made, else None."""
+
+    def __init__(self, make: Callable[[], Session]) -> None:
+        self._make = make
+        self.made: Session | None = None
+
+    def __call__(self) -> Session:
+        if self.made is None:
+            self.made = self._make()
+        return self.made

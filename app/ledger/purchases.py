@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from app.cards.numbers import number_from_scan
 from app.cards.service import card_by_legacy_number, number_by_legacy_number
 from app.clock import utcnow
+from app.db import LazySession
 from app.errors import Conflict, Invalid, NotFound, Problem, TooMany
 from app.ledger import fraud
 from app.ledger.events import Before, purchase_events
@@ -91,21 +92,6 @@ class Lane:
     held: HeldConnections
     terms: ProgramTerms
     wakeups: Wakeups
-
-
-class LazySession:
-    """The request's session, made on first call (``make``) and the same one after:
-    most purchases need none, and one costs as much CPU to make and close as a
-    statement. ``made`` is the session if one was made, else None."""
-
-    def __init__(self, make: Callable[[], Session]) -> None:
-        self._make = make
-        self.made: Session | None = None
-
-    def __call__(self) -> Session:
-        if self.made is None:
-            self.made = self._make()
-        return self.made
 
 
 @dataclass(frozen=True)

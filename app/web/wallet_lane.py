@@ -36,9 +36,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy.orm import Session
 from werkzeug.http import http_date, parse_date
 
+from app.db import LazySession
 from app.devices import service
 from app.logs import REQUEST_ID
 from app.runtime import Runtime
@@ -68,31 +68,11 @@ class Answer:
     body: bytes = b""
 
 
-class _RequestSession:
-    """The request's session, made when first asked for (on SQLite the statements run in
-    it; anywhere, it reads a program whose pass design is not drawn yet)."""
-
-    __slots__ = ("_made", "_sessions")
-
-    def __init__(self, sessions: Callable[[], Session]) -> None:
-        self._sessions = sessions
-        self._made: Session | None = None
-
-    def __call__(self) -> Session:
-        if self._made is None:
-            self._made = self._sessions()
-        return self._made
-
-    def close(self) -> None:
-        if self._made is not None:
-            close_session(self._made)
-
-
 @dataclass(frozen=True)
 class _Route:
     pattern: re.Pattern[str]
     rule: str  # the route's pattern, as Flask's logs and metrics name it
-    answer: Callable[[WSGIEnvironment, dict[str, str], _RequestSession], Answer | None]
+    answer: Callable[[WSGIEnvironment, dict[str, str], LazySession], Answer | None]
 
 
 class WalletLane:
@@ -128,14 +108,15 @@ class WalletLane:
         started = time.perf_counter()
         request_id = request_id_of(environ.get("HTTP_X_REQUEST_ID"))
         context = REQUEST_ID.set(request_id)
-        session = _RequestSession(self._runtime.sessions)
+        session = LazySession(self._runtime.sessions)  # on SQLite, or a design not drawn
         answer: Answer | None = None  # also when a worker's exit interrupts it
         try:
             answer = route.answer(environ, values, session)
         except Exception as error:  # Flask's views answer it, as they always have
             log.debug("the wallet lane handed a request to Flask: %s", type(error).__name__)
         finally:
-            session.close()
+            if session.made is not None:
+                close_session(session.made)
             if answer is not None:  # Flask writes its own line for what it answers
                 log_request("GET", route.rule, answer.status, started)
             REQUEST_ID.reset(context)
@@ -146,7 +127,7 @@ class WalletLane:
         return STATUS_LINES[answer.status], headers, answer.body
 
     def _poll(self, environ: WSGIEnvironment, values: dict[str, str],
-              session: _RequestSession) -> Answer | None:
+              session: LazySession) -> Answer | None:
         device, pass_type = values["device"], values["pass_type"]
         query = POLL_QUERY.fullmatch(environ.get("QUERY_STRING", ""))
         if (query is None or apple_ws.DEVICE_ID.fullmatch(device) is None
@@ -163,7 +144,7 @@ class WalletLane:
                             ("Content-Length", str(len(body)))], body)
 
     def _pass(self, environ: WSGIEnvironment, values: dict[str, str],
-              session: _RequestSession) -> Answer | None:
+              session: LazySession) -> Answer | None:
         pass_type, serial = values["pass_type"], values["serial"]
         token = apple_ws.apple_pass_token(environ.get("HTTP_AUTHORIZATION"))
         if (token is None or apple_ws.SERIAL.fullmatch(serial) is None
