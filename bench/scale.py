@@ -62,6 +62,7 @@ from bench.pos import (  # noqa: E402
     stop_gunicorn,
     wait_healthy,
 )
+from tests.google_standin import sliding_peak  # noqa: E402
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 ISSUER = "3388000000022222222"
@@ -285,16 +286,6 @@ def quota_google(limit: int) -> Any:
     standin = QuotaGoogle()
     standin._counts = {}
     return standin
-
-
-def sliding_peak(moments: list[float], window: float = 1.0) -> int:
-    """The most of ``moments`` in any ``window`` seconds."""
-    ordered, start, best = sorted(moments), 0, 0
-    for end, moment in enumerate(ordered):
-        while moment - ordered[start] > window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 class CpuTally:

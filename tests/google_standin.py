@@ -426,3 +426,14 @@ def _certificate(subject: x509.Name, issuer: x509.Name, key: ec.EllipticCurvePub
     return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(key)
             .serial_number(x509.random_serial_number()).not_valid_before(start)
             .not_valid_after(start + timedelta(days=2)))
+
+
+def sliding_peak(moments: list[float], window: float = 1.0) -> int:
+    """The most of ``moments`` within ``window`` seconds of each other: what a quota
+    counted over any window, wherever it starts, would see."""
+    ordered, start, best = sorted(moments), 0, 0
+    for end, moment in enumerate(ordered):
+        while moment - ordered[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best

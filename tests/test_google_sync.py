@@ -38,7 +38,7 @@ from app.integrations.ratelimit import SlotLimiter
 from passes.google.callbacks import Callback
 from tests.conftest import BASE_URL, Api, new_merchant
 from tests.google_helpers import make_service_account, write_google_json
-from tests.google_standin import GoogleStandIn
+from tests.google_standin import GoogleStandIn, sliding_peak
 
 ISSUER = "3388000000012345678"
 
@@ -229,6 +229,24 @@ def _loops(loops: list[Any]) -> tuple[Any, Any]:
     push = next(loop for loop in loops if isinstance(loop, Worker))
     google_loop = next(loop for loop in loops if isinstance(loop, GoogleWorker))
     return push, google_loop
+
+
+def _manual_loops(google: Google) -> tuple[Any, Any]:
+    """The app's push and Google loops, to be run by hand (``_drain``)."""
+    from app.delivery.workers import make_workers
+
+    return _loops(make_workers(google.app.extensions["loyalpass"],
+                               push_sender=FakePushSender()))
+
+
+def _tiered_card(google: Google, email: str, push: Any, google_loop: Any
+                 ) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A program with ``TIERS``, a card enrolled in it and its Google object inserted
+    (nobody has saved it yet): the program, the card and the object's id."""
+    program = make_program(google.api, tiers=TIERS)
+    card = enroll(google.api, program, email)
+    _drain(push, google_loop)
+    return program, card, google.object_id(card)
 
 
 def _drain(push: Any, google_loop: Any) -> None:
@@ -437,16 +455,6 @@ def test_two_workers_on_the_database_slots_never_send_more_than_the_rate_in_any_
     assert max(sent) - min(sent) >= 2.2  # 24 at ten a second take 2.3 s
 
 
-def sliding_peak(moments: list[float], window: float) -> int:
-    """The most of ``moments`` within ``window`` seconds of each other."""
-    ordered, start, best = sorted(moments), 0, 0
-    for end, moment in enumerate(ordered):
-        while moment - ordered[start] > window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
-
-
 def test_an_update_google_refuses_is_parked_visible_and_can_be_retried(google: Google) -> None:
     program = make_program(google.api)
     wait_for(lambda: google.standin.classes)
@@ -511,10 +519,7 @@ def test_a_fourth_notifying_offer_in_a_day_is_sent_silently_and_offers_show_as_m
 def test_an_offer_reaches_google_only_on_the_objects_customers_keep_saved(
         google_manual: Google) -> None:
     google = google_manual
-    from app.delivery.workers import make_workers
-
-    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
-                                            push_sender=FakePushSender()))
+    push, google_loop = _manual_loops(google)
     program = make_program(google.api)
     kept, never, removed = (enroll(google.api, program, f"{name}@example.com")
                             for name in ("kept", "never", "removed"))
@@ -548,10 +553,7 @@ def test_an_offer_reaches_google_only_on_the_objects_customers_keep_saved(
 def test_an_object_saved_after_an_offer_is_brought_up_to_date_when_saved(
         google_manual: Google) -> None:
     google = google_manual
-    from app.delivery.workers import make_workers
-
-    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
-                                            push_sender=FakePushSender()))
+    push, google_loop = _manual_loops(google)
     program = make_program(google.api)
     card = enroll(google.api, program, "later@example.com")
     _drain(push, google_loop)
@@ -589,14 +591,8 @@ def _queued_messages(google: Google) -> list[int]:
 def test_a_purchase_an_upgrade_and_a_new_design_send_a_never_saved_object_nothing(
         google_manual: Google) -> None:
     google = google_manual
-    from app.delivery.workers import make_workers
-
-    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
-                                            push_sender=FakePushSender()))
-    program = make_program(google.api, tiers=TIERS)
-    card = enroll(google.api, program, "never@example.com")
-    _drain(push, google_loop)
-    object_id = google.object_id(card)
+    push, google_loop = _manual_loops(google)
+    program, card, object_id = _tiered_card(google, "never@example.com", push, google_loop)
     assert object_id in google.standin.objects  # inserted: its save link works
     before = len(google.standin.requests)
     assert google.purchase(card, 10_000)["tier"] == "Silver"
@@ -617,14 +613,8 @@ def test_a_purchase_an_upgrade_and_a_new_design_send_a_never_saved_object_nothin
 def test_a_card_saved_after_purchases_shows_its_current_balance_and_tier_at_google(
         google_manual: Google) -> None:
     google = google_manual
-    from app.delivery.workers import make_workers
-
-    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
-                                            push_sender=FakePushSender()))
-    program = make_program(google.api, tiers=TIERS)
-    card = enroll(google.api, program, "later@example.com")
-    _drain(push, google_loop)
-    object_id = google.object_id(card)
+    push, google_loop = _manual_loops(google)
+    _program, card, object_id = _tiered_card(google, "later@example.com", push, google_loop)
     assert google.purchase(card, 10_000)["tier"] == "Silver"
     assert google.purchase(card, 5_000)["balance"] == 3
     _drain(push, google_loop)
@@ -645,14 +635,8 @@ def test_a_card_saved_after_purchases_shows_its_current_balance_and_tier_at_goog
 def test_a_removed_object_gets_no_more_updates_and_again_after_it_is_saved_anew(
         google_manual: Google) -> None:
     google = google_manual
-    from app.delivery.workers import make_workers
-
-    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
-                                            push_sender=FakePushSender()))
-    program = make_program(google.api, tiers=TIERS)
-    card = enroll(google.api, program, "gone@example.com")
-    _drain(push, google_loop)
-    object_id = google.object_id(card)
+    push, google_loop = _manual_loops(google)
+    _program, card, object_id = _tiered_card(google, "gone@example.com", push, google_loop)
     google.saved(object_id)
     _drain(push, google_loop)
     google.saved(object_id, "del")
@@ -673,14 +657,8 @@ def test_a_removed_object_gets_no_more_updates_and_again_after_it_is_saved_anew(
 def test_an_object_removed_before_its_update_went_out_gets_neither_the_patch_nor_the_message(
         google_manual: Google) -> None:
     google = google_manual
-    from app.delivery.workers import make_workers
-
-    push, google_loop = _loops(make_workers(google.app.extensions["loyalpass"],
-                                            push_sender=FakePushSender()))
-    program = make_program(google.api, tiers=TIERS)
-    card = enroll(google.api, program, "quick@example.com")
-    _drain(push, google_loop)
-    object_id = google.object_id(card)
+    push, google_loop = _manual_loops(google)
+    _program, card, object_id = _tiered_card(google, "quick@example.com", push, google_loop)
     google.saved(object_id)
     _drain(push, google_loop)
     assert google.purchase(card, 10_000)["tier"] == "Silver"
