@@ -22,7 +22,6 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import databases  # noqa: E402
 from bench.pos import DEFAULT_SERVER, SECRET  # noqa: E402
 from bench.search import Loaded, load  # noqa: E402
 
+DATABASE_PREFIX = "bench_metrics_"
 FILL = """
 SET session_replication_role = replica;
 CREATE TEMP TABLE bench_cards AS
@@ -62,26 +63,10 @@ SET session_replication_role = origin;
 
 
 def create_database(server: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    name = f"bench_metrics_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{server}/{name}"
-
+    return databases.create_database(server, DATABASE_PREFIX)
 
 def drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    server, name = url.rsplit("/", 1)
-    assert name.startswith("bench_metrics_")
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
+    databases.drop_database(url, DATABASE_PREFIX)
 
 def fill(url: str, loaded: Loaded, pending: int) -> None:
     import psycopg

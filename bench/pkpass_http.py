@@ -57,6 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import databases  # noqa: E402
 from bench.pos import (  # noqa: E402
     DEFAULT_SERVER,
     HTTP_TIMEOUT,
@@ -170,27 +171,10 @@ def client_process(port: int, threads: int, pass_type: str, samples: list[Sample
 # The server side.
 
 def create_database(server: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    name = DATABASE_PREFIX + uuid.uuid4().hex[:10]
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{server}/{name}"
-
+    return databases.create_database(server, DATABASE_PREFIX)
 
 def drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    server, name = url.rsplit("/", 1)
-    assert make_url(url).database == name and name.startswith(DATABASE_PREFIX)
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
+    databases.drop_database(url, DATABASE_PREFIX)
 
 def seed_wallets(url: str, folder: Path, cards: int, base_url: str) -> None:
     """``cards`` cards (``bench.pos.seed``), two purchases each and one device each."""

@@ -55,10 +55,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench import dataset  # noqa: E402
+from bench import databases, dataset  # noqa: E402
 
 DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 SECRET = "bench-secret-" + "k" * 24
+DATABASE_PREFIX = "loyalpass_bench_"
 WELCOME = 1_000
 HTTP_TIMEOUT = 15.0
 
@@ -184,27 +185,10 @@ def free_port() -> int:
 
 
 def create_database(server: str) -> str:
-    from sqlalchemy import create_engine, text
-
-    name = f"loyalpass_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{server}/{name}"
-
+    return databases.create_database(server, DATABASE_PREFIX)
 
 def drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    server, name = url.rsplit("/", 1)
-    assert make_url(url).database == name and name.startswith("loyalpass_bench_")
-    admin = create_engine(f"{server}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
+    databases.drop_database(url, DATABASE_PREFIX)
 
 def seed(url: str, folder: Path, cards: int, base_url: str, offer: str = "none"
          ) -> tuple[str, list[str]]:

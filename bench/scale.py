@@ -43,7 +43,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,6 +52,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import databases  # noqa: E402
 from bench.pos import (  # noqa: E402
     SECRET,
     _children,
@@ -65,6 +65,7 @@ from bench.pos import (  # noqa: E402
 from tests.google_standin import sliding_peak  # noqa: E402
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+DATABASE_PREFIX = "bench_scale_"
 ISSUER = "3388000000022222222"
 BASE_URL = "https://cards.example.com"
 HTTP_TIMEOUT = 60.0
@@ -368,26 +369,10 @@ def api(port: int, method: str, path: str, key: str, body: Any = None) -> tuple[
 # The database.
 
 def create_database() -> str:
-    from sqlalchemy import create_engine, text
-
-    name = f"bench_scale_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{SERVER}/{name}"
-
+    return databases.create_database(SERVER, DATABASE_PREFIX)
 
 def drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    name = url.rsplit("/", 1)[1]
-    assert name.startswith("bench_scale_")
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
+    databases.drop_database(url, DATABASE_PREFIX)
 
 def google_queue(url: str) -> dict[str, int]:
     """What waits for Google: objects to insert, objects to patch, messages."""
