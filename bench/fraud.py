@@ -2,7 +2,7 @@
 
 Builds a throw-away PostgreSQL database (dropped at the end unless ``--keep``) at the
 current schema, loads one merchant's program (a ``min_amount`` bonus at 500.00, so the
-threshold test has work) with N cards (COPY, as bench/search.py) and P purchases with
+threshold test has work) with N cards (bench/dataset.py, no history) and P purchases with
 an ``earn`` entry each (INSERT … SELECT generate_series: amounts 10.00 to 1 000.00, spread
 over ``--days`` days, five counters, four cashier keys), every 20th purchase also
 redeeming (a ``redeem`` entry), and a tenth of the cards joined from a few hundred
@@ -30,14 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import dataset  # noqa: E402
 from bench.pos import DEFAULT_SERVER, SECRET, create_database, drop_database  # noqa: E402
-from bench.search import (  # noqa: E402
-    CARD_COLUMNS,
-    CUSTOMER_COLUMNS,
-    card_rows,
-    copy_rows,
-    customer_rows,
-)
 
 LOCATIONS = 5
 CASHIERS = 4
@@ -65,17 +59,13 @@ def load(app: Any, url: str, cards: int, purchases: int, days: int) -> None:
     from sqlalchemy import text
 
     from app.merchants.schemas import LocationCreate, ProgramCreate
-    from app.merchants.service import (
-        create_location,
-        create_merchant,
-        create_program,
-        issue_api_key,
-    )
+    from app.merchants.service import create_location, create_program, issue_api_key
 
     runtime = app.extensions["loyalpass"]
+    built = dataset.build(url, cards=cards, history=False,
+                          say=lambda line: print(line, flush=True))
+    merchant_id = built.merchant_id
     with runtime.sessions() as session:
-        merchant_id = create_merchant(session, name="Bench Kava",
-                                      email="owner@bench.example").merchant.id
         terms = ProgramCreate.model_validate(
             {"name": "Bench", "currency": "UAH", "earn_percent": 5,
              "triggers": [{"kind": "min_amount", "amount": 50_000, "points": 50}]})
@@ -86,12 +76,13 @@ def load(app: Any, url: str, cards: int, purchases: int, days: int) -> None:
                      for n in range(LOCATIONS)]
         keys = [issue_api_key(session, merchant_id=merchant_id, role="cashier",
                               name=f"Till {n}").key.id for n in range(CASHIERS)]
-    copy_rows(url, "customers", CUSTOMER_COLUMNS,
-              customer_rows(merchant_id, 1, cards, 1, STARTED))
-    copy_rows(url, "cards", CARD_COLUMNS,
-              card_rows(merchant_id, program_id, 1, cards, locations, STARTED))
+    with runtime.engine.begin() as connection:  # the dataset's cards, in this program
+        connection.execute(text("UPDATE cards SET program_id = :program, location_id = NULL"
+                                " WHERE merchant_id = :merchant"),
+                           {"program": program_id, "merchant": merchant_id})
     seconds = days * 86_400
     values = {"merchant": merchant_id, "program": program_id, "cards": cards,
+              "first": built.first_card_id,
               "purchases": purchases, "seconds": seconds, "started": STARTED,
               "locations": locations, "keys": keys, "origins": ORIGINS}
     with runtime.engine.begin() as connection:
@@ -103,7 +94,7 @@ def load(app: Any, url: str, cards: int, purchases: int, days: int) -> None:
             "api_key_id, amount, redeemed_points, redeemed_value, amount_paid, earn_percent, "
             "earned_points, bonus_points, stamps_added, rewards_redeemed, refunded_amount, "
             "refunded_paid, created_at) "
-            "SELECT :merchant, :program, 1 + (n * 7919) % :cards, "
+            "SELECT :merchant, :program, :first + (n * 7919) % :cards, "
             "(:locations)[1 + n % 5], (:keys)[1 + (n / 7) % 4], "
             "1000 + (n * 104729) % 99000, CASE WHEN n % 20 = 0 THEN 10 ELSE 0 END, "
             "CASE WHEN n % 20 = 0 THEN 1000 ELSE 0 END, "

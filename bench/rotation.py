@@ -22,26 +22,19 @@ import sys
 import tempfile
 import time
 import timeit
-import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.search import (  # noqa: E402
-    CARD_COLUMNS,
-    CUSTOMER_COLUMNS,
-    card_rows,
-    copy_rows,
-    customer_rows,
-)
+from bench import databases, dataset  # noqa: E402
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
+DATABASE_PREFIX = "bench_rotation_"
 KEY_A = "bench-rotation-old-" + "a" * 24
 KEY_B = "bench-rotation-new-" + "b" * 24
-STARTED = datetime(2026, 1, 1)
 
 
 def scans(repeat: int) -> None:
@@ -66,62 +59,29 @@ def scans(repeat: int) -> None:
 
 
 def make_database() -> str:
-    from sqlalchemy import create_engine, text
-
-    name = f"bench_rotation_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return f"{SERVER}/{name}"
-
+    return databases.create_database(SERVER, DATABASE_PREFIX)
 
 def drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
+    databases.drop_database(url, DATABASE_PREFIX)
 
-    name = url.rsplit("/", 1)[1]
-    assert name.startswith("bench_rotation_")
-    admin = create_engine(f"{SERVER}/postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
-def load(url: str, folder: Path, cards: int) -> Any:
-    from sqlalchemy import text
-
+def load(url: str, folder: Path, cards: int) -> tuple[Any, int]:
+    """``cards`` cards enrolled by bench/dataset.py (no history), and the app, keyed with
+    ``KEY_B`` after ``KEY_A``; the app and the first card's id."""
     from app import create_app
     from app.config import Config
-    from app.db import make_engine
-    from app.merchants.schemas import ProgramCreate
-    from app.merchants.service import create_merchant, create_program
-    from app.migrations import upgrade
     from app.wallet.identity import write_development_chain
 
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
+    built = dataset.build(url, cards=cards, history=False,
+                          say=lambda line: print(line, flush=True))
     write_development_chain(folder / "certs")
     app = create_app(Config(database_url=url, base_url="https://bench.example",
                             secret_key=KEY_B, previous_secret_keys=(KEY_A,),
                             certs_dir=folder / "certs", instance_dir=folder / "instance",
                             worker="external"))
-    runtime = app.extensions["loyalpass"]
-    with runtime.sessions() as session:
-        merchant_id = create_merchant(session, name="Bench Kava",
-                                      email="owner@bench.example").merchant.id
-        program_id = create_program(session, merchant_id=merchant_id, data=ProgramCreate(
-            name="Bench", currency="UAH")).id
-    copy_rows(url, "customers", CUSTOMER_COLUMNS,
-              customer_rows(merchant_id, 1, cards, 1, STARTED))
-    copy_rows(url, "cards", CARD_COLUMNS,
-              card_rows(merchant_id, program_id, 1, cards, [], STARTED))
-    with runtime.engine.connect() as connection:
-        connection.execute(text("ANALYZE"))
-    return app
+    return app, built.first_card_id
 
 
-def resigning(app: Any, cards: int, repeat: int) -> None:
+def resigning(app: Any, first_card_id: int, cards: int, repeat: int) -> None:
     from sqlalchemy import update
 
     from app.cards.models import SigningKey
@@ -135,7 +95,9 @@ def resigning(app: Any, cards: int, repeat: int) -> None:
         resign_round(session, keys=keys, per_minute=1, now=switch)  # notes the key
     print(f"re-signing on PostgreSQL, {cards:,} cards, rounds of {BATCH}, best and p50 of "
           f"{repeat}")
-    positions = (("start", 0), ("middle", cards // 2), ("end", cards - BATCH * (repeat + 1)))
+    before = first_card_id - 1  # the card ids are before + 1 .. before + cards
+    positions = (("start", before), ("middle", before + cards // 2),
+                 ("end", before + cards - BATCH * (repeat + 1)))
     for label, after in positions:
         times = []
         for n in range(repeat):
@@ -172,9 +134,9 @@ def main() -> None:
     url = make_database()
     try:
         with tempfile.TemporaryDirectory() as folder:
-            app = load(url, Path(folder), arguments.cards)
+            app, first_card_id = load(url, Path(folder), arguments.cards)
             try:
-                resigning(app, arguments.cards, arguments.repeat)
+                resigning(app, first_card_id, arguments.cards, arguments.repeat)
             finally:
                 app.extensions["loyalpass"].engine.dispose()
     finally:
