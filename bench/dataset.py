@@ -759,6 +759,14 @@ def build(url: str, *, cards: int, entries_per_card: float = 10.0,
         # What the set-up queued (the programs' Google classes) went out long ago.
         admin.execute("UPDATE outbox SET status = 'done', sent_at = created_at"
                       " WHERE status = 'pending'")
+        # And so did the class of each program whose cards have Google objects: Google
+        # hears of an object only once its class is there.
+        admin.execute("INSERT INTO google_classes (program_id, class_id, status, generation,"
+                      " synced_generation, attempts, available_at, synced_at)"
+                      " SELECT DISTINCT program_id, %s || '.loyalpass-program-' || program_id,"
+                      " 'synced', 1, 1, 0, now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC'"
+                      " FROM google_objects ON CONFLICT (program_id) DO NOTHING",
+                      (GOOGLE_ISSUER,))
         for table in LOADED:
             if table != "google_objects":  # keyed by its card
                 admin.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"  # type: ignore[arg-type]
