@@ -56,6 +56,10 @@ HTTP_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
 PASSES_BUILT = Counter("loyalpass_passes_built_total", "Signed .pkpass packages built")
+PASSES_SIGNED_AHEAD = Counter("loyalpass_passes_signed_ahead_total",
+                              "Passes signed by the worker ahead of their download")
+PASSES_SERVED_SIGNED = Counter("loyalpass_passes_served_signed_ahead_total",
+                               "Pass downloads served from a pass signed ahead")
 DEVICE_REGISTRATIONS = Counter(
     "loyalpass_device_registrations_total", "Apple devices registered for pass updates",
     ["result"],

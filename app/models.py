@@ -4,7 +4,7 @@ from app.analytics.models import CardSegment, SegmentRefresh, WalletEvent
 from app.automations.models import AutomationRule, AutomationSend, AutomationSettings
 from app.cards.models import AuditEvent, Card, CardRecoveryLink, Customer, SigningKey
 from app.delivery.models import WorkerProcess
-from app.devices.models import Device, DeviceLog, Registration
+from app.devices.models import Device, DeviceLog, Registration, SignedPass
 from app.google_wallet.models import (
     GoogleClass,
     GoogleEvent,
@@ -31,6 +31,6 @@ __all__ = [
     "Customer", "Device", "DeviceLog", "FraudCursor", "GoogleClass", "GoogleEvent",
     "GoogleMessage", "GoogleObject", "IdempotencyRecord", "LedgerEntry", "Location", "Mail",
     "Merchant", "Offer", "OutboxMessage", "Program", "Purchase", "Refund",
-    "Registration", "SegmentRefresh", "SigningKey", "Staff", "WalletEvent", "WebhookDelivery",
-    "WebhookEndpoint", "WebhookSubscription", "WorkerProcess",
+    "Registration", "SegmentRefresh", "SignedPass", "SigningKey", "Staff", "WalletEvent",
+    "WebhookDelivery", "WebhookEndpoint", "WebhookSubscription", "WorkerProcess",
 ]

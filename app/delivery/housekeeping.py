@@ -15,7 +15,8 @@ purchases, entries and cards new since its last round and raises alerts
 once a day the log warns of certificates that do not load or expire within weeks
 (``app.wallet.expiry``; the start warned already); outbox rows fanned out more than a week
 ago are deleted (``app.delivery.fanout.purge_done``, up to ``PURGE_BATCHES`` batches a
-round).
+round), and so are passes signed ahead past their time
+(``app.devices.signing_ahead.forget_signed``, as many batches).
 
 The loop runs beside the channels' loops in every worker process and in the inline
 worker: a round as it starts, then one about every ``every``; commits do not wake it (its
@@ -38,6 +39,7 @@ from app.cards.recovery import purge_expired_links
 from app.config import Config
 from app.delivery.fanout import PURGE_BATCH, purge_done
 from app.delivery.loop import Loop
+from app.devices.signing_ahead import FORGET_BATCH, forget_signed
 from app.ledger.fraud_detector import Detected, detect_fraud
 from app.offers.schedule import end_due_offers, publish_due_offers
 from app.wallet.expiry import log_certificate_warnings
@@ -100,13 +102,18 @@ class Housekeeping(Loop):
         if purged_outbox:
             log.info("%s: deleted %d outbox rows fanned out over a week ago", self.name,
                      purged_outbox)
+        forgotten, more_signed = self.forget_signed()
+        if forgotten:
+            log.info("%s: deleted %d passes signed ahead past their time", self.name,
+                     forgotten)
         detected = self.detect()
         if detected.raised:
             log.info("%s: raised %d fraud alerts", self.name, detected.raised)
         # Busy while the detector has settled rows left or a program has days left to roll
         # up (a long history after the upgrade, a burst of sales): the loop runs again at
         # once instead of in ``every``.
-        return 1 if detected.more or more_outbox or any(each.more for each in rounds) else 0
+        return 1 if (detected.more or more_outbox or more_signed
+                     or any(each.more for each in rounds)) else 0
 
     def purge_outbox(self) -> tuple[int, bool]:
         """Up to ``outbox_batches`` batches of old fanned-out rows deleted: how many, and
@@ -119,6 +126,19 @@ class Housekeeping(Loop):
                 if deleted < self.outbox_batch:
                     return purged, False
         return purged, True
+
+    def forget_signed(self) -> tuple[int, bool]:
+        """Up to ``PURGE_BATCHES`` batches of passes signed ahead past their time deleted:
+        how many, and whether more may remain."""
+        forgotten = 0
+        with self.sessions() as session:
+            for _ in range(PURGE_BATCHES):
+                deleted = forget_signed(session)
+                session.commit()
+                forgotten += deleted
+                if deleted < FORGET_BATCH:
+                    return forgotten, False
+        return forgotten, True
 
     def remind_certificates(self) -> None:
         """The daily warnings of certificates that need attention, when one is due."""

@@ -45,11 +45,13 @@ from app.delivery.presence import REGISTRATIONS as LEASED_REGISTRATIONS
 from app.delivery.presence import Presence, guard, owned
 from app.devices.models import Device, Registration
 from app.devices.service import has_registration
+from app.devices.signing_ahead import sign_ahead
 from app.google_wallet.account import GoogleAccount
 from app.integrations.apns import PushResult, PushSender, reason_label
-from app.metrics import APNS_PUSHES
+from app.metrics import APNS_PUSHES, PASSES_SIGNED_AHEAD
 from app.outbox.webhooks import wallet_event
 from app.sql import SQL, Raw
+from app.wallet.service import Wallet
 
 log = logging.getLogger("loyalpass.push")
 worker_log = logging.getLogger("loyalpass.worker")
@@ -70,6 +72,7 @@ class Due:
     generation: int
     attempts: int
     token: str
+    card_id: int
 
 
 @dataclass
@@ -86,13 +89,13 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
     return float(max(delay, retry_after or 0.0))
 
 
-def due_query(*, now: datetime, limit: int) -> Select[int, int, int, int, str]:
+def due_query(*, now: datetime, limit: int) -> Select[int, int, int, int, str, int]:
     """The first ``limit`` due registrations, locked (skipping those another worker is
     locking): read in order from the pending ones' own index
     (``ix_registrations_push_pending``: ``(push_available_at, id)`` of the pending only),
     never by sorting every pending registration (100 ms a claim at 100,000 pending)."""
     return (select(Registration.id, Registration.device_id, Registration.push_generation,
-                   Registration.push_attempts, Registration.push_token)
+                   Registration.push_attempts, Registration.push_token, Registration.card_id)
             .where(Registration.push_status == "pending",
                    Registration.push_available_at <= now,
                    (Registration.push_leased_until.is_(None))
@@ -113,16 +116,19 @@ def claim_due(session: Session, *, limit: int, lease: timedelta = LEASE,
                         .values(push_leased_until=now + lease, push_leased_by=owner)
                         .execution_options(synchronize_session=False))
     session.commit()
-    return [Due(row.id, row.device_id, row.push_generation, row.push_attempts, row.push_token)
-            for row in rows]
+    return [Due(row.id, row.device_id, row.push_generation, row.push_attempts, row.push_token,
+                row.card_id) for row in rows]
 
 
 def dispatch(session: Session, sender: PushSender, *, topic: str, limit: int = 1000,
              lease: timedelta = LEASE, batches: int = ROUND,
              stopping: Callable[[], bool] | None = None,
-             presence: Presence | None = None) -> DispatchReport:
+             presence: Presence | None = None, wallet: Wallet | None = None
+             ) -> DispatchReport:
     """Claim, push and record batches, as long as full ones come (at most ``batches``,
-    and none more once ``stopping()``); returns what happened.
+    and none more once ``stopping()``); returns what happened. With ``wallet`` the passes
+    of each batch's cards are signed ahead of their download before it is pushed
+    (``sign_passes``).
 
     The bookkeeping overlaps the pushing: while the sender pushes one batch the next is
     already claimed and handed to it, and the one before is recorded, so the connection
@@ -146,6 +152,8 @@ def dispatch(session: Session, sender: PushSender, *, topic: str, limit: int = 1
                 if more and pushing is None:
                     pushing = ThreadPoolExecutor(PIPELINE, thread_name_prefix="loyalpass-push")
                 if due:
+                    if wallet is not None:
+                        sign_passes(session, wallet, due)
                     sent.append(_send(pushing, sender, due, topic, presence, owner))
             if not sent:
                 return report
@@ -156,6 +164,21 @@ def dispatch(session: Session, sender: PushSender, *, topic: str, limit: int = 1
             pushing.shutdown(wait=True)
         while sent:  # unrecorded (an error): their leases freed at the presence's next beat
             sent.popleft().guarded.__exit__(*failure)
+
+
+def sign_passes(session: Session, wallet: Wallet, due: list[Due]) -> None:
+    """Sign and keep the passes of the cards ``due`` names (``app.devices.signing_ahead``),
+    so that the devices' downloads after the push find them signed. Only ahead of time:
+    if it fails, the pushes still go and each download signs its pass."""
+    try:
+        signed = sign_ahead(session, wallet, card_ids=[item.card_id for item in due])
+        session.commit()
+    except Exception:  # anything: the pushes must go all the same
+        session.rollback()
+        log.warning("passes were not signed ahead; their downloads will sign them",
+                    exc_info=True)
+        return
+    PASSES_SIGNED_AHEAD.inc(signed)
 
 
 @dataclass
@@ -367,7 +390,7 @@ class Worker(Loop):
                  poll_interval: float = 1.0, batch: int = 1000, name: str = "worker",
                  lease: timedelta = LEASE, google: GoogleAccount | None = None,
                  after_fanout: Callable[[], None] | None = None,
-                 presence: Presence | None = None) -> None:
+                 presence: Presence | None = None, wallet: Wallet | None = None) -> None:
         super().__init__()
         self.sessions = sessions
         self.sender = sender
@@ -379,6 +402,7 @@ class Worker(Loop):
         self.google = google
         self.after_fanout = after_fanout
         self.presence = presence
+        self.wallet = wallet  # None: passes are not signed ahead (``dispatch``)
 
     def run_once(self) -> int:
         """One round of fan-out and pushing; returns how much work it found."""
@@ -388,7 +412,7 @@ class Worker(Loop):
                 self.after_fanout()
             report = dispatch(session, self.sender, topic=self.topic, limit=self.batch,
                               lease=self.lease, stopping=lambda: self.stopping,
-                              presence=self.presence)
+                              presence=self.presence, wallet=self.wallet)
         if report.claimed:
             worker_log.info("%s pushed %d devices: %s", self.name, report.pushed, report.outcomes)
         return fanned + report.claimed

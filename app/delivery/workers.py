@@ -106,7 +106,7 @@ def make_workers(runtime: Host, *, push_sender: PushSender | None = None,
             poll_interval=config.worker_poll_interval,
             lease=timedelta(seconds=config.push_lease_seconds), google=google,
             after_fanout=google_loop.wake if google_loop is not None else None,
-            presence=presence))
+            presence=presence, wallet=runtime.wallet))
     for loop in created:
         loop.wakeups = runtime.wakeups
     created.append(Housekeeping(runtime.sessions, name=f"{name}-housekeeping",

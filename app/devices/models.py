@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -82,3 +83,27 @@ class DeviceLog(Base):
     message: Mapped[str] = mapped_column(Text)
     remote_addr: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class SignedPass(Base):
+    """A card's pass signed ahead of its download (the worker signs it as its push leaves:
+    ``app.devices.signing_ahead``): the card's own part of the package
+    (``passes.apple.CardTail``), served instead of signing while it is still the pass,
+    that is while the card's ``pass_last_modified`` is the one it was made at, it was made
+    ``made_with`` what signs passes now (``app.wallet.service.Wallet.made_with``), the
+    design's files are the ones it was made after (``design_digest``), and until
+    ``good_until``: the first moment what it shows would change by the clock alone (an
+    offer ending, a purchase leaving the tier's 12 months) or a day, whichever comes
+    first. One row per card, about 4 KB; housekeeping deletes those past their time."""
+
+    __tablename__ = "signed_passes"
+
+    card_id: Mapped[int] = mapped_column(ForeignKey("cards.id", ondelete="CASCADE"),
+                                         primary_key=True, autoincrement=False)
+    pass_last_modified: Mapped[datetime] = mapped_column(DateTime)
+    made_with: Mapped[str] = mapped_column(String(64))
+    design_digest: Mapped[str] = mapped_column(String(64))
+    good_until: Mapped[datetime] = mapped_column(DateTime, index=True)
+    entries: Mapped[bytes] = mapped_column(LargeBinary)
+    directory: Mapped[bytes] = mapped_column(LargeBinary)
+    signed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -67,16 +67,29 @@ def latest_pass(connections: HeldConnections, session: Callable[[], Session], wa
             assert version is not None
             if not modified_since < version.pass_last_modified:
                 return LatestPass(version.pass_last_modified, None)
-        found = read_pass(raw, serial_number=serial_number, now=utcnow())
-    _authenticate(found.authentication_token if found is not None else None, token)
-    assert found is not None
-    program_id = found.card.program_id
-    package = wallet.package_of(found.card, program=lambda: _program(session(), program_id),
-                                offers=found.offers, facts=found.facts)
+        now = utcnow()
+        found = read_pass(raw, serial_number=serial_number, now=now, made_with=wallet.made_with)
+        _authenticate(found.authentication_token if found is not None else None, token)
+        assert found is not None
+        program_id = found.card.program_id
+
+        def program() -> Program:
+            return card_program(session(), program_id)
+
+        if found.signed is not None:  # signed ahead (``app.devices.signing_ahead``)
+            package = wallet.join(found.card, found.signed, program=program)
+            if package is not None:
+                return LatestPass(found.last_modified, package)
+            # Kept for other design files (a new build of the artwork): signed now.
+            found = read_pass(raw, serial_number=serial_number, now=now, made_with="")
+            assert found is not None  # the card was there a moment ago; cards stay
+    package = wallet.package_of(found.card, program=program, offers=found.offers,
+                                facts=found.facts)
     return LatestPass(found.last_modified, package)
 
 
-def _program(session: Session, program_id: int) -> Program:
+def card_program(session: Session, program_id: int) -> Program:
+    """The card's program (``program_id``), read when its pass design is not drawn yet."""
     program = session.get(Program, program_id)
     assert program is not None  # a card's program is never deleted
     return program

@@ -27,6 +27,7 @@ arrays (PostgreSQL's ``json_agg``, SQLite's ``json_group_array``), put in order 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +41,7 @@ from app.sql import SQL, Raw
 from app.texts import in_every_locale
 from app.wallet.apple_shapes import CardPass
 from app.wallet.facts import HISTORY_LENGTH, CardFacts, Movement
+from passes.apple import CardTail
 
 # Before every tag and every Last-Modified: "list everything", "send the pass".
 EVER = datetime(1, 1, 1)
@@ -115,72 +117,135 @@ class PassRow:
     pass_last_modified: datetime
     movements: Any  # JSON [[id, created_at, kind, points, stamps, rewards], ...]
     spend_12_months: int | None
-    offers: Any  # JSON [[created_at, id, title, title_texts], ...]
+    offers: Any  # JSON [[created_at, id, title, title_texts, ends_at, expires_at], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ServedRow(PassRow):
+    """``PASS``'s row: the card's pass and, when one was signed ahead and is still the pass
+    (``app.devices.models.SignedPass``), its signed part; the columns of what it shows
+    are then not read (None)."""
+
+    signed_digest: str | None
+    signed_entries: bytes | None
+    signed_directory: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class AheadRow(PassRow):
+    """``AHEAD``'s row: a card's pass to sign ahead, with what says how long it stays the
+    pass by the clock: the oldest purchase its tier's 12 months count (None without
+    tiers) and, in ``offers``, when each shown offer ends."""
+
+    id: int
+    tier_turns: datetime | None
 
 
 # Each dialect's JSON aggregate and array, and an offer's title_texts (JSON) as an array's
 # item (SQLite's column is text, and its subquery's column no longer JSON).
 _JSON = {True: ("json_agg", "json_build_array", "shown.title_texts"),
          False: ("json_group_array", "json_array", "json(shown.title_texts)")}
+_TIERED = "CAST(programs.tiers AS text) <> '[]'"  # the ORM writes no tiers as '[]'
+_IN_TIER_WINDOW = "purchases.card_id = cards.id AND purchases.created_at > :tier_since"
+# A pass signed ahead that is still the card's pass, made with what signs passes now.
+_SIGNED = ("LEFT JOIN signed_passes AS signed ON signed.card_id = cards.id"
+           " AND signed.pass_last_modified = cards.pass_last_modified"
+           " AND signed.made_with = :made_with AND signed.good_until > :now")
 
 
-def _pass_statement(*, postgres: bool) -> SQL:
+def _pass_statement(shape: type[PassRow], *, postgres: bool) -> SQL:
+    """The statement whose row is ``shape``: ``ServedRow`` by serial number (what it shows
+    is read only when no pass signed ahead is found: PostgreSQL and SQLite evaluate a
+    subquery in a CASE only when its branch is taken), ``AheadRow`` for the cards
+    ``:card_ids`` names (a JSON array) without such a pass."""
     aggregate, array, title_texts = _JSON[postgres]
+    served = shape is ServedRow
+    unless_signed = "signed.card_id IS NULL AND " if served else ""
+
+    def shown(subquery: str) -> str:  # read only for a pass not signed ahead
+        return f"CASE WHEN signed.card_id IS NULL THEN {subquery} END" if served else subquery
+
     elsewhere = {
         "holder_name": "customers.name", "holder_locale": "customers.locale",
         "design_version": "programs.design_version", "locales": "programs.locales",
-        "movements": f"(SELECT {aggregate}({array}(last.id, last.created_at, last.kind,"
+        "movements": shown(f"(SELECT {aggregate}({array}(last.id, last.created_at, last.kind,"
                      " last.points, last.stamps, last.rewards)) FROM (SELECT ledger_entries.id,"
                      " ledger_entries.created_at, ledger_entries.kind, ledger_entries.points,"
                      " ledger_entries.stamps, ledger_entries.rewards FROM ledger_entries"
                      " WHERE ledger_entries.card_id = cards.id"
-                     f" ORDER BY ledger_entries.id DESC LIMIT {HISTORY_LENGTH}) AS last)",
-        # Summed for a program with tiers only (the ORM writes none as '[]'): a card's
-        # purchases of a year may be hundreds of rows.
-        "spend_12_months": "CASE WHEN CAST(programs.tiers AS text) <> '[]' THEN (SELECT"
+                     f" ORDER BY ledger_entries.id DESC LIMIT {HISTORY_LENGTH}) AS last)"),
+        # Summed for a program with tiers only: a card's purchases of a year may be
+        # hundreds of rows.
+        "spend_12_months": f"CASE WHEN {unless_signed}{_TIERED} THEN (SELECT"
                            " coalesce(sum(purchases.amount_paid - purchases.refunded_paid), 0)"
-                           " FROM purchases WHERE purchases.card_id = cards.id"
-                           " AND purchases.created_at > :tier_since) END",
-        "offers": f"(SELECT {aggregate}({array}(shown.created_at, shown.id, shown.title,"
-                  f" {title_texts})) FROM (SELECT card_offers.created_at, offers.id,"
-                  " offers.title, offers.title_texts FROM card_offers"
+                           f" FROM purchases WHERE {_IN_TIER_WINDOW}) END",
+        "tier_turns": f"CASE WHEN {_TIERED} THEN (SELECT min(purchases.created_at)"
+                      f" FROM purchases WHERE {_IN_TIER_WINDOW}) END",
+        "offers": shown(f"(SELECT {aggregate}({array}(shown.created_at, shown.id, shown.title,"
+                  f" {title_texts}, shown.ends_at, shown.expires_at)) FROM (SELECT"
+                  " card_offers.created_at, offers.id, offers.title, offers.title_texts,"
+                  " offers.ends_at, card_offers.expires_at FROM card_offers"
                   " JOIN offers ON offers.id = card_offers.offer_id"
                   " WHERE card_offers.card_id = cards.id AND NOT card_offers.held_out"
                   " AND offers.status = 'published'"
                   " AND (offers.ends_at IS NULL OR offers.ends_at > :now)"
                   " AND (card_offers.expires_at IS NULL OR card_offers.expires_at > :now)"
                   " ORDER BY card_offers.created_at DESC, offers.id DESC"
-                  f" LIMIT {SHOWN_OFFERS}) AS shown)",
+                  f" LIMIT {SHOWN_OFFERS}) AS shown)"),
+        "signed_digest": "signed.design_digest", "signed_entries": "signed.entries",
+        "signed_directory": "signed.directory",
     }
     select = ", ".join(f"{elsewhere[name]} AS {name}" if name in elsewhere else "cards." + name
-                       for name in rows.names(PassRow))
-    return SQL(f"SELECT {select} FROM cards JOIN customers ON customers.id = cards.customer_id"
-               " JOIN programs ON programs.id = cards.program_id"
-               " WHERE cards.serial_number = :serial_number")
+                       for name in rows.names(shape))
+    cards = ("cards JOIN customers ON customers.id = cards.customer_id"
+             " JOIN programs ON programs.id = cards.program_id")
+    if served:
+        return SQL(f"SELECT {select} FROM {cards} {_SIGNED}"
+                   " WHERE cards.serial_number = :serial_number")
+    listed = ("SELECT CAST(value AS integer)"
+              " FROM json_array_elements_text(CAST(:card_ids AS json))"
+              if postgres else "SELECT value FROM json_each(:card_ids)")
+    return SQL(f"SELECT {select} FROM {cards} {_SIGNED} WHERE cards.id IN ({listed})"
+               " AND signed.card_id IS NULL")
 
 
-PASS = {postgres: _pass_statement(postgres=postgres) for postgres in (True, False)}
+PASS = {postgres: _pass_statement(ServedRow, postgres=postgres) for postgres in (True, False)}
+AHEAD = {postgres: _pass_statement(AheadRow, postgres=postgres) for postgres in (True, False)}
 
 
 @dataclass(frozen=True)
 class PassToServe:
-    """A pass as the web service serves it: the card and what its pass shows besides."""
+    """A pass as the web service serves it: the card and what its pass shows besides, or
+    the card's part of it signed ahead (``signed``: then ``facts`` and ``offers`` are
+    empty, as they were not read)."""
 
     card: CardPass
     authentication_token: str
     last_modified: datetime
     facts: CardFacts
     offers: list[dict[str, str]]  # titles, each {locale: title}
+    signed: CardTail | None = None
 
 
-def read_pass(raw: Raw, *, serial_number: str, now: datetime) -> PassToServe | None:
-    """The pass with that serial number, or None."""
+def read_pass(raw: Raw, *, serial_number: str, now: datetime, made_with: str
+              ) -> PassToServe | None:
+    """The pass with that serial number, or None; its part signed ahead when there is one
+    still the pass, made with ``made_with`` (``app.wallet.service.Wallet.made_with``; one
+    that names nothing signed reads the pass in full)."""
     found = raw.one_without_begin(PASS[raw.postgres], {
         "serial_number": serial_number, "tier_since": raw.time(now - TIER_WINDOW),
-        "now": raw.time(now)})
+        "now": raw.time(now), "made_with": made_with})
     if found is None:
         return None
-    row = rows.read(PassRow, found)
+    row = rows.read(ServedRow, found)
+    signed = None
+    if row.signed_digest is not None:
+        signed = CardTail(row.signed_digest, bytes(row.signed_entries or b""),
+                          bytes(row.signed_directory or b""))
+    return _to_serve(raw, row, signed)
+
+
+def _to_serve(raw: Raw, row: PassRow, signed: CardTail | None) -> PassToServe:
     locales = tuple(raw.read_json(row.locales) or ())
     card = CardPass(
         serial_number=row.serial_number, authentication_token=row.authentication_token,
@@ -190,7 +255,36 @@ def read_pass(raw: Raw, *, serial_number: str, now: datetime) -> PassToServe | N
         program_id=row.program_id, design_version=row.design_version)
     return PassToServe(card, row.authentication_token, raw.read_time(row.pass_last_modified),
                        _facts(raw.read_json(row.movements) or [], row.spend_12_months),
-                       _offers(raw.read_json(row.offers) or [], locales or ("en",)))
+                       _offers(raw.read_json(row.offers) or [], locales or ("en",)), signed)
+
+
+@dataclass(frozen=True)
+class PassAhead:
+    """A card's pass to sign ahead: as it is served, with the card's id, the version it
+    was read at (``pass.last_modified``), and the first moment after ``now`` at which
+    the clock alone changes what it shows (None: nothing does)."""
+
+    card_id: int
+    pass_: PassToServe
+    changes_at: datetime | None
+
+
+def passes_to_sign(raw: Raw, *, card_ids: Sequence[int], now: datetime, made_with: str
+                   ) -> list[PassAhead]:
+    """The passes of ``card_ids`` that have no part signed ahead that is still the pass,
+    made with ``made_with``: read in one statement, in the caller's transaction."""
+    found = raw.all_without_begin(AHEAD[raw.postgres], {
+        "card_ids": json.dumps(sorted(set(card_ids))), "tier_since": raw.time(now - TIER_WINDOW),
+        "now": raw.time(now), "made_with": made_with})
+    ahead = []
+    for values in found:
+        row = rows.read(AheadRow, values)
+        ends = [datetime.fromisoformat(moment) for offer in raw.read_json(row.offers) or []
+                for moment in offer[4:6] if moment is not None]
+        if row.tier_turns is not None:
+            ends.append(raw.read_time(row.tier_turns) + TIER_WINDOW)
+        ahead.append(PassAhead(row.id, _to_serve(raw, row, None), min(ends, default=None)))
+    return ahead
 
 
 def _facts(movements: Sequence[Sequence[Any]], spend: int | None) -> CardFacts:
@@ -210,5 +304,5 @@ def _offers(offers: Sequence[Sequence[Any]], locales: tuple[str, ...]
     newest_first = sorted(offers, key=lambda offer: (datetime.fromisoformat(offer[0]),
                                                      offer[1]), reverse=True)
     return [in_every_locale(texts if texts is not None else title, locales)
-            for _, _, title, texts in newest_first]
+            for _, _, title, texts, _, _ in newest_first]
 

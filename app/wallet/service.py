@@ -9,6 +9,7 @@ now carries the current key.
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import logging
 import threading
@@ -16,19 +17,23 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from cryptography.hazmat.primitives.serialization import Encoding
+
 from app.cards.models import Card
 from app.cards.numbers import barcode_message
 from app.config import Config
 from app.google_wallet.account import GoogleAccount
 from app.i18n import best_locale
 from app.merchants.models import Program
-from app.metrics import PASSES_BUILT
+from app.metrics import PASSES_BUILT, PASSES_SERVED_SIGNED
 from app.points.rules import Tier
 from app.wallet.apple_shapes import CardPass, design_key, design_key_of, pass_card, pass_design
 from app.wallet.barcodes import barcode_png, link_qr_png
 from app.wallet.card_texts import history_lines, next_step_text, program_tiers
 from app.wallet.facts import CardFacts
 from passes.apple import (
+    CardTail,
+    PassCard,
     PassDesign,
     PassPackager,
     SigningIdentity,
@@ -40,6 +45,9 @@ from passes.apple.images import square_mark
 
 log = logging.getLogger("loyalpass.wallet")
 MAX_CACHED_DESIGNS = 512
+# Raised when the same card and design give a pass written otherwise (new fields, texts):
+# the signed parts kept of the old writing are then not served (``Wallet.made_with``).
+SIGNED_PART_FORMAT = b"loyalpass signed pass part 1"
 
 BARCODE_FORMATS = {"qr": "QR", "pdf417": "PDF417", "aztec": "Aztec", "code128": "Code 128"}
 
@@ -76,6 +84,14 @@ class Wallet:
             for key in self.scan_keys)
         self._designs: dict[str, _Drawn] = {}
         self._lock = threading.Lock()
+        # What a kept signed part (``signed_part``) was made with besides the card and its
+        # design's files: how it is written, the certificates, the links, the barcode key.
+        # A part made with other ones is not served: the pass is signed anew.
+        self.made_with = hashlib.sha256(b"\n".join([
+            SIGNED_PART_FORMAT, self.identity.certificate.public_bytes(Encoding.DER),
+            self.identity.wwdr.public_bytes(Encoding.DER), self.config.base_url.encode(),
+            self.config.web_service_url.encode(),
+            self.config.secret_keys.current_id.encode()])).hexdigest()
 
     @property
     def is_development_chain(self) -> bool:
@@ -243,8 +259,39 @@ class Wallet:
                    facts: CardFacts | None = None) -> bytes:
         """``package`` of a card read as plain values; ``program`` reads the card's program
         when its design version is not drawn yet (the first pass of each version)."""
+        view, design = self._pass_view(card, program, offers, facts or CardFacts())
+        package = self.packager.package(view, design)
+        PASSES_BUILT.inc()
+        return package
+
+    def signed_part(self, card: CardPass, *, program: Callable[[], Program],
+                    offers: Sequence[Mapping[str, str]] = (),
+                    facts: CardFacts | None = None) -> CardTail:
+        """The card's own signed part of ``package_of``'s package, to keep and join to
+        its design's files later (``join``), signed ahead of the download."""
+        view, design = self._pass_view(card, program, offers, facts or CardFacts())
+        tail = self.packager.tail(view, design)
+        PASSES_BUILT.inc()
+        return tail
+
+    def join(self, card: CardPass, tail: CardTail, *, program: Callable[[], Program]
+             ) -> bytes | None:
+        """The package of ``card`` (its program, design version and stamps are what count
+        here) whose signed part ``tail`` was kept, or None when it was made for other
+        design files than the ones drawn now (a new build of the artwork): it is signed
+        anew then."""
         drawn = self._drawn_of(design_key_of(card.program_id, card.design_version), program)
-        facts = facts or CardFacts()
+        try:
+            package = self.packager.join(tail, drawn.design, stamps=card.stamps)
+        except ValueError:
+            return None
+        PASSES_SERVED_SIGNED.inc()
+        return package
+
+    def _pass_view(self, card: CardPass, program: Callable[[], Program],
+                   offers: Sequence[Mapping[str, str]], facts: CardFacts
+                   ) -> tuple[PassCard, PassDesign]:
+        drawn = self._drawn_of(design_key_of(card.program_id, card.design_version), program)
         locale = best_locale([card.holder_locale], drawn.locales)
         locales = drawn.locales or ("en",)
         next_step = next_step_text(drawn.tiers, currency=drawn.currency, current=card.tier,
@@ -254,6 +301,4 @@ class Wallet:
                          barcode_message=self.barcode_message(card),
                          customer_url=self.card_url(card), offers=offers,
                          next_step=next_step, history=history_lines(facts, locale))
-        package = self.packager.package(view, drawn.design)
-        PASSES_BUILT.inc()
-        return package
+        return view, drawn.design

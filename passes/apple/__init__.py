@@ -35,10 +35,13 @@ from passes.apple.images import validate_logo, validate_stamp_icon, validate_str
 from passes.apple.model import Colors, PassCard, PassDesign, PassLocation
 from passes.apple.package import (
     MEDIA_TYPE,
+    CardTail,
     DesignParts,
     PreparedDesign,
     PreparedFile,
     build_package,
+    card_tail,
+    join_package,
     prepare_design,
     prepare_parts,
 )
@@ -49,6 +52,7 @@ from passes.labels import PassLabels
 
 __all__ = [
     "MEDIA_TYPE",
+    "CardTail",
     "CertificateError",
     "Colors",
     "DesignParts",
@@ -63,6 +67,8 @@ __all__ = [
     "SigningIdentity",
     "build_package",
     "build_pass_json",
+    "card_tail",
+    "join_package",
     "load_certificate",
     "load_signing_identity",
     "make_development_chain",

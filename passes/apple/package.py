@@ -10,6 +10,11 @@ prepared ones, plus the strings files: the design's, already deflated and hashed
 card that says nothing of its own; rewritten with the card's phrases (a stamp card's next
 step, its offers' titles: :func:`~passes.apple.strings.card_phrases`) for one that does.
 
+A card's own part of the zip (its entries after the design's, its central-directory records
+and the end record: :class:`CardTail`) can be kept apart from the design's and joined to it
+later (:func:`join_package`), for example signed ahead of the download; its ``design_digest``
+names the prepared design's bytes it was made after, so it is joined to no other.
+
 Zip layout: the JSON files (pass.json, manifest.json) and the .strings files
 deflated; PNGs and the DER signature stored (deflate gains nothing on them).
 Timestamps and attributes are fixed, so the same inputs give the same bytes
@@ -126,6 +131,7 @@ class PreparedDesign:
     plan: FrontPlan
     strings: tuple[DeflatedFile, ...]
     strings_keys: frozenset[str]
+    digest: str  # of the images' hashes and zip records: a card's tail fits these bytes only
     variant: int | None = None
 
     def file(self, name: str) -> PreparedFile:
@@ -169,17 +175,20 @@ def prepare_design(design: PassDesign, *, stamps: int = 0,
         entries_end = buffer.tell()
     archive_bytes = buffer.getvalue()
     directory_end = len(archive_bytes) - _END_RECORD.size  # zipfile writes no comment
+    archive_entries, archive_directory = (archive_bytes[:entries_end],
+                                          archive_bytes[entries_end:directory_end])
     return PreparedDesign(
         design=design,
         files=files,
         phrases=parts.phrases,
         pass_json_members=parts.pass_json_members,
         manifest_head=manifest_head,
-        archive_entries=archive_bytes[:entries_end],
-        archive_directory=archive_bytes[entries_end:directory_end],
+        archive_entries=archive_entries,
+        archive_directory=archive_directory,
         plan=parts.plan,
         strings=parts.strings,
         strings_keys=parts.strings_keys,
+        digest=hashlib.sha256(archive_entries + archive_directory + manifest_head).hexdigest(),
         variant=variant,
     )
 
@@ -199,8 +208,36 @@ def _manifest_entry(name: str, sha1: str) -> str:
     return f"{json.dumps(name)}:{json.dumps(sha1)},"
 
 
+@dataclass(frozen=True)
+class CardTail:
+    """A card's own bytes of its package, signed: its zip entries (the strings files,
+    pass.json, manifest.json, signature), then its central-directory records with the
+    end record; they follow the bytes of the prepared design whose ``digest`` is
+    ``design_digest`` (:func:`join_package`)."""
+
+    design_digest: str
+    entries: bytes
+    directory: bytes
+
+
 def build_package(card: PassCard, prepared: PreparedDesign, identity: SigningIdentity) -> bytes:
     """The .pkpass bytes of ``card`` in a prepared design."""
+    return join_package(prepared, card_tail(card, prepared, identity))
+
+
+def join_package(prepared: PreparedDesign, tail: CardTail) -> bytes:
+    """The .pkpass bytes of a card's tail after the design it was made for.
+
+    Raises ValueError for a tail made after other design bytes (another design or
+    version of the artwork, or another build of it): its manifest lists other images."""
+    if tail.design_digest != prepared.digest:
+        raise ValueError("the card's signed part was made for other design files")
+    return b"".join([prepared.archive_entries, tail.entries, prepared.archive_directory,
+                     tail.directory])
+
+
+def card_tail(card: PassCard, prepared: PreparedDesign, identity: SigningIdentity) -> CardTail:
+    """The card's own entries of its package in a prepared design, signed."""
     design = prepared.design
     extra = card_phrases(card, design)
     strings = prepared.strings
@@ -262,12 +299,13 @@ class _ZipTail:
             encoded]
         self._offset += _LOCAL_HEADER.size + len(encoded) + len(body)
 
-    def finish(self, prepared: PreparedDesign) -> bytes:
-        directory = prepared.archive_directory + b"".join(self._directory)
+    def finish(self, prepared: PreparedDesign) -> CardTail:
+        directory = b"".join(self._directory)
         count = len(prepared.files) - len(prepared.strings) + len(self._directory) // 2
-        end = _END_RECORD.pack(b"PK\x05\x06", 0, 0, count, count, len(directory),
+        end = _END_RECORD.pack(b"PK\x05\x06", 0, 0, count, count,
+                               len(prepared.archive_directory) + len(directory),
                                self._offset, 0)
-        return b"".join([prepared.archive_entries, *self._entries, directory, end])
+        return CardTail(prepared.digest, b"".join(self._entries), directory + end)
 
 
 def _deflate(data: bytes) -> bytes:

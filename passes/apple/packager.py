@@ -17,9 +17,12 @@ from passes.apple.identity import SigningIdentity
 from passes.apple.images import strip_variant
 from passes.apple.model import PassCard, PassDesign
 from passes.apple.package import (
+    CardTail,
     DesignParts,
     PreparedDesign,
     build_package,
+    card_tail,
+    join_package,
     prepare_design,
     prepare_parts,
 )
@@ -55,6 +58,15 @@ class PassPackager:
     def package(self, card: PassCard, design: PassDesign) -> bytes:
         """The signed .pkpass bytes of ``card`` in ``design``."""
         return build_package(card, self.prepared(design, stamps=card.stamps), self.identity)
+
+    def tail(self, card: PassCard, design: PassDesign) -> CardTail:
+        """``card``'s own signed part of its package in ``design`` (``join``)."""
+        return card_tail(card, self.prepared(design, stamps=card.stamps), self.identity)
+
+    def join(self, tail: CardTail, design: PassDesign, *, stamps: int) -> bytes:
+        """The package of a card with ``stamps`` whose signed part is ``tail``; ValueError
+        when ``tail`` was made for other design files than ``design``'s now."""
+        return join_package(self.prepared(design, stamps=stamps), tail)
 
 
 class _Prepares(Protocol):
