@@ -46,6 +46,7 @@ from app.cards.numbers import barcode_message
 from app.config import Config
 from app.delivery.google.sync import GoogleSync
 from app.delivery.pushes import Worker
+from app.devices.signing_ahead import forget_signed
 from app.integrations.fakes import FakeGoogleWallet
 from bench import dataset
 from passes.google.callbacks import sign_callback
@@ -386,10 +387,22 @@ def test_the_push_fan_out_and_claim_are_served_by_index(
     runtime = app.extensions["loyalpass"]
     sender = RecordingSender()
     worker = Worker(sessions=runtime.sessions, sender=sender, topic=pass_type(app),
-                    google=runtime.wallet.google)
+                    google=runtime.wallet.google, wallet=runtime.wallet)
     statements.catching(worker.run_once)
     assert sender.pushes, "the purchase's pass was not pushed"
-    assert_indexed(seeded, statements.caught, "push fan-out and claim")
+    kept, = _one(seeded, f"SELECT count(*) FROM signed_passes WHERE card_id = {card_id}")
+    assert kept == 1, "the pass was not signed ahead"
+    # The phone's download after the push, served signed ahead; housekeeping's deletion.
+    token, = _one(seeded, f"SELECT authentication_token FROM cards WHERE id = {card_id}")
+    downloaded = statements.catching(lambda: client.get(
+        f"/passkit/v1/passes/{pass_type(app)}/{serial}", headers={
+            "Authorization": f"ApplePass {token}",
+            "If-Modified-Since": "Mon, 01 Jan 2024 00:00:00 GMT"}))
+    assert downloaded.status_code == 200
+    with runtime.sessions() as session:
+        statements.catching(lambda: forget_signed(session))
+        session.rollback()
+    assert_indexed(seeded, statements.caught, "push fan-out, signing ahead and claim")
 
 
 def _nodes(plan: Any) -> list[dict[str, Any]]:

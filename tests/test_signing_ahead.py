@@ -60,19 +60,19 @@ def _served_signed_ahead() -> float:
     return REGISTRY.get_sample_value("loyalpass_passes_served_signed_ahead_total") or 0.0
 
 
-def _signed_in_the_request(phone: Phone) -> Any:
+def _signed_in_the_request(phone: Phone, since: str | None = None) -> Any:
     """``phone``'s download, which must have signed its pass itself."""
     before = _served_signed_ahead()
-    served = phone.download()
+    served = phone.download(since=since)
     assert served.status_code == 200
     assert _served_signed_ahead() == before, "served from a kept pass"
     return served
 
 
-def _signed_ahead(phone: Phone) -> Any:
+def _signed_ahead(phone: Phone, since: str | None = None) -> Any:
     """``phone``'s download, which must be the pass the worker signed."""
     before = _served_signed_ahead()
-    served = phone.download()
+    served = phone.download(since=since)
     assert served.status_code == 200
     assert _served_signed_ahead() == before + 1, "not served from a kept pass"
     return served
@@ -100,9 +100,13 @@ class Phone:
         assert register(client, self.installed, f"device-{push_token[:8]}", push_token) == 201
         self.path = f"/passkit/v1/passes/{self.installed['type']}/{self.installed['serial']}"
 
-    def download(self, token: str | None = None) -> Any:
-        return self.client.get(self.path, headers={
-            "Authorization": f"ApplePass {token or self.installed['token']}"})
+    def download(self, token: str | None = None, since: str | None = None) -> Any:
+        """The pass, as Wallet asks for it: with the Last-Modified of the copy it has
+        (``since``), or without one."""
+        headers = {"Authorization": f"ApplePass {token or self.installed['token']}"}
+        if since is not None:
+            headers["If-Modified-Since"] = since
+        return self.client.get(self.path, headers=headers)
 
 
 @pytest.fixture
@@ -114,12 +118,17 @@ def test_the_download_after_a_push_is_the_pass_the_worker_signed_and_it_verifies
         app: Flask, client: FlaskClient, shop: Shop, certs_dir: Path, tmp_path: Path) -> None:
     card = enroll(shop, shop.points, name="Олена Коваль", email="olena@example.com")
     phone = Phone(client, card)
+    copy = phone.download().headers["Last-Modified"]  # the pass it has
     buy(shop, card, 24_000)
     publish_offer(shop, shop.points, "Круасан у подарунок")
 
     _push(app)
     kept, = _kept(app)
-    served = _signed_ahead(phone)
+    served = _signed_ahead(phone, since=copy)  # as Wallet asks after the push
+    assert served.headers["Last-Modified"] != copy
+    unchanged = phone.download(since=served.headers["Last-Modified"])
+    assert unchanged.status_code == 304 and unchanged.data == b""
+    assert _signed_ahead(phone).data == served.data  # asked for without a copy
 
     signature = _files(served.data)["signature"]
     assert signature in kept.entries
@@ -127,8 +136,9 @@ def test_the_download_after_a_push_is_the_pass_the_worker_signed_and_it_verifies
     with _runtime(app).sessions() as session:
         session.execute(update(SignedPass).values(made_with="another key"))
         session.commit()
-    signed_now = _signed_in_the_request(phone)
+    signed_now = _signed_in_the_request(phone, since=copy)
     assert _unsigned(served.data) == _unsigned(signed_now.data)
+    assert _unsigned(_signed_in_the_request(phone).data) == _unsigned(served.data)
     assert pass_json(served.data)["storeCard"] == pass_json(signed_now.data)["storeCard"]
     assert "Круасан у подарунок" in pass_strings(served.data, "uk")[
         pass_field(pass_json(served.data), "offers_now")["value"]]
@@ -159,8 +169,10 @@ def test_a_change_after_signing_is_signed_in_the_download_not_served_stale(
     _push(app)
     before = pass_json(_signed_ahead(phone).data)
 
+    copy = phone.download().headers["Last-Modified"]
     buy(shop, card, 30_000)  # no worker round: the kept pass is of the last version
-    after = pass_json(_signed_in_the_request(phone).data)
+    after = pass_json(_signed_in_the_request(phone, since=copy).data)
+    assert pass_json(_signed_in_the_request(phone).data) == after
 
     assert pass_field(after, "balance")["value"] > pass_field(before, "balance")["value"]
 
@@ -221,8 +233,10 @@ def test_a_pass_kept_for_other_design_files_is_signed_anew(
         session.commit()
 
     served = _signed_in_the_request(phone)
+    after_a_push = _signed_in_the_request(phone, since="Mon, 01 Jan 2024 00:00:00 GMT")
 
     assert _unsigned(served.data) == _unsigned(signed_ahead.data)
+    assert _unsigned(after_a_push.data) == _unsigned(signed_ahead.data)
 
 
 def test_a_kept_pass_is_never_served_without_its_token(
@@ -232,10 +246,11 @@ def test_a_kept_pass_is_never_served_without_its_token(
     _push(app)
     assert _kept(app)
 
-    refused = phone.download(token="0" * len(phone.installed["token"]))
-
-    assert refused.status_code == 401
-    assert b"PK" not in refused.data
+    wrong = "0" * len(phone.installed["token"])
+    for since in (None, "Mon, 01 Jan 2024 00:00:00 GMT"):
+        refused = phone.download(token=wrong, since=since)
+        assert refused.status_code == 401
+        assert b"PK" not in refused.data
 
 
 def test_another_key_certificate_or_address_signs_its_own_passes(app: Flask) -> None:

@@ -102,6 +102,10 @@ class SignedPass(Base):
                                          primary_key=True, autoincrement=False)
     pass_last_modified: Mapped[datetime] = mapped_column(DateTime)
     made_with: Mapped[str] = mapped_column(String(64))
+    # The design it follows: the program's version and the card's stamps it was made at
+    # (a stamp card's strip shows them), and a digest of those files' bytes.
+    design_version: Mapped[int] = mapped_column(Integer)
+    stamps: Mapped[int] = mapped_column(Integer)
     design_digest: Mapped[str] = mapped_column(String(64))
     good_until: Mapped[datetime] = mapped_column(DateTime, index=True)
     entries: Mapped[bytes] = mapped_column(LargeBinary)

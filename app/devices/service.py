@@ -23,7 +23,7 @@ from app.cards.service import card_by_serial
 from app.cards.wallet_events import record_wallet_events
 from app.clock import to_microseconds, utcnow
 from app.devices.models import Device, DeviceLog, Registration
-from app.devices.wallet_reads import UpdatedPasses, pass_version, read_pass
+from app.devices.wallet_reads import KeptPass, UpdatedPasses, pass_head, read_pass
 from app.devices.wallet_reads import updated_passes as read_updated_passes
 from app.errors import Unauthorized
 from app.merchants.models import Program
@@ -59,33 +59,41 @@ def latest_pass(connections: HeldConnections, session: Callable[[], Session], wa
     Unauthorized, whatever else the request says, unless ``token`` is the pass's.
     ``session`` makes (or gets) the request's session: on SQLite the statement runs in
     it, and anywhere it reads the program when its pass design is not drawn yet."""
+    now = utcnow()
     with Raw.thread_connection(connections, session) as raw:
-        if modified_since is not None:  # a 304 needs no more than the pass's version
-            version = pass_version(raw, serial_number=serial_number)
-            _authenticate(version.authentication_token if version is not None else None,
-                          token)
-            assert version is not None
-            if not modified_since < version.pass_last_modified:
-                return LatestPass(version.pass_last_modified, None)
-        now = utcnow()
+        if modified_since is not None:  # a 304, or a download after a push
+            head = pass_head(raw, serial_number=serial_number, since=modified_since, now=now,
+                             made_with=wallet.made_with)
+            _authenticate(head.authentication_token if head is not None else None, token)
+            assert head is not None
+            if not modified_since < head.pass_last_modified:
+                return LatestPass(head.pass_last_modified, None)
+            package = _joined(wallet, session, head.program_id, head.kept)
+            if package is not None:
+                return LatestPass(head.pass_last_modified, package)
         found = read_pass(raw, serial_number=serial_number, now=now, made_with=wallet.made_with)
         _authenticate(found.authentication_token if found is not None else None, token)
         assert found is not None
-        program_id = found.card.program_id
-
-        def program() -> Program:
-            return card_program(session(), program_id)
-
-        if found.signed is not None:  # signed ahead (``app.devices.signing_ahead``)
-            package = wallet.join(found.card, found.signed, program=program)
-            if package is not None:
-                return LatestPass(found.last_modified, package)
-            # Kept for other design files (a new build of the artwork): signed now.
+        package = _joined(wallet, session, found.card.program_id, found.signed)
+        if package is not None:
+            return LatestPass(found.last_modified, package)
+        if found.signed is not None:  # kept for other design files: signed now
             found = read_pass(raw, serial_number=serial_number, now=now, made_with="")
             assert found is not None  # the card was there a moment ago; cards stay
-    package = wallet.package_of(found.card, program=program, offers=found.offers,
-                                facts=found.facts)
+    program_id = found.card.program_id
+    package = wallet.package_of(found.card, program=lambda: card_program(session(), program_id),
+                                offers=found.offers, facts=found.facts)
     return LatestPass(found.last_modified, package)
+
+
+def _joined(wallet: Wallet, session: Callable[[], Session], program_id: int,
+            kept: KeptPass | None) -> bytes | None:
+    """The package of the pass signed ahead ``kept``, if there is one and it was made for
+    the design files drawn now (``app.devices.signing_ahead``)."""
+    if kept is None:
+        return None
+    return wallet.join(kept.tail, program_id=program_id, design_version=kept.design_version,
+                       stamps=kept.stamps, program=lambda: card_program(session(), program_id))
 
 
 def card_program(session: Session, program_id: int) -> Program:

@@ -39,11 +39,13 @@ from app.wallet.service import Wallet
 KEPT = timedelta(days=1)  # the longest a signed part is served (housekeeping deletes it)
 
 KEEP = SQL(
-    "INSERT INTO signed_passes (card_id, pass_last_modified, made_with, design_digest,"
-    " good_until, entries, directory, signed_at) VALUES (:card_id, :pass_last_modified,"
-    " :made_with, :design_digest, :good_until, :entries, :directory, :signed_at)"
+    "INSERT INTO signed_passes (card_id, pass_last_modified, made_with, design_version,"
+    " stamps, design_digest, good_until, entries, directory, signed_at) VALUES (:card_id,"
+    " :pass_last_modified, :made_with, :design_version, :stamps, :design_digest,"
+    " :good_until, :entries, :directory, :signed_at)"
     " ON CONFLICT (card_id) DO UPDATE SET pass_last_modified = excluded.pass_last_modified,"
-    " made_with = excluded.made_with, design_digest = excluded.design_digest,"
+    " made_with = excluded.made_with, design_version = excluded.design_version,"
+    " stamps = excluded.stamps, design_digest = excluded.design_digest,"
     " good_until = excluded.good_until, entries = excluded.entries,"
     " directory = excluded.directory, signed_at = excluded.signed_at"
     " WHERE signed_passes.pass_last_modified <= excluded.pass_last_modified")
@@ -68,7 +70,8 @@ def sign_ahead(session: Session, wallet: Wallet, *, card_ids: Sequence[int],
             good_until = min(good_until, ahead.changes_at)
         kept.append({"card_id": ahead.card_id,
                      "pass_last_modified": raw.time(ahead.pass_.last_modified),
-                     "made_with": wallet.made_with, "design_digest": tail.design_digest,
+                     "made_with": wallet.made_with, "design_version": card.design_version,
+                     "stamps": card.stamps, "design_digest": tail.design_digest,
                      "good_until": raw.time(good_until), "entries": tail.entries,
                      "directory": tail.directory, "signed_at": raw.time(now)})
     raw.each(KEEP, kept)

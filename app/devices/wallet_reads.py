@@ -1,5 +1,6 @@
 """The wallet's frequent requests to Apple's web service, each one hand-written statement
-(``app.sql``): the device's poll (``POLL``) and its pass, whole or a 304 (``PASS``).
+(``app.sql``): the device's poll (``POLL``) and its pass, whole or a 304 (``PASS_HEAD``,
+``PASS``), and the passes the worker signs ahead of their download (``AHEAD``).
 
 After an offer reaches 100,000 phones every one of them polls and fetches its pass within
 a minute, so these run as the counter's purchase does: on PostgreSQL on the thread's own
@@ -10,15 +11,17 @@ checkin, so the ORM's were parsed and planned on every request), without the ORM
 per statement, and reading nothing the answer does not show: not the program's images
 nor its texts (its pass design is drawn once per design version, ``app.wallet.service``).
 
-A device that has the pass asks with its ``If-Modified-Since``: ``PASS_VERSION`` reads the
+A device that has the pass asks with its ``If-Modified-Since``: ``PASS_HEAD`` reads the
 card's token and when its pass last changed, all that a 304 needs (measured: a third of
 the cost of the full statement, whose subqueries are set up even when they read
-nothing). For a pass newer than that, or asked for without one, ``PASS`` reads the card by
-its serial number with its holder's name and language and its program's design version
-and languages, the card's last movements (``app.wallet.facts``), its 12-month spend when
-the program has tiers, and the titles of the offers its pass shows
-(``app.offers.service.current_offers``' rule). The caller compares the token, in constant
-time, before it judges anything else.
+nothing), and for a pass newer than that its part signed ahead, when one is kept
+(``app.devices.signing_ahead``): all a download after a push needs. Without one, or for a
+pass asked for without ``If-Modified-Since``, ``PASS`` reads the card by its serial number
+with its part signed ahead or else what the pass shows: its holder's name and language
+and its program's design version and languages, the card's last movements
+(``app.wallet.facts``), its 12-month spend when the program has tiers, and the titles of
+the offers its pass shows (``app.offers.service.current_offers``' rule). The caller
+compares the token, in constant time, before it judges anything else.
 
 Rows are read by column name (``app.rows``); the movements and offers come as JSON
 arrays (PostgreSQL's ``json_agg``, SQLite's ``json_group_array``), put in order here.
@@ -74,25 +77,82 @@ def updated_passes(raw: Raw, *, device_library_identifier: str, since: int | Non
     return UpdatedPasses([serial for serial, _ in found], str(newest))
 
 
-PASS_VERSION = SQL("SELECT cards.authentication_token, cards.pass_last_modified FROM cards"
-                   " WHERE cards.serial_number = :serial_number")
+# A pass signed ahead that is still the card's pass, made with what signs passes now.
+_SIGNED = ("LEFT JOIN signed_passes AS signed ON signed.card_id = cards.id"
+           " AND signed.pass_last_modified = cards.pass_last_modified"
+           " AND signed.made_with = :made_with AND signed.good_until > :now")
+_KEPT = ("design_version", "stamps", "design_digest", "entries", "directory")
 
 
-@dataclass(frozen=True, slots=True)
-class PassVersion:
-    """``PASS_VERSION``'s row."""
+@dataclass(frozen=True)
+class KeptPass:
+    """A card's pass signed ahead (``app.devices.signing_ahead``): its own signed part,
+    and the design files it follows (its program's design version and the card's stamps
+    when it was made)."""
+
+    tail: CardTail
+    design_version: int
+    stamps: int
+
+
+@dataclass(frozen=True)
+class PassHead:
+    """All a 304 needs, and the pass signed ahead (``kept``) when the card's pass is newer
+    than the device's copy and one is kept."""
 
     authentication_token: str
     pass_last_modified: datetime
+    program_id: int
+    kept: KeptPass | None
 
 
-def pass_version(raw: Raw, *, serial_number: str) -> PassVersion | None:
-    """The pass's token and when it last changed, or None for no such pass."""
-    found = raw.one_without_begin(PASS_VERSION, {"serial_number": serial_number})
+@dataclass(frozen=True, slots=True)
+class HeadRow:
+    """``PASS_HEAD``'s row (the signed columns None unless the pass is newer than the
+    device's copy and one is kept: then not even sent)."""
+
+    authentication_token: str
+    pass_last_modified: datetime
+    program_id: int
+    signed_design_version: int | None
+    signed_stamps: int | None
+    signed_design_digest: str | None
+    signed_entries: bytes | None
+    signed_directory: bytes | None
+
+
+PASS_HEAD = SQL(
+    "SELECT cards.authentication_token, cards.pass_last_modified, cards.program_id, "
+    + ", ".join(f"CASE WHEN cards.pass_last_modified > :since THEN signed.{name} END"
+                for name in _KEPT)
+    + f" FROM cards {_SIGNED} WHERE cards.serial_number = :serial_number")
+
+
+def pass_head(raw: Raw, *, serial_number: str, since: datetime, now: datetime,
+              made_with: str) -> PassHead | None:
+    """The pass's token and when it last changed, and its part signed ahead (made with
+    ``made_with``) when it changed after ``since`` and one is kept; None for no such
+    pass. One statement: measured, a 304 costs a tenth more than reading the version
+    alone, and a download after a push saves the full statement."""
+    found = raw.one_without_begin(PASS_HEAD, {
+        "serial_number": serial_number, "since": raw.time(since), "now": raw.time(now),
+        "made_with": made_with})
     if found is None:
         return None
-    version = rows.read(PassVersion, found)
-    return PassVersion(version.authentication_token, raw.read_time(version.pass_last_modified))
+    head = rows.read(HeadRow, found)
+    return PassHead(head.authentication_token, raw.read_time(head.pass_last_modified),
+                    head.program_id,
+                    _kept(head.signed_design_version, head.signed_stamps,
+                          head.signed_design_digest, head.signed_entries,
+                          head.signed_directory))
+
+
+def _kept(design_version: int | None, stamps: int | None, digest: str | None,
+          entries: bytes | None, directory: bytes | None) -> KeptPass | None:
+    if (design_version is None or stamps is None or digest is None or entries is None
+            or directory is None):
+        return None
+    return KeptPass(CardTail(digest, bytes(entries), bytes(directory)), design_version, stamps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +186,9 @@ class ServedRow(PassRow):
     (``app.devices.models.SignedPass``), its signed part; the columns of what it shows
     are then not read (None)."""
 
-    signed_digest: str | None
+    signed_design_version: int | None
+    signed_stamps: int | None
+    signed_design_digest: str | None
     signed_entries: bytes | None
     signed_directory: bytes | None
 
@@ -147,10 +209,6 @@ _JSON = {True: ("json_agg", "json_build_array", "shown.title_texts"),
          False: ("json_group_array", "json_array", "json(shown.title_texts)")}
 _TIERED = "CAST(programs.tiers AS text) <> '[]'"  # the ORM writes no tiers as '[]'
 _IN_TIER_WINDOW = "purchases.card_id = cards.id AND purchases.created_at > :tier_since"
-# A pass signed ahead that is still the card's pass, made with what signs passes now.
-_SIGNED = ("LEFT JOIN signed_passes AS signed ON signed.card_id = cards.id"
-           " AND signed.pass_last_modified = cards.pass_last_modified"
-           " AND signed.made_with = :made_with AND signed.good_until > :now")
 
 
 def _pass_statement(shape: type[PassRow], *, postgres: bool) -> SQL:
@@ -192,8 +250,7 @@ def _pass_statement(shape: type[PassRow], *, postgres: bool) -> SQL:
                   " AND (card_offers.expires_at IS NULL OR card_offers.expires_at > :now)"
                   " ORDER BY card_offers.created_at DESC, offers.id DESC"
                   f" LIMIT {SHOWN_OFFERS}) AS shown)"),
-        "signed_digest": "signed.design_digest", "signed_entries": "signed.entries",
-        "signed_directory": "signed.directory",
+        **{f"signed_{name}": f"signed.{name}" for name in _KEPT},
     }
     select = ", ".join(f"{elsewhere[name]} AS {name}" if name in elsewhere else "cards." + name
                        for name in rows.names(shape))
@@ -224,7 +281,7 @@ class PassToServe:
     last_modified: datetime
     facts: CardFacts
     offers: list[dict[str, str]]  # titles, each {locale: title}
-    signed: CardTail | None = None
+    signed: KeptPass | None = None
 
 
 def read_pass(raw: Raw, *, serial_number: str, now: datetime, made_with: str
@@ -238,14 +295,12 @@ def read_pass(raw: Raw, *, serial_number: str, now: datetime, made_with: str
     if found is None:
         return None
     row = rows.read(ServedRow, found)
-    signed = None
-    if row.signed_digest is not None:
-        signed = CardTail(row.signed_digest, bytes(row.signed_entries or b""),
-                          bytes(row.signed_directory or b""))
-    return _to_serve(raw, row, signed)
+    return _to_serve(raw, row, _kept(row.signed_design_version, row.signed_stamps,
+                                     row.signed_design_digest, row.signed_entries,
+                                     row.signed_directory))
 
 
-def _to_serve(raw: Raw, row: PassRow, signed: CardTail | None) -> PassToServe:
+def _to_serve(raw: Raw, row: PassRow, signed: KeptPass | None) -> PassToServe:
     locales = tuple(raw.read_json(row.locales) or ())
     card = CardPass(
         serial_number=row.serial_number, authentication_token=row.authentication_token,

@@ -274,15 +274,15 @@ class Wallet:
         PASSES_BUILT.inc()
         return tail
 
-    def join(self, card: CardPass, tail: CardTail, *, program: Callable[[], Program]
-             ) -> bytes | None:
-        """The package of ``card`` (its program, design version and stamps are what count
-        here) whose signed part ``tail`` was kept, or None when it was made for other
+    def join(self, tail: CardTail, *, program_id: int, design_version: int, stamps: int,
+             program: Callable[[], Program]) -> bytes | None:
+        """The package whose kept signed part is ``tail``, made for the program's
+        ``design_version`` and a card with ``stamps``; None when it was made for other
         design files than the ones drawn now (a new build of the artwork): it is signed
         anew then."""
-        drawn = self._drawn_of(design_key_of(card.program_id, card.design_version), program)
+        drawn = self._drawn_of(design_key_of(program_id, design_version), program)
         try:
-            package = self.packager.join(tail, drawn.design, stamps=card.stamps)
+            package = self.packager.join(tail, drawn.design, stamps=stamps)
         except ValueError:
             return None
         PASSES_SERVED_SIGNED.inc()

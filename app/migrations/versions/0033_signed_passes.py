@@ -3,7 +3,8 @@
 ``signed_passes``: per card, its own signed part of its pass package as the worker made it
 when the card's push left (``app.devices.signing_ahead``), with what it is valid for: the
 card's ``pass_last_modified``, what signed it (``made_with``), the design files it follows
-(``design_digest``) and ``good_until``, indexed for housekeeping's deletion.
+(its program's ``design_version`` and the card's ``stamps`` then, and ``design_digest``)
+and ``good_until``, indexed for housekeeping's deletion.
 
 Revision ID: 0033
 Revises: 0032
@@ -27,6 +28,8 @@ def upgrade() -> None:
         sa.Column("card_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("pass_last_modified", sa.DateTime(), nullable=False),
         sa.Column("made_with", sa.String(length=64), nullable=False),
+        sa.Column("design_version", sa.Integer(), nullable=False),
+        sa.Column("stamps", sa.Integer(), nullable=False),
         sa.Column("design_digest", sa.String(length=64), nullable=False),
         sa.Column("good_until", sa.DateTime(), nullable=False),
         sa.Column("entries", sa.LargeBinary(), nullable=False),
