@@ -20,6 +20,8 @@ from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 from sqlalchemy import select, update
 
+from app.cards.account import delete_data
+from app.cards.audit import Who
 from app.clock import utcnow
 from app.delivery.housekeeping import Housekeeping
 from app.delivery.pushes import Worker
@@ -280,3 +282,17 @@ def test_pushes_go_when_signing_ahead_fails_and_the_download_signs_its_pass(
     assert sender.tokens() == [PHONE]
     assert _kept(app) == []
     _signed_in_the_request(phone)
+
+
+def test_erasing_the_holders_data_deletes_the_passes_kept_for_their_cards(
+        app: Flask, client: FlaskClient, shop: Shop) -> None:
+    card = enroll(shop, shop.points, name="Олена Коваль", email="olena@example.com")
+    other = enroll(shop, shop.points, name="Ihor", email="ihor@example.com")
+    Phone(client, card, PHONE), Phone(client, other, TABLET)
+    _push(app)
+    assert len(_kept(app)) == 2
+
+    with _runtime(app).sessions() as session:
+        delete_data(session, card_id=card["id"], who=Who.customer())
+
+    assert [kept.card_id for kept in _kept(app)] == [other["id"]]  # the name was in it

@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from app.cards.audit import AuditAction, Who, record
 from app.cards.models import AuditEvent, Card, CardRecoveryLink, CardStatus, Customer
 from app.clock import iso, utcnow
-from app.devices.models import Registration
+from app.devices.models import Registration, SignedPass
 from app.errors import Gone, Invalid
 from app.ledger.models import LedgerEntry
 from app.outbox.messages import pass_changed
@@ -267,8 +267,10 @@ def delete_data(session: Session, *, card_id: int, who: Who) -> list[int]:
     if customer.marketing_consent:
         customer.marketing_consent, customer.consent_withdrawn_at = False, now
     customer.erased_at = now
-    # The mails hold the address, the links the client's address: neither is kept.
+    # The mails hold the address, the links the client's address, the passes signed
+    # ahead the name: none is kept.
     session.execute(delete(Mail).where(Mail.customer_id == customer.id))
+    session.execute(delete(SignedPass).where(SignedPass.card_id.in_([each.id for each in held])))
     session.execute(delete(CardRecoveryLink).where(CardRecoveryLink.customer_id == customer.id))
     record(session, who, AuditAction.DATA_ERASED, customer=customer, card=card,
            fields=erased, cards=[each.id for each in held])

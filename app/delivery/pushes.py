@@ -13,6 +13,11 @@ remove the registrations that still carry that token (and the device when it has
 left); retryable answers back off exponentially with jitter, and after ``MAX_ATTEMPTS``
 a registration is parked as failed until someone retries it.
 
+Before a batch is pushed, the passes of its cards are signed ahead of their download
+(``app.devices.signing_ahead``: once per card, whatever its devices), so that each
+device's download after the push is served without a signature; that is only ahead of
+time, and a batch whose signing fails is pushed all the same.
+
 Batches overlap: while the sender pushes one, the next is claimed and handed to it and
 the one before is recorded (``dispatch``, ``PIPELINE`` batches at the sender at once), so
 a fan-out to thousands of devices runs at the APNs connection's speed rather than
