@@ -35,6 +35,10 @@ SMTP_URL_FORMS = ("smtp://host[:port] (plain, port 25), "
                   "smtp://user:password@host:port?starttls=1 (STARTTLS, then login), "
                   "smtps://user:password@host[:port] (TLS from the start, port 465)")
 SMTP_TIMEOUT = 10.0  # seconds for each step of a conversation with the mail server
+# Google documents about 20 Wallet API requests a second per project: the workers together
+# stay a little under it by default, so that clock skew and retries do not tip them over.
+GOOGLE_REQUESTS_PER_SECOND = 18.0
+MAX_REQUESTS_PER_SECOND = 1000.0  # a quota Google raised is configured, up to this
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,9 @@ class Config:
     trusted_proxies: int = 0  # proxies in front whose X-Forwarded-For names the client
     worker_poll_interval: float = 1.0  # retries and lapsed leases; new work wakes it at once
     push_lease_seconds: float = 60.0  # how long a claimed push is a worker's own
+    # Google Wallet requests a second all workers together may send (Google raises a
+    # project's quota on request).
+    google_requests_per_second: float = GOOGLE_REQUESTS_PER_SECOND
     # Webhook URLs may be plain HTTP and reach loopback or private addresses (receivers on
     # the operator's own network, tests); otherwise https to public addresses only.
     webhooks_allow_private: bool = False
@@ -203,6 +210,8 @@ class Config:
             mail_from=_mail_from(env.get("LOYALPASS_MAIL_FROM")),
             worker="inline",
             push_lease_seconds=_positive(env, "LOYALPASS_PUSH_LEASE_SECONDS", 60.0),
+            google_requests_per_second=_rate(env, "LOYALPASS_GOOGLE_REQUESTS_PER_SECOND",
+                                             cls.google_requests_per_second),
             limit_join_per_address=_limit(env, "LOYALPASS_LIMIT_JOIN_PER_ADDRESS",
                                           cls.limit_join_per_address),
             limit_join_per_program=_limit(env, "LOYALPASS_LIMIT_JOIN_PER_PROGRAM",
@@ -354,6 +363,20 @@ def _positive(env: dict[str, str], variable: str, default: float) -> float:
         value = -1.0
     if not 0 < value < 86_400:
         raise ConfigError(f"{variable} must be a number of seconds, not {text!r}.")
+    return value
+
+
+def _rate(env: dict[str, str], variable: str, default: float) -> float:
+    text = env.get(variable)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= MAX_REQUESTS_PER_SECOND:
+        raise ConfigError(f"{variable} must be a number of requests a second above 0 and at"
+                          f" most {MAX_REQUESTS_PER_SECOND:g}, not {text!r}.")
     return value
 
 

@@ -29,7 +29,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from app import create_app
-from app.config import Config, ConfigError
+from app.config import GOOGLE_REQUESTS_PER_SECOND, Config, ConfigError
+from app.db import make_engine
+from app.delivery.google.client import make_limiter
 from app.delivery.google.limiter import DatabaseSlotReserver
 from app.google_wallet.callbacks import record_callback
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
@@ -684,3 +686,19 @@ def test_changing_a_program_updates_its_class_under_review_again(google: Google)
     assert google.standin.classes[class_id]["reviewStatus"] == "UNDER_REVIEW"
     assert len(google.standin.requests_to("POST", "/loyaltyClass")) == 2  # the 409 included
     assert google.standin.requests_to("PATCH", f"/loyaltyClass/{class_id}")
+
+
+def test_the_google_request_budget_is_configured_and_a_bad_one_stops_the_start(
+    tmp_path: Path,
+) -> None:
+    base = {"LOYALPASS_SECRET_KEY": "test-secret-key-0123456789abcdef",
+            "LOYALPASS_INSTANCE_DIR": str(tmp_path)}
+    assert Config.from_env(base).google_requests_per_second == GOOGLE_REQUESTS_PER_SECOND
+    raised = Config.from_env({**base, "LOYALPASS_GOOGLE_REQUESTS_PER_SECOND": "45"})
+    assert raised.google_requests_per_second == 45.0
+    limiter = make_limiter(raised.with_changes(database_url="sqlite://"),
+                           make_engine("sqlite://"))
+    assert limiter.rate_per_second == 45.0  # type: ignore[attr-defined]
+    for wrong in ("fast", "0", "-3", "1e9"):
+        with pytest.raises(ConfigError, match="LOYALPASS_GOOGLE_REQUESTS_PER_SECOND"):
+            Config.from_env({**base, "LOYALPASS_GOOGLE_REQUESTS_PER_SECOND": wrong})

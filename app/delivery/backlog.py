@@ -46,7 +46,6 @@ from app.clock import utcnow
 from app.db import describe_error
 from app.devices.models import Registration
 from app.google_wallet.models import GoogleClass, GoogleMessage, GoogleObject
-from app.integrations.ratelimit import DEFAULT_RATE_PER_SECOND
 from app.outbox.models import Mail, OutboxMessage
 from app.webhooks.models import WebhookDelivery
 
@@ -131,19 +130,19 @@ def channel_backlog(session: Session, *, now: datetime) -> list[ChannelBacklog]:
             for row in rows]
 
 
-def backlog_families(session: Session, *, google: bool) -> list[Metric]:
+def backlog_families(session: Session, *, google_budget: float | None) -> list[Metric]:
     """The gauges ``/metrics`` adds to the processes' counters: the backlog of every
     channel, whether the database answered, and (Google on) the request budget the
-    workers share."""
+    workers share, a second (``google_budget``)."""
     now = utcnow()
     up = GaugeMetricFamily("loyalpass_database_up",
                            "1 when the database answered the backlog's statement")
     families: list[Metric] = [up]
-    if google:
+    if google_budget is not None:
         families.append(GaugeMetricFamily(
             "loyalpass_google_request_budget_per_second",
-            "Google Wallet requests a second that all workers together may send (Google "
-            "allows about 20)", value=DEFAULT_RATE_PER_SECOND))
+            "Google Wallet requests a second that all workers together may send "
+            "(LOYALPASS_GOOGLE_REQUESTS_PER_SECOND)", value=google_budget))
     try:
         backlog = channel_backlog(session, now=now)
     except SQLAlchemyError as error:

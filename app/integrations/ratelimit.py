@@ -31,9 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Google documents about 20 requests a second per project; stay a little under it so clock
-# skew and retries do not tip us over.
-DEFAULT_RATE_PER_SECOND = 18.0
 _SHARED_RETRY_SECONDS = 5.0  # after shared storage failed, how long to limit locally only
 
 
@@ -50,7 +47,7 @@ class LocalLimiter:
     burst at the end of one second plus one at the start of the next would exceed it.
     """
 
-    def __init__(self, rate_per_second: float = DEFAULT_RATE_PER_SECOND, *,
+    def __init__(self, rate_per_second: float, *,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         if rate_per_second <= 0:
@@ -85,7 +82,7 @@ class SlotLimiter:
     """At most ``rate_per_second`` requests in any second across every process sharing
     ``reserver``: each waits for its own evenly spaced slot."""
 
-    def __init__(self, reserver: SlotReserver, rate_per_second: float = DEFAULT_RATE_PER_SECOND,
+    def __init__(self, reserver: SlotReserver, rate_per_second: float,
                  *, sleep: Callable[[float], None] = time.sleep,
                  fallback: Limiter | None = None) -> None:
         if rate_per_second <= 0:
@@ -153,8 +150,7 @@ class RedisSlotReserver:
 class RedisLimiter(SlotLimiter):
     """The rate shared by every process that uses the same Redis ``url`` and ``key``."""
 
-    def __init__(self, url: str, key: str = "loyalpass:google-rate",
-                 rate_per_second: float = DEFAULT_RATE_PER_SECOND, *,
+    def __init__(self, url: str, key: str, rate_per_second: float, *,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         import redis  # only deployments that share a limit need the package
 

@@ -41,7 +41,9 @@ def count_request(method: str, endpoint: str, status: int, started: float | None
 def metrics() -> Response:
     # The counters of every process (or this one's) and the channels' backlog, read
     # from the database now: see app.metrics and app.delivery.backlog.
-    families = backlog_families(db(), google=runtime().config.google_enabled)
+    config = runtime().config
+    families = backlog_families(db(), google_budget=config.google_requests_per_second
+                                if config.google_enabled else None)
     return Response(exposition(families), mimetype="text/plain; version=0.0.4")
 
 

@@ -16,9 +16,11 @@ LIMIT_NAME = "google-wallet"
 
 
 def make_limiter(config: Config, engine: Engine) -> Limiter:
+    """``LOYALPASS_GOOGLE_REQUESTS_PER_SECOND`` for every worker together."""
+    rate = config.google_requests_per_second
     if config.redis_url:
-        return RedisLimiter(config.redis_url, key=f"loyalpass:{LIMIT_NAME}")
-    return SlotLimiter(DatabaseSlotReserver(engine, LIMIT_NAME))
+        return RedisLimiter(config.redis_url, f"loyalpass:{LIMIT_NAME}", rate)
+    return SlotLimiter(DatabaseSlotReserver(engine, LIMIT_NAME), rate)
 
 
 def make_google_client(config: Config, account: GoogleAccount,
