@@ -22,7 +22,7 @@ from app.delivery.fanout import drain_outbox
 from app.google_wallet.models import GoogleObject
 from app.outbox.models import Mail, OutboxMessage
 from app.wallet.google_shapes import google_card, google_program
-from passes.google.objects import loyalty_object
+from passes.google.objects import loyalty_object, object_patch
 from tests.card_page_helpers import Shop, buy, enroll, open_shop, publish_offer, with_google
 from tests.conftest import count_rows
 
@@ -254,8 +254,10 @@ def test_a_deleted_cards_google_object_is_queued_and_sent_inactive_without_a_nam
                                      base_url=config.base_url)
             view = google_card(found, barcode_message=runtime.wallet.barcode_message(found),
                                customer_url=runtime.wallet.card_url(found))
-            body = loyalty_object(program, view)
-            assert body["state"] == "INACTIVE" and "accountName" not in body
+            inserted = loyalty_object(program, view)  # were it inserted now: no name
+            assert inserted["state"] == "INACTIVE" and "accountName" not in inserted
+            patch = object_patch(program, view)  # the object Google has: the name cleared
+            assert patch["state"] == "INACTIVE" and patch["accountName"] == ""
     finally:
         runtime.stop_workers()
         runtime.engine.dispose()

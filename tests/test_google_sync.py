@@ -29,6 +29,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from app import create_app
+from app.cards.account import delete_data
+from app.cards.audit import Who
 from app.config import GOOGLE_REQUESTS_PER_SECOND, Config, ConfigError
 from app.db import make_engine
 from app.delivery.google.client import make_limiter
@@ -702,3 +704,20 @@ def test_the_google_request_budget_is_configured_and_a_bad_one_stops_the_start(
     for wrong in ("fast", "0", "-3", "1e9"):
         with pytest.raises(ConfigError, match="LOYALPASS_GOOGLE_REQUESTS_PER_SECOND"):
             Config.from_env({**base, "LOYALPASS_GOOGLE_REQUESTS_PER_SECOND": wrong})
+
+
+def test_erasing_the_holders_data_clears_their_name_at_google(google: Google) -> None:
+    program = make_program(google.api)
+    card = enroll(google.api, program, "olena@example.com")
+    object_id = google.object_id(card)
+    wait_for(lambda: object_id in google.standin.objects)
+    google.saved(object_id)
+    assert google.standin.objects[object_id]["accountName"] == "Олена Коваленко"
+
+    with google.app.extensions["loyalpass"].sessions() as session:
+        delete_data(session, card_id=card["id"], who=Who.customer())
+
+    wait_for(lambda: google.standin.objects[object_id].get("state") == "INACTIVE")
+    stored = google.standin.objects[object_id]
+    assert stored["accountName"] == ""
+    assert "Олена" not in json.dumps(stored, ensure_ascii=False)

@@ -99,23 +99,23 @@ def loyalty_object(program: GoogleProgram, card: GoogleCard) -> JsonObject:
         "id": object_id(program, card),
         "classId": check_google_id("class id", program.class_id),
         "accountId": card.card_number,
-        "barcode": {
-            "type": BARCODE_TYPES[program.barcode_format],
-            "value": card.barcode_message,
-            "alternateText": card.card_number,
-        },
-        "linksModuleData": {"uris": [_customer_link(program, card)]},
+        **object_patch(program, card),
     }
-    if card.holder_name.strip():
-        body["accountName"] = card.holder_name
-    body.update(object_patch(program, card))
     if body["secondaryLoyaltyPoints"] is None:
         del body["secondaryLoyaltyPoints"]  # absent is enough on insert and PUT
+    if not body["accountName"]:
+        del body["accountName"]
     return body
 
 
 def object_patch(program: GoogleProgram, card: GoogleCard) -> JsonObject:
-    """The fields that follow the ledger, for a PATCH after a balance, tier or offer change.
+    """The fields that follow the card, for a PATCH after any change to it: its holder's
+    name, its barcode and link, and what follows the ledger.
+
+    The name, the barcode and the link are sent every time, not only at the insert: a
+    holder who renames themselves or has their data erased (an empty name: Google clears
+    it) must not keep showing the old name, and after a secret key rotation the barcode
+    and the link carry the new key before the old one is retired.
 
     What the Apple pass's front and back show, in Google's shapes: the balance (or the
     stamps) as the loyalty points; beside it the tier, or on a stamp card the reward
@@ -142,6 +142,13 @@ def object_patch(program: GoogleProgram, card: GoogleCard) -> JsonObject:
     if card.history:
         modules.append(_module("history", "\n".join(card.history), program, card))
     return {
+        "accountName": card.holder_name.strip(),
+        "barcode": {
+            "type": BARCODE_TYPES[program.barcode_format],
+            "value": card.barcode_message,
+            "alternateText": card.card_number,
+        },
+        "linksModuleData": {"uris": [_customer_link(program, card)]},
         "state": "INACTIVE" if card.blocked else "ACTIVE",
         "loyaltyPoints": _primary_points(program, card),
         "secondaryLoyaltyPoints": secondary,

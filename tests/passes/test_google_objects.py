@@ -387,11 +387,26 @@ def test_plain_labels_speak_the_holders_language_when_known() -> None:
 # --- the patch and messages ---------------------------------------------------
 
 
-def test_patch_holds_exactly_the_fields_that_follow_the_ledger() -> None:
+def test_patch_holds_exactly_the_fields_that_follow_the_card() -> None:
     patch = object_patch(program_with(), card_with())
-    assert set(patch) == {"state", "loyaltyPoints", "secondaryLoyaltyPoints", "textModulesData"}
+    assert set(patch) == {"accountName", "barcode", "linksModuleData", "state", "loyaltyPoints",
+                          "secondaryLoyaltyPoints", "textModulesData"}
     full = loyalty_object(program_with(), card_with())
     assert all(full[name] == value for name, value in patch.items())
+
+
+def test_patch_carries_the_holders_name_now_and_clears_an_erased_one() -> None:
+    renamed = object_patch(program_with(), card_with(holder_name="Олена Коваль"))
+    erased = object_patch(program_with(), card_with(holder_name=""))
+    assert renamed["accountName"] == "Олена Коваль"
+    assert erased["accountName"] == ""  # present: Google clears the name it had
+
+
+def test_patch_carries_the_barcode_and_link_signed_now() -> None:
+    patch = object_patch(program_with(), card_with(
+        barcode_message="LP1.rotated-key-mac", customer_url="https://loyalpass.example/c/new.mac"))
+    assert patch["barcode"]["value"] == "LP1.rotated-key-mac"
+    assert "https://loyalpass.example/c/new.mac" in json.dumps(patch["linksModuleData"])
 
 
 def test_patch_deletes_a_lost_tier_with_null() -> None:
