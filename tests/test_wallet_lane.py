@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import Client, TestResponse
 
 from app.devices import service
+from app.devices.signing_ahead import sign_ahead
 from app.errors import Unavailable
 from app.metrics import HTTP_REQUESTS
 from app.web.wallet_lane import WalletLane
@@ -138,6 +139,26 @@ def test_the_lane_answers_a_pass_and_a_304_as_flask_does(
     older = {**headers, "If-Modified-Since": _older(whole.headers["Last-Modified"])}
     pushed = client.get(_pass_path(installed), headers=older)
     assert pushed.status_code == 200 and _files(pushed.data) == _files(whole.data)
+    assert _handed(lane) == []
+
+
+def test_the_lane_serves_a_pass_signed_ahead_as_flask_does(
+    app: Flask, client: FlaskClient, card: dict[str, Any], installed: Installed, lane: Lane
+) -> None:
+    headers = _auth(installed["token"])
+    whole = client.get(_pass_path(installed), headers=headers)
+    runtime = app.extensions["loyalpass"]
+    with runtime.sessions() as session:  # as the worker does when the push leaves
+        assert sign_ahead(session, runtime.wallet, card_ids=[card["id"]]) == 1
+        session.commit()
+    after_a_push = {**headers, "If-Modified-Since": _older(whole.headers["Last-Modified"])}
+    for asked in (headers, after_a_push):
+        served = client.get(_pass_path(installed), headers=asked)
+        alone = _flask_alone(lane).get(_pass_path(installed), headers=asked)
+        assert served.status_code == alone.status_code == 200
+        assert served.data == alone.data  # the one signature made ahead, byte for byte
+        _same_headers(served, alone)
+        assert _files(served.data) == _files(whole.data)
     assert _handed(lane) == []
 
 
