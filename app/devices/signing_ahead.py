@@ -74,7 +74,9 @@ def sign_ahead(session: Session, wallet: Wallet, *, card_ids: Sequence[int],
                      "stamps": card.stamps, "design_digest": tail.design_digest,
                      "good_until": raw.time(good_until), "entries": tail.entries,
                      "directory": tail.directory, "signed_at": raw.time(now)})
-    raw.each(KEEP, kept)
+    # In the cards' order: two workers keeping passes of the same cards at once wait for
+    # each other instead of deadlocking.
+    raw.each(KEEP, sorted(kept, key=lambda row: row["card_id"]))
     return len(kept)
 
 
