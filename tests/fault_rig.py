@@ -348,8 +348,10 @@ class Till:
                 "Content-Type": "application/json"})
             response = connection.getresponse()
             raw = response.read()
-        except OSError:
-            return 0, {}  # refused, reset or timed out: the till cannot know, so it resends
+        except (OSError, http.client.HTTPException):
+            # Refused, reset, timed out, or cut mid-answer by a killed web process
+            # (IncompleteRead): the till cannot know, so it resends.
+            return 0, {}
         finally:
             connection.close()
         try:

@@ -16,20 +16,21 @@ from collections.abc import Iterator, Mapping
 import app.models  # noqa: F401  (every package's models, on the metadata)
 from app.db import Base
 from app.delivery import pushes
-from app.devices import wallet_reads
+from app.devices import signing_ahead, wallet_reads
 from app.ledger import idempotency, purchase_offers, purchase_rows
 from app.merchants import service as merchants
 from app.outbox import messages, webhooks
 from app.sql import SQL
 
 MODULES = (purchase_rows, purchase_offers, idempotency, merchants, messages, webhooks,
-           wallet_reads, pushes)
+           wallet_reads, signing_ahead, pushes)
 # Not columns: SQL's words and types, the statements' own aliases (the purchase's CTEs
 # ``card`` and ``row_N``, the lateral ``recent``, the JSON recordsets ``entry`` and
 # ``event`` with its ``ordinal``; the wallet's pass subqueries ``last`` and ``shown``), and
 # PostgreSQL's system column ``xmin``.
 NOT_COLUMNS = frozenset((
     "select", "from", "where", "and", "or", "not", "null", "is", "as", "on", "join", "left",
+    "delete",
     "lateral", "with", "insert", "into", "values", "update", "set", "returning", "for", "of",
     "cast", "case", "when", "then", "else", "end", "true", "false", "conflict", "do",
     "nothing", "text", "integer", "bigint", "varchar", "recent", "card", "entry", "xmin",

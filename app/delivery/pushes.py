@@ -204,16 +204,20 @@ def _send(pushing: ThreadPoolExecutor | None, sender: PushSender, due: list[Due]
     guarded = ExitStack()
     ours = guarded.enter_context(guard(presence, LEASED_REGISTRATIONS,
                                        [item.registration_id for item in due], owner))
-    results: Future[list[PushResult]] = Future()
-    if not ours():  # this process was found silent since it claimed them: left unsent
-        guarded.close()
-        results.set_result([])
-        return _Sent({}, results, ExitStack())
+
+    def push() -> list[PushResult]:
+        # Asked right before the batch goes, in the thread that sends it: a batch handed
+        # to the sender waits behind the one before, and a process frozen meanwhile (for
+        # longer than it takes to be found silent) must not send what another took over.
+        if not ours():  # found silent since it claimed them: left unsent, leases freed
+            return []
+        return sender.push(list(by_token), topic=topic)
+
     if pushing is not None:
-        return _Sent(by_token, pushing.submit(sender.push, list(by_token), topic=topic),
-                     guarded)
+        return _Sent(by_token, pushing.submit(push), guarded)
+    results: Future[list[PushResult]] = Future()
     try:
-        results.set_result(sender.push(list(by_token), topic=topic))
+        results.set_result(push())
     except BaseException:
         guarded.__exit__(*sys.exc_info())
         raise

@@ -259,9 +259,9 @@ def _pass_statement(shape: type[PassRow], *, postgres: bool) -> SQL:
     if served:
         return SQL(f"SELECT {select} FROM {cards} {_SIGNED}"
                    " WHERE cards.serial_number = :serial_number")
-    listed = ("SELECT CAST(value AS integer)"
-              " FROM json_array_elements_text(CAST(:card_ids AS json))"
-              if postgres else "SELECT value FROM json_each(:card_ids)")
+    listed = ("SELECT CAST(listed.value AS integer)"
+              " FROM json_array_elements_text(CAST(:card_ids AS json)) AS listed"
+              if postgres else "SELECT listed.value FROM json_each(:card_ids) AS listed")
     return SQL(f"SELECT {select} FROM {cards} {_SIGNED} WHERE cards.id IN ({listed})"
                " AND signed.card_id IS NULL")
 
