@@ -354,19 +354,20 @@ def _url(variable: str, value: str) -> str:
 
 
 def _positive(env: dict[str, str], variable: str, default: float) -> float:
-    text = env.get(variable)
-    if not text:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value < 86_400:
-        raise ConfigError(f"{variable} must be a number of seconds, not {text!r}.")
-    return value
+    """Seconds, above 0 and at most a day."""
+    return _number(env, variable, default, most=86_400, what="a number of seconds")
 
 
 def _rate(env: dict[str, str], variable: str, default: float) -> float:
+    """Requests a second, above 0 and at most ``MAX_REQUESTS_PER_SECOND``."""
+    return _number(env, variable, default, most=MAX_REQUESTS_PER_SECOND,
+                   what="a number of requests a second above 0 and at most"
+                        f" {MAX_REQUESTS_PER_SECOND:g}")
+
+
+def _number(env: dict[str, str], variable: str, default: float, *, most: float,
+            what: str) -> float:
+    """``variable`` as a number above 0 and at most ``most``, or ``default`` when unset."""
     text = env.get(variable)
     if not text:
         return default
@@ -374,9 +375,8 @@ def _rate(env: dict[str, str], variable: str, default: float) -> float:
         value = float(text)
     except ValueError:
         value = -1.0
-    if not 0 < value <= MAX_REQUESTS_PER_SECOND:
-        raise ConfigError(f"{variable} must be a number of requests a second above 0 and at"
-                          f" most {MAX_REQUESTS_PER_SECOND:g}, not {text!r}.")
+    if not 0 < value <= most:
+        raise ConfigError(f"{variable} must be {what}, not {text!r}.")
     return value
 
 
