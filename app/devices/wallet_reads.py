@@ -122,9 +122,10 @@ class HeadRow:
 
 
 PASS_HEAD = SQL(
-    "SELECT cards.authentication_token, cards.pass_last_modified, cards.program_id, "
-    + ", ".join(f"CASE WHEN cards.pass_last_modified > :since THEN signed.{name} END"
-                for name in _KEPT)
+    "SELECT " + ", ".join(
+        f"CASE WHEN cards.pass_last_modified > :since THEN signed.{name[len('signed_'):]}"
+        f" END AS {name}" if name.startswith("signed_") else f"cards.{name}"
+        for name in rows.names(HeadRow))
     + f" FROM cards {_SIGNED} WHERE cards.serial_number = :serial_number")
 
 
@@ -132,8 +133,8 @@ def pass_head(raw: Raw, *, serial_number: str, since: datetime, now: datetime,
               made_with: str) -> PassHead | None:
     """The pass's token and when it last changed, and its part signed ahead (made with
     ``made_with``) when it changed after ``since`` and one is kept; None for no such
-    pass. One statement: measured, a 304 costs a tenth more than reading the version
-    alone, and a download after a push saves the full statement."""
+    pass. One statement: measured, a 304 costs about 5 % more of PostgreSQL's time than
+    reading the version alone, and a download after a push saves the full statement."""
     found = raw.one_without_begin(PASS_HEAD, {
         "serial_number": serial_number, "since": raw.time(since), "now": raw.time(now),
         "made_with": made_with})
