@@ -19,13 +19,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client import REGISTRY
 from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from app.cards.account import delete_data
 from app.cards.audit import Who
 from app.clock import utcnow
 from app.delivery.housekeeping import Housekeeping
 from app.delivery.pushes import Worker
-from app.devices.models import SignedPass
+from app.devices.models import Registration, SignedPass
 from app.devices.signing_ahead import KEPT, sign_ahead
 from app.ledger.models import Purchase
 from app.points.postings import TIER_WINDOW
@@ -296,3 +298,28 @@ def test_erasing_the_holders_data_deletes_the_passes_kept_for_their_cards(
         delete_data(session, card_id=card["id"], who=Who.customer())
 
     assert [kept.card_id for kept in _kept(app)] == [other["id"]]  # the name was in it
+
+
+def test_a_database_lost_while_signing_ahead_leaves_no_lease_behind(
+        app: Flask, client: FlaskClient, shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    card = enroll(shop, shop.points, name="Roman", email="roman@example.com")
+    Phone(client, card)
+    buy(shop, card, 7_000)
+    runtime = _runtime(app)
+
+    def lost(*args: Any, **kwargs: Any) -> Any:
+        raise OperationalError("SELECT", {}, Exception("the connection is lost"))
+
+    # The connection went away after the claim: the signing fails, and so does its rollback.
+    monkeypatch.setattr(runtime.wallet, "signed_part", lost)
+    monkeypatch.setattr(Session, "rollback", lost)
+    sender = RecordingSender()
+    Worker(sessions=runtime.sessions, sender=sender, topic=runtime.wallet.pass_type_identifier,
+           wallet=runtime.wallet).run_once()
+    monkeypatch.undo()
+
+    assert sender.tokens() == [PHONE]  # pushed all the same
+    with runtime.sessions() as session:  # and recorded: nothing left leased or pending
+        left = session.execute(select(Registration.push_status, Registration.push_leased_until)
+                               ).all()
+    assert [tuple(row) for row in left] == [("idle", None)]

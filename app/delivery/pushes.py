@@ -26,6 +26,7 @@ waiting for the database between batches.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import sys
@@ -157,9 +158,8 @@ def dispatch(session: Session, sender: PushSender, *, topic: str, limit: int = 1
                 if more and pushing is None:
                     pushing = ThreadPoolExecutor(PIPELINE, thread_name_prefix="loyalpass-push")
                 if due:
-                    if wallet is not None:
-                        sign_passes(session, wallet, due)
-                    sent.append(_send(pushing, sender, due, topic, presence, owner))
+                    sent.append(_send(pushing, sender, due, topic, presence, owner,
+                                      signing=(session, wallet) if wallet else None))
             if not sent:
                 return report
             _record(session, sent.popleft(), report, owner)
@@ -174,14 +174,17 @@ def dispatch(session: Session, sender: PushSender, *, topic: str, limit: int = 1
 def sign_passes(session: Session, wallet: Wallet, due: list[Due]) -> None:
     """Sign and keep the passes of the cards ``due`` names (``app.devices.signing_ahead``),
     so that the devices' downloads after the push find them signed. Only ahead of time:
-    if it fails, the pushes still go and each download signs its pass."""
+    if it fails, the database gone included, the pushes still go and each download signs
+    its pass."""
     try:
         signed = sign_ahead(session, wallet, card_ids=[item.card_id for item in due])
         session.commit()
     except Exception:  # anything: the pushes must go all the same
-        session.rollback()
         log.warning("passes were not signed ahead; their downloads will sign them",
                     exc_info=True)
+        # A lost connection may refuse the rollback too: recording the pushes finds out.
+        with contextlib.suppress(Exception):
+            session.rollback()
         return
     PASSES_SIGNED_AHEAD.inc(signed)
 
@@ -197,13 +200,20 @@ class _Sent:
 
 
 def _send(pushing: ThreadPoolExecutor | None, sender: PushSender, due: list[Due],
-          topic: str, presence: Presence | None, owner: int | None) -> _Sent:
+          topic: str, presence: Presence | None, owner: int | None, *,
+          signing: tuple[Session, Wallet] | None) -> _Sent:
     by_token: dict[str, list[Due]] = defaultdict(list)
     for item in due:
         by_token[item.token].append(item)
     guarded = ExitStack()
     ours = guarded.enter_context(guard(presence, LEASED_REGISTRATIONS,
                                        [item.registration_id for item in due], owner))
+    if signing is not None:  # under the guard: whatever happens, the leases are freed
+        try:
+            sign_passes(*signing, due)
+        except BaseException:
+            guarded.__exit__(*sys.exc_info())
+            raise
 
     def push() -> list[PushResult]:
         # Asked right before the batch goes, in the thread that sends it: a batch handed
