@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -118,27 +119,27 @@ class Housekeeping(Loop):
     def purge_outbox(self) -> tuple[int, bool]:
         """Up to ``outbox_batches`` batches of old fanned-out rows deleted: how many, and
         whether more may remain."""
-        purged = 0
-        with self.sessions() as session:
-            for _ in range(self.outbox_batches):
-                deleted = purge_done(session, batch=self.outbox_batch)
-                purged += deleted
-                if deleted < self.outbox_batch:
-                    return purged, False
-        return purged, True
+        return self._in_batches(lambda session: purge_done(session, batch=self.outbox_batch),
+                                self.outbox_batch, self.outbox_batches)
 
     def forget_signed(self) -> tuple[int, bool]:
         """Up to ``PURGE_BATCHES`` batches of passes signed ahead past their time deleted:
         how many, and whether more may remain."""
-        forgotten = 0
+        return self._in_batches(forget_signed, FORGET_BATCH, PURGE_BATCHES)
+
+    def _in_batches(self, delete: Callable[[Session], int], batch: int, batches: int
+                    ) -> tuple[int, bool]:
+        """``delete`` run up to ``batches`` times, each batch of at most ``batch`` rows
+        committed on its own: how many rows, and whether a full last batch left more."""
+        deleted = 0
         with self.sessions() as session:
-            for _ in range(PURGE_BATCHES):
-                deleted = forget_signed(session)
+            for _ in range(batches):
+                done = delete(session)
                 session.commit()
-                forgotten += deleted
-                if deleted < FORGET_BATCH:
-                    return forgotten, False
-        return forgotten, True
+                deleted += done
+                if done < batch:
+                    return deleted, False
+        return deleted, True
 
     def remind_certificates(self) -> None:
         """The daily warnings of certificates that need attention, when one is due."""

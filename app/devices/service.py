@@ -60,18 +60,21 @@ def latest_pass(connections: HeldConnections, session: Callable[[], Session], wa
     ``session`` makes (or gets) the request's session: on SQLite the statement runs in
     it, and anywhere it reads the program when its pass design is not drawn yet."""
     now = utcnow()
+    made_with = wallet.made_with  # "": no kept part matches, what the pass shows is read
     with Raw.thread_connection(connections, session) as raw:
         if modified_since is not None:  # a 304, or a download after a push
             head = pass_head(raw, serial_number=serial_number, since=modified_since, now=now,
-                             made_with=wallet.made_with)
+                             made_with=made_with)
             _authenticate(head.authentication_token if head is not None else None, token)
             assert head is not None
             if not modified_since < head.pass_last_modified:
                 return LatestPass(head.pass_last_modified, None)
-            package = _joined(wallet, session, head.program_id, head.kept)
-            if package is not None:
-                return LatestPass(head.pass_last_modified, package)
-        found = read_pass(raw, serial_number=serial_number, now=now, made_with=wallet.made_with)
+            if head.kept is not None:
+                package = _joined(wallet, session, head.program_id, head.kept)
+                if package is not None:
+                    return LatestPass(head.pass_last_modified, package)
+                made_with = ""  # kept for other design files: signed now
+        found = read_pass(raw, serial_number=serial_number, now=now, made_with=made_with)
         _authenticate(found.authentication_token if found is not None else None, token)
         assert found is not None
         package = _joined(wallet, session, found.card.program_id, found.signed)
