@@ -49,7 +49,7 @@ from app.db import make_engine  # noqa: E402
 from app.delivery.pushes import Worker  # noqa: E402
 from app.delivery.senders import make_sender  # noqa: E402
 from app.devices.models import Device, Registration  # noqa: E402
-from app.integrations.apns import PushResult, PushSender  # noqa: E402
+from app.integrations.apns import PushResult, PushSender, SendWhile  # noqa: E402
 from app.merchants.service import create_merchant  # noqa: E402
 from app.migrations import upgrade  # noqa: E402
 from app.wallet.identity import write_development_chain  # noqa: E402
@@ -115,11 +115,12 @@ class TimingSender:
         self.inner = inner
         self.left: dict[str, float] = {}
 
-    def push(self, tokens: Sequence[str], *, topic: str) -> list[PushResult]:
+    def push(self, tokens: Sequence[str], *, topic: str,
+             send_while: SendWhile | None = None) -> list[PushResult]:
         now = time.perf_counter()
         for token in tokens:
             self.left.setdefault(token, now)
-        return self.inner.push(tokens, topic=topic)
+        return self.inner.push(tokens, topic=topic, send_while=send_while)
 
     def close(self) -> None:
         self.inner.close()

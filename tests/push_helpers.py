@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from flask.testing import FlaskClient
 
-from app.integrations.apns import PushResult
+from app.integrations.apns import NOT_SENT_ANY_MORE, PushResult, SendWhile
 from tests.wallet_helpers import pass_json
 
 
@@ -27,7 +27,16 @@ class RecordingSender:
         self.most_calls_at_once = 0  # push() calls in progress together, at most
         self._lock = threading.Lock()
 
-    def push(self, tokens: Sequence[str], *, topic: str) -> list[PushResult]:
+    def push(self, tokens: Sequence[str], *, topic: str,
+             send_while: SendWhile | None = None) -> list[PushResult]:
+        going: list[str] = []
+        for token in tokens:  # as the real client: each asked right before it leaves
+            if send_while is not None and not send_while():
+                break
+            going.append(token)
+        unsent = [PushResult(token, "unsent", None, NOT_SENT_ANY_MORE)
+                  for token in tokens[len(going):]]
+        tokens = going
         with self._lock:
             self.overlaps += [token for token in tokens if token in self.in_flight]
             self.in_flight.update(tokens)
@@ -43,7 +52,7 @@ class RecordingSender:
             outcome: Any = self.outcomes.get(token, "delivered")
             status = {"delivered": 200, "unregistered": 410, "bad_token": 400}.get(outcome, 503)
             results.append(PushResult(token=token, outcome=outcome, status=status, reason=None))
-        return results
+        return results + unsent
 
     def close(self) -> None:
         pass

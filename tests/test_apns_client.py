@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from app.integrations.apns import ApnsClient, Outcome, PushResult, classify
+from app.integrations.apns import NOT_SENT_ANY_MORE, ApnsClient, Outcome, PushResult, classify
 from app.integrations.fakes import FakePushSender
 from tests.apns_fast_standin import FastApnsStandIn
 from tests.apns_standin import (
@@ -181,6 +181,30 @@ def test_the_client_never_opens_more_streams_than_the_server_allows(
         assert set(outcomes(results)) == {"delivered"}
         assert standin.max_streams_seen == 10
         assert standin.protocol_errors == []
+    finally:
+        standin.stop()
+
+
+def test_a_batch_stops_at_the_first_push_its_sender_is_no_longer_sure_of(
+        certificates: Certificates) -> None:
+    standin = start_standin(certificates, max_concurrent_streams=10)
+    standin.answer_delay = 0.05  # the batch goes over time, ten streams at once
+    batch = tokens(50)
+    sure = iter([True] * 23)  # e.g. the worker froze while its 24th push waited
+    try:
+        with make_client(standin, certificates) as apns:
+            results = apns.push(batch, topic=certificates.topic,
+                                send_while=lambda: next(sure, False))
+            afterwards = apns.push(tokens(3, 100), topic=certificates.topic)
+        assert [request.path for request in standin.requests[:23]] == [
+            f"/3/device/{token}" for token in batch[:23]]
+        assert len(standin.requests) == 23 + 3  # none of the rest left
+        assert [result.token for result in results] == batch
+        assert set(outcomes(results[:23])) == {"delivered"}
+        assert {(result.outcome, result.status, result.reason) for result in results[23:]} == {
+            ("unsent", None, NOT_SENT_ANY_MORE)}
+        assert set(outcomes(afterwards)) == {"delivered"}  # the connection is as it was
+        assert standin.connections_opened == 1
     finally:
         standin.stop()
 

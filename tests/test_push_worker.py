@@ -125,11 +125,11 @@ def test_a_change_arriving_while_a_push_is_in_flight_is_pushed_again(
     class ChangeDuringPush(RecordingSender):
         fired = False
 
-        def push(self, tokens: Any, *, topic: str) -> Any:
+        def push(self, tokens: Any, *, topic: str, send_while: Any = None) -> Any:
             if not self.fired:
                 self.fired = True
                 buy(api, held["card"], 1_000)  # committed while the first push is out
-            return super().push(tokens, topic=topic)
+            return super().push(tokens, topic=topic, send_while=send_while)
 
     sender = ChangeDuringPush()
     _drain(_worker(app, sender))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -22,7 +23,7 @@ from app.delivery.models import WorkerProcess
 from app.delivery.presence import REGISTRATIONS, Presence, guard
 from app.delivery.pushes import Worker, claim_due, record_results
 from app.devices.models import Registration
-from app.integrations.apns import PushResult
+from app.integrations.apns import PushResult, SendWhile
 from tests.conftest import Api
 from tests.push_helpers import RecordingSender, install, register, wait_for
 from tests.test_pos_api import buy
@@ -127,6 +128,45 @@ def test_a_frozen_worker_that_comes_back_pushes_and_records_nothing_another_took
 
     assert _leases(session) == [("pending", survivor.worker_id)] * 2
     assert frozen.worker_id not in (owner, survivor.worker_id)  # it joined again
+
+
+def test_a_worker_frozen_between_two_pushes_of_a_batch_sends_none_of_the_rest_when_it_thaws(
+        app: Flask, changed: list[str], session: Session) -> None:
+    frozen, survivor = _presence(app, "frozen"), _presence(app, "survivor")
+    took_over = RecordingSender()
+
+    class FreezingSender(RecordingSender):
+        """Sends the batch's first push, then its process is frozen (SIGSTOP) long enough
+        to be found silent, while the survivor takes over and pushes; then it thaws."""
+
+        def push(self, tokens: Sequence[str], *, topic: str,
+                 send_while: SendWhile | None = None) -> list[PushResult]:
+            first = super().push(tokens[:1], topic=topic, send_while=send_while)
+            time.sleep(QUICK.total_seconds() + 0.2)
+            survivor.run_once()  # found the frozen one silent: its leases are free
+            assert _worker(app, took_over, survivor).run_once() == 2
+            return first + super().push(tokens[1:], topic=topic, send_while=send_while)
+
+    thawing = FreezingSender()
+    assert _worker(app, thawing, frozen).run_once() == 2  # it claimed both
+
+    [(first, _)] = thawing.pushes  # one push went before it froze, the other never
+    assert sorted(took_over.tokens()) == changed  # the first one twice: it was on the wire
+    assert _leases(session) == [("idle", None)] * 2
+    assert took_over.overlaps == thawing.overlaps == []
+    assert first in changed
+
+
+def test_a_worker_sure_of_its_leases_only_for_most_of_the_silence_that_loses_them(
+        app: Flask) -> None:
+    presence = _presence(app, "pausing", stale=timedelta(seconds=0.8))
+    owner = presence.worker_id
+    assert presence.sure_to_send(owner)
+    assert not presence.sure_to_send(owner + 1)
+    time.sleep(0.65)  # past three quarters of the 0.8 s after which others reap it
+    assert not presence.sure_to_send(owner)
+    assert presence.holds(owner)  # asking the database: still its own, and beaten again
+    assert presence.sure_to_send(owner)
 
 
 def test_a_batch_whose_answers_could_not_be_recorded_is_freed_at_the_next_beat(

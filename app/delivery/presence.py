@@ -17,9 +17,15 @@ another took over. Before sending, a channel asks (``guard``, ``holds(owner)``):
 this process's last beat is recent (``SURE`` seconds, well inside ``STALE``), else only
 after beating its row again, which fails when another worker has deleted it (the leases
 are gone: the batch is dropped, unsent, and the process joins again under a new row).
-Answers are then recorded only on rows still leased by the same owner. A send already on
-the wire when the process froze cannot be called back: the push may then go twice (at
-least once, as ever), never two sends started at once by two live owners.
+Answers are then recorded only on rows still leased by the same owner. A batch is sent
+over time (a server allows so many streams at once; its answers free the next): each push
+of it leaves only while the process is still sure of its leases without asking
+(``sure_to_send``: its last beat that held is under ``SAFE`` of ``STALE`` old, so no other
+worker can have found it silent yet, with a quarter of ``STALE`` to spare for the clocks
+and the beat's own time). A process frozen mid-batch sends none of the rest when it
+thaws. A send already on the wire when the process froze cannot be called back: the push
+may then go twice (at least once, as ever), never two sends started at once by two live
+owners.
 
 Time is each machine's clock, as for the leases themselves: keep the clocks in step
 (NTP); ``STALE`` leaves seconds of slack. On SQLite (one machine) the same rows serve the
@@ -55,6 +61,7 @@ log = logging.getLogger("loyalpass.worker")
 BEAT = 1.0  # seconds between heartbeats
 STALE = timedelta(seconds=5)  # silent this long: dead, its leases are freed
 SURE = 2.0  # seconds after a beat during which the process trusts it still holds its leases
+SAFE = 0.75  # of STALE: how long after its last beat that held a process still sends
 EXTEND = timedelta(seconds=60)  # a live worker's leases never have less than half of this
 WORKERS = cast(Table, WorkerProcess.__table__)
 
@@ -123,6 +130,13 @@ class Presence(Loop):
                 self._join()
             assert self._id is not None
             return self._id
+
+    def sure_to_send(self, owner: int) -> bool:
+        """Whether the leases taken as ``owner`` are surely still this process's, without
+        asking the database: for a sender's loop, right before each push leaves (see the
+        module). Never blocks: it reads two values its beats write, without the lock."""
+        return (owner == self._id
+                and time.monotonic() - self._beaten < SAFE * self.stale.total_seconds())
 
     def holds(self, owner: int) -> bool:
         """Whether the leases taken as ``owner`` are still this process's, to send now."""
@@ -212,6 +226,14 @@ class Presence(Loop):
                     self.process_name)
         self._id = None
         return False
+
+
+def send_while(presence: Presence | None, owner: int | None) -> Callable[[], bool]:
+    """What a sender asks before each push of a batch leases ``owner`` took leaves
+    (``Presence.sure_to_send``); always yes for a loop run without a presence."""
+    if presence is None or owner is None:
+        return lambda: True
+    return lambda: presence.sure_to_send(owner)
 
 
 @contextmanager

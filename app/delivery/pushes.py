@@ -48,7 +48,7 @@ from app.clock import utcnow
 from app.delivery.fanout import drain_outbox
 from app.delivery.loop import Loop
 from app.delivery.presence import REGISTRATIONS as LEASED_REGISTRATIONS
-from app.delivery.presence import Presence, guard, owned
+from app.delivery.presence import Presence, guard, owned, send_while
 from app.devices.models import Device, Registration
 from app.devices.service import has_registration
 from app.devices.signing_ahead import sign_ahead
@@ -221,7 +221,10 @@ def _send(pushing: ThreadPoolExecutor | None, sender: PushSender, due: list[Due]
         # longer than it takes to be found silent) must not send what another took over.
         if not ours():  # found silent since it claimed them: left unsent, leases freed
             return []
-        return sender.push(list(by_token), topic=topic)
+        # And each push leaves only while the leases are surely still this process's: one
+        # frozen while the batch was going sends none of the rest when it thaws.
+        return sender.push(list(by_token), topic=topic,
+                           send_while=send_while(presence, owner))
 
     if pushing is not None:
         return _Sent(by_token, pushing.submit(push), guarded)
@@ -238,15 +241,16 @@ def _record(session: Session, sent: _Sent, report: DispatchReport, owner: int | 
             ) -> None:
     try:
         results = sent.results.result()
-        report.pushed += len(results)
+        answered = [result for result in results if result.outcome != "unsent"]
+        report.pushed += len(answered)
         record_results(session, [(item, result) for result in results
                                  for item in sent.by_token[result.token]], owner=owner)
-        count_pushes(results, sent.by_token)
+        count_pushes(answered, sent.by_token)
     except BaseException:
         sent.guarded.__exit__(*sys.exc_info())
         raise
     sent.guarded.close()
-    for result in results:
+    for result in answered:
         report.outcomes[result.outcome] = report.outcomes.get(result.outcome, 0) + 1
 
 
@@ -281,10 +285,16 @@ def record_results(session: Session, pairs: list[tuple[Due, PushResult]],
         log.error("APNs refused the pass certificate (%s): pushes will be retried; check "
                   "pass.pem and pass.key", next(r.reason for _, r in again
                                                 if r.outcome == "certificate"))
+    # Never sent (``NOT_SENT_ANY_MORE``): no answer, no attempt; the lease is freed if it
+    # is still this worker's, and the registration stays due as it was.
+    unsent = [item.registration_id for item, result in pairs if result.outcome == "unsent"]
     ours = owned(LEASED_REGISTRATIONS, owner)
     _record_delivered(session, delivered, now, owner)
     _remove_registrations(session, gone, ours)
     _record_failures(session, again, now, ours)
+    if unsent:
+        session.execute(update(Registration).where(Registration.id.in_(unsent), ours)
+                        .values(push_leased_until=None, push_leased_by=None))
     session.commit()
 
 

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Sequence
 
 from app.config import Config
-from app.integrations.apns import ApnsClient, PushResult, PushSender
+from app.integrations.apns import ApnsClient, PushResult, PushSender, SendWhile
 
 log = logging.getLogger("loyalpass.push")
 APPLE_ORIGIN = "https://api.push.apple.com"
@@ -25,7 +25,9 @@ class LoggingPushSender:
         self._lock = threading.Lock()
         self.sent: list[tuple[str, str]] = []
 
-    def push(self, tokens: Sequence[str], *, topic: str) -> list[PushResult]:
+    def push(self, tokens: Sequence[str], *, topic: str,
+             send_while: SendWhile | None = None) -> list[PushResult]:
+        # Nothing leaves: ``send_while`` has nothing to stop.
         with self._lock:
             self.sent.extend((token, topic) for token in tokens)
         if tokens:  # how many, never the device tokens themselves

@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.integrations.apns import Outcome, PushResult
+from app.integrations.apns import NOT_SENT_ANY_MORE, Outcome, PushResult, SendWhile
 from app.integrations.google import GoogleResult, for_review
 from app.integrations.google import Outcome as GoogleOutcome
 
@@ -22,6 +22,7 @@ _ANSWERS: dict[Outcome, tuple[int | None, str | None]] = {
     "retry": (503, "ServiceUnavailable"),
     "certificate": (403, "BadCertificate"),
     "error": (413, "PayloadTooLarge"),
+    "unsent": (None, None),
 }
 
 
@@ -40,14 +41,20 @@ class FakePushSender:
         with self._lock:
             self._outcomes[token] = outcome
 
-    def push(self, tokens: Sequence[str], *, topic: str) -> list[PushResult]:
+    def push(self, tokens: Sequence[str], *, topic: str,
+             send_while: SendWhile | None = None) -> list[PushResult]:
         if isinstance(tokens, str | bytes):
             raise TypeError("push() takes a sequence of push tokens, not one string.")
         results = []
+        stopped = False
         with self._lock:
             if self.closed:
                 raise RuntimeError("This FakePushSender is closed.")
             for token in tokens:
+                stopped = stopped or (send_while is not None and not send_while())
+                if stopped:  # as the real client: the rest stay unsent
+                    results.append(PushResult(token, "unsent", None, NOT_SENT_ANY_MORE))
+                    continue
                 self._sent.append((token, topic))
                 outcome = self._outcomes.get(token, "delivered")
                 status, reason = _ANSWERS[outcome]

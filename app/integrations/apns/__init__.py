@@ -9,7 +9,9 @@ connect/disconnect churn as abuse).
 
 The modules, one responsibility each:
 
-- ``answers``: ``PushResult``, the ``PushSender`` interface, and what Apple's answers mean
+- ``answers``: ``PushResult``, the ``PushSender`` interface (with ``send_while``, asked
+  before each push leaves, so a sender frozen mid-batch sends nothing it may have lost),
+  and what Apple's answers mean
   (``classify``: 410 and BadDeviceToken remove the registration, 429 and 5xx retry);
 - ``client``: ``ApnsClient``, its loop thread, and ``push()``/``close()``;
 - ``connection``: the TLS connection (the pass certificate, the socket, reconnecting);
@@ -21,12 +23,15 @@ Import the public names from here: ``from app.integrations.apns import ApnsClien
 """
 
 from app.integrations.apns.answers import (
+    NOT_SENT_ANY_MORE,
     Outcome,
     PushResult,
     PushSender,
+    SendWhile,
     classify,
     reason_label,
 )
 from app.integrations.apns.client import ApnsClient
 
-__all__ = ["ApnsClient", "Outcome", "PushResult", "PushSender", "classify", "reason_label"]
+__all__ = ["NOT_SENT_ANY_MORE", "ApnsClient", "Outcome", "PushResult", "PushSender",
+           "SendWhile", "classify", "reason_label"]

@@ -12,11 +12,13 @@ Invariant: nothing here does I/O; these are plain values and pure functions.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-Outcome = Literal["delivered", "unregistered", "bad_token", "retry", "certificate", "error"]
+# "unsent": never sent, because the sender's ``send_while`` stopped it (below).
+Outcome = Literal["delivered", "unregistered", "bad_token", "retry", "certificate", "error",
+                  "unsent"]
 
 
 @dataclass(frozen=True)
@@ -28,10 +30,19 @@ class PushResult:
     retry_after: float | None = None
 
 
+# Asked right before each push leaves, on whatever thread sends it (it must not block):
+# once it answers False, that push and the rest of the batch are not sent.
+SendWhile = Callable[[], bool]
+NOT_SENT_ANY_MORE = "not sent: the sender could no longer be sure its leases were its own"
+
+
 class PushSender(Protocol):
-    def push(self, tokens: Sequence[str], *, topic: str) -> list[PushResult]:
+    def push(self, tokens: Sequence[str], *, topic: str,
+             send_while: SendWhile | None = None) -> list[PushResult]:
         """Blocking and thread-safe; one result per token, in order. Raises only for
-        programming errors (wrong argument types, a closed sender)."""
+        programming errors (wrong argument types, a closed sender). With ``send_while``,
+        a token is sent only if it still answers True right before its push leaves; the
+        tokens it stopped come back ``unsent``, with the reason ``NOT_SENT_ANY_MORE``."""
         ...
 
     def close(self) -> None: ...

@@ -5,15 +5,19 @@ order (``next_unsent``) and settles each with one ``PushResult``; ``done`` resol
 every token has one.
 
 Invariants: each token is settled exactly once (a second settle is ignored); tokens before
-``cursor`` were sent or settled; a token that is not hexadecimal is never sent.
+``cursor`` were sent or settled; a token that is not hexadecimal is never sent, nor is
+one whose ``send_while`` said False right before it would have left (``may_send``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 
-from app.integrations.apns.answers import Outcome, PushResult
+from app.integrations.apns.answers import NOT_SENT_ANY_MORE, Outcome, PushResult, SendWhile
+
+log = logging.getLogger(__package__)
 
 _TOKEN = re.compile(r"[0-9A-Fa-f]{1,200}")  # Apple: hex, length not fixed; keeps the path safe
 
@@ -21,12 +25,14 @@ _TOKEN = re.compile(r"[0-9A-Fa-f]{1,200}")  # Apple: hex, length not fixed; keep
 class Batch:
     """The tokens of one ``push()`` call and their results, filled in as answers arrive."""
 
-    __slots__ = ("cursor", "done", "remaining", "results", "tokens", "topic")
+    __slots__ = ("cursor", "done", "remaining", "results", "send_while", "tokens", "topic")
 
-    def __init__(self, tokens: list[str], topic: bytes, done: asyncio.Future[None]) -> None:
+    def __init__(self, tokens: list[str], topic: bytes, done: asyncio.Future[None],
+                 send_while: SendWhile | None = None) -> None:
         self.tokens = tokens
         self.topic = topic
         self.done = done
+        self.send_while = send_while
         self.results: list[PushResult | None] = [None] * len(tokens)
         self.remaining = len(tokens)
         self.cursor = 0  # tokens before it were sent or settled
@@ -50,6 +56,16 @@ class Batch:
             if self.results[self.cursor - 1] is None:
                 return self.cursor - 1
         return None
+
+    def may_send(self) -> bool:
+        """Whether its next push may leave now (``send_while``, asked right before each
+        push goes, on the loop thread); when not, the rest are settled ``unsent``."""
+        if self.send_while is None or self.send_while():
+            return True
+        unsent = self.settle_unsent("unsent", NOT_SENT_ANY_MORE)
+        if unsent:
+            log.warning("%d pushes not sent: %s", unsent, NOT_SENT_ANY_MORE)
+        return False
 
     def settle_unsent(self, outcome: Outcome, reason: str) -> int:
         count = 0

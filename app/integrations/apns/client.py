@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from app.integrations.apns.answers import PushResult
+from app.integrations.apns.answers import PushResult, SendWhile
 from app.integrations.apns.batch import Batch
 from app.integrations.apns.connection import Connector
 from app.integrations.apns.http2 import Http2Protocol
@@ -56,7 +56,8 @@ class ApnsClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def push(self, tokens: Sequence[str], *, topic: str) -> list[PushResult]:
+    def push(self, tokens: Sequence[str], *, topic: str,
+             send_while: SendWhile | None = None) -> list[PushResult]:
         token_list = _checked_tokens(tokens)
         if not isinstance(topic, str) or not _TOPIC.fullmatch(topic):
             raise ValueError(f"Not an APNs topic (a pass type identifier): {topic!r}")
@@ -68,7 +69,7 @@ class ApnsClient:
             if self._closed:
                 raise RuntimeError("This ApnsClient is closed.")
             future = asyncio.run_coroutine_threadsafe(
-                self._push(token_list, topic.encode("ascii")), self._loop)
+                self._push(token_list, topic.encode("ascii"), send_while), self._loop)
         try:
             return future.result()
         except concurrent.futures.CancelledError:  # close() while this batch was in flight
@@ -93,8 +94,9 @@ class ApnsClient:
 
     # -- on the loop thread
 
-    async def _push(self, tokens: list[str], topic: bytes) -> list[PushResult]:
-        batch = Batch(tokens, topic, asyncio.get_running_loop().create_future())
+    async def _push(self, tokens: list[str], topic: bytes, send_while: SendWhile | None
+                    ) -> list[PushResult]:
+        batch = Batch(tokens, topic, asyncio.get_running_loop().create_future(), send_while)
         batch.reject_malformed()
         if batch.remaining:
             connection = await self._connector.usable()

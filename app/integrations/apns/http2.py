@@ -214,7 +214,7 @@ class Http2Protocol(asyncio.Protocol):
         connection, authority = self._h2, self._authority
         while free > 0 and self._waiting:
             batch = self._waiting[0]
-            index = batch.next_unsent()
+            index = batch.next_unsent() if batch.may_send() else None
             if index is None:
                 self._waiting.popleft()
                 continue
