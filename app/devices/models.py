@@ -94,7 +94,8 @@ class SignedPass(Base):
     design's files are the ones it was made after (``design_digest``), and until
     ``good_until``: the first moment what it shows would change by the clock alone (an
     offer ending, a purchase leaving the tier's 12 months) or a day, whichever comes
-    first. One row per card, about 4 KB; housekeeping deletes those past their time."""
+    first. One row per card, about 2.8 KB (its signature without the certificates, put
+    back when it is served); housekeeping deletes those past their time."""
 
     __tablename__ = "signed_passes"
 

@@ -47,7 +47,8 @@ log = logging.getLogger("loyalpass.wallet")
 MAX_CACHED_DESIGNS = 512
 # Raised when the same card and design give a pass written otherwise (new fields, texts):
 # the signed parts kept of the old writing are then not served (``Wallet.made_with``).
-SIGNED_PART_FORMAT = b"loyalpass signed pass part 1"
+# Part 2: kept without the certificates in its signature (``passes.apple.PassPackager.tail``).
+SIGNED_PART_FORMAT = b"loyalpass signed pass part 2"
 
 BARCODE_FORMATS = {"qr": "QR", "pdf417": "PDF417", "aztec": "Aztec", "code128": "Code 128"}
 

@@ -13,7 +13,10 @@ step, its offers' titles: :func:`~passes.apple.strings.card_phrases`) for one th
 A card's own part of the zip (its entries after the design's, its central-directory records
 and the end record: :class:`CardTail`) can be kept apart from the design's and joined to it
 later (:func:`join_package`), for example signed ahead of the download; its ``design_digest``
-names the prepared design's bytes it was made after, so it is joined to no other.
+names the prepared design's bytes it was made after, so it is joined to no other. Kept, it
+need not carry the certificates inside its signature (most of its bytes, the same for
+every card): :func:`tail_without_certificates` takes them out, adjusting the signature's
+zip records, and :func:`tail_with_certificates` puts them back, byte for byte.
 
 Zip layout: the JSON files (pass.json, manifest.json) and the .strings files
 deflated; PNGs and the DER signature stored (deflate gains nothing on them).
@@ -38,6 +41,7 @@ import json
 import struct
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from passes.apple.identity import SigningIdentity
@@ -50,7 +54,7 @@ from passes.apple.passjson import (
     front_plan,
     serialize_with_design_part,
 )
-from passes.apple.signing import sign_manifest
+from passes.apple.signing import sign_manifest, split_certificates, with_certificates
 from passes.apple.strings import (
     Phrases,
     card_phrases,
@@ -290,13 +294,9 @@ class _ZipTail:
     def _add(self, name: str, size: int, crc: int, body: bytes, *, deflate: bool) -> None:
         encoded = name.encode("ascii")
         method = zipfile.ZIP_DEFLATED if deflate else zipfile.ZIP_STORED
-        self._entries += [_LOCAL_HEADER.pack(
-            b"PK\x03\x04", _VERSION_NEEDED, 0, method, _DOS_TIME, _DOS_DATE, crc,
-            len(body), size, len(encoded), 0), encoded, body]
-        self._directory += [_CENTRAL_HEADER.pack(
-            b"PK\x01\x02", _VERSION_MADE_BY, _VERSION_NEEDED, 0, method, _DOS_TIME, _DOS_DATE,
-            crc, len(body), size, len(encoded), 0, 0, 0, 0, _FILE_MODE, self._offset),
-            encoded]
+        self._entries += [_local_header(encoded, method, crc, len(body), size), encoded, body]
+        self._directory += [_central_record(encoded, method, crc, len(body), size,
+                                            self._offset), encoded]
         self._offset += _LOCAL_HEADER.size + len(encoded) + len(body)
 
     def finish(self, prepared: PreparedDesign) -> CardTail:
@@ -306,6 +306,71 @@ class _ZipTail:
                                len(prepared.archive_directory) + len(directory),
                                self._offset, 0)
         return CardTail(prepared.digest, b"".join(self._entries), directory + end)
+
+
+def _local_header(name: bytes, method: int, crc: int, stored: int, size: int) -> bytes:
+    return _LOCAL_HEADER.pack(b"PK\x03\x04", _VERSION_NEEDED, 0, method, _DOS_TIME, _DOS_DATE,
+                              crc, stored, size, len(name), 0)
+
+
+def _central_record(name: bytes, method: int, crc: int, stored: int, size: int,
+                    offset: int) -> bytes:
+    return _CENTRAL_HEADER.pack(b"PK\x01\x02", _VERSION_MADE_BY, _VERSION_NEEDED, 0, method,
+                                _DOS_TIME, _DOS_DATE, crc, stored, size, len(name), 0, 0, 0,
+                                0, _FILE_MODE, offset)
+
+
+_SIGNATURE_NAME = SIGNATURE.encode("ascii")
+# The signature is a tail's last entry: its central record ends the directory, before the
+# end record (no comment).
+_SIGNATURE_RECORD = _CENTRAL_HEADER.size + len(_SIGNATURE_NAME)
+
+
+def tail_without_certificates(tail: CardTail) -> tuple[CardTail, bytes]:
+    """``tail`` with a signature that carries no certificates, to keep, and the
+    certificates field taken out (``passes.apple.signing.split_certificates``)."""
+    taken = b""
+
+    def split(signature: bytes) -> bytes:
+        nonlocal taken
+        bare, taken = split_certificates(signature)
+        return bare
+
+    return _with_signature(tail, split), taken
+
+
+def tail_with_certificates(tail: CardTail, certificates: bytes) -> CardTail:
+    """The tail ``tail_without_certificates`` made ``tail`` from, byte for byte, given
+    the certificates field it took out."""
+    return _with_signature(tail, lambda bare: with_certificates(bare, certificates))
+
+
+def _with_signature(tail: CardTail, change: Callable[[bytes], bytes]) -> CardTail:
+    """``tail`` with its signature (its last entry, stored) replaced by ``change(it)``:
+    the entry's local header and central record rewritten, and the end record's offset of
+    the directory moved by the difference in length."""
+    end_at = len(tail.directory) - _END_RECORD.size
+    record_at = end_at - _SIGNATURE_RECORD
+    if record_at < 0:
+        raise ValueError("not a card's tail ending with its signature")
+    record = _CENTRAL_HEADER.unpack_from(tail.directory, record_at)
+    method, stored, offset = record[4], record[8], record[16]
+    if (record[0] != b"PK\x01\x02" or method != zipfile.ZIP_STORED or stored > len(tail.entries)
+            or tail.directory[record_at + _CENTRAL_HEADER.size:end_at] != _SIGNATURE_NAME):
+        raise ValueError("not a card's tail ending with its signature")
+    body_at = len(tail.entries) - stored
+    signature = change(tail.entries[body_at:])
+    crc, size = zlib.crc32(signature), len(signature)
+    header_at = body_at - _LOCAL_HEADER.size - len(_SIGNATURE_NAME)
+    entries = b"".join([tail.entries[:header_at],
+                        _local_header(_SIGNATURE_NAME, method, crc, size, size),
+                        _SIGNATURE_NAME, signature])
+    fields = list(_END_RECORD.unpack_from(tail.directory, end_at))
+    fields[6] += size - stored  # where the central directory starts
+    directory = b"".join([tail.directory[:record_at],
+                          _central_record(_SIGNATURE_NAME, method, crc, size, size, offset),
+                          _SIGNATURE_NAME, _END_RECORD.pack(*fields)])
+    return CardTail(tail.design_digest, entries, directory)
 
 
 def _deflate(data: bytes) -> bytes:

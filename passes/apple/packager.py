@@ -25,7 +25,10 @@ from passes.apple.package import (
     join_package,
     prepare_design,
     prepare_parts,
+    tail_with_certificates,
+    tail_without_certificates,
 )
+from passes.apple.signing import certificates_of
 
 
 class PassPackager:
@@ -46,6 +49,7 @@ class PassPackager:
         self.max_designs = max_designs
         self._parts: _Cache[str, DesignParts] = _Cache(max_designs)
         self._prepared: _Cache[tuple[str, int | None], PreparedDesign] = _Cache(max_designs)
+        self._certificates: bytes | None = None  # what its signatures carry: certificates_of
 
     def prepared(self, design: PassDesign, *, stamps: int = 0) -> PreparedDesign:
         """The prepared form of ``design`` for a card with ``stamps``, from the cache when
@@ -60,13 +64,28 @@ class PassPackager:
         return build_package(card, self.prepared(design, stamps=card.stamps), self.identity)
 
     def tail(self, card: PassCard, design: PassDesign) -> CardTail:
-        """``card``'s own signed part of its package in ``design`` (``join``)."""
-        return card_tail(card, self.prepared(design, stamps=card.stamps), self.identity)
+        """``card``'s own signed part of its package in ``design``, to keep: its signature
+        without the certificates every signature of this identity carries (``join``)."""
+        tail, certificates = tail_without_certificates(
+            card_tail(card, self.prepared(design, stamps=card.stamps), self.identity))
+        if certificates != self.certificates:  # never: one identity, one builder
+            raise ValueError("the signature carries other certificates than the identity's")
+        return tail
 
     def join(self, tail: CardTail, design: PassDesign, *, stamps: int) -> bytes:
-        """The package of a card with ``stamps`` whose signed part is ``tail``; ValueError
-        when ``tail`` was made for other design files than ``design``'s now."""
-        return join_package(self.prepared(design, stamps=stamps), tail)
+        """The package of a card with ``stamps`` whose kept signed part is ``tail``
+        (``tail``), the certificates put back; ValueError when ``tail`` was made for
+        other design files than ``design``'s now."""
+        return join_package(self.prepared(design, stamps=stamps),
+                            tail_with_certificates(tail, self.certificates))
+
+    @property
+    def certificates(self) -> bytes:
+        """The certificates field of this identity's signatures (made once; two threads
+        making it at once make the same bytes)."""
+        if self._certificates is None:
+            self._certificates = certificates_of(self.identity)
+        return self._certificates
 
 
 class _Prepares(Protocol):

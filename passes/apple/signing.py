@@ -9,6 +9,11 @@ WWDR intermediate is added so a device can build the chain to Apple's root.
 cryptography always stamps the current time. A caller-chosen signing time is
 written by walking the builder's DER output just far enough to swap the
 attribute's value and re-sign the attributes; nothing else is rebuilt.
+
+A signature kept for later (a pass signed ahead of its download) need not carry the
+certificates, the same in every signature of one identity and most of its bytes:
+``split_certificates`` takes them out and ``with_certificates`` puts them back, byte for
+byte (the signature covers the signed attributes, not the certificates).
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ def _der_time(moment: datetime) -> bytes:
 # [0] certificates, signerInfos{SignerInfo{version, sid, digestAlgorithm,
 # [0] signedAttrs, signatureAlgorithm, signature}}}}}
 _SIGNED_DATA = (1, 0)
+_CERTIFICATES = 3  # after version, digestAlgorithms and encapContentInfo
 
 
 def _restamp(signature: bytes, key: PrivateKey, time_der: bytes) -> bytes:
@@ -78,6 +84,30 @@ def _restamp(signature: bytes, key: PrivateKey, time_der: bytes) -> bytes:
     # The signature covers the attributes encoded as a SET, not as [0].
     signer_info[-1] = _encode(0x04, _sign(key, _encode(0x31, content)))
     return _replace_at(signature, signer_path, _encode(0x30, b"".join(signer_info)))
+
+
+def split_certificates(signature: bytes) -> tuple[bytes, bytes]:
+    """``signature`` without its certificates, and the SignedData's certificates field
+    (``[0]``) as it was: ``with_certificates`` joins them again."""
+    parts = _children(_element_at(signature, _SIGNED_DATA))
+    if len(parts) <= _CERTIFICATES or parts[_CERTIFICATES][0] != 0xA0:
+        raise ValueError("the PKCS#7 signature carries no certificates")
+    field = parts.pop(_CERTIFICATES)
+    return _replace_at(signature, _SIGNED_DATA, _encode(0x30, b"".join(parts))), field
+
+
+def with_certificates(bare: bytes, certificates: bytes) -> bytes:
+    """The signature ``split_certificates`` took ``certificates`` out of, byte for byte."""
+    parts = _children(_element_at(bare, _SIGNED_DATA))
+    if len(parts) != _CERTIFICATES + 1 or certificates[:1] != b"\xa0":
+        raise ValueError("not a PKCS#7 signature without certificates, or not certificates")
+    parts.insert(_CERTIFICATES, certificates)
+    return _replace_at(bare, _SIGNED_DATA, _encode(0x30, b"".join(parts)))
+
+
+def certificates_of(identity: SigningIdentity) -> bytes:
+    """The certificates field every signature by ``identity`` carries."""
+    return split_certificates(sign_manifest(b"{}", identity))[1]
 
 
 def _with_time(attribute: bytes, time_der: bytes) -> bytes:

@@ -20,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from passes.apple import (
+    CardTail,
     DevelopmentChain,
     PassCard,
     PassDesign,
@@ -31,6 +32,7 @@ from passes.apple import (
 )
 from passes.apple import package as package_module
 from passes.apple import packager as packager_module
+from passes.apple.package import card_tail, tail_with_certificates, tail_without_certificates
 from passes.apple.passjson import serialize_pass_json
 
 CheckManifest = Callable[[Mapping[str, bytes]], list[str]]
@@ -39,6 +41,7 @@ MakeDesign = Callable[..., PassDesign]
 # A real pass signed through Apple's WWDR chain, the checker's positive control. The
 # repository ships none (a real pass is its issuer's): name one to run the check.
 REFERENCE_VARIABLE = "LOYALPASS_TEST_REFERENCE_PASS"
+_END_RECORD_SIZE = 22  # a zip's end of central directory record without a comment
 
 EXPECTED_FILES = {
     "pass.json",
@@ -267,6 +270,33 @@ def test_the_zip_directory_agrees_with_every_local_record(package: bytes) -> Non
             assert (method, crc, compressed, size) == (
                 info.compress_type, info.CRC, info.compress_size, info.file_size)
             assert archive.read(info)  # inflates and checks the CRC
+
+
+def test_a_cards_part_kept_without_certificates_joins_into_the_package_it_was_cut_from(
+    packager: PassPackager,
+    card: PassCard,
+    design: PassDesign,
+    read_package: ReadPackage,
+    check_manifest: CheckManifest,
+    chain: DevelopmentChain,
+    verify_with_openssl: Callable[..., Any],
+) -> None:
+    prepared = packager.prepared(design, stamps=card.stamps)
+    whole = card_tail(card, prepared, packager.identity)
+    kept, certificates = tail_without_certificates(whole)
+    assert len(kept.entries) < len(whole.entries) - 1500  # the two certificates
+    assert kept.directory[:-_END_RECORD_SIZE] != whole.directory[:-_END_RECORD_SIZE]
+    assert tail_with_certificates(kept, certificates) == whole  # byte for byte
+
+    package = packager.join(packager.tail(card, design), design, stamps=card.stamps)
+    test_the_zip_directory_agrees_with_every_local_record(package)
+    files = read_package(package)
+    assert check_manifest(files) == []
+    assert verify_with_openssl(signature=files["signature"], content=files["manifest.json"],
+                               root_pem=chain.root_pem).returncode == 0
+    assert files.keys() == read_package(packager.package(card, design)).keys()
+    with pytest.raises(ValueError, match="ending with its signature"):
+        tail_with_certificates(CardTail(kept.design_digest, kept.entries, b"PK"), certificates)
 
 
 def test_prepared_design_files_carry_their_sha1(design: PassDesign) -> None:

@@ -15,6 +15,7 @@ from passes.apple import (
     load_signing_identity,
     sign_manifest,
 )
+from passes.apple.signing import certificates_of, split_certificates, with_certificates
 
 MANIFEST = b'{"pass.json":"0000000000000000000000000000000000000000",\r\n"icon.png":"1"}\n'
 SIGNING_TIME_OID = bytes.fromhex("06092a864886f70d010905")
@@ -79,6 +80,24 @@ def test_binary_mode_keeps_line_endings_exactly(
 def test_signature_carries_the_pass_certificate_and_the_wwdr(identity: SigningIdentity) -> None:
     certificates = pkcs7.load_der_pkcs7_certificates(sign_manifest(MANIFEST, identity))
     assert set(certificates) == {identity.certificate, identity.wwdr}
+
+
+def test_a_signature_kept_without_its_certificates_gets_them_back_byte_for_byte(
+        identity: SigningIdentity, other_chain: DevelopmentChain) -> None:
+    other_identity = load_signing_identity(
+        certificate_pem=other_chain.certificate_pem, private_key_pem=other_chain.private_key_pem,
+        wwdr_pem=other_chain.wwdr_pem, password=None)
+    signature = sign_manifest(MANIFEST, identity)
+    bare, certificates = split_certificates(signature)
+    with pytest.raises(ValueError, match="no certificate"):
+        pkcs7.load_der_pkcs7_certificates(bare)
+    assert len(bare) < len(signature) - 1500  # most of it: both certificates
+    assert with_certificates(bare, certificates) == signature
+    assert certificates == certificates_of(identity) != certificates_of(other_identity)
+    with pytest.raises(ValueError, match="no certificates"):
+        split_certificates(bare)
+    with pytest.raises(ValueError, match="without certificates"):
+        with_certificates(signature, certificates)
 
 
 def test_signature_is_detached_and_uses_sha256(identity: SigningIdentity) -> None:
