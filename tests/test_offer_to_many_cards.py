@@ -13,6 +13,7 @@ from app.bulk import among
 from app.cards.models import Card
 from app.delivery.fanout import drain_outbox
 from app.devices.models import Registration
+from app.outbox.models import OutboxMessage
 from tests.conftest import Api, database_kind
 
 # Past each database's limit: PostgreSQL's protocol binds at most 65,535 parameters in a
@@ -95,3 +96,59 @@ def test_a_condition_on_70000_ids_finds_and_changes_exactly_the_rows_named(
     assert sorted(found) == [cards[0], cards[2]]
     assert session.scalars(select(Card.id).where(Card.stamps == 1)).all() == found
     assert session.scalar(select(func.count()).where(among(session, Card.id, []))) == 0
+
+
+def _passes_bumped(session: Session) -> dict[int, int]:
+    """How many cards' passes were bumped how many times (a card starts at version 1)."""
+    session.rollback()
+    counts = dict(session.execute(select(Card.pass_version - 1, func.count())
+                                  .group_by(Card.pass_version)).all())
+    session.rollback()
+    return counts
+
+
+def _fanned(session: Session) -> list[tuple[str, int | None]]:
+    session.rollback()
+    rows = session.execute(select(OutboxMessage.status, OutboxMessage.fanned_through)
+                           .where(OutboxMessage.card_id.is_(None))
+                           .order_by(OutboxMessage.id)).all()
+    session.rollback()
+    return [(row.status, row.fanned_through) for row in rows]
+
+
+def test_an_offers_cards_are_fanned_out_a_chunk_per_transaction_each_card_once(
+        api: Api, program: dict[str, Any], session: Session) -> None:
+    merchant_id = session.execute(text("SELECT merchant_id FROM programs WHERE id = :id"),
+                                  {"id": program["id"]}).scalar_one()
+    _seed(session, merchant_id, program["id"], 25)  # cards 1001 to 1025
+    while drain_outbox(session):  # the program's creation
+        pass
+    session.execute(update(Registration).values(push_status="idle"))  # as if pushed
+    session.commit()
+    for title in ("Free croissant", "Second coffee half price"):
+        offer = api.post(f"/api/v1/programs/{program['id']}/offers", {
+            "title": title, "audience": {}, "promotional": False}).get_json()
+        assert api.post(f"/api/v1/offers/{offer['id']}/publish").status_code == 202
+
+    # Each transaction bumps (locking until its commit) ten cards at most: a till selling
+    # to any other card meanwhile waits for nothing.
+    assert drain_outbox(session, cards=10) == 1
+    assert _passes_bumped(session) == {1: 10, 0: 15}
+    assert _fanned(session)[-2:] == [("pending", 1010), ("pending", None)]
+    pending = select(func.count()).where(Registration.push_status == "pending")
+    assert session.scalar(pending) == 10  # their devices with them, not before
+    session.rollback()
+
+    # Another worker (a new session: the first one may have died) goes on from there.
+    other = Session(bind=session.get_bind())
+    assert drain_outbox(other, cards=10) == 1
+    assert drain_outbox(other, cards=10) == 2  # the first offer's last five, then five
+    other.close()
+    assert _passes_bumped(session) == {2: 5, 1: 20}
+    assert _fanned(session)[-2:] == [("done", 1020), ("pending", 1005)]
+    while drain_outbox(session, cards=10):
+        pass
+
+    assert _passes_bumped(session) == {2: 25}  # once for each offer, never twice
+    assert {status for status, _ in _fanned(session)} == {"done"}
+    assert session.scalar(pending) == 25

@@ -44,6 +44,7 @@ from psycopg.adapt import PyFormat, Transformer
 from app import create_app
 from app.cards.numbers import barcode_message
 from app.config import Config
+from app.delivery.fanout import FANOUT_CARDS, drain_outbox
 from app.delivery.google.sync import GoogleSync
 from app.delivery.pushes import Worker
 from app.devices.signing_ahead import forget_signed
@@ -403,6 +404,33 @@ def test_the_push_fan_out_and_claim_are_served_by_index(
         statements.catching(lambda: forget_signed(session))
         session.rollback()
     assert_indexed(seeded, statements.caught, "push fan-out, signing ahead and claim")
+
+
+def test_an_offers_fan_out_takes_its_cards_a_chunk_at_a_time_by_index(
+        app: Flask, client: FlaskClient, seeded: Seeded, statements: Statements) -> None:
+    offer = client.post(f"/api/v1/programs/{seeded.data.program_id}/offers", headers=owner(
+        seeded), json={"title": "Free croissant", "audience": {}, "promotional": False})
+    assert offer.status_code == 201, offer.get_json()
+    published = client.post(f"/api/v1/offers/{offer.get_json()['id']}/publish",
+                            headers=owner(seeded))
+    assert published.status_code == 202 and published.get_json()["cards"] >= CARDS // 2
+    runtime = app.extensions["loyalpass"]
+    try:
+        # A chunk the share of these cards that FANOUT_CARDS is of a chain's million.
+        chunk = CARDS * FANOUT_CARDS // 1_000_000
+        google = runtime.wallet.google  # and each chunk's Google objects and messages
+        assert google is not None
+        with runtime.sessions() as session:
+            assert drain_outbox(session, cards=chunk, google=google)  # the pending; a chunk
+            statements.catching(lambda: drain_outbox(session, cards=chunk, google=google))
+        assert _one(seeded, "SELECT count(*) FROM outbox WHERE status = 'pending'"
+                            " AND fanned_through IS NOT NULL") == (1,)  # more chunks left
+        assert_indexed(seeded, statements.caught, "an offer's fan-out, a chunk at a time")
+    finally:  # the rest is not fanned out: no other test pushes 20,000 devices
+        with psycopg.connect(_plain(seeded.data.url)) as connection:
+            connection.execute("UPDATE outbox SET status = 'done' WHERE status = 'pending'")
+            connection.execute("UPDATE registrations SET push_status = 'idle'"
+                               " WHERE push_status = 'pending'")
 
 
 def _nodes(plan: Any) -> list[dict[str, Any]]:

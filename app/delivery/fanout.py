@@ -15,6 +15,14 @@ of the changed cards is marked pending with its generation bumped (so any number
 changes to one pass merge into one push per device), and the rows are marked done, in
 one transaction: a crash before the commit leaves the rows for the next worker.
 
+An offer's cards are fanned out ``FANOUT_CARDS`` at a time, in card order, one
+transaction each: bumping a card's pass locks the card's row until the commit, and a
+purchase on that card waits for it, so an offer to a million cards fanned out at once
+would hold every till of the chain for as long as the whole fan-out takes (a minute).
+The row keeps where it got to (``fanned_through``, the last card done) and stays
+pending until its last chunk; a crash between chunks resumes after the last committed
+one, and no card's pass is bumped twice for one offer.
+
 A row fanned out is kept ``DONE_KEPT`` (to look back at a recent incident), then deleted by
 the housekeeping (``purge_done``): nothing reads it after its fan-out (the backlog gauges,
 an offer's reach and every channel read only pending and failed rows; results and stats
@@ -24,7 +32,9 @@ be most of the database after a year.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
@@ -41,14 +51,16 @@ from app.outbox.messages import BUMP, REASON_OFFER_ENDED
 from app.outbox.models import OutboxMessage
 
 FANOUT_LOCK = 0x4C4F59  # an advisory lock id: one fan-out at a time on PostgreSQL
+FANOUT_CARDS = 5_000  # an offer's cards fanned out per transaction (see above)
 DONE_KEPT = timedelta(days=7)
 PURGE_BATCH = 10_000  # rows one statement deletes: short transactions, however many are due
 
 
 def drain_outbox(session: Session, *, limit: int = 500,
-                 google: GoogleAccount | None = None) -> int:
+                 google: GoogleAccount | None = None, cards: int = FANOUT_CARDS) -> int:
     """Turn up to ``limit`` outbox rows into pending pushes (and, with ``google``,
-    pending Google objects, classes and messages); returns how many rows."""
+    pending Google objects, classes and messages), of offers' cards up to ``cards``;
+    returns how many rows it took up, done or (an offer's) carried on."""
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql" and not session.scalar(
         text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": FANOUT_LOCK}
@@ -59,7 +71,7 @@ def drain_outbox(session: Session, *, limit: int = 500,
         return 0
     rows = session.execute(
         select(OutboxMessage.id, OutboxMessage.card_id, OutboxMessage.program_id,
-               OutboxMessage.payload)
+               OutboxMessage.payload, OutboxMessage.fanned_through)
         .where(OutboxMessage.status == "pending", OutboxMessage.available_at <= now)
         .order_by(OutboxMessage.id).limit(limit)
         .with_for_update(skip_locked=True)
@@ -67,23 +79,21 @@ def drain_outbox(session: Session, *, limit: int = 500,
     if not rows:
         session.rollback()
         return 0
-    offer_ids = sorted({row.payload["offer_id"] for row in rows
-                        if row.card_id is None and (row.payload or {}).get("offer_id")})
-    offered = [(row.card_id, row.offer_id) for row in session.execute(
-        select(CardOffer.card_id, CardOffer.offer_id).where(
-            CardOffer.offer_id.in_(offer_ids), CardOffer.held_out.is_(False)))]
+    offered, progress = _offers_cards(session, rows, cards)
+    # Rows taken up now: all but an offer's left for lack of room (the next transaction).
+    taken = [row for row in rows if row.id in progress or _announced(row) is None]
     # A published offer's passes are bumped here, with their devices marked pending below:
     # no device is told of the offer before its pass is newer.
-    bumped = {row.payload["offer_id"] for row in rows if row.card_id is None
+    bumped = {row.payload["offer_id"] for row in taken if row.card_id is None
               and (row.payload or {}).get("offer_id") and (row.payload or {}).get(BUMP)}
     bump_passes(session, sorted({card_id for card_id, offer_id in offered
                                  if offer_id in bumped}), now=now)
     # An automatic offer reaches one card at a time: the card's own row names it.
-    offered += [(row.card_id, row.payload["offer_id"]) for row in rows
+    offered += [(row.card_id, row.payload["offer_id"]) for row in taken
                 if row.card_id is not None and (row.payload or {}).get("offer_id")]
-    changed = {row.card_id for row in rows if row.card_id is not None}
+    changed = {row.card_id for row in taken if row.card_id is not None}
     card_ids = sorted(changed | {card_id for card_id, _ in offered})
-    program_ids = sorted({row.program_id for row in rows if row.program_id is not None
+    program_ids = sorted({row.program_id for row in taken if row.program_id is not None
                           and not (row.payload or {}).get("offer_id")})
     pending = {"push_status": "pending", "push_generation": Registration.push_generation + 1,
                "push_attempts": 0, "push_available_at": now}
@@ -101,23 +111,59 @@ def drain_outbox(session: Session, *, limit: int = 500,
             session, sorted({card_id for card_id, _ in offered} - changed), now)
         # The objects it patches wait for their class: known to Google, or made so.
         google_queue.ensure_classes(session, google, {
-            row.program_id for row in rows if row.card_id is None
+            row.program_id for row in taken if row.card_id is None
             and row.program_id is not None and (row.payload or {}).get("offer_id")}, now)
         google_queue.mark_programs(session, google, program_ids, now)
         google_queue.queue_tier_messages(session, [
-            (row.card_id, row.payload["tier_to"]) for row in rows
+            (row.card_id, row.payload["tier_to"]) for row in taken
             if row.card_id is not None and (row.payload or {}).get("tier_up")], now)
-        ended = {row.payload["offer_id"] for row in rows if row.card_id is None
+        ended = {row.payload["offer_id"] for row in taken if row.card_id is None
                  and (row.payload or {}).get("reason") == REASON_OFFER_ENDED}
         google_queue.queue_offer_messages(
             session, [(card_id, offer_id) for card_id, offer_id in offered
                       if offer_id not in ended], now)
     session.execute(update(OutboxMessage)
-                    .where(OutboxMessage.id.in_([row.id for row in rows]))
+                    .where(OutboxMessage.id.in_([row.id for row in taken
+                                                 if progress.get(row.id) is None]))
                     .values(status="done", sent_at=now)
                     .execution_options(synchronize_session=False))
+    for row_id, through in progress.items():
+        if through is not None:  # more of its cards: the next transaction goes on
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                            .values(fanned_through=through)
+                            .execution_options(synchronize_session=False))
     session.commit()
-    return len(rows)
+    return len(taken)
+
+
+def _announced(row: Any) -> int | None:
+    """The offer an outbox row announces to the cards it was published to (a program's
+    row naming an offer), or None."""
+    offer_id = (row.payload or {}).get("offer_id") if row.card_id is None else None
+    return int(offer_id) if offer_id else None
+
+
+def _offers_cards(session: Session, rows: Sequence[Any], cards: int
+                  ) -> tuple[list[tuple[int, int]], dict[int, int | None]]:
+    """The next cards (``cards`` at most, in card order) of the offers ``rows``
+    announce, as (card, offer); and, for each row taken up, the last card done when more
+    are left (None: its last chunk). A row left for lack of room is not in it."""
+    offered: list[tuple[int, int]] = []
+    progress: dict[int, int | None] = {}
+    for row in rows:
+        offer_id = _announced(row)
+        room = cards - len(offered)
+        if offer_id is None or room <= 0:
+            continue
+        chunk = session.scalars(
+            select(CardOffer.card_id)
+            .where(CardOffer.offer_id == offer_id, CardOffer.held_out.is_(False),
+                   CardOffer.card_id > (row.fanned_through or 0))
+            .order_by(CardOffer.card_id).limit(room + 1)).all()
+        taken = chunk[:room]
+        offered += [(card_id, offer_id) for card_id in taken]
+        progress[row.id] = taken[-1] if len(chunk) > room else None
+    return offered, progress
 
 
 def purge_done(session: Session, *, now: datetime | None = None, kept: timedelta = DONE_KEPT,

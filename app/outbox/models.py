@@ -56,6 +56,9 @@ class OutboxMessage(QueuedRow, Base):
     program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"))
     topic: Mapped[str] = mapped_column(String(32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # An offer's row: the last of its cards (by id) already fanned out, while more are
+    # left (``app.delivery.fanout``); None before its first chunk.
+    fanned_through: Mapped[int | None] = mapped_column(Integer)
 
     __table_args__ = (
         Index("ix_outbox_status_available", "status", "available_at"),
