@@ -20,13 +20,17 @@ seconds for 100,000 cards). Then it starts, each in its own process:
 
 It creates an offer and publishes it through the API, and reports the time from the
 publish request to the last push reaching the stand-in and to the last device's pass
-download, and what the offer queued for Google (objects, messages), how much of it
-drained in ``--google-wait`` seconds, at what rate (the most requests in one second of
-the clock and in any sliding second) and how many 429s the quota gave, with the time
-the whole queue takes at that rate.
+download, how long a till's purchase on one of the offer's cards took meanwhile (a till
+buys on a random card every ``--till-every`` seconds from the publish to the last push:
+a fan-out locks the cards whose passes it bumps until it commits), and what the offer
+queued for Google (objects, messages), how much of it drained in ``--google-wait``
+seconds, at what rate (the most requests in one second of the clock and in any sliding
+second) and how many 429s the quota gave, with the time the whole queue takes at that
+rate.
 
     python bench/scale.py [--cards 100000] [--google-share 0.1] [--web-workers 2]
-                          [--workers 1] [--device-threads 8] [--google-wait 60] [--keep]
+                          [--workers 1] [--device-threads 8] [--google-wait 60]
+                          [--till-every 0.2] [--keep]
 """
 
 from __future__ import annotations
@@ -460,6 +464,8 @@ def main() -> None:
     parser.add_argument("--downloads-for", type=float, default=None,
                         help="stop waiting for the devices' downloads this many seconds "
                              "after the last push (the rest is projected at their rate)")
+    parser.add_argument("--till-every", type=float, default=0.2,
+                        help="seconds between the till's purchases during the fan-out")
     parser.add_argument("--keep", action="store_true", help="keep the database")
     args = parser.parse_args()
 
@@ -530,6 +536,54 @@ def run(setup: Setup, args: argparse.Namespace) -> None:
             drop_database(setup.url)
 
 
+class Till(threading.Thread):
+    """A till selling to random cards of the program, one purchase every ``every``
+    seconds, noting how long each took and what it answered."""
+
+    def __init__(self, port: int, key: str, cards: int, every: float) -> None:
+        super().__init__(daemon=True, name="till")
+        self.port, self.key, self.cards, self.every = port, key, cards, every
+        self.took: list[float] = []
+        self.answers: Counter[int] = Counter()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        import random
+        import uuid
+
+        from app.cards.numbers import barcode_message
+
+        rng = random.Random(1515)
+        while not self.done.wait(self.every):
+            number = "9" + str(rng.randint(1, self.cards)).rjust(15, "0")  # as SEED writes
+            body = json.dumps({"barcode": barcode_message(number, SECRET.encode()),
+                               "amount": 450})
+            started = time.perf_counter()
+            try:
+                connection = http.client.HTTPConnection("127.0.0.1", self.port,
+                                                        timeout=HTTP_TIMEOUT)
+                connection.request("POST", "/api/v1/pos/purchases", body, {
+                    "Authorization": f"Bearer {self.key}", "Content-Type": "application/json",
+                    "Idempotency-Key": uuid.uuid4().hex})
+                status = connection.getresponse().status
+                connection.close()
+            except OSError:
+                status = 0
+            self.took.append(time.perf_counter() - started)
+            self.answers[status] += 1
+
+    def report(self) -> None:
+        took = sorted(self.took)
+        if not took:
+            print("till: no purchase made")
+            return
+        print(f"till, one purchase every {self.every:g} s from the publish to the last push: "
+              f"{len(took)} purchases {dict(self.answers)}, p50 "
+              f"{1000 * took[len(took) // 2]:.0f} ms, p99 "
+              f"{1000 * took[min(len(took) - 1, int(len(took) * 0.99))]:.0f} ms, "
+              f"slowest {1000 * took[-1]:.0f} ms")
+
+
 def measure(setup: Setup, args: argparse.Namespace, port: int, google: Any,
             phones_link: tuple[Any, Any, Any, Any], apns: Any, tally: CpuTally) -> None:
     import psycopg
@@ -547,6 +601,8 @@ def measure(setup: Setup, args: argparse.Namespace, port: int, google: Any,
     answered = time.time() - published_at
     assert status == 202, answer
     print(f"publish: 202 {answer} in {answered:.2f} s", flush=True)
+    till = Till(port, setup.api_key, args.cards, args.till_every)
+    till.start()
     deadline, queued, last_note = published_at + args.timeout, None, 0.0
     pushed_all_at = None
     while time.time() < deadline:
@@ -562,6 +618,7 @@ def measure(setup: Setup, args: argparse.Namespace, port: int, google: Any,
                   f"{relayed.value:,}, passes fetched {finished.value:,}", flush=True)
         if state["pushes"] == 0 and state["outbox"] == 0 and queued is not None:
             pushed_all_at = pushed_all_at or time.time()
+            till.done.set()
             if finished.value >= relayed.value:
                 time.sleep(0.5)  # the last relay batch
                 if finished.value >= relayed.value:
@@ -577,7 +634,10 @@ def measure(setup: Setup, args: argparse.Namespace, port: int, google: Any,
     apns.send("stop")
     pushed = apns.recv()
     watch_google(setup, args, google, published_at, queued)
+    till.done.set()
+    till.join(timeout=HTTP_TIMEOUT)
     report(args, published_at, answered, pushed, phones)
+    till.report()
     cpu(spent, len(phones["done"]))
 
 
