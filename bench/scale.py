@@ -540,12 +540,27 @@ class Till(threading.Thread):
     """A till selling to random cards of the program, one purchase every ``every``
     seconds, noting how long each took and what it answered."""
 
-    def __init__(self, port: int, key: str, cards: int, every: float) -> None:
+    def __init__(self, port: int, key: str, numbers: list[str], every: float) -> None:
         super().__init__(daemon=True, name="till")
-        self.port, self.key, self.cards, self.every = port, key, cards, every
+        self.port, self.key, self.numbers, self.every = port, key, numbers, every
         self.took: list[float] = []
         self.answers: Counter[int] = Counter()
         self.done = threading.Event()
+
+    @staticmethod
+    def numbers(watcher: Any, cards: int, count: int = 1000) -> list[str]:
+        """Card numbers a till can scan for ``count`` cards spread over all of them (the
+        seeded numbers are not valid card numbers: these are given valid ones)."""
+        from app.cards.numbers import luhn_check_digit
+
+        chosen = {1 + index * cards // count: "" for index in range(count)}
+        for card_id in chosen:
+            payload = f"9{card_id:010d}"
+            chosen[card_id] = payload + luhn_check_digit(payload)
+        with watcher.cursor() as cursor:
+            cursor.executemany("UPDATE cards SET number = %s WHERE id = %s",
+                               [(number, card_id) for card_id, number in chosen.items()])
+        return list(chosen.values())
 
     def run(self) -> None:
         import random
@@ -555,9 +570,8 @@ class Till(threading.Thread):
 
         rng = random.Random(1515)
         while not self.done.wait(self.every):
-            number = "9" + str(rng.randint(1, self.cards)).rjust(15, "0")  # as SEED writes
-            body = json.dumps({"barcode": barcode_message(number, SECRET.encode()),
-                               "amount": 450})
+            body = json.dumps({"barcode": barcode_message(rng.choice(self.numbers),
+                                                          SECRET.encode()), "amount": 450})
             started = time.perf_counter()
             try:
                 connection = http.client.HTTPConnection("127.0.0.1", self.port,
@@ -592,6 +606,7 @@ def measure(setup: Setup, args: argparse.Namespace, port: int, google: Any,
     watcher = psycopg.connect(setup.url.replace("postgresql+psycopg", "postgresql"),
                               autocommit=True)
     tally.sample(watcher)
+    till = Till(port, setup.api_key, Till.numbers(watcher, args.cards), args.till_every)
     status, offer = api(port, "POST", f"/api/v1/programs/{setup.program_id}/offers",
                         setup.api_key, {"title": "Autumn coffee", "body": "A free croissant "
                                         "with any coffee this week.", "audience": {}})
@@ -601,7 +616,6 @@ def measure(setup: Setup, args: argparse.Namespace, port: int, google: Any,
     answered = time.time() - published_at
     assert status == 202, answer
     print(f"publish: 202 {answer} in {answered:.2f} s", flush=True)
-    till = Till(port, setup.api_key, args.cards, args.till_every)
     till.start()
     deadline, queued, last_note = published_at + args.timeout, None, 0.0
     pushed_all_at = None
