@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from app.bulk import among
 from app.cards.models import Card
+from app.clock import utcnow
 from app.delivery.fanout import drain_outbox
 from app.devices.models import Registration
 from app.outbox.models import OutboxMessage
@@ -132,9 +133,13 @@ def test_an_offers_cards_are_fanned_out_a_chunk_per_transaction_each_card_once(
 
     # Each transaction bumps (locking until its commit) ten cards at most: a till selling
     # to any other card meanwhile waits for nothing.
+    before = utcnow()
     assert drain_outbox(session, cards=10) == 1
     assert _passes_bumped(session) == {1: 10, 0: 15}
     assert _fanned(session)[-2:] == [("pending", 1010), ("pending", None)]
+    # Due again from its chunk: the wait /metrics shows counts from there.
+    assert session.scalar(select(OutboxMessage.available_at)
+                          .where(OutboxMessage.fanned_through.is_not(None))) >= before
     pending = select(func.count()).where(Registration.push_status == "pending")
     assert session.scalar(pending) == 10  # their devices with them, not before
     session.rollback()

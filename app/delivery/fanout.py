@@ -129,8 +129,10 @@ def drain_outbox(session: Session, *, limit: int = 500,
                     .execution_options(synchronize_session=False))
     for row_id, through in progress.items():
         if through is not None:  # more of its cards: the next transaction goes on
+            # Due again from now: how long it waited (in /metrics) counts from its last
+            # chunk, not from the publish, while the offer's pushes go out.
             session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
-                            .values(fanned_through=through)
+                            .values(fanned_through=through, available_at=now)
                             .execution_options(synchronize_session=False))
     session.commit()
     return len(taken)
