@@ -157,3 +157,28 @@ def test_an_offers_cards_are_fanned_out_a_chunk_per_transaction_each_card_once(
     assert _passes_bumped(session) == {2: 25}  # once for each offer, never twice
     assert {status for status, _ in _fanned(session)} == {"done"}
     assert session.scalar(pending) == 25
+
+
+def test_a_new_design_redraws_the_programs_passes_a_chunk_per_transaction_each_once(
+        api: Api, program: dict[str, Any], session: Session) -> None:
+    merchant_id = session.execute(text("SELECT merchant_id FROM programs WHERE id = :id"),
+                                  {"id": program["id"]}).scalar_one()
+    _seed(session, merchant_id, program["id"], 25)
+    while drain_outbox(session):  # the program's creation
+        pass
+    session.execute(update(Registration).values(push_status="idle"))
+    session.commit()
+
+    saved = api.patch(f"/api/v1/programs/{program['id']}", {"colors": {"background": "#112233"}})
+
+    assert saved.status_code == 200
+    assert _passes_bumped(session) == {0: 25}  # not in the request: no card locked by it
+    assert drain_outbox(session, cards=10) == 1
+    assert _passes_bumped(session) == {1: 10, 0: 15}
+    pending = select(func.count()).where(Registration.push_status == "pending")
+    assert session.scalar(pending) == 10
+    session.rollback()
+    while drain_outbox(session, cards=10):
+        pass
+    assert _passes_bumped(session) == {1: 25}
+    assert session.scalar(pending) == 25

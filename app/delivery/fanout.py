@@ -79,22 +79,26 @@ def drain_outbox(session: Session, *, limit: int = 500,
     if not rows:
         session.rollback()
         return 0
-    offered, progress = _offers_cards(session, rows, cards)
-    # Rows taken up now: all but an offer's left for lack of room (the next transaction).
-    taken = [row for row in rows if row.id in progress or _announced(row) is None]
-    # A published offer's passes are bumped here, with their devices marked pending below:
-    # no device is told of the offer before its pass is newer.
+    offered, redrawn, progress = _chunks(session, rows, cards)
+    # Rows taken up now: all but those left for lack of room (the next transaction).
+    taken = [row for row in rows if row.id in progress or not _chunked(row)]
+    # A published offer's passes, or a redrawn program's, are bumped here, with their
+    # devices marked pending below: no device is told before its pass is newer.
     bumped = {row.payload["offer_id"] for row in taken if row.card_id is None
               and (row.payload or {}).get("offer_id") and (row.payload or {}).get(BUMP)}
     bump_passes(session, sorted({card_id for card_id, offer_id in offered
-                                 if offer_id in bumped}), now=now)
+                                 if offer_id in bumped} | set(redrawn)), now=now)
     # An automatic offer reaches one card at a time: the card's own row names it.
     offered += [(row.card_id, row.payload["offer_id"]) for row in taken
                 if row.card_id is not None and (row.payload or {}).get("offer_id")]
     changed = {row.card_id for row in taken if row.card_id is not None}
-    card_ids = sorted(changed | {card_id for card_id, _ in offered})
+    card_ids = sorted(changed | {card_id for card_id, _ in offered} | set(redrawn))
+    # Every card of a program at once (its creation): none of them has a pass to bump.
     program_ids = sorted({row.program_id for row in taken if row.program_id is not None
-                          and not (row.payload or {}).get("offer_id")})
+                          and not _chunked(row)})
+    # A redrawn program's Google class, with its first chunk.
+    redrawn_programs = sorted({row.program_id for row in taken if _chunked(row)
+                               and _announced(row) is None and row.fanned_through is None})
     pending = {"push_status": "pending", "push_generation": Registration.push_generation + 1,
                "push_attempts": 0, "push_available_at": now}
     if card_ids:
@@ -113,7 +117,7 @@ def drain_outbox(session: Session, *, limit: int = 500,
         google_queue.ensure_classes(session, google, {
             row.program_id for row in taken if row.card_id is None
             and row.program_id is not None and (row.payload or {}).get("offer_id")}, now)
-        google_queue.mark_programs(session, google, program_ids, now)
+        google_queue.mark_programs(session, google, program_ids + redrawn_programs, now)
         google_queue.queue_tier_messages(session, [
             (row.card_id, row.payload["tier_to"]) for row in taken
             if row.card_id is not None and (row.payload or {}).get("tier_up")], now)
@@ -145,27 +149,42 @@ def _announced(row: Any) -> int | None:
     return int(offer_id) if offer_id else None
 
 
-def _offers_cards(session: Session, rows: Sequence[Any], cards: int
-                  ) -> tuple[list[tuple[int, int]], dict[int, int | None]]:
-    """The next cards (``cards`` at most, in card order) of the offers ``rows``
-    announce, as (card, offer); and, for each row taken up, the last card done when more
+def _chunked(row: Any) -> bool:
+    """Whether a row's cards are fanned out a chunk at a time: an offer's, and a
+    program's whose passes the fan-out bumps (a new design: ``BUMP``)."""
+    return row.card_id is None and (_announced(row) is not None
+                                    or bool((row.payload or {}).get(BUMP)))
+
+
+def _chunks(session: Session, rows: Sequence[Any], cards: int
+            ) -> tuple[list[tuple[int, int]], list[int], dict[int, int | None]]:
+    """The next cards (``cards`` at most, in card order) of the rows fanned out a chunk
+    at a time: those of the offers they announce, as (card, offer), and those of the
+    programs they redraw; and, for each such row taken up, the last card done when more
     are left (None: its last chunk). A row left for lack of room is not in it."""
     offered: list[tuple[int, int]] = []
+    redrawn: list[int] = []
     progress: dict[int, int | None] = {}
     for row in rows:
-        offer_id = _announced(row)
-        room = cards - len(offered)
-        if offer_id is None or room <= 0:
+        room = cards - len(offered) - len(redrawn)
+        if not _chunked(row) or room <= 0:
             continue
-        chunk = session.scalars(
-            select(CardOffer.card_id)
-            .where(CardOffer.offer_id == offer_id, CardOffer.held_out.is_(False),
-                   CardOffer.card_id > (row.fanned_through or 0))
-            .order_by(CardOffer.card_id).limit(room + 1)).all()
+        offer_id = _announced(row)
+        after = row.fanned_through or 0
+        query = (select(CardOffer.card_id).where(
+                    CardOffer.offer_id == offer_id, CardOffer.held_out.is_(False),
+                    CardOffer.card_id > after).order_by(CardOffer.card_id)
+                 if offer_id is not None else
+                 select(Card.id).where(Card.program_id == row.program_id, Card.id > after)
+                 .order_by(Card.id))
+        chunk = session.scalars(query.limit(room + 1)).all()
         taken = chunk[:room]
-        offered += [(card_id, offer_id) for card_id in taken]
+        if offer_id is not None:
+            offered += [(card_id, offer_id) for card_id in taken]
+        else:
+            redrawn += taken
         progress[row.id] = taken[-1] if len(chunk) > room else None
-    return offered, progress
+    return offered, redrawn, progress
 
 
 def purge_done(session: Session, *, now: datetime | None = None, kept: timedelta = DONE_KEPT,

@@ -20,7 +20,7 @@ from typing import Any
 import phonenumbers
 from babel.core import get_global
 from slugify import slugify
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -482,25 +482,14 @@ def passes_changed_by(session: Session, *, program: Program, data: ProgramUpdate
 
 
 def touch_program_passes(session: Session, *, program: Program, reason: str = "design") -> int:
-    """Mark every pass of a program changed, keeping each card's Last-Modified rising,
-    and queue the push to every device that holds one."""
-    program_id = program.id
-    now = utcnow()
-    floor = now.replace(microsecond=0)
-    latest = session.scalar(
-        select(func.max(Card.pass_last_modified)).where(Card.program_id == program_id)
-    )
-    last_modified = max(floor, (latest or floor) + timedelta(seconds=1))
-    result = session.execute(
-        update(Card)
-        .where(Card.program_id == program_id)
-        .values(pass_version=Card.pass_version + 1, pass_updated_at=now,
-                pass_last_modified=last_modified)
-        .execution_options(synchronize_session=False)
-    )
-    program_changed(session, merchant_id=program.merchant_id, program_id=program_id,
-                    reason=reason)
-    return int(getattr(result, "rowcount", 0) or 0)
+    """Queue every pass of a program to be redrawn and pushed; how many. The worker's
+    fan-out bumps them (each card's Last-Modified rising) a few thousand cards a
+    transaction, with their devices (``app.delivery.fanout``): bumping a pass locks its
+    card, and a request bumping a million would hold every till selling to one, and run
+    past its time. The new design shows at once to whoever fetches a pass."""
+    program_changed(session, merchant_id=program.merchant_id, program_id=program.id,
+                    reason=reason, bump=True)
+    return count_program_passes(session, program_id=program.id)
 
 
 def get_program(session: Session, *, merchant_id: int, program_id: int) -> Program:
