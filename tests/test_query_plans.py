@@ -406,14 +406,27 @@ def test_the_push_fan_out_and_claim_are_served_by_index(
     assert_indexed(seeded, statements.caught, "push fan-out, signing ahead and claim")
 
 
-def test_an_offers_fan_out_takes_its_cards_a_chunk_at_a_time_by_index(
-        app: Flask, client: FlaskClient, seeded: Seeded, statements: Statements) -> None:
+def _publish_an_offer(client: FlaskClient, seeded: Seeded) -> None:
     offer = client.post(f"/api/v1/programs/{seeded.data.program_id}/offers", headers=owner(
         seeded), json={"title": "Free croissant", "audience": {}, "promotional": False})
     assert offer.status_code == 201, offer.get_json()
     published = client.post(f"/api/v1/offers/{offer.get_json()['id']}/publish",
                             headers=owner(seeded))
     assert published.status_code == 202 and published.get_json()["cards"] >= CARDS // 2
+
+
+def _redraw_the_program(client: FlaskClient, seeded: Seeded) -> None:
+    saved = client.patch(f"/api/v1/programs/{seeded.data.program_id}", headers=owner(seeded),
+                         json={"colors": {"background": "#123456"}})
+    assert saved.status_code == 200, saved.get_json()
+
+
+@pytest.mark.parametrize("change", [_publish_an_offer, _redraw_the_program],
+                         ids=["an offer", "a new design"])
+def test_a_fan_out_to_every_card_takes_them_a_chunk_at_a_time_by_index(
+        app: Flask, client: FlaskClient, seeded: Seeded, statements: Statements,
+        change: Callable[[FlaskClient, Seeded], None]) -> None:
+    change(client, seeded)
     runtime = app.extensions["loyalpass"]
     try:
         # A chunk the share of these cards that FANOUT_CARDS is of a chain's million.
@@ -425,7 +438,7 @@ def test_an_offers_fan_out_takes_its_cards_a_chunk_at_a_time_by_index(
             statements.catching(lambda: drain_outbox(session, cards=chunk, google=google))
         assert _one(seeded, "SELECT count(*) FROM outbox WHERE status = 'pending'"
                             " AND fanned_through IS NOT NULL") == (1,)  # more chunks left
-        assert_indexed(seeded, statements.caught, "an offer's fan-out, a chunk at a time")
+        assert_indexed(seeded, statements.caught, "a fan-out, a chunk at a time")
     finally:  # the rest is not fanned out: no other test pushes 20,000 devices
         with psycopg.connect(_plain(seeded.data.url)) as connection:
             connection.execute("UPDATE outbox SET status = 'done' WHERE status = 'pending'")
