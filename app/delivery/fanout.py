@@ -2,10 +2,11 @@
 
 A card's row reaches its devices and its Google object (and, when it names an offer, an
 automatic offer's send, a Google message announces it); a program's row reaches every card
-of the program (a design change) or, when it names an offer, the cards that offer was
-published to (and, but for an offer that ended, Google announces the offer to each in a
-message). A publish leaves the bump of the offer's passes to the fan-out (``BUMP`` in the
-row), which does it in the transaction that marks their devices pending. Google hears of
+of the program (its creation, a design change) or, when it names an offer, the cards that
+offer was published to (and, but for an offer that ended, Google announces the offer to
+each in a message). A publish, and a design change, leave the bump of the passes to the
+fan-out (``BUMP`` in the row), which does it in the transaction that marks their devices
+pending. Google hears of
 any of these changes only on the objects someone holds in Google Wallet (saved, not
 removed): ``app.delivery.google.queue`` says why and what an object saved later gets.
 
@@ -15,10 +16,12 @@ of the changed cards is marked pending with its generation bumped (so any number
 changes to one pass merge into one push per device), and the rows are marked done, in
 one transaction: a crash before the commit leaves the rows for the next worker.
 
-An offer's cards are fanned out ``FANOUT_CARDS`` at a time, in card order, one
-transaction each: bumping a card's pass locks the card's row until the commit, and a
-purchase on that card waits for it, so an offer to a million cards fanned out at once
-would hold every till of the chain for as long as the whole fan-out takes (a minute).
+An offer's cards, and those of a program with a new design (its row's ``BUMP``: the
+request that saved the design bumps no pass), are fanned out ``FANOUT_CARDS`` at a time,
+in card order, one transaction each: bumping a card's pass locks the card's row until
+the commit, and a purchase on that card waits for it, so an offer to a million cards
+fanned out at once would hold every till of the chain for as long as the whole fan-out
+takes (a minute).
 The row keeps where it got to (``fanned_through``, the last card done) and stays
 pending until its last chunk; a crash between chunks resumes after the last committed
 one, and no card's pass is bumped twice for one offer.
@@ -59,8 +62,9 @@ PURGE_BATCH = 10_000  # rows one statement deletes: short transactions, however 
 def drain_outbox(session: Session, *, limit: int = 500,
                  google: GoogleAccount | None = None, cards: int = FANOUT_CARDS) -> int:
     """Turn up to ``limit`` outbox rows into pending pushes (and, with ``google``,
-    pending Google objects, classes and messages), of offers' cards up to ``cards``;
-    returns how many rows it took up, done or (an offer's) carried on."""
+    pending Google objects, classes and messages), with up to ``cards`` cards of the
+    offers and redrawn programs they name; returns how many rows it took up, done or
+    (an offer's, a redrawn program's) carried on."""
     now = utcnow()
     if session.get_bind().dialect.name == "postgresql" and not session.scalar(
         text("SELECT pg_try_advisory_xact_lock(:id)"), {"id": FANOUT_LOCK}
