@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.delivery.fanout import drain_outbox
 from app.devices.models import Device, DeviceLog, Registration
 from tests.conftest import Api, count_rows
 from tests.wallet_helpers import installed_pass, pass_json
@@ -48,8 +49,12 @@ def _list(client: FlaskClient, installed: dict[str, Any], since: str | None = No
 
 
 def _change_every_pass(api: Api, program_id: int, color: str = "#123456") -> None:
+    """A new design for the program, and the worker's fan-out, which redraws its passes."""
     response = api.patch(f"/api/v1/programs/{program_id}", {"colors": {"background": color}})
     assert response.status_code == 200
+    with api.client.application.extensions["loyalpass"].sessions() as session:
+        while drain_outbox(session):
+            pass
 
 
 
