@@ -142,7 +142,19 @@ def test_an_offers_cards_are_fanned_out_a_chunk_per_transaction_each_card_once(
                           .where(OutboxMessage.fanned_through.is_not(None))) >= before
     pending = select(func.count()).where(Registration.push_status == "pending")
     assert session.scalar(pending) == 10  # their devices with them, not before
+    # The first chunk's pushes delivered: the offer's reach counts them as sent, and the
+    # devices of the cards not fanned out yet as pending.
+    session.execute(update(Registration).where(Registration.card_id <= 1010).values(
+        push_status="idle", last_push_result="delivered", last_push_at=utcnow()))
+    session.commit()
+    first_offer = session.scalar(select(OutboxMessage.payload)
+                                 .where(OutboxMessage.fanned_through.is_not(None)))["offer_id"]
     session.rollback()
+    reach = api.get(f"/api/v1/offers/{first_offer}/reach").get_json()
+    assert (reach["devices"], reach["pushes"]) == (25, {"sent": 10, "failed": 0, "pending": 15})
+    session.execute(update(Registration).where(Registration.card_id <= 1010).values(
+        push_status="pending"))  # as they were, for what follows
+    session.commit()
 
     # Another worker (a new session: the first one may have died) goes on from there.
     other = Session(bind=session.get_bind())

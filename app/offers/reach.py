@@ -3,7 +3,8 @@ push and Google message stands (``GET /api/v1/offers/{id}/reach``, the offer's p
 
 A device's push state is per pass, not per offer (changes to one pass merge into one
 push, ``app.delivery.fanout``), so an offer counts a device of a card it reached as:
-pending while the offer's outbox row waits to be fanned out or the registration waits to
+pending while its card waits for the fan-out (an offer's cards go a chunk at a time, in
+card order: those past the offer's row's ``fanned_through``) or the registration waits to
 be pushed; failed while its push is parked; sent once a push was delivered at or after
 the offer was published. A device registered later, which fetched the pass with the
 offer already on it, is in ``devices`` and none of the three. Google messages name
@@ -15,7 +16,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, func, not_, or_, select, true
 from sqlalchemy.orm import Session
 
 from app.devices.models import Registration
@@ -79,42 +80,46 @@ def offer_reach(session: Session, *, offer: Offer) -> OfferReach:
         select(func.count().label("targeted"),
                _count_of(CardOffer.held_out.is_(True)).label("held_out"))
         .where(CardOffer.offer_id == offer.id)).one()
-    waiting = _waiting_for_fanout(session, offer)
+    waiting = _fanned_through(session, offer)
     devices, pushes = _pushes(session, offer, reached, waiting)
     objects = session.scalar(select(func.count()).select_from(GoogleObject).where(
         GoogleObject.card_id.in_(reached), held_in_a_wallet())) or 0
     messages = _messages(session, offer)
-    if waiting:
-        messages = Delivery(pending=objects)
+    if waiting is not None:  # every held object not told yet is still to be told
+        messages = Delivery(sent=messages.sent, failed=messages.failed,
+                            pending=max(int(objects) - messages.sent - messages.failed, 0))
     return OfferReach(cards=int(counts.targeted) - int(counts.held_out),
                       held_out=int(counts.held_out), devices=devices, pushes=pushes,
                       google_objects=int(objects),
                       google_messages=messages)
 
 
-def _waiting_for_fanout(session: Session, offer: Offer) -> bool:
-    """Whether the row that announces the offer is still in the outbox."""
-    payloads = session.scalars(select(OutboxMessage.payload).where(
+def _fanned_through(session: Session, offer: Offer) -> int | None:
+    """While the row that announces the offer is in the outbox, the last of its cards
+    (by id) fanned out so far (0: none yet; ``app.delivery.fanout`` goes a chunk at a
+    time, in card order); None once it is fanned out."""
+    rows = session.execute(select(OutboxMessage.payload, OutboxMessage.fanned_through).where(
         OutboxMessage.program_id == offer.program_id,
         OutboxMessage.topic == TOPIC_PROGRAM_UPDATED, OutboxMessage.status == "pending"))
-    return any((payload or {}).get("offer_id") == offer.id for payload in payloads)
+    return next((row.fanned_through or 0 for row in rows
+                 if (row.payload or {}).get("offer_id") == offer.id), None)
 
 
-def _pushes(session: Session, offer: Offer, reached: Any, waiting: bool
+def _pushes(session: Session, offer: Offer, reached: Any, through: int | None
             ) -> tuple[int, Delivery]:
-    delivered_since = and_(Registration.push_status == "idle",
+    """The devices of the cards reached, and where their pushes stand; a device of a card
+    the fan-out has not come to yet (past ``through``) is pending."""
+    told = true() if through is None else Registration.card_id <= through
+    delivered_since = and_(told, Registration.push_status == "idle",
                            Registration.last_push_result == "delivered",
                            Registration.last_push_at >= offer.published_at)
     row = session.execute(select(
         func.count().label("devices"), _count_of(delivered_since).label("sent"),
-        _count_of(Registration.push_status == "failed").label("failed"),
-        _count_of(Registration.push_status == "pending").label("pending"),
+        _count_of(and_(told, Registration.push_status == "failed")).label("failed"),
+        _count_of(or_(not_(told), Registration.push_status == "pending")).label("pending"),
     ).where(Registration.card_id.in_(reached))).one()
-    devices = int(row.devices)
-    if waiting:
-        return devices, Delivery(pending=devices)
-    return devices, Delivery(sent=int(row.sent), failed=int(row.failed),
-                             pending=int(row.pending))
+    return int(row.devices), Delivery(sent=int(row.sent), failed=int(row.failed),
+                                      pending=int(row.pending))
 
 
 def _count_of(condition: Any) -> Any:
