@@ -88,8 +88,7 @@ def drain_outbox(session: Session, *, limit: int = 500,
     taken = [row for row in rows if row.id in progress or not _chunked(row)]
     # A published offer's passes, or a redrawn program's, are bumped here, with their
     # devices marked pending below: no device is told before its pass is newer.
-    bumped = {row.payload["offer_id"] for row in taken if row.card_id is None
-              and (row.payload or {}).get("offer_id") and (row.payload or {}).get(BUMP)}
+    bumped = {_announced(row) for row in taken if (row.payload or {}).get(BUMP)} - {None}
     bump_passes(session, sorted({card_id for card_id, offer_id in offered
                                  if offer_id in bumped} | set(redrawn)), now=now)
     # An automatic offer reaches one card at a time: the card's own row names it.

@@ -481,15 +481,15 @@ def passes_changed_by(session: Session, *, program: Program, data: ProgramUpdate
     return count_program_passes(session, program_id=program.id)
 
 
-def touch_program_passes(session: Session, *, program: Program, reason: str = "design") -> int:
-    """Queue every pass of a program to be redrawn and pushed; how many. The worker's
+def touch_program_passes(session: Session, *, program: Program, reason: str = "design"
+                         ) -> None:
+    """Queue every pass of a program to be redrawn and pushed. The worker's
     fan-out bumps them (each card's Last-Modified rising) a few thousand cards a
     transaction, with their devices (``app.delivery.fanout``): bumping a pass locks its
     card, and a request bumping a million would hold every till selling to one, and run
     past its time. The new design shows at once to whoever fetches a pass."""
     program_changed(session, merchant_id=program.merchant_id, program_id=program.id,
                     reason=reason, bump=True)
-    return count_program_passes(session, program_id=program.id)
 
 
 def get_program(session: Session, *, merchant_id: int, program_id: int) -> Program:
