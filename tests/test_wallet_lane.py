@@ -255,6 +255,35 @@ def test_the_lanes_answers_are_logged_and_counted_by_route_pattern_with_their_re
     assert installed["serial"] not in caplog.text and installed["token"] not in caplog.text
 
 
+def test_nothing_new_is_counted_but_written_only_as_a_debug_line_by_the_lane_and_by_flask(
+    client: FlaskClient, installed: Installed, lane: Lane,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    assert _register(client, installed).status_code == 201
+    tag = client.get(_poll_path(installed)).get_json()["lastUpdated"]
+    last_modified = client.get(_pass_path(installed), headers=_auth(installed["token"])
+                               ).headers["Last-Modified"]
+    poll_rule = "/passkit/v1/devices/<device>/registrations/<pass_type>"
+    pass_rule = "/passkit/v1/passes/<pass_type>/<serial>"
+    before = (_count("GET", poll_rule, "204"), _count("GET", pass_rule, "304"))
+    for answer in (client, _flask_alone(lane)):
+        with caplog.at_level(logging.INFO, logger="loyalpass.request"):
+            polled = answer.get(_poll_path(installed), query_string={"passesUpdatedSince": tag})
+            same = answer.get(_pass_path(installed), headers={
+                **_auth(installed["token"]), "If-Modified-Since": last_modified})
+        assert (polled.status_code, same.status_code) == (204, 304)
+        assert [record for record in caplog.records if record.name == "loyalpass.request"] == []
+        with caplog.at_level(logging.DEBUG, logger="loyalpass.request"):
+            answer.get(_pass_path(installed), headers={
+                **_auth(installed["token"]), "If-Modified-Since": last_modified})
+        assert [(record.levelname, record.__dict__["status"]) for record in caplog.records
+                if record.name == "loyalpass.request"] == [("DEBUG", 304)]
+        caplog.clear()
+    # The lane's and Flask's answers alike, each counted by route and status.
+    assert (_count("GET", poll_rule, "204"), _count("GET", pass_rule, "304")) == (
+        before[0] + 2, before[1] + 4)
+
+
 def test_a_request_id_the_lane_did_not_like_is_replaced(
     client: FlaskClient, installed: Installed, lane: Lane
 ) -> None:

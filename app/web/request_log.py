@@ -28,6 +28,11 @@ REQUEST_ID_HEADER = "X-Request-Id"
 VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # Probes polled every few seconds: their lines are debug, unless they fail.
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+# A GET answered "nothing new" (a wallet's poll with no changed pass, 204; a pass or a file
+# not modified, 304): the bulk of a large program's traffic, whose lines would say no more
+# than the request metrics already count by route and status (route, status, duration:
+# a line names no card or device). Debug lines too, unless debug is on.
+NOTHING_NEW = frozenset({204, 304})
 
 
 def install_request_log(app: Flask) -> None:
@@ -66,7 +71,10 @@ def log_request(method: str, route: str | None, status: int, started: float) -> 
     """The request's own line (see above); ``started`` is its ``time.perf_counter()``.
     Also written by ``app.web.wallet_lane`` for the answers it gives without Flask."""
     level = logging.WARNING if status >= 500 else (
-        logging.DEBUG if route in QUIET_ROUTES else logging.INFO)
+        logging.DEBUG if route in QUIET_ROUTES or (method == "GET" and status in NOTHING_NEW)
+        else logging.INFO)
+    if not log.isEnabledFor(level):
+        return
     duration = round((time.perf_counter() - started) * 1000, 1)
     log.log(level, "%s %s %d %.1f ms", method, route or "(no route)", status, duration,
             extra={"method": method, "route": route, "status": status,
