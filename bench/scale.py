@@ -343,6 +343,8 @@ def service_env(url: str, folder: Path, *, apns_port: int, apns_ca: str,
         "LOYALPASS_APNS_URL": f"https://127.0.0.1:{apns_port}", "LOYALPASS_APNS_CA_FILE": apns_ca,
         "LOYALPASS_GOOGLE_ISSUER_ID": ISSUER, "LOYALPASS_GOOGLE_API_URL": google.api_url,
         "LOYALPASS_GOOGLE_CA_FILE": str(google.ca_file),
+        # Every process's counters summed in the web's /metrics (how downloads were served).
+        "PROMETHEUS_MULTIPROC_DIR": str(folder / "prometheus"),
     }
 
 
@@ -509,6 +511,7 @@ def run(setup: Setup, args: argparse.Namespace) -> None:
         daemon=True)
     devices.start()
     env = service_env(setup.url, folder, apns_port=apns_port, apns_ca=apns_ca, google=google)
+    (folder / "prometheus").mkdir()
     log = (folder / "service.log").open("wb")
     web = start_web(env, web_port, args.web_workers, log)
     workers = [start_worker(env, args.concurrency, log) for _ in range(args.workers)]
@@ -651,6 +654,7 @@ def measure(setup: Setup, args: argparse.Namespace, port: int, google: Any,
     till.done.set()
     till.join(timeout=HTTP_TIMEOUT)
     report(args, published_at, answered, pushed, phones)
+    served(port)
     till.report()
     cpu(spent, len(phones["done"]))
 
@@ -719,6 +723,26 @@ def report(args: argparse.Namespace, published_at: float, answered: float,
             print(f"  the other {missing:,} devices were not waited for: at that rate the last "
                   f"download would come {last + missing / rate:,.0f} s after the publish")
     print(f"publish request itself: {answered:.2f} s")
+
+
+def served(port: int) -> None:
+    """How the service served the downloads, from its ``/metrics`` (every process's
+    counters): signed ahead by the worker as the pushes left, or signed in the request."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
+    connection.request("GET", "/metrics")
+    answer = connection.getresponse()
+    text = answer.read().decode()
+    connection.close()
+    assert answer.status == 200, (answer.status, text[:300])
+    counted = {sample.name: sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples}
+    ahead = counted.get("loyalpass_passes_signed_ahead_total", 0.0)
+    built = counted.get("loyalpass_passes_built_total", 0.0)  # ahead and in requests
+    print(f"passes: {ahead:,.0f} signed ahead by the worker; downloads served from them "
+          f"{counted.get('loyalpass_passes_served_signed_ahead_total', 0.0):,.0f}, signed in "
+          f"the request {built - ahead:,.0f}")
 
 
 def cpu(spent: Counter[str], downloads: int) -> None:
