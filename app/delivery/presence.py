@@ -48,6 +48,7 @@ from typing import Any, cast
 from sqlalchemy import Column, ColumnElement, Table, delete, insert, true, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.bulk import among
 from app.clock import utcnow
 from app.delivery.loop import Loop
 from app.delivery.models import WorkerProcess
@@ -272,7 +273,7 @@ def _extend(session: Session, batches: list[Batch]) -> None:
     for batch in batches:
         lease = batch.lease
         session.execute(update(lease.table).where(
-            lease.key.in_(batch.keys), lease.owner == batch.owner,
+            among(session, lease.key, batch.keys), lease.owner == batch.owner,
             lease.until < now + EXTEND / 2).values({lease.until: now + EXTEND}))
 
 
@@ -280,7 +281,8 @@ def _release(session: Session, batches: list[Batch]) -> None:
     for batch in batches:
         lease = batch.lease
         session.execute(update(lease.table)
-                        .where(lease.key.in_(batch.keys), lease.owner == batch.owner)
+                        .where(among(session, lease.key, batch.keys),
+                               lease.owner == batch.owner)
                         .values({lease.until: None, lease.owner: None}))
     if batches:
         log.warning("freed the leases of %d batches whose answers could not be recorded",
