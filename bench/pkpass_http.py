@@ -4,9 +4,11 @@ A throw-away database ``bench_wallet_fast_…`` (dropped at the end) gets a merc
 program with tiers, ``--cards`` cards enrolled through the API, two purchases each (so
 that every pass has movements and a next tier to show) and one registered device each;
 or ``--database-url`` names an existing, migrated database whose registered cards are
-sampled instead (left as it was: these requests write nothing). ``gunicorn -w 1`` (one
-sync worker) serves it; one client process drives it from ``--threads`` threads (two by
-default) over plain ``http.client``, in short alternating phases:
+sampled instead (the requests write nothing; the sampled passes signed ahead for the
+``ahead`` phase are kept in its ``signed_passes``, as a worker would have kept them).
+``gunicorn -w 1`` (one sync worker) serves it; one client process drives it from
+``--threads`` threads (two by default) over plain ``http.client``, in short alternating
+phases:
 
 - ``bare``: ``GET /healthz``;
 - ``poll``: ``GET /passkit/v1/devices/{device}/registrations/{type}?passesUpdatedSince=``
