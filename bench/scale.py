@@ -66,6 +66,7 @@ from bench.pos import (  # noqa: E402
     stop_gunicorn,
     wait_healthy,
 )
+from tests import metrics_helpers  # noqa: E402
 from tests.google_standin import sliding_peak  # noqa: E402
 
 SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
@@ -728,21 +729,17 @@ def report(args: argparse.Namespace, published_at: float, answered: float,
 def served(port: int) -> None:
     """How the service served the downloads, from its ``/metrics`` (every process's
     counters): signed ahead by the worker as the pushes left, or signed in the request."""
-    from prometheus_client.parser import text_string_to_metric_families
-
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
     connection.request("GET", "/metrics")
     answer = connection.getresponse()
     text = answer.read().decode()
     connection.close()
     assert answer.status == 200, (answer.status, text[:300])
-    counted = {sample.name: sample.value for family in text_string_to_metric_families(text)
-               for sample in family.samples}
-    ahead = counted.get("loyalpass_passes_signed_ahead_total", 0.0)
-    built = counted.get("loyalpass_passes_built_total", 0.0)  # ahead and in requests
+    samples = metrics_helpers.parse(text)
+    ahead, served_ahead, built = (metrics_helpers.value(samples, f"loyalpass_passes_{name}_total")
+                                  for name in ("signed_ahead", "served_signed_ahead", "built"))
     print(f"passes: {ahead:,.0f} signed ahead by the worker; downloads served from them "
-          f"{counted.get('loyalpass_passes_served_signed_ahead_total', 0.0):,.0f}, signed in "
-          f"the request {built - ahead:,.0f}")
+          f"{served_ahead:,.0f}, signed in the request {built - ahead:,.0f} (built counts both)")
 
 
 def cpu(spent: Counter[str], downloads: int) -> None:
